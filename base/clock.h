@@ -1,0 +1,27 @@
+// The one place library code gets the time from, so tests can inject a fake clock.
+#ifndef CMO_BASE_CLOCK_H_
+#define CMO_BASE_CLOCK_H_
+
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+
+namespace cmo::base {
+
+// Source of wall-clock time. Implementations must be thread-safe.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  virtual absl::Time Now() const = 0;
+};
+
+// The real clock. Thread-safe; a process-wide instance is returned by SystemClock().
+class RealClock final : public Clock {
+ public:
+  absl::Time Now() const override { return absl::Now(); }
+};
+
+Clock& SystemClock();
+
+}  // namespace cmo::base
+
+#endif  // CMO_BASE_CLOCK_H_

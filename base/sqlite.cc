@@ -1,0 +1,196 @@
+#include "base/sqlite.h"
+
+#include <sqlite3.h>
+
+#include "base/strings.h"
+#include "base/status_macros.h"
+
+namespace cmo::base {
+
+Statement::~Statement() { sqlite3_finalize(stmt_); }
+
+absl::Status Statement::Checked(int rc, int index) {
+  if (rc != SQLITE_OK && bind_error_.ok()) {
+    bind_error_ = db_.ErrorStatus(rc, StrCat("binding parameter ", index));
+  }
+  return bind_error_;
+}
+
+Statement& Statement::Bind(int index, int64_t value) {
+  Checked(sqlite3_bind_int64(stmt_, index, value), index).IgnoreError();
+  return *this;
+}
+
+Statement& Statement::Bind(int index, std::string_view text) {
+  Checked(sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()),
+                            SQLITE_TRANSIENT),
+          index)
+      .IgnoreError();
+  return *this;
+}
+
+Statement& Statement::BindBlob(int index, std::string_view bytes) {
+  Checked(sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()),
+                            SQLITE_TRANSIENT),
+          index)
+      .IgnoreError();
+  return *this;
+}
+
+Statement& Statement::BindNull(int index) {
+  Checked(sqlite3_bind_null(stmt_, index), index).IgnoreError();
+  return *this;
+}
+
+absl::StatusOr<bool> Statement::Step() {
+  CMO_RETURN_IF_ERROR(bind_error_);
+  const int rc = sqlite3_step(stmt_);
+  if (rc == SQLITE_ROW) return true;
+  if (rc == SQLITE_DONE) return false;
+  return db_.ErrorStatus(rc, sqlite3_sql(stmt_));
+}
+
+absl::Status Statement::Run() {
+  CMO_ASSIGN_OR_RETURN(bool row, Step());
+  (void)row;
+  return absl::OkStatus();
+}
+
+int64_t Statement::ColumnInt(int column) const { return sqlite3_column_int64(stmt_, column); }
+
+std::string Statement::ColumnText(int column) const {
+  const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
+  const int n = sqlite3_column_bytes(stmt_, column);
+  return p == nullptr ? std::string() : std::string(p, static_cast<size_t>(n));
+}
+
+bool Statement::ColumnIsNull(int column) const {
+  return sqlite3_column_type(stmt_, column) == SQLITE_NULL;
+}
+
+void Statement::Reset() {
+  sqlite3_reset(stmt_);
+  sqlite3_clear_bindings(stmt_);
+  bind_error_ = absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path,
+                                                         const SqliteOptions& options) {
+  sqlite3* raw = nullptr;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+  if (options.create) flags |= SQLITE_OPEN_CREATE;
+  const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
+  std::unique_ptr<SqliteDb> db(new SqliteDb(raw, path));
+  if (rc != SQLITE_OK) {
+    const bool missing = rc == SQLITE_CANTOPEN;
+    return absl::Status(
+        missing ? absl::StatusCode::kFailedPrecondition : absl::StatusCode::kUnavailable,
+        StrCat("cannot open database ", path, ": ",
+                     raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(rc),
+                     missing ? "; check that the state dir exists and is writable" : ""));
+  }
+  sqlite3_busy_timeout(raw, options.busy_timeout_ms);
+  sqlite3_extended_result_codes(raw, 1);
+  if (options.wal) CMO_RETURN_IF_ERROR(db->ExecScript("PRAGMA journal_mode=WAL;"));
+  CMO_RETURN_IF_ERROR(db->ExecScript(options.synchronous_full ? "PRAGMA synchronous=FULL;"
+                                                              : "PRAGMA synchronous=NORMAL;"));
+  CMO_RETURN_IF_ERROR(db->ExecScript("PRAGMA foreign_keys=ON;"));
+  return db;
+}
+
+SqliteDb::~SqliteDb() {
+  statements_.clear();  // statements must be finalized before the connection closes
+  sqlite3_close(db_);
+}
+
+absl::Status SqliteDb::ErrorStatus(int rc, std::string_view context) const {
+  const std::string msg =
+      StrCat(path_, ": ", context, ": ", db_ != nullptr ? sqlite3_errmsg(db_) : "",
+                   " (sqlite ", sqlite3_errstr(rc), ")");
+  switch (rc & 0xff) {
+    case SQLITE_BUSY:
+    case SQLITE_LOCKED:
+      return absl::UnavailableError(StrCat(msg, "; another process holds the lock, retry"));
+    case SQLITE_CONSTRAINT:
+      return absl::AlreadyExistsError(msg);
+    case SQLITE_READONLY:
+    case SQLITE_CANTOPEN:
+    case SQLITE_PERM:
+      return absl::FailedPreconditionError(
+          StrCat(msg, "; check permissions of the state dir"));
+    case SQLITE_FULL:
+      return absl::ResourceExhaustedError(StrCat(msg, "; the disk is full"));
+    case SQLITE_CORRUPT:
+    case SQLITE_NOTADB:
+      return absl::DataLossError(msg);
+    default:
+      return absl::InternalError(msg);
+  }
+}
+
+absl::Status SqliteDb::ExecScript(std::string_view sql) {
+  char* err = nullptr;
+  const std::string text(sql);
+  const int rc = sqlite3_exec(db_, text.c_str(), nullptr, nullptr, &err);
+  if (err != nullptr) sqlite3_free(err);
+  if (rc != SQLITE_OK) return ErrorStatus(rc, text);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<Statement*> SqliteDb::Prepare(std::string_view sql) {
+  auto it = statements_.find(sql);
+  if (it != statements_.end()) return it->second.get();
+  sqlite3_stmt* stmt = nullptr;
+  const int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
+                                    SQLITE_PREPARE_PERSISTENT, &stmt, nullptr);
+  if (rc != SQLITE_OK) return ErrorStatus(rc, sql);
+  auto owned = std::unique_ptr<Statement>(new Statement(*this, stmt));
+  Statement* raw = owned.get();
+  statements_.emplace(std::string(sql), std::move(owned));
+  return raw;
+}
+
+int64_t SqliteDb::SchemaVersion() {
+  auto stmt = Prepare("PRAGMA user_version");
+  if (!stmt.ok()) return -1;
+  Statement::Scope s(**stmt);
+  auto row = s->Step();
+  return row.ok() && *row ? s->ColumnInt(0) : -1;
+}
+
+absl::Status SqliteDb::Migrate(const std::vector<std::string_view>& migrations) {
+  const int64_t target = static_cast<int64_t>(migrations.size());
+  for (;;) {
+    CMO_ASSIGN_OR_RETURN(auto txn, WriteTransaction::Begin(*this));
+    const int64_t version = SchemaVersion();
+    if (version < 0) return absl::InternalError(StrCat(path_, ": cannot read schema version"));
+    if (version > target) {
+      return absl::FailedPreconditionError(
+          StrCat(path_, " has schema version ", version, " but this cmo knows only up to ",
+                       target, "; it was written by a newer cmo — upgrade cmo"));
+    }
+    if (version == target) return txn->Commit();
+    CMO_RETURN_IF_ERROR(ExecScript(migrations[static_cast<size_t>(version)]));
+    // PRAGMA takes no bound parameters; the value is our own integer, not input.
+    CMO_RETURN_IF_ERROR(ExecScript(StrCat("PRAGMA user_version=", version + 1, ";")));
+    CMO_RETURN_IF_ERROR(txn->Commit());
+  }
+}
+
+absl::StatusOr<std::unique_ptr<WriteTransaction>> WriteTransaction::Begin(SqliteDb& db) {
+  CMO_RETURN_IF_ERROR(db.ExecScript("BEGIN IMMEDIATE;"));
+  return std::unique_ptr<WriteTransaction>(new WriteTransaction(db));
+}
+
+WriteTransaction::~WriteTransaction() {
+  if (!done_) db_.ExecScript("ROLLBACK;").IgnoreError();
+}
+
+absl::Status WriteTransaction::Commit() {
+  done_ = true;
+  absl::Status s = db_.ExecScript("COMMIT;");
+  if (!s.ok()) db_.ExecScript("ROLLBACK;").IgnoreError();
+  return s;
+}
+
+}  // namespace cmo::base

@@ -1,0 +1,129 @@
+// Thin RAII wrapper over sqlite3: a connection with a cache of prepared statements, schema
+// migrations by PRAGMA user_version, and a scoped write transaction. All SQL runs through
+// prepared statements with bound parameters; nothing is ever spliced into SQL text.
+#ifndef CMO_BASE_SQLITE_H_
+#define CMO_BASE_SQLITE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace cmo::base {
+
+class SqliteDb;
+
+// One prepared statement, owned by its SqliteDb. Not thread-safe (neither is its connection).
+// Use through Statement::Scope, which resets and clears bindings when it goes out of scope.
+class Statement {
+ public:
+  ~Statement();
+  Statement(const Statement&) = delete;
+  Statement& operator=(const Statement&) = delete;
+
+  // Parameters are 1-based, as in SQLite.
+  Statement& Bind(int index, int64_t value);
+  Statement& Bind(int index, std::string_view text);
+  Statement& BindBlob(int index, std::string_view bytes);
+  Statement& BindNull(int index);
+
+  // Advances; true while a row is available, false when done.
+  absl::StatusOr<bool> Step();
+  // Runs a statement that returns no rows.
+  absl::Status Run();
+
+  int64_t ColumnInt(int column) const;
+  std::string ColumnText(int column) const;
+  bool ColumnIsNull(int column) const;
+
+  // Resets the statement (and its bindings) when destroyed, so the cache can reuse it.
+  class Scope {
+   public:
+    explicit Scope(Statement& s) : s_(s) {}
+    ~Scope() { s_.Reset(); }
+    Statement* operator->() { return &s_; }
+
+   private:
+    Statement& s_;
+  };
+
+ private:
+  friend class SqliteDb;
+  Statement(SqliteDb& db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
+  void Reset();
+  absl::Status Checked(int rc, int index);
+
+  SqliteDb& db_;
+  sqlite3_stmt* stmt_;
+  absl::Status bind_error_;
+};
+
+struct SqliteOptions {
+  bool create = true;
+  // WAL lets readers in other processes (the CLI, kcat-side tools) read while we write.
+  bool wal = true;
+  // How long a writer waits for another process's write lock before giving up (kUnavailable).
+  int busy_timeout_ms = 5000;
+  // synchronous=FULL in WAL mode makes each commit durable on return.
+  bool synchronous_full = true;
+};
+
+// A connection. Not thread-safe: use one per thread (SQLite serializes writers across them).
+class SqliteDb {
+ public:
+  static absl::StatusOr<std::unique_ptr<SqliteDb>> Open(const std::string& path,
+                                                        const SqliteOptions& options = {});
+  ~SqliteDb();
+  SqliteDb(const SqliteDb&) = delete;
+  SqliteDb& operator=(const SqliteDb&) = delete;
+
+  // Runs fixed SQL text with no parameters (schema, pragmas). Never used with user input.
+  absl::Status ExecScript(std::string_view sql);
+
+  // Returns the cached prepared statement for this SQL text, preparing it on first use.
+  absl::StatusOr<Statement*> Prepare(std::string_view sql);
+
+  // Brings the schema to migrations.size(): step i (0-based) takes user_version i to i+1 and
+  // runs in its own transaction. A database newer than this binary is refused (kFailedPrecondition).
+  absl::Status Migrate(const std::vector<std::string_view>& migrations);
+
+  int64_t SchemaVersion();
+  const std::string& path() const { return path_; }
+
+  // Maps the connection's last error to a Status whose code says what the caller should do.
+  absl::Status ErrorStatus(int rc, std::string_view context) const;
+
+ private:
+  friend class Statement;
+  SqliteDb(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+
+  sqlite3* db_;
+  std::string path_;
+  std::map<std::string, std::unique_ptr<Statement>, std::less<>> statements_;
+};
+
+// BEGIN IMMEDIATE ... COMMIT. Rolls back when destroyed without Commit(). IMMEDIATE takes the
+// write lock up front, so two processes changing flags serialize instead of deadlocking.
+class WriteTransaction {
+ public:
+  static absl::StatusOr<std::unique_ptr<WriteTransaction>> Begin(SqliteDb& db);
+  ~WriteTransaction();
+  absl::Status Commit();
+
+ private:
+  explicit WriteTransaction(SqliteDb& db) : db_(db) {}
+  SqliteDb& db_;
+  bool done_ = false;
+};
+
+}  // namespace cmo::base
+
+#endif  // CMO_BASE_SQLITE_H_

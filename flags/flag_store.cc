@@ -1,0 +1,265 @@
+#include "flags/flag_store.h"
+
+#include "base/strings.h"
+#include "base/sqlite.h"
+#include "base/status_macros.h"
+#include "flags/flag_json.h"
+
+namespace cmo::flags {
+namespace {
+
+// Schema migrations, in order; never edit a shipped one, append a new one.
+constexpr std::string_view kSchemaV1 = R"sql(
+CREATE TABLE revision (id INTEGER PRIMARY KEY CHECK (id = 1), value INTEGER NOT NULL) STRICT;
+INSERT INTO revision VALUES (1, 0);
+CREATE TABLE flags (
+  op TEXT PRIMARY KEY, domain TEXT NOT NULL, class TEXT NOT NULL, target TEXT NOT NULL,
+  stage TEXT NOT NULL, ramp_bp INTEGER NOT NULL, shadow_bp INTEGER NOT NULL, salt TEXT NOT NULL,
+  breaker TEXT NOT NULL, probe_bp INTEGER NOT NULL, revision INTEGER NOT NULL) STRICT;
+CREATE TABLE audit (
+  revision INTEGER PRIMARY KEY, at_ms INTEGER NOT NULL, actor TEXT NOT NULL, op TEXT NOT NULL,
+  action TEXT NOT NULL, before TEXT, after TEXT NOT NULL, reason TEXT NOT NULL) STRICT;
+CREATE INDEX audit_by_op ON audit (op, revision);
+CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+)sql";
+
+constexpr std::string_view kSelectFlags =
+    "SELECT op, domain, class, target, stage, ramp_bp, shadow_bp, salt, breaker, probe_bp, "
+    "revision FROM flags";
+
+absl::StatusOr<Flag> ReadFlagRow(base::Statement::Scope& s, const std::string& db_path) {
+  Flag f;
+  f.op = s->ColumnText(0);
+  f.domain = s->ColumnText(1);
+  auto cls = ParseOpClass(s->ColumnText(2));
+  auto target = ParseTarget(s->ColumnText(3));
+  auto stage = ParseStage(s->ColumnText(4));
+  auto breaker = ParseBreakerState(s->ColumnText(8));
+  for (const absl::Status& st :
+       {cls.status(), target.status(), stage.status(), breaker.status()}) {
+    if (!st.ok()) {
+      return absl::DataLossError(base::StrCat(db_path, ": flag ", f.op, " is unreadable (",
+                                              st.message(), "); restore the state dir from backup"));
+    }
+  }
+  f.op_class = *cls;
+  f.target = *target;
+  f.stage = *stage;
+  f.ramp_bp = static_cast<int32_t>(s->ColumnInt(5));
+  f.shadow_bp = static_cast<int32_t>(s->ColumnInt(6));
+  f.salt = s->ColumnText(7);
+  f.breaker = *breaker;
+  f.probe_bp = static_cast<int32_t>(s->ColumnInt(9));
+  f.revision = s->ColumnInt(10);
+  return f;
+}
+
+}  // namespace
+
+FlagStore::FlagStore(std::unique_ptr<base::SqliteDb> db, const base::Clock& clock)
+    : db_(std::move(db)), clock_(clock) {}
+
+FlagStore::~FlagStore() = default;
+
+absl::StatusOr<std::unique_ptr<FlagStore>> FlagStore::Open(const std::string& path,
+                                                           const base::Clock& clock) {
+  CMO_ASSIGN_OR_RETURN(auto db, base::SqliteDb::Open(path));
+  CMO_RETURN_IF_ERROR(db->Migrate({kSchemaV1}));
+  return std::unique_ptr<FlagStore>(new FlagStore(std::move(db), clock));
+}
+
+absl::StatusOr<int64_t> FlagStore::Revision() {
+  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
+                       db_->Prepare("SELECT value FROM revision WHERE id = 1"));
+  base::Statement::Scope s(*stmt);
+  CMO_ASSIGN_OR_RETURN(bool row, s->Step());
+  if (!row) return absl::DataLossError(base::StrCat(db_->path(), ": revision row is missing"));
+  return s->ColumnInt(0);
+}
+
+absl::StatusOr<std::vector<Flag>> FlagStore::List() {
+  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
+                       db_->Prepare(base::StrCat(kSelectFlags, " ORDER BY op")));
+  base::Statement::Scope s(*stmt);
+  std::vector<Flag> out;
+  for (;;) {
+    CMO_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    CMO_ASSIGN_OR_RETURN(Flag f, ReadFlagRow(s, db_->path()));
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+absl::StatusOr<std::optional<Flag>> FlagStore::Find(std::string_view op) {
+  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
+                       db_->Prepare(base::StrCat(kSelectFlags, " WHERE op = ?1")));
+  base::Statement::Scope s(*stmt);
+  s->Bind(1, op);
+  CMO_ASSIGN_OR_RETURN(bool row, s->Step());
+  if (!row) return std::optional<Flag>();
+  CMO_ASSIGN_OR_RETURN(Flag f, ReadFlagRow(s, db_->path()));
+  return std::optional<Flag>(std::move(f));
+}
+
+absl::Status FlagStore::NotFound(std::string_view op) {
+  CMO_ASSIGN_OR_RETURN(std::vector<Flag> all, List());
+  std::vector<std::string_view> names;
+  for (const Flag& f : all) names.push_back(f.op);
+  return absl::NotFoundError(base::StrCat(
+      "unknown op \"", op, "\"; ",
+      names.empty() ? "no ops are registered yet"
+                    : base::StrCat("registered ops: ", base::StrJoin(names, ", ")),
+      " — register it with `cmo ops add`"));
+}
+
+absl::StatusOr<Flag> FlagStore::Get(std::string_view op) {
+  CMO_ASSIGN_OR_RETURN(std::optional<Flag> f, Find(op));
+  if (!f.has_value()) return NotFound(op);
+  return *std::move(f);
+}
+
+absl::StatusOr<std::shared_ptr<const Snapshot>> FlagStore::LoadSnapshot() {
+  // One read transaction so the revision matches the flags read with it.
+  CMO_RETURN_IF_ERROR(db_->ExecScript("BEGIN;"));
+  auto revision = Revision();
+  auto flags = List();
+  CMO_RETURN_IF_ERROR(db_->ExecScript("COMMIT;"));
+  CMO_RETURN_IF_ERROR(revision.status());
+  CMO_RETURN_IF_ERROR(flags.status());
+  return std::make_shared<const Snapshot>(*revision, *std::move(flags));
+}
+
+absl::StatusOr<int64_t> FlagStore::Write(const std::optional<Flag>& before, Flag& after,
+                                         const ChangeContext& ctx) {
+  CMO_ASSIGN_OR_RETURN(int64_t current, Revision());
+  const int64_t revision = current + 1;
+  after.revision = revision;
+  {
+    CMO_ASSIGN_OR_RETURN(
+        base::Statement * stmt,
+        db_->Prepare("INSERT INTO flags (op, domain, class, target, stage, ramp_bp, shadow_bp, "
+                     "salt, breaker, probe_bp, revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+                     "?9, ?10, ?11) ON CONFLICT (op) DO UPDATE SET domain = ?2, class = ?3, "
+                     "target = ?4, stage = ?5, ramp_bp = ?6, shadow_bp = ?7, salt = ?8, "
+                     "breaker = ?9, probe_bp = ?10, revision = ?11"));
+    base::Statement::Scope s(*stmt);
+    s->Bind(1, after.op)
+        .Bind(2, after.domain)
+        .Bind(3, OpClassName(after.op_class))
+        .Bind(4, TargetName(after.target))
+        .Bind(5, StageName(after.stage))
+        .Bind(6, int64_t{after.ramp_bp})
+        .Bind(7, int64_t{after.shadow_bp})
+        .Bind(8, after.salt)
+        .Bind(9, BreakerStateName(after.breaker))
+        .Bind(10, int64_t{after.probe_bp})
+        .Bind(11, revision);
+    CMO_RETURN_IF_ERROR(s->Run());
+  }
+  if (mid_change_hook_) mid_change_hook_();
+  {
+    CMO_ASSIGN_OR_RETURN(
+        base::Statement * stmt,
+        db_->Prepare("INSERT INTO audit (revision, at_ms, actor, op, action, before, after, "
+                     "reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
+    base::Statement::Scope s(*stmt);
+    s->Bind(1, revision)
+        .Bind(2, absl::ToUnixMillis(clock_.Now()))
+        .Bind(3, ctx.actor)
+        .Bind(4, after.op)
+        .Bind(5, ctx.action)
+        .Bind(7, FlagToJson(after).dump())
+        .Bind(8, ctx.reason);
+    if (before.has_value()) {
+      s->Bind(6, FlagToJson(*before).dump());
+    } else {
+      s->BindNull(6);
+    }
+    CMO_RETURN_IF_ERROR(s->Run());
+  }
+  {
+    CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
+                         db_->Prepare("UPDATE revision SET value = ?1 WHERE id = 1"));
+    base::Statement::Scope s(*stmt);
+    s->Bind(1, revision);
+    CMO_RETURN_IF_ERROR(s->Run());
+  }
+  return revision;
+}
+
+absl::StatusOr<Change> FlagStore::Add(Flag flag, const ChangeContext& ctx) {
+  if (flag.salt.empty()) flag.salt = flag.domain;
+  flag.stage = Stage::kStrong;
+  flag.ramp_bp = 0;
+  CMO_RETURN_IF_ERROR(ValidateFlag(flag));
+  CMO_ASSIGN_OR_RETURN(auto txn, base::WriteTransaction::Begin(*db_));
+  CMO_ASSIGN_OR_RETURN(std::optional<Flag> existing, Find(flag.op));
+  if (existing.has_value()) {
+    return absl::AlreadyExistsError(
+        base::StrCat("op ", flag.op, " is already registered (domain ", existing->domain,
+                     ", stage ", StageName(existing->stage), "); pick another name"));
+  }
+  Change change{std::nullopt, flag, 0, true, ctx.dry_run};
+  if (ctx.dry_run) {
+    CMO_ASSIGN_OR_RETURN(change.revision, Revision());
+    return change;
+  }
+  CMO_ASSIGN_OR_RETURN(change.revision, Write(std::nullopt, change.after, ctx));
+  CMO_RETURN_IF_ERROR(txn->Commit());
+  return change;
+}
+
+absl::StatusOr<Change> FlagStore::Update(std::string_view op, const ChangeContext& ctx,
+                                         absl::FunctionRef<absl::Status(Flag&)> edit) {
+  CMO_ASSIGN_OR_RETURN(auto txn, base::WriteTransaction::Begin(*db_));
+  CMO_ASSIGN_OR_RETURN(std::optional<Flag> before, Find(op));
+  if (!before.has_value()) return NotFound(op);
+  Flag after = *before;
+  CMO_RETURN_IF_ERROR(edit(after));
+  CMO_RETURN_IF_ERROR(ValidateFlag(after));
+  Change change{before, after, 0, !(after == *before), ctx.dry_run};
+  if (!change.changed || ctx.dry_run) {
+    CMO_ASSIGN_OR_RETURN(change.revision, Revision());
+    return change;
+  }
+  CMO_ASSIGN_OR_RETURN(change.revision, Write(before, change.after, ctx));
+  CMO_RETURN_IF_ERROR(txn->Commit());
+  return change;
+}
+
+absl::StatusOr<std::vector<AuditEntry>> FlagStore::History(std::optional<std::string_view> op,
+                                                           int limit) {
+  constexpr std::string_view kColumns =
+      "SELECT revision, at_ms, actor, op, action, before, after, reason FROM audit";
+  CMO_ASSIGN_OR_RETURN(
+      base::Statement * stmt,
+      db_->Prepare(op.has_value()
+                       ? base::StrCat(kColumns, " WHERE op = ?1 ORDER BY revision DESC LIMIT ?2")
+                       : base::StrCat(kColumns, " ORDER BY revision DESC LIMIT ?2")));
+  base::Statement::Scope s(*stmt);
+  if (op.has_value()) s->Bind(1, *op);
+  s->Bind(2, int64_t{limit});
+  std::vector<AuditEntry> out;
+  for (;;) {
+    CMO_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    AuditEntry e;
+    e.revision = s->ColumnInt(0);
+    e.at = absl::FromUnixMillis(s->ColumnInt(1));
+    e.actor = s->ColumnText(2);
+    e.op = s->ColumnText(3);
+    e.action = s->ColumnText(4);
+    e.before = s->ColumnIsNull(5) ? nlohmann::json()
+                                  : nlohmann::json::parse(s->ColumnText(5), nullptr, false);
+    e.after = nlohmann::json::parse(s->ColumnText(6), nullptr, false);
+    e.reason = s->ColumnText(7);
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+}  // namespace cmo::flags

@@ -1,0 +1,102 @@
+// The persisted flags of one control plane: current flags, a monotonically increasing revision,
+// and an append-only audit log, in one SQLite database (WAL). Every change is one transaction
+// that updates the flag, bumps the revision and appends the audit entry, so a crash at any
+// point leaves the old state or the new one, never a mix.
+#ifndef CMO_FLAGS_FLAG_STORE_H_
+#define CMO_FLAGS_FLAG_STORE_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "base/clock.h"
+#include "flags/flag.h"
+#include "flags/snapshot.h"
+
+namespace cmo::base {
+class SqliteDb;
+}
+
+namespace cmo::flags {
+
+// Who changes what, why. Every change carries one; the audit log records it.
+struct ChangeContext {
+  std::string actor;
+  std::string reason;
+  std::string action;  // "add", "advance", "ramp", "rollback", ...
+  bool dry_run = false;  // validate and report, but write nothing
+};
+
+struct Change {
+  std::optional<Flag> before;  // absent when the op was added
+  Flag after;
+  int64_t revision = 0;  // the new revision; the current one when nothing changed
+  bool changed = false;  // false: the edit was a no-op (nothing written, nothing audited)
+  bool dry_run = false;
+};
+
+struct AuditEntry {
+  int64_t revision = 0;
+  absl::Time at;
+  std::string actor;
+  std::string op;
+  std::string action;
+  nlohmann::json before;  // null when the op was added
+  nlohmann::json after;
+  std::string reason;
+};
+
+// Owns one connection to the flag database. Not thread-safe: one FlagStore per thread or
+// process; several processes may use the same database (writers serialize on SQLite's lock).
+class FlagStore {
+ public:
+  // Opens (creating and migrating as needed) the database at `path`.
+  static absl::StatusOr<std::unique_ptr<FlagStore>> Open(const std::string& path,
+                                                          const base::Clock& clock);
+  ~FlagStore();
+
+  absl::StatusOr<int64_t> Revision();
+  absl::StatusOr<std::vector<Flag>> List();
+  // kNotFound naming the known ops when `op` is not registered.
+  absl::StatusOr<Flag> Get(std::string_view op);
+  absl::StatusOr<std::shared_ptr<const Snapshot>> LoadSnapshot();
+
+  // Registers a new op (stage strong). Salt defaults to the domain. kAlreadyExists if present.
+  absl::StatusOr<Change> Add(Flag flag, const ChangeContext& ctx);
+
+  // Reads op's flag, applies `edit`, validates, and writes it with a new revision and an audit
+  // entry — all in one transaction. The flag is unchanged if `edit` or validation fails.
+  absl::StatusOr<Change> Update(std::string_view op, const ChangeContext& ctx,
+                                absl::FunctionRef<absl::Status(Flag&)> edit);
+
+  // Newest first; `op` filters; at most `limit` entries.
+  absl::StatusOr<std::vector<AuditEntry>> History(std::optional<std::string_view> op, int limit);
+
+  // Called inside the change transaction after the flag row is written and before the audit
+  // entry and revision are; crash tests kill the process there.
+  void SetMidChangeHookForTest(std::function<void()> hook) { mid_change_hook_ = std::move(hook); }
+
+ private:
+  FlagStore(std::unique_ptr<base::SqliteDb> db, const base::Clock& clock);
+  absl::StatusOr<std::optional<Flag>> Find(std::string_view op);
+  absl::StatusOr<int64_t> Write(const std::optional<Flag>& before, Flag& after,
+                                const ChangeContext& ctx);
+  absl::Status NotFound(std::string_view op);
+
+  std::unique_ptr<base::SqliteDb> db_;
+  const base::Clock& clock_;
+  std::function<void()> mid_change_hook_;
+};
+
+}  // namespace cmo::flags
+
+#endif  // CMO_FLAGS_FLAG_STORE_H_

@@ -1,0 +1,90 @@
+// Evaluation of flags on the request path: an immutable Snapshot of every op's flag, and the
+// FlagEvaluator that apps query on every request while snapshots are replaced underneath.
+#ifndef CMO_FLAGS_SNAPSHOT_H_
+#define CMO_FLAGS_SNAPSHOT_H_
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "flags/flag.h"
+
+namespace cmo::flags {
+
+// The routing decision for one request.
+struct Decision {
+  Path path = Path::kStrong;
+  uint32_t bucket = 0;        // the subject's bucket, 0..9999
+  int32_t threshold_bp = 0;   // eventual iff bucket < threshold_bp
+  Stage stage = Stage::kStrong;
+  int32_t shadow_bp = 0;        // the op's shadow sample rate in this stage
+  bool shadow_sampled = false;  // also read the other path and compare, off the hot path
+  bool known_op = false;        // false: op not in the snapshot, routed strong (fail safe)
+};
+
+// An immutable, versioned set of all flags, compiled for fast lookup. Thread-safe (immutable).
+class Snapshot {
+ public:
+  Snapshot(int64_t revision, std::vector<Flag> flags);
+
+  int64_t revision() const { return revision_; }
+  const std::vector<Flag>& flags() const { return flags_; }
+  const Flag* Find(std::string_view op) const;
+
+  // `sample_draw` in 0..9999 decides shadow sampling (sampled iff draw < shadow rate); the
+  // caller supplies it so evaluation stays pure and testable. Allocation-free.
+  Decision Decide(std::string_view op, std::string_view subject, uint32_t sample_draw) const;
+
+  // Decide without the sampling step (shadow_sampled stays false).
+  Decision Route(std::string_view op, std::string_view subject) const;
+
+ private:
+  struct Compiled {
+    uint64_t salt_seed;
+    int32_t threshold_bp;
+    int32_t shadow_bp;
+    Stage stage;
+  };
+  int64_t revision_;
+  std::vector<Flag> flags_;
+  absl::flat_hash_map<std::string, Compiled> by_op_;
+};
+
+// Holds the current snapshot and answers Decide() for the app's request threads.
+// Thread-safe. Readers never take a lock: each thread caches a reference to the snapshot and
+// revalidates it with one atomic load of a generation counter; only on the first call after
+// an Install() does a thread take a new reference (std::atomic<std::shared_ptr> load). Install()
+// never waits for readers, and a snapshot lives until the last thread drops it.
+class FlagEvaluator {
+ public:
+  // `seed` seeds the per-thread shadow-sampling generators (tests pass a fixed one).
+  explicit FlagEvaluator(std::shared_ptr<const Snapshot> initial, uint64_t seed = 0x5eed);
+  ~FlagEvaluator();
+  FlagEvaluator(const FlagEvaluator&) = delete;
+  FlagEvaluator& operator=(const FlagEvaluator&) = delete;
+
+  // Replaces the snapshot. Any thread; concurrent Install() calls are ordered by their stores.
+  void Install(std::shared_ptr<const Snapshot> snapshot);
+
+  Decision Decide(std::string_view op, std::string_view subject) const;
+
+  // A reference to the current snapshot (for listing and diagnostics, not the hot path).
+  std::shared_ptr<const Snapshot> Current() const;
+
+ private:
+  const Snapshot& Pinned() const;
+  uint32_t NextSampleDraw() const;
+
+  const uint64_t id_;  // process-unique, never reused: keys the per-thread caches
+  const uint64_t seed_;
+  std::atomic<std::shared_ptr<const Snapshot>> current_;
+  std::atomic<uint64_t> generation_{1};
+};
+
+}  // namespace cmo::flags
+
+#endif  // CMO_FLAGS_SNAPSHOT_H_
