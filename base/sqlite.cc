@@ -112,7 +112,10 @@ absl::Status SqliteDb::ErrorStatus(int rc, std::string_view context) const {
     case SQLITE_LOCKED:
       return absl::UnavailableError(StrCat(msg, "; another process holds the lock, retry"));
     case SQLITE_CONSTRAINT:
-      return absl::AlreadyExistsError(msg);
+      if (rc == SQLITE_CONSTRAINT_UNIQUE || rc == SQLITE_CONSTRAINT_PRIMARYKEY) {
+        return absl::AlreadyExistsError(msg);
+      }
+      return absl::FailedPreconditionError(msg);  // CHECK, NOT NULL, a refusing trigger
     case SQLITE_READONLY:
     case SQLITE_CANTOPEN:
     case SQLITE_PERM:

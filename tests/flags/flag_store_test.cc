@@ -1,0 +1,159 @@
+#include "flags/flag_store.h"
+
+#include "base/sqlite.h"
+#include "flags/transitions.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/fakes/fake_clock.h"
+#include "tests/fakes/temp_dir.h"
+#include "tests/status_matchers.h"
+
+namespace cmo::flags {
+namespace {
+
+using ::cmo::testing::IsOk;
+using ::cmo::testing::StatusIs;
+using ::testing::HasSubstr;
+
+class FlagStoreTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto store = FlagStore::Open(dir_.File("control.db"), clock_);
+    ASSERT_THAT(store, IsOk());
+    store_ = *std::move(store);
+  }
+
+  Flag Op(std::string op, OpClass cls = OpClass::kStandard) {
+    Flag f;
+    f.op = std::move(op);
+    f.domain = "likes";
+    f.op_class = cls;
+    f.target.model = cls == OpClass::kCritical ? Model::kStrong : Model::kEventual;
+    return f;
+  }
+
+  ChangeContext Ctx(std::string action) { return {"tester", "because", std::move(action), false}; }
+
+  ::cmo::testing::TempDir dir_;
+  ::cmo::testing::FakeClock clock_;
+  std::unique_ptr<FlagStore> store_;
+};
+
+TEST_F(FlagStoreTest, AddDefaultsSaltToDomainAndStartsStrong) {
+  Flag f = Op("post.like");
+  f.stage = Stage::kRamp;  // ignored: every op starts strong
+  auto change = store_->Add(f, Ctx("add"));
+  ASSERT_THAT(change, IsOk());
+  EXPECT_EQ(change->revision, 1);
+  auto got = store_->Get("post.like");
+  ASSERT_THAT(got, IsOk());
+  EXPECT_EQ(got->salt, "likes");
+  EXPECT_EQ(got->stage, Stage::kStrong);
+  EXPECT_EQ(got->revision, 1);
+  EXPECT_THAT(store_->Add(f, Ctx("add")),
+              StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("already registered")));
+}
+
+TEST_F(FlagStoreTest, EveryChangeBumpsTheRevisionAndIsAudited) {
+  ASSERT_THAT(store_->Add(Op("post.like"), Ctx("add")), IsOk());
+  ASSERT_THAT(store_->Add(Op("feed.read"), Ctx("add")), IsOk());
+  clock_.Advance(absl::Seconds(5));
+  auto change = store_->Update("post.like", Ctx("advance"),
+                               [](Flag& f) { return Advance(f, {}); });
+  ASSERT_THAT(change, IsOk());
+  EXPECT_TRUE(change->changed);
+  EXPECT_EQ(change->revision, 3);
+  EXPECT_THAT(store_->Revision(), ::cmo::testing::IsOkAndHolds(3));
+
+  auto history = store_->History(std::string_view("post.like"), 10);
+  ASSERT_THAT(history, IsOk());
+  ASSERT_EQ(history->size(), 2u);
+  const AuditEntry& e = (*history)[0];
+  EXPECT_EQ(e.revision, 3);
+  EXPECT_EQ(e.action, "advance");
+  EXPECT_EQ(e.actor, "tester");
+  EXPECT_EQ(e.reason, "because");
+  EXPECT_EQ(e.at, clock_.Now());
+  EXPECT_EQ(e.before["stage"], "strong");
+  EXPECT_EQ(e.after["stage"], "dual_write");
+  EXPECT_TRUE((*history)[1].before.is_null());
+  auto all = store_->History(std::nullopt, 10);
+  ASSERT_THAT(all, IsOk());
+  EXPECT_EQ(all->size(), 3u);
+}
+
+TEST_F(FlagStoreTest, FailedOrNoOpEditsWriteNothing) {
+  ASSERT_THAT(store_->Add(Op("post.like"), Ctx("add")), IsOk());
+  EXPECT_THAT(store_->Update("post.like", Ctx("ramp"), [](Flag& f) { return RampTo(f, 100); }),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("ramp works only")));
+  auto noop = store_->Update("post.like", Ctx("touch"), [](Flag&) { return absl::OkStatus(); });
+  ASSERT_THAT(noop, IsOk());
+  EXPECT_FALSE(noop->changed);
+  // An edit that breaks an invariant is refused by validation, whatever the edit function did.
+  EXPECT_THAT(store_->Update("post.like", Ctx("hack"),
+                             [](Flag& f) {
+                               f.ramp_bp = 20000;
+                               return absl::OkStatus();
+                             }),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("between 0% and 100%")));
+  EXPECT_THAT(store_->Revision(), ::cmo::testing::IsOkAndHolds(1));
+  auto history = store_->History(std::nullopt, 10);
+  ASSERT_THAT(history, IsOk());
+  EXPECT_EQ(history->size(), 1u);
+}
+
+TEST_F(FlagStoreTest, CriticalOpsAreRefusedAnyStageButStrong) {
+  ASSERT_THAT(store_->Add(Op("payment.transfer", OpClass::kCritical), Ctx("add")), IsOk());
+  EXPECT_THAT(store_->Update("payment.transfer", Ctx("force"),
+                             [](Flag& f) {
+                               f.stage = Stage::kDualWrite;
+                               return absl::OkStatus();
+                             }),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("never leave the strong")));
+  Flag weak = Op("privacy.update", OpClass::kCritical);
+  weak.target.model = Model::kCausal;
+  EXPECT_THAT(store_->Add(weak, Ctx("add")),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("must target strong")));
+}
+
+TEST_F(FlagStoreTest, DryRunReportsButWritesNothing) {
+  ASSERT_THAT(store_->Add(Op("post.like"), Ctx("add")), IsOk());
+  ChangeContext ctx = Ctx("advance");
+  ctx.dry_run = true;
+  auto change = store_->Update("post.like", ctx, [](Flag& f) { return Advance(f, {}); });
+  ASSERT_THAT(change, IsOk());
+  EXPECT_TRUE(change->dry_run);
+  EXPECT_EQ(change->after.stage, Stage::kDualWrite);
+  auto stored = store_->Get("post.like");
+  ASSERT_THAT(stored, IsOk());
+  EXPECT_EQ(stored->stage, Stage::kStrong);
+}
+
+TEST_F(FlagStoreTest, UnknownOpNamesTheKnownOnes) {
+  ASSERT_THAT(store_->Add(Op("post.like"), Ctx("add")), IsOk());
+  EXPECT_THAT(store_->Get("post.lik"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("registered ops: post.like")));
+}
+
+TEST_F(FlagStoreTest, AuditLogIsAppendOnly) {
+  ASSERT_THAT(store_->Add(Op("post.like"), Ctx("add")), IsOk());
+  auto db = base::SqliteDb::Open(dir_.File("control.db"));
+  ASSERT_THAT(db, IsOk());
+  EXPECT_THAT((*db)->ExecScript("UPDATE audit SET reason = 'x';"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("append-only")));
+  EXPECT_THAT((*db)->ExecScript("DELETE FROM audit;"),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("append-only")));
+}
+
+TEST_F(FlagStoreTest, SnapshotCarriesTheRevision) {
+  ASSERT_THAT(store_->Add(Op("post.like"), Ctx("add")), IsOk());
+  ASSERT_THAT(store_->Add(Op("feed.read"), Ctx("add")), IsOk());
+  auto snap = store_->LoadSnapshot();
+  ASSERT_THAT(snap, IsOk());
+  EXPECT_EQ((*snap)->revision(), 2);
+  EXPECT_EQ((*snap)->flags().size(), 2u);
+  EXPECT_TRUE((*snap)->Route("feed.read", "u").known_op);
+}
+
+}  // namespace
+}  // namespace cmo::flags

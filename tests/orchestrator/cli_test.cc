@@ -1,0 +1,220 @@
+// The operator CLI, exercised through the real `cmo` binary as operators and scripts use it.
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/fakes/subprocess.h"
+#include "tests/fakes/temp_dir.h"
+
+namespace cmo {
+namespace {
+
+using ::cmo::testing::RunResult;
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class CliTest : public ::testing::Test {
+ protected:
+  RunResult Cmo(std::vector<std::string> args) {
+    args.insert(args.begin(), CMO_BINARY);
+    return ::cmo::testing::Run(args, {"CMO_STATE_DIR=" + dir_.File("state"), "CMO_ACTOR=alice"});
+  }
+
+  // Runs and expects success; returns stdout.
+  std::string Ok(std::vector<std::string> args) {
+    RunResult r = Cmo(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return r.out;
+  }
+
+  nlohmann::json Json(std::vector<std::string> args) {
+    args.push_back("--output");
+    args.push_back("json");
+    return nlohmann::json::parse(Ok(args));
+  }
+
+  // Registers post.like (standard, eventual target) and payment.transfer (critical).
+  void Seed() {
+    Ok({"ops", "add", "post.like", "--domain", "likes", "--target", "eventual"});
+    Ok({"ops", "add", "payment.transfer", "--domain", "payments", "--class", "critical",
+        "--target", "strong"});
+  }
+
+  // Compares with tests/orchestrator/golden/NAME; CMO_UPDATE_GOLDEN=1 rewrites the file.
+  void ExpectGolden(const std::string& name, const std::string& actual) {
+    const std::string path = std::string(CMO_SOURCE_DIR) + "/tests/orchestrator/golden/" + name;
+    if (std::getenv("CMO_UPDATE_GOLDEN") != nullptr) {
+      std::ofstream(path) << actual;
+      return;
+    }
+    std::ifstream in(path);
+    std::stringstream expected;
+    expected << in.rdbuf();
+    EXPECT_EQ(actual, expected.str()) << "golden file " << path;
+  }
+
+  ::cmo::testing::TempDir dir_;
+};
+
+TEST_F(CliTest, HelpOnEveryCommand) {
+  RunResult top = Cmo({"--help"});
+  EXPECT_EQ(top.exit_code, 0);
+  for (const char* sub : {"ops", "advance", "ramp", "rollback", "decide", "history"}) {
+    EXPECT_THAT(top.out, HasSubstr(sub));
+  }
+  const std::vector<std::vector<std::string>> commands = {
+      {"ops"},  {"ops", "list"}, {"ops", "add"}, {"advance"},
+      {"ramp"}, {"rollback"},    {"decide"},     {"history"}};
+  for (std::vector<std::string> cmd : commands) {
+    cmd.push_back("--help");
+    RunResult r = Cmo(cmd);
+    EXPECT_EQ(r.exit_code, 0) << cmd[0];
+    EXPECT_THAT(r.out, HasSubstr("Usage")) << cmd[0];
+  }
+}
+
+TEST_F(CliTest, MissingStateDirIsInvalidInput) {
+  RunResult r = Cmo({"ops", "list"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("does not exist; check --state-dir"));
+}
+
+TEST_F(CliTest, WalksAnOpThroughEveryStage) {
+  Seed();
+  Ok({"advance", "post.like", "--reason", "dual-write on"});
+  Ok({"advance", "post.like", "--sample", "5%", "--reason", "shadow"});
+  Ok({"ramp", "post.like", "--to", "10", "--reason", "r"});
+  Ok({"ramp", "post.like", "--to", "0.5%", "--reason", "r"});
+  nlohmann::json ops = Json({"ops", "list"});
+  ASSERT_TRUE(ops.is_array());
+  ASSERT_EQ(ops.size(), 2u);
+  EXPECT_EQ(ops[1]["op"], "post.like");
+  EXPECT_EQ(ops[1]["stage"], "ramp");
+  EXPECT_DOUBLE_EQ(ops[1]["percent"].get<double>(), 0.5);
+  EXPECT_DOUBLE_EQ(ops[1]["shadow_sample_percent"].get<double>(), 5.0);
+  Ok({"ramp", "post.like", "--to", "100%", "--reason", "r"});
+  Ok({"advance", "post.like", "--reason", "done"});
+  ops = Json({"ops", "list"});
+  EXPECT_EQ(ops[1]["stage"], "eventual");
+  EXPECT_DOUBLE_EQ(ops[1]["percent"].get<double>(), 100.0);
+
+  Ok({"rollback", "post.like", "--reason", "incident 42"});
+  ops = Json({"ops", "list"});
+  EXPECT_EQ(ops[1]["stage"], "shadow");
+  EXPECT_DOUBLE_EQ(ops[1]["percent"].get<double>(), 0.0);
+
+  nlohmann::json history = Json({"history", "post.like"});
+  ASSERT_EQ(history.size(), 8u);
+  EXPECT_EQ(history[0]["action"], "rollback");
+  EXPECT_EQ(history[0]["actor"], "alice");
+  EXPECT_EQ(history[0]["reason"], "incident 42");
+  EXPECT_EQ(history[0]["before"]["stage"], "eventual");
+  EXPECT_EQ(history[0]["after"]["stage"], "shadow");
+}
+
+// Each bad command exits 2 with one line naming the problem, and changes nothing.
+TEST_F(CliTest, BadInputExits2AndChangesNothing) {
+  Seed();
+  Ok({"advance", "post.like", "--reason", "r"});
+  const std::string ops_before = Ok({"ops", "list", "--output", "json"});
+  const std::string history_before = Ok({"history", "--output", "json"});
+  struct Case {
+    std::vector<std::string> args;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {{"ramp", "post.like", "--to", "150%", "--reason", "r"}, "out of range"},
+      {{"ramp", "post.like", "--to=-1", "--reason", "r"}, "\"-1\" is not a percentage"},
+      {{"ramp", "post.like", "--to", "ten", "--reason", "r"}, "\"ten\" is not a percentage"},
+      {{"ramp", "nope", "--to", "5", "--reason", "r"}, "unknown op \"nope\""},
+      {{"ramp", "post.like", "--to", "5", "--reason", "r"},
+       "ramp works only from shadow or ramp — run `cmo advance post.like` first"},
+      {{"rollback", "post.like", "--to", "ramp", "--reason", "r"}, "rollback goes backwards"},
+      {{"rollback", "post.like", "--to", "sideways", "--reason", "r"}, "unknown stage"},
+      {{"ramp", "payment.transfer", "--to", "5", "--reason", "r"}, "critical and stays strong"},
+      {{"advance", "payment.transfer", "--reason", "r"}, "critical and stays strong"},
+      {{"advance", "post.like", "--to", "5", "--reason", "r"}, "--to applies only"},
+      {{"decide", "nope", "user-1"}, "unknown op"},
+      {{"history", "nope"}, "unknown op"},
+      {{"ops", "add", "post.like", "--domain", "likes", "--target", "eventual"},
+       "already registered"},
+      {{"ops", "add", "x.y", "--domain", "d", "--target", "linearizable"}, "unknown target model"},
+      {{"ops", "add", "x.y", "--domain", "d", "--class", "critical", "--target", "causal"},
+       "must target strong"},
+  };
+  for (const Case& c : cases) {
+    RunResult r = Cmo(c.args);
+    EXPECT_EQ(r.exit_code, 2) << c.args[0] << " " << c.args[1];
+    EXPECT_THAT(r.err, HasSubstr(c.message)) << c.args[0] << " " << c.args[1];
+    EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+    EXPECT_THAT(r.err, HasSubstr("cmo: error: "));
+  }
+  // CLI11's own parse errors follow the same contract: exit 2.
+  EXPECT_EQ(Cmo({"ramp", "post.like", "--reason", "r"}).exit_code, 2);  // --to missing
+  EXPECT_EQ(Cmo({"frobnicate"}).exit_code, 2);
+  EXPECT_EQ(Cmo({"ops", "list", "--output", "yaml"}).exit_code, 2);
+  EXPECT_EQ(Ok({"ops", "list", "--output", "json"}), ops_before);
+  EXPECT_EQ(Ok({"history", "--output", "json"}), history_before);
+}
+
+TEST_F(CliTest, DecideExplainsThePath) {
+  Seed();
+  Ok({"advance", "post.like", "--reason", "r"});
+  Ok({"advance", "post.like", "--reason", "r"});
+  Ok({"ramp", "post.like", "--to", "10%", "--reason", "r"});
+  nlohmann::json d = Json({"decide", "post.like", "user-42"});
+  // Bucket of (likes, user-42): see tests/flags/testdata/bucketing_golden.tsv.
+  EXPECT_EQ(d["bucket"], 8167);
+  EXPECT_EQ(d["threshold"], 1000);
+  EXPECT_EQ(d["path"], "strong");
+  EXPECT_EQ(d["stage"], "ramp");
+  ExpectGolden("decide_user_42.txt", Ok({"decide", "post.like", "user-42"}));
+  // user-1 is in bucket 4648: eventual at 50%, strong again after lowering to 40%.
+  Ok({"ramp", "post.like", "--to", "50", "--reason", "r"});
+  EXPECT_EQ(Json({"decide", "post.like", "user-1"})["path"], "eventual");
+  Ok({"ramp", "post.like", "--to", "40", "--reason", "r"});
+  EXPECT_EQ(Json({"decide", "post.like", "user-1"})["path"], "strong");
+  nlohmann::json critical = Json({"decide", "payment.transfer", "user-1"});
+  EXPECT_EQ(critical["path"], "strong");
+  EXPECT_EQ(critical["why"], "critical op: always strong");
+}
+
+TEST_F(CliTest, DryRunShowsTheMoveAndChangesNothing) {
+  Seed();
+  Ok({"advance", "post.like", "--reason", "r"});
+  Ok({"advance", "post.like", "--reason", "r"});
+  const std::string before = Ok({"ops", "list", "--output", "json"});
+  const std::string out = Ok({"ramp", "post.like", "--to", "10%", "--reason", "r", "--dry-run"});
+  ExpectGolden("ramp_dry_run.txt", out);
+  nlohmann::json j = Json({"advance", "post.like", "--to", "25", "--reason", "r", "--dry-run"});
+  EXPECT_EQ(j["dry_run"], true);
+  EXPECT_DOUBLE_EQ(j["moving_percent"].get<double>(), 25.0);
+  EXPECT_EQ(j["direction"], "to_eventual");
+  EXPECT_EQ(j["after"]["stage"], "ramp");
+  EXPECT_EQ(Ok({"ops", "list", "--output", "json"}), before);
+}
+
+TEST_F(CliTest, OpsListTable) {
+  Seed();
+  Ok({"ops", "add", "profile.read", "--domain", "profiles", "--target", "bounded_staleness(2s)"});
+  Ok({"advance", "post.like", "--reason", "r"});
+  ExpectGolden("ops_list.txt", Ok({"ops", "list"}));
+}
+
+TEST_F(CliTest, RepeatedRampIsANoOp) {
+  Seed();
+  Ok({"advance", "post.like", "--reason", "r"});
+  Ok({"advance", "post.like", "--reason", "r"});
+  Ok({"ramp", "post.like", "--to", "5", "--reason", "r"});
+  const std::string out = Ok({"ramp", "post.like", "--to", "5%", "--reason", "again"});
+  EXPECT_THAT(out, HasSubstr("unchanged"));
+  EXPECT_EQ(Json({"history", "post.like"}).size(), 4u);
+}
+
+}  // namespace
+}  // namespace cmo
