@@ -137,7 +137,7 @@ int RunRollback(const ChangeOptions& o, const GlobalOptions& global) {
 
 }  // namespace
 
-void SetupChangeCommands(CLI::App& app, const GlobalOptions& global, int& exit_code) {
+void SetupChangeCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry) {
   auto adv = std::make_shared<ChangeOptions>();
   CLI::App* advance = AddChangeCommand(
       app, "advance",
@@ -145,20 +145,20 @@ void SetupChangeCommands(CLI::App& app, const GlobalOptions& global, int& exit_c
   advance->add_option("--to", adv->to, "When entering ramp: the starting percent (default 1%)");
   advance->add_option("--sample", adv->sample,
                       "When entering shadow: share of reads to compare (default 1%)");
-  advance->callback([adv, &global, &exit_code] { exit_code = RunAdvance(*adv, global); });
+  registry.On(advance, [adv, &global] { return RunAdvance(*adv, global); });
 
   auto rmp = std::make_shared<ChangeOptions>();
   CLI::App* ramp = AddChangeCommand(
       app, "ramp", "Set the share of subjects on the eventual path (from shadow or ramp)", *rmp);
   ramp->add_option("--to", rmp->to, "Percent: 10, 10% or 0.5%")->required();
-  ramp->callback([rmp, &global, &exit_code] { exit_code = RunRamp(*rmp, global); });
+  registry.On(ramp, [rmp, &global] { return RunRamp(*rmp, global); });
 
   auto rb = std::make_shared<ChangeOptions>();
   CLI::App* rollback = AddChangeCommand(
       app, "rollback", "Move an op back to an earlier stage (default: shadow from ramp/eventual, "
                        "else the stage before)", *rb);
   rollback->add_option("--to", rb->to, "Stage: strong, dual_write, shadow or ramp");
-  rollback->callback([rb, &global, &exit_code] { exit_code = RunRollback(*rb, global); });
+  registry.On(rollback, [rb, &global] { return RunRollback(*rb, global); });
 }
 
 }  // namespace cmo::orchestrator

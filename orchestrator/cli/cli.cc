@@ -3,6 +3,15 @@
 #include "orchestrator/cli/commands.h"
 
 namespace cmo::orchestrator {
+namespace {
+
+// The deepest subcommand that was given on the command line.
+const CLI::App* ParsedLeaf(const CLI::App& app) {
+  for (const CLI::App* sub : app.get_subcommands()) return ParsedLeaf(*sub);
+  return &app;
+}
+
+}  // namespace
 
 int RunCli(int argc, char** argv) {
   CLI::App app{
@@ -15,15 +24,19 @@ int RunCli(int argc, char** argv) {
   app.fallthrough();  // global options may follow the subcommand: `cmo ops list --output json`
 
   GlobalOptions global;
+  bool check_args = false;
   app.add_option("--state-dir", global.state_dir, "State directory (default ./cmo-state)")
       ->envname("CMO_STATE_DIR");
   app.add_option("--output", global.output, "Output format: table or json")
       ->check(CLI::IsMember({"table", "json"}));
+  // Hidden (no group): parse the command line and exit 0 without running anything. Used by
+  // the test that keeps the commands quoted in runbooks/ valid.
+  app.add_flag("--check-args", check_args)->group("");
 
-  int exit_code = kExitOk;
-  SetupOpsCommands(app, global, exit_code);
-  SetupChangeCommands(app, global, exit_code);
-  SetupInspectCommands(app, global, exit_code);
+  CommandRegistry registry;
+  SetupOpsCommands(app, global, registry);
+  SetupChangeCommands(app, global, registry);
+  SetupInspectCommands(app, global, registry);
 
   try {
     app.parse(argc, argv);
@@ -36,7 +49,12 @@ int RunCli(int argc, char** argv) {
     app.exit(e);
     return kExitInvalidInput;
   }
-  return exit_code;
+  const std::function<int()>* run = registry.Find(ParsedLeaf(app));
+  if (run == nullptr) {
+    std::cerr << "cmo: error: incomplete command; see `cmo --help`\n";
+    return kExitInvalidInput;
+  }
+  return check_args ? kExitOk : (*run)();
 }
 
 }  // namespace cmo::orchestrator

@@ -3,18 +3,36 @@
 #ifndef CMO_ORCHESTRATOR_CLI_COMMANDS_H_
 #define CMO_ORCHESTRATOR_CLI_COMMANDS_H_
 
+#include <functional>
+#include <map>
+
 #include <CLI/CLI.hpp>
 
 #include "orchestrator/cli/cli_context.h"
 
 namespace cmo::orchestrator {
 
+// Maps each leaf subcommand to the function that runs it once parsing has succeeded, so that
+// parsing can be checked without running anything (`--check-args`).
+class CommandRegistry {
+ public:
+  void On(CLI::App* command, std::function<int()> run) { runs_[command] = std::move(run); }
+  // The run function of the parsed leaf subcommand, or nullptr.
+  const std::function<int()>* Find(const CLI::App* command) const {
+    auto it = runs_.find(command);
+    return it == runs_.end() ? nullptr : &it->second;
+  }
+
+ private:
+  std::map<const CLI::App*, std::function<int()>> runs_;
+};
+
 // `ops list`, `ops add`.
-void SetupOpsCommands(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void SetupOpsCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry);
 // `advance`, `ramp`, `rollback`.
-void SetupChangeCommands(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void SetupChangeCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry);
 // `decide`, `history`.
-void SetupInspectCommands(CLI::App& app, const GlobalOptions& global, int& exit_code);
+void SetupInspectCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry);
 
 // Runs `cmo` with these arguments; returns the process exit code.
 int RunCli(int argc, char** argv);

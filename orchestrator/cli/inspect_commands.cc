@@ -119,20 +119,20 @@ int RunHistory(const HistoryOptions& o, const GlobalOptions& global) {
 
 }  // namespace
 
-void SetupInspectCommands(CLI::App& app, const GlobalOptions& global, int& exit_code) {
+void SetupInspectCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry) {
   auto d = std::make_shared<DecideOptions>();
   CLI::App* decide = app.add_subcommand(
       "decide", "Show which path a subject gets for an op, and why (bucket vs threshold)");
   decide->add_option("op", d->op, "Op name")->required();
   decide->add_option("subject", d->subject, "Subject (usually a user id)")->required();
-  decide->callback([d, &global, &exit_code] { exit_code = RunDecide(*d, global); });
+  registry.On(decide, [d, &global] { return RunDecide(*d, global); });
 
   auto h = std::make_shared<HistoryOptions>();
   CLI::App* history = app.add_subcommand("history", "Show the audit log, newest first");
   history->add_option("op", h->op, "Only this op");
   history->add_option("--limit", h->limit, "At most this many entries")
       ->check(CLI::Range(1, 1000000));
-  history->callback([h, &global, &exit_code] { exit_code = RunHistory(*h, global); });
+  registry.On(history, [h, &global] { return RunHistory(*h, global); });
 }
 
 }  // namespace cmo::orchestrator

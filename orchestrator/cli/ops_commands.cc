@@ -74,12 +74,12 @@ int RunOpsAdd(const OpsAddOptions& o, const GlobalOptions& global) {
 
 }  // namespace
 
-void SetupOpsCommands(CLI::App& app, const GlobalOptions& global, int& exit_code) {
+void SetupOpsCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry) {
   CLI::App* ops = app.add_subcommand("ops", "List and register operations");
   ops->require_subcommand(1);
 
   CLI::App* list = ops->add_subcommand("list", "List every op with its stage and ramp percent");
-  list->callback([&global, &exit_code] { exit_code = RunOpsList(global); });
+  registry.On(list, [&global] { return RunOpsList(global); });
 
   auto o = std::make_shared<OpsAddOptions>();
   CLI::App* add = ops->add_subcommand("add", "Register an op; it starts at stage strong");
@@ -95,7 +95,7 @@ void SetupOpsCommands(CLI::App& app, const GlobalOptions& global, int& exit_code
   add->add_option("--salt", o->salt, "Bucketing salt (default: the domain, so ops of one "
                                      "domain move together)");
   add->add_option("--reason", o->reason, "Why, for the audit log");
-  add->callback([o, &global, &exit_code] { exit_code = RunOpsAdd(*o, global); });
+  registry.On(add, [o, &global] { return RunOpsAdd(*o, global); });
 }
 
 }  // namespace cmo::orchestrator

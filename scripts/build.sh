@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Configures and builds one CMake preset (see CMakePresets.json):
+#   scripts/build.sh [default|asan|tsan]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+preset="${1:-default}"
+case "$preset" in
+  default) dir=build ;;
+  asan) dir=build-asan ;;
+  tsan) dir=build-tsan ;;
+  *) echo "build.sh: unknown preset '$preset' (default, asan, tsan)" >&2; exit 2 ;;
+esac
+cmake --preset "$preset" >/dev/null
+cmake --build "$dir" -j "$(nproc)"

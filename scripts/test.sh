@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: installs dependencies, then builds and tests
+#   1. the plain build (every test),
+#   2. AddressSanitizer + UndefinedBehaviorSanitizer (every test),
+#   3. ThreadSanitizer (tests labelled "concurrency").
+# Any failure or sanitizer report fails the run. `--quick` runs only step 1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+
+export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
+export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
+# Slow soak/fault runs are labelled "slow" and excluded here; run them with ctest -L slow.
+CTEST_ARGS=(--output-on-failure -j "$(nproc)" -LE slow --timeout 600)
+
+step() { echo; echo "=== $* ==="; }
+
+step "plain build"
+scripts/build.sh default
+(cd build && ctest "${CTEST_ARGS[@]}")
+
+if [ "${1:-}" = "--quick" ]; then exit 0; fi
+
+step "AddressSanitizer + UndefinedBehaviorSanitizer"
+scripts/build.sh asan
+(cd build-asan && ctest "${CTEST_ARGS[@]}")
+
+step "ThreadSanitizer (concurrency tests)"
+scripts/build.sh tsan
+(cd build-tsan && ctest "${CTEST_ARGS[@]}" -L concurrency)
+
+echo
+echo "all test suites passed"
