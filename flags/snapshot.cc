@@ -1,6 +1,10 @@
 #include "flags/snapshot.h"
 
+#include <algorithm>
 #include <array>
+#include <atomic>
+#include <mutex>
+#include <utility>
 
 #include "base/strings.h"
 #include "flags/bucketing.h"
@@ -44,22 +48,86 @@ Decision Snapshot::Route(std::string_view op, std::string_view subject) const {
   return d;
 }
 
+namespace internal {
+
+// One reader thread's hazard pointer: the snapshot it may still be reading.
+struct ReaderSlot {
+  std::atomic<const Snapshot*> hazard{nullptr};
+  std::atomic<bool> in_use{false};
+  ReaderSlot* next = nullptr;  // immutable once the slot is published
+};
+
+struct EvaluatorState {
+  std::atomic<const Snapshot*> current{nullptr};
+  std::atomic<uint64_t> generation{1};
+  std::atomic<ReaderSlot*> slots{nullptr};  // push-only list, freed with the state
+
+  std::mutex writer_mu;  // writers and Current() only; never taken by Decide()
+  std::shared_ptr<const Snapshot> current_owner;        // guarded by writer_mu
+  std::vector<std::shared_ptr<const Snapshot>> retired;  // guarded by writer_mu
+
+  ~EvaluatorState() {
+    for (ReaderSlot* s = slots.load(); s != nullptr;) delete std::exchange(s, s->next);
+  }
+
+  ReaderSlot* AcquireSlot() {
+    for (ReaderSlot* s = slots.load(std::memory_order_acquire); s != nullptr; s = s->next) {
+      bool expected = false;
+      if (s->in_use.compare_exchange_strong(expected, true, std::memory_order_acq_rel)) return s;
+    }
+    auto* slot = new ReaderSlot();
+    slot->in_use.store(true, std::memory_order_relaxed);
+    ReaderSlot* head = slots.load(std::memory_order_relaxed);
+    do {
+      slot->next = head;
+    } while (!slots.compare_exchange_weak(head, slot, std::memory_order_release,
+                                          std::memory_order_relaxed));
+    return slot;
+  }
+
+  // Frees retired snapshots that no reader pins. Caller holds writer_mu.
+  void Reclaim() {
+    std::vector<const Snapshot*> pinned;
+    for (ReaderSlot* s = slots.load(std::memory_order_acquire); s != nullptr; s = s->next) {
+      if (const Snapshot* h = s->hazard.load(std::memory_order_seq_cst)) pinned.push_back(h);
+    }
+    std::erase_if(retired, [&](const std::shared_ptr<const Snapshot>& r) {
+      return std::find(pinned.begin(), pinned.end(), r.get()) == pinned.end();
+    });
+  }
+};
+
+}  // namespace internal
+
 namespace {
 
 std::atomic<uint64_t> next_evaluator_id{1};
 
-// Per-thread cache of pinned snapshots, a few evaluators deep (a process normally has one).
+// A thread's pin on one evaluator's snapshot.
 struct PinSlot {
   uint64_t evaluator_id = 0;
+  std::shared_ptr<internal::EvaluatorState> state;
+  internal::ReaderSlot* reader = nullptr;
   uint64_t generation = 0;
-  std::shared_ptr<const Snapshot> snapshot;
+  const Snapshot* snapshot = nullptr;
+
+  void Release() {
+    if (reader != nullptr) {
+      reader->hazard.store(nullptr, std::memory_order_release);
+      reader->in_use.store(false, std::memory_order_release);
+    }
+    *this = PinSlot();
+  }
 };
-constexpr size_t kPinSlots = 4;
+constexpr size_t kPinSlots = 4;  // evaluators per thread before eviction (normally one)
 
 struct ThreadState {
   std::array<PinSlot, kPinSlots> slots;
   size_t next_victim = 0;
   uint64_t rng = 0;  // xorshift64* state; 0 = not yet seeded for this thread
+  ~ThreadState() {
+    for (PinSlot& s : slots) s.Release();
+  }
 };
 
 ThreadState& LocalState() {
@@ -69,43 +137,67 @@ ThreadState& LocalState() {
 
 std::atomic<uint64_t> thread_seed_counter{0};
 
+// Hazard-pointer pin: publish what we are about to read, then check it is still current, so a
+// writer that retires it either sees our hazard or we see its newer snapshot.
+const Snapshot* PinCurrent(internal::EvaluatorState& state, internal::ReaderSlot& reader) {
+  const Snapshot* p = state.current.load(std::memory_order_seq_cst);
+  for (;;) {
+    reader.hazard.store(p, std::memory_order_seq_cst);
+    const Snapshot* again = state.current.load(std::memory_order_seq_cst);
+    if (again == p) return p;
+    p = again;
+  }
+}
+
 }  // namespace
 
 FlagEvaluator::FlagEvaluator(std::shared_ptr<const Snapshot> initial, uint64_t seed)
     : id_(next_evaluator_id.fetch_add(1, std::memory_order_relaxed)),
       seed_(seed),
-      current_(std::move(initial)) {}
+      state_(std::make_shared<internal::EvaluatorState>()) {
+  state_->current.store(initial.get(), std::memory_order_seq_cst);
+  state_->current_owner = std::move(initial);
+}
 
 FlagEvaluator::~FlagEvaluator() = default;
 
 void FlagEvaluator::Install(std::shared_ptr<const Snapshot> snapshot) {
-  current_.store(std::move(snapshot), std::memory_order_release);
-  // After the store: a reader that sees the new generation is guaranteed to load the new
-  // snapshot (or a newer one). A reader that sees the old one keeps its pin one call longer.
-  generation_.fetch_add(1, std::memory_order_acq_rel);
+  std::lock_guard<std::mutex> lock(state_->writer_mu);
+  state_->current.store(snapshot.get(), std::memory_order_seq_cst);
+  // After the store: a reader that sees the new generation re-pins and gets the new snapshot
+  // (or a newer one); a reader that still sees the old one keeps its pin one call longer.
+  state_->generation.fetch_add(1, std::memory_order_seq_cst);
+  state_->retired.push_back(std::exchange(state_->current_owner, std::move(snapshot)));
+  state_->Reclaim();
 }
 
 std::shared_ptr<const Snapshot> FlagEvaluator::Current() const {
-  return current_.load(std::memory_order_acquire);
+  std::lock_guard<std::mutex> lock(state_->writer_mu);
+  return state_->current_owner;
 }
 
 const Snapshot& FlagEvaluator::Pinned() const {
   ThreadState& t = LocalState();
-  const uint64_t gen = generation_.load(std::memory_order_acquire);
-  for (PinSlot& slot : t.slots) {
-    if (slot.evaluator_id != id_) continue;
-    if (slot.generation != gen) {
-      slot.snapshot = current_.load(std::memory_order_acquire);
-      slot.generation = gen;
+  PinSlot* slot = nullptr;
+  for (PinSlot& s : t.slots) {
+    if (s.evaluator_id == id_) {
+      slot = &s;
+      break;
     }
-    return *slot.snapshot;
   }
-  PinSlot& slot = t.slots[t.next_victim];
-  t.next_victim = (t.next_victim + 1) % kPinSlots;
-  slot.evaluator_id = id_;
-  slot.snapshot = current_.load(std::memory_order_acquire);
-  slot.generation = gen;
-  return *slot.snapshot;
+  const uint64_t gen = state_->generation.load(std::memory_order_acquire);
+  if (slot != nullptr && slot->generation == gen) return *slot->snapshot;  // the hot path
+  if (slot == nullptr) {
+    slot = &t.slots[t.next_victim];
+    t.next_victim = (t.next_victim + 1) % kPinSlots;
+    slot->Release();
+    slot->evaluator_id = id_;
+    slot->state = state_;
+    slot->reader = state_->AcquireSlot();
+  }
+  slot->snapshot = PinCurrent(*state_, *slot->reader);
+  slot->generation = gen;
+  return *slot->snapshot;
 }
 
 uint32_t FlagEvaluator::NextSampleDraw() const {

@@ -3,7 +3,6 @@
 #ifndef CMO_FLAGS_SNAPSHOT_H_
 #define CMO_FLAGS_SNAPSHOT_H_
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -54,11 +53,16 @@ class Snapshot {
   absl::flat_hash_map<std::string, Compiled> by_op_;
 };
 
+namespace internal {
+struct EvaluatorState;
+}
+
 // Holds the current snapshot and answers Decide() for the app's request threads.
-// Thread-safe. Readers never take a lock: each thread caches a reference to the snapshot and
-// revalidates it with one atomic load of a generation counter; only on the first call after
-// an Install() does a thread take a new reference (std::atomic<std::shared_ptr> load). Install()
-// never waits for readers, and a snapshot lives until the last thread drops it.
+// Thread-safe. Readers never lock: each thread caches a pointer to the snapshot it last used
+// and revalidates it with one atomic load of a generation counter per decision; after an
+// Install() it re-pins the new snapshot through a hazard pointer (two atomic stores and a
+// load). Install() never waits for readers; it frees replaced snapshots that no reader
+// thread still pins (each thread pins at most one, so at most one per reader thread lingers).
 class FlagEvaluator {
  public:
   // `seed` seeds the per-thread shadow-sampling generators (tests pass a fixed one).
@@ -67,12 +71,13 @@ class FlagEvaluator {
   FlagEvaluator(const FlagEvaluator&) = delete;
   FlagEvaluator& operator=(const FlagEvaluator&) = delete;
 
-  // Replaces the snapshot. Any thread; concurrent Install() calls are ordered by their stores.
+  // Replaces the snapshot. Any thread; concurrent Install() calls serialize among themselves.
   void Install(std::shared_ptr<const Snapshot> snapshot);
 
   Decision Decide(std::string_view op, std::string_view subject) const;
 
-  // A reference to the current snapshot (for listing and diagnostics, not the hot path).
+  // A reference to the current snapshot (for listing and diagnostics, not the hot path: it
+  // takes the writers' mutex).
   std::shared_ptr<const Snapshot> Current() const;
 
  private:
@@ -81,8 +86,8 @@ class FlagEvaluator {
 
   const uint64_t id_;  // process-unique, never reused: keys the per-thread caches
   const uint64_t seed_;
-  std::atomic<std::shared_ptr<const Snapshot>> current_;
-  std::atomic<uint64_t> generation_{1};
+  // Shared with the per-thread caches, which may outlive the evaluator by a little.
+  std::shared_ptr<internal::EvaluatorState> state_;
 };
 
 }  // namespace cmo::flags

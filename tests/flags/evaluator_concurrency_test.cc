@@ -13,6 +13,8 @@ namespace {
 
 // Snapshot r ramps both ops to r basis points: a reader that ever sees the two ops disagree,
 // or a ramp go backwards, saw a torn or stale-after-fresh snapshot.
+std::atomic<int64_t> g_live_snapshots{0};
+
 std::shared_ptr<const Snapshot> SnapshotAt(int32_t r) {
   std::vector<Flag> flags;
   for (const char* op : {"post.like", "feed.read"}) {
@@ -26,11 +28,15 @@ std::shared_ptr<const Snapshot> SnapshotAt(int32_t r) {
     f.shadow_bp = 100;
     flags.push_back(f);
   }
-  return std::make_shared<Snapshot>(r, std::move(flags));
+  g_live_snapshots.fetch_add(1);
+  return std::shared_ptr<const Snapshot>(new Snapshot(r, std::move(flags)), [](const Snapshot* p) {
+    g_live_snapshots.fetch_sub(1);
+    delete p;
+  });
 }
 
 TEST(FlagEvaluatorConcurrency, ReadersNeverSeeTornOrRegressingSnapshots) {
-  constexpr int32_t kRevisions = 2000;
+  constexpr int32_t kRevisions = 20000;
   FlagEvaluator ev(SnapshotAt(0), /*seed=*/7);
   std::atomic<bool> done{false};
   std::atomic<int64_t> decisions{0};
@@ -51,6 +57,7 @@ TEST(FlagEvaluatorConcurrency, ReadersNeverSeeTornOrRegressingSnapshots) {
       }
     });
   }
+  while (decisions.load() < 1000) std::this_thread::yield();  // readers are running
   for (int32_t r = 1; r <= kRevisions; ++r) ev.Install(SnapshotAt(r));
   // Let the readers run on the final snapshot for a while before stopping them.
   const int64_t at_final = decisions.load();
@@ -59,6 +66,10 @@ TEST(FlagEvaluatorConcurrency, ReadersNeverSeeTornOrRegressingSnapshots) {
   for (auto& t : readers) t.join();
   EXPECT_EQ(ev.Decide("post.like", "x").threshold_bp, kRevisions);
   EXPECT_GT(decisions.load(), 0);
+  // Replaced snapshots are freed once no reader pins them: the readers have exited, so after
+  // one more install only the current snapshot and the one this thread pins remain.
+  ev.Install(SnapshotAt(kRevisions + 1));
+  EXPECT_LE(g_live_snapshots.load(), 2);
 }
 
 }  // namespace
