@@ -2,8 +2,8 @@
 
 #include <sqlite3.h>
 
-#include "base/strings.h"
 #include "base/status_macros.h"
+#include "base/strings.h"
 
 namespace cmo::base {
 
@@ -22,9 +22,9 @@ Statement& Statement::Bind(int index, int64_t value) {
 }
 
 Statement& Statement::Bind(int index, std::string_view text) {
-  Checked(sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()),
-                            SQLITE_TRANSIENT),
-          index)
+  Checked(
+      sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT),
+      index)
       .IgnoreError();
   return *this;
 }
@@ -86,8 +86,8 @@ absl::StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path
     return absl::Status(
         missing ? absl::StatusCode::kFailedPrecondition : absl::StatusCode::kUnavailable,
         StrCat("cannot open database ", path, ": ",
-                     raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(rc),
-                     missing ? "; check that the state dir exists and is writable" : ""));
+               raw != nullptr ? sqlite3_errmsg(raw) : sqlite3_errstr(rc),
+               missing ? "; check that the state dir exists and is writable" : ""));
   }
   sqlite3_busy_timeout(raw, options.busy_timeout_ms);
   sqlite3_extended_result_codes(raw, 1);
@@ -105,8 +105,8 @@ SqliteDb::~SqliteDb() {
 
 absl::Status SqliteDb::ErrorStatus(int rc, std::string_view context) const {
   const std::string msg =
-      StrCat(path_, ": ", context, ": ", db_ != nullptr ? sqlite3_errmsg(db_) : "",
-                   " (sqlite ", sqlite3_errstr(rc), ")");
+      StrCat(path_, ": ", context, ": ", db_ != nullptr ? sqlite3_errmsg(db_) : "", " (sqlite ",
+             sqlite3_errstr(rc), ")");
   switch (rc & 0xff) {
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
@@ -119,8 +119,7 @@ absl::Status SqliteDb::ErrorStatus(int rc, std::string_view context) const {
     case SQLITE_READONLY:
     case SQLITE_CANTOPEN:
     case SQLITE_PERM:
-      return absl::FailedPreconditionError(
-          StrCat(msg, "; check permissions of the state dir"));
+      return absl::FailedPreconditionError(StrCat(msg, "; check permissions of the state dir"));
     case SQLITE_FULL:
       return absl::ResourceExhaustedError(StrCat(msg, "; the disk is full"));
     case SQLITE_CORRUPT:
@@ -168,9 +167,9 @@ absl::Status SqliteDb::Migrate(const std::vector<std::string_view>& migrations) 
     const int64_t version = SchemaVersion();
     if (version < 0) return absl::InternalError(StrCat(path_, ": cannot read schema version"));
     if (version > target) {
-      return absl::FailedPreconditionError(
-          StrCat(path_, " has schema version ", version, " but this cmo knows only up to ",
-                       target, "; it was written by a newer cmo — upgrade cmo"));
+      return absl::FailedPreconditionError(StrCat(path_, " has schema version ", version,
+                                                  " but this cmo knows only up to ", target,
+                                                  "; it was written by a newer cmo — upgrade cmo"));
     }
     if (version == target) return txn->Commit();
     CMO_RETURN_IF_ERROR(ExecScript(migrations[static_cast<size_t>(version)]));

@@ -92,7 +92,8 @@ class SqliteDb {
   absl::StatusOr<Statement*> Prepare(std::string_view sql);
 
   // Brings the schema to migrations.size(): step i (0-based) takes user_version i to i+1 and
-  // runs in its own transaction. A database newer than this binary is refused (kFailedPrecondition).
+  // runs in its own transaction. A database newer than this binary is refused
+  // (kFailedPrecondition).
   absl::Status Migrate(const std::vector<std::string_view>& migrations);
 
   int64_t SchemaVersion();

@@ -3,8 +3,8 @@
 #include <cctype>
 #include <cstdint>
 
-#include "base/strings.h"
 #include "absl/strings/str_format.h"
+#include "base/strings.h"
 
 namespace cmo::base {
 namespace {
@@ -51,9 +51,9 @@ absl::StatusOr<int32_t> ParsePercentBp(std::string_view text) {
   if (!s.empty() && s.back() == '%') s.remove_suffix(1);
   int64_t bp = 0;
   if (!ParseFixedPoint(s, 2, &bp)) {
-    return absl::InvalidArgumentError(StrCat(
-        "\"", text, "\" is not a percentage; write a number from 0 to 100 with at most two ",
-        "decimals, optionally followed by %, e.g. 10, 10% or 0.5%"));
+    return absl::InvalidArgumentError(
+        StrCat("\"", text, "\" is not a percentage; write a number from 0 to 100 with at most two ",
+               "decimals, optionally followed by %, e.g. 10, 10% or 0.5%"));
   }
   if (bp > kMaxBasisPoints) {
     return absl::InvalidArgumentError(
@@ -75,8 +75,8 @@ absl::StatusOr<absl::Duration> ParseDuration(std::string_view text) {
     int64_t ms;
   };
   // Longest suffix first so "ms" is not read as "m" + garbage.
-  static constexpr Unit kUnits[] = {{"ms", 1}, {"s", 1000}, {"m", 60'000},
-                                    {"h", 3'600'000}, {"d", 86'400'000}};
+  static constexpr Unit kUnits[] = {
+      {"ms", 1}, {"s", 1000}, {"m", 60'000}, {"h", 3'600'000}, {"d", 86'400'000}};
   for (const Unit& unit : kUnits) {
     if (s.size() <= unit.suffix.size() || !s.ends_with(unit.suffix)) continue;
     std::string_view number = s.substr(0, s.size() - unit.suffix.size());
@@ -91,7 +91,7 @@ absl::StatusOr<absl::Duration> ParseDuration(std::string_view text) {
   }
   return absl::InvalidArgumentError(
       StrCat("\"", text, "\" is not a duration; write a number with a unit: ms, s, m, h ",
-                   "or d, e.g. 500ms, 2s, 1.5s, 10m, 1h"));
+             "or d, e.g. 500ms, 2s, 1.5s, 10m, 1h"));
 }
 
 std::string FormatDuration(absl::Duration d) {

@@ -1,16 +1,16 @@
 // Routing decision cost: FlagEvaluator::Decide (lock-free snapshot) against a naive baseline
 // (mutex + std::map), at 1 and 2 threads, counting heap allocations per decision.
+#include <benchmark/benchmark.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <new>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
-
-#include <benchmark/benchmark.h>
 
 #include "flags/bucketing.h"
 #include "flags/snapshot.h"
@@ -73,12 +73,12 @@ void BM_Decide(benchmark::State& state) {
     benchmark::DoNotOptimize(d);
   }
   const uint64_t allocs = g_allocations - allocs_before;
-  state.counters["allocs_per_decision"] = benchmark::Counter(
-      static_cast<double>(allocs) / static_cast<double>(state.iterations()),
-      benchmark::Counter::kAvgThreads);
-  state.counters["eventual_share"] = benchmark::Counter(
-      static_cast<double>(eventual) / static_cast<double>(state.iterations()),
-      benchmark::Counter::kAvgThreads);
+  state.counters["allocs_per_decision"] =
+      benchmark::Counter(static_cast<double>(allocs) / static_cast<double>(state.iterations()),
+                         benchmark::Counter::kAvgThreads);
+  state.counters["eventual_share"] =
+      benchmark::Counter(static_cast<double>(eventual) / static_cast<double>(state.iterations()),
+                         benchmark::Counter::kAvgThreads);
 }
 BENCHMARK(BM_Decide)->Threads(1)->Threads(2)->UseRealTime();
 
@@ -109,9 +109,9 @@ void BM_DecideNaive(benchmark::State& state) {
   const uint64_t allocs_before = g_allocations;
   for (auto _ : state) benchmark::DoNotOptimize(naive->Decide("post.like", subjects[i++ & 4095]));
   const uint64_t allocs = g_allocations - allocs_before;
-  state.counters["allocs_per_decision"] = benchmark::Counter(
-      static_cast<double>(allocs) / static_cast<double>(state.iterations()),
-      benchmark::Counter::kAvgThreads);
+  state.counters["allocs_per_decision"] =
+      benchmark::Counter(static_cast<double>(allocs) / static_cast<double>(state.iterations()),
+                         benchmark::Counter::kAvgThreads);
 }
 BENCHMARK(BM_DecideNaive)->Threads(1)->Threads(2)->UseRealTime();
 

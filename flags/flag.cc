@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <array>
 
-#include "base/strings.h"
 #include "base/status_macros.h"
+#include "base/strings.h"
 #include "base/units.h"
 
 namespace cmo::flags {
@@ -22,8 +22,8 @@ absl::StatusOr<Enum> ParseName(std::string_view text, const std::array<std::stri
   for (size_t i = 0; i < N; ++i) {
     if (names[i] == text) return static_cast<Enum>(i);
   }
-  return absl::InvalidArgumentError(base::StrCat("unknown ", what, " \"", text,
-                                                 "\"; expected one of: ", base::StrJoin(names, ", ")));
+  return absl::InvalidArgumentError(base::StrCat(
+      "unknown ", what, " \"", text, "\"; expected one of: ", base::StrJoin(names, ", ")));
 }
 
 }  // namespace
@@ -110,8 +110,8 @@ absl::Status ValidateOpName(std::string_view op) {
         base::StrCat("op name \"", op, "\" must be 1 to 128 characters long"));
   }
   for (char c : op) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' ||
-                    c == '-';
+    const bool ok =
+        (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
     if (!ok) {
       return absl::InvalidArgumentError(
           base::StrCat("op name \"", op,
@@ -125,7 +125,8 @@ absl::Status ValidateOpName(std::string_view op) {
 absl::Status ValidateFlag(const Flag& f) {
   CMO_RETURN_IF_ERROR(ValidateOpName(f.op));
   if (f.domain.empty()) {
-    return absl::InvalidArgumentError(base::StrCat("op ", f.op, " needs a domain, e.g. --domain likes"));
+    return absl::InvalidArgumentError(
+        base::StrCat("op ", f.op, " needs a domain, e.g. --domain likes"));
   }
   auto in_range = [](int32_t bp) { return bp >= 0 && bp <= base::kMaxBasisPoints; };
   if (!in_range(f.ramp_bp) || !in_range(f.shadow_bp) || !in_range(f.probe_bp)) {

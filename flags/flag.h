@@ -50,12 +50,12 @@ struct Flag {
   OpClass op_class = OpClass::kStandard;
   Target target;
   Stage stage = Stage::kStrong;
-  int32_t ramp_bp = 0;      // eventual share in ramp stage, 0..10000
-  int32_t shadow_bp = 0;    // share of reads shadow-compared in shadow/ramp stages
-  std::string salt;         // bucketing salt; defaults to the domain (see DESIGN.md)
+  int32_t ramp_bp = 0;    // eventual share in ramp stage, 0..10000
+  int32_t shadow_bp = 0;  // share of reads shadow-compared in shadow/ramp stages
+  std::string salt;       // bucketing salt; defaults to the domain (see DESIGN.md)
   BreakerState breaker = BreakerState::kClosed;
-  int32_t probe_bp = 100;   // eventual share while the breaker is half-open
-  int64_t revision = 0;     // flag-store revision of the last change to this flag
+  int32_t probe_bp = 100;  // eventual share while the breaker is half-open
+  int64_t revision = 0;    // flag-store revision of the last change to this flag
   bool operator==(const Flag&) const = default;
 };
 

@@ -1,8 +1,8 @@
 #include "flags/flag_store.h"
 
-#include "base/strings.h"
 #include "base/sqlite.h"
 #include "base/status_macros.h"
+#include "base/strings.h"
 #include "flags/flag_json.h"
 
 namespace cmo::flags {
@@ -38,11 +38,11 @@ absl::StatusOr<Flag> ReadFlagRow(base::Statement::Scope& s, const std::string& d
   auto target = ParseTarget(s->ColumnText(3));
   auto stage = ParseStage(s->ColumnText(4));
   auto breaker = ParseBreakerState(s->ColumnText(8));
-  for (const absl::Status& st :
-       {cls.status(), target.status(), stage.status(), breaker.status()}) {
+  for (const absl::Status& st : {cls.status(), target.status(), stage.status(), breaker.status()}) {
     if (!st.ok()) {
       return absl::DataLossError(base::StrCat(db_path, ": flag ", f.op, " is unreadable (",
-                                              st.message(), "); restore the state dir from backup"));
+                                              st.message(),
+                                              "); restore the state dir from backup"));
     }
   }
   f.op_class = *cls;
@@ -109,11 +109,11 @@ absl::Status FlagStore::NotFound(std::string_view op) {
   CMO_ASSIGN_OR_RETURN(std::vector<Flag> all, List());
   std::vector<std::string_view> names;
   for (const Flag& f : all) names.push_back(f.op);
-  return absl::NotFoundError(base::StrCat(
-      "unknown op \"", op, "\"; ",
-      names.empty() ? "no ops are registered yet"
-                    : base::StrCat("registered ops: ", base::StrJoin(names, ", ")),
-      " — register it with `cmo ops add`"));
+  return absl::NotFoundError(
+      base::StrCat("unknown op \"", op, "\"; ",
+                   names.empty() ? "no ops are registered yet"
+                                 : base::StrCat("registered ops: ", base::StrJoin(names, ", ")),
+                   " — register it with `cmo ops add`"));
 }
 
 absl::StatusOr<Flag> FlagStore::Get(std::string_view op) {

@@ -8,12 +8,11 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
@@ -32,7 +31,7 @@ namespace cmo::flags {
 struct ChangeContext {
   std::string actor;
   std::string reason;
-  std::string action;  // "add", "advance", "ramp", "rollback", ...
+  std::string action;    // "add", "advance", "ramp", "rollback", ...
   bool dry_run = false;  // validate and report, but write nothing
 };
 
@@ -61,7 +60,7 @@ class FlagStore {
  public:
   // Opens (creating and migrating as needed) the database at `path`.
   static absl::StatusOr<std::unique_ptr<FlagStore>> Open(const std::string& path,
-                                                          const base::Clock& clock);
+                                                         const base::Clock& clock);
   ~FlagStore();
 
   absl::StatusOr<int64_t> Revision();

@@ -63,7 +63,7 @@ struct EvaluatorState {
   std::atomic<ReaderSlot*> slots{nullptr};  // push-only list, freed with the state
 
   std::mutex writer_mu;  // writers and Current() only; never taken by Decide()
-  std::shared_ptr<const Snapshot> current_owner;        // guarded by writer_mu
+  std::shared_ptr<const Snapshot> current_owner;         // guarded by writer_mu
   std::vector<std::shared_ptr<const Snapshot>> retired;  // guarded by writer_mu
 
   ~EvaluatorState() {

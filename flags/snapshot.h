@@ -17,8 +17,8 @@ namespace cmo::flags {
 // The routing decision for one request.
 struct Decision {
   Path path = Path::kStrong;
-  uint32_t bucket = 0;        // the subject's bucket, 0..9999
-  int32_t threshold_bp = 0;   // eventual iff bucket < threshold_bp
+  uint32_t bucket = 0;       // the subject's bucket, 0..9999
+  int32_t threshold_bp = 0;  // eventual iff bucket < threshold_bp
   Stage stage = Stage::kStrong;
   int32_t shadow_bp = 0;        // the op's shadow sample rate in this stage
   bool shadow_sampled = false;  // also read the other path and compare, off the hot path

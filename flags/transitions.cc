@@ -7,9 +7,9 @@ namespace cmo::flags {
 namespace {
 
 absl::Status CriticalError(const Flag& f, std::string_view verb) {
-  return absl::InvalidArgumentError(
-      base::StrCat("op ", f.op, " is critical and stays strong; it cannot be ", verb,
-                   " (critical ops never leave the primary)"));
+  return absl::InvalidArgumentError(base::StrCat("op ", f.op,
+                                                 " is critical and stays strong; it cannot be ",
+                                                 verb, " (critical ops never leave the primary)"));
 }
 
 }  // namespace
@@ -27,9 +27,9 @@ absl::Status Advance(Flag& f, const AdvanceOptions& o) {
         StageName(f.stage), " to ", StageName(next), " — drop --to or use `cmo ramp`"));
   }
   if (o.shadow_sample_bp.has_value() && next != Stage::kShadow) {
-    return absl::InvalidArgumentError(base::StrCat(
-        "--sample applies only when advancing into shadow; op ", f.op, " would advance from ",
-        StageName(f.stage), " to ", StageName(next)));
+    return absl::InvalidArgumentError(
+        base::StrCat("--sample applies only when advancing into shadow; op ", f.op,
+                     " would advance from ", StageName(f.stage), " to ", StageName(next)));
   }
   switch (next) {
     case Stage::kShadow:
@@ -82,9 +82,9 @@ absl::Status RollbackTo(Flag& f, std::optional<Stage> to) {
   }
   const Stage target = to.value_or(DefaultRollbackTarget(f.stage));
   if (static_cast<int>(target) >= static_cast<int>(f.stage)) {
-    return absl::InvalidArgumentError(base::StrCat(
-        "rollback goes backwards: op ", f.op, " is at ", StageName(f.stage), " and ",
-        StageName(target), " is not before it — use advance or ramp to go forward"));
+    return absl::InvalidArgumentError(
+        base::StrCat("rollback goes backwards: op ", f.op, " is at ", StageName(f.stage), " and ",
+                     StageName(target), " is not before it — use advance or ramp to go forward"));
   }
   f.stage = target;
   if (target != Stage::kRamp) f.ramp_bp = 0;

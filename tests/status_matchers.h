@@ -39,8 +39,7 @@ MATCHER_P2(StatusIs, code, message_matcher,
     *result_listener << "status is " << s;
     return false;
   }
-  return ::testing::ExplainMatchResult(message_matcher, std::string(s.message()),
-                                       result_listener);
+  return ::testing::ExplainMatchResult(message_matcher, std::string(s.message()), result_listener);
 }
 
 }  // namespace cmo::testing

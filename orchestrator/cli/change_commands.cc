@@ -86,8 +86,9 @@ CLI::App* AddChangeCommand(CLI::App& app, std::string_view name, std::string_vie
   CLI::App* cmd = app.add_subcommand(std::string(name), std::string(help));
   cmd->add_option("op", o.op, "Op name")->required();
   cmd->add_option("--reason", o.reason, "Why, for the audit log")->required();
-  cmd->add_flag("--dry-run", o.dry_run, "Show what would change (and how many subjects would "
-                                        "switch path) without changing anything");
+  cmd->add_flag("--dry-run", o.dry_run,
+                "Show what would change (and how many subjects would "
+                "switch path) without changing anything");
   return cmd;
 }
 
@@ -96,7 +97,8 @@ absl::StatusOr<std::optional<int32_t>> OptionalPercent(const std::string& text,
                                                        std::string_view option) {
   if (text.empty()) return std::optional<int32_t>();
   auto bp = base::ParsePercentBp(text);
-  if (!bp.ok()) return absl::InvalidArgumentError(base::StrCat(option, ": ", bp.status().message()));
+  if (!bp.ok())
+    return absl::InvalidArgumentError(base::StrCat(option, ": ", bp.status().message()));
   return std::optional<int32_t>(*bp);
 }
 
@@ -108,8 +110,9 @@ int RunAdvance(const ChangeOptions& o, const GlobalOptions& global) {
   if (!sample.ok()) return ReportError(sample.status());
   advance.ramp_to_bp = *to;
   advance.shadow_sample_bp = *sample;
-  return RunChange(o.op, {Actor(), o.reason, "advance", o.dry_run},
-                   [&](flags::Flag& f) { return flags::Advance(f, advance); }, global);
+  return RunChange(
+      o.op, {Actor(), o.reason, "advance", o.dry_run},
+      [&](flags::Flag& f) { return flags::Advance(f, advance); }, global);
 }
 
 int RunRamp(const ChangeOptions& o, const GlobalOptions& global) {
@@ -117,8 +120,9 @@ int RunRamp(const ChangeOptions& o, const GlobalOptions& global) {
   if (!bp.ok()) {
     return ReportError(absl::InvalidArgumentError(base::StrCat("--to: ", bp.status().message())));
   }
-  return RunChange(o.op, {Actor(), o.reason, "ramp", o.dry_run},
-                   [&](flags::Flag& f) { return flags::RampTo(f, *bp); }, global);
+  return RunChange(
+      o.op, {Actor(), o.reason, "ramp", o.dry_run},
+      [&](flags::Flag& f) { return flags::RampTo(f, *bp); }, global);
 }
 
 int RunRollback(const ChangeOptions& o, const GlobalOptions& global) {
@@ -131,8 +135,9 @@ int RunRollback(const ChangeOptions& o, const GlobalOptions& global) {
     }
     to = *stage;
   }
-  return RunChange(o.op, {Actor(), o.reason, "rollback", o.dry_run},
-                   [&](flags::Flag& f) { return flags::RollbackTo(f, to); }, global);
+  return RunChange(
+      o.op, {Actor(), o.reason, "rollback", o.dry_run},
+      [&](flags::Flag& f) { return flags::RollbackTo(f, to); }, global);
 }
 
 }  // namespace
@@ -154,9 +159,11 @@ void SetupChangeCommands(CLI::App& app, const GlobalOptions& global, CommandRegi
   registry.On(ramp, [rmp, &global] { return RunRamp(*rmp, global); });
 
   auto rb = std::make_shared<ChangeOptions>();
-  CLI::App* rollback = AddChangeCommand(
-      app, "rollback", "Move an op back to an earlier stage (default: shadow from ramp/eventual, "
-                       "else the stage before)", *rb);
+  CLI::App* rollback =
+      AddChangeCommand(app, "rollback",
+                       "Move an op back to an earlier stage (default: shadow from ramp/eventual, "
+                       "else the stage before)",
+                       *rb);
   rollback->add_option("--to", rb->to, "Stage: strong, dual_write, shadow or ramp");
   registry.On(rollback, [rb, &global] { return RunRollback(*rb, global); });
 }

@@ -7,8 +7,8 @@
 #include <cstring>
 #include <iostream>
 
-#include "base/strings.h"
 #include "base/clock.h"
+#include "base/strings.h"
 
 namespace cmo::orchestrator {
 
@@ -57,9 +57,8 @@ absl::StatusOr<std::unique_ptr<flags::FlagStore>> OpenFlagStore(const GlobalOpti
           " or register an op with `cmo ops add` to create it"));
     }
     if (::mkdir(global.state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-      return absl::FailedPreconditionError(base::StrCat("cannot create state dir ",
-                                                        global.state_dir, ": ",
-                                                        std::strerror(errno)));
+      return absl::FailedPreconditionError(
+          base::StrCat("cannot create state dir ", global.state_dir, ": ", std::strerror(errno)));
     }
   } else if (!S_ISDIR(st.st_mode)) {
     return absl::InvalidArgumentError(

@@ -4,9 +4,8 @@
 #define CMO_ORCHESTRATOR_CLI_CLI_CONTEXT_H_
 
 #include <memory>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"

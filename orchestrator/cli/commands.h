@@ -3,10 +3,9 @@
 #ifndef CMO_ORCHESTRATOR_CLI_COMMANDS_H_
 #define CMO_ORCHESTRATOR_CLI_COMMANDS_H_
 
+#include <CLI/CLI.hpp>
 #include <functional>
 #include <map>
-
-#include <CLI/CLI.hpp>
 
 #include "orchestrator/cli/cli_context.h"
 

@@ -2,8 +2,8 @@
 #include <memory>
 #include <optional>
 
-#include "base/strings.h"
 #include "absl/time/time.h"
+#include "base/strings.h"
 #include "base/units.h"
 #include "flags/flag_json.h"
 #include "flags/snapshot.h"
@@ -32,8 +32,8 @@ std::string WhyPath(const flags::Flag& f, const flags::Decision& d) {
     return base::StrCat("bucket ", d.bucket, " < threshold ", d.threshold_bp, ": inside the ",
                         share, " eventual share", breaker);
   }
-  return base::StrCat("bucket ", d.bucket, " >= threshold ", d.threshold_bp,
-                      ": outside the ", share, " eventual share", breaker);
+  return base::StrCat("bucket ", d.bucket, " >= threshold ", d.threshold_bp, ": outside the ",
+                      share, " eventual share", breaker);
 }
 
 int RunDecide(const DecideOptions& o, const GlobalOptions& global) {

@@ -64,8 +64,8 @@ int RunOpsAdd(const OpsAddOptions& o, const GlobalOptions& global) {
                {"revision", change->revision},
                {"after", flags::FlagToJson(change->after)}});
   } else {
-    std::cout << "registered " << change->after.op << " (domain " << change->after.domain
-              << ", " << flags::OpClassName(change->after.op_class) << ", target "
+    std::cout << "registered " << change->after.op << " (domain " << change->after.domain << ", "
+              << flags::OpClassName(change->after.op_class) << ", target "
               << flags::TargetName(change->after.target) << ") at stage strong, revision "
               << change->revision << "\n";
   }
@@ -92,8 +92,9 @@ void SetupOpsCommands(CLI::App& app, const GlobalOptions& global, CommandRegistr
                   "Target model: strong, bounded_staleness(2s), read_your_writes, "
                   "monotonic_reads, causal or eventual")
       ->required();
-  add->add_option("--salt", o->salt, "Bucketing salt (default: the domain, so ops of one "
-                                     "domain move together)");
+  add->add_option("--salt", o->salt,
+                  "Bucketing salt (default: the domain, so ops of one "
+                  "domain move together)");
   add->add_option("--reason", o->reason, "Why, for the audit log");
   registry.On(add, [o, &global] { return RunOpsAdd(*o, global); });
 }

@@ -42,9 +42,8 @@ int main(int argc, char** argv) {
     }
   });
   for (;; ++change) {
-    auto c = (*store)->Update("post.like", ctx, [](Flag& g) {
-      return cmo::flags::RampTo(g, (g.ramp_bp + 7) % 10001);
-    });
+    auto c = (*store)->Update(
+        "post.like", ctx, [](Flag& g) { return cmo::flags::RampTo(g, (g.ramp_bp + 7) % 10001); });
     if (!c.ok()) return 1;
     std::printf("R %lld\n", static_cast<long long>(c->revision));
     std::fflush(stdout);

@@ -58,8 +58,7 @@ TEST_F(FlagStoreTest, EveryChangeBumpsTheRevisionAndIsAudited) {
   ASSERT_THAT(store_->Add(Op("post.like"), Ctx("add")), IsOk());
   ASSERT_THAT(store_->Add(Op("feed.read"), Ctx("add")), IsOk());
   clock_.Advance(absl::Seconds(5));
-  auto change = store_->Update("post.like", Ctx("advance"),
-                               [](Flag& f) { return Advance(f, {}); });
+  auto change = store_->Update("post.like", Ctx("advance"), [](Flag& f) { return Advance(f, {}); });
   ASSERT_THAT(change, IsOk());
   EXPECT_TRUE(change->changed);
   EXPECT_EQ(change->revision, 3);

@@ -96,8 +96,8 @@ TEST(FlagEvaluator, SeveralEvaluatorsOnOneThreadStayApart) {
   // More evaluators than per-thread cache slots: each must still answer from its own snapshot.
   std::vector<std::unique_ptr<FlagEvaluator>> evs;
   for (int i = 0; i < 9; ++i) {
-    evs.push_back(std::make_unique<FlagEvaluator>(std::make_shared<Snapshot>(
-        i, std::vector<Flag>{MakeFlag("op", Stage::kRamp, i * 1000)})));
+    evs.push_back(std::make_unique<FlagEvaluator>(
+        std::make_shared<Snapshot>(i, std::vector<Flag>{MakeFlag("op", Stage::kRamp, i * 1000)})));
   }
   for (int round = 0; round < 3; ++round) {
     for (int i = 0; i < 9; ++i) EXPECT_EQ(evs[i]->Decide("op", "s").threshold_bp, i * 1000);

@@ -52,10 +52,10 @@ TEST(Advance, OptionsApplyOnlyToTheirStage) {
 TEST(Advance, CriticalOpsNeverMove) {
   Flag f = StandardOp();
   f.op_class = OpClass::kCritical;
-  EXPECT_THAT(Advance(f, {}), StatusIs(absl::StatusCode::kInvalidArgument,
-                                       HasSubstr("critical and stays strong")));
-  EXPECT_THAT(RampTo(f, 100), StatusIs(absl::StatusCode::kInvalidArgument,
-                                       HasSubstr("critical and stays strong")));
+  EXPECT_THAT(Advance(f, {}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("critical and stays strong")));
+  EXPECT_THAT(RampTo(f, 100),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("critical and stays strong")));
 }
 
 TEST(RampTo, OnlyFromShadowOrRamp) {
@@ -69,8 +69,8 @@ TEST(RampTo, OnlyFromShadowOrRamp) {
   ASSERT_THAT(RampTo(f, 50), IsOk());  // lowering is allowed
   EXPECT_EQ(f.ramp_bp, 50);
   f.stage = Stage::kEventual;
-  EXPECT_THAT(RampTo(f, 100), StatusIs(absl::StatusCode::kInvalidArgument,
-                                       HasSubstr("use rollback")));
+  EXPECT_THAT(RampTo(f, 100),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("use rollback")));
 }
 
 TEST(RollbackTo, DefaultsAndRangeChecks) {
@@ -129,7 +129,8 @@ TEST(ValidateOpName, RejectsOddCharacters) {
   EXPECT_THAT(ValidateOpName("post.like"), IsOk());
   EXPECT_THAT(ValidateOpName("Post Like"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("lowercase letters")));
-  EXPECT_THAT(ValidateOpName(""), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("1 to 128")));
+  EXPECT_THAT(ValidateOpName(""),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("1 to 128")));
 }
 
 }  // namespace

@@ -1,10 +1,9 @@
 // The operator CLI, exercised through the real `cmo` binary as operators and scripts use it.
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -41,8 +40,8 @@ class CliTest : public ::testing::Test {
   // Registers post.like (standard, eventual target) and payment.transfer (critical).
   void Seed() {
     Ok({"ops", "add", "post.like", "--domain", "likes", "--target", "eventual"});
-    Ok({"ops", "add", "payment.transfer", "--domain", "payments", "--class", "critical",
-        "--target", "strong"});
+    Ok({"ops", "add", "payment.transfer", "--domain", "payments", "--class", "critical", "--target",
+        "strong"});
   }
 
   // Compares with tests/orchestrator/golden/NAME; CMO_UPDATE_GOLDEN=1 rewrites the file.

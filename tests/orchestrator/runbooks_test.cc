@@ -69,7 +69,8 @@ TEST(Runbooks, EveryQuotedCommandParses) {
       for (const char* mode : {"--help", "--check-args"}) {
         const auto r = ParseOnly(line, mode);
         EXPECT_EQ(r.exit_code, 0) << entry.path().filename().string() << ":" << line_no << ": "
-                                  << line << " " << mode << "\n" << r.err;
+                                  << line << " " << mode << "\n"
+                                  << r.err;
       }
       ++checked;
     }
