@@ -62,6 +62,29 @@ absl::StatusOr<int32_t> ParsePercentBp(std::string_view text) {
   return static_cast<int32_t>(bp);
 }
 
+absl::StatusOr<int64_t> ParsePercentPpm(std::string_view text) {
+  std::string_view s = Trim(text);
+  if (!s.empty() && s.back() == '%') s.remove_suffix(1);
+  int64_t ppm = 0;
+  if (!ParseFixedPoint(s, 4, &ppm)) {
+    return absl::InvalidArgumentError(StrCat(
+        "\"", text, "\" is not a percentage; write a number from 0 to 100 with at most four ",
+        "decimals, optionally followed by %, e.g. 1%, 0.1% or 0.005%"));
+  }
+  if (ppm > 1'000'000) {
+    return absl::InvalidArgumentError(
+        StrCat("\"", text, "\" is out of range; a percentage must be between 0% and 100%"));
+  }
+  return ppm;
+}
+
+std::string FormatPpm(int64_t ppm) {
+  std::string frac = std::to_string(ppm % 10000);
+  frac.insert(0, 4 - frac.size(), '0');
+  while (!frac.empty() && frac.back() == '0') frac.pop_back();
+  return frac.empty() ? StrCat(ppm / 10000, "%") : StrCat(ppm / 10000, ".", frac, "%");
+}
+
 std::string FormatBp(int32_t bp) {
   if (bp % 100 == 0) return StrCat(bp / 100, "%");
   if (bp % 10 == 0) return absl::StrFormat("%d.%d%%", bp / 100, (bp % 100) / 10);
@@ -101,6 +124,21 @@ std::string FormatDuration(absl::Duration d) {
   if (ms != 0 && ms % 60'000 == 0) return StrCat(ms / 60'000, "m");
   if (ms % 1000 == 0) return StrCat(ms / 1000, "s");
   return StrCat(ms, "ms");
+}
+
+std::string HumanDuration(absl::Duration d) {
+  int64_t ms = absl::ToInt64Milliseconds(d);
+  if (ms < 1000 || ms % 1000 != 0) return StrCat(ms, "ms");
+  int64_t s = ms / 1000;
+  std::string out;
+  for (auto [unit, secs] : {std::pair<const char*, int64_t>{"d", 86400}, {"h", 3600}, {"m", 60}}) {
+    if (s >= secs) {
+      out += StrCat(s / secs, unit);
+      s %= secs;
+    }
+  }
+  if (s > 0 || out.empty()) out += StrCat(s, "s");
+  return out;
 }
 
 }  // namespace cmo::base

@@ -23,12 +23,21 @@ absl::StatusOr<int32_t> ParsePercentBp(std::string_view text);
 // 1234 -> "12.34%", 100 -> "1%", 50 -> "0.5%" (shortest exact form).
 std::string FormatBp(int32_t bp);
 
+// "0.1%", "0.0025%", "1" (percent) -> parts per million (1% = 10000 ppm); at most four decimals.
+absl::StatusOr<int64_t> ParsePercentPpm(std::string_view text);
+
+// 1000 -> "0.1%", 25 -> "0.0025%".
+std::string FormatPpm(int64_t ppm);
+
 // "500ms", "2s", "1.5s", "10m", "1h", "1d" -> duration. A bare number is an error (units are
 // mandatory: "10" could mean seconds or minutes).
 absl::StatusOr<absl::Duration> ParseDuration(std::string_view text);
 
 // Shortest exact form of a duration in the units ParseDuration accepts, e.g. "1500ms", "2s".
 std::string FormatDuration(absl::Duration d);
+
+// For people, not parsers: "19h30m", "1d2h", "45s", "1500ms".
+std::string HumanDuration(absl::Duration d);
 
 }  // namespace cmo::base
 

@@ -37,6 +37,7 @@ int RunCli(int argc, char** argv) {
   SetupOpsCommands(app, global, registry);
   SetupChangeCommands(app, global, registry);
   SetupInspectCommands(app, global, registry);
+  SetupPlanCommands(app, global, registry);
 
   try {
     app.parse(argc, argv);

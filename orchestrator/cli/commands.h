@@ -33,6 +33,9 @@ void SetupChangeCommands(CLI::App& app, const GlobalOptions& global, CommandRegi
 // `decide`, `history`.
 void SetupInspectCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry);
 
+// `plan validate|apply|status|run`, `pause`, `resume`.
+void SetupPlanCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry);
+
 // Runs `cmo` with these arguments; returns the process exit code.
 int RunCli(int argc, char** argv);
 

@@ -16,6 +16,7 @@ void Table::Print(std::ostream& out) const {
       line += row[i];
       if (i + 1 < row.size()) line.append(widths[i] - row[i].size() + 2, ' ');
     }
+    while (!line.empty() && line.back() == ' ') line.pop_back();
     out << line << '\n';
   }
 }

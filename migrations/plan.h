@@ -1,0 +1,150 @@
+// The model of a migration plan: what a plan file (migrations/*.yaml) declares once parsed.
+// Field meanings, defaults and units: migrations/README.md.
+#ifndef CMO_MIGRATIONS_PLAN_H_
+#define CMO_MIGRATIONS_PLAN_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/time/time.h"
+#include "flags/flag.h"
+
+namespace cmo::migrations {
+
+// Where something was declared in the plan file (1-based), for error messages.
+struct Position {
+  int line = 0;
+  int column = 0;
+};
+
+enum class OpKind { kRead, kWrite };
+enum class BreachAction { kRollback, kFreeze };
+
+// The SLIs a gate or a budget can name. Ratios are kept in parts per million (1% = 10000 ppm)
+// because budgets go well below the 0.01% resolution of basis points.
+enum class Metric {
+  kStaleReadRatio,
+  kDivergenceRatio,
+  kReplicationLagP99,
+  kSessionViolations,
+  kFallbackRatio,
+  kShadowSamples,
+};
+enum class MetricUnit { kRatio, kDuration, kCount };
+
+enum class Comparison { kLess, kLessEqual, kGreater, kGreaterEqual, kEqual };
+
+// `divergence_ratio < 0.1%`, `replication_lag_p99 <= 2s`, `session_violations == 0`, `manual`.
+// Values are normalised: ratios in parts per million, durations in ms, counts as is.
+struct Gate {
+  bool manual = false;
+  Metric metric = Metric::kStaleReadRatio;
+  Comparison comparison = Comparison::kLess;
+  int64_t value = 0;
+  std::string text;  // as written, for status output
+  Position pos;
+};
+
+struct Step {
+  flags::Stage stage = flags::Stage::kDualWrite;  // dual_write, shadow, ramp or eventual
+  int32_t ramp_bp = 0;                             // ramp: the `to` percent
+  std::optional<int32_t> sample_bp;                // shadow: the sample rate
+  absl::Duration hold = absl::ZeroDuration();      // gates must hold this long before the next step
+  std::vector<Gate> gates;
+  Position pos;
+};
+
+struct RollbackPolicy {
+  BreachAction on_breach = BreachAction::kRollback;
+  flags::Stage to = flags::Stage::kShadow;  // where a breach rolls the phase's ops back to
+  // How long after the phase completes rollback must stay possible (dual-write kept on).
+  absl::Duration keep_possible_for = absl::ZeroDuration();
+  double keep_possible_factor = 2.0;  // used when keep_possible_for is written "2x"
+  bool keep_is_factor = true;
+};
+
+struct Phase {
+  std::string name;
+  std::vector<std::string> ops;
+  std::vector<std::string> regions;  // empty: every region
+  std::vector<Step> steps;
+  RollbackPolicy rollback;
+  Position pos;
+
+  // Sum of the step holds: how long the phase takes at best.
+  absl::Duration ExpectedDuration() const;
+  // keep_possible_for, resolving a factor against ExpectedDuration().
+  absl::Duration RollbackWindow() const;
+};
+
+struct Budget {
+  std::string name;
+  std::optional<flags::OpClass> default_for_class;
+  int64_t max_stale_read_ratio_ppm = 10'000;    // 1%
+  int64_t max_divergence_ratio_ppm = 100;       // 0.01%
+  absl::Duration max_replication_lag_p99 = absl::Seconds(5);
+  int64_t max_session_violations = 0;
+  int64_t max_fallback_ratio_ppm = 50'000;      // 5%
+  absl::Duration short_window = absl::Minutes(5);
+  absl::Duration long_window = absl::Hours(1);
+  int64_t min_samples = 1000;
+  BreachAction on_breach = BreachAction::kRollback;
+  Position pos;
+};
+
+struct Tier {
+  std::string name;
+  std::vector<std::string> subjects;
+  flags::Target target;                      // what these subjects get instead of the op's target
+  flags::Stage join_at = flags::Stage::kEventual;  // strong for them until their ops reach this
+  Position pos;
+};
+
+struct PlanOp {
+  std::string op;
+  OpKind kind = OpKind::kRead;
+  std::string domain;
+  flags::OpClass op_class = flags::OpClass::kStandard;
+  flags::Target target;
+  std::string budget;               // empty: the class default budget
+  std::vector<std::string> tiers;
+  Position pos;
+};
+
+struct Region {
+  std::string name;
+  Position pos;
+};
+
+struct Plan {
+  int version = 1;
+  std::string name;
+  std::string description;
+  std::vector<Region> regions;
+  std::vector<Budget> budgets;
+  std::vector<Tier> tiers;
+  std::vector<PlanOp> ops;
+  std::vector<Phase> phases;
+
+  const PlanOp* FindOp(std::string_view op) const;
+  const Phase* PhaseOf(std::string_view op) const;
+  // The budget an op answers to: its own, else its class default; nullptr if none.
+  const Budget* BudgetFor(const PlanOp& op) const;
+};
+
+std::string_view MetricName(Metric m);
+MetricUnit UnitOf(Metric m);
+std::string_view ComparisonText(Comparison c);
+bool Compare(int64_t measured, Comparison c, int64_t bound);
+// A metric value in the units operators write: "0.12%", "1500ms", "42".
+std::string FormatMetricValue(Metric m, int64_t value);
+std::string_view OpKindName(OpKind k);
+std::string_view BreachActionName(BreachAction a);
+// One line per step: "ramp 10% hold 1h", "shadow 5%", "eventual".
+std::string DescribeStep(const Step& step);
+
+}  // namespace cmo::migrations
+
+#endif  // CMO_MIGRATIONS_PLAN_H_

@@ -1,0 +1,413 @@
+#include "migrations/plan_parser.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "base/strings.h"
+#include "base/units.h"
+#include "migrations/gate.h"
+
+namespace cmo::migrations {
+namespace {
+
+using base::StrCat;
+
+Position Pos(const YAML::Node& n) {
+  const YAML::Mark m = n.Mark();
+  return m.is_null() ? Position{0, 0} : Position{m.line + 1, m.column + 1};
+}
+
+std::string_view TypeName(const YAML::Node& n) {
+  switch (n.Type()) {
+    case YAML::NodeType::Map:
+      return "a mapping";
+    case YAML::NodeType::Sequence:
+      return "a list";
+    case YAML::NodeType::Scalar:
+      return "a single value";
+    default:
+      return "empty";
+  }
+}
+
+constexpr std::string_view kStepKinds[] = {"dual_write", "shadow", "ramp", "eventual"};
+
+// Structure, types and units. Reports into `d_` and carries on with what it could read.
+class Parser {
+ public:
+  explicit Parser(Diagnostics& d) : d_(d) {}
+
+  Plan Root(const YAML::Node& root) {
+    Plan plan;
+    if (!CheckMap(root, "the plan",
+                  {"version", "name", "description", "regions", "budgets", "tiers",
+                   "operations", "phases"})) {
+      return plan;
+    }
+    if (auto v = Scalar(root, "version")) {
+      if (*v != "1") {
+        d_.Add(Pos(root["version"]),
+               StrCat("version: this cmo reads plan format version 1, not \"", *v, "\""));
+      }
+    }
+    if (auto v = Scalar(root, "name", /*required=*/true)) plan.name = *v;
+    if (auto v = Scalar(root, "description")) plan.description = *v;
+    ForEach(root, "regions", [&](const YAML::Node& n) { plan.regions.push_back(ReadRegion(n)); });
+    ForEach(root, "budgets", [&](const YAML::Node& n) { plan.budgets.push_back(ReadBudget(n)); });
+    ForEach(root, "tiers", [&](const YAML::Node& n) { plan.tiers.push_back(ReadTier(n)); });
+    ForEach(root, "operations", [&](const YAML::Node& n) { plan.ops.push_back(ReadOp(n)); },
+            /*required=*/true);
+    ForEach(root, "phases", [&](const YAML::Node& n) { plan.phases.push_back(ReadPhase(n)); },
+            /*required=*/true);
+    return plan;
+  }
+
+ private:
+  // Checks that `n` is a mapping with only known, unrepeated keys.
+  bool CheckMap(const YAML::Node& n, std::string_view what,
+                const std::vector<std::string_view>& known) {
+    if (!n.IsMap()) {
+      d_.Add(Pos(n), StrCat(what, " must be a mapping of `key: value` lines, not ", TypeName(n)));
+      return false;
+    }
+    std::set<std::string> seen;
+    for (auto it = n.begin(); it != n.end(); ++it) {
+      const YAML::Node& key = it->first;
+      const std::string name = key.IsScalar() ? key.Scalar() : "?";
+      if (!seen.insert(name).second) {
+        d_.Add(Pos(key), StrCat("duplicate key `", name, "` in ", what));
+      } else if (std::find(known.begin(), known.end(), name) == known.end()) {
+        d_.Add(Pos(key), StrCat("unknown key `", name, "` in ", what, SuggestionSuffix(name, known)));
+      }
+    }
+    return true;
+  }
+
+  // The scalar at map[key]; reports a missing required key at the map, a non-scalar at the value.
+  std::optional<std::string> Scalar(const YAML::Node& map, std::string_view key,
+                                    bool required = false) {
+    const YAML::Node n = map[std::string(key)];
+    if (!n.IsDefined() || n.IsNull()) {
+      if (required) d_.Add(Pos(map), StrCat("missing required key `", key, "`"));
+      return std::nullopt;
+    }
+    if (!n.IsScalar()) {
+      d_.Add(Pos(n), StrCat(key, ": expected a single value, not ", TypeName(n)));
+      return std::nullopt;
+    }
+    return n.Scalar();
+  }
+
+  // Parses map[key] with `parse` (a base:: unit parser), prefixing its message with the key.
+  template <typename T, typename F>
+  std::optional<T> Typed(const YAML::Node& map, std::string_view key, F parse,
+                         bool required = false) {
+    std::optional<std::string> text = Scalar(map, key, required);
+    if (!text.has_value()) return std::nullopt;
+    absl::StatusOr<T> v = parse(*text);
+    if (!v.ok()) {
+      d_.Add(Pos(map[std::string(key)]), StrCat(key, ": ", base::ToStd(v.status().message())));
+      return std::nullopt;
+    }
+    return *v;
+  }
+
+  std::optional<int64_t> Count(const YAML::Node& map, std::string_view key) {
+    return Typed<int64_t>(map, key, [](const std::string& s) -> absl::StatusOr<int64_t> {
+      if (s.empty() || s.size() > 12 || s.find_first_not_of("0123456789") != std::string::npos) {
+        return absl::InvalidArgumentError(
+            StrCat("\"", s, "\" is not a count; write a whole number, e.g. 0 or 1000"));
+      }
+      return std::stoll(s);
+    });
+  }
+
+  std::vector<std::string> StringList(const YAML::Node& map, std::string_view key,
+                                      bool required = false) {
+    std::vector<std::string> out;
+    const YAML::Node n = map[std::string(key)];
+    if (!n.IsDefined() || n.IsNull()) {
+      if (required) d_.Add(Pos(map), StrCat("missing required key `", key, "`"));
+      return out;
+    }
+    if (!n.IsSequence()) {
+      d_.Add(Pos(n), StrCat(key, ": expected a list, e.g. ", key, ": [a, b], not ", TypeName(n)));
+      return out;
+    }
+    for (const YAML::Node& item : n) {
+      if (item.IsScalar()) {
+        out.push_back(item.Scalar());
+      } else {
+        d_.Add(Pos(item), StrCat(key, ": every entry must be a single value, not ", TypeName(item)));
+      }
+    }
+    return out;
+  }
+
+  template <typename F>
+  void ForEach(const YAML::Node& map, std::string_view key, F each, bool required = false) {
+    const YAML::Node n = map[std::string(key)];
+    if (!n.IsDefined() || n.IsNull()) {
+      if (required) d_.Add(Pos(map), StrCat("missing required key `", key, "`"));
+      return;
+    }
+    if (!n.IsSequence()) {
+      d_.Add(Pos(n), StrCat(key, " must be a list (entries starting with `- `), not ",
+                            TypeName(n)));
+      return;
+    }
+    for (const YAML::Node& item : n) each(item);
+  }
+
+  std::optional<flags::Target> ReadTarget(const YAML::Node& map, std::string_view key) {
+    const YAML::Node n = map[std::string(key)];
+    if (n.IsMap()) {  // {model: bounded_staleness, max_staleness: 2s}
+      if (!CheckMap(n, key, {"model", "max_staleness"})) return std::nullopt;
+      auto model = Scalar(n, "model", /*required=*/true);
+      if (!model.has_value()) return std::nullopt;
+      auto max = Scalar(n, "max_staleness");
+      const std::string text = max.has_value() ? StrCat(*model, "(", *max, ")") : *model;
+      auto t = flags::ParseTarget(text);
+      if (!t.ok()) d_.Add(Pos(n), StrCat(key, ": ", base::ToStd(t.status().message())));
+      return t.ok() ? std::optional<flags::Target>(*t) : std::nullopt;
+    }
+    return Typed<flags::Target>(map, key, flags::ParseTarget, /*required=*/true);
+  }
+
+  Region ReadRegion(const YAML::Node& n) {
+    Region r;
+    r.pos = Pos(n);
+    if (n.IsScalar()) {
+      r.name = n.Scalar();
+    } else if (CheckMap(n, "a region", {"name", "description"})) {
+      r.name = Scalar(n, "name", true).value_or("");
+    }
+    return r;
+  }
+
+  Budget ReadBudget(const YAML::Node& n) {
+    Budget b;
+    b.pos = Pos(n);
+    if (!CheckMap(n, "a budget",
+                  {"name", "default_for_class", "max_stale_read_ratio", "max_divergence_ratio",
+                   "max_replication_lag_p99", "max_session_violations", "max_fallback_ratio",
+                   "short_window", "long_window", "min_samples", "on_breach"})) {
+      return b;
+    }
+    b.name = Scalar(n, "name", true).value_or("");
+    b.default_for_class = Typed<flags::OpClass>(n, "default_for_class", flags::ParseOpClass);
+    auto ppm = [&](std::string_view key, int64_t& out) {
+      if (auto v = Typed<int64_t>(n, key, base::ParsePercentPpm)) out = *v;
+    };
+    auto duration = [&](std::string_view key, absl::Duration& out) {
+      if (auto v = Typed<absl::Duration>(n, key, base::ParseDuration)) out = *v;
+    };
+    ppm("max_stale_read_ratio", b.max_stale_read_ratio_ppm);
+    ppm("max_divergence_ratio", b.max_divergence_ratio_ppm);
+    ppm("max_fallback_ratio", b.max_fallback_ratio_ppm);
+    duration("max_replication_lag_p99", b.max_replication_lag_p99);
+    duration("short_window", b.short_window);
+    duration("long_window", b.long_window);
+    if (auto v = Count(n, "max_session_violations")) b.max_session_violations = *v;
+    if (auto v = Count(n, "min_samples")) b.min_samples = *v;
+    if (auto v = Typed<BreachAction>(n, "on_breach", ParseBreachAction)) b.on_breach = *v;
+    return b;
+  }
+
+  Tier ReadTier(const YAML::Node& n) {
+    Tier t;
+    t.pos = Pos(n);
+    if (!CheckMap(n, "a tier", {"name", "subjects", "target", "join_at"})) return t;
+    t.name = Scalar(n, "name", true).value_or("");
+    t.subjects = StringList(n, "subjects", true);
+    if (auto v = ReadTarget(n, "target")) t.target = *v;
+    if (auto v = Typed<flags::Stage>(n, "join_at", flags::ParseStage)) t.join_at = *v;
+    return t;
+  }
+
+  PlanOp ReadOp(const YAML::Node& n) {
+    PlanOp o;
+    o.pos = Pos(n);
+    if (!CheckMap(n, "an operation",
+                  {"op", "kind", "domain", "class", "target", "budget", "tiers"})) {
+      return o;
+    }
+    o.op = Scalar(n, "op", true).value_or("");
+    if (auto v = Typed<OpKind>(n, "kind", ParseOpKind, true)) o.kind = *v;
+    o.domain = Scalar(n, "domain", true).value_or("");
+    if (auto v = Typed<flags::OpClass>(n, "class", flags::ParseOpClass)) o.op_class = *v;
+    if (auto v = ReadTarget(n, "target")) o.target = *v;
+    o.budget = Scalar(n, "budget").value_or("");
+    o.tiers = StringList(n, "tiers");
+    return o;
+  }
+
+  Phase ReadPhase(const YAML::Node& n) {
+    Phase p;
+    p.pos = Pos(n);
+    if (!CheckMap(n, "a phase", {"name", "ops", "regions", "steps", "rollback"})) return p;
+    p.name = Scalar(n, "name", true).value_or("");
+    p.ops = StringList(n, "ops", true);
+    p.regions = StringList(n, "regions");
+    ForEach(n, "steps", [&](const YAML::Node& s) { ReadStep(s, p.steps); }, true);
+    const YAML::Node rb = n["rollback"];
+    if (rb.IsDefined() && !rb.IsNull() &&
+        CheckMap(rb, "rollback", {"on_breach", "to", "keep_possible_for"})) {
+      if (auto v = Typed<BreachAction>(rb, "on_breach", ParseBreachAction)) {
+        p.rollback.on_breach = *v;
+      }
+      if (auto v = Typed<flags::Stage>(rb, "to", flags::ParseStage)) p.rollback.to = *v;
+      ReadKeepPossible(rb, p.rollback);
+    }
+    return p;
+  }
+
+  // keep_possible_for: a duration ("4h") or a multiple of the phase's expected duration ("2x").
+  void ReadKeepPossible(const YAML::Node& rb, RollbackPolicy& policy) {
+    auto text = Scalar(rb, "keep_possible_for");
+    if (!text.has_value()) return;
+    if (text->size() > 1 && text->back() == 'x') {
+      auto bp = base::ParsePercentBp(text->substr(0, text->size() - 1));
+      if (bp.ok() && *bp > 0) {
+        policy.keep_is_factor = true;
+        policy.keep_possible_factor = *bp / 100.0;
+        return;
+      }
+    }
+    auto d = base::ParseDuration(*text);
+    if (!d.ok()) {
+      d_.Add(Pos(rb["keep_possible_for"]),
+             StrCat("keep_possible_for: \"", *text, "\" is neither a duration (e.g. 4h) nor a ",
+                    "multiple of the phase's expected duration (e.g. 2x)"));
+      return;
+    }
+    policy.keep_is_factor = false;
+    policy.keep_possible_for = *d;
+  }
+
+  void ReadStep(const YAML::Node& n, std::vector<Step>& steps) {
+    Step s;
+    s.pos = Pos(n);
+    std::string kind;
+    YAML::Node params;
+    if (n.IsScalar()) {
+      kind = n.Scalar();
+    } else if (n.IsMap() && n.size() == 1) {
+      kind = n.begin()->first.as<std::string>("");
+      s.pos = Pos(n.begin()->first);
+      params = n.begin()->second;
+    } else {
+      d_.Add(Pos(n), StrCat("a step is one of ", base::StrJoin(kStepKinds, ", "),
+                            ", optionally with parameters, e.g. `- ramp: {to: 10%, hold: 1h}`"));
+      return;
+    }
+    auto stage = flags::ParseStage(kind);
+    if (!stage.ok() || *stage == flags::Stage::kStrong) {
+      d_.Add(s.pos, StrCat("unknown step `", kind, "`",
+                           SuggestionSuffix(kind, {std::begin(kStepKinds), std::end(kStepKinds)})));
+      return;
+    }
+    s.stage = *stage;
+    std::vector<std::string_view> known = {"hold", "gates"};
+    if (s.stage == flags::Stage::kShadow) known.push_back("sample");
+    if (s.stage == flags::Stage::kRamp) known.push_back("to");
+    const bool has_params = params.IsDefined() && !params.IsNull();
+    if (has_params && CheckMap(params, StrCat("step `", kind, "`"), known)) {
+      if (auto v = Typed<absl::Duration>(params, "hold", base::ParseDuration)) s.hold = *v;
+      if (auto v = Typed<int32_t>(params, "sample", base::ParsePercentBp)) s.sample_bp = *v;
+      if (auto v = Typed<int32_t>(params, "to", base::ParsePercentBp)) s.ramp_bp = *v;
+      ReadGates(params, s.gates);
+    }
+    if (s.stage == flags::Stage::kRamp && (!has_params || !params["to"].IsDefined())) {
+      d_.Add(s.pos, "a ramp step needs `to`, e.g. `- ramp: {to: 10%, hold: 1h}`");
+    }
+    if (s.stage == flags::Stage::kEventual) s.ramp_bp = base::kMaxBasisPoints;
+    steps.push_back(std::move(s));
+  }
+
+  void ReadGates(const YAML::Node& params, std::vector<Gate>& gates) {
+    const YAML::Node n = params["gates"];
+    if (!n.IsDefined() || n.IsNull()) return;
+    if (!n.IsSequence()) {
+      d_.Add(Pos(n), StrCat("gates: expected a list of conditions, e.g. ",
+                            "[\"divergence_ratio < 0.1%\", manual], not ", TypeName(n)));
+      return;
+    }
+    for (const YAML::Node& g : n) {
+      if (!g.IsScalar()) {
+        d_.Add(Pos(g), "gates: every gate is one condition such as \"stale_read_ratio < 1%\"");
+        continue;
+      }
+      absl::StatusOr<Gate> gate = ParseGate(g.Scalar());
+      if (!gate.ok()) {
+        d_.Add(Pos(g), base::StrCat("gate \"", g.Scalar(), "\": ",
+                                    base::ToStd(gate.status().message())));
+        continue;
+      }
+      gate->pos = Pos(g);
+      gates.push_back(*gate);
+    }
+  }
+
+  static absl::StatusOr<OpKind> ParseOpKind(const std::string& s) {
+    if (s == "read") return OpKind::kRead;
+    if (s == "write") return OpKind::kWrite;
+    return absl::InvalidArgumentError(StrCat("unknown kind \"", s, "\"; expected read or write"));
+  }
+
+  static absl::StatusOr<BreachAction> ParseBreachAction(const std::string& s) {
+    if (s == "rollback") return BreachAction::kRollback;
+    if (s == "freeze") return BreachAction::kFreeze;
+    return absl::InvalidArgumentError(
+        StrCat("unknown action \"", s, "\"; expected rollback or freeze"));
+  }
+
+  Diagnostics& d_;
+};
+
+}  // namespace
+
+ParseResult ParsePlan(std::string_view yaml) {
+  ParseResult result;
+  Diagnostics d;
+  if (yaml.size() > kMaxPlanBytes) {
+    d.Add({1, 1}, StrCat("the plan is ", yaml.size(), " bytes; plans are limited to ",
+                         kMaxPlanBytes, " bytes"));
+    result.errors = d.Sorted();
+    return result;
+  }
+  try {
+    const YAML::Node root = YAML::Load(std::string(yaml));
+    if (!root.IsDefined() || root.IsNull()) {
+      d.Add({1, 1}, "the plan is empty; start from migrations/social-network.yaml");
+    } else {
+      result.plan = Parser(d).Root(root);
+      ValidatePlan(result.plan, d);  // also on a partly read plan: report everything at once
+    }
+  } catch (const YAML::Exception& e) {
+    d.Add({e.mark.is_null() ? 1 : e.mark.line + 1, e.mark.is_null() ? 1 : e.mark.column + 1},
+          StrCat("YAML syntax error: ", e.msg));
+  }
+  result.errors = d.Sorted();
+  return result;
+}
+
+absl::StatusOr<Plan> LoadPlanFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(StrCat(path, ": cannot read the plan file"));
+  std::stringstream text;
+  text << in.rdbuf();
+  ParseResult r = ParsePlan(text.str());
+  if (r.ok()) return std::move(r.plan);
+  std::string all;
+  for (const Diagnostic& d : r.errors) {
+    if (!all.empty()) all += "\n";
+    all += FormatDiagnostic(path, d);
+  }
+  return absl::InvalidArgumentError(all);
+}
+
+}  // namespace cmo::migrations
