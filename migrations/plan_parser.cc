@@ -137,6 +137,7 @@ class Parser {
       d_.Add(Pos(n), StrCat(key, ": expected a list, e.g. ", key, ": [a, b], not ", TypeName(n)));
       return out;
     }
+    if (required && n.size() == 0) d_.Add(Pos(n), StrCat(key, ": the list is empty"));
     for (const YAML::Node& item : n) {
       if (item.IsScalar()) {
         out.push_back(item.Scalar());
@@ -147,6 +148,8 @@ class Parser {
     return out;
   }
 
+  // Calls `each` for every entry of the list map[key]. A section that is not a list makes
+  // cross-reference checks meaningless, so it marks the plan unreadable for them.
   template <typename F>
   void ForEach(const YAML::Node& map, std::string_view key, F each, bool required = false) {
     const YAML::Node n = map[std::string(key)];
@@ -157,8 +160,10 @@ class Parser {
     if (!n.IsSequence()) {
       d_.Add(Pos(n), StrCat(key, " must be a list (entries starting with `- `), not ",
                             TypeName(n)));
+      sections_readable_ = false;
       return;
     }
+    if (required && n.size() == 0) d_.Add(Pos(n), StrCat(key, ": the list is empty"));
     for (const YAML::Node& item : n) each(item);
   }
 
@@ -366,6 +371,10 @@ class Parser {
   }
 
   Diagnostics& d_;
+
+ public:
+  // False when a whole section (operations, phases, ...) could not be read as a list.
+  bool sections_readable_ = true;
 };
 
 }  // namespace
@@ -384,8 +393,11 @@ ParseResult ParsePlan(std::string_view yaml) {
     if (!root.IsDefined() || root.IsNull()) {
       d.Add({1, 1}, "the plan is empty; start from migrations/social-network.yaml");
     } else {
-      result.plan = Parser(d).Root(root);
-      ValidatePlan(result.plan, d);  // also on a partly read plan: report everything at once
+      Parser parser(d);
+      result.plan = parser.Root(root);
+      // Also on a partly read plan, to report everything at once — unless a whole section is
+      // missing, which would make every reference into it look undefined.
+      if (parser.sections_readable_) ValidatePlan(result.plan, d);
     }
   } catch (const YAML::Exception& e) {
     d.Add({e.mark.is_null() ? 1 : e.mark.line + 1, e.mark.is_null() ? 1 : e.mark.column + 1},

@@ -110,9 +110,12 @@ void CheckSteps(const Phase& p, Diagnostics& d) {
                             "\"; merge the two steps"));
       } else if (s.stage == flags::Stage::kRamp && prev->stage == flags::Stage::kRamp &&
                  s.ramp_bp <= prev->ramp_bp) {
-        d.Add(s.pos, StrCat("ramp ", s.ramp_bp < prev->ramp_bp ? "goes down" : "stays",
-                            " from ", base::FormatBp(prev->ramp_bp), " to ",
-                            base::FormatBp(s.ramp_bp), " inside phase \"", p.name,
+        d.Add(s.pos, StrCat("ramp ",
+                            s.ramp_bp < prev->ramp_bp
+                                ? StrCat("goes down from ", base::FormatBp(prev->ramp_bp), " to ",
+                                         base::FormatBp(s.ramp_bp))
+                                : StrCat("stays at ", base::FormatBp(s.ramp_bp)),
+                            " inside phase \"", p.name,
                             "\"; ramps only grow — use a rollback instead"));
       }
     }
@@ -129,7 +132,6 @@ void CheckPhases(const Plan& plan, Diagnostics& d) {
       Names(plan.regions, [](const Region& r) -> const std::string& { return r.name; });
   std::map<std::string, std::string> phase_of;
   for (const Phase& p : plan.phases) {
-    if (p.ops.empty()) d.Add(p.pos, StrCat("phase \"", p.name, "\" moves no ops; list them in `ops`"));
     for (const std::string& op : p.ops) {
       CheckReference(op, ops, "op", "operations", p.pos, d);
       const PlanOp* o = plan.FindOp(op);
@@ -144,7 +146,6 @@ void CheckPhases(const Plan& plan, Diagnostics& d) {
       }
     }
     for (const std::string& r : p.regions) CheckReference(r, regions, "region", "regions", p.pos, d);
-    if (p.steps.empty()) d.Add(p.pos, StrCat("phase \"", p.name, "\" has no steps"));
     CheckSteps(p, d);
     if (p.rollback.to != flags::Stage::kStrong && p.rollback.to != flags::Stage::kDualWrite &&
         p.rollback.to != flags::Stage::kShadow) {
