@@ -75,7 +75,7 @@ class Parser {
     }
     std::set<std::string> seen;
     for (auto it = n.begin(); it != n.end(); ++it) {
-      const YAML::Node& key = it->first;
+      const YAML::Node key = it->first;  // a copy: the iterator yields a temporary proxy
       const std::string name = key.IsScalar() ? key.Scalar() : "?";
       if (!seen.insert(name).second) {
         d_.Add(Pos(key), StrCat("duplicate key `", name, "` in ", what));

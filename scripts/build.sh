@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Configures and builds one CMake preset (see CMakePresets.json):
-#   scripts/build.sh [default|asan|tsan]
+#   scripts/build.sh [default|asan|tsan|fuzz]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 preset="${1:-default}"
@@ -8,7 +8,8 @@ case "$preset" in
   default) dir=build ;;
   asan) dir=build-asan ;;
   tsan) dir=build-tsan ;;
-  *) echo "build.sh: unknown preset '$preset' (default, asan, tsan)" >&2; exit 2 ;;
+  fuzz) dir=build-fuzz ;;
+  *) echo "build.sh: unknown preset '$preset' (default, asan, tsan, fuzz)" >&2; exit 2 ;;
 esac
 cmake --preset "$preset" >/dev/null
 cmake --build "$dir" -j "$(nproc)"

@@ -2,7 +2,8 @@
 # The whole test suite, as CI runs it: installs dependencies, then builds and tests
 #   1. the plain build (every test),
 #   2. AddressSanitizer + UndefinedBehaviorSanitizer (every test),
-#   3. ThreadSanitizer (tests labelled "concurrency").
+#   3. ThreadSanitizer (tests labelled "concurrency"),
+#   4. libFuzzer targets, each for CMO_FUZZ_SECONDS (default 60) under ASan+UBSan.
 # Any failure or sanitizer report fails the run. `--quick` runs only step 1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,6 +30,11 @@ scripts/build.sh asan
 step "ThreadSanitizer (concurrency tests)"
 scripts/build.sh tsan
 (cd build-tsan && ctest "${CTEST_ARGS[@]}" -L concurrency)
+
+step "libFuzzer (${CMO_FUZZ_SECONDS:-60} s per target)"
+cmake --preset fuzz -DCMO_FUZZ_SECONDS="${CMO_FUZZ_SECONDS:-60}" >/dev/null
+cmake --build build-fuzz -j "$(nproc)"
+(cd build-fuzz && ctest --output-on-failure -L fuzz)
 
 echo
 echo "all test suites passed"
