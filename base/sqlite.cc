@@ -152,29 +152,41 @@ absl::StatusOr<Statement*> SqliteDb::Prepare(std::string_view sql) {
   return raw;
 }
 
-int64_t SqliteDb::SchemaVersion() {
-  auto stmt = Prepare("PRAGMA user_version");
-  if (!stmt.ok()) return -1;
-  Statement::Scope s(**stmt);
-  auto row = s->Step();
-  return row.ok() && *row ? s->ColumnInt(0) : -1;
+absl::StatusOr<int64_t> SqliteDb::SchemaVersion(std::string_view component) {
+  CMO_RETURN_IF_ERROR(ExecScript(
+      "CREATE TABLE IF NOT EXISTS cmo_schema (component TEXT PRIMARY KEY, version INTEGER NOT "
+      "NULL) STRICT;"));
+  CMO_ASSIGN_OR_RETURN(Statement * stmt,
+                       Prepare("SELECT version FROM cmo_schema WHERE component = ?1"));
+  Statement::Scope s(*stmt);
+  s->Bind(1, component);
+  CMO_ASSIGN_OR_RETURN(bool row, s->Step());
+  return row ? s->ColumnInt(0) : 0;
 }
 
-absl::Status SqliteDb::Migrate(const std::vector<std::string_view>& migrations) {
+absl::Status SqliteDb::Migrate(std::string_view component,
+                               const std::vector<std::string_view>& migrations) {
   const int64_t target = static_cast<int64_t>(migrations.size());
   for (;;) {
     CMO_ASSIGN_OR_RETURN(auto txn, WriteTransaction::Begin(*this));
-    const int64_t version = SchemaVersion();
-    if (version < 0) return absl::InternalError(StrCat(path_, ": cannot read schema version"));
+    CMO_ASSIGN_OR_RETURN(const int64_t version, SchemaVersion(component));
     if (version > target) {
-      return absl::FailedPreconditionError(StrCat(path_, " has schema version ", version,
-                                                  " but this cmo knows only up to ", target,
-                                                  "; it was written by a newer cmo — upgrade cmo"));
+      return absl::FailedPreconditionError(StrCat(
+          path_, ": the ", component, " tables have schema version ", version,
+          " but this cmo knows only up to ", target, "; they were written by a newer cmo — ",
+          "upgrade cmo"));
     }
     if (version == target) return txn->Commit();
     CMO_RETURN_IF_ERROR(ExecScript(migrations[static_cast<size_t>(version)]));
-    // PRAGMA takes no bound parameters; the value is our own integer, not input.
-    CMO_RETURN_IF_ERROR(ExecScript(StrCat("PRAGMA user_version=", version + 1, ";")));
+    CMO_ASSIGN_OR_RETURN(
+        Statement * stmt,
+        Prepare("INSERT INTO cmo_schema (component, version) VALUES (?1, ?2) "
+                "ON CONFLICT (component) DO UPDATE SET version = ?2"));
+    {
+      Statement::Scope s(*stmt);
+      s->Bind(1, component).Bind(2, version + 1);
+      CMO_RETURN_IF_ERROR(s->Run());
+    }
     CMO_RETURN_IF_ERROR(txn->Commit());
   }
 }

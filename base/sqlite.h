@@ -1,5 +1,5 @@
 // Thin RAII wrapper over sqlite3: a connection with a cache of prepared statements, schema
-// migrations by PRAGMA user_version, and a scoped write transaction. All SQL runs through
+// migrations per component, and a scoped write transaction. All SQL runs through
 // prepared statements with bound parameters; nothing is ever spliced into SQL text.
 #ifndef CMO_BASE_SQLITE_H_
 #define CMO_BASE_SQLITE_H_
@@ -91,12 +91,15 @@ class SqliteDb {
   // Returns the cached prepared statement for this SQL text, preparing it on first use.
   absl::StatusOr<Statement*> Prepare(std::string_view sql);
 
-  // Brings the schema to migrations.size(): step i (0-based) takes user_version i to i+1 and
-  // runs in its own transaction. A database newer than this binary is refused
-  // (kFailedPrecondition).
-  absl::Status Migrate(const std::vector<std::string_view>& migrations);
+  // Brings `component`'s tables to schema version migrations.size(): step i (0-based) takes
+  // version i to i+1 in its own transaction. Several components (flags, plans, ...) share one
+  // database, each with its own version row in `cmo_schema`. A component newer than this
+  // binary is refused (kFailedPrecondition).
+  absl::Status Migrate(std::string_view component,
+                       const std::vector<std::string_view>& migrations);
 
-  int64_t SchemaVersion();
+  // The schema version of `component`; 0 if it has none yet.
+  absl::StatusOr<int64_t> SchemaVersion(std::string_view component);
   const std::string& path() const { return path_; }
 
   // Maps the connection's last error to a Status whose code says what the caller should do.

@@ -67,7 +67,7 @@ FlagStore::~FlagStore() = default;
 absl::StatusOr<std::unique_ptr<FlagStore>> FlagStore::Open(const std::string& path,
                                                            const base::Clock& clock) {
   CMO_ASSIGN_OR_RETURN(auto db, base::SqliteDb::Open(path));
-  CMO_RETURN_IF_ERROR(db->Migrate({kSchemaV1}));
+  CMO_RETURN_IF_ERROR(db->Migrate("flags", {kSchemaV1}));
   return std::unique_ptr<FlagStore>(new FlagStore(std::move(db), clock));
 }
 
@@ -161,33 +161,10 @@ absl::StatusOr<int64_t> FlagStore::Write(const std::optional<Flag>& before, Flag
     CMO_RETURN_IF_ERROR(s->Run());
   }
   if (mid_change_hook_) mid_change_hook_();
-  {
-    CMO_ASSIGN_OR_RETURN(
-        base::Statement * stmt,
-        db_->Prepare("INSERT INTO audit (revision, at_ms, actor, op, action, before, after, "
-                     "reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
-    base::Statement::Scope s(*stmt);
-    s->Bind(1, revision)
-        .Bind(2, absl::ToUnixMillis(clock_.Now()))
-        .Bind(3, ctx.actor)
-        .Bind(4, after.op)
-        .Bind(5, ctx.action)
-        .Bind(7, FlagToJson(after).dump())
-        .Bind(8, ctx.reason);
-    if (before.has_value()) {
-      s->Bind(6, FlagToJson(*before).dump());
-    } else {
-      s->BindNull(6);
-    }
-    CMO_RETURN_IF_ERROR(s->Run());
-  }
-  {
-    CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
-                         db_->Prepare("UPDATE revision SET value = ?1 WHERE id = 1"));
-    base::Statement::Scope s(*stmt);
-    s->Bind(1, revision);
-    CMO_RETURN_IF_ERROR(s->Run());
-  }
+  CMO_RETURN_IF_ERROR(AppendAudit(revision, after.op, ctx,
+                                  before.has_value() ? FlagToJson(*before) : nlohmann::json(),
+                                  FlagToJson(after)));
+  CMO_RETURN_IF_ERROR(SetRevision(revision));
   return revision;
 }
 
@@ -215,6 +192,55 @@ absl::StatusOr<Change> FlagStore::Add(Flag flag, const ChangeContext& ctx) {
 
 absl::StatusOr<Change> FlagStore::Update(std::string_view op, const ChangeContext& ctx,
                                          absl::FunctionRef<absl::Status(Flag&)> edit) {
+  return Update(op, ctx, edit, [](const Change&) { return absl::OkStatus(); });
+}
+
+absl::StatusOr<int64_t> FlagStore::RecordEvent(std::string_view op, const ChangeContext& ctx,
+                                               const nlohmann::json& before,
+                                               const nlohmann::json& after) {
+  CMO_ASSIGN_OR_RETURN(auto txn, base::WriteTransaction::Begin(*db_));
+  CMO_ASSIGN_OR_RETURN(int64_t current, Revision());
+  const int64_t revision = current + 1;
+  CMO_RETURN_IF_ERROR(AppendAudit(revision, op, ctx, before, after));
+  CMO_RETURN_IF_ERROR(SetRevision(revision));
+  CMO_RETURN_IF_ERROR(txn->Commit());
+  return revision;
+}
+
+absl::Status FlagStore::AppendAudit(int64_t revision, std::string_view op,
+                                    const ChangeContext& ctx, const nlohmann::json& before,
+                                    const nlohmann::json& after) {
+  CMO_ASSIGN_OR_RETURN(
+      base::Statement * stmt,
+      db_->Prepare("INSERT INTO audit (revision, at_ms, actor, op, action, before, after, "
+                   "reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
+  base::Statement::Scope s(*stmt);
+  s->Bind(1, revision)
+      .Bind(2, absl::ToUnixMillis(clock_.Now()))
+      .Bind(3, ctx.actor)
+      .Bind(4, op)
+      .Bind(5, ctx.action)
+      .Bind(7, after.dump())
+      .Bind(8, ctx.reason);
+  if (before.is_null()) {
+    s->BindNull(6);
+  } else {
+    s->Bind(6, before.dump());
+  }
+  return s->Run();
+}
+
+absl::Status FlagStore::SetRevision(int64_t revision) {
+  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
+                       db_->Prepare("UPDATE revision SET value = ?1 WHERE id = 1"));
+  base::Statement::Scope s(*stmt);
+  s->Bind(1, revision);
+  return s->Run();
+}
+
+absl::StatusOr<Change> FlagStore::Update(std::string_view op, const ChangeContext& ctx,
+                                         absl::FunctionRef<absl::Status(Flag&)> edit,
+                                         absl::FunctionRef<absl::Status(const Change&)> in_txn) {
   CMO_ASSIGN_OR_RETURN(auto txn, base::WriteTransaction::Begin(*db_));
   CMO_ASSIGN_OR_RETURN(std::optional<Flag> before, Find(op));
   if (!before.has_value()) return NotFound(op);
@@ -222,11 +248,16 @@ absl::StatusOr<Change> FlagStore::Update(std::string_view op, const ChangeContex
   CMO_RETURN_IF_ERROR(edit(after));
   CMO_RETURN_IF_ERROR(ValidateFlag(after));
   Change change{before, after, 0, !(after == *before), ctx.dry_run};
-  if (!change.changed || ctx.dry_run) {
+  if (ctx.dry_run) {
     CMO_ASSIGN_OR_RETURN(change.revision, Revision());
     return change;
   }
-  CMO_ASSIGN_OR_RETURN(change.revision, Write(before, change.after, ctx));
+  if (change.changed) {
+    CMO_ASSIGN_OR_RETURN(change.revision, Write(before, change.after, ctx));
+  } else {
+    CMO_ASSIGN_OR_RETURN(change.revision, Revision());
+  }
+  CMO_RETURN_IF_ERROR(in_txn(change));
   CMO_RETURN_IF_ERROR(txn->Commit());
   return change;
 }

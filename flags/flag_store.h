@@ -77,6 +77,22 @@ class FlagStore {
   absl::StatusOr<Change> Update(std::string_view op, const ChangeContext& ctx,
                                 absl::FunctionRef<absl::Status(Flag&)> edit);
 
+  // Update, plus `in_txn` run inside the same transaction after the flag is written (also when
+  // the edit changed nothing), so state kept beside the flag (plan progress) commits with it
+  // or not at all. Not called on dry runs.
+  absl::StatusOr<Change> Update(std::string_view op, const ChangeContext& ctx,
+                                absl::FunctionRef<absl::Status(Flag&)> edit,
+                                absl::FunctionRef<absl::Status(const Change&)> in_txn);
+
+  // Appends an audit entry that is not a flag change (a plan applied, an op paused), with a
+  // new revision. `before`/`after` describe what changed.
+  absl::StatusOr<int64_t> RecordEvent(std::string_view op, const ChangeContext& ctx,
+                                      const nlohmann::json& before, const nlohmann::json& after);
+
+  // The connection, for components that keep their tables in the same database and must
+  // write in the same transactions (migrations/plan_store.h). Same thread only.
+  base::SqliteDb& db() { return *db_; }
+
   // Newest first; `op` filters; at most `limit` entries.
   absl::StatusOr<std::vector<AuditEntry>> History(std::optional<std::string_view> op, int limit);
 
@@ -90,6 +106,9 @@ class FlagStore {
   absl::StatusOr<int64_t> Write(const std::optional<Flag>& before, Flag& after,
                                 const ChangeContext& ctx);
   absl::Status NotFound(std::string_view op);
+  absl::Status AppendAudit(int64_t revision, std::string_view op, const ChangeContext& ctx,
+                           const nlohmann::json& before, const nlohmann::json& after);
+  absl::Status SetRevision(int64_t revision);
 
   std::unique_ptr<base::SqliteDb> db_;
   const base::Clock& clock_;

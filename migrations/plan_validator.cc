@@ -124,6 +124,11 @@ void CheckSteps(const Phase& p, Diagnostics& d) {
     }
     prev = &s;
   }
+  if (prev != nullptr && (!prev->gates.empty() || prev->hold > absl::ZeroDuration())) {
+    d.Add(prev->pos, StrCat("the last step of phase \"", p.name, "\" has gates or a hold, ",
+                            "which never apply: gates are checked before moving on to the next ",
+                            "step — put them on the step before"));
+  }
 }
 
 void CheckPhases(const Plan& plan, Diagnostics& d) {

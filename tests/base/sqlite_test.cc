@@ -32,32 +32,36 @@ TEST_F(SqliteTest, MigratesOnceAndRemembersTheVersion) {
   {
     auto db = SqliteDb::Open(path_);
     ASSERT_THAT(db, IsOk());
-    ASSERT_THAT((*db)->Migrate(steps), IsOk());
-    EXPECT_EQ((*db)->SchemaVersion(), 2);
+    ASSERT_THAT((*db)->Migrate("t", steps), IsOk());
+    EXPECT_THAT((*db)->SchemaVersion("t"), ::cmo::testing::IsOkAndHolds(2));
   }
   auto db = SqliteDb::Open(path_);
   ASSERT_THAT(db, IsOk());
   // Re-running is a no-op (ALTER would fail if step 2 ran again).
-  ASSERT_THAT((*db)->Migrate(steps), IsOk());
-  EXPECT_EQ((*db)->SchemaVersion(), 2);
+  ASSERT_THAT((*db)->Migrate("t", steps), IsOk());
+  EXPECT_THAT((*db)->SchemaVersion("t"), ::cmo::testing::IsOkAndHolds(2));
+  // Another component in the same database has its own version.
+  ASSERT_THAT((*db)->Migrate("other", {"CREATE TABLE o (x);"}), IsOk());
+  EXPECT_THAT((*db)->SchemaVersion("other"), ::cmo::testing::IsOkAndHolds(1));
+  EXPECT_THAT((*db)->SchemaVersion("t"), ::cmo::testing::IsOkAndHolds(2));
 }
 
 TEST_F(SqliteTest, RefusesADatabaseFromANewerBinary) {
   {
     auto db = SqliteDb::Open(path_);
     ASSERT_THAT(db, IsOk());
-    ASSERT_THAT((*db)->Migrate({"CREATE TABLE a (x);", "CREATE TABLE b (x);"}), IsOk());
+    ASSERT_THAT((*db)->Migrate("t", {"CREATE TABLE a (x);", "CREATE TABLE b (x);"}), IsOk());
   }
   auto db = SqliteDb::Open(path_);
   ASSERT_THAT(db, IsOk());
-  EXPECT_THAT((*db)->Migrate({"CREATE TABLE a (x);"}),
+  EXPECT_THAT((*db)->Migrate("t", {"CREATE TABLE a (x);"}),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("upgrade cmo")));
 }
 
 TEST_F(SqliteTest, UncommittedTransactionRollsBack) {
   auto db = SqliteDb::Open(path_);
   ASSERT_THAT(db, IsOk());
-  ASSERT_THAT((*db)->Migrate({"CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER);"}), IsOk());
+  ASSERT_THAT((*db)->Migrate("t", {"CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER);"}), IsOk());
   {
     auto txn = WriteTransaction::Begin(**db);
     ASSERT_THAT(txn, IsOk());
@@ -83,7 +87,7 @@ TEST_F(SqliteTest, UncommittedTransactionRollsBack) {
 TEST_F(SqliteTest, ConstraintViolationIsAlreadyExists) {
   auto db = SqliteDb::Open(path_);
   ASSERT_THAT(db, IsOk());
-  ASSERT_THAT((*db)->Migrate({"CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER);"}), IsOk());
+  ASSERT_THAT((*db)->Migrate("t", {"CREATE TABLE t (k TEXT PRIMARY KEY, v INTEGER);"}), IsOk());
   auto stmt = (*db)->Prepare("INSERT INTO t (k, v) VALUES (?1, 1)");
   ASSERT_THAT(stmt, IsOk());
   for (int i = 0; i < 2; ++i) {

@@ -42,7 +42,8 @@ TEST(PlanParser, SocialNetworkReadsAsDeclared) {
   EXPECT_EQ(feeds.steps[1].gates[0].metric, Metric::kDivergenceRatio);
   EXPECT_EQ(feeds.steps[1].gates[0].value, 100);  // 0.01% in ppm
   EXPECT_EQ(feeds.steps[3].ramp_bp, 1000);
-  EXPECT_TRUE(feeds.steps[5].gates[0].manual);
+  EXPECT_TRUE(feeds.steps[4].gates[2].manual);
+  EXPECT_TRUE(feeds.steps[5].gates.empty());
   EXPECT_EQ(feeds.RollbackWindow(), 2 * feeds.ExpectedDuration());
   const PlanOp* profile = p.FindOp("profile.read");
   ASSERT_NE(profile, nullptr);
