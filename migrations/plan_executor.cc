@@ -208,6 +208,7 @@ absl::Status PlanExecutor::StartStep(const Plan& plan, const Phase& phase, OpPro
   next.step = step;
   next.step_started = clock_.Now();
   next.held_since.reset();
+  if (s.gates.empty()) next.held_since = next.step_started;  // only the hold to wait out
   next.manual_approved = false;
   const std::string what = StrCat("phase ", phase.name, " step ", step + 1, "/",
                                   phase.steps.size(), ": ", DescribeStep(s));

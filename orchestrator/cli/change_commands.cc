@@ -65,9 +65,10 @@ void PrintChange(const flags::Change& c, const GlobalOptions& global) {
 
 int RunChange(const std::string& op, const flags::ChangeContext& ctx,
               absl::FunctionRef<absl::Status(flags::Flag&)> edit, const GlobalOptions& global) {
-  auto store = OpenFlagStore(global, /*create=*/false);
-  if (!store.ok()) return ReportError(store.status());
-  auto change = (*store)->Update(op, ctx, edit);
+  auto state = OpenState(global, /*create=*/false);
+  if (!state.ok()) return ReportError(state.status());
+  flags::FlagStore* store = (*state)->flags.get();
+  auto change = store->Update(op, ctx, edit);
   if (!change.ok()) return ReportError(change.status());
   PrintChange(*change, global);
   return kExitOk;
@@ -110,6 +111,32 @@ int RunAdvance(const ChangeOptions& o, const GlobalOptions& global) {
   if (!sample.ok()) return ReportError(sample.status());
   advance.ramp_to_bp = *to;
   advance.shadow_sample_bp = *sample;
+  // An op driven by a plan advances by its plan: `advance` approves the step's manual gates.
+  auto state = OpenState(global, /*create=*/false);
+  if (!state.ok()) return ReportError(state.status());
+  auto managed = (*state)->executor->Manages(o.op);
+  if (!managed.ok()) return ReportError(managed.status());
+  if (*managed) {
+    if (to->has_value() || sample->has_value()) {
+      return ReportError(absl::InvalidArgumentError(
+          base::StrCat("op ", o.op, " is driven by a plan, which sets its percentages; ",
+                       "drop --to/--sample (or `cmo pause ", o.op, "` and move it by hand)")));
+    }
+    if (o.dry_run) {
+      std::cout << "dry run: would approve the manual gates of " << o.op
+                << "'s current plan step\n";
+      return kExitOk;
+    }
+    auto msg = (*state)->executor->Approve(o.op, {Actor(), o.reason, "plan.approve", false});
+    if (!msg.ok()) return ReportError(msg.status());
+    if (global.json()) {
+      PrintJson({{"op", o.op}, {"plan_managed", true}, {"result", *msg}});
+    } else {
+      std::cout << o.op << ": " << *msg << "\n";
+    }
+    return kExitOk;
+  }
+  state->reset();
   return RunChange(
       o.op, {Actor(), o.reason, "advance", o.dry_run},
       [&](flags::Flag& f) { return flags::Advance(f, advance); }, global);

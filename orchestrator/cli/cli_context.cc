@@ -1,10 +1,6 @@
 #include "orchestrator/cli/cli_context.h"
 
-#include <sys/stat.h>
-
-#include <cerrno>
 #include <cstdlib>
-#include <cstring>
 #include <iostream>
 
 #include "base/clock.h"
@@ -43,28 +39,9 @@ std::string Actor() {
   return base::StrCat("cli:", user != nullptr && *user != '\0' ? user : "unknown");
 }
 
-std::string ControlDbPath(const GlobalOptions& global) {
-  return base::StrCat(global.state_dir, "/control.db");
-}
-
-absl::StatusOr<std::unique_ptr<flags::FlagStore>> OpenFlagStore(const GlobalOptions& global,
-                                                                bool create) {
-  struct stat st;
-  if (::stat(global.state_dir.c_str(), &st) != 0) {
-    if (!create) {
-      return absl::InvalidArgumentError(base::StrCat(
-          "state dir ", global.state_dir, " does not exist; check --state-dir (or CMO_STATE_DIR),",
-          " or register an op with `cmo ops add` to create it"));
-    }
-    if (::mkdir(global.state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-      return absl::FailedPreconditionError(
-          base::StrCat("cannot create state dir ", global.state_dir, ": ", std::strerror(errno)));
-    }
-  } else if (!S_ISDIR(st.st_mode)) {
-    return absl::InvalidArgumentError(
-        base::StrCat("state dir ", global.state_dir, " is not a directory; check --state-dir"));
-  }
-  return flags::FlagStore::Open(ControlDbPath(global), base::SystemClock());
+absl::StatusOr<std::unique_ptr<ControlState>> OpenState(const GlobalOptions& global,
+                                                        bool create) {
+  return OpenControlState(global.state_dir, create, base::SystemClock());
 }
 
 }  // namespace cmo::orchestrator

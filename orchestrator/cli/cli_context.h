@@ -9,7 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "flags/flag_store.h"
+#include "orchestrator/control_state.h"
 
 namespace cmo::orchestrator {
 
@@ -38,13 +38,8 @@ void PrintJson(const nlohmann::json& value);
 // The audit actor: $CMO_ACTOR, else "cli:$USER", else "cli:unknown".
 std::string Actor();
 
-// Where the control-plane database lives inside a state dir.
-std::string ControlDbPath(const GlobalOptions& global);
-
-// Opens the flag store. `create` makes the state dir (0700) if missing; otherwise a missing
-// state dir is an input error naming the path, so a mistyped --state-dir is not silently empty.
-absl::StatusOr<std::unique_ptr<flags::FlagStore>> OpenFlagStore(const GlobalOptions& global,
-                                                                bool create);
+// Opens the state dir's control state (flags, plans, executor) on the system clock.
+absl::StatusOr<std::unique_ptr<ControlState>> OpenState(const GlobalOptions& global, bool create);
 
 }  // namespace cmo::orchestrator
 

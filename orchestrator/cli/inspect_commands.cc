@@ -37,11 +37,12 @@ std::string WhyPath(const flags::Flag& f, const flags::Decision& d) {
 }
 
 int RunDecide(const DecideOptions& o, const GlobalOptions& global) {
-  auto store = OpenFlagStore(global, /*create=*/false);
-  if (!store.ok()) return ReportError(store.status());
-  auto flag = (*store)->Get(o.op);
+  auto state = OpenState(global, /*create=*/false);
+  if (!state.ok()) return ReportError(state.status());
+  flags::FlagStore* store = (*state)->flags.get();
+  auto flag = store->Get(o.op);
   if (!flag.ok()) return ReportError(flag.status());
-  auto snapshot = (*store)->LoadSnapshot();
+  auto snapshot = store->LoadSnapshot();
   if (!snapshot.ok()) return ReportError(snapshot.status());
   const flags::Decision d = (*snapshot)->Route(o.op, o.subject);
   const std::string why = WhyPath(*flag, d);
@@ -77,20 +78,32 @@ struct HistoryOptions {
   int limit = 50;
 };
 
+// One cell for the before/after of an audit entry: a flag, a plan's progress or a plan.
 std::string Summary(const nlohmann::json& j) {
   if (!j.is_object()) return "-";
-  return base::StrCat(j.value("stage", "?"), " ", base::FormatBp(j.value("ramp_bp", 0)));
+  if (j.contains("stage")) {
+    return base::StrCat(j.value("stage", "?"), " ", base::FormatBp(j.value("ramp_bp", 0)));
+  }
+  if (j.contains("step")) {
+    return base::StrCat("step ", j.value("step", -1) + 1, j.value("paused", false) ? " paused" : "",
+                        j.value("manual_approved", false) ? " approved" : "");
+  }
+  if (j.contains("digest")) return base::StrCat("plan ", j.value("digest", "").substr(0, 8));
+  return "-";
 }
 
 int RunHistory(const HistoryOptions& o, const GlobalOptions& global) {
-  auto store = OpenFlagStore(global, /*create=*/false);
-  if (!store.ok()) return ReportError(store.status());
+  auto state = OpenState(global, /*create=*/false);
+  if (!state.ok()) return ReportError(state.status());
+  flags::FlagStore* store = (*state)->flags.get();
   std::optional<std::string_view> op;
   if (!o.op.empty()) {
-    if (auto f = (*store)->Get(o.op); !f.ok()) return ReportError(f.status());
+    if (auto f = store->Get(o.op); !f.ok() && !o.op.starts_with("plan:")) {
+      return ReportError(f.status());
+    }
     op = o.op;
   }
-  auto entries = (*store)->History(op, o.limit);
+  auto entries = store->History(op, o.limit);
   if (!entries.ok()) return ReportError(entries.status());
   if (global.json()) {
     nlohmann::json out = nlohmann::json::array();

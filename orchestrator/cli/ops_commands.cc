@@ -11,9 +11,10 @@ namespace cmo::orchestrator {
 namespace {
 
 int RunOpsList(const GlobalOptions& global) {
-  auto store = OpenFlagStore(global, /*create=*/false);
-  if (!store.ok()) return ReportError(store.status());
-  auto all = (*store)->List();
+  auto state = OpenState(global, /*create=*/false);
+  if (!state.ok()) return ReportError(state.status());
+  flags::FlagStore* store = (*state)->flags.get();
+  auto all = store->List();
   if (!all.ok()) return ReportError(all.status());
   if (global.json()) {
     nlohmann::json out = nlohmann::json::array();
@@ -55,9 +56,10 @@ int RunOpsAdd(const OpsAddOptions& o, const GlobalOptions& global) {
   flag.target = *target;
   // Validate before touching the state dir, so bad input never creates one.
   if (absl::Status s = flags::ValidateFlag(flag); !s.ok()) return ReportError(s);
-  auto store = OpenFlagStore(global, /*create=*/true);
-  if (!store.ok()) return ReportError(store.status());
-  auto change = (*store)->Add(flag, {Actor(), o.reason, "add", false});
+  auto state = OpenState(global, /*create=*/true);
+  if (!state.ok()) return ReportError(state.status());
+  flags::FlagStore* store = (*state)->flags.get();
+  auto change = store->Add(flag, {Actor(), o.reason, "add", false});
   if (!change.ok()) return ReportError(change.status());
   if (global.json()) {
     PrintJson({{"op", change->after.op},

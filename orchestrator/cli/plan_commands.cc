@@ -1,3 +1,6 @@
+#include <pthread.h>
+#include <signal.h>
+
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -5,6 +8,7 @@
 
 #include "base/strings.h"
 #include "base/units.h"
+#include "migrations/plan_executor.h"
 #include "migrations/plan_parser.h"
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/cli/table.h"
@@ -100,6 +104,192 @@ int RunValidate(const ValidateOptions& o, const GlobalOptions& global) {
   return exit_code;
 }
 
+struct ApplyOptions {
+  std::string file;
+  std::string reason;
+  bool force = false;
+};
+
+int RunApply(const ApplyOptions& o, const GlobalOptions& global) {
+  std::ifstream in(o.file, std::ios::binary);
+  if (!in) {
+    return ReportError(absl::InvalidArgumentError(
+        StrCat(o.file, ": cannot read the plan file; check the path")));
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  migrations::ParseResult r = migrations::ParsePlan(text.str());
+  if (!r.ok()) {
+    for (const migrations::Diagnostic& d : r.errors) {
+      std::cerr << migrations::FormatDiagnostic(o.file, d) << "\n";
+    }
+    std::cerr << "cmo: error: " << o.file << " is not a valid plan; nothing was applied\n";
+    return kExitInvalidInput;
+  }
+  auto state = OpenState(global, /*create=*/true);
+  if (!state.ok()) return ReportError(state.status());
+  auto result = (*state)->executor->Apply(r.plan, o.file, text.str(),
+                                          {Actor(), o.reason, "plan.apply", false}, o.force);
+  if (!result.ok()) return ReportError(result.status());
+  if (global.json()) {
+    PrintJson({{"plan", r.plan.name},
+               {"unchanged", result->unchanged},
+               {"registered", result->registered},
+               {"replanned", result->replanned}});
+  } else if (result->unchanged) {
+    std::cout << "plan " << r.plan.name << ": unchanged (already applied)\n";
+  } else {
+    std::cout << "plan " << r.plan.name << " applied from " << o.file;
+    if (!result->registered.empty()) {
+      std::cout << "; registered " << base::StrJoin(result->registered, ", ");
+    }
+    if (!result->replanned.empty()) {
+      std::cout << "; replanned mid-migration: " << base::StrJoin(result->replanned, ", ");
+    }
+    std::cout << "\nrun `cmo plan run` (or `cmo serve`) to carry it out; follow it with "
+                 "`cmo plan status`\n";
+  }
+  return kExitOk;
+}
+
+int RunStatus(const GlobalOptions& global) {
+  auto state = OpenState(global, /*create=*/false);
+  if (!state.ok()) return ReportError(state.status());
+  auto status = (*state)->executor->Status();
+  if (!status.ok()) return ReportError(status.status());
+  if (global.json()) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const migrations::OpStatus& st : *status) {
+      nlohmann::json gates = nlohmann::json::array();
+      for (const migrations::GateStatus& g : st.gates) {
+        gates.push_back({{"condition", g.condition}, {"measured", g.measured}, {"holds", g.holds}});
+      }
+      out.push_back({{"op", st.progress.op},
+                     {"plan", st.progress.plan},
+                     {"phase", st.progress.phase},
+                     {"step", st.progress.step + 1},
+                     {"steps", st.steps},
+                     {"step_description", st.step},
+                     {"stage", flags::StageName(st.flag.stage)},
+                     {"percent", st.flag.ramp_bp / 100.0},
+                     {"paused", st.progress.paused},
+                     {"state", st.state},
+                     {"time_in_step_ms", absl::ToInt64Milliseconds(st.in_step)},
+                     {"held_for_ms", absl::ToInt64Milliseconds(st.held_for)},
+                     {"hold_ms", absl::ToInt64Milliseconds(st.hold)},
+                     {"held_since_ms", st.progress.held_since.has_value()
+                                           ? nlohmann::json(absl::ToUnixMillis(*st.progress.held_since))
+                                           : nlohmann::json()},
+                     {"gates", gates}});
+    }
+    PrintJson(out);
+    return kExitOk;
+  }
+  if (status->empty()) {
+    std::cout << "no plan applied; validate one with `cmo plan validate FILE` and apply it with "
+                 "`cmo plan apply FILE`\n";
+    return kExitOk;
+  }
+  Table t({"OP", "PLAN", "PHASE", "STEP", "STAGE", "PERCENT", "IN STEP", "STATE"});
+  std::vector<std::string> gate_lines;
+  for (const migrations::OpStatus& st : *status) {
+    t.AddRow({st.progress.op, st.progress.plan, st.progress.phase,
+              st.progress.step < 0 ? StrCat("-/", st.steps)
+                                   : StrCat(st.progress.step + 1, "/", st.steps, " ", st.step),
+              std::string(flags::StageName(st.flag.stage)), base::FormatBp(st.flag.ramp_bp),
+              st.progress.step < 0 ? "-" : base::HumanDuration(absl::Seconds(
+                                               absl::ToInt64Seconds(st.in_step))),
+              st.state});
+  }
+  t.Print(std::cout);
+  bool header = false;
+  for (const migrations::OpStatus& st : *status) {
+    for (const migrations::GateStatus& g : st.gates) {
+      if (!header) {
+        std::cout << "\ngates of the current steps:\n";
+        header = true;
+      }
+      std::cout << "  " << st.progress.op << ": " << g.condition << "  measured " << g.measured
+                << "  " << (g.holds ? "holds" : "does not hold") << "\n";
+    }
+  }
+  return kExitOk;
+}
+
+struct RunOptions {
+  std::string interval = "1s";
+  bool once = false;
+};
+
+int RunExecutorLoop(const RunOptions& o, const GlobalOptions& global) {
+  auto interval = base::ParseDuration(o.interval);
+  if (!interval.ok() || *interval <= absl::ZeroDuration()) {
+    return ReportError(absl::InvalidArgumentError(
+        StrCat("--interval: \"", o.interval, "\" is not a positive duration, e.g. 1s or 250ms")));
+  }
+  auto state = OpenState(global, /*create=*/false);
+  if (!state.ok()) return ReportError(state.status());
+  // SIGTERM/SIGINT end the loop between ticks: a tick is never cut in half by us (and a
+  // kill -9 inside one is safe: every step commits atomically with its progress).
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  const timespec wait = absl::ToTimespec(*interval);
+  for (;;) {
+    auto events = (*state)->executor->Tick();
+    if (!events.ok()) return ReportError(events.status());
+    for (const migrations::TickEvent& e : *events) {
+      std::cout << absl::FormatTime("%H:%M:%S ", absl::Now(), absl::UTCTimeZone()) << e.op
+                << ": " << e.what << std::endl;
+    }
+    if (o.once) return kExitOk;
+    if (sigtimedwait(&stop, nullptr, &wait) > 0) {
+      std::cout << "plan executor stopped" << std::endl;
+      return kExitOk;
+    }
+  }
+}
+
+struct PauseOptions {
+  std::string op;
+  bool all = false;
+  std::string reason;
+};
+
+int RunPause(const PauseOptions& o, const GlobalOptions& global, bool paused) {
+  if (o.op.empty() == !o.all) {
+    return ReportError(absl::InvalidArgumentError("name one op, or pass --all (not both)"));
+  }
+  auto state = OpenState(global, /*create=*/false);
+  if (!state.ok()) return ReportError(state.status());
+  auto changed = (*state)->executor->SetPaused(
+      o.op, paused, {Actor(), o.reason, paused ? "plan.pause" : "plan.resume", false});
+  if (!changed.ok()) return ReportError(changed.status());
+  if (global.json()) {
+    PrintJson({{"changed", *changed}, {"paused", paused}});
+  } else if (changed->empty()) {
+    std::cout << "nothing to do: already " << (paused ? "paused" : "running") << "\n";
+  } else {
+    std::cout << (paused ? "paused " : "resumed ") << base::StrJoin(*changed, ", ") << "\n";
+  }
+  return kExitOk;
+}
+
+void SetupPause(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry,
+                bool paused) {
+  auto o = std::make_shared<PauseOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      paused ? "pause" : "resume",
+      paused ? "Stop a plan from advancing an op (or every op with --all)"
+             : "Let a plan advance an op again (or every op with --all)");
+  cmd->add_option("op", o->op, "Op name");
+  cmd->add_flag("--all", o->all, "Every op driven by a plan");
+  cmd->add_option("--reason", o->reason, "Why, for the audit log")->required();
+  registry.On(cmd, [o, &global, paused] { return RunPause(*o, global, paused); });
+}
+
 }  // namespace
 
 void SetupPlanCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry) {
@@ -111,6 +301,29 @@ void SetupPlanCommands(CLI::App& app, const GlobalOptions& global, CommandRegist
       "validate", "Check plan files; print every error as FILE:LINE:COL (exit 2) or a summary");
   validate->add_option("files", v->files, "Plan files (YAML)")->required();
   registry.On(validate, [v, &global] { return RunValidate(*v, global); });
+
+  auto a = std::make_shared<ApplyOptions>();
+  CLI::App* apply = plan->add_subcommand(
+      "apply", "Register a plan and its ops (idempotent for unchanged content)");
+  apply->add_option("file", a->file, "Plan file (YAML)")->required();
+  apply->add_option("--reason", a->reason, "Why, for the audit log")->required();
+  apply->add_flag("--force", a->force,
+                  "Allow changing the plan of ops that are mid-migration (audited)");
+  registry.On(apply, [a, &global] { return RunApply(*a, global); });
+
+  CLI::App* status = plan->add_subcommand(
+      "status", "Every plan-driven op: stage, step, gates with measured values, time in step");
+  registry.On(status, [&global] { return RunStatus(global); });
+
+  auto r = std::make_shared<RunOptions>();
+  CLI::App* run = plan->add_subcommand(
+      "run", "Carry out applied plans: advance steps whose gates held for their hold time");
+  run->add_option("--interval", r->interval, "Time between evaluations (default 1s)");
+  run->add_flag("--once", r->once, "Evaluate once and exit");
+  registry.On(run, [r, &global] { return RunExecutorLoop(*r, global); });
+
+  SetupPause(app, global, registry, /*paused=*/true);
+  SetupPause(app, global, registry, /*paused=*/false);
 }
 
 }  // namespace cmo::orchestrator

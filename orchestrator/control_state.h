@@ -1,0 +1,37 @@
+// The control plane's state in one state dir: the flag store, the plan store on the same
+// connection, gate inputs and the plan executor. Opened by the CLI per command and by
+// long-running processes (`cmo plan run`, later `cmo serve`).
+#ifndef CMO_ORCHESTRATOR_CONTROL_STATE_H_
+#define CMO_ORCHESTRATOR_CONTROL_STATE_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "base/clock.h"
+#include "flags/flag_store.h"
+#include "migrations/plan_executor.h"
+#include "migrations/plan_store.h"
+
+namespace cmo::orchestrator {
+
+// Not thread-safe: owned by one thread.
+struct ControlState {
+  std::unique_ptr<flags::FlagStore> flags;
+  std::unique_ptr<migrations::PlanStore> plans;
+  std::unique_ptr<migrations::StoredMetrics> metrics;
+  std::unique_ptr<migrations::PlanExecutor> executor;
+};
+
+// Gate inputs older than this count as missing (telemetry stopped: gates must not pass).
+inline constexpr absl::Duration kDefaultMaxMetricAge = absl::Seconds(60);
+
+// Opens `state_dir`/control.db. `create` makes the state dir (0700) if missing; otherwise a
+// missing state dir is an input error naming the path, so a mistyped path is not silently empty.
+absl::StatusOr<std::unique_ptr<ControlState>> OpenControlState(
+    const std::string& state_dir, bool create, const base::Clock& clock,
+    absl::Duration max_metric_age = kDefaultMaxMetricAge);
+
+}  // namespace cmo::orchestrator
+
+#endif  // CMO_ORCHESTRATOR_CONTROL_STATE_H_
