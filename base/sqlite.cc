@@ -171,17 +171,16 @@ absl::Status SqliteDb::Migrate(std::string_view component,
     CMO_ASSIGN_OR_RETURN(auto txn, WriteTransaction::Begin(*this));
     CMO_ASSIGN_OR_RETURN(const int64_t version, SchemaVersion(component));
     if (version > target) {
-      return absl::FailedPreconditionError(StrCat(
-          path_, ": the ", component, " tables have schema version ", version,
-          " but this cmo knows only up to ", target, "; they were written by a newer cmo — ",
-          "upgrade cmo"));
+      return absl::FailedPreconditionError(
+          StrCat(path_, ": the ", component, " tables have schema version ", version,
+                 " but this cmo knows only up to ", target, "; they were written by a newer cmo — ",
+                 "upgrade cmo"));
     }
     if (version == target) return txn->Commit();
     CMO_RETURN_IF_ERROR(ExecScript(migrations[static_cast<size_t>(version)]));
-    CMO_ASSIGN_OR_RETURN(
-        Statement * stmt,
-        Prepare("INSERT INTO cmo_schema (component, version) VALUES (?1, ?2) "
-                "ON CONFLICT (component) DO UPDATE SET version = ?2"));
+    CMO_ASSIGN_OR_RETURN(Statement * stmt,
+                         Prepare("INSERT INTO cmo_schema (component, version) VALUES (?1, ?2) "
+                                 "ON CONFLICT (component) DO UPDATE SET version = ?2"));
     {
       Statement::Scope s(*stmt);
       s->Bind(1, component).Bind(2, version + 1);

@@ -95,8 +95,7 @@ class SqliteDb {
   // version i to i+1 in its own transaction. Several components (flags, plans, ...) share one
   // database, each with its own version row in `cmo_schema`. A component newer than this
   // binary is refused (kFailedPrecondition).
-  absl::Status Migrate(std::string_view component,
-                       const std::vector<std::string_view>& migrations);
+  absl::Status Migrate(std::string_view component, const std::vector<std::string_view>& migrations);
 
   // The schema version of `component`; 0 if it has none yet.
   absl::StatusOr<int64_t> SchemaVersion(std::string_view component);

@@ -207,9 +207,8 @@ absl::StatusOr<int64_t> FlagStore::RecordEvent(std::string_view op, const Change
   return revision;
 }
 
-absl::Status FlagStore::AppendAudit(int64_t revision, std::string_view op,
-                                    const ChangeContext& ctx, const nlohmann::json& before,
-                                    const nlohmann::json& after) {
+absl::Status FlagStore::AppendAudit(int64_t revision, std::string_view op, const ChangeContext& ctx,
+                                    const nlohmann::json& before, const nlohmann::json& after) {
   CMO_ASSIGN_OR_RETURN(
       base::Statement * stmt,
       db_->Prepare("INSERT INTO audit (revision, at_ms, actor, op, action, before, after, "

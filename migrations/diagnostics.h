@@ -36,7 +36,8 @@ std::string FormatDiagnostic(std::string_view file, const Diagnostic& d);
 std::string ClosestMatch(std::string_view word, const std::vector<std::string_view>& candidates);
 
 // "; did you mean `x`?" or "; expected one of: a, b, c".
-std::string SuggestionSuffix(std::string_view word, const std::vector<std::string_view>& candidates);
+std::string SuggestionSuffix(std::string_view word,
+                             const std::vector<std::string_view>& candidates);
 
 }  // namespace cmo::migrations
 

@@ -30,7 +30,8 @@ absl::StatusOr<Gate> ParseGate(std::string_view text) {
         "0.1%\"");
   }
   size_t op_end = op_start;
-  while (op_end < text.size() && std::string_view("<>=!").find(text[op_end]) != std::string_view::npos) {
+  while (op_end < text.size() &&
+         std::string_view("<>=!").find(text[op_end]) != std::string_view::npos) {
     ++op_end;
   }
   auto trim = [](std::string_view s) {
@@ -80,9 +81,9 @@ absl::StatusOr<Gate> ParseGate(std::string_view text) {
     case MetricUnit::kDuration: {
       auto v = base::ParseDuration(value);
       if (!v.ok()) {
-        return absl::InvalidArgumentError(base::StrCat(
-            name, " is a duration: compare it with a time such as 2s or 500ms, not \"", value,
-            "\""));
+        return absl::InvalidArgumentError(
+            base::StrCat(name, " is a duration: compare it with a time such as 2s or 500ms, not \"",
+                         value, "\""));
       }
       g.value = absl::ToInt64Milliseconds(*v);
       break;
@@ -105,8 +106,7 @@ GateResult EvaluateGate(const Gate& gate, std::string_view op, MetricSource& met
                         bool manual_approved) {
   if (gate.manual) return {&gate, std::nullopt, manual_approved};
   std::optional<int64_t> measured = metrics.Latest(op, gate.metric);
-  return {&gate, measured,
-          measured.has_value() && Compare(*measured, gate.comparison, gate.value)};
+  return {&gate, measured, measured.has_value() && Compare(*measured, gate.comparison, gate.value)};
 }
 
 }  // namespace cmo::migrations

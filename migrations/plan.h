@@ -49,9 +49,9 @@ struct Gate {
 
 struct Step {
   flags::Stage stage = flags::Stage::kDualWrite;  // dual_write, shadow, ramp or eventual
-  int32_t ramp_bp = 0;                             // ramp: the `to` percent
-  std::optional<int32_t> sample_bp;                // shadow: the sample rate
-  absl::Duration hold = absl::ZeroDuration();      // gates must hold this long before the next step
+  int32_t ramp_bp = 0;                            // ramp: the `to` percent
+  std::optional<int32_t> sample_bp;               // shadow: the sample rate
+  absl::Duration hold = absl::ZeroDuration();     // gates must hold this long before the next step
   std::vector<Gate> gates;
   Position pos;
 };
@@ -82,11 +82,11 @@ struct Phase {
 struct Budget {
   std::string name;
   std::optional<flags::OpClass> default_for_class;
-  int64_t max_stale_read_ratio_ppm = 10'000;    // 1%
-  int64_t max_divergence_ratio_ppm = 100;       // 0.01%
+  int64_t max_stale_read_ratio_ppm = 10'000;  // 1%
+  int64_t max_divergence_ratio_ppm = 100;     // 0.01%
   absl::Duration max_replication_lag_p99 = absl::Seconds(5);
   int64_t max_session_violations = 0;
-  int64_t max_fallback_ratio_ppm = 50'000;      // 5%
+  int64_t max_fallback_ratio_ppm = 50'000;  // 5%
   absl::Duration short_window = absl::Minutes(5);
   absl::Duration long_window = absl::Hours(1);
   int64_t min_samples = 1000;
@@ -97,7 +97,7 @@ struct Budget {
 struct Tier {
   std::string name;
   std::vector<std::string> subjects;
-  flags::Target target;                      // what these subjects get instead of the op's target
+  flags::Target target;  // what these subjects get instead of the op's target
   flags::Stage join_at = flags::Stage::kEventual;  // strong for them until their ops reach this
   Position pos;
 };
@@ -108,7 +108,7 @@ struct PlanOp {
   std::string domain;
   flags::OpClass op_class = flags::OpClass::kStandard;
   flags::Target target;
-  std::string budget;               // empty: the class default budget
+  std::string budget;  // empty: the class default budget
   std::vector<std::string> tiers;
   Position pos;
 };

@@ -127,18 +127,18 @@ absl::StatusOr<ApplyResult> PlanExecutor::Apply(const Plan& plan, const std::str
   for (const PlanOp& o : plan.ops) {
     auto f = flags_.Get(o.op);
     if (!f.ok()) continue;
-    const bool reconfigured = f->domain != o.domain || f->op_class != o.op_class ||
-                              !(f->target == o.target);
+    const bool reconfigured =
+        f->domain != o.domain || f->op_class != o.op_class || !(f->target == o.target);
     if (reconfigured && f->stage != flags::Stage::kStrong &&
         std::find(needs_force.begin(), needs_force.end(), o.op) == needs_force.end()) {
       needs_force.push_back(o.op);
     }
   }
   if (!needs_force.empty() && !force) {
-    return absl::InvalidArgumentError(StrCat(
-        "plan ", plan.name, " changes how ", base::StrJoin(needs_force, ", "),
-        needs_force.size() == 1 ? " migrates while it is" : " migrate while they are",
-        " mid-migration; check `cmo plan status`, then re-run with --force (audited)"));
+    return absl::InvalidArgumentError(
+        StrCat("plan ", plan.name, " changes how ", base::StrJoin(needs_force, ", "),
+               needs_force.size() == 1 ? " migrates while it is" : " migrate while they are",
+               " mid-migration; check `cmo plan status`, then re-run with --force (audited)"));
   }
 
   for (const PlanOp& o : plan.ops) {
@@ -188,8 +188,8 @@ absl::StatusOr<ApplyResult> PlanExecutor::Apply(const Plan& plan, const std::str
   }
   CMO_RETURN_IF_ERROR(plans_.PutPlan({plan.name, file, content, digest, now}));
   flags::ChangeContext event = ctx;
-  event.action = existing.has_value() ? (force ? "plan.replace.forced" : "plan.replace")
-                                      : "plan.apply";
+  event.action =
+      existing.has_value() ? (force ? "plan.replace.forced" : "plan.replace") : "plan.apply";
   CMO_RETURN_IF_ERROR(
       flags_
           .RecordEvent(StrCat("plan:", plan.name), event,
@@ -201,8 +201,7 @@ absl::StatusOr<ApplyResult> PlanExecutor::Apply(const Plan& plan, const std::str
 }
 
 absl::Status PlanExecutor::StartStep(const Plan& plan, const Phase& phase, OpProgress& progress,
-                                     int step, std::string reason,
-                                     std::vector<TickEvent>& events) {
+                                     int step, std::string reason, std::vector<TickEvent>& events) {
   const Step& s = phase.steps[static_cast<size_t>(step)];
   OpProgress next = progress;
   next.step = step;
@@ -210,17 +209,18 @@ absl::Status PlanExecutor::StartStep(const Plan& plan, const Phase& phase, OpPro
   next.held_since.reset();
   if (s.gates.empty()) next.held_since = next.step_started;  // only the hold to wait out
   next.manual_approved = false;
-  const std::string what = StrCat("phase ", phase.name, " step ", step + 1, "/",
-                                  phase.steps.size(), ": ", DescribeStep(s));
-  CMO_RETURN_IF_ERROR(
-      flags_
-          .Update(progress.op, PlanContext(plan.name, "plan.step", StrCat(what, "; ", reason)),
-                  [&](flags::Flag& f) {
-                    ApplyStepToFlag(s, f);
-                    return absl::OkStatus();
-                  },
-                  [&](const flags::Change&) { return plans_.PutProgress(next); })
-          .status());
+  const std::string what = StrCat("phase ", phase.name, " step ", step + 1, "/", phase.steps.size(),
+                                  ": ", DescribeStep(s));
+  CMO_RETURN_IF_ERROR(flags_
+                          .Update(
+                              progress.op,
+                              PlanContext(plan.name, "plan.step", StrCat(what, "; ", reason)),
+                              [&](flags::Flag& f) {
+                                ApplyStepToFlag(s, f);
+                                return absl::OkStatus();
+                              },
+                              [&](const flags::Change&) { return plans_.PutProgress(next); })
+                          .status());
   progress = next;
   events.push_back({progress.op, what});
   return absl::OkStatus();
@@ -282,12 +282,12 @@ absl::StatusOr<std::vector<TickEvent>> PlanExecutor::Tick() {
         }
         const Step& step = phase.steps[static_cast<size_t>(p.step)];
         if (!FlagMatchesStep(flag, step)) {
-          CMO_RETURN_IF_ERROR(Pause(
-              p,
-              StrCat("flag changed outside the plan (now ", flags::StageName(flag.stage), " ",
-                     base::FormatBp(flag.ramp_bp), ", step says ", DescribeStep(step),
-                     "); `cmo resume ", op, "` continues from the matching step"),
-              PlanContext(plan.name, "plan.pause", "")));
+          CMO_RETURN_IF_ERROR(
+              Pause(p,
+                    StrCat("flag changed outside the plan (now ", flags::StageName(flag.stage), " ",
+                           base::FormatBp(flag.ramp_bp), ", step says ", DescribeStep(step),
+                           "); `cmo resume ", op, "` continues from the matching step"),
+                    PlanContext(plan.name, "plan.pause", "")));
           events.push_back({op, p.pause_reason});
           phase_done = false;
           continue;
@@ -358,7 +358,7 @@ absl::StatusOr<std::vector<OpStatus>> PlanExecutor::Status() {
                                 : "gates not met";
           }
         } else {
-          st.state = p->paused ? StrCat("paused: ", p->pause_reason)
+          st.state = p->paused             ? StrCat("paused: ", p->pause_reason)
                      : waiting_for.empty() ? "starting"
                                            : StrCat("waiting for phase ", waiting_for);
         }
@@ -370,8 +370,8 @@ absl::StatusOr<std::vector<OpStatus>> PlanExecutor::Status() {
   return out;
 }
 
-absl::StatusOr<std::vector<std::string>> PlanExecutor::SetPaused(
-    std::string_view op, bool paused, const flags::ChangeContext& ctx) {
+absl::StatusOr<std::vector<std::string>> PlanExecutor::SetPaused(std::string_view op, bool paused,
+                                                                 const flags::ChangeContext& ctx) {
   CMO_ASSIGN_OR_RETURN(std::vector<OpProgress> all, plans_.AllProgress());
   CMO_ASSIGN_OR_RETURN(Loaded loaded, LoadPlans());
   std::vector<std::string> changed;
@@ -427,8 +427,8 @@ absl::StatusOr<std::string> PlanExecutor::Approve(std::string_view op,
   const Step& step = phase->steps[static_cast<size_t>(p->step)];
   if (!HasManualGate(step)) {
     return absl::InvalidArgumentError(StrCat(
-        "op ", op, " is driven by plan ", p->plan, " and its current step (",
-        DescribeStep(step), ") has no manual gate: it advances by itself when its gates hold; ",
+        "op ", op, " is driven by plan ", p->plan, " and its current step (", DescribeStep(step),
+        ") has no manual gate: it advances by itself when its gates hold; ",
         "use `cmo pause` or `cmo rollback` to intervene"));
   }
   if (p->manual_approved) return std::string("already approved");

@@ -24,9 +24,9 @@
 namespace cmo::migrations {
 
 struct ApplyResult {
-  bool unchanged = false;                 // same content already applied: nothing done
-  std::vector<std::string> registered;    // ops added to the flag store
-  std::vector<std::string> replanned;     // mid-migration ops whose plan changed (--force)
+  bool unchanged = false;               // same content already applied: nothing done
+  std::vector<std::string> registered;  // ops added to the flag store
+  std::vector<std::string> replanned;   // mid-migration ops whose plan changed (--force)
 };
 
 struct GateStatus {

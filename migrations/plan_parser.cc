@@ -43,8 +43,8 @@ class Parser {
   Plan Root(const YAML::Node& root) {
     Plan plan;
     if (!CheckMap(root, "the plan",
-                  {"version", "name", "description", "regions", "budgets", "tiers",
-                   "operations", "phases"})) {
+                  {"version", "name", "description", "regions", "budgets", "tiers", "operations",
+                   "phases"})) {
       return plan;
     }
     if (auto v = Scalar(root, "version")) {
@@ -58,10 +58,12 @@ class Parser {
     ForEach(root, "regions", [&](const YAML::Node& n) { plan.regions.push_back(ReadRegion(n)); });
     ForEach(root, "budgets", [&](const YAML::Node& n) { plan.budgets.push_back(ReadBudget(n)); });
     ForEach(root, "tiers", [&](const YAML::Node& n) { plan.tiers.push_back(ReadTier(n)); });
-    ForEach(root, "operations", [&](const YAML::Node& n) { plan.ops.push_back(ReadOp(n)); },
-            /*required=*/true);
-    ForEach(root, "phases", [&](const YAML::Node& n) { plan.phases.push_back(ReadPhase(n)); },
-            /*required=*/true);
+    ForEach(
+        root, "operations", [&](const YAML::Node& n) { plan.ops.push_back(ReadOp(n)); },
+        /*required=*/true);
+    ForEach(
+        root, "phases", [&](const YAML::Node& n) { plan.phases.push_back(ReadPhase(n)); },
+        /*required=*/true);
     return plan;
   }
 
@@ -80,7 +82,8 @@ class Parser {
       if (!seen.insert(name).second) {
         d_.Add(Pos(key), StrCat("duplicate key `", name, "` in ", what));
       } else if (std::find(known.begin(), known.end(), name) == known.end()) {
-        d_.Add(Pos(key), StrCat("unknown key `", name, "` in ", what, SuggestionSuffix(name, known)));
+        d_.Add(Pos(key),
+               StrCat("unknown key `", name, "` in ", what, SuggestionSuffix(name, known)));
       }
     }
     return true;
@@ -142,7 +145,8 @@ class Parser {
       if (item.IsScalar()) {
         out.push_back(item.Scalar());
       } else {
-        d_.Add(Pos(item), StrCat(key, ": every entry must be a single value, not ", TypeName(item)));
+        d_.Add(Pos(item),
+               StrCat(key, ": every entry must be a single value, not ", TypeName(item)));
       }
     }
     return out;
@@ -158,8 +162,8 @@ class Parser {
       return;
     }
     if (!n.IsSequence()) {
-      d_.Add(Pos(n), StrCat(key, " must be a list (entries starting with `- `), not ",
-                            TypeName(n)));
+      d_.Add(Pos(n),
+             StrCat(key, " must be a list (entries starting with `- `), not ", TypeName(n)));
       sections_readable_ = false;
       return;
     }
@@ -257,7 +261,8 @@ class Parser {
     p.name = Scalar(n, "name", true).value_or("");
     p.ops = StringList(n, "ops", true);
     p.regions = StringList(n, "regions");
-    ForEach(n, "steps", [&](const YAML::Node& s) { ReadStep(s, p.steps); }, true);
+    ForEach(
+        n, "steps", [&](const YAML::Node& s) { ReadStep(s, p.steps); }, true);
     const YAML::Node rb = n["rollback"];
     if (rb.IsDefined() && !rb.IsNull() &&
         CheckMap(rb, "rollback", {"on_breach", "to", "keep_possible_for"})) {
@@ -348,8 +353,8 @@ class Parser {
       }
       absl::StatusOr<Gate> gate = ParseGate(g.Scalar());
       if (!gate.ok()) {
-        d_.Add(Pos(g), base::StrCat("gate \"", g.Scalar(), "\": ",
-                                    base::ToStd(gate.status().message())));
+        d_.Add(Pos(g),
+               base::StrCat("gate \"", g.Scalar(), "\": ", base::ToStd(gate.status().message())));
         continue;
       }
       gate->pos = Pos(g);

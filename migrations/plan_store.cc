@@ -41,17 +41,17 @@ OpProgress ReadProgress(base::Statement::Scope& s) {
 }  // namespace
 
 nlohmann::json ProgressToJson(const OpProgress& p) {
-  return {{"op", p.op},
-          {"plan", p.plan},
-          {"phase", p.phase},
-          {"step", p.step},
-          {"step_started_ms", absl::ToUnixMillis(p.step_started)},
-          {"held_since_ms", p.held_since.has_value()
-                                ? nlohmann::json(absl::ToUnixMillis(*p.held_since))
-                                : nlohmann::json()},
-          {"paused", p.paused},
-          {"pause_reason", p.pause_reason},
-          {"manual_approved", p.manual_approved}};
+  return {
+      {"op", p.op},
+      {"plan", p.plan},
+      {"phase", p.phase},
+      {"step", p.step},
+      {"step_started_ms", absl::ToUnixMillis(p.step_started)},
+      {"held_since_ms", p.held_since.has_value() ? nlohmann::json(absl::ToUnixMillis(*p.held_since))
+                                                 : nlohmann::json()},
+      {"paused", p.paused},
+      {"pause_reason", p.pause_reason},
+      {"manual_approved", p.manual_approved}};
 }
 
 absl::StatusOr<std::unique_ptr<PlanStore>> PlanStore::Open(base::SqliteDb& db) {
@@ -89,8 +89,11 @@ absl::Status PlanStore::PutPlan(const StoredPlan& p) {
                   "(?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO UPDATE SET file = ?2, "
                   "content = ?3, digest = ?4, applied_at_ms = ?5"));
   base::Statement::Scope s(*stmt);
-  s->Bind(1, p.name).Bind(2, p.file).Bind(3, p.content).Bind(4, p.digest).Bind(
-      5, absl::ToUnixMillis(p.applied_at));
+  s->Bind(1, p.name)
+      .Bind(2, p.file)
+      .Bind(3, p.content)
+      .Bind(4, p.digest)
+      .Bind(5, absl::ToUnixMillis(p.applied_at));
   return s->Run();
 }
 

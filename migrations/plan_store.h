@@ -6,11 +6,10 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
@@ -67,7 +66,7 @@ class PlanStore {
   // The latest value of an SLI, as written by the telemetry intake (or an operator with sqlite3).
   absl::Status SetMetric(std::string_view op, Metric metric, int64_t value, absl::Time at);
   absl::StatusOr<std::optional<std::pair<int64_t, absl::Time>>> GetMetric(std::string_view op,
-                                                                         Metric metric);
+                                                                          Metric metric);
 
  private:
   explicit PlanStore(base::SqliteDb& db) : db_(db) {}

@@ -50,7 +50,8 @@ void CheckReference(std::string_view name, const std::vector<std::string_view>& 
 }
 
 void CheckOps(const Plan& plan, Diagnostics& d) {
-  const auto budgets = Names(plan.budgets, [](const Budget& b) -> const std::string& { return b.name; });
+  const auto budgets =
+      Names(plan.budgets, [](const Budget& b) -> const std::string& { return b.name; });
   const auto tiers = Names(plan.tiers, [](const Tier& t) -> const std::string& { return t.name; });
   for (const PlanOp& o : plan.ops) {
     if (o.op.empty()) continue;
@@ -72,9 +73,10 @@ void CheckBudgets(const Plan& plan, Diagnostics& d) {
   std::map<flags::OpClass, std::string> defaults;
   for (const Budget& b : plan.budgets) {
     if (b.short_window >= b.long_window) {
-      d.Add(b.pos, StrCat("budget \"", b.name, "\": short_window (",
-                          base::FormatDuration(b.short_window), ") must be shorter than long_window (",
-                          base::FormatDuration(b.long_window), ")"));
+      d.Add(
+          b.pos,
+          StrCat("budget \"", b.name, "\": short_window (", base::FormatDuration(b.short_window),
+                 ") must be shorter than long_window (", base::FormatDuration(b.long_window), ")"));
     }
     if (b.default_for_class.has_value()) {
       auto [it, inserted] = defaults.emplace(*b.default_for_class, b.name);
@@ -110,13 +112,13 @@ void CheckSteps(const Phase& p, Diagnostics& d) {
                             "\"; merge the two steps"));
       } else if (s.stage == flags::Stage::kRamp && prev->stage == flags::Stage::kRamp &&
                  s.ramp_bp <= prev->ramp_bp) {
-        d.Add(s.pos, StrCat("ramp ",
-                            s.ramp_bp < prev->ramp_bp
-                                ? StrCat("goes down from ", base::FormatBp(prev->ramp_bp), " to ",
-                                         base::FormatBp(s.ramp_bp))
-                                : StrCat("stays at ", base::FormatBp(s.ramp_bp)),
-                            " inside phase \"", p.name,
-                            "\"; ramps only grow — use a rollback instead"));
+        d.Add(s.pos,
+              StrCat("ramp ",
+                     s.ramp_bp < prev->ramp_bp
+                         ? StrCat("goes down from ", base::FormatBp(prev->ramp_bp), " to ",
+                                  base::FormatBp(s.ramp_bp))
+                         : StrCat("stays at ", base::FormatBp(s.ramp_bp)),
+                     " inside phase \"", p.name, "\"; ramps only grow — use a rollback instead"));
       }
     }
     if (s.stage == flags::Stage::kRamp && s.ramp_bp == 0 && prev != nullptr) {
@@ -150,7 +152,8 @@ void CheckPhases(const Plan& plan, Diagnostics& d) {
                             "\"; an op migrates in one phase"));
       }
     }
-    for (const std::string& r : p.regions) CheckReference(r, regions, "region", "regions", p.pos, d);
+    for (const std::string& r : p.regions)
+      CheckReference(r, regions, "region", "regions", p.pos, d);
     CheckSteps(p, d);
     if (p.rollback.to != flags::Stage::kStrong && p.rollback.to != flags::Stage::kDualWrite &&
         p.rollback.to != flags::Stage::kShadow) {
@@ -166,10 +169,14 @@ void CheckPhases(const Plan& plan, Diagnostics& d) {
 void ValidatePlan(const Plan& plan, Diagnostics& d) {
   auto region_name = [](const Region& r) -> const std::string& { return r.name; };
   CheckUnique(plan.regions, region_name, "region", d);
-  CheckUnique(plan.budgets, [](const Budget& b) -> const std::string& { return b.name; }, "budget", d);
-  CheckUnique(plan.tiers, [](const Tier& t) -> const std::string& { return t.name; }, "tier", d);
-  CheckUnique(plan.ops, [](const PlanOp& o) -> const std::string& { return o.op; }, "op", d);
-  CheckUnique(plan.phases, [](const Phase& p) -> const std::string& { return p.name; }, "phase", d);
+  CheckUnique(
+      plan.budgets, [](const Budget& b) -> const std::string& { return b.name; }, "budget", d);
+  CheckUnique(
+      plan.tiers, [](const Tier& t) -> const std::string& { return t.name; }, "tier", d);
+  CheckUnique(
+      plan.ops, [](const PlanOp& o) -> const std::string& { return o.op; }, "op", d);
+  CheckUnique(
+      plan.phases, [](const Phase& p) -> const std::string& { return p.name; }, "phase", d);
   CheckOps(plan, d);
   CheckBudgets(plan, d);
   CheckTiers(plan, d);

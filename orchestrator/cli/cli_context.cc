@@ -39,8 +39,7 @@ std::string Actor() {
   return base::StrCat("cli:", user != nullptr && *user != '\0' ? user : "unknown");
 }
 
-absl::StatusOr<std::unique_ptr<ControlState>> OpenState(const GlobalOptions& global,
-                                                        bool create) {
+absl::StatusOr<std::unique_ptr<ControlState>> OpenState(const GlobalOptions& global, bool create) {
   return OpenControlState(global.state_dir, create, base::SystemClock());
 }
 

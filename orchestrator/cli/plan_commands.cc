@@ -113,8 +113,8 @@ struct ApplyOptions {
 int RunApply(const ApplyOptions& o, const GlobalOptions& global) {
   std::ifstream in(o.file, std::ios::binary);
   if (!in) {
-    return ReportError(absl::InvalidArgumentError(
-        StrCat(o.file, ": cannot read the plan file; check the path")));
+    return ReportError(
+        absl::InvalidArgumentError(StrCat(o.file, ": cannot read the plan file; check the path")));
   }
   std::stringstream text;
   text << in.rdbuf();
@@ -164,23 +164,24 @@ int RunStatus(const GlobalOptions& global) {
       for (const migrations::GateStatus& g : st.gates) {
         gates.push_back({{"condition", g.condition}, {"measured", g.measured}, {"holds", g.holds}});
       }
-      out.push_back({{"op", st.progress.op},
-                     {"plan", st.progress.plan},
-                     {"phase", st.progress.phase},
-                     {"step", st.progress.step + 1},
-                     {"steps", st.steps},
-                     {"step_description", st.step},
-                     {"stage", flags::StageName(st.flag.stage)},
-                     {"percent", st.flag.ramp_bp / 100.0},
-                     {"paused", st.progress.paused},
-                     {"state", st.state},
-                     {"time_in_step_ms", absl::ToInt64Milliseconds(st.in_step)},
-                     {"held_for_ms", absl::ToInt64Milliseconds(st.held_for)},
-                     {"hold_ms", absl::ToInt64Milliseconds(st.hold)},
-                     {"held_since_ms", st.progress.held_since.has_value()
-                                           ? nlohmann::json(absl::ToUnixMillis(*st.progress.held_since))
-                                           : nlohmann::json()},
-                     {"gates", gates}});
+      out.push_back(
+          {{"op", st.progress.op},
+           {"plan", st.progress.plan},
+           {"phase", st.progress.phase},
+           {"step", st.progress.step + 1},
+           {"steps", st.steps},
+           {"step_description", st.step},
+           {"stage", flags::StageName(st.flag.stage)},
+           {"percent", st.flag.ramp_bp / 100.0},
+           {"paused", st.progress.paused},
+           {"state", st.state},
+           {"time_in_step_ms", absl::ToInt64Milliseconds(st.in_step)},
+           {"held_for_ms", absl::ToInt64Milliseconds(st.held_for)},
+           {"hold_ms", absl::ToInt64Milliseconds(st.hold)},
+           {"held_since_ms", st.progress.held_since.has_value()
+                                 ? nlohmann::json(absl::ToUnixMillis(*st.progress.held_since))
+                                 : nlohmann::json()},
+           {"gates", gates}});
     }
     PrintJson(out);
     return kExitOk;
@@ -197,8 +198,9 @@ int RunStatus(const GlobalOptions& global) {
               st.progress.step < 0 ? StrCat("-/", st.steps)
                                    : StrCat(st.progress.step + 1, "/", st.steps, " ", st.step),
               std::string(flags::StageName(st.flag.stage)), base::FormatBp(st.flag.ramp_bp),
-              st.progress.step < 0 ? "-" : base::HumanDuration(absl::Seconds(
-                                               absl::ToInt64Seconds(st.in_step))),
+              st.progress.step < 0
+                  ? "-"
+                  : base::HumanDuration(absl::Seconds(absl::ToInt64Seconds(st.in_step))),
               st.state});
   }
   t.Print(std::cout);
@@ -241,8 +243,8 @@ int RunExecutorLoop(const RunOptions& o, const GlobalOptions& global) {
     auto events = (*state)->executor->Tick();
     if (!events.ok()) return ReportError(events.status());
     for (const migrations::TickEvent& e : *events) {
-      std::cout << absl::FormatTime("%H:%M:%S ", absl::Now(), absl::UTCTimeZone()) << e.op
-                << ": " << e.what << std::endl;
+      std::cout << absl::FormatTime("%H:%M:%S ", absl::Now(), absl::UTCTimeZone()) << e.op << ": "
+                << e.what << std::endl;
     }
     if (o.once) return kExitOk;
     if (sigtimedwait(&stop, nullptr, &wait) > 0) {
@@ -280,10 +282,10 @@ int RunPause(const PauseOptions& o, const GlobalOptions& global, bool paused) {
 void SetupPause(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry,
                 bool paused) {
   auto o = std::make_shared<PauseOptions>();
-  CLI::App* cmd = app.add_subcommand(
-      paused ? "pause" : "resume",
-      paused ? "Stop a plan from advancing an op (or every op with --all)"
-             : "Let a plan advance an op again (or every op with --all)");
+  CLI::App* cmd =
+      app.add_subcommand(paused ? "pause" : "resume",
+                         paused ? "Stop a plan from advancing an op (or every op with --all)"
+                                : "Let a plan advance an op again (or every op with --all)");
   cmd->add_option("op", o->op, "Op name");
   cmd->add_flag("--all", o->all, "Every op driven by a plan");
   cmd->add_option("--reason", o->reason, "Why, for the audit log")->required();

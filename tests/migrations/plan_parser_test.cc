@@ -19,7 +19,8 @@ std::string ReadFile(const std::filesystem::path& p) {
 
 TEST(PlanParser, ExamplePlansAreValid) {
   for (const char* name : {"social-network.yaml", "e-commerce.yaml"}) {
-    ParseResult r = ParsePlan(ReadFile(std::filesystem::path(CMO_SOURCE_DIR) / "migrations" / name));
+    ParseResult r =
+        ParsePlan(ReadFile(std::filesystem::path(CMO_SOURCE_DIR) / "migrations" / name));
     for (const Diagnostic& d : r.errors) ADD_FAILURE() << FormatDiagnostic(name, d);
     EXPECT_TRUE(r.ok()) << name;
   }

@@ -7,8 +7,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "tests/fakes/subprocess.h"
-#include "tests/fakes/temp_dir.h"
+#include "tests/fakes/cmo_cli.h"
 
 namespace cmo {
 namespace {
@@ -19,23 +18,9 @@ using ::testing::Not;
 
 class CliTest : public ::testing::Test {
  protected:
-  RunResult Cmo(std::vector<std::string> args) {
-    args.insert(args.begin(), CMO_BINARY);
-    return ::cmo::testing::Run(args, {"CMO_STATE_DIR=" + dir_.File("state"), "CMO_ACTOR=alice"});
-  }
-
-  // Runs and expects success; returns stdout.
-  std::string Ok(std::vector<std::string> args) {
-    RunResult r = Cmo(args);
-    EXPECT_EQ(r.exit_code, 0) << r.err;
-    return r.out;
-  }
-
-  nlohmann::json Json(std::vector<std::string> args) {
-    args.push_back("--output");
-    args.push_back("json");
-    return nlohmann::json::parse(Ok(args));
-  }
+  RunResult Cmo(std::vector<std::string> args) { return cli_.Run(std::move(args)); }
+  std::string Ok(std::vector<std::string> args) { return cli_.Ok(std::move(args)); }
+  nlohmann::json Json(std::vector<std::string> args) { return cli_.Json(std::move(args)); }
 
   // Registers post.like (standard, eventual target) and payment.transfer (critical).
   void Seed() {
@@ -57,7 +42,7 @@ class CliTest : public ::testing::Test {
     EXPECT_EQ(actual, expected.str()) << "golden file " << path;
   }
 
-  ::cmo::testing::TempDir dir_;
+  ::cmo::testing::CmoCli cli_;
 };
 
 TEST_F(CliTest, HelpOnEveryCommand) {
