@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs dependencies, builds, and runs the demo: a smoke run of the operator CLI on a fresh
 # state dir (register ops, walk one through dual-write, shadow and ramp, explain a decision,
-# roll back, show the audit log). `cmo demo`, the end-to-end story, replaces this when it lands.
+# roll back, show the audit log; then validate, apply and start the social-network plan). `cmo demo`, the end-to-end story, replaces this when it lands.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
@@ -27,5 +27,9 @@ echo; echo "\$ cmo ramp payment.transfer --to 5 --reason oops   # refused: criti
 if "$CMO" ramp payment.transfer --to 5 --reason oops; then exit 1; else echo "(exit $?)"; fi
 run rollback post.like --reason "stale reads reported"
 run ops list
-run history
+run history --limit 8
+run plan validate migrations/social-network.yaml
+run plan apply migrations/social-network.yaml --reason "selective consistency, phase 1"
+run plan run --once
+run plan status
 echo; echo "demo finished: state was in $STATE (removed)"
