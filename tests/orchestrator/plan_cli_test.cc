@@ -138,6 +138,29 @@ TEST_F(PlanCliTest, ManualGateWaitsForAnOperator) {
   EXPECT_EQ(StatusOf("post.like")["state"], "done");
 }
 
+TEST_F(PlanCliTest, RollbackByHandPausesThePlanAndResumeRealigns) {
+  std::string text = kFastPlan;
+  text.replace(text.find("hold: 3s"), 8, "hold: 0s");
+  const std::string plan = WritePlan("fast.yaml", text);
+  cli_.Ok({"plan", "apply", plan, "--reason", "go"});
+  cli_.Ok({"plan", "run", "--once"});
+  cli_.Ok({"plan", "run", "--once"});
+  ASSERT_EQ(StatusOf("post.like")["stage"], "shadow");
+  cli_.Ok({"rollback", "post.like", "--to", "dual_write", "--reason", "INC-7"});
+  cli_.Ok({"plan", "run", "--once"});
+  nlohmann::json s = StatusOf("post.like");
+  EXPECT_EQ(s["stage"], "dual_write");  // the executor did not undo the operator's rollback
+  EXPECT_EQ(s["paused"], true);
+  EXPECT_THAT(s["state"].get<std::string>(), HasSubstr("flag changed outside the plan"));
+  cli_.Ok({"resume", "post.like", "--reason", "INC-7 closed"});
+  s = StatusOf("post.like");
+  EXPECT_EQ(s["step"], 1);  // realigned to the dual_write step
+  EXPECT_EQ(s["paused"], false);
+  cli_.Ok({"plan", "run", "--once"});
+  cli_.Ok({"plan", "run", "--once"});
+  EXPECT_EQ(StatusOf("post.like")["stage"], "shadow");
+}
+
 TEST_F(PlanCliTest, ChangingAMigratingPlanNeedsForce) {
   const std::string plan = WritePlan("fast.yaml", kFastPlan);
   cli_.Ok({"plan", "apply", plan, "--reason", "go"});
