@@ -1,0 +1,157 @@
+#include "store/internal/row_table.h"
+
+#include "base/status_macros.h"
+#include "base/strings.h"
+
+namespace cmo::store::internal {
+
+const std::string_view kRowTableSchema = R"sql(
+CREATE TABLE rows (
+  domain TEXT NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL, lsn INTEGER NOT NULL,
+  tombstone INTEGER NOT NULL, commit_ms INTEGER NOT NULL, bucket INTEGER NOT NULL,
+  PRIMARY KEY (domain, key)) STRICT, WITHOUT ROWID;
+CREATE INDEX rows_by_bucket ON rows (domain, bucket);
+CREATE TABLE digests (
+  domain TEXT NOT NULL, bucket INTEGER NOT NULL, digest INTEGER NOT NULL, rows INTEGER NOT NULL,
+  PRIMARY KEY (domain, bucket)) STRICT, WITHOUT ROWID;
+CREATE TABLE store_settings (name TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
+)sql";
+
+namespace {
+
+Row ReadRow(base::Statement::Scope& s, std::string_view domain, std::string_view key) {
+  Row r;
+  r.domain = std::string(domain);
+  r.key = std::string(key);
+  r.value = s->ColumnText(0);
+  r.lsn = s->ColumnInt(1);
+  r.tombstone = s->ColumnInt(2) != 0;
+  r.commit_time = absl::FromUnixMillis(s->ColumnInt(3));
+  return r;
+}
+
+}  // namespace
+
+absl::StatusOr<RowTable> RowTable::Open(base::SqliteDb& db, int digest_bits_if_new) {
+  if (digest_bits_if_new < 1 || digest_bits_if_new > 24) {
+    return absl::InvalidArgumentError("digest bits must be between 1 and 24");
+  }
+  CMO_ASSIGN_OR_RETURN(
+      base::Statement * insert,
+      db.Prepare("INSERT OR IGNORE INTO store_settings (name, value) VALUES ('digest_bits', ?1)"));
+  {
+    base::Statement::Scope s(*insert);
+    s->Bind(1, int64_t{digest_bits_if_new});
+    CMO_RETURN_IF_ERROR(s->Run());
+  }
+  CMO_ASSIGN_OR_RETURN(base::Statement * read,
+                       db.Prepare("SELECT value FROM store_settings WHERE name = 'digest_bits'"));
+  base::Statement::Scope s(*read);
+  CMO_ASSIGN_OR_RETURN(bool row, s->Step());
+  if (!row) return absl::DataLossError(base::StrCat(db.path(), ": digest_bits setting missing"));
+  return RowTable(db, static_cast<int>(s->ColumnInt(0)));
+}
+
+absl::StatusOr<std::optional<Row>> RowTable::Get(std::string_view domain, std::string_view key) {
+  CMO_ASSIGN_OR_RETURN(
+      base::Statement * stmt,
+      db_->Prepare("SELECT value, lsn, tombstone, commit_ms FROM rows WHERE domain = ?1 AND "
+                   "key = ?2"));
+  base::Statement::Scope s(*stmt);
+  s->Bind(1, domain).BindBlob(2, key);
+  CMO_ASSIGN_OR_RETURN(bool row, s->Step());
+  if (!row) return std::optional<Row>();
+  return std::optional<Row>(ReadRow(s, domain, key));
+}
+
+absl::Status RowTable::Put(const Row& row, const std::optional<Row>& old) {
+  const uint32_t bucket = DigestBucket(row.key, bits_);
+  {
+    CMO_ASSIGN_OR_RETURN(
+        base::Statement * stmt,
+        db_->Prepare("INSERT INTO rows (domain, key, value, lsn, tombstone, commit_ms, bucket) "
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (domain, key) DO UPDATE "
+                     "SET value = ?3, lsn = ?4, tombstone = ?5, commit_ms = ?6"));
+    base::Statement::Scope s(*stmt);
+    s->Bind(1, row.domain)
+        .BindBlob(2, row.key)
+        .BindBlob(3, row.value)
+        .Bind(4, row.lsn)
+        .Bind(5, int64_t{row.tombstone})
+        .Bind(6, absl::ToUnixMillis(row.commit_time))
+        .Bind(7, int64_t{bucket});
+    CMO_RETURN_IF_ERROR(s->Run());
+  }
+  // digest = sum of row hashes mod 2^64: replace the old row's hash by the new one. The sum
+  // wraps in C++: SQLite would turn an overflowing integer sum into a float.
+  uint64_t digest = 0;
+  int64_t rows = 0;
+  {
+    CMO_ASSIGN_OR_RETURN(
+        base::Statement * stmt,
+        db_->Prepare("SELECT digest, rows FROM digests WHERE domain = ?1 AND bucket = ?2"));
+    base::Statement::Scope s(*stmt);
+    s->Bind(1, row.domain).Bind(2, int64_t{bucket});
+    CMO_ASSIGN_OR_RETURN(bool found, s->Step());
+    if (found) {
+      digest = static_cast<uint64_t>(s->ColumnInt(0));
+      rows = s->ColumnInt(1);
+    }
+  }
+  digest += RowHash(row) - (old.has_value() ? RowHash(*old) : 0);
+  if (!old.has_value()) ++rows;
+  CMO_ASSIGN_OR_RETURN(
+      base::Statement * stmt,
+      db_->Prepare("INSERT INTO digests (domain, bucket, digest, rows) VALUES (?1, ?2, ?3, ?4) "
+                   "ON CONFLICT (domain, bucket) DO UPDATE SET digest = ?3, rows = ?4"));
+  base::Statement::Scope s(*stmt);
+  s->Bind(1, row.domain)
+      .Bind(2, int64_t{bucket})
+      .Bind(3, static_cast<int64_t>(digest))
+      .Bind(4, rows);
+  return s->Run();
+}
+
+absl::StatusOr<std::vector<uint64_t>> RowTable::Digests(std::string_view domain) {
+  std::vector<uint64_t> out(size_t{1} << bits_, 0);
+  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
+                       db_->Prepare("SELECT bucket, digest FROM digests WHERE domain = ?1"));
+  base::Statement::Scope s(*stmt);
+  s->Bind(1, domain);
+  for (;;) {
+    CMO_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    const int64_t bucket = s->ColumnInt(0);
+    if (bucket >= 0 && static_cast<size_t>(bucket) < out.size()) {
+      out[static_cast<size_t>(bucket)] = static_cast<uint64_t>(s->ColumnInt(1));
+    }
+  }
+  return out;
+}
+
+absl::StatusOr<std::vector<Row>> RowTable::RowsInBucket(std::string_view domain, uint32_t bucket) {
+  CMO_ASSIGN_OR_RETURN(
+      base::Statement * stmt,
+      db_->Prepare("SELECT value, lsn, tombstone, commit_ms, key FROM rows WHERE domain = ?1 "
+                   "AND bucket = ?2 ORDER BY key"));
+  base::Statement::Scope s(*stmt);
+  s->Bind(1, domain).Bind(2, int64_t{bucket});
+  std::vector<Row> out;
+  for (;;) {
+    CMO_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    out.push_back(ReadRow(s, domain, s->ColumnText(4)));
+  }
+  return out;
+}
+
+absl::StatusOr<int64_t> RowTable::CountRows(std::string_view domain) {
+  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
+                       db_->Prepare("SELECT count(*) FROM rows WHERE domain = ?1"));
+  base::Statement::Scope s(*stmt);
+  s->Bind(1, domain);
+  CMO_ASSIGN_OR_RETURN(bool row, s->Step());
+  return row ? s->ColumnInt(0) : 0;
+}
+
+}  // namespace cmo::store::internal

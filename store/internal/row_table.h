@@ -1,0 +1,43 @@
+// Rows and their bucket digests in one SQLite database, shared by the primary and replica
+// stores. Every method runs inside the caller's transaction, so a row and its digest always
+// change together (digest maintenance is O(1) per write).
+#ifndef CMO_STORE_INTERNAL_ROW_TABLE_H_
+#define CMO_STORE_INTERNAL_ROW_TABLE_H_
+
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "base/sqlite.h"
+#include "store/row.h"
+
+namespace cmo::store::internal {
+
+// The schema step that creates rows, digests and the store's settings.
+extern const std::string_view kRowTableSchema;
+
+// Not thread-safe; borrows the connection.
+class RowTable {
+ public:
+  // Reads (or, for a new store, records) the digest bucket bits.
+  static absl::StatusOr<RowTable> Open(base::SqliteDb& db, int digest_bits_if_new);
+
+  absl::StatusOr<std::optional<Row>> Get(std::string_view domain, std::string_view key);
+  // Upserts `row`, replacing `old` (the current row, if any) in its bucket's digest.
+  absl::Status Put(const Row& row, const std::optional<Row>& old);
+  // 2^bits digests of `domain` (0 for empty buckets).
+  absl::StatusOr<std::vector<uint64_t>> Digests(std::string_view domain);
+  absl::StatusOr<std::vector<Row>> RowsInBucket(std::string_view domain, uint32_t bucket);
+  absl::StatusOr<int64_t> CountRows(std::string_view domain);
+  int digest_bits() const { return bits_; }
+
+ private:
+  RowTable(base::SqliteDb& db, int bits) : db_(&db), bits_(bits) {}
+  base::SqliteDb* db_;
+  int bits_;
+};
+
+}  // namespace cmo::store::internal
+
+#endif  // CMO_STORE_INTERNAL_ROW_TABLE_H_

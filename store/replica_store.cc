@@ -1,0 +1,120 @@
+#include "store/replica_store.h"
+
+#include <map>
+
+#include "base/sqlite.h"
+#include "base/status_macros.h"
+#include "store/internal/row_table.h"
+
+namespace cmo::store {
+namespace {
+
+constexpr std::string_view kReplicaSchema = R"sql(
+CREATE TABLE partition_progress (
+  topic TEXT NOT NULL, partition INTEGER NOT NULL, next_offset INTEGER NOT NULL,
+  max_lsn INTEGER NOT NULL, last_seq INTEGER NOT NULL, PRIMARY KEY (topic, partition)) STRICT;
+)sql";
+
+}  // namespace
+
+ReplicaStore::ReplicaStore(std::unique_ptr<base::SqliteDb> db,
+                           std::unique_ptr<internal::RowTable> rows)
+    : db_(std::move(db)), rows_(std::move(rows)) {}
+
+ReplicaStore::~ReplicaStore() = default;
+
+absl::StatusOr<std::unique_ptr<ReplicaStore>> ReplicaStore::Open(const std::string& path,
+                                                                 const StoreOptions& options) {
+  base::SqliteOptions sqlite;
+  sqlite.synchronous_full = options.synchronous_full;
+  CMO_ASSIGN_OR_RETURN(auto db, base::SqliteDb::Open(path, sqlite));
+  CMO_RETURN_IF_ERROR(db->Migrate("rows", {internal::kRowTableSchema}));
+  CMO_RETURN_IF_ERROR(db->Migrate("replica", {kReplicaSchema}));
+  CMO_ASSIGN_OR_RETURN(internal::RowTable rows, internal::RowTable::Open(*db, options.digest_bits));
+  return std::unique_ptr<ReplicaStore>(
+      new ReplicaStore(std::move(db), std::make_unique<internal::RowTable>(std::move(rows))));
+}
+
+absl::StatusOr<ApplyStats> ReplicaStore::Apply(std::span<const Row> rows,
+                                               std::span<const PartitionProgress> progress) {
+  ApplyStats stats;
+  CMO_ASSIGN_OR_RETURN(auto txn, base::WriteTransaction::Begin(*db_));
+  for (const Row& row : rows) {
+    CMO_ASSIGN_OR_RETURN(std::optional<Row> old, rows_->Get(row.domain, row.key));
+    if (old.has_value() && old->lsn >= row.lsn) {
+      ++stats.stale;
+      continue;
+    }
+    CMO_RETURN_IF_ERROR(rows_->Put(row, old));
+    ++stats.applied;
+  }
+  CMO_ASSIGN_OR_RETURN(
+      base::Statement * stmt,
+      db_->Prepare("INSERT INTO partition_progress (topic, partition, next_offset, max_lsn, "
+                   "last_seq) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (topic, partition) DO "
+                   "UPDATE SET next_offset = ?3, max_lsn = max(max_lsn, ?4), last_seq = ?5"));
+  for (const PartitionProgress& p : progress) {
+    base::Statement::Scope s(*stmt);
+    s->Bind(1, p.topic)
+        .Bind(2, int64_t{p.partition})
+        .Bind(3, p.next_offset)
+        .Bind(4, p.max_lsn)
+        .Bind(5, p.last_seq);
+    CMO_RETURN_IF_ERROR(s->Run());
+  }
+  CMO_RETURN_IF_ERROR(txn->Commit());
+  return stats;
+}
+
+absl::StatusOr<std::optional<Row>> ReplicaStore::Get(std::string_view domain,
+                                                     std::string_view key) {
+  return rows_->Get(domain, key);
+}
+
+absl::StatusOr<std::vector<PartitionProgress>> ReplicaStore::Progress() {
+  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
+                       db_->Prepare("SELECT topic, partition, next_offset, max_lsn, last_seq FROM "
+                                    "partition_progress ORDER BY topic, partition"));
+  base::Statement::Scope s(*stmt);
+  std::vector<PartitionProgress> out;
+  for (;;) {
+    CMO_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (!row) break;
+    out.push_back({s->ColumnText(0), static_cast<int32_t>(s->ColumnInt(1)), s->ColumnInt(2),
+                   s->ColumnInt(3), s->ColumnInt(4)});
+  }
+  return out;
+}
+
+absl::StatusOr<int64_t> ReplicaStore::Watermark(
+    std::span<const std::pair<std::string, int32_t>> partitions) {
+  CMO_ASSIGN_OR_RETURN(std::vector<PartitionProgress> all, Progress());
+  std::map<std::pair<std::string, int32_t>, int64_t> seen;
+  for (const PartitionProgress& p : all) seen[{p.topic, p.partition}] = p.max_lsn;
+  int64_t watermark = -1;
+  for (const auto& tp : partitions) {
+    auto it = seen.find(tp);
+    const int64_t lsn = it == seen.end() ? 0 : it->second;
+    watermark = watermark < 0 ? lsn : std::min(watermark, lsn);
+  }
+  return watermark < 0 ? 0 : watermark;
+}
+
+absl::Status ReplicaStore::ResetProgress() {
+  return db_->ExecScript("DELETE FROM partition_progress;");
+}
+
+absl::StatusOr<std::vector<uint64_t>> ReplicaStore::Digests(std::string_view domain) {
+  return rows_->Digests(domain);
+}
+
+absl::StatusOr<std::vector<Row>> ReplicaStore::RowsInBucket(std::string_view domain,
+                                                            uint32_t bucket) {
+  return rows_->RowsInBucket(domain, bucket);
+}
+
+absl::StatusOr<int64_t> ReplicaStore::CountRows(std::string_view domain) {
+  return rows_->CountRows(domain);
+}
+
+}  // namespace cmo::store

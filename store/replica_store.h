@@ -1,0 +1,70 @@
+// A regional replica: rows applied from change events only when newer than what it holds, and
+// the position reached on every change-topic partition, committed in the same transaction as
+// the rows — so replaying events (after a crash, a duplicate delivery, a re-publication) is
+// harmless, and the replica knows exactly where it is.
+#ifndef CMO_STORE_REPLICA_STORE_H_
+#define CMO_STORE_REPLICA_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "store/primary_store.h"
+#include "store/row.h"
+
+namespace cmo::store {
+
+// Where an applier is on one partition of one change topic.
+struct PartitionProgress {
+  std::string topic;
+  int32_t partition = 0;
+  int64_t next_offset = 0;  // the Kafka offset to consume next
+  int64_t max_lsn = 0;      // highest LSN seen on this partition (events and heartbeats)
+  int64_t last_seq = 0;     // the relay's per-partition sequence number last seen (gap check)
+  bool operator==(const PartitionProgress&) const = default;
+};
+
+struct ApplyStats {
+  int applied = 0;  // rows written
+  int stale = 0;    // rows ignored because the replica already had that LSN or a newer one
+};
+
+// Not thread-safe: one ReplicaStore per applier thread.
+class ReplicaStore {
+ public:
+  static absl::StatusOr<std::unique_ptr<ReplicaStore>> Open(const std::string& path,
+                                                            const StoreOptions& options = {});
+  ~ReplicaStore();
+
+  // In one transaction: writes every row whose LSN is newer than the stored one (a tombstone
+  // is a row, so an older write arriving late never resurrects a deleted key) and records
+  // `progress`.
+  absl::StatusOr<ApplyStats> Apply(std::span<const Row> rows,
+                                   std::span<const PartitionProgress> progress);
+
+  absl::StatusOr<std::optional<Row>> Get(std::string_view domain, std::string_view key);
+  absl::StatusOr<std::vector<PartitionProgress>> Progress();
+  // min over `partitions` of the highest LSN seen there: every change <= it has been applied
+  // (the relay's heartbeats reach every partition). 0 while some partition was never seen.
+  absl::StatusOr<int64_t> Watermark(std::span<const std::pair<std::string, int32_t>> partitions);
+  // Forgets all positions (after the change log was lost): events are consumed from the start
+  // again, and already-applied LSNs are skipped by Apply.
+  absl::Status ResetProgress();
+
+  absl::StatusOr<std::vector<uint64_t>> Digests(std::string_view domain);
+  absl::StatusOr<std::vector<Row>> RowsInBucket(std::string_view domain, uint32_t bucket);
+  absl::StatusOr<int64_t> CountRows(std::string_view domain);
+
+ private:
+  ReplicaStore(std::unique_ptr<base::SqliteDb> db, std::unique_ptr<internal::RowTable> rows);
+  std::unique_ptr<base::SqliteDb> db_;
+  std::unique_ptr<internal::RowTable> rows_;
+};
+
+}  // namespace cmo::store
+
+#endif  // CMO_STORE_REPLICA_STORE_H_

@@ -1,0 +1,35 @@
+// A versioned row: the unit every store keeps, every change event carries and every
+// comparison (shadow reads, reconciliation) looks at.
+#ifndef CMO_STORE_ROW_H_
+#define CMO_STORE_ROW_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/time/time.h"
+
+namespace cmo::store {
+
+// One version of one key. A delete is a tombstone: a row with no value, kept (versioned) until
+// its grace period ends, so a late older write cannot resurrect the key.
+struct Row {
+  std::string domain;
+  std::string key;
+  std::string value;  // bytes; empty for a tombstone
+  int64_t lsn = 0;    // the primary's log sequence number: the row's version everywhere
+  bool tombstone = false;
+  absl::Time commit_time = absl::UnixEpoch();
+
+  bool operator==(const Row&) const = default;
+};
+
+// The 64-bit hash of a row that bucket digests sum. Covers key, LSN, tombstone and value, so
+// two stores agree on a bucket's digest only if they agree on every row's version and bytes.
+uint64_t RowHash(const Row& row);
+
+// The digest bucket of a key: XXH3_64bits(key) mod 2^bits.
+uint32_t DigestBucket(std::string_view key, int bits);
+
+}  // namespace cmo::store
+
+#endif  // CMO_STORE_ROW_H_
