@@ -1,0 +1,283 @@
+#include "base/kafka.h"
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h>
+
+#include "base/status_macros.h"
+#include "base/strings.h"
+
+namespace cmo::base {
+namespace {
+
+// Kafka protocol ApiKey of Produce requests (rdkafka_mock.h takes raw ApiKeys).
+constexpr int16_t kProduceApiKey = 0;
+
+absl::Status KafkaError(rd_kafka_resp_err_t err, std::string_view context) {
+  const std::string msg = StrCat(context, ": ", rd_kafka_err2str(err));
+  switch (err) {
+    case RD_KAFKA_RESP_ERR__QUEUE_FULL:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
+    case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
+      return absl::UnavailableError(msg);
+    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
+    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+      return absl::NotFoundError(msg);
+    default:
+      return absl::InternalError(msg);
+  }
+}
+
+absl::StatusOr<rd_kafka_conf_t*> MakeConf(const KafkaConfig& config) {
+  rd_kafka_conf_t* conf = rd_kafka_conf_new();
+  char err[512];
+  for (const auto& [k, v] : config) {
+    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
+      rd_kafka_conf_destroy(conf);
+      return absl::InvalidArgumentError(StrCat("kafka setting ", k, "=", v, ": ", err));
+    }
+  }
+  return conf;
+}
+
+absl::StatusOr<rd_kafka_t*> MakeClient(rd_kafka_type_t type, rd_kafka_conf_t* conf) {
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(type, conf, err, sizeof(err));  // takes conf on success
+  if (rk == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    return absl::InvalidArgumentError(StrCat("cannot create Kafka client: ", err));
+  }
+  return rk;
+}
+
+absl::StatusOr<int> CountPartitions(rd_kafka_t* rk, const std::string& topic, int timeout_ms) {
+  rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
+  const rd_kafka_metadata_t* md = nullptr;
+  const rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+  rd_kafka_topic_destroy(rkt);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(err, StrCat("metadata of ", topic));
+  int count = 0;
+  absl::Status status;
+  if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    count = md->topics[0].partition_cnt;
+  } else {
+    status = KafkaError(md->topic_cnt == 1 ? md->topics[0].err : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC,
+                        StrCat("metadata of ", topic));
+  }
+  rd_kafka_metadata_destroy(md);
+  if (!status.ok()) return status;
+  return count;
+}
+
+}  // namespace
+
+// ---- mock cluster ----
+
+struct KafkaMockCluster::Impl {
+  rd_kafka_t* host = nullptr;  // the client instance the mock cluster lives in
+  rd_kafka_mock_cluster_t* cluster = nullptr;
+  ~Impl() {
+    if (cluster != nullptr) rd_kafka_mock_cluster_destroy(cluster);
+    if (host != nullptr) rd_kafka_destroy(host);
+  }
+};
+
+KafkaMockCluster::KafkaMockCluster(std::unique_ptr<Impl> impl)
+    : impl_(std::move(impl)), bootstrap_(rd_kafka_mock_cluster_bootstraps(impl_->cluster)) {}
+
+KafkaMockCluster::~KafkaMockCluster() = default;
+
+absl::StatusOr<std::unique_ptr<KafkaMockCluster>> KafkaMockCluster::Start(int brokers) {
+  auto impl = std::make_unique<Impl>();
+  CMO_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, MakeConf({{"log_level", "0"}}));
+  CMO_ASSIGN_OR_RETURN(impl->host, MakeClient(RD_KAFKA_PRODUCER, conf));
+  impl->cluster = rd_kafka_mock_cluster_new(impl->host, brokers);
+  if (impl->cluster == nullptr) {
+    return absl::UnavailableError("cannot start the embedded Kafka (mock) cluster");
+  }
+  return std::unique_ptr<KafkaMockCluster>(new KafkaMockCluster(std::move(impl)));
+}
+
+absl::Status KafkaMockCluster::CreateTopic(const std::string& topic, int partitions,
+                                           int replication) {
+  const rd_kafka_resp_err_t err =
+      rd_kafka_mock_topic_create(impl_->cluster, topic.c_str(), partitions, replication);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(err, StrCat("create topic ", topic));
+  return absl::OkStatus();
+}
+
+void KafkaMockCluster::SetBrokerDown(int32_t broker_id) {
+  rd_kafka_mock_broker_set_down(impl_->cluster, broker_id);
+}
+
+void KafkaMockCluster::SetBrokerUp(int32_t broker_id) {
+  rd_kafka_mock_broker_set_up(impl_->cluster, broker_id);
+}
+
+void KafkaMockCluster::FailNextProduceRequests(int count) {
+  std::vector<rd_kafka_resp_err_t> errs(static_cast<size_t>(count),
+                                        RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
+  rd_kafka_mock_push_request_errors_array(impl_->cluster, kProduceApiKey, errs.size(), errs.data());
+}
+
+void KafkaMockCluster::DelayProduceAcks(int32_t broker_id, int count, int delay_ms) {
+  for (int i = 0; i < count; ++i) {
+    rd_kafka_mock_broker_push_request_error_rtts(impl_->cluster, broker_id, kProduceApiKey, 1,
+                                                 RD_KAFKA_RESP_ERR_NO_ERROR, delay_ms);
+  }
+}
+
+// ---- producer ----
+
+struct KafkaProducer::Impl {
+  rd_kafka_t* rk = nullptr;
+  std::function<void(const DeliveryReport&)> on_delivery;
+  ~Impl() {
+    if (rk != nullptr) rd_kafka_destroy(rk);
+  }
+  static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+    auto* self = static_cast<Impl*>(opaque);
+    DeliveryReport r;
+    r.opaque = reinterpret_cast<uintptr_t>(m->_private);
+    r.partition = m->partition;
+    r.offset = m->offset;
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR) r.status = KafkaError(m->err, "delivery");
+    if (self->on_delivery) self->on_delivery(r);
+  }
+};
+
+KafkaProducer::KafkaProducer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+KafkaProducer::~KafkaProducer() = default;
+
+absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(
+    const KafkaConfig& config, std::function<void(const DeliveryReport&)> on_delivery) {
+  auto impl = std::make_unique<Impl>();
+  impl->on_delivery = std::move(on_delivery);
+  CMO_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, MakeConf(config));
+  rd_kafka_conf_set_dr_msg_cb(conf, &Impl::OnDelivery);
+  rd_kafka_conf_set_opaque(conf, impl.get());
+  CMO_ASSIGN_OR_RETURN(impl->rk, MakeClient(RD_KAFKA_PRODUCER, conf));
+  return std::unique_ptr<KafkaProducer>(new KafkaProducer(std::move(impl)));
+}
+
+absl::Status KafkaProducer::Produce(const std::string& topic, int32_t partition,
+                                    std::string_view key, std::string_view value, uint64_t opaque) {
+  const rd_kafka_resp_err_t err = rd_kafka_producev(
+      impl_->rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+      RD_KAFKA_V_KEY(key.data(), key.size()),
+      RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
+      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+      RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(opaque))), RD_KAFKA_V_END);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(err, StrCat("produce to ", topic));
+  return absl::OkStatus();
+}
+
+int KafkaProducer::Poll(int timeout_ms) { return rd_kafka_poll(impl_->rk, timeout_ms); }
+
+absl::Status KafkaProducer::Flush(int timeout_ms) {
+  const rd_kafka_resp_err_t err = rd_kafka_flush(impl_->rk, timeout_ms);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(err, "flush");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int> KafkaProducer::PartitionCount(const std::string& topic, int timeout_ms) {
+  return CountPartitions(impl_->rk, topic, timeout_ms);
+}
+
+int KafkaProducer::OutQueueLength() { return rd_kafka_outq_len(impl_->rk); }
+
+// ---- consumer ----
+
+struct KafkaConsumer::Impl {
+  rd_kafka_t* rk = nullptr;
+  ~Impl() {
+    if (rk != nullptr) {
+      rd_kafka_consumer_close(rk);
+      rd_kafka_destroy(rk);
+    }
+  }
+};
+
+KafkaConsumer::KafkaConsumer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+KafkaConsumer::~KafkaConsumer() = default;
+
+absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(const KafkaConfig& config) {
+  auto impl = std::make_unique<Impl>();
+  CMO_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, MakeConf(config));
+  CMO_ASSIGN_OR_RETURN(impl->rk, MakeClient(RD_KAFKA_CONSUMER, conf));
+  rd_kafka_poll_set_consumer(impl->rk);
+  return std::unique_ptr<KafkaConsumer>(new KafkaConsumer(std::move(impl)));
+}
+
+absl::Status KafkaConsumer::Assign(const std::vector<TopicPartitionOffset>& partitions) {
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(partitions.size()));
+  for (const TopicPartitionOffset& p : partitions) {
+    rd_kafka_topic_partition_list_add(list, p.topic.c_str(), p.partition)->offset = p.offset;
+  }
+  const rd_kafka_resp_err_t err = rd_kafka_assign(impl_->rk, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(err, "assign");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<KafkaMessage>> KafkaConsumer::Poll(int max, int timeout_ms) {
+  std::vector<KafkaMessage> out;
+  int wait = timeout_ms;
+  while (static_cast<int>(out.size()) < max) {
+    rd_kafka_message_t* m = rd_kafka_consumer_poll(impl_->rk, wait);
+    if (m == nullptr) break;
+    wait = 0;  // take what is already buffered, without waiting again
+    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+      KafkaMessage msg;
+      msg.topic = rd_kafka_topic_name(m->rkt);
+      msg.partition = m->partition;
+      msg.offset = m->offset;
+      if (m->key != nullptr) msg.key.assign(static_cast<const char*>(m->key), m->key_len);
+      if (m->payload != nullptr) {
+        msg.value.assign(static_cast<const char*>(m->payload), m->len);
+      }
+      out.push_back(std::move(msg));
+    } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF &&
+               rd_kafka_fatal_error(impl_->rk, nullptr, 0)) {
+      absl::Status s = KafkaError(m->err, "consume");
+      rd_kafka_message_destroy(m);
+      return s;
+    }
+    rd_kafka_message_destroy(m);
+  }
+  return out;
+}
+
+absl::StatusOr<int> KafkaConsumer::PartitionCount(const std::string& topic, int timeout_ms) {
+  return CountPartitions(impl_->rk, topic, timeout_ms);
+}
+
+absl::StatusOr<std::map<std::string, int>> KafkaConsumer::ListTopics(std::string_view prefix,
+                                                                     int timeout_ms) {
+  const rd_kafka_metadata_t* md = nullptr;
+  const rd_kafka_resp_err_t err = rd_kafka_metadata(impl_->rk, 1, nullptr, &md, timeout_ms);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(err, "list topics");
+  std::map<std::string, int> out;
+  for (int i = 0; i < md->topic_cnt; ++i) {
+    const std::string_view name = md->topics[i].topic;
+    if (md->topics[i].err == RD_KAFKA_RESP_ERR_NO_ERROR && name.starts_with(prefix)) {
+      out[std::string(name)] = md->topics[i].partition_cnt;
+    }
+  }
+  rd_kafka_metadata_destroy(md);
+  return out;
+}
+
+absl::StatusOr<std::pair<int64_t, int64_t>> KafkaConsumer::Watermarks(const std::string& topic,
+                                                                      int32_t partition,
+                                                                      int timeout_ms) {
+  int64_t low = 0, high = 0;
+  const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+      impl_->rk, topic.c_str(), partition, &low, &high, timeout_ms);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(err, "query watermarks");
+  return std::make_pair(low, high);
+}
+
+}  // namespace cmo::base

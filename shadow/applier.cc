@@ -1,0 +1,140 @@
+#include "shadow/applier.h"
+
+#include <algorithm>
+
+#include "base/status_macros.h"
+#include "base/strings.h"
+#include "shadow/change_event.h"
+
+namespace cmo::shadow {
+
+Applier::Applier(store::ReplicaStore& replica, const base::Clock& clock, ApplierOptions options,
+                 OnLogLoss on_log_loss)
+    : replica_(replica),
+      clock_(clock),
+      options_(std::move(options)),
+      on_log_loss_(std::move(on_log_loss)) {}
+
+absl::StatusOr<std::unique_ptr<Applier>> Applier::Create(store::ReplicaStore& replica,
+                                                         const base::KafkaConfig& kafka,
+                                                         const base::Clock& clock,
+                                                         ApplierOptions options,
+                                                         OnLogLoss on_log_loss) {
+  std::unique_ptr<Applier> a(
+      new Applier(replica, clock, std::move(options), std::move(on_log_loss)));
+  base::KafkaConfig config = kafka;
+  // Positions live in the replica (committed with the rows), not in Kafka's group offsets.
+  config.emplace("group.id", base::StrCat("cmo-applier-", a->options_.region));
+  config.emplace("enable.auto.commit", "false");
+  config.emplace("enable.auto.offset.store", "false");
+  config.emplace("reconnect.backoff.max.ms", "200");
+  config.emplace("fetch.wait.max.ms", "10");
+  CMO_ASSIGN_OR_RETURN(a->consumer_, base::KafkaConsumer::Create(config));
+  CMO_RETURN_IF_ERROR(a->RefreshTopics());
+  return a;
+}
+
+absl::Status Applier::RefreshTopics() {
+  last_refresh_ = clock_.Now();
+  auto listed = consumer_->ListTopics("cmo.changes.", 2000);
+  if (!listed.ok()) return absl::OkStatus();  // broker unreachable: keep what we have
+  if (*listed == topics_) return absl::OkStatus();
+  CMO_ASSIGN_OR_RETURN(std::vector<store::PartitionProgress> stored, replica_.Progress());
+  std::vector<base::TopicPartitionOffset> assignment;
+  bool log_lost = false;
+  for (const auto& [topic, partitions] : *listed) {
+    for (int32_t p = 0; p < partitions; ++p) {
+      int64_t next = base::kOffsetBeginning;
+      for (const store::PartitionProgress& s : stored) {
+        if (s.topic == topic && s.partition == p) next = s.next_offset;
+      }
+      if (next >= 0) {
+        auto marks = consumer_->Watermarks(topic, p, 2000);
+        if (marks.ok() && (next > marks->second || next < marks->first)) {
+          // Our position is past the end (the log restarted empty) or before the start (the
+          // capped log dropped records we never read): read what is there, have the relay
+          // re-publish the rest. Already-applied versions are skipped by LSN.
+          log_lost = true;
+          next = base::kOffsetBeginning;
+        }
+      }
+      assignment.push_back({topic, p, next});
+    }
+  }
+  CMO_RETURN_IF_ERROR(consumer_->Assign(assignment));
+  topics_ = *listed;
+  if (log_lost) {
+    ++metrics_.log_resets;
+    if (on_log_loss_) on_log_loss_();
+  }
+  return absl::OkStatus();
+}
+
+void Applier::RecordLag(absl::Duration lag) {
+  const double ms = absl::ToDoubleMilliseconds(lag);
+  if (lag_ms_.size() < static_cast<size_t>(options_.lag_samples)) {
+    lag_ms_.push_back(ms);
+  } else {
+    lag_ms_[lag_next_] = ms;
+    lag_next_ = (lag_next_ + 1) % lag_ms_.size();
+  }
+}
+
+absl::Status Applier::Step(int timeout_ms) {
+  if (clock_.Now() - last_refresh_ >= options_.topic_refresh) CMO_RETURN_IF_ERROR(RefreshTopics());
+  if (topics_.empty()) return absl::OkStatus();
+  CMO_ASSIGN_OR_RETURN(std::vector<base::KafkaMessage> messages,
+                       consumer_->Poll(options_.batch, timeout_ms));
+  if (messages.empty()) return absl::OkStatus();
+  std::vector<store::Row> rows;
+  std::map<std::pair<std::string, int32_t>, store::PartitionProgress> progress;
+  for (const base::KafkaMessage& m : messages) {
+    store::PartitionProgress& p = progress[{m.topic, m.partition}];
+    p.topic = m.topic;
+    p.partition = m.partition;
+    p.next_offset = m.offset + 1;
+    absl::StatusOr<ChangeEvent> e = DecodeEvent(m.value);
+    if (!e.ok()) {
+      ++metrics_.undecodable;
+      continue;
+    }
+    p.max_lsn = std::max(p.max_lsn, e->row.lsn);
+    if (e->heartbeat) {
+      ++metrics_.heartbeats;
+    } else {
+      rows.push_back(std::move(e->row));
+    }
+  }
+  std::vector<store::PartitionProgress> positions;
+  for (auto& [tp, p] : progress) positions.push_back(std::move(p));
+  CMO_ASSIGN_OR_RETURN(store::ApplyStats stats, replica_.Apply(rows, positions));
+  metrics_.applied += stats.applied;
+  metrics_.stale += stats.stale;
+  const absl::Time now = clock_.Now();
+  for (const store::Row& r : rows) RecordLag(now - r.commit_time);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> Applier::Watermark() {
+  std::vector<std::pair<std::string, int32_t>> partitions;
+  for (const auto& [topic, n] : topics_) {
+    for (int32_t p = 0; p < n; ++p) partitions.emplace_back(topic, p);
+  }
+  return replica_.Watermark(partitions);
+}
+
+ApplierMetrics Applier::metrics() {
+  auto w = Watermark();
+  if (w.ok()) metrics_.watermark = *w;
+  if (!lag_ms_.empty()) {
+    std::vector<double> sorted = lag_ms_;
+    std::sort(sorted.begin(), sorted.end());
+    auto at = [&](double q) { return sorted[static_cast<size_t>(q * (sorted.size() - 1))]; };
+    metrics_.lag_p50_ms = at(0.50);
+    metrics_.lag_p95_ms = at(0.95);
+    metrics_.lag_p99_ms = at(0.99);
+  }
+  return metrics_;
+}
+
+}  // namespace cmo::shadow

@@ -1,0 +1,79 @@
+// Applies change events from Kafka to one region's replica store: each change only if newer
+// than the row's version, positions and watermark progress in the same transaction. Detects a
+// lost or truncated change log (stored position beyond the log) and asks for re-publication.
+#ifndef CMO_SHADOW_APPLIER_H_
+#define CMO_SHADOW_APPLIER_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "base/clock.h"
+#include "base/kafka.h"
+#include "store/replica_store.h"
+
+namespace cmo::shadow {
+
+struct ApplierOptions {
+  std::string region;
+  int batch = 5000;
+  absl::Duration topic_refresh = absl::Seconds(1);
+  int lag_samples = 20'000;  // the window replication-lag percentiles are computed over
+};
+
+struct ApplierMetrics {
+  int64_t applied = 0;
+  int64_t stale = 0;  // duplicates and out-of-order older versions, ignored
+  int64_t heartbeats = 0;
+  int64_t undecodable = 0;  // messages that are not cmo change events, skipped
+  int64_t log_resets = 0;   // times the stored position was past the log (log lost)
+  int64_t watermark = 0;
+  // apply time - commit time, over the last `lag_samples` changes
+  double lag_p50_ms = 0, lag_p95_ms = 0, lag_p99_ms = 0;
+};
+
+// Not thread-safe: Step() from one thread.
+class Applier {
+ public:
+  // Called when the change log was found lost or truncated: the relay must re-publish.
+  using OnLogLoss = std::function<void()>;
+
+  static absl::StatusOr<std::unique_ptr<Applier>> Create(store::ReplicaStore& replica,
+                                                         const base::KafkaConfig& kafka,
+                                                         const base::Clock& clock,
+                                                         ApplierOptions options,
+                                                         OnLogLoss on_log_loss = nullptr);
+
+  // Discovers new change topics when due, consumes up to a batch (waiting at most
+  // `timeout_ms`) and applies it in one transaction.
+  absl::Status Step(int timeout_ms);
+
+  // min over every known partition of the highest LSN seen there.
+  absl::StatusOr<int64_t> Watermark();
+  ApplierMetrics metrics();
+
+ private:
+  Applier(store::ReplicaStore& replica, const base::Clock& clock, ApplierOptions options,
+          OnLogLoss on_log_loss);
+  absl::Status RefreshTopics();
+  void RecordLag(absl::Duration lag);
+
+  store::ReplicaStore& replica_;
+  std::unique_ptr<base::KafkaConsumer> consumer_;
+  const base::Clock& clock_;
+  ApplierOptions options_;
+  OnLogLoss on_log_loss_;
+  std::map<std::string, int> topics_;  // assigned change topics -> partitions
+  absl::Time last_refresh_ = absl::InfinitePast();
+  std::vector<double> lag_ms_;  // ring buffer
+  size_t lag_next_ = 0;
+  ApplierMetrics metrics_;
+};
+
+}  // namespace cmo::shadow
+
+#endif  // CMO_SHADOW_APPLIER_H_

@@ -1,0 +1,45 @@
+// The change-event format on Kafka topics `cmo.changes.<domain>`, version 1. A documented
+// contract (shadow/README.md): third-party consumers such as kcat read it, so fields are only
+// ever added. Message key: the data key (per-key order); value: one JSON object.
+//   change:    {"v":1,"type":"change","domain","key","value_b64","tombstone","lsn","op",
+//               "subject","commit_ms"}
+//   heartbeat: {"v":1,"type":"heartbeat","lsn","sent_ms"} — sent to every partition once every
+//              change with LSN <= lsn has been acknowledged, so watermark = min over partitions.
+#ifndef CMO_SHADOW_CHANGE_EVENT_H_
+#define CMO_SHADOW_CHANGE_EVENT_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "store/primary_store.h"
+#include "store/row.h"
+
+namespace cmo::shadow {
+
+inline constexpr int kChangeEventVersion = 1;
+
+std::string ChangeTopic(std::string_view domain);  // "cmo.changes.<domain>"
+
+struct ChangeEvent {
+  bool heartbeat = false;
+  store::Row row;  // for a heartbeat only row.lsn is set
+  std::string op;
+  std::string subject;
+  absl::Time sent = absl::UnixEpoch();  // heartbeats
+};
+
+std::string EncodeChange(const store::OutboxEntry& entry);
+std::string EncodeHeartbeat(int64_t lsn, absl::Time now);
+// kInvalidArgument for anything that is not a version-1 event (never throws).
+absl::StatusOr<ChangeEvent> DecodeEvent(std::string_view value);
+
+// The partition of a key: XXH3_64bits(key) mod partitions. Chosen by the relay (not by the
+// client's partitioner) so it is the same for every producer and documented.
+int32_t PartitionOf(std::string_view key, int partitions);
+
+}  // namespace cmo::shadow
+
+#endif  // CMO_SHADOW_CHANGE_EVENT_H_

@@ -1,0 +1,141 @@
+#include "shadow/outbox_relay.h"
+
+#include <algorithm>
+
+#include "base/status_macros.h"
+#include "base/strings.h"
+#include "shadow/change_event.h"
+
+namespace cmo::shadow {
+
+OutboxRelay::OutboxRelay(store::PrimaryStore& primary, EnsureTopic ensure_topic,
+                         MinApplied min_applied, const base::Clock& clock, RelayOptions options)
+    : primary_(primary),
+      ensure_topic_(std::move(ensure_topic)),
+      min_applied_(std::move(min_applied)),
+      clock_(clock),
+      options_(options) {}
+
+absl::StatusOr<std::unique_ptr<OutboxRelay>> OutboxRelay::Create(
+    store::PrimaryStore& primary, const base::KafkaConfig& kafka, EnsureTopic ensure_topic,
+    MinApplied min_applied, const base::Clock& clock, RelayOptions options) {
+  std::unique_ptr<OutboxRelay> relay(
+      new OutboxRelay(primary, std::move(ensure_topic), std::move(min_applied), clock, options));
+  base::KafkaConfig config = kafka;
+  // Idempotent, fully acknowledged, retried forever in order: a broker outage delays changes,
+  // never reorders or drops them. Reconnect quickly (the mock keeps leadership on a down
+  // broker, so recovery is paced by the reconnect backoff).
+  config.emplace("enable.idempotence", "true");
+  config.emplace("acks", "all");
+  config.emplace("message.timeout.ms", "0");
+  config.emplace("reconnect.backoff.max.ms", "200");
+  config.emplace("linger.ms", "2");
+  config.emplace("queue.buffering.max.messages", "1000000");
+  OutboxRelay* self = relay.get();
+  CMO_ASSIGN_OR_RETURN(relay->producer_,
+                       base::KafkaProducer::Create(
+                           config, [self](const base::DeliveryReport& r) { self->OnDelivery(r); }));
+  CMO_ASSIGN_OR_RETURN(relay->published_through_, primary.PublishedThrough());
+  CMO_ASSIGN_OR_RETURN(std::vector<std::string> domains, primary.Domains());
+  for (const std::string& d : domains)
+    CMO_RETURN_IF_ERROR(relay->Partitions(ChangeTopic(d)).status());
+  // Start from what every region has applied: if the change log was lost while we were down
+  // (the embedded cluster restarts empty), this re-publishes it. Duplicates are harmless.
+  CMO_RETURN_IF_ERROR(relay->Rewind());
+  return relay;
+}
+
+absl::Status OutboxRelay::Rewind() {
+  CMO_ASSIGN_OR_RETURN(int64_t applied, min_applied_());
+  const int64_t from = std::min(applied, published_through_);
+  if (from < last_sent_ || last_sent_ == 0) ++metrics_.republications;
+  last_sent_ = from;
+  in_flight_.clear();
+  rewind_ = false;
+  return absl::OkStatus();
+}
+
+absl::Status OutboxRelay::RequestRepublish() { return Rewind(); }
+
+absl::StatusOr<int> OutboxRelay::Partitions(const std::string& topic) {
+  auto it = partitions_.find(topic);
+  if (it != partitions_.end()) return it->second;
+  CMO_ASSIGN_OR_RETURN(int n, ensure_topic_(topic));
+  if (n <= 0) return absl::InternalError(base::StrCat("topic ", topic, " has no partitions"));
+  partitions_[topic] = n;
+  return n;
+}
+
+void OutboxRelay::OnDelivery(const base::DeliveryReport& report) {
+  if (report.opaque == 0) return;  // a heartbeat
+  const int64_t lsn = static_cast<int64_t>(report.opaque);
+  if (!report.status.ok()) {
+    ++metrics_.delivery_failures;
+    rewind_ = true;
+    return;
+  }
+  ++metrics_.published;
+  auto it = in_flight_.find(lsn);
+  if (it != in_flight_.end()) it->second = true;
+}
+
+absl::Status OutboxRelay::Step(int timeout_ms) {
+  producer_->Poll(0);
+  if (rewind_) CMO_RETURN_IF_ERROR(Rewind());
+  // Read and send, within the in-flight bound (backpressure).
+  const int room = options_.max_in_flight - static_cast<int>(in_flight_.size());
+  if (room > 0) {
+    CMO_ASSIGN_OR_RETURN(std::vector<store::OutboxEntry> entries,
+                         primary_.ReadOutbox(last_sent_, std::min(room, options_.batch)));
+    for (const store::OutboxEntry& e : entries) {
+      const std::string topic = ChangeTopic(e.row.domain);
+      CMO_ASSIGN_OR_RETURN(int partitions, Partitions(topic));
+      absl::Status s = producer_->Produce(topic, PartitionOf(e.row.key, partitions), e.row.key,
+                                          EncodeChange(e), static_cast<uint64_t>(e.row.lsn));
+      if (absl::IsUnavailable(s)) break;  // local queue full: try again next step
+      CMO_RETURN_IF_ERROR(s);
+      in_flight_[e.row.lsn] = false;
+      last_sent_ = e.row.lsn;
+    }
+  }
+  producer_->Poll(timeout_ms);
+  // Acknowledged prefix -> published_through, persisted.
+  int64_t through = published_through_;
+  while (!in_flight_.empty() && in_flight_.begin()->second) {
+    through = std::max(through, in_flight_.begin()->first);
+    in_flight_.erase(in_flight_.begin());
+  }
+  if (through > published_through_) {
+    CMO_RETURN_IF_ERROR(primary_.SetPublishedThrough(through));
+    published_through_ = through;
+  }
+  const absl::Time now = clock_.Now();
+  if (now - last_heartbeat_ >= options_.heartbeat_interval) {
+    last_heartbeat_ = now;
+    heartbeat_lsn_ = published_through_;
+    const std::string hb = EncodeHeartbeat(published_through_, now);
+    for (const auto& [topic, partitions] : partitions_) {
+      for (int32_t p = 0; p < partitions; ++p) {
+        absl::Status s = producer_->Produce(topic, p, "", hb, 0);
+        if (!s.ok() && !absl::IsUnavailable(s)) return s;
+      }
+    }
+  }
+  if (now - last_trim_ >= options_.trim_interval) {
+    last_trim_ = now;
+    CMO_ASSIGN_OR_RETURN(int64_t applied, min_applied_());
+    CMO_RETURN_IF_ERROR(primary_.TrimOutbox(std::min(applied, published_through_)));
+  }
+  CMO_ASSIGN_OR_RETURN(metrics_.last_lsn, primary_.LastLsn());
+  metrics_.published_through = published_through_;
+  metrics_.outbox_lag = metrics_.last_lsn - published_through_;
+  metrics_.in_flight = static_cast<int64_t>(in_flight_.size());
+  return absl::OkStatus();
+}
+
+absl::Status OutboxRelay::Flush(int timeout_ms) {
+  CMO_RETURN_IF_ERROR(producer_->Flush(timeout_ms));
+  return Step(0);
+}
+
+}  // namespace cmo::shadow

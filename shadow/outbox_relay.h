@@ -1,0 +1,97 @@
+// Publishes the primary's outbox to Kafka: every committed change, in LSN order, keyed by data
+// key, with an idempotent producer (acks=all); marks changes published only once Kafka
+// acknowledged them; sends watermark heartbeats to every partition; and trims the outbox only
+// below what every region has applied, so a lost change log is repaired by re-publishing.
+//
+//   outbox ──read (LSN order, ≤ max_in_flight)──► produce ──ack──► published_through
+//      ▲                                                               │ heartbeat(lsn) to all
+//      └──── trim ≤ min(applied watermark of every region) ◄───────────┘ partitions
+#ifndef CMO_SHADOW_OUTBOX_RELAY_H_
+#define CMO_SHADOW_OUTBOX_RELAY_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "base/clock.h"
+#include "base/kafka.h"
+#include "store/primary_store.h"
+
+namespace cmo::shadow {
+
+struct RelayOptions {
+  int batch = 2000;            // outbox rows read per step
+  int max_in_flight = 50'000;  // unacknowledged changes: the relay's backpressure bound
+  absl::Duration heartbeat_interval = absl::Milliseconds(50);
+  absl::Duration trim_interval = absl::Seconds(1);
+};
+
+struct RelayMetrics {
+  int64_t last_lsn = 0;
+  int64_t published_through = 0;
+  int64_t outbox_lag = 0;  // committed but not yet acknowledged by Kafka
+  int64_t in_flight = 0;
+  int64_t published = 0;  // acknowledged changes since start (re-publications included)
+  int64_t delivery_failures = 0;
+  int64_t republications = 0;
+};
+
+// Not thread-safe: Step() from one thread (it owns the producer's delivery callbacks).
+class OutboxRelay {
+ public:
+  // Returns the partition count of a change topic, creating the topic if needed.
+  using EnsureTopic = std::function<absl::StatusOr<int>(const std::string& topic)>;
+  // The lowest LSN applied by every region (min of their watermarks).
+  using MinApplied = std::function<absl::StatusOr<int64_t>()>;
+
+  static absl::StatusOr<std::unique_ptr<OutboxRelay>> Create(
+      store::PrimaryStore& primary, const base::KafkaConfig& kafka, EnsureTopic ensure_topic,
+      MinApplied min_applied, const base::Clock& clock, RelayOptions options = {});
+
+  // Publishes what it can, serves acknowledgements for up to `timeout_ms`, persists progress,
+  // sends heartbeats and trims. Must be idempotent across crashes: a change may be published
+  // twice, never lost.
+  absl::Status Step(int timeout_ms);
+
+  // Re-publishes everything not applied by every region (after an applier found the change
+  // log truncated or reset).
+  absl::Status RequestRepublish();
+
+  // Waits until every queued message is acknowledged (graceful shutdown).
+  absl::Status Flush(int timeout_ms);
+
+  RelayMetrics metrics() const { return metrics_; }
+
+ private:
+  OutboxRelay(store::PrimaryStore& primary, EnsureTopic ensure_topic, MinApplied min_applied,
+              const base::Clock& clock, RelayOptions options);
+  void OnDelivery(const base::DeliveryReport& report);
+  absl::StatusOr<int> Partitions(const std::string& topic);
+  absl::Status Rewind();
+
+  store::PrimaryStore& primary_;
+  std::unique_ptr<base::KafkaProducer> producer_;
+  EnsureTopic ensure_topic_;
+  MinApplied min_applied_;
+  const base::Clock& clock_;
+  RelayOptions options_;
+
+  std::map<std::string, int> partitions_;  // known change topics
+  std::map<int64_t, bool> in_flight_;      // lsn -> acknowledged
+  int64_t last_sent_ = 0;
+  int64_t published_through_ = 0;
+  int64_t heartbeat_lsn_ = -1;
+  bool rewind_ = false;  // a delivery failed: send again from published_through
+  absl::Time last_heartbeat_ = absl::InfinitePast();
+  absl::Time last_trim_ = absl::InfinitePast();
+  RelayMetrics metrics_;
+};
+
+}  // namespace cmo::shadow
+
+#endif  // CMO_SHADOW_OUTBOX_RELAY_H_
