@@ -25,8 +25,9 @@ int RunCli(int argc, char** argv) {
 
   GlobalOptions global;
   bool check_args = false;
-  app.add_option("--state-dir", global.state_dir, "State directory (default ./cmo-state)")
-      ->envname("CMO_STATE_DIR");
+  CLI::Option* state_dir =
+      app.add_option("--state-dir", global.state_dir, "State directory (default ./cmo-state)")
+          ->envname("CMO_STATE_DIR");
   app.add_option("--output", global.output, "Output format: table or json")
       ->check(CLI::IsMember({"table", "json"}));
   // Hidden (no group): parse the command line and exit 0 without running anything. Used by
@@ -38,6 +39,7 @@ int RunCli(int argc, char** argv) {
   SetupChangeCommands(app, global, registry);
   SetupInspectCommands(app, global, registry);
   SetupPlanCommands(app, global, registry);
+  SetupServeCommand(app, global, registry);
 
   try {
     app.parse(argc, argv);
@@ -50,6 +52,7 @@ int RunCli(int argc, char** argv) {
     app.exit(e);
     return kExitInvalidInput;
   }
+  global.state_dir_given = state_dir->count() > 0;
   const std::function<int()>* run = registry.Find(ParsedLeaf(app));
   if (run == nullptr) {
     std::cerr << "cmo: error: incomplete command; see `cmo --help`\n";

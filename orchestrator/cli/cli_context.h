@@ -22,6 +22,7 @@ inline constexpr int kExitUnreachable = 3;
 struct GlobalOptions {
   std::string state_dir = "cmo-state";
   std::string output = "table";  // "table" or "json"
+  bool state_dir_given = false;  // --state-dir or CMO_STATE_DIR (else a config file may set it)
   bool json() const { return output == "json"; }
 };
 

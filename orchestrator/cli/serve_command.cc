@@ -1,0 +1,118 @@
+#include <pthread.h>
+#include <signal.h>
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <cstring>
+#include <iostream>
+#include <memory>
+
+#include "absl/time/clock.h"
+#include "base/strings.h"
+#include "base/units.h"
+#include "orchestrator/cli/commands.h"
+#include "orchestrator/server.h"
+
+namespace cmo::orchestrator {
+namespace {
+
+struct ServeOptions {
+  std::string config;
+  std::string kafka;
+  std::vector<std::string> regions;
+  std::string status_interval = "5s";
+};
+
+void Log(std::string_view line) {
+  std::cout << absl::FormatTime("%Y-%m-%dT%H:%M:%SZ ", absl::Now(), absl::UTCTimeZone()) << line
+            << std::endl;
+}
+
+int RunServe(const ServeOptions& o, const GlobalOptions& global) {
+  ServeConfig config;
+  if (!o.config.empty()) {
+    auto loaded = LoadServeConfig(o.config);
+    if (!loaded.ok()) return ReportError(loaded.status());
+    config = *loaded;
+  }
+  if (global.state_dir_given || o.config.empty()) config.state_dir = global.state_dir;
+  if (!o.kafka.empty()) config.kafka_brokers = o.kafka;
+  if (!o.regions.empty()) config.regions = o.regions;
+  auto interval = base::ParseDuration(o.status_interval);
+  if (!interval.ok()) return ReportError(interval.status());
+  if (::mkdir(config.state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return ReportError(absl::FailedPreconditionError(base::StrCat(
+        "cannot create state dir ", config.state_dir, ": ", std::strerror(errno))));
+  }
+  auto state = OpenControlState(config.state_dir, /*create=*/true, base::SystemClock());
+  if (!state.ok()) return ReportError(state.status());
+
+  // Signals are taken synchronously in this thread; the data-path threads never see them.
+  sigset_t stop;
+  sigemptyset(&stop);
+  sigaddset(&stop, SIGTERM);
+  sigaddset(&stop, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+
+  auto server = Server::Start(config, base::SystemClock());
+  if (!server.ok()) return ReportError(server.status());
+  Log(base::StrCat("cmo serve: state dir ", config.state_dir, ", kafka ",
+                   config.kafka_brokers == "embedded"
+                       ? base::StrCat("embedded at ", (*server)->bootstrap_servers(), " (written to ",
+                                      BootstrapPath(config.state_dir), ")")
+                       : config.kafka_brokers,
+                   ", regions ", base::StrJoin(config.regions, ", "), "; ready"));
+  int64_t revision = (*state)->flags->Revision().value_or(-1);
+  absl::Time last_status = absl::Now();
+  const timespec tick = {0, 200'000'000};
+  int exit_code = kExitOk;
+  for (;;) {
+    const int sig = sigtimedwait(&stop, nullptr, &tick);
+    if (sig > 0) {
+      Log(base::StrCat("received ", sig == SIGTERM ? "SIGTERM" : "SIGINT",
+                       "; draining and stopping"));
+      break;
+    }
+    if (absl::Status e = (*server)->error(); !e.ok()) {
+      exit_code = ReportError(e);
+      break;
+    }
+    if (auto r = (*state)->flags->Revision(); r.ok() && *r != revision) {
+      revision = *r;
+      Log(base::StrCat("flags changed: revision ", revision));
+    }
+    if (absl::Now() - last_status >= *interval) {
+      last_status = absl::Now();
+      const shadow::RelayMetrics m = (*server)->relay_metrics();
+      std::string regions;
+      for (const auto& r : (*server)->regions()) {
+        regions += base::StrCat(" ", r.region, "=", r.watermark);
+      }
+      Log(base::StrCat("last lsn ", m.last_lsn, ", published ", m.published_through,
+                       ", outbox lag ", m.outbox_lag, ", watermarks", regions));
+    }
+  }
+  absl::Status stopped = (*server)->Stop();
+  server->reset();  // closes the stores: every commit was already durable (synchronous=FULL)
+  if (!stopped.ok()) return ReportError(stopped);
+  Log("stopped cleanly");
+  return exit_code;
+}
+
+}  // namespace
+
+void SetupServeCommand(CLI::App& app, GlobalOptions& global, CommandRegistry& registry) {
+  auto o = std::make_shared<ServeOptions>();
+  CLI::App* serve = app.add_subcommand(
+      "serve", "Run the data path: outbox relay to Kafka and one applier per region");
+  serve->add_option("--config", o->config,
+                    "YAML config: state_dir, kafka: {brokers, partitions}, regions");
+  serve->add_option("--kafka", o->kafka, "Kafka brokers host:port,... or `embedded` (default)");
+  serve->add_option("--regions", o->regions, "Replica regions (default eu-west us-east)")
+      ->delimiter(',');
+  serve->add_option("--status-interval", o->status_interval,
+                    "How often to log a status line (default 5s)");
+  registry.On(serve, [o, &global] { return RunServe(*o, global); });
+}
+
+}  // namespace cmo::orchestrator

@@ -1,0 +1,85 @@
+#include "orchestrator/serve_config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <set>
+
+#include "base/strings.h"
+
+namespace cmo::orchestrator {
+namespace {
+
+std::string Where(const std::string& path, const YAML::Node& n) {
+  const YAML::Mark m = n.Mark();
+  return base::StrCat(path, ":", m.line + 1, ":", m.column + 1, ": ");
+}
+
+absl::Status CheckKeys(const std::string& path, const YAML::Node& map,
+                       const std::set<std::string>& known, std::string_view what) {
+  for (auto it = map.begin(); it != map.end(); ++it) {
+    const YAML::Node key = it->first;
+    if (!known.contains(key.Scalar())) {
+      return absl::InvalidArgumentError(base::StrCat(
+          Where(path, key), "unknown key `", key.Scalar(), "` in ", what, "; expected one of: ",
+          base::StrJoin(known, ", ")));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path) {
+  ServeConfig config;
+  try {
+    const YAML::Node root = YAML::LoadFile(path);
+    if (root.IsNull()) return config;
+    if (!root.IsMap()) {
+      return absl::InvalidArgumentError(
+          base::StrCat(Where(path, root), "the config must be a mapping of `key: value` lines"));
+    }
+    if (auto s = CheckKeys(path, root, {"state_dir", "kafka", "regions"}, "the config");
+        !s.ok()) {
+      return s;
+    }
+    if (root["state_dir"]) config.state_dir = root["state_dir"].as<std::string>();
+    if (const YAML::Node kafka = root["kafka"]) {
+      if (!kafka.IsMap()) {
+        return absl::InvalidArgumentError(
+            base::StrCat(Where(path, kafka), "kafka must be a mapping, e.g. {brokers: embedded}"));
+      }
+      if (auto s = CheckKeys(path, kafka, {"brokers", "partitions"}, "kafka"); !s.ok()) return s;
+      if (kafka["brokers"]) config.kafka_brokers = kafka["brokers"].as<std::string>();
+      if (kafka["partitions"]) {
+        config.kafka_partitions = kafka["partitions"].as<int>();
+        if (config.kafka_partitions < 1 || config.kafka_partitions > 1024) {
+          return absl::InvalidArgumentError(base::StrCat(
+              Where(path, kafka["partitions"]), "kafka.partitions must be between 1 and 1024"));
+        }
+      }
+    }
+    if (const YAML::Node regions = root["regions"]) {
+      if (!regions.IsSequence() || regions.size() == 0) {
+        return absl::InvalidArgumentError(base::StrCat(
+            Where(path, regions), "regions must be a non-empty list, e.g. [eu-west, us-east]"));
+      }
+      config.regions.clear();
+      for (const YAML::Node& r : regions) config.regions.push_back(r.as<std::string>());
+    }
+  } catch (const YAML::BadFile&) {
+    return absl::InvalidArgumentError(
+        base::StrCat(path, ": cannot read the config file; check the path"));
+  } catch (const YAML::Exception& e) {
+    return absl::InvalidArgumentError(base::StrCat(path, ":", e.mark.line + 1, ":",
+                                                   e.mark.column + 1, ": ", e.msg));
+  }
+  for (const std::string& r : config.regions) {
+    if (r.empty() || r.find_first_of("/ ") != std::string::npos) {
+      return absl::InvalidArgumentError(
+          base::StrCat(path, ": region \"", r, "\" must be a non-empty name without / or spaces"));
+    }
+  }
+  return config;
+}
+
+}  // namespace cmo::orchestrator

@@ -1,0 +1,27 @@
+// The configuration of `cmo serve`: a YAML file plus command-line overrides.
+#ifndef CMO_ORCHESTRATOR_SERVE_CONFIG_H_
+#define CMO_ORCHESTRATOR_SERVE_CONFIG_H_
+
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+
+namespace cmo::orchestrator {
+
+struct ServeConfig {
+  std::string state_dir = "cmo-state";
+  std::string kafka_brokers = "embedded";  // or "host:port,host:port"
+  int kafka_partitions = 4;                // partitions of the change topics cmo creates
+  std::vector<std::string> regions = {"eu-west", "us-east"};
+};
+
+// Reads `path`. Unknown keys and bad values are kInvalidArgument with FILE:LINE:COL.
+//   state_dir: ./cmo-state
+//   kafka: {brokers: embedded, partitions: 4}
+//   regions: [eu-west, us-east]
+absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path);
+
+}  // namespace cmo::orchestrator
+
+#endif  // CMO_ORCHESTRATOR_SERVE_CONFIG_H_

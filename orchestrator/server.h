@@ -1,0 +1,77 @@
+// The long-running part of `cmo serve` (first version): the outbox relay and one applier per
+// region, each on its own thread, over the state dir's primary and replica stores, against
+// the embedded Kafka (librdkafka's mock cluster) or a real cluster.
+#ifndef CMO_ORCHESTRATOR_SERVER_H_
+#define CMO_ORCHESTRATOR_SERVER_H_
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "base/clock.h"
+#include "base/kafka.h"
+#include "orchestrator/serve_config.h"
+#include "shadow/applier.h"
+#include "shadow/outbox_relay.h"
+#include "store/primary_store.h"
+#include "store/replica_store.h"
+
+namespace cmo::orchestrator {
+
+// Where the stores and the embedded cluster's address live inside a state dir.
+std::string PrimaryPath(const std::string& state_dir);
+std::string ReplicaPath(const std::string& state_dir, const std::string& region);
+std::string BootstrapPath(const std::string& state_dir);
+
+// Owns the data-path threads. Start() then Stop() from one thread; status() from any.
+class Server {
+ public:
+  struct RegionStatus {
+    std::string region;
+    int64_t watermark = 0;
+  };
+
+  static absl::StatusOr<std::unique_ptr<Server>> Start(const ServeConfig& config,
+                                                       const base::Clock& clock);
+  ~Server();
+
+  // Stops the threads, flushes the producer, closes the stores; returns the first error any
+  // thread hit (OK on a clean run).
+  absl::Status Stop();
+  // The first error of a thread, if any (the server keeps running the other threads).
+  absl::Status error();
+  const std::string& bootstrap_servers() const { return bootstrap_; }
+  shadow::RelayMetrics relay_metrics();
+  std::vector<RegionStatus> regions();
+
+ private:
+  struct Region;
+  Server(const ServeConfig& config, const base::Clock& clock);
+  void Fail(absl::Status s);
+  void RunRelay();
+  void RunApplier(Region& region);
+  int64_t MinApplied() const;
+
+  ServeConfig config_;
+  const base::Clock& clock_;
+  std::unique_ptr<base::KafkaMockCluster> embedded_;
+  std::string bootstrap_;
+  std::unique_ptr<store::PrimaryStore> primary_;
+  std::unique_ptr<shadow::OutboxRelay> relay_;
+  std::vector<std::unique_ptr<Region>> regions_;
+  std::vector<std::thread> threads_;
+  std::atomic<bool> stop_{false};
+  std::atomic<bool> republish_{false};
+
+  std::mutex mu_;  // guards first_error_ and relay_metrics_
+  absl::Status first_error_;
+  shadow::RelayMetrics relay_metrics_;
+};
+
+}  // namespace cmo::orchestrator
+
+#endif  // CMO_ORCHESTRATOR_SERVER_H_
