@@ -1,0 +1,60 @@
+#include "orchestrator/serve_config.h"
+
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/fakes/cmo_cli.h"
+#include "tests/status_matchers.h"
+
+namespace cmo::orchestrator {
+namespace {
+
+using ::cmo::testing::StatusIs;
+using ::testing::HasSubstr;
+
+class ServeConfigTest : public ::testing::Test {
+ protected:
+  std::string Write(const std::string& text) {
+    const std::string path = cli_.dir() + "/serve.yaml";
+    std::ofstream(path) << text;
+    return path;
+  }
+  ::cmo::testing::CmoCli cli_;
+};
+
+TEST_F(ServeConfigTest, ReadsEveryField) {
+  auto c = LoadServeConfig(Write(
+      "state_dir: /var/lib/cmo\nkafka: {brokers: 'k1:9092,k2:9092', partitions: 12}\n"
+      "regions: [eu-west, ap-south]\n"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->state_dir, "/var/lib/cmo");
+  EXPECT_EQ(c->kafka_brokers, "k1:9092,k2:9092");
+  EXPECT_EQ(c->kafka_partitions, 12);
+  EXPECT_EQ(c->regions, (std::vector<std::string>{"eu-west", "ap-south"}));
+}
+
+TEST_F(ServeConfigTest, BadConfigsSayWhereAndWhat) {
+  const std::string path = Write("kafka: {brokers: embedded, partitons: 4}\n");
+  EXPECT_THAT(LoadServeConfig(path),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr(path + ":1:28: unknown key `partitons` in kafka")));
+  EXPECT_THAT(LoadServeConfig(Write("regions: []\n")),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("non-empty list")));
+  EXPECT_THAT(LoadServeConfig(Write("kafka: {partitions: 0}\n")),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("between 1 and 1024")));
+  EXPECT_THAT(LoadServeConfig(Write("regions: [a\n")),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("serve.yaml:2:1")));
+  EXPECT_THAT(LoadServeConfig(cli_.dir() + "/missing.yaml"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("cannot read")));
+}
+
+TEST_F(ServeConfigTest, TheBinaryExits2OnABadConfig) {
+  const std::string path = Write("stat_dir: x\n");
+  ::cmo::testing::RunResult r = cli_.Run({"serve", "--config", path});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr(path + ":1:1: unknown key `stat_dir` in the config"));
+}
+
+}  // namespace
+}  // namespace cmo::orchestrator
