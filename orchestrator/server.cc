@@ -26,6 +26,8 @@ struct Server::Region {
   std::unique_ptr<store::ReplicaStore> replica;
   std::unique_ptr<shadow::Applier> applier;
   std::atomic<int64_t> watermark{0};
+  std::mutex mu;
+  shadow::ApplierMetrics metrics;  // guarded by mu
 };
 
 Server::Server(const ServeConfig& config, const base::Clock& clock)
@@ -133,6 +135,7 @@ void Server::RunRelay() {
 }
 
 void Server::RunApplier(Region& region) {
+  absl::Time published = absl::InfinitePast();
   while (!stop_.load()) {
     absl::Status st = region.applier->Step(50);
     if (!st.ok()) {
@@ -141,6 +144,12 @@ void Server::RunApplier(Region& region) {
     }
     auto w = region.applier->Watermark();
     if (w.ok()) region.watermark = *w;
+    if (clock_.Now() - published >= absl::Milliseconds(200)) {
+      published = clock_.Now();
+      shadow::ApplierMetrics m = region.applier->metrics();
+      std::lock_guard<std::mutex> lock(region.mu);
+      region.metrics = m;
+    }
   }
 }
 
@@ -151,7 +160,10 @@ shadow::RelayMetrics Server::relay_metrics() {
 
 std::vector<Server::RegionStatus> Server::regions() {
   std::vector<RegionStatus> out;
-  for (const auto& r : regions_) out.push_back({r->name, r->watermark.load()});
+  for (const auto& r : regions_) {
+    std::lock_guard<std::mutex> lock(r->mu);
+    out.push_back({r->name, r->watermark.load(), r->metrics});
+  }
   return out;
 }
 

@@ -33,6 +33,7 @@ class Server {
   struct RegionStatus {
     std::string region;
     int64_t watermark = 0;
+    shadow::ApplierMetrics applier;  // refreshed by the applier thread every ~200 ms
   };
 
   static absl::StatusOr<std::unique_ptr<Server>> Start(const ServeConfig& config,

@@ -40,6 +40,7 @@ int RunCli(int argc, char** argv) {
   SetupInspectCommands(app, global, registry);
   SetupPlanCommands(app, global, registry);
   SetupServeCommand(app, global, registry);
+  SetupBenchCommands(app, global, registry);
 
   try {
     app.parse(argc, argv);

@@ -39,6 +39,9 @@ void SetupPlanCommands(CLI::App& app, const GlobalOptions& global, CommandRegist
 // `serve`.
 void SetupServeCommand(CLI::App& app, GlobalOptions& global, CommandRegistry& registry);
 
+// `bench pipeline`.
+void SetupBenchCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry);
+
 // Runs `cmo` with these arguments; returns the process exit code.
 int RunCli(int argc, char** argv);
 

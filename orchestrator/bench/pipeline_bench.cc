@@ -1,0 +1,209 @@
+#include "orchestrator/bench/pipeline_bench.h"
+
+#include <stdlib.h>
+
+#include <chrono>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "base/kafka.h"
+#include "base/sqlite.h"
+#include "base/status_macros.h"
+#include "base/strings.h"
+#include "orchestrator/server.h"
+#include "store/primary_store.h"
+
+namespace cmo::orchestrator {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// The workload: uniformly random keys over the key space, fixed-size values.
+class Workload {
+ public:
+  Workload(const PipelineBenchOptions& o) : rng_(o.seed), keys_(o.keys), value_(o.value_bytes, 'v') {}
+  std::string Key() { return base::StrCat("key-", rng_() % static_cast<uint64_t>(keys_)); }
+  const std::string& Value() {
+    value_[rng_() % value_.size()] = static_cast<char>('a' + rng_() % 26);
+    return value_;
+  }
+
+ private:
+  std::mt19937_64 rng_;
+  int64_t keys_;
+  std::string value_;
+};
+
+absl::StatusOr<std::string> MakeTempDir(const std::string& parent) {
+  std::string tmpl = base::StrCat(parent, "/cmo-bench-XXXXXX");
+  if (mkdtemp(tmpl.data()) == nullptr) {
+    return absl::FailedPreconditionError(base::StrCat("cannot create a directory in ", parent));
+  }
+  return tmpl;
+}
+
+// Raw batched upserts of the same workload into one SQLite store (same pragmas as the
+// stores), best of several batch sizes.
+absl::StatusOr<std::pair<double, int>> SqliteLimit(const PipelineBenchOptions& o,
+                                                   const std::string& dir) {
+  double best = 0;
+  int best_batch = 0;
+  for (int batch : {100, 1000, 5000}) {
+    const std::string path = base::StrCat(dir, "/raw-", batch, ".db");
+    CMO_ASSIGN_OR_RETURN(auto db, base::SqliteDb::Open(path));
+    CMO_RETURN_IF_ERROR(db->ExecScript(
+        "CREATE TABLE kv (key BLOB PRIMARY KEY, value BLOB NOT NULL, lsn INTEGER NOT NULL) "
+        "WITHOUT ROWID;"));
+    CMO_ASSIGN_OR_RETURN(base::Statement * upsert,
+                         db->Prepare("INSERT INTO kv (key, value, lsn) VALUES (?1, ?2, ?3) ON "
+                                     "CONFLICT (key) DO UPDATE SET value = ?2, lsn = ?3"));
+    Workload w(o);
+    int64_t rows = 0;
+    const auto start = Clock::now();
+    while (Clock::now() - start < std::chrono::seconds(3)) {
+      CMO_ASSIGN_OR_RETURN(auto txn, base::WriteTransaction::Begin(*db));
+      for (int i = 0; i < batch; ++i) {
+        base::Statement::Scope s(*upsert);
+        s->BindBlob(1, w.Key()).BindBlob(2, w.Value()).Bind(3, ++rows);
+        CMO_RETURN_IF_ERROR(s->Run());
+      }
+      CMO_RETURN_IF_ERROR(txn->Commit());
+    }
+    const double rate = static_cast<double>(rows) / Seconds(Clock::now() - start);
+    if (rate > best) {
+      best = rate;
+      best_batch = batch;
+    }
+  }
+  return std::make_pair(best, best_batch);
+}
+
+// Raw produce->consume of the same messages through the embedded cluster, with the relay's
+// producer settings (idempotent, acks=all).
+absl::StatusOr<double> KafkaLimit(const PipelineBenchOptions& o) {
+  CMO_ASSIGN_OR_RETURN(auto cluster, base::KafkaMockCluster::Start(3));
+  CMO_RETURN_IF_ERROR(cluster->CreateTopic("bench", 4, 3));
+  const base::KafkaConfig common = {{"bootstrap.servers", cluster->bootstrap_servers()},
+                                    {"log_level", "0"}};
+  base::KafkaConfig pc = common;
+  pc["enable.idempotence"] = "true";
+  pc["acks"] = "all";
+  pc["linger.ms"] = "2";
+  pc["queue.buffering.max.messages"] = "1000000";
+  CMO_ASSIGN_OR_RETURN(auto producer, base::KafkaProducer::Create(pc, nullptr));
+  base::KafkaConfig cc = common;
+  cc["group.id"] = "bench";
+  cc["enable.auto.commit"] = "false";
+  CMO_ASSIGN_OR_RETURN(auto consumer, base::KafkaConsumer::Create(cc));
+  std::vector<base::TopicPartitionOffset> parts;
+  for (int32_t p = 0; p < 4; ++p) parts.push_back({"bench", p, base::kOffsetBeginning});
+  CMO_RETURN_IF_ERROR(consumer->Assign(parts));
+  Workload w(o);
+  // Produce at most kAhead messages ahead of the consumer: the mock caps each partition's log
+  // (about 5 MiB) and silently drops older records, so an unbounded producer would measure the
+  // cap, not the pipe.
+  constexpr int64_t kAhead = 20'000;
+  const int64_t total = 300'000;
+  int64_t produced = 0, consumed = 0;
+  const auto start = Clock::now();
+  while (consumed < total && Clock::now() - start < std::chrono::seconds(60)) {
+    while (produced < total && produced - consumed < kAhead) {
+      const std::string key = w.Key();
+      absl::Status s = producer->Produce("bench", -1, key, w.Value(), 1);
+      if (absl::IsUnavailable(s)) break;
+      CMO_RETURN_IF_ERROR(s);
+      ++produced;
+    }
+    producer->Poll(0);
+    CMO_ASSIGN_OR_RETURN(auto batch, consumer->Poll(10'000, 5));
+    consumed += static_cast<int64_t>(batch.size());
+  }
+  if (consumed < total) {
+    return absl::InternalError(base::StrCat("kafka limit: consumed only ", consumed, " of ",
+                                            total, " messages in 60 s"));
+  }
+  return static_cast<double>(consumed) / Seconds(Clock::now() - start);
+}
+
+}  // namespace
+
+absl::StatusOr<nlohmann::json> RunPipelineBench(const PipelineBenchOptions& o) {
+  CMO_ASSIGN_OR_RETURN(const std::string dir, MakeTempDir(o.work_dir));
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup{dir};
+  nlohmann::json report = {{"seconds", o.seconds},
+                           {"rate", o.rate == 0 ? nlohmann::json("max") : nlohmann::json(o.rate)},
+                           {"keys", o.keys},
+                           {"value_bytes", o.value_bytes}};
+  if (o.limits) {
+    CMO_ASSIGN_OR_RETURN(auto sqlite, SqliteLimit(o, dir));
+    report["sqlite_limit_per_s"] = static_cast<int64_t>(sqlite.first);
+    report["sqlite_best_batch"] = sqlite.second;
+    CMO_ASSIGN_OR_RETURN(double kafka, KafkaLimit(o));
+    report["kafka_limit_per_s"] = static_cast<int64_t>(kafka);
+  }
+
+  ServeConfig config;
+  config.state_dir = base::StrCat(dir, "/state");
+  std::filesystem::create_directories(config.state_dir);
+  config.regions = {"bench"};  // the primary and one replica, as the target assumes
+  CMO_ASSIGN_OR_RETURN(auto server, Server::Start(config, base::SystemClock()));
+  CMO_ASSIGN_OR_RETURN(auto primary,
+                       store::PrimaryStore::Open(PrimaryPath(config.state_dir), base::SystemClock()));
+  Workload w(o);
+  constexpr int kBatch = 500;
+  int64_t written = 0;
+  const auto start = Clock::now();
+  const auto end = start + std::chrono::seconds(o.seconds);
+  int64_t applied_at_warmup = 0;
+  auto warmup_end = start + std::chrono::seconds(std::min(5, o.seconds / 5));
+  bool warm = false;
+  Clock::time_point measure_start = start;
+  while (Clock::now() < end) {
+    if (!warm && Clock::now() >= warmup_end) {
+      warm = true;
+      applied_at_warmup = server->regions()[0].watermark;
+      measure_start = Clock::now();
+    }
+    if (o.rate > 0) {  // paced: never ahead of rate * elapsed
+      const double due = static_cast<double>(o.rate) * Seconds(Clock::now() - start);
+      if (static_cast<double>(written) >= due) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+        continue;
+      }
+    }
+    std::vector<store::WriteRequest> batch;
+    const int n = o.rate > 0 ? static_cast<int>(std::min<int64_t>(kBatch, o.rate / 100 + 1)) : kBatch;
+    for (int i = 0; i < n; ++i) batch.push_back({"bench", w.Key(), w.Value(), false, "bench", "s"});
+    CMO_RETURN_IF_ERROR((*primary).Write(batch).status());
+    written += n;
+    CMO_RETURN_IF_ERROR(server->error());
+  }
+  const auto stop = Clock::now();
+  const Server::RegionStatus region = server->regions()[0];
+  const double window = Seconds(stop - measure_start);
+  report["written_per_s"] = static_cast<int64_t>(static_cast<double>(written) / Seconds(stop - start));
+  report["changes_per_s"] =
+      static_cast<int64_t>(static_cast<double>(region.watermark - applied_at_warmup) / window);
+  report["lag_p50_ms"] = region.applier.lag_p50_ms;
+  report["lag_p95_ms"] = region.applier.lag_p95_ms;
+  report["lag_p99_ms"] = region.applier.lag_p99_ms;
+  report["outbox_lag_at_end"] = server->relay_metrics().outbox_lag;
+  if (o.limits) {
+    const double limit = std::min(report["sqlite_limit_per_s"].get<double>(),
+                                  report["kafka_limit_per_s"].get<double>());
+    report["ratio_to_min_limit"] = report["changes_per_s"].get<double>() / limit;
+  }
+  CMO_RETURN_IF_ERROR(server->Stop());
+  return report;
+}
+
+}  // namespace cmo::orchestrator

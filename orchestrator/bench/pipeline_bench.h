@@ -1,0 +1,32 @@
+// `cmo bench pipeline`: drives primary write -> outbox -> Kafka (embedded) -> applier -> replica
+// with uniformly random keys and 100-byte values, and measures, in the same run on the same
+// disk and cluster, the two limits that bound it: raw batched SQLite upserts and raw
+// librdkafka produce->consume.
+#ifndef CMO_ORCHESTRATOR_BENCH_PIPELINE_BENCH_H_
+#define CMO_ORCHESTRATOR_BENCH_PIPELINE_BENCH_H_
+
+#include <cstdint>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "absl/status/statusor.h"
+
+namespace cmo::orchestrator {
+
+struct PipelineBenchOptions {
+  int seconds = 30;
+  int64_t rate = 0;  // changes/s offered by the writer; 0 = as fast as it can
+  int64_t keys = 1'000'000;
+  int value_bytes = 100;
+  std::string work_dir = "/tmp";  // where the temporary stores go (same disk as state dirs)
+  bool limits = true;             // also measure the SQLite and Kafka limits
+  uint64_t seed = 1;
+};
+
+// Runs the benchmark; returns the JSON report (fields in docs/BENCHMARKS.md).
+absl::StatusOr<nlohmann::json> RunPipelineBench(const PipelineBenchOptions& options);
+
+}  // namespace cmo::orchestrator
+
+#endif  // CMO_ORCHESTRATOR_BENCH_PIPELINE_BENCH_H_

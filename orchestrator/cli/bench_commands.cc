@@ -1,0 +1,57 @@
+#include <iostream>
+#include <memory>
+
+#include "orchestrator/bench/pipeline_bench.h"
+#include "orchestrator/cli/commands.h"
+
+namespace cmo::orchestrator {
+namespace {
+
+struct PipelineOptions {
+  PipelineBenchOptions bench;
+  std::string rate = "max";
+};
+
+int RunPipeline(PipelineOptions o, const GlobalOptions& global) {
+  if (o.rate != "max") {
+    try {
+      o.bench.rate = std::stoll(o.rate);
+    } catch (...) {
+      o.bench.rate = -1;
+    }
+    if (o.bench.rate <= 0) {
+      return ReportError(absl::InvalidArgumentError(
+          "--rate: write a positive number of changes per second, or max"));
+    }
+  }
+  auto report = RunPipelineBench(o.bench);
+  if (!report.ok()) return ReportError(report.status());
+  if (global.json()) {
+    PrintJson(*report);
+  } else {
+    for (const auto& [k, v] : report->items()) std::cout << k << ": " << v.dump() << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void SetupBenchCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry) {
+  CLI::App* bench = app.add_subcommand("bench", "Benchmarks whose figures go to docs/BENCHMARKS.md");
+  bench->require_subcommand(1);
+  auto o = std::make_shared<PipelineOptions>();
+  CLI::App* pipeline = bench->add_subcommand(
+      "pipeline",
+      "primary -> outbox -> Kafka (embedded) -> applier -> replica throughput and lag, with the "
+      "SQLite and Kafka limits measured in the same run");
+  pipeline->add_option("--seconds", o->bench.seconds, "Length of the run (default 30)")
+      ->check(CLI::Range(2, 3600));
+  pipeline->add_option("--rate", o->rate, "Offered changes/s, or max (default)");
+  pipeline->add_option("--keys", o->bench.keys, "Key space (default 1000000)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1'000'000'000}));
+  pipeline->add_option("--work-dir", o->bench.work_dir, "Where temporary stores go (default /tmp)");
+  pipeline->add_flag("!--no-limits", o->bench.limits, "Skip measuring the SQLite and Kafka limits");
+  registry.On(pipeline, [o, &global] { return RunPipeline(*o, global); });
+}
+
+}  // namespace cmo::orchestrator
