@@ -19,9 +19,9 @@ absl::Status CheckKeys(const std::string& path, const YAML::Node& map,
   for (auto it = map.begin(); it != map.end(); ++it) {
     const YAML::Node key = it->first;
     if (!known.contains(key.Scalar())) {
-      return absl::InvalidArgumentError(base::StrCat(
-          Where(path, key), "unknown key `", key.Scalar(), "` in ", what, "; expected one of: ",
-          base::StrJoin(known, ", ")));
+      return absl::InvalidArgumentError(
+          base::StrCat(Where(path, key), "unknown key `", key.Scalar(), "` in ", what,
+                       "; expected one of: ", base::StrJoin(known, ", ")));
     }
   }
   return absl::OkStatus();
@@ -38,8 +38,7 @@ absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path) {
       return absl::InvalidArgumentError(
           base::StrCat(Where(path, root), "the config must be a mapping of `key: value` lines"));
     }
-    if (auto s = CheckKeys(path, root, {"state_dir", "kafka", "regions"}, "the config");
-        !s.ok()) {
+    if (auto s = CheckKeys(path, root, {"state_dir", "kafka", "regions"}, "the config"); !s.ok()) {
       return s;
     }
     if (root["state_dir"]) config.state_dir = root["state_dir"].as<std::string>();
@@ -70,8 +69,8 @@ absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path) {
     return absl::InvalidArgumentError(
         base::StrCat(path, ": cannot read the config file; check the path"));
   } catch (const YAML::Exception& e) {
-    return absl::InvalidArgumentError(base::StrCat(path, ":", e.mark.line + 1, ":",
-                                                   e.mark.column + 1, ": ", e.msg));
+    return absl::InvalidArgumentError(
+        base::StrCat(path, ":", e.mark.line + 1, ":", e.mark.column + 1, ": ", e.msg));
   }
   for (const std::string& r : config.regions) {
     if (r.empty() || r.find_first_of("/ ") != std::string::npos) {

@@ -78,8 +78,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
     auto consumer = base::KafkaConsumer::Create(probe);
     if (!consumer.ok()) return consumer.status();
     std::shared_ptr<base::KafkaConsumer> meta = *std::move(consumer);
-    ensure_topic = [meta, brokers = config.kafka_brokers,
-                    partitions = config.kafka_partitions](
+    ensure_topic = [meta, brokers = config.kafka_brokers, partitions = config.kafka_partitions](
                        const std::string& topic) -> absl::StatusOr<int> {
       auto n = meta->PartitionCount(topic, 5000);
       if (!n.ok()) {
@@ -98,18 +97,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
     region->name = name;
     CMO_ASSIGN_OR_RETURN(region->replica, store::ReplicaStore::Open(ReplicaPath(dir, name)));
     CMO_ASSIGN_OR_RETURN(region->applier,
-                         shadow::Applier::Create(*region->replica, kafka, clock,
-                                                 {.region = name},
+                         shadow::Applier::Create(*region->replica, kafka, clock, {.region = name},
                                                  [self] { self->republish_ = true; }));
     CMO_ASSIGN_OR_RETURN(int64_t w, region->applier->Watermark());
     region->watermark = w;
     s->regions_.push_back(std::move(region));
   }
   CMO_ASSIGN_OR_RETURN(
-      s->relay_,
-      shadow::OutboxRelay::Create(
-          *s->primary_, kafka, ensure_topic,
-          [self]() -> absl::StatusOr<int64_t> { return self->MinApplied(); }, clock));
+      s->relay_, shadow::OutboxRelay::Create(
+                     *s->primary_, kafka, ensure_topic,
+                     [self]() -> absl::StatusOr<int64_t> { return self->MinApplied(); }, clock));
   s->threads_.emplace_back([self] { self->RunRelay(); });
   for (auto& r : s->regions_) {
     Region* region = r.get();

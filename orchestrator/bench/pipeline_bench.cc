@@ -24,7 +24,8 @@ double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).coun
 // The workload: uniformly random keys over the key space, fixed-size values.
 class Workload {
  public:
-  Workload(const PipelineBenchOptions& o) : rng_(o.seed), keys_(o.keys), value_(o.value_bytes, 'v') {}
+  Workload(const PipelineBenchOptions& o)
+      : rng_(o.seed), keys_(o.keys), value_(o.value_bytes, 'v') {}
   std::string Key() { return base::StrCat("key-", rng_() % static_cast<uint64_t>(keys_)); }
   const std::string& Value() {
     value_[rng_() % value_.size()] = static_cast<char>('a' + rng_() % 26);
@@ -122,8 +123,8 @@ absl::StatusOr<double> KafkaLimit(const PipelineBenchOptions& o) {
     consumed += static_cast<int64_t>(batch.size());
   }
   if (consumed < total) {
-    return absl::InternalError(base::StrCat("kafka limit: consumed only ", consumed, " of ",
-                                            total, " messages in 60 s"));
+    return absl::InternalError(
+        base::StrCat("kafka limit: consumed only ", consumed, " of ", total, " messages in 60 s"));
   }
   return static_cast<double>(consumed) / Seconds(Clock::now() - start);
 }
@@ -156,8 +157,8 @@ absl::StatusOr<nlohmann::json> RunPipelineBench(const PipelineBenchOptions& o) {
   std::filesystem::create_directories(config.state_dir);
   config.regions = {"bench"};  // the primary and one replica, as the target assumes
   CMO_ASSIGN_OR_RETURN(auto server, Server::Start(config, base::SystemClock()));
-  CMO_ASSIGN_OR_RETURN(auto primary,
-                       store::PrimaryStore::Open(PrimaryPath(config.state_dir), base::SystemClock()));
+  CMO_ASSIGN_OR_RETURN(
+      auto primary, store::PrimaryStore::Open(PrimaryPath(config.state_dir), base::SystemClock()));
   Workload w(o);
   constexpr int kBatch = 500;
   int64_t written = 0;
@@ -181,7 +182,8 @@ absl::StatusOr<nlohmann::json> RunPipelineBench(const PipelineBenchOptions& o) {
       }
     }
     std::vector<store::WriteRequest> batch;
-    const int n = o.rate > 0 ? static_cast<int>(std::min<int64_t>(kBatch, o.rate / 100 + 1)) : kBatch;
+    const int n =
+        o.rate > 0 ? static_cast<int>(std::min<int64_t>(kBatch, o.rate / 100 + 1)) : kBatch;
     for (int i = 0; i < n; ++i) batch.push_back({"bench", w.Key(), w.Value(), false, "bench", "s"});
     CMO_RETURN_IF_ERROR((*primary).Write(batch).status());
     written += n;
@@ -190,7 +192,8 @@ absl::StatusOr<nlohmann::json> RunPipelineBench(const PipelineBenchOptions& o) {
   const auto stop = Clock::now();
   const Server::RegionStatus region = server->regions()[0];
   const double window = Seconds(stop - measure_start);
-  report["written_per_s"] = static_cast<int64_t>(static_cast<double>(written) / Seconds(stop - start));
+  report["written_per_s"] =
+      static_cast<int64_t>(static_cast<double>(written) / Seconds(stop - start));
   report["changes_per_s"] =
       static_cast<int64_t>(static_cast<double>(region.watermark - applied_at_warmup) / window);
   report["lag_p50_ms"] = region.applier.lag_p50_ms;

@@ -6,9 +6,8 @@
 #define CMO_ORCHESTRATOR_BENCH_PIPELINE_BENCH_H_
 
 #include <cstdint>
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "absl/status/statusor.h"
 

@@ -37,7 +37,8 @@ int RunPipeline(PipelineOptions o, const GlobalOptions& global) {
 }  // namespace
 
 void SetupBenchCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry) {
-  CLI::App* bench = app.add_subcommand("bench", "Benchmarks whose figures go to docs/BENCHMARKS.md");
+  CLI::App* bench =
+      app.add_subcommand("bench", "Benchmarks whose figures go to docs/BENCHMARKS.md");
   bench->require_subcommand(1);
   auto o = std::make_shared<PipelineOptions>();
   CLI::App* pipeline = bench->add_subcommand(

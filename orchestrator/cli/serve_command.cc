@@ -41,8 +41,8 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
   auto interval = base::ParseDuration(o.status_interval);
   if (!interval.ok()) return ReportError(interval.status());
   if (::mkdir(config.state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return ReportError(absl::FailedPreconditionError(base::StrCat(
-        "cannot create state dir ", config.state_dir, ": ", std::strerror(errno))));
+    return ReportError(absl::FailedPreconditionError(
+        base::StrCat("cannot create state dir ", config.state_dir, ": ", std::strerror(errno))));
   }
   auto state = OpenControlState(config.state_dir, /*create=*/true, base::SystemClock());
   if (!state.ok()) return ReportError(state.status());
@@ -58,8 +58,8 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
   if (!server.ok()) return ReportError(server.status());
   Log(base::StrCat("cmo serve: state dir ", config.state_dir, ", kafka ",
                    config.kafka_brokers == "embedded"
-                       ? base::StrCat("embedded at ", (*server)->bootstrap_servers(), " (written to ",
-                                      BootstrapPath(config.state_dir), ")")
+                       ? base::StrCat("embedded at ", (*server)->bootstrap_servers(),
+                                      " (written to ", BootstrapPath(config.state_dir), ")")
                        : config.kafka_brokers,
                    ", regions ", base::StrJoin(config.regions, ", "), "; ready"));
   int64_t revision = (*state)->flags->Revision().value_or(-1);

@@ -32,8 +32,8 @@ class ServeFaultTest : public ::testing::Test {
     std::filesystem::remove(State() + "/kafka.bootstrap");
     auto serve = std::make_unique<Child>(std::vector<std::string>{
         CMO_BINARY, "--state-dir", State(), "serve", "--status-interval", "1s"});
-    EXPECT_TRUE(WaitFor([&] { return std::filesystem::exists(State() + "/kafka.bootstrap"); },
-                        20s));
+    EXPECT_TRUE(
+        WaitFor([&] { return std::filesystem::exists(State() + "/kafka.bootstrap"); }, 20s));
     return serve;
   }
 

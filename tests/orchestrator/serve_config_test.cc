@@ -24,9 +24,9 @@ class ServeConfigTest : public ::testing::Test {
 };
 
 TEST_F(ServeConfigTest, ReadsEveryField) {
-  auto c = LoadServeConfig(Write(
-      "state_dir: /var/lib/cmo\nkafka: {brokers: 'k1:9092,k2:9092', partitions: 12}\n"
-      "regions: [eu-west, ap-south]\n"));
+  auto c = LoadServeConfig(
+      Write("state_dir: /var/lib/cmo\nkafka: {brokers: 'k1:9092,k2:9092', partitions: 12}\n"
+            "regions: [eu-west, ap-south]\n"));
   ASSERT_TRUE(c.ok()) << c.status();
   EXPECT_EQ(c->state_dir, "/var/lib/cmo");
   EXPECT_EQ(c->kafka_brokers, "k1:9092,k2:9092");
