@@ -1,6 +1,3 @@
-#include <pthread.h>
-#include <signal.h>
-
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -12,6 +9,7 @@
 #include "migrations/plan_parser.h"
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/cli/table.h"
+#include "orchestrator/stop_signals.h"
 
 namespace cmo::orchestrator {
 namespace {
@@ -233,12 +231,7 @@ int RunExecutorLoop(const RunOptions& o, const GlobalOptions& global) {
   if (!state.ok()) return ReportError(state.status());
   // SIGTERM/SIGINT end the loop between ticks: a tick is never cut in half by us (and a
   // kill -9 inside one is safe: every step commits atomically with its progress).
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGTERM);
-  sigaddset(&stop, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
-  const timespec wait = absl::ToTimespec(*interval);
+  const StopSignals stop;
   for (;;) {
     auto events = (*state)->executor->Tick();
     if (!events.ok()) return ReportError(events.status());
@@ -247,7 +240,7 @@ int RunExecutorLoop(const RunOptions& o, const GlobalOptions& global) {
                 << e.what << std::endl;
     }
     if (o.once) return kExitOk;
-    if (sigtimedwait(&stop, nullptr, &wait) > 0) {
+    if (stop.Wait(*interval) != 0) {
       std::cout << "plan executor stopped" << std::endl;
       return kExitOk;
     }

@@ -1,4 +1,3 @@
-#include <pthread.h>
 #include <signal.h>
 #include <sys/stat.h>
 
@@ -12,6 +11,7 @@
 #include "base/units.h"
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/server.h"
+#include "orchestrator/stop_signals.h"
 
 namespace cmo::orchestrator {
 namespace {
@@ -47,12 +47,7 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
   auto state = OpenControlState(config.state_dir, /*create=*/true, base::SystemClock());
   if (!state.ok()) return ReportError(state.status());
 
-  // Signals are taken synchronously in this thread; the data-path threads never see them.
-  sigset_t stop;
-  sigemptyset(&stop);
-  sigaddset(&stop, SIGTERM);
-  sigaddset(&stop, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &stop, nullptr);
+  const StopSignals stop;  // before Server::Start: its threads inherit the blocked mask
 
   auto server = Server::Start(config, base::SystemClock());
   if (!server.ok()) return ReportError(server.status());
@@ -64,11 +59,9 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
                    ", regions ", base::StrJoin(config.regions, ", "), "; ready"));
   int64_t revision = (*state)->flags->Revision().value_or(-1);
   absl::Time last_status = absl::Now();
-  const timespec tick = {0, 200'000'000};
   int exit_code = kExitOk;
   for (;;) {
-    const int sig = sigtimedwait(&stop, nullptr, &tick);
-    if (sig > 0) {
+    if (const int sig = stop.Wait(absl::Milliseconds(200)); sig != 0) {
       Log(base::StrCat("received ", sig == SIGTERM ? "SIGTERM" : "SIGINT",
                        "; draining and stopping"));
       break;

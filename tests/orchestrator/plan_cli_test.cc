@@ -44,6 +44,15 @@ class PlanCliTest : public ::testing::Test {
   static std::string Example(const char* name) {
     return std::string(CMO_SOURCE_DIR) + "/migrations/" + name;
   }
+  // Applies kFastPlan without its dual_write hold and runs it until post.like is in shadow.
+  void ApplyAndRunToShadow() {
+    std::string text = kFastPlan;
+    text.replace(text.find("hold: 3s"), 8, "hold: 0s");
+    cli_.Ok({"plan", "apply", WritePlan("fast.yaml", text), "--reason", "go"});
+    cli_.Ok({"plan", "run", "--once"});
+    cli_.Ok({"plan", "run", "--once"});
+    ASSERT_EQ(StatusOf("post.like")["stage"], "shadow");
+  }
   nlohmann::json StatusOf(const std::string& op) {
     for (const auto& s : cli_.Json({"plan", "status"})) {
       if (s["op"] == op) return s;
@@ -118,14 +127,8 @@ TEST_F(PlanCliTest, ApplyRunStatusPauseResumeAndApprove) {
 }
 
 TEST_F(PlanCliTest, ManualGateWaitsForAnOperator) {
-  std::string text = kFastPlan;
-  text.replace(text.find("hold: 3s"), 8, "hold: 0s");
-  const std::string plan = WritePlan("fast.yaml", text);
-  cli_.Ok({"plan", "apply", plan, "--reason", "go"});
-  cli_.Ok({"plan", "run", "--once"});
-  cli_.Ok({"plan", "run", "--once"});
+  ApplyAndRunToShadow();
   nlohmann::json s = StatusOf("post.like");
-  ASSERT_EQ(s["stage"], "shadow");
   EXPECT_EQ(s["gates"][0]["condition"], "manual");
   EXPECT_EQ(s["gates"][0]["holds"], false);
   cli_.Ok({"plan", "run", "--once"});
@@ -139,13 +142,7 @@ TEST_F(PlanCliTest, ManualGateWaitsForAnOperator) {
 }
 
 TEST_F(PlanCliTest, RollbackByHandPausesThePlanAndResumeRealigns) {
-  std::string text = kFastPlan;
-  text.replace(text.find("hold: 3s"), 8, "hold: 0s");
-  const std::string plan = WritePlan("fast.yaml", text);
-  cli_.Ok({"plan", "apply", plan, "--reason", "go"});
-  cli_.Ok({"plan", "run", "--once"});
-  cli_.Ok({"plan", "run", "--once"});
-  ASSERT_EQ(StatusOf("post.like")["stage"], "shadow");
+  ApplyAndRunToShadow();
   cli_.Ok({"rollback", "post.like", "--to", "dual_write", "--reason", "INC-7"});
   cli_.Ok({"plan", "run", "--once"});
   nlohmann::json s = StatusOf("post.like");
