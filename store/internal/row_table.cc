@@ -12,7 +12,8 @@ CREATE TABLE rows (
   PRIMARY KEY (domain, key)) STRICT, WITHOUT ROWID;
 CREATE INDEX rows_by_bucket ON rows (domain, bucket);
 CREATE TABLE digests (
-  domain TEXT NOT NULL, bucket INTEGER NOT NULL, digest INTEGER NOT NULL, rows INTEGER NOT NULL,
+  domain TEXT NOT NULL, bucket INTEGER NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL,
+  rows INTEGER NOT NULL,
   PRIMARY KEY (domain, bucket)) STRICT, WITHOUT ROWID;
 CREATE TABLE store_settings (name TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
 )sql";
@@ -82,40 +83,30 @@ absl::Status RowTable::Put(const Row& row, const std::optional<Row>& old) {
         .Bind(7, int64_t{bucket});
     CMO_RETURN_IF_ERROR(s->Run());
   }
-  // digest = sum of row hashes mod 2^64: replace the old row's hash by the new one. The sum
-  // wraps in C++: SQLite would turn an overflowing integer sum into a float.
-  uint64_t digest = 0;
-  int64_t rows = 0;
-  {
-    CMO_ASSIGN_OR_RETURN(
-        base::Statement * stmt,
-        db_->Prepare("SELECT digest, rows FROM digests WHERE domain = ?1 AND bucket = ?2"));
-    base::Statement::Scope s(*stmt);
-    s->Bind(1, row.domain).Bind(2, int64_t{bucket});
-    CMO_ASSIGN_OR_RETURN(bool found, s->Step());
-    if (found) {
-      digest = static_cast<uint64_t>(s->ColumnInt(0));
-      rows = s->ColumnInt(1);
-    }
-  }
-  digest += RowHash(row) - (old.has_value() ? RowHash(*old) : 0);
-  if (!old.has_value()) ++rows;
+  // digest = sum of row hashes mod 2^64, kept as two 32-bit halves (lo, hi) so that SQLite
+  // can add a delta in one upsert: every intermediate stays below 2^34, far from the signed
+  // 64-bit overflow that would turn it into a float. In SET, lo and hi are the old values.
+  const uint64_t delta = RowHash(row) - (old.has_value() ? RowHash(*old) : 0);
   CMO_ASSIGN_OR_RETURN(
       base::Statement * stmt,
-      db_->Prepare("INSERT INTO digests (domain, bucket, digest, rows) VALUES (?1, ?2, ?3, ?4) "
-                   "ON CONFLICT (domain, bucket) DO UPDATE SET digest = ?3, rows = ?4"));
+      db_->Prepare("INSERT INTO digests (domain, bucket, lo, hi, rows) VALUES (?1, ?2, ?3, ?4, 1) "
+                   "ON CONFLICT (domain, bucket) DO UPDATE SET "
+                   "lo = (lo + ?3) % 4294967296, "
+                   "hi = (hi + ?4 + (lo + ?3) / 4294967296) % 4294967296, "
+                   "rows = rows + ?5"));
   base::Statement::Scope s(*stmt);
   s->Bind(1, row.domain)
       .Bind(2, int64_t{bucket})
-      .Bind(3, static_cast<int64_t>(digest))
-      .Bind(4, rows);
+      .Bind(3, static_cast<int64_t>(delta & 0xffffffffu))
+      .Bind(4, static_cast<int64_t>(delta >> 32))
+      .Bind(5, int64_t{old.has_value() ? 0 : 1});
   return s->Run();
 }
 
 absl::StatusOr<std::vector<uint64_t>> RowTable::Digests(std::string_view domain) {
   std::vector<uint64_t> out(size_t{1} << bits_, 0);
   CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
-                       db_->Prepare("SELECT bucket, digest FROM digests WHERE domain = ?1"));
+                       db_->Prepare("SELECT bucket, lo, hi FROM digests WHERE domain = ?1"));
   base::Statement::Scope s(*stmt);
   s->Bind(1, domain);
   for (;;) {
@@ -123,7 +114,8 @@ absl::StatusOr<std::vector<uint64_t>> RowTable::Digests(std::string_view domain)
     if (!row) break;
     const int64_t bucket = s->ColumnInt(0);
     if (bucket >= 0 && static_cast<size_t>(bucket) < out.size()) {
-      out[static_cast<size_t>(bucket)] = static_cast<uint64_t>(s->ColumnInt(1));
+      out[static_cast<size_t>(bucket)] =
+          static_cast<uint64_t>(s->ColumnInt(1)) | (static_cast<uint64_t>(s->ColumnInt(2)) << 32);
     }
   }
   return out;
