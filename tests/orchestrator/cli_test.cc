@@ -48,12 +48,16 @@ class CliTest : public ::testing::Test {
 TEST_F(CliTest, HelpOnEveryCommand) {
   RunResult top = Cmo({"--help"});
   EXPECT_EQ(top.exit_code, 0);
-  for (const char* sub : {"ops", "advance", "ramp", "rollback", "decide", "history"}) {
+  for (const char* sub : {"ops", "advance", "ramp", "rollback", "decide", "history", "plan",
+                          "pause", "resume", "serve", "bench"}) {
     EXPECT_THAT(top.out, HasSubstr(sub));
   }
   const std::vector<std::vector<std::string>> commands = {
-      {"ops"},  {"ops", "list"}, {"ops", "add"}, {"advance"},
-      {"ramp"}, {"rollback"},    {"decide"},     {"history"}};
+      {"ops"},      {"ops", "list"},     {"ops", "add"},     {"advance"},
+      {"ramp"},     {"rollback"},        {"decide"},         {"history"},
+      {"plan"},     {"plan", "validate"}, {"plan", "apply"}, {"plan", "status"},
+      {"plan", "run"}, {"pause"},        {"resume"},         {"serve"},
+      {"bench"},    {"bench", "pipeline"}};
   for (std::vector<std::string> cmd : commands) {
     cmd.push_back("--help");
     RunResult r = Cmo(cmd);
