@@ -163,12 +163,25 @@ absl::StatusOr<std::unique_ptr<KafkaProducer>> KafkaProducer::Create(
 
 absl::Status KafkaProducer::Produce(const std::string& topic, int32_t partition,
                                     std::string_view key, std::string_view value, uint64_t opaque) {
-  const rd_kafka_resp_err_t err = rd_kafka_producev(
-      impl_->rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
-      RD_KAFKA_V_KEY(key.data(), key.size()),
-      RD_KAFKA_V_VALUE(const_cast<char*>(value.data()), value.size()),
-      RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-      RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(opaque))), RD_KAFKA_V_END);
+  // The array form of rd_kafka_producev: its RD_KAFKA_V_* macros use GNU statement
+  // expressions, which clang rejects under -Wpedantic.
+  rd_kafka_vu_t vus[6] = {};
+  vus[0].vtype = RD_KAFKA_VTYPE_TOPIC;
+  vus[0].u.cstr = topic.c_str();
+  vus[1].vtype = RD_KAFKA_VTYPE_PARTITION;
+  vus[1].u.i32 = partition;
+  vus[2].vtype = RD_KAFKA_VTYPE_KEY;
+  vus[2].u.mem = {const_cast<char*>(key.data()), key.size()};
+  vus[3].vtype = RD_KAFKA_VTYPE_VALUE;
+  vus[3].u.mem = {const_cast<char*>(value.data()), value.size()};
+  vus[4].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+  vus[4].u.i = RD_KAFKA_MSG_F_COPY;
+  vus[5].vtype = RD_KAFKA_VTYPE_OPAQUE;
+  vus[5].u.ptr = reinterpret_cast<void*>(static_cast<uintptr_t>(opaque));
+  rd_kafka_error_t* error = rd_kafka_produceva(impl_->rk, vus, 6);
+  const rd_kafka_resp_err_t err =
+      error == nullptr ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_error_code(error);
+  if (error != nullptr) rd_kafka_error_destroy(error);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(err, StrCat("produce to ", topic));
   return absl::OkStatus();
 }
