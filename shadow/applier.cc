@@ -86,6 +86,15 @@ absl::Status Applier::Step(int timeout_ms) {
   CMO_ASSIGN_OR_RETURN(std::vector<base::KafkaMessage> messages,
                        consumer_->Poll(options_.batch, timeout_ms));
   if (messages.empty()) return absl::OkStatus();
+  // Linger briefly to fill the batch: every apply is one transaction (one fsync), so many tiny
+  // batches would cap throughput; a few ms is small next to the lag budget.
+  const absl::Time linger_until = clock_.Now() + options_.linger;
+  while (static_cast<int>(messages.size()) < options_.batch && clock_.Now() < linger_until) {
+    CMO_ASSIGN_OR_RETURN(std::vector<base::KafkaMessage> more,
+                         consumer_->Poll(options_.batch - static_cast<int>(messages.size()), 1));
+    if (more.empty()) continue;
+    for (base::KafkaMessage& m : more) messages.push_back(std::move(m));
+  }
   std::vector<store::Row> rows;
   std::map<std::pair<std::string, int32_t>, store::PartitionProgress> progress;
   for (const base::KafkaMessage& m : messages) {

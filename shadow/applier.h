@@ -21,6 +21,7 @@ namespace cmo::shadow {
 struct ApplierOptions {
   std::string region;
   int batch = 5000;
+  absl::Duration linger = absl::Milliseconds(5);  // to fill a batch once messages arrive
   absl::Duration topic_refresh = absl::Seconds(1);
   int lag_samples = 20'000;  // the window replication-lag percentiles are computed over
 };

@@ -36,6 +36,7 @@ absl::StatusOr<std::unique_ptr<OutboxRelay>> OutboxRelay::Create(
                        base::KafkaProducer::Create(
                            config, [self](const base::DeliveryReport& r) { self->OnDelivery(r); }));
   CMO_ASSIGN_OR_RETURN(relay->published_through_, primary.PublishedThrough());
+  relay->persisted_through_ = relay->published_through_;
   CMO_ASSIGN_OR_RETURN(std::vector<std::string> domains, primary.Domains());
   for (const std::string& d : domains)
     CMO_RETURN_IF_ERROR(relay->Partitions(ChangeTopic(d)).status());
@@ -105,11 +106,17 @@ absl::Status OutboxRelay::Step(int timeout_ms) {
     through = std::max(through, in_flight_.begin()->first);
     in_flight_.erase(in_flight_.begin());
   }
-  if (through > published_through_) {
-    CMO_RETURN_IF_ERROR(primary_.SetPublishedThrough(through));
-    published_through_ = through;
-  }
+  published_through_ = std::max(published_through_, through);
   const absl::Time now = clock_.Now();
+  // Persisted at most every persist_interval: each write takes the primary's write lock (and an
+  // fsync) away from the application. A stale value only means more re-publication after a
+  // restart, which appliers ignore by LSN.
+  if (published_through_ > persisted_through_ &&
+      now - last_persist_ >= options_.persist_interval) {
+    CMO_RETURN_IF_ERROR(primary_.SetPublishedThrough(published_through_));
+    persisted_through_ = published_through_;
+    last_persist_ = now;
+  }
   if (now - last_heartbeat_ >= options_.heartbeat_interval) {
     last_heartbeat_ = now;
     heartbeat_lsn_ = published_through_;
@@ -135,7 +142,12 @@ absl::Status OutboxRelay::Step(int timeout_ms) {
 
 absl::Status OutboxRelay::Flush(int timeout_ms) {
   CMO_RETURN_IF_ERROR(producer_->Flush(timeout_ms));
-  return Step(0);
+  CMO_RETURN_IF_ERROR(Step(0));
+  if (published_through_ > persisted_through_) {
+    CMO_RETURN_IF_ERROR(primary_.SetPublishedThrough(published_through_));
+    persisted_through_ = published_through_;
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace cmo::shadow

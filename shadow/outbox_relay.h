@@ -29,6 +29,7 @@ struct RelayOptions {
   int max_in_flight = 50'000;  // unacknowledged changes: the relay's backpressure bound
   absl::Duration heartbeat_interval = absl::Milliseconds(50);
   absl::Duration trim_interval = absl::Seconds(1);
+  absl::Duration persist_interval = absl::Milliseconds(250);  // of published_through
 };
 
 struct RelayMetrics {
@@ -85,6 +86,8 @@ class OutboxRelay {
   std::map<int64_t, bool> in_flight_;      // lsn -> acknowledged
   int64_t last_sent_ = 0;
   int64_t published_through_ = 0;
+  int64_t persisted_through_ = 0;
+  absl::Time last_persist_ = absl::InfinitePast();
   int64_t heartbeat_lsn_ = -1;
   bool rewind_ = false;  // a delivery failed: send again from published_through
   absl::Time last_heartbeat_ = absl::InfinitePast();

@@ -18,6 +18,7 @@ struct PipelineBenchOptions {
   int64_t rate = 0;  // changes/s offered by the writer; 0 = as fast as it can
   int64_t keys = 1'000'000;
   int value_bytes = 100;
+  int batch = 5000;  // writes per primary transaction (the raw SQLite limit's best batch)
   std::string work_dir = "/tmp";  // where the temporary stores go (same disk as state dirs)
   bool limits = true;             // also measure the SQLite and Kafka limits
   uint64_t seed = 1;

@@ -7,10 +7,9 @@ namespace cmo::store::internal {
 
 const std::string_view kRowTableSchema = R"sql(
 CREATE TABLE rows (
-  domain TEXT NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL, lsn INTEGER NOT NULL,
-  tombstone INTEGER NOT NULL, commit_ms INTEGER NOT NULL, bucket INTEGER NOT NULL,
-  PRIMARY KEY (domain, key)) STRICT, WITHOUT ROWID;
-CREATE INDEX rows_by_bucket ON rows (domain, bucket);
+  domain TEXT NOT NULL, bucket INTEGER NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL,
+  lsn INTEGER NOT NULL, tombstone INTEGER NOT NULL, commit_ms INTEGER NOT NULL,
+  PRIMARY KEY (domain, bucket, key)) STRICT, WITHOUT ROWID;
 CREATE TABLE digests (
   domain TEXT NOT NULL, bucket INTEGER NOT NULL, lo INTEGER NOT NULL, hi INTEGER NOT NULL,
   rows INTEGER NOT NULL,
@@ -57,9 +56,11 @@ absl::StatusOr<std::optional<Row>> RowTable::Get(std::string_view domain, std::s
   CMO_ASSIGN_OR_RETURN(
       base::Statement * stmt,
       db_->Prepare("SELECT value, lsn, tombstone, commit_ms FROM rows WHERE domain = ?1 AND "
-                   "key = ?2"));
+                   "bucket = ?3 AND key = ?2"));
   base::Statement::Scope s(*stmt);
-  s->Bind(1, domain).BindBlob(2, key);
+  // The bucket is a function of the key and leads the primary key, so a bucket scan needs no
+  // secondary index (one less B-tree to update on every write).
+  s->Bind(1, domain).BindBlob(2, key).Bind(3, int64_t{DigestBucket(key, bits_)});
   CMO_ASSIGN_OR_RETURN(bool row, s->Step());
   if (!row) return std::optional<Row>();
   return std::optional<Row>(ReadRow(s, domain, key));
@@ -71,8 +72,8 @@ absl::Status RowTable::Put(const Row& row, const std::optional<Row>& old) {
     CMO_ASSIGN_OR_RETURN(
         base::Statement * stmt,
         db_->Prepare("INSERT INTO rows (domain, key, value, lsn, tombstone, commit_ms, bucket) "
-                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (domain, key) DO UPDATE "
-                     "SET value = ?3, lsn = ?4, tombstone = ?5, commit_ms = ?6"));
+                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (domain, bucket, key) DO "
+                     "UPDATE SET value = ?3, lsn = ?4, tombstone = ?5, commit_ms = ?6"));
     base::Statement::Scope s(*stmt);
     s->Bind(1, row.domain)
         .BindBlob(2, row.key)
