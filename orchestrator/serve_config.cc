@@ -29,6 +29,15 @@ absl::Status CheckKeys(const std::string& path, const YAML::Node& map,
 
 }  // namespace
 
+absl::StatusOr<ServeRole> ParseServeRole(std::string_view text) {
+  if (text == "all") return ServeRole::kAll;
+  if (text == "kafka") return ServeRole::kKafka;
+  if (text == "relay") return ServeRole::kRelay;
+  if (text == "applier") return ServeRole::kApplier;
+  return absl::InvalidArgumentError(
+      base::StrCat("unknown role \"", text, "\"; expected all, kafka, relay or applier"));
+}
+
 absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path) {
   ServeConfig config;
   try {

@@ -9,10 +9,20 @@
 
 namespace cmo::orchestrator {
 
+// Which parts of the data path this process runs. `all` is the embedded, one-process default;
+// the others let Kafka, the relay and each region's applier run (and fail) as separate
+// processes on one state dir, as a deployment with appliers in their regions does.
+enum class ServeRole { kAll, kKafka, kRelay, kApplier };
+
+absl::StatusOr<ServeRole> ParseServeRole(std::string_view text);
+
 struct ServeConfig {
+  ServeRole role = ServeRole::kAll;
   std::string state_dir = "cmo-state";
   std::string kafka_brokers = "embedded";  // or "host:port,host:port"
   int kafka_partitions = 4;                // partitions of the change topics cmo creates
+  // Every region (the relay trims the outbox only below what all of them applied); with role
+  // `applier`, the regions this process applies.
   std::vector<std::string> regions = {"eu-west", "us-east"};
 };
 

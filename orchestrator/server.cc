@@ -20,6 +20,9 @@ std::string ReplicaPath(const std::string& state_dir, const std::string& region)
 std::string BootstrapPath(const std::string& state_dir) {
   return base::StrCat(state_dir, "/kafka.bootstrap");
 }
+std::string RepublishRequestPath(const std::string& state_dir) {
+  return base::StrCat(state_dir, "/republish.request");
+}
 
 struct Server::Region {
   std::string name;
@@ -45,69 +48,129 @@ absl::Status Server::error() {
   return first_error_;
 }
 
-int64_t Server::MinApplied() const {
+absl::StatusOr<int64_t> Server::MinApplied(const std::map<std::string, int>& partitions) {
+  if (config_.role == ServeRole::kAll) {
+    int64_t min = INT64_MAX;
+    for (const auto& r : regions_) min = std::min(min, r->watermark.load());
+    return regions_.empty() ? 0 : min;
+  }
+  // Appliers run elsewhere: read their replicas' positions (0 for a region never started).
+  std::vector<std::pair<std::string, int32_t>> parts;
+  for (const auto& [topic, n] : partitions) {
+    for (int32_t p = 0; p < n; ++p) parts.emplace_back(topic, p);
+  }
   int64_t min = INT64_MAX;
-  for (const auto& r : regions_) min = std::min(min, r->watermark.load());
-  return regions_.empty() ? 0 : min;
+  for (const std::string& region : config_.regions) {
+    const std::string path = ReplicaPath(config_.state_dir, region);
+    auto& replica = remote_replicas_[region];
+    if (replica == nullptr) {
+      if (::access(path.c_str(), F_OK) != 0) return 0;
+      CMO_ASSIGN_OR_RETURN(replica, store::ReplicaStore::Open(path));
+    }
+    CMO_ASSIGN_OR_RETURN(int64_t w, replica->Watermark(parts));
+    min = std::min(min, w);
+  }
+  return config_.regions.empty() ? 0 : min;
+}
+
+// Starts or finds Kafka; sets how the relay gets a change topic's partition count.
+absl::Status Server::StartKafka(
+    std::function<absl::StatusOr<int>(const std::string&)>& ensure_topic) {
+  const std::string& dir = config_.state_dir;
+  const bool host_embedded = config_.kafka_brokers == "embedded" &&
+                             (config_.role == ServeRole::kAll || config_.role == ServeRole::kKafka);
+  if (host_embedded) {
+    CMO_ASSIGN_OR_RETURN(embedded_, base::KafkaMockCluster::Start(3));
+    bootstrap_ = embedded_->bootstrap_servers();
+    // Other local processes (kcat, appliers, a relay) find the embedded cluster here.
+    const std::string tmp = BootstrapPath(dir) + ".tmp";
+    std::ofstream(tmp) << bootstrap_ << "\n";
+    if (::rename(tmp.c_str(), BootstrapPath(dir).c_str()) != 0) {
+      return absl::FailedPreconditionError(
+          base::StrCat("cannot write ", BootstrapPath(dir), "; check the state dir"));
+    }
+    base::KafkaMockCluster* cluster = embedded_.get();
+    const int partitions = config_.kafka_partitions;
+    ensure_topic = [cluster, partitions](const std::string& topic) -> absl::StatusOr<int> {
+      CMO_RETURN_IF_ERROR(cluster->CreateTopic(topic, partitions, 3));
+      return partitions;
+    };
+    return absl::OkStatus();
+  }
+  if (config_.kafka_brokers == "embedded") {
+    std::ifstream in(BootstrapPath(dir));
+    if (!(in >> bootstrap_)) {
+      return absl::FailedPreconditionError(base::StrCat(
+          "no embedded Kafka for ", dir, " (", BootstrapPath(dir),
+          " is missing); start `cmo serve --role kafka` (or --role all) on this state dir first"));
+    }
+  } else {
+    bootstrap_ = config_.kafka_brokers;
+  }
+  const base::KafkaConfig probe = {{"bootstrap.servers", bootstrap_}, {"log_level", "3"}};
+  CMO_ASSIGN_OR_RETURN(std::shared_ptr<base::KafkaConsumer> meta,
+                       base::KafkaConsumer::Create(probe));
+  // Topics are created by whoever hosts the cluster (role kafka creates one per domain of the
+  // primary) or by the operator on a real cluster; wait a little for them to appear.
+  ensure_topic = [meta, brokers = config_.kafka_brokers, partitions = config_.kafka_partitions,
+                  clock = &clock_](const std::string& topic) -> absl::StatusOr<int> {
+    const absl::Time deadline = clock->Now() + absl::Seconds(10);
+    absl::StatusOr<int> n = meta->PartitionCount(topic, 2000);
+    while ((!n.ok() || *n <= 0) && clock->Now() < deadline) {
+      ::usleep(100'000);  // metadata refresh pacing; this runs only when a new domain appears
+      n = meta->PartitionCount(topic, 2000);
+    }
+    if (!n.ok() || *n <= 0) {
+      return absl::FailedPreconditionError(
+          base::StrCat("change topic ", topic, " does not exist on ", brokers, "; create it with ",
+                       partitions, " partitions"));
+    }
+    return n;
+  };
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
                                                       const base::Clock& clock) {
   std::unique_ptr<Server> s(new Server(config, clock));
+  Server* self = s.get();
   const std::string& dir = config.state_dir;
   std::function<absl::StatusOr<int>(const std::string&)> ensure_topic;
-  if (config.kafka_brokers == "embedded") {
-    CMO_ASSIGN_OR_RETURN(s->embedded_, base::KafkaMockCluster::Start(3));
-    s->bootstrap_ = s->embedded_->bootstrap_servers();
-    // Other local processes (kcat, a second applier) find the embedded cluster here.
-    const std::string tmp = BootstrapPath(dir) + ".tmp";
-    std::ofstream(tmp) << s->bootstrap_ << "\n";
-    if (::rename(tmp.c_str(), BootstrapPath(dir).c_str()) != 0) {
-      return absl::FailedPreconditionError(
-          base::StrCat("cannot write ", BootstrapPath(dir), "; check the state dir"));
-    }
-    base::KafkaMockCluster* cluster = s->embedded_.get();
-    const int partitions = config.kafka_partitions;
-    ensure_topic = [cluster, partitions](const std::string& topic) -> absl::StatusOr<int> {
-      CMO_RETURN_IF_ERROR(cluster->CreateTopic(topic, partitions, 3));
-      return partitions;
-    };
-  } else {
-    s->bootstrap_ = config.kafka_brokers;
-    const base::KafkaConfig probe = {{"bootstrap.servers", s->bootstrap_}, {"log_level", "3"}};
-    auto consumer = base::KafkaConsumer::Create(probe);
-    if (!consumer.ok()) return consumer.status();
-    std::shared_ptr<base::KafkaConsumer> meta = *std::move(consumer);
-    ensure_topic = [meta, brokers = config.kafka_brokers, partitions = config.kafka_partitions](
-                       const std::string& topic) -> absl::StatusOr<int> {
-      auto n = meta->PartitionCount(topic, 5000);
-      if (!n.ok()) {
-        return absl::FailedPreconditionError(
-            base::StrCat("change topic ", topic, " is missing on ", brokers, " (",
-                         n.status().message(), "); create it with ", partitions, " partitions"));
-      }
-      return n;
-    };
-  }
+  CMO_RETURN_IF_ERROR(s->StartKafka(ensure_topic));
   const base::KafkaConfig kafka = {{"bootstrap.servers", s->bootstrap_}, {"log_level", "3"}};
-  CMO_ASSIGN_OR_RETURN(s->primary_, store::PrimaryStore::Open(PrimaryPath(dir), clock));
-  Server* self = s.get();
-  for (const std::string& name : config.regions) {
-    auto region = std::make_unique<Region>();
-    region->name = name;
-    CMO_ASSIGN_OR_RETURN(region->replica, store::ReplicaStore::Open(ReplicaPath(dir, name)));
-    CMO_ASSIGN_OR_RETURN(region->applier,
-                         shadow::Applier::Create(*region->replica, kafka, clock, {.region = name},
-                                                 [self] { self->republish_ = true; }));
-    CMO_ASSIGN_OR_RETURN(int64_t w, region->applier->Watermark());
-    region->watermark = w;
-    s->regions_.push_back(std::move(region));
+  const bool relay = config.role == ServeRole::kAll || config.role == ServeRole::kRelay;
+  const bool appliers = config.role == ServeRole::kAll || config.role == ServeRole::kApplier;
+  if (config.role == ServeRole::kKafka) {
+    CMO_ASSIGN_OR_RETURN(s->primary_, store::PrimaryStore::Open(PrimaryPath(dir), clock));
+    s->threads_.emplace_back([self] { self->RunTopicCreator(); });
+    return s;
   }
-  CMO_ASSIGN_OR_RETURN(
-      s->relay_, shadow::OutboxRelay::Create(
-                     *s->primary_, kafka, ensure_topic,
-                     [self]() -> absl::StatusOr<int64_t> { return self->MinApplied(); }, clock));
-  s->threads_.emplace_back([self] { self->RunRelay(); });
+  if (appliers) {
+    for (const std::string& name : config.regions) {
+      auto region = std::make_unique<Region>();
+      region->name = name;
+      CMO_ASSIGN_OR_RETURN(region->replica, store::ReplicaStore::Open(ReplicaPath(dir, name)));
+      CMO_ASSIGN_OR_RETURN(
+          region->applier,
+          shadow::Applier::Create(*region->replica, kafka, clock, {.region = name}, [self, dir] {
+            self->republish_ = true;
+            std::ofstream(RepublishRequestPath(dir));
+          }));
+      CMO_ASSIGN_OR_RETURN(int64_t w, region->applier->Watermark());
+      region->watermark = w;
+      s->regions_.push_back(std::move(region));
+    }
+  }
+  if (relay) {
+    CMO_ASSIGN_OR_RETURN(s->primary_, store::PrimaryStore::Open(PrimaryPath(dir), clock));
+    CMO_ASSIGN_OR_RETURN(s->relay_, shadow::OutboxRelay::Create(
+                                        *s->primary_, kafka, ensure_topic,
+                                        [self](const std::map<std::string, int>& partitions) {
+                                          return self->MinApplied(partitions);
+                                        },
+                                        clock));
+    s->threads_.emplace_back([self] { self->RunRelay(); });
+  }
   for (auto& r : s->regions_) {
     Region* region = r.get();
     s->threads_.emplace_back([self, region] { self->RunApplier(*region); });
@@ -115,8 +178,29 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
   return s;
 }
 
-void Server::RunRelay() {
+void Server::RunTopicCreator() {
+  // Role kafka: one change topic per domain the primary has seen, as soon as it appears.
   while (!stop_.load()) {
+    auto domains = primary_->Domains();
+    if (!domains.ok()) {
+      Fail(domains.status());
+      return;
+    }
+    for (const std::string& d : *domains) {
+      embedded_->CreateTopic(shadow::ChangeTopic(d), config_.kafka_partitions, 3).IgnoreError();
+    }
+    ::usleep(200'000);
+  }
+}
+
+void Server::RunRelay() {
+  const std::string request = RepublishRequestPath(config_.state_dir);
+  absl::Time checked = absl::InfinitePast();
+  while (!stop_.load()) {
+    if (clock_.Now() - checked >= absl::Seconds(1)) {  // a request from another process
+      checked = clock_.Now();
+      if (::unlink(request.c_str()) == 0) republish_ = true;
+    }
     if (republish_.exchange(false)) {
       if (absl::Status st = relay_->RequestRepublish(); !st.ok()) Fail(st);
     }

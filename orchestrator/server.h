@@ -5,6 +5,8 @@
 #define CMO_ORCHESTRATOR_SERVER_H_
 
 #include <atomic>
+#include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -26,6 +28,8 @@ namespace cmo::orchestrator {
 std::string PrimaryPath(const std::string& state_dir);
 std::string ReplicaPath(const std::string& state_dir, const std::string& region);
 std::string BootstrapPath(const std::string& state_dir);
+// An applier in another process found the change log lost: the relay re-publishes.
+std::string RepublishRequestPath(const std::string& state_dir);
 
 // Owns the data-path threads. Start() then Stop() from one thread; status() from any.
 class Server {
@@ -53,9 +57,11 @@ class Server {
   struct Region;
   Server(const ServeConfig& config, const base::Clock& clock);
   void Fail(absl::Status s);
+  absl::Status StartKafka(std::function<absl::StatusOr<int>(const std::string&)>& ensure_topic);
   void RunRelay();
   void RunApplier(Region& region);
-  int64_t MinApplied() const;
+  void RunTopicCreator();
+  absl::StatusOr<int64_t> MinApplied(const std::map<std::string, int>& partitions);
 
   ServeConfig config_;
   const base::Clock& clock_;
@@ -64,6 +70,8 @@ class Server {
   std::unique_ptr<store::PrimaryStore> primary_;
   std::unique_ptr<shadow::OutboxRelay> relay_;
   std::vector<std::unique_ptr<Region>> regions_;
+  // Role relay: the replicas of appliers running in other processes, read for watermarks.
+  std::map<std::string, std::unique_ptr<store::ReplicaStore>> remote_replicas_;
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> republish_{false};

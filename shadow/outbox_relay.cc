@@ -47,7 +47,7 @@ absl::StatusOr<std::unique_ptr<OutboxRelay>> OutboxRelay::Create(
 }
 
 absl::Status OutboxRelay::Rewind() {
-  CMO_ASSIGN_OR_RETURN(int64_t applied, min_applied_());
+  CMO_ASSIGN_OR_RETURN(int64_t applied, min_applied_(partitions_));
   const int64_t from = std::min(applied, published_through_);
   if (from < last_sent_ || last_sent_ == 0) ++metrics_.republications;
   last_sent_ = from;
@@ -111,8 +111,7 @@ absl::Status OutboxRelay::Step(int timeout_ms) {
   // Persisted at most every persist_interval: each write takes the primary's write lock (and an
   // fsync) away from the application. A stale value only means more re-publication after a
   // restart, which appliers ignore by LSN.
-  if (published_through_ > persisted_through_ &&
-      now - last_persist_ >= options_.persist_interval) {
+  if (published_through_ > persisted_through_ && now - last_persist_ >= options_.persist_interval) {
     CMO_RETURN_IF_ERROR(primary_.SetPublishedThrough(published_through_));
     persisted_through_ = published_through_;
     last_persist_ = now;
@@ -130,7 +129,7 @@ absl::Status OutboxRelay::Step(int timeout_ms) {
   }
   if (now - last_trim_ >= options_.trim_interval) {
     last_trim_ = now;
-    CMO_ASSIGN_OR_RETURN(int64_t applied, min_applied_());
+    CMO_ASSIGN_OR_RETURN(int64_t applied, min_applied_(partitions_));
     CMO_RETURN_IF_ERROR(primary_.TrimOutbox(std::min(applied, published_through_)));
   }
   CMO_ASSIGN_OR_RETURN(metrics_.last_lsn, primary_.LastLsn());

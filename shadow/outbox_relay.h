@@ -47,8 +47,10 @@ class OutboxRelay {
  public:
   // Returns the partition count of a change topic, creating the topic if needed.
   using EnsureTopic = std::function<absl::StatusOr<int>(const std::string& topic)>;
-  // The lowest LSN applied by every region (min of their watermarks).
-  using MinApplied = std::function<absl::StatusOr<int64_t>()>;
+  // The lowest LSN applied by every region (min of their watermarks), given the change-topic
+  // partitions the relay publishes to (topic -> partition count).
+  using MinApplied =
+      std::function<absl::StatusOr<int64_t>(const std::map<std::string, int>& partitions)>;
 
   static absl::StatusOr<std::unique_ptr<OutboxRelay>> Create(
       store::PrimaryStore& primary, const base::KafkaConfig& kafka, EnsureTopic ensure_topic,

@@ -50,8 +50,9 @@ void SetupBenchCommands(CLI::App& app, const GlobalOptions& global, CommandRegis
   pipeline->add_option("--rate", o->rate, "Offered changes/s, or max (default)");
   pipeline->add_option("--keys", o->bench.keys, "Key space (default 1000000)")
       ->check(CLI::Range(int64_t{1}, int64_t{1'000'000'000}));
-  pipeline->add_option("--batch", o->bench.batch,
-                       "Writes per primary transaction at --rate max (default 5000)")
+  pipeline
+      ->add_option("--batch", o->bench.batch,
+                   "Writes per primary transaction at --rate max (default 5000)")
       ->check(CLI::Range(1, 100000));
   pipeline->add_option("--work-dir", o->bench.work_dir, "Where temporary stores go (default /tmp)");
   pipeline->add_flag("!--no-limits", o->bench.limits, "Skip measuring the SQLite and Kafka limits");

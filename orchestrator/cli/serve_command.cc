@@ -17,6 +17,7 @@ namespace cmo::orchestrator {
 namespace {
 
 struct ServeOptions {
+  std::string role = "all";
   std::string config;
   std::string kafka;
   std::vector<std::string> regions;
@@ -38,6 +39,9 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
   if (global.state_dir_given || o.config.empty()) config.state_dir = global.state_dir;
   if (!o.kafka.empty()) config.kafka_brokers = o.kafka;
   if (!o.regions.empty()) config.regions = o.regions;
+  auto role = ParseServeRole(o.role);
+  if (!role.ok()) return ReportError(role.status());
+  config.role = *role;
   auto interval = base::ParseDuration(o.status_interval);
   if (!interval.ok()) return ReportError(interval.status());
   if (::mkdir(config.state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
@@ -51,7 +55,7 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
 
   auto server = Server::Start(config, base::SystemClock());
   if (!server.ok()) return ReportError(server.status());
-  Log(base::StrCat("cmo serve: state dir ", config.state_dir, ", kafka ",
+  Log(base::StrCat("cmo serve (role ", o.role, "): state dir ", config.state_dir, ", kafka ",
                    config.kafka_brokers == "embedded"
                        ? base::StrCat("embedded at ", (*server)->bootstrap_servers(),
                                       " (written to ", BootstrapPath(config.state_dir), ")")
@@ -98,6 +102,12 @@ void SetupServeCommand(CLI::App& app, GlobalOptions& global, CommandRegistry& re
   auto o = std::make_shared<ServeOptions>();
   CLI::App* serve = app.add_subcommand(
       "serve", "Run the data path: outbox relay to Kafka and one applier per region");
+  serve
+      ->add_option("--role", o->role,
+                   "all (default): everything in this process; or one part, to run them as "
+                   "separate processes on one state dir: kafka (the embedded cluster), relay, "
+                   "applier (for --regions)")
+      ->check(CLI::IsMember({"all", "kafka", "relay", "applier"}));
   serve->add_option("--config", o->config,
                     "YAML config: state_dir, kafka: {brokers, partitions}, regions");
   serve->add_option("--kafka", o->kafka, "Kafka brokers host:port,... or `embedded` (default)");

@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <map>
 
 #include "base/clock.h"
 #include "gtest/gtest.h"
@@ -27,6 +28,12 @@ const std::vector<std::string> kRegions = {"eu-west", "us-east"};
 class ServeFaultTest : public ::testing::Test {
  protected:
   std::string State() const { return dir_.File("state"); }
+
+  std::unique_ptr<Child> StartRole(const std::string& role, const std::string& regions) {
+    return std::make_unique<Child>(std::vector<std::string>{CMO_BINARY, "--state-dir", State(),
+                                                            "serve", "--role", role, "--regions",
+                                                            regions, "--status-interval", "1s"});
+  }
 
   std::unique_ptr<Child> StartServe() {
     std::filesystem::remove(State() + "/kafka.bootstrap");
@@ -91,6 +98,43 @@ TEST_F(ServeFaultTest, KilledServeWithEmbeddedKafkaLosesNothing) {
   ASSERT_TRUE(WaitFor([&] { return Converged(); }, 90s, 250ms)) << "replicas did not converge";
   serve->Kill(SIGTERM);
   EXPECT_EQ(serve->Wait(), 0);  // graceful stop
+  ExpectRowByRowEqual();
+}
+
+// The parts of the data path as separate processes on one state dir (as with appliers in their
+// own regions): the relay, then each applier, is killed with SIGKILL mid-load and restarted,
+// while Kafka (its own process) keeps the change log.
+TEST_F(ServeFaultTest, KillingTheRelayOrOneApplierLosesNothing) {
+  std::filesystem::create_directories(State());
+  auto kafka = StartRole("kafka", "eu-west,us-east");
+  ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(State() + "/kafka.bootstrap"); }, 20s));
+  auto relay = StartRole("relay", "eu-west,us-east");
+  std::map<std::string, std::unique_ptr<Child>> appliers;
+  for (const std::string& r : kRegions) appliers[r] = StartRole("applier", r);
+  Child writer({CMO_WRITER, State() + "/primary.db", "20000", "100", "40", "3000"});
+  auto wait_lines = [&](int n) {
+    for (int i = 0; i < n; ++i) ASSERT_TRUE(writer.ReadLine().has_value());
+  };
+  wait_lines(40);
+  relay->Kill(SIGKILL);  // between publish and mark, at an arbitrary point
+  EXPECT_EQ(relay->Wait(), -SIGKILL);
+  relay = StartRole("relay", "eu-west,us-east");
+  for (const std::string& r : kRegions) {
+    wait_lines(40);
+    appliers[r]->Kill(SIGKILL);  // mid-batch
+    EXPECT_EQ(appliers[r]->Wait(), -SIGKILL);
+    appliers[r] = StartRole("applier", r);
+  }
+  std::optional<std::string> line;
+  while ((line = writer.ReadLine()).has_value() && *line != "DONE") {
+  }
+  ASSERT_EQ(line, std::optional<std::string>("DONE"));
+  EXPECT_EQ(writer.Wait(), 0);
+  ASSERT_TRUE(WaitFor([&] { return Converged(); }, 90s, 250ms)) << "replicas did not converge";
+  for (auto* p : {relay.get(), appliers["eu-west"].get(), appliers["us-east"].get(), kafka.get()}) {
+    p->Kill(SIGTERM);
+    EXPECT_EQ(p->Wait(), 0);
+  }
   ExpectRowByRowEqual();
 }
 

@@ -58,7 +58,10 @@ class PipelineTest : public ::testing::Test {
     }
     auto relay = OutboxRelay::Create(
         *primary_, kafka, [](const std::string&) -> absl::StatusOr<int> { return kPartitions; },
-        [this]() -> absl::StatusOr<int64_t> { return MinApplied(); }, base::SystemClock());
+        [this](const std::map<std::string, int>&) -> absl::StatusOr<int64_t> {
+          return MinApplied();
+        },
+        base::SystemClock());
     ASSERT_TRUE(relay.ok()) << relay.status();
     relay_ = *std::move(relay);
   }
