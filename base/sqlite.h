@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -39,6 +40,23 @@ class Statement {
   absl::StatusOr<bool> Step();
   // Runs a statement that returns no rows.
   absl::Status Run();
+
+  // Steps through every remaining row, calling `each()` (which reads the columns) per row.
+  // `each` returns void, or an absl::Status that stops the iteration when not OK.
+  template <typename F>
+  absl::Status ForEachRow(F each) {
+    for (;;) {
+      absl::StatusOr<bool> row = Step();
+      if (!row.ok()) return row.status();
+      if (!*row) return absl::OkStatus();
+      if constexpr (std::is_same_v<decltype(each()), void>) {
+        each();
+      } else {
+        absl::Status s = each();
+        if (!s.ok()) return s;
+      }
+    }
+  }
 
   int64_t ColumnInt(int column) const;
   std::string ColumnText(int column) const;

@@ -85,12 +85,11 @@ absl::StatusOr<std::vector<Flag>> FlagStore::List() {
                        db_->Prepare(base::StrCat(kSelectFlags, " ORDER BY op")));
   base::Statement::Scope s(*stmt);
   std::vector<Flag> out;
-  for (;;) {
-    CMO_ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
+  CMO_RETURN_IF_ERROR(s->ForEachRow([&]() -> absl::Status {
     CMO_ASSIGN_OR_RETURN(Flag f, ReadFlagRow(s, db_->path()));
     out.push_back(std::move(f));
-  }
+    return absl::OkStatus();
+  }));
   return out;
 }
 
@@ -274,9 +273,7 @@ absl::StatusOr<std::vector<AuditEntry>> FlagStore::History(std::optional<std::st
   if (op.has_value()) s->Bind(1, *op);
   s->Bind(2, int64_t{limit});
   std::vector<AuditEntry> out;
-  for (;;) {
-    CMO_ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
+  CMO_RETURN_IF_ERROR(s->ForEachRow([&] {
     AuditEntry e;
     e.revision = s->ColumnInt(0);
     e.at = absl::FromUnixMillis(s->ColumnInt(1));
@@ -288,7 +285,7 @@ absl::StatusOr<std::vector<AuditEntry>> FlagStore::History(std::optional<std::st
     e.after = nlohmann::json::parse(s->ColumnText(6), nullptr, false);
     e.reason = s->ColumnText(7);
     out.push_back(std::move(e));
-  }
+  }));
   return out;
 }
 

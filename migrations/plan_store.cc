@@ -73,12 +73,10 @@ absl::StatusOr<std::vector<StoredPlan>> PlanStore::Plans() {
       db_.Prepare("SELECT name, file, content, digest, applied_at_ms FROM plans ORDER BY name"));
   base::Statement::Scope s(*stmt);
   std::vector<StoredPlan> out;
-  for (;;) {
-    CMO_ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
+  CMO_RETURN_IF_ERROR(s->ForEachRow([&] {
     out.push_back({s->ColumnText(0), s->ColumnText(1), s->ColumnText(2), s->ColumnText(3),
                    absl::FromUnixMillis(s->ColumnInt(4))});
-  }
+  }));
   return out;
 }
 
@@ -102,11 +100,7 @@ absl::StatusOr<std::vector<OpProgress>> PlanStore::AllProgress() {
                        db_.Prepare(base::StrCat(kProgressColumns, " ORDER BY op")));
   base::Statement::Scope s(*stmt);
   std::vector<OpProgress> out;
-  for (;;) {
-    CMO_ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
-    out.push_back(ReadProgress(s));
-  }
+  CMO_RETURN_IF_ERROR(s->ForEachRow([&] { out.push_back(ReadProgress(s)); }));
   return out;
 }
 

@@ -102,9 +102,7 @@ absl::StatusOr<std::vector<OutboxEntry>> PrimaryStore::ReadOutbox(int64_t after_
   base::Statement::Scope s(*stmt);
   s->Bind(1, after_lsn).Bind(2, int64_t{limit});
   std::vector<OutboxEntry> out;
-  for (;;) {
-    CMO_ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
+  CMO_RETURN_IF_ERROR(s->ForEachRow([&] {
     OutboxEntry e;
     e.row.lsn = s->ColumnInt(0);
     e.row.domain = s->ColumnText(1);
@@ -115,7 +113,7 @@ absl::StatusOr<std::vector<OutboxEntry>> PrimaryStore::ReadOutbox(int64_t after_
     e.op = s->ColumnText(6);
     e.subject = s->ColumnText(7);
     out.push_back(std::move(e));
-  }
+  }));
   return out;
 }
 
@@ -153,11 +151,7 @@ absl::StatusOr<std::vector<std::string>> PrimaryStore::Domains() {
                        db_->Prepare("SELECT DISTINCT domain FROM digests ORDER BY domain"));
   base::Statement::Scope s(*stmt);
   std::vector<std::string> out;
-  for (;;) {
-    CMO_ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
-    out.push_back(s->ColumnText(0));
-  }
+  CMO_RETURN_IF_ERROR(s->ForEachRow([&] { out.push_back(s->ColumnText(0)); }));
   return out;
 }
 

@@ -77,12 +77,10 @@ absl::StatusOr<std::vector<PartitionProgress>> ReplicaStore::Progress() {
                                     "partition_progress ORDER BY topic, partition"));
   base::Statement::Scope s(*stmt);
   std::vector<PartitionProgress> out;
-  for (;;) {
-    CMO_ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
+  CMO_RETURN_IF_ERROR(s->ForEachRow([&] {
     out.push_back({s->ColumnText(0), static_cast<int32_t>(s->ColumnInt(1)), s->ColumnInt(2),
                    s->ColumnInt(3), s->ColumnInt(4)});
-  }
+  }));
   return out;
 }
 

@@ -110,15 +110,13 @@ absl::StatusOr<std::vector<uint64_t>> RowTable::Digests(std::string_view domain)
                        db_->Prepare("SELECT bucket, lo, hi FROM digests WHERE domain = ?1"));
   base::Statement::Scope s(*stmt);
   s->Bind(1, domain);
-  for (;;) {
-    CMO_ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
+  CMO_RETURN_IF_ERROR(s->ForEachRow([&] {
     const int64_t bucket = s->ColumnInt(0);
     if (bucket >= 0 && static_cast<size_t>(bucket) < out.size()) {
       out[static_cast<size_t>(bucket)] =
           static_cast<uint64_t>(s->ColumnInt(1)) | (static_cast<uint64_t>(s->ColumnInt(2)) << 32);
     }
-  }
+  }));
   return out;
 }
 
@@ -130,11 +128,7 @@ absl::StatusOr<std::vector<Row>> RowTable::RowsInBucket(std::string_view domain,
   base::Statement::Scope s(*stmt);
   s->Bind(1, domain).Bind(2, int64_t{bucket});
   std::vector<Row> out;
-  for (;;) {
-    CMO_ASSIGN_OR_RETURN(bool row, s->Step());
-    if (!row) break;
-    out.push_back(ReadRow(s, domain, s->ColumnText(4)));
-  }
+  CMO_RETURN_IF_ERROR(s->ForEachRow([&] { out.push_back(ReadRow(s, domain, s->ColumnText(4))); }));
   return out;
 }
 
