@@ -95,6 +95,9 @@ absl::StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path
   CMO_RETURN_IF_ERROR(db->ExecScript(options.synchronous_full ? "PRAGMA synchronous=FULL;"
                                                               : "PRAGMA synchronous=NORMAL;"));
   CMO_RETURN_IF_ERROR(db->ExecScript("PRAGMA foreign_keys=ON;"));
+  // Our own integers, not input.
+  CMO_RETURN_IF_ERROR(db->ExecScript(StrCat("PRAGMA cache_size=-", options.cache_kib, ";")));
+  CMO_RETURN_IF_ERROR(db->ExecScript(StrCat("PRAGMA mmap_size=", options.mmap_bytes, ";")));
   return db;
 }
 

@@ -92,6 +92,10 @@ struct SqliteOptions {
   int busy_timeout_ms = 5000;
   // synchronous=FULL in WAL mode makes each commit durable on return.
   bool synchronous_full = true;
+  // Page cache per connection, and memory-mapped reads: B-tree pages of large stores are read
+  // without a syscall each (SQLite's defaults, 2 MiB and no mmap, suit small databases).
+  int64_t cache_kib = 64 * 1024;
+  int64_t mmap_bytes = int64_t{256} << 20;
 };
 
 // A connection. Not thread-safe: use one per thread (SQLite serializes writers across them).

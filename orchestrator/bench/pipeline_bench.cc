@@ -96,8 +96,11 @@ absl::StatusOr<double> KafkaLimit(const PipelineBenchOptions& o) {
   pc["queue.buffering.max.messages"] = "1000000";
   CMO_ASSIGN_OR_RETURN(auto producer, base::KafkaProducer::Create(pc, nullptr));
   base::KafkaConfig cc = common;
+  // The applier's consumer settings, so the limit and the pipeline read Kafka the same way.
   cc["group.id"] = "bench";
   cc["enable.auto.commit"] = "false";
+  cc["enable.auto.offset.store"] = "false";
+  cc["fetch.wait.max.ms"] = "10";
   CMO_ASSIGN_OR_RETURN(auto consumer, base::KafkaConsumer::Create(cc));
   std::vector<base::TopicPartitionOffset> parts;
   for (int32_t p = 0; p < 4; ++p) parts.push_back({"bench", p, base::kOffsetBeginning});
@@ -149,7 +152,12 @@ absl::StatusOr<nlohmann::json> RunPipelineBench(const PipelineBenchOptions& o) {
     CMO_ASSIGN_OR_RETURN(auto sqlite, SqliteLimit(o, dir));
     report["sqlite_limit_per_s"] = static_cast<int64_t>(sqlite.first);
     report["sqlite_best_batch"] = sqlite.second;
-    CMO_ASSIGN_OR_RETURN(double kafka, KafkaLimit(o));
+    // The best of three: a limit is what the pipe can do, not an unlucky run.
+    double kafka = 0;
+    for (int i = 0; i < 3; ++i) {
+      CMO_ASSIGN_OR_RETURN(double k, KafkaLimit(o));
+      kafka = std::max(kafka, k);
+    }
     report["kafka_limit_per_s"] = static_cast<int64_t>(kafka);
   }
 
