@@ -1,0 +1,33 @@
+// Session tokens: the opaque string an app carries (cookie, header) so that a session's later
+// reads see at least what it has already written or read. LSNs are assigned by the single
+// primary, so one number — the highest LSN the session has observed — serves read-your-writes,
+// monotonic reads and causal order (everything it saw, and all that preceded it, is <= it).
+//
+// Format v1 (base64url, no padding, 18 chars): [0x01][LSN, 8 bytes little-endian]
+// [XXH3_64 of the first 9 bytes, low 4 bytes]. The checksum catches truncation and corruption,
+// not forgery: a forged token can only make its own session read more strongly.
+#ifndef CMO_SHADOW_SESSION_TOKEN_H_
+#define CMO_SHADOW_SESSION_TOKEN_H_
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+namespace cmo::shadow {
+
+struct SessionToken {
+  int64_t lsn = 0;  // the highest LSN this session has observed; 0 = nothing yet
+  bool operator==(const SessionToken&) const = default;
+};
+
+std::string EncodeToken(const SessionToken& token);
+// "" decodes to the empty token. Anything malformed is kInvalidArgument (never throws).
+absl::StatusOr<SessionToken> DecodeToken(std::string_view text);
+// What a session has observed after seeing both.
+SessionToken Merge(const SessionToken& a, const SessionToken& b);
+
+}  // namespace cmo::shadow
+
+#endif  // CMO_SHADOW_SESSION_TOKEN_H_
