@@ -27,14 +27,11 @@ PrimaryStore::~PrimaryStore() = default;
 absl::StatusOr<std::unique_ptr<PrimaryStore>> PrimaryStore::Open(const std::string& path,
                                                                  const base::Clock& clock,
                                                                  const StoreOptions& options) {
-  base::SqliteOptions sqlite;
-  sqlite.synchronous_full = options.synchronous_full;
-  CMO_ASSIGN_OR_RETURN(auto db, base::SqliteDb::Open(path, sqlite));
-  CMO_RETURN_IF_ERROR(db->Migrate("rows", {internal::kRowTableSchema}));
-  CMO_RETURN_IF_ERROR(db->Migrate("primary", {kPrimarySchema}));
-  CMO_ASSIGN_OR_RETURN(internal::RowTable rows, internal::RowTable::Open(*db, options.digest_bits));
-  return std::unique_ptr<PrimaryStore>(new PrimaryStore(
-      std::move(db), std::make_unique<internal::RowTable>(std::move(rows)), clock));
+  CMO_ASSIGN_OR_RETURN(internal::OpenedStore opened,
+                       internal::OpenStore(path, options.synchronous_full, options.digest_bits,
+                                           "primary", kPrimarySchema));
+  return std::unique_ptr<PrimaryStore>(
+      new PrimaryStore(std::move(opened.db), std::move(opened.rows), clock));
 }
 
 int PrimaryStore::digest_bits() const { return rows_->digest_bits(); }

@@ -25,14 +25,11 @@ ReplicaStore::~ReplicaStore() = default;
 
 absl::StatusOr<std::unique_ptr<ReplicaStore>> ReplicaStore::Open(const std::string& path,
                                                                  const StoreOptions& options) {
-  base::SqliteOptions sqlite;
-  sqlite.synchronous_full = options.synchronous_full;
-  CMO_ASSIGN_OR_RETURN(auto db, base::SqliteDb::Open(path, sqlite));
-  CMO_RETURN_IF_ERROR(db->Migrate("rows", {internal::kRowTableSchema}));
-  CMO_RETURN_IF_ERROR(db->Migrate("replica", {kReplicaSchema}));
-  CMO_ASSIGN_OR_RETURN(internal::RowTable rows, internal::RowTable::Open(*db, options.digest_bits));
+  CMO_ASSIGN_OR_RETURN(internal::OpenedStore opened,
+                       internal::OpenStore(path, options.synchronous_full, options.digest_bits,
+                                           "replica", kReplicaSchema));
   return std::unique_ptr<ReplicaStore>(
-      new ReplicaStore(std::move(db), std::make_unique<internal::RowTable>(std::move(rows))));
+      new ReplicaStore(std::move(opened.db), std::move(opened.rows)));
 }
 
 absl::StatusOr<ApplyStats> ReplicaStore::Apply(std::span<const Row> rows,

@@ -1,8 +1,5 @@
 #include <signal.h>
-#include <sys/stat.h>
 
-#include <cerrno>
-#include <cstring>
 #include <iostream>
 #include <memory>
 
@@ -44,10 +41,7 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
   config.role = *role;
   auto interval = base::ParseDuration(o.status_interval);
   if (!interval.ok()) return ReportError(interval.status());
-  if (::mkdir(config.state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-    return ReportError(absl::FailedPreconditionError(
-        base::StrCat("cannot create state dir ", config.state_dir, ": ", std::strerror(errno))));
-  }
+  // Creates the state dir (0700) if needed.
   auto state = OpenControlState(config.state_dir, /*create=*/true, base::SystemClock());
   if (!state.ok()) return ReportError(state.status());
 

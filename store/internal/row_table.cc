@@ -32,6 +32,20 @@ Row ReadRow(base::Statement::Scope& s, std::string_view domain, std::string_view
 
 }  // namespace
 
+absl::StatusOr<OpenedStore> OpenStore(const std::string& path, bool synchronous_full,
+                                      int digest_bits, std::string_view component,
+                                      std::string_view schema) {
+  base::SqliteOptions sqlite;
+  sqlite.synchronous_full = synchronous_full;
+  OpenedStore out;
+  CMO_ASSIGN_OR_RETURN(out.db, base::SqliteDb::Open(path, sqlite));
+  CMO_RETURN_IF_ERROR(out.db->Migrate("rows", {kRowTableSchema}));
+  CMO_RETURN_IF_ERROR(out.db->Migrate(component, {schema}));
+  CMO_ASSIGN_OR_RETURN(RowTable rows, RowTable::Open(*out.db, digest_bits));
+  out.rows = std::make_unique<RowTable>(std::move(rows));
+  return out;
+}
+
 absl::StatusOr<RowTable> RowTable::Open(base::SqliteDb& db, int digest_bits_if_new) {
   if (digest_bits_if_new < 1 || digest_bits_if_new > 24) {
     return absl::InvalidArgumentError("digest bits must be between 1 and 24");

@@ -4,7 +4,9 @@
 #ifndef CMO_STORE_INTERNAL_ROW_TABLE_H_
 #define CMO_STORE_INTERNAL_ROW_TABLE_H_
 
+#include <memory>
 #include <optional>
+#include <string>
 #include <string_view>
 #include <vector>
 
@@ -16,6 +18,17 @@ namespace cmo::store::internal {
 
 // The schema step that creates rows, digests and the store's settings.
 extern const std::string_view kRowTableSchema;
+
+class RowTable;
+
+// A store's database opened with the row tables plus its own (`component`, `schema`).
+struct OpenedStore {
+  std::unique_ptr<base::SqliteDb> db;
+  std::unique_ptr<RowTable> rows;
+};
+absl::StatusOr<OpenedStore> OpenStore(const std::string& path, bool synchronous_full,
+                                      int digest_bits, std::string_view component,
+                                      std::string_view schema);
 
 // Not thread-safe; borrows the connection.
 class RowTable {
