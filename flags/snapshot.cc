@@ -16,7 +16,7 @@ Snapshot::Snapshot(int64_t revision, std::vector<Flag> flags)
   by_op_.reserve(flags_.size());
   for (const Flag& f : flags_) {
     by_op_[f.op] = Compiled{SaltSeed(f.salt), EffectiveEventualBp(f),
-                            f.op_class == OpClass::kCritical ? 0 : f.shadow_bp, f.stage};
+                            f.op_class == OpClass::kCritical ? 0 : f.shadow_bp, f.stage, &f};
   }
 }
 
@@ -40,6 +40,7 @@ Decision Snapshot::Route(std::string_view op, std::string_view subject) const {
   if (it == by_op_.end()) return d;
   const Compiled& c = it->second;
   d.known_op = true;
+  d.flag = c.flag;
   d.stage = c.stage;
   d.threshold_bp = c.threshold_bp;
   d.bucket = BucketWithSeed(c.salt_seed, subject);

@@ -23,6 +23,10 @@ struct Decision {
   int32_t shadow_bp = 0;        // the op's shadow sample rate in this stage
   bool shadow_sampled = false;  // also read the other path and compare, off the hot path
   bool known_op = false;        // false: op not in the snapshot, routed strong (fail safe)
+  // The op's flag, for the client library's guarantee checks. Points into the snapshot that
+  // decided: valid until this thread's next Decide() on the same FlagEvaluator (which is when
+  // the thread may release its pin), or as long as the Snapshot lives. Null for unknown ops.
+  const Flag* flag = nullptr;
 };
 
 // An immutable, versioned set of all flags, compiled for fast lookup. Thread-safe (immutable).
@@ -47,6 +51,7 @@ class Snapshot {
     int32_t threshold_bp;
     int32_t shadow_bp;
     Stage stage;
+    const Flag* flag;  // into flags_, which never changes after construction
   };
   int64_t revision_;
   std::vector<Flag> flags_;

@@ -7,6 +7,7 @@
 
 #include "base/status_macros.h"
 #include "base/strings.h"
+#include "shadow/state_layout.h"
 
 namespace cmo::orchestrator {
 
@@ -31,7 +32,7 @@ absl::StatusOr<std::unique_ptr<ControlState>> OpenControlState(const std::string
   }
   auto state = std::make_unique<ControlState>();
   CMO_ASSIGN_OR_RETURN(state->flags,
-                       flags::FlagStore::Open(base::StrCat(state_dir, "/control.db"), clock));
+                       flags::FlagStore::Open(shadow::ControlDbPath(state_dir), clock));
   CMO_ASSIGN_OR_RETURN(state->plans, migrations::PlanStore::Open(state->flags->db()));
   state->metrics =
       std::make_unique<migrations::StoredMetrics>(*state->plans, clock, max_metric_age);

@@ -11,18 +11,10 @@
 
 namespace cmo::orchestrator {
 
-std::string PrimaryPath(const std::string& state_dir) {
-  return base::StrCat(state_dir, "/primary.db");
-}
-std::string ReplicaPath(const std::string& state_dir, const std::string& region) {
-  return base::StrCat(state_dir, "/replica-", region, ".db");
-}
-std::string BootstrapPath(const std::string& state_dir) {
-  return base::StrCat(state_dir, "/kafka.bootstrap");
-}
-std::string RepublishRequestPath(const std::string& state_dir) {
-  return base::StrCat(state_dir, "/republish.request");
-}
+using shadow::BootstrapPath;
+using shadow::PrimaryPath;
+using shadow::ReplicaPath;
+using shadow::RepublishRequestPath;
 
 struct Server::Region {
   std::string name;

@@ -19,17 +19,11 @@
 #include "orchestrator/serve_config.h"
 #include "shadow/applier.h"
 #include "shadow/outbox_relay.h"
+#include "shadow/state_layout.h"
 #include "store/primary_store.h"
 #include "store/replica_store.h"
 
 namespace cmo::orchestrator {
-
-// Where the stores and the embedded cluster's address live inside a state dir.
-std::string PrimaryPath(const std::string& state_dir);
-std::string ReplicaPath(const std::string& state_dir, const std::string& region);
-std::string BootstrapPath(const std::string& state_dir);
-// An applier in another process found the change log lost: the relay re-publishes.
-std::string RepublishRequestPath(const std::string& state_dir);
 
 // Owns the data-path threads. Start() then Stop() from one thread; status() from any.
 class Server {

@@ -62,6 +62,7 @@ absl::Status Applier::RefreshTopics() {
     }
   }
   CMO_RETURN_IF_ERROR(consumer_->Assign(assignment));
+  if (*listed != topics_) CMO_RETURN_IF_ERROR(replica_.SetTopicPartitions(*listed));
   topics_ = *listed;
   if (log_lost) {
     ++metrics_.log_resets;

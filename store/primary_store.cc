@@ -29,7 +29,7 @@ absl::StatusOr<std::unique_ptr<PrimaryStore>> PrimaryStore::Open(const std::stri
                                                                  const StoreOptions& options) {
   CMO_ASSIGN_OR_RETURN(internal::OpenedStore opened,
                        internal::OpenStore(path, options.synchronous_full, options.digest_bits,
-                                           "primary", kPrimarySchema));
+                                           "primary", {kPrimarySchema}));
   return std::unique_ptr<PrimaryStore>(
       new PrimaryStore(std::move(opened.db), std::move(opened.rows), clock));
 }

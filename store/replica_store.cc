@@ -15,6 +15,12 @@ CREATE TABLE partition_progress (
   max_lsn INTEGER NOT NULL, last_seq INTEGER NOT NULL, PRIMARY KEY (topic, partition)) STRICT;
 )sql";
 
+// Step 2: the partition count of every change topic the applier reads, so that readers in
+// other processes (the client library) can compute a topic's watermark without Kafka.
+constexpr std::string_view kTopicPartitionsSchema = R"sql(
+CREATE TABLE topic_partitions (topic TEXT PRIMARY KEY, partitions INTEGER NOT NULL) STRICT;
+)sql";
+
 }  // namespace
 
 ReplicaStore::ReplicaStore(std::unique_ptr<base::SqliteDb> db,
@@ -27,7 +33,7 @@ absl::StatusOr<std::unique_ptr<ReplicaStore>> ReplicaStore::Open(const std::stri
                                                                  const StoreOptions& options) {
   CMO_ASSIGN_OR_RETURN(internal::OpenedStore opened,
                        internal::OpenStore(path, options.synchronous_full, options.digest_bits,
-                                           "replica", kReplicaSchema));
+                                           "replica", {kReplicaSchema, kTopicPartitionsSchema}));
   return std::unique_ptr<ReplicaStore>(
       new ReplicaStore(std::move(opened.db), std::move(opened.rows)));
 }
@@ -93,6 +99,38 @@ absl::StatusOr<int64_t> ReplicaStore::Watermark(
     watermark = watermark < 0 ? lsn : std::min(watermark, lsn);
   }
   return watermark < 0 ? 0 : watermark;
+}
+
+absl::Status ReplicaStore::SetTopicPartitions(const std::map<std::string, int>& topics) {
+  CMO_ASSIGN_OR_RETURN(auto txn, base::WriteTransaction::Begin(*db_));
+  CMO_ASSIGN_OR_RETURN(
+      base::Statement * stmt,
+      db_->Prepare("INSERT INTO topic_partitions (topic, partitions) VALUES (?1, ?2) "
+                   "ON CONFLICT (topic) DO UPDATE SET partitions = ?2"));
+  for (const auto& [topic, n] : topics) {
+    base::Statement::Scope s(*stmt);
+    s->Bind(1, topic).Bind(2, int64_t{n});
+    CMO_RETURN_IF_ERROR(s->Run());
+  }
+  return txn->Commit();
+}
+
+absl::StatusOr<int64_t> ReplicaStore::TopicWatermark(std::string_view topic) {
+  // One read transaction, so the partition count and the positions are from the same moment.
+  CMO_ASSIGN_OR_RETURN(
+      base::Statement * stmt,
+      db_->Prepare("SELECT t.partitions, (SELECT COUNT(*) FROM partition_progress p WHERE "
+                   "p.topic = t.topic AND p.partition < t.partitions), (SELECT MIN(max_lsn) FROM "
+                   "partition_progress p WHERE p.topic = t.topic AND p.partition < t.partitions) "
+                   "FROM topic_partitions t WHERE t.topic = ?1"));
+  base::Statement::Scope s(*stmt);
+  s->Bind(1, topic);
+  int64_t watermark = 0;
+  CMO_RETURN_IF_ERROR(s->ForEachRow([&] {
+    // A partition never seen yet holds the watermark at 0.
+    if (s->ColumnInt(0) > 0 && s->ColumnInt(1) == s->ColumnInt(0)) watermark = s->ColumnInt(2);
+  }));
+  return watermark;
 }
 
 absl::Status ReplicaStore::ResetProgress() {

@@ -6,6 +6,7 @@
 #define CMO_STORE_REPLICA_STORE_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -51,6 +52,12 @@ class ReplicaStore {
   // min over `partitions` of the highest LSN seen there: every change <= it has been applied
   // (the relay's heartbeats reach every partition). 0 while some partition was never seen.
   absl::StatusOr<int64_t> Watermark(std::span<const std::pair<std::string, int32_t>> partitions);
+  // Records the partition count of the change topics being applied (the applier, on discovery).
+  absl::Status SetTopicPartitions(const std::map<std::string, int>& topics);
+  // min over the partitions of `topic` of the highest LSN seen there: every change of that
+  // topic with LSN <= it has been applied. 0 for a topic not (yet) recorded or a partition
+  // never seen. What the client library checks session tokens against.
+  absl::StatusOr<int64_t> TopicWatermark(std::string_view topic);
   // Forgets all positions (after the change log was lost): events are consumed from the start
   // again, and already-applied LSNs are skipped by Apply.
   absl::Status ResetProgress();

@@ -167,7 +167,7 @@ absl::StatusOr<nlohmann::json> RunPipelineBench(const PipelineBenchOptions& o) {
   config.regions = {"bench"};  // the primary and one replica, as the target assumes
   CMO_ASSIGN_OR_RETURN(auto server, Server::Start(config, base::SystemClock()));
   CMO_ASSIGN_OR_RETURN(
-      auto primary, store::PrimaryStore::Open(PrimaryPath(config.state_dir), base::SystemClock()));
+      auto primary, store::PrimaryStore::Open(shadow::PrimaryPath(config.state_dir), base::SystemClock()));
   Workload w(o);
   int64_t written = 0;
   const auto start = Clock::now();

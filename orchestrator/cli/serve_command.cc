@@ -52,7 +52,7 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
   Log(base::StrCat("cmo serve (role ", o.role, "): state dir ", config.state_dir, ", kafka ",
                    config.kafka_brokers == "embedded"
                        ? base::StrCat("embedded at ", (*server)->bootstrap_servers(),
-                                      " (written to ", BootstrapPath(config.state_dir), ")")
+                                      " (written to ", shadow::BootstrapPath(config.state_dir), ")")
                        : config.kafka_brokers,
                    ", regions ", base::StrJoin(config.regions, ", "), "; ready"));
   int64_t revision = (*state)->flags->Revision().value_or(-1);

@@ -34,13 +34,13 @@ Row ReadRow(base::Statement::Scope& s, std::string_view domain, std::string_view
 
 absl::StatusOr<OpenedStore> OpenStore(const std::string& path, bool synchronous_full,
                                       int digest_bits, std::string_view component,
-                                      std::string_view schema) {
+                                      const std::vector<std::string_view>& schema) {
   base::SqliteOptions sqlite;
   sqlite.synchronous_full = synchronous_full;
   OpenedStore out;
   CMO_ASSIGN_OR_RETURN(out.db, base::SqliteDb::Open(path, sqlite));
   CMO_RETURN_IF_ERROR(out.db->Migrate("rows", {kRowTableSchema}));
-  CMO_RETURN_IF_ERROR(out.db->Migrate(component, {schema}));
+  CMO_RETURN_IF_ERROR(out.db->Migrate(component, schema));
   CMO_ASSIGN_OR_RETURN(RowTable rows, RowTable::Open(*out.db, digest_bits));
   out.rows = std::make_unique<RowTable>(std::move(rows));
   return out;

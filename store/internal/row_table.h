@@ -28,7 +28,7 @@ struct OpenedStore {
 };
 absl::StatusOr<OpenedStore> OpenStore(const std::string& path, bool synchronous_full,
                                       int digest_bits, std::string_view component,
-                                      std::string_view schema);
+                                      const std::vector<std::string_view>& schema);
 
 // Not thread-safe; borrows the connection.
 class RowTable {

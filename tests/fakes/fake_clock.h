@@ -13,10 +13,11 @@ class FakeClock final : public base::Clock {
   explicit FakeClock(absl::Time start = absl::FromUnixSeconds(1'800'000'000))
       : now_ns_(absl::ToUnixNanos(start)) {}
   absl::Time Now() const override { return absl::FromUnixNanos(now_ns_.load()); }
-  void Advance(absl::Duration d) { now_ns_ += absl::ToInt64Nanoseconds(d); }
+  void Advance(absl::Duration d) const { now_ns_ += absl::ToInt64Nanoseconds(d); }
+  void SleepFor(absl::Duration d) const override { Advance(d); }
 
  private:
-  std::atomic<int64_t> now_ns_;
+  mutable std::atomic<int64_t> now_ns_;
 };
 
 }  // namespace cmo::testing

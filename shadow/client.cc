@@ -1,0 +1,364 @@
+#include "shadow/client.h"
+
+#include <unistd.h>
+
+#include <fstream>
+
+#include "absl/container/flat_hash_map.h"
+#include "base/status_macros.h"
+#include "base/strings.h"
+#include "shadow/change_event.h"
+#include "shadow/internal/connection_pool.h"
+#include "shadow/lsn_history.h"
+#include "shadow/session_token.h"
+#include "shadow/shadow_comparer.h"
+#include "shadow/state_layout.h"
+#include "store/primary_store.h"
+#include "store/replica_store.h"
+
+namespace cmo::shadow {
+namespace {
+
+constexpr absl::Duration kTickEvery = absl::Milliseconds(5);
+constexpr absl::Duration kLsnSampleEvery = absl::Milliseconds(20);
+
+bool NeedsToken(flags::Model m) {
+  return m == flags::Model::kReadYourWrites || m == flags::Model::kMonotonicReads ||
+         m == flags::Model::kCausal;
+}
+
+absl::StatusOr<std::string> TelemetryBrokers(const ClientConfig& config) {
+  if (config.kafka_brokers == "none") return std::string();
+  if (!config.kafka_brokers.empty()) return config.kafka_brokers;
+  std::ifstream in(BootstrapPath(config.state_dir));
+  std::string bootstrap;
+  if (in >> bootstrap) return bootstrap;
+  return std::string();
+}
+
+}  // namespace
+
+struct Client::Impl {
+  Impl(ClientConfig c, const base::Clock& clk)
+      : config(std::move(c)),
+        clock(clk),
+        primaries([this]() {
+          return store::PrimaryStore::Open(PrimaryPath(config.state_dir), clock,
+                                           {.synchronous_full = config.synchronous_full});
+        }),
+        replicas([this]() {
+          return store::ReplicaStore::Open(ReplicaPath(config.state_dir, config.region),
+                                           {.synchronous_full = false});
+        }) {}
+
+  ClientConfig config;
+  const base::Clock& clock;
+  internal::ConnectionPool<store::PrimaryStore> primaries;
+  internal::ConnectionPool<store::ReplicaStore> replicas;
+  std::unique_ptr<flags::FlagEvaluator> evaluator;
+  TelemetryRecorder telemetry;
+  std::unique_ptr<ShadowComparer> comparer;
+  LsnHistory lsn_history;
+
+  absl::Mutex watermark_mu;
+  absl::flat_hash_map<std::string, int64_t> watermarks ABSL_GUARDED_BY(watermark_mu);
+
+  // Background state: touched by Tick() only, which runs on one thread at a time.
+  absl::Mutex tick_mu;
+  std::shared_ptr<FlagSource> flag_source ABSL_GUARDED_BY(tick_mu);
+  std::unique_ptr<TelemetrySink> sink ABSL_GUARDED_BY(tick_mu);
+  absl::Time next_flag_poll ABSL_GUARDED_BY(tick_mu) = absl::InfinitePast();
+  absl::Time next_lsn_sample ABSL_GUARDED_BY(tick_mu) = absl::InfinitePast();
+  absl::Time window_start ABSL_GUARDED_BY(tick_mu) = absl::InfinitePast();
+
+  std::atomic<int64_t> revision{0};
+  std::atomic<bool> reachable{true};
+  std::atomic<int64_t> flag_errors{0}, published{0}, publish_errors{0};
+
+  std::atomic<bool> stop{false};
+  std::thread background;
+
+  int64_t CachedWatermark(const std::string& domain) {
+    absl::ReaderMutexLock lock(&watermark_mu);
+    auto it = watermarks.find(domain);
+    return it == watermarks.end() ? 0 : it->second;
+  }
+
+  // Reads the replica's watermark for `domain` and caches it (watermarks only grow).
+  absl::StatusOr<int64_t> RefreshWatermark(const std::string& domain) {
+    int64_t w = 0;
+    {
+      CMO_ASSIGN_OR_RETURN(auto replica, replicas.Acquire());
+      CMO_ASSIGN_OR_RETURN(w, replica->TopicWatermark(ChangeTopic(domain)));
+    }
+    absl::MutexLock lock(&watermark_mu);
+    int64_t& cached = watermarks[domain];
+    cached = std::max(cached, w);
+    return cached;
+  }
+
+  // Whether the replica may answer for `domain` given the op's model and the session's token;
+  // waits (polling) up to max_wait for read-your-writes/monotonic/causal.
+  bool ReplicaMayServe(const flags::Flag& flag, int64_t token_lsn, bool* waited) {
+    const std::string& domain = flag.domain;
+    if (flag.target.model == flags::Model::kBoundedStaleness) {
+      std::optional<int64_t> required =
+          lsn_history.RequiredFor(clock.Now() - flag.target.max_staleness);
+      if (!required.has_value()) return false;
+      if (CachedWatermark(domain) >= *required) return true;
+      absl::StatusOr<int64_t> w = RefreshWatermark(domain);
+      return w.ok() && *w >= *required;
+    }
+    if (!NeedsToken(flag.target.model) || token_lsn <= 0) return true;
+    if (CachedWatermark(domain) >= token_lsn) return true;
+    const absl::Time deadline = clock.Now() + config.max_wait;
+    while (true) {
+      absl::StatusOr<int64_t> w = RefreshWatermark(domain);
+      if (w.ok() && *w >= token_lsn) return true;
+      if (!w.ok() || clock.Now() >= deadline) return false;
+      *waited = true;
+      clock.SleepFor(config.poll_interval);
+    }
+  }
+
+  absl::StatusOr<std::optional<store::Row>> Get(flags::Path path, const std::string& domain,
+                                                std::string_view key) {
+    if (path == flags::Path::kStrong) {
+      CMO_ASSIGN_OR_RETURN(auto primary, primaries.Acquire());
+      return primary->Get(domain, key);
+    }
+    CMO_ASSIGN_OR_RETURN(auto replica, replicas.Acquire());
+    return replica->Get(domain, key);
+  }
+
+  absl::StatusOr<const flags::Flag*> FlagFor(const flags::Decision& d, std::string_view op) {
+    if (d.flag == nullptr) {
+      return absl::NotFoundError(base::StrCat("op \"", op,
+                                              "\" is not registered; register it with `cmo ops "
+                                              "add` before the app uses it"));
+    }
+    return d.flag;
+  }
+
+  absl::StatusOr<WriteResult> Write(std::string_view op, std::string_view subject,
+                                    std::string_view key, std::string_view value, bool tombstone,
+                                    std::string_view token_text) {
+    CMO_ASSIGN_OR_RETURN(SessionToken token, DecodeToken(token_text));
+    const flags::Decision d = evaluator->Decide(op, subject);
+    CMO_ASSIGN_OR_RETURN(const flags::Flag* flag, FlagFor(d, op));
+    const store::WriteRequest request{flag->domain,       std::string(key), std::string(value),
+                                      tombstone,          std::string(op),  std::string(subject)};
+    std::vector<int64_t> lsns;
+    {
+      CMO_ASSIGN_OR_RETURN(auto primary, primaries.Acquire());
+      CMO_ASSIGN_OR_RETURN(lsns, primary->Write({&request, 1}));
+    }
+    telemetry.CountWrite(telemetry.For(op));
+    return WriteResult{lsns[0], EncodeToken(Merge(token, {lsns[0]}))};
+  }
+
+  absl::StatusOr<ReadResult> Read(std::string_view op, std::string_view subject,
+                                  std::string_view key, std::string_view token_text) {
+    const absl::Time start = clock.Now();
+    CMO_ASSIGN_OR_RETURN(SessionToken token, DecodeToken(token_text));
+    const flags::Decision d = evaluator->Decide(op, subject);
+    CMO_ASSIGN_OR_RETURN(const flags::Flag* flag, FlagFor(d, op));
+    TelemetryRecorder::Counters* counters = telemetry.For(op);
+    ReadResult result;
+    result.path = d.path;
+    if (d.path == flags::Path::kEventual &&
+        !ReplicaMayServe(*flag, token.lsn, &result.waited)) {
+      result.path = flags::Path::kStrong;
+      result.fell_back = true;
+    }
+    if (result.waited) telemetry.CountWait(counters);
+    absl::StatusOr<std::optional<store::Row>> row = Get(result.path, flag->domain, key);
+    if (!row.ok() && result.path == flags::Path::kEventual) {
+      // The replica is unreadable: the primary is always there and always right.
+      result.path = flags::Path::kStrong;
+      result.fell_back = true;
+      row = Get(result.path, flag->domain, key);
+    }
+    if (!row.ok()) return row.status();
+    if (result.fell_back) telemetry.CountFallback(counters);
+    if (row->has_value()) {
+      result.lsn = (*row)->lsn;
+      if (!(*row)->tombstone) result.value = (*row)->value;
+    }
+    if (d.shadow_sampled && comparer != nullptr) {
+      ShadowSample s{counters,        std::string(op),  std::string(subject), flag->domain,
+                     std::string(key), result.path,     *row,
+                     result.path == flags::Path::kEventual && NeedsToken(flag->target.model)
+                         ? token.lsn
+                         : 0,
+                     flag->target.model == flags::Model::kBoundedStaleness
+                         ? flag->target.max_staleness
+                         : config.staleness_window};
+      comparer->Offer(std::move(s));
+    }
+    result.token = EncodeToken(Merge(token, {result.lsn}));
+    telemetry.CountRead(counters, result.path, clock.Now() - start);
+    return result;
+  }
+
+  // Installs a newer snapshot if there is one; keeps the last good one when the control
+  // plane cannot be reached.
+  void RefreshFlags() ABSL_EXCLUSIVE_LOCKS_REQUIRED(tick_mu) {
+    absl::StatusOr<std::shared_ptr<const flags::Snapshot>> snap =
+        flag_source->Poll(revision.load());
+    reachable.store(snap.ok());
+    if (!snap.ok()) {
+      ++flag_errors;
+      return;
+    }
+    if (*snap == nullptr) return;
+    revision.store((*snap)->revision());
+    evaluator->Install(*std::move(snap));
+  }
+
+  TelemetryWindow Cut(absl::Time start, absl::Time end) {
+    TelemetryWindow w = telemetry.Cut(start, end);
+    w.client_id = config.client_id;
+    w.region = config.region;
+    w.snapshot_revision = revision.load();
+    w.control_plane_reachable = reachable.load();
+    return w;
+  }
+
+  void Tick() {
+    absl::MutexLock lock(&tick_mu);
+    const absl::Time now = clock.Now();
+    if (now >= next_flag_poll) {
+      RefreshFlags();
+      next_flag_poll = now + config.flag_poll;
+    }
+    if (now >= next_lsn_sample) {
+      absl::StatusOr<int64_t> lsn = [&]() -> absl::StatusOr<int64_t> {
+        CMO_ASSIGN_OR_RETURN(auto primary, primaries.Acquire());
+        return primary->LastLsn();
+      }();
+      if (lsn.ok()) lsn_history.Add(now, *lsn);
+      std::vector<std::string> domains;
+      {
+        absl::ReaderMutexLock wl(&watermark_mu);
+        for (const auto& [d, w] : watermarks) domains.push_back(d);
+      }
+      for (const std::string& d : domains) RefreshWatermark(d).IgnoreError();
+      next_lsn_sample = now + kLsnSampleEvery;
+    }
+    if (window_start == absl::InfinitePast()) window_start = now;
+    if (now - window_start >= config.telemetry_window) {
+      TelemetryWindow w = Cut(window_start, now);
+      window_start = now;
+      if (sink != nullptr) {
+        if (sink->Publish(w).ok()) {
+          ++published;
+        } else {
+          ++publish_errors;
+        }
+      }
+    }
+  }
+};
+
+Client::Client(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Client::~Client() {
+  impl_->stop.store(true);
+  if (impl_->background.joinable()) impl_->background.join();
+  if (impl_->comparer != nullptr) impl_->comparer->Stop();
+}
+
+absl::StatusOr<std::unique_ptr<Client>> Client::Open(ClientConfig config,
+                                                     const base::Clock& clock) {
+  if (config.state_dir.empty() || config.region.empty()) {
+    return absl::InvalidArgumentError(
+        "the client needs a state dir and the local region (ClientConfig.state_dir, .region)");
+  }
+  if (config.client_id.empty()) {
+    char host[256] = {};
+    ::gethostname(host, sizeof(host) - 1);
+    config.client_id = base::StrCat(host, "-", ::getpid());
+  }
+  ShadowOptions shadow{.region = config.region, .capacity = config.shadow_queue, .comparators = {}};
+  for (const auto& [domain, spec] : config.comparators) {
+    absl::StatusOr<Comparator> c = ParseComparator(spec);
+    if (!c.ok()) {
+      return absl::InvalidArgumentError(
+          base::StrCat("comparator for domain \"", domain, "\": ", c.status().message()));
+    }
+    shadow.comparators.emplace(domain, *std::move(c));
+  }
+  CMO_ASSIGN_OR_RETURN(std::string brokers, TelemetryBrokers(config));
+  auto impl = std::make_unique<Impl>(std::move(config), clock);
+  Impl* p = impl.get();
+  {
+    absl::MutexLock lock(&p->tick_mu);
+    p->flag_source = p->config.flag_source;
+    if (p->flag_source == nullptr) {
+      p->flag_source =
+          std::make_shared<ControlDbFlagSource>(ControlDbPath(p->config.state_dir), clock);
+    }
+    // The first snapshot must be there: an app must not start routing on nothing.
+    CMO_ASSIGN_OR_RETURN(std::shared_ptr<const flags::Snapshot> snap, p->flag_source->Poll(-1));
+    p->revision.store(snap->revision());
+    p->evaluator = std::make_unique<flags::FlagEvaluator>(std::move(snap));
+    if (!brokers.empty()) {
+      CMO_ASSIGN_OR_RETURN(p->sink, KafkaTelemetrySink::Create(
+                                        {{"bootstrap.servers", brokers}, {"log_level", "0"}}));
+    }
+  }
+  // Fail at Open, not on the first request, when the stores cannot be opened.
+  { CMO_ASSIGN_OR_RETURN(auto primary, p->primaries.Acquire()); }
+  { CMO_ASSIGN_OR_RETURN(auto replica, p->replicas.Acquire()); }
+  p->comparer = std::make_unique<ShadowComparer>(
+      [p](flags::Path path, const std::string& domain, const std::string& key) {
+        return p->Get(path, domain, key);
+      },
+      p->telemetry, clock, std::move(shadow));
+  std::unique_ptr<Client> client(new Client(std::move(impl)));
+  if (p->config.background) {
+    p->comparer->Start();
+    p->background = std::thread([p] {
+      while (!p->stop.load()) {
+        p->Tick();
+        p->clock.SleepFor(kTickEvery);
+      }
+    });
+  }
+  return client;
+}
+
+absl::StatusOr<WriteResult> Client::Write(std::string_view op, std::string_view subject,
+                                          std::string_view key, std::string_view value,
+                                          std::string_view token) {
+  return impl_->Write(op, subject, key, value, /*tombstone=*/false, token);
+}
+
+absl::StatusOr<WriteResult> Client::Delete(std::string_view op, std::string_view subject,
+                                           std::string_view key, std::string_view token) {
+  return impl_->Write(op, subject, key, "", /*tombstone=*/true, token);
+}
+
+absl::StatusOr<ReadResult> Client::Read(std::string_view op, std::string_view subject,
+                                        std::string_view key, std::string_view token) {
+  return impl_->Read(op, subject, key, token);
+}
+
+void Client::Tick() { impl_->Tick(); }
+
+int Client::RunShadowForTest(int max) { return impl_->comparer->RunOnce(max); }
+
+TelemetryWindow Client::CutTelemetryForTest() {
+  const absl::Time now = impl_->clock.Now();
+  return impl_->Cut(now, now);
+}
+
+ClientStats Client::stats() {
+  return {impl_->revision.load(), impl_->reachable.load(), impl_->flag_errors.load(),
+          impl_->published.load(), impl_->publish_errors.load()};
+}
+
+const flags::FlagEvaluator& Client::evaluator() const { return *impl_->evaluator; }
+
+}  // namespace cmo::shadow

@@ -1,0 +1,132 @@
+// The client library apps link (flags + store + shadow + base; never the orchestrator).
+//
+//   auto client = cmo::shadow::Client::Open({.state_dir = "/var/lib/cmo", .region = "eu-west"});
+//   auto w = (*client)->Write("comment.post", "user-42", "c-123", "hello");
+//   // carry w->token in the session (cookie, header); on the next request:
+//   auto r = (*client)->Read("comment.read", "user-42", "c-123", w->token);
+//   // r->value, r->lsn, r->path (which path served it), r->token (carry it on)
+//
+// Every request is routed by the op's flag in the current snapshot, sticky per subject:
+// strong → the primary; eventual → the local region's replica, keeping the op's target model:
+//   read_your_writes, monotonic_reads, causal  the replica serves only once its watermark for
+//       the op's domain reaches the token's LSN (waiting up to `max_wait`, then the primary
+//       serves: counted as a fallback). One LSN from the single primary covers all three.
+//   bounded_staleness(max)  the replica serves only if it holds every write committed more
+//       than `max` ago (primary LSN samples against the replica watermark), else the primary.
+//   eventual  the replica as it is.
+// Critical ops, unknown ops and ops whose breaker is open are always strong. Writes always go
+// to the primary (the outbox carries them to every region).
+//
+// In shadow and ramp stages a sampled share of reads is also read on the other path and
+// compared off the hot path (ShadowComparer). Telemetry per op is cut every
+// `telemetry_window` and published to Kafka `cmo.telemetry` (TelemetryWindow).
+//
+// Flags are re-read from the control database in the state dir whenever its revision changes
+// (polled every `flag_poll`); if that fails, routing keeps the last good snapshot and the
+// telemetry says control_plane_reachable=false.
+//
+// Thread-safe: one Client per process, shared by all request threads.
+#ifndef CMO_SHADOW_CLIENT_H_
+#define CMO_SHADOW_CLIENT_H_
+
+#include <atomic>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "base/clock.h"
+#include "flags/snapshot.h"
+#include "shadow/comparator.h"
+#include "shadow/flag_source.h"
+#include "shadow/telemetry.h"
+
+namespace cmo::shadow {
+
+struct ClientConfig {
+  std::string state_dir;  // holds control.db, primary.db, replica-<region>.db
+  std::string region;     // the local replica's region
+  // Where telemetry goes: "" = the embedded cluster of the state dir if `cmo serve` runs one
+  // (STATE/kafka.bootstrap), else nowhere; "none" = nowhere; otherwise host:port,...
+  std::string kafka_brokers;
+  std::string client_id;  // default: host-pid
+  absl::Duration max_wait = absl::Milliseconds(20);  // for the replica to reach a token
+  absl::Duration poll_interval = absl::Milliseconds(1);  // while waiting
+  // After this a version difference seen by shadow comparison is judged (bounded_staleness
+  // ops use their bound instead).
+  absl::Duration staleness_window = absl::Seconds(5);
+  absl::Duration flag_poll = absl::Milliseconds(100);
+  absl::Duration telemetry_window = absl::Milliseconds(250);
+  int shadow_queue = 10'000;
+  std::map<std::string, std::string> comparators;  // domain -> ParseComparator spec
+  // Background threads (flag refresh, telemetry, watermark and LSN sampling, comparison).
+  // Off in tests that drive a fake clock through Tick() and RunShadowForTest().
+  bool background = true;
+  bool synchronous_full = true;  // fsync on every primary write commit
+  // nullptr: the control database in the state dir (ControlDbFlagSource).
+  std::shared_ptr<FlagSource> flag_source;
+};
+
+struct WriteResult {
+  int64_t lsn = 0;
+  std::string token;  // the session's new token
+};
+
+struct ReadResult {
+  std::optional<std::string> value;  // nullopt: no such key (or deleted)
+  int64_t lsn = 0;                   // the version read; 0 when the key never existed
+  flags::Path path = flags::Path::kStrong;
+  bool waited = false;    // the replica had to catch up with the token first
+  bool fell_back = false;  // routed eventual, served by the primary
+  std::string token;
+};
+
+// Counters since Open, for tests and diagnostics (per-window counts go to telemetry).
+struct ClientStats {
+  int64_t snapshot_revision = 0;
+  bool control_plane_reachable = true;
+  int64_t flag_refresh_errors = 0;
+  int64_t telemetry_published = 0;
+  int64_t telemetry_errors = 0;
+};
+
+class Client {
+ public:
+  static absl::StatusOr<std::unique_ptr<Client>> Open(ClientConfig config,
+                                                      const base::Clock& clock = base::SystemClock());
+  ~Client();  // stops the background threads; queued comparisons are abandoned
+
+  absl::StatusOr<WriteResult> Write(std::string_view op, std::string_view subject,
+                                    std::string_view key, std::string_view value,
+                                    std::string_view token = "");
+  absl::StatusOr<WriteResult> Delete(std::string_view op, std::string_view subject,
+                                     std::string_view key, std::string_view token = "");
+  // kInvalidArgument for a malformed token (the app should drop it and start a new session).
+  absl::StatusOr<ReadResult> Read(std::string_view op, std::string_view subject,
+                                  std::string_view key, std::string_view token = "");
+
+  // One round of background work: re-read flags if due, sample the primary's LSN, refresh
+  // watermarks, cut and publish telemetry if due. The background thread calls it.
+  void Tick();
+  // Runs queued shadow comparisons (and due re-checks) on the calling thread.
+  int RunShadowForTest(int max);
+  // The telemetry since the last cut, without publishing it.
+  TelemetryWindow CutTelemetryForTest();
+  ClientStats stats();
+  const flags::FlagEvaluator& evaluator() const;
+
+ private:
+  struct Impl;
+  explicit Client(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace cmo::shadow
+
+#endif  // CMO_SHADOW_CLIENT_H_

@@ -1,0 +1,270 @@
+#include "shadow/telemetry.h"
+
+#include <bit>
+
+#include "base/status_macros.h"
+#include "base/strings.h"
+#include "nlohmann/json.hpp"
+
+namespace cmo::shadow {
+
+using Json = nlohmann::json;
+
+struct TelemetryRecorder::Counters {
+  std::string op;
+  std::atomic<int64_t> writes{0}, reads_strong{0}, reads_eventual{0}, samples{0},
+      dropped_samples{0}, waits{0}, fallbacks{0}, violations{0};
+  std::array<std::atomic<int64_t>, kMismatchClasses> classes{};
+  std::array<std::atomic<int64_t>, kLatencyBuckets> latency_strong{};
+  std::array<std::atomic<int64_t>, kLatencyBuckets> latency_eventual{};
+};
+
+namespace {
+
+void Bump(std::atomic<int64_t>& a) { a.fetch_add(1, std::memory_order_relaxed); }
+int64_t Take(std::atomic<int64_t>& a) { return a.exchange(0, std::memory_order_relaxed); }
+
+int64_t ToMs(absl::Time t) { return absl::ToUnixMillis(t); }
+
+}  // namespace
+
+int LatencyBucket(absl::Duration d) {
+  const int64_t us = absl::ToInt64Microseconds(d);
+  if (us <= 0) return 0;
+  return std::min(kLatencyBuckets - 1, static_cast<int>(std::bit_width(static_cast<uint64_t>(us))));
+}
+
+double HistogramQuantileUs(const LatencyHistogram& h, double q) {
+  int64_t total = 0;
+  for (int64_t n : h) total += n;
+  if (total == 0) return 0;
+  const double rank = q * static_cast<double>(total);
+  int64_t seen = 0;
+  for (int i = 0; i < kLatencyBuckets; ++i) {
+    seen += h[static_cast<size_t>(i)];
+    if (static_cast<double>(seen) >= rank && h[static_cast<size_t>(i)] > 0) {
+      return static_cast<double>(uint64_t{1} << i);
+    }
+  }
+  return static_cast<double>(uint64_t{1} << (kLatencyBuckets - 1));
+}
+
+TelemetryRecorder::TelemetryRecorder(int max_mismatches_per_window)
+    : max_mismatches_(max_mismatches_per_window) {}
+TelemetryRecorder::~TelemetryRecorder() = default;
+
+TelemetryRecorder::Counters* TelemetryRecorder::For(std::string_view op) {
+  {
+    absl::ReaderMutexLock lock(&mu_);
+    auto it = ops_.find(base::ToAbsl(op));
+    if (it != ops_.end()) return it->second.get();
+  }
+  absl::MutexLock lock(&mu_);
+  std::unique_ptr<Counters>& c = ops_[base::ToAbsl(op)];
+  if (c == nullptr) {
+    c = std::make_unique<Counters>();
+    c->op = std::string(op);
+  }
+  return c.get();
+}
+
+void TelemetryRecorder::CountWrite(Counters* c) { Bump(c->writes); }
+void TelemetryRecorder::CountRead(Counters* c, flags::Path path, absl::Duration latency) {
+  const size_t b = static_cast<size_t>(LatencyBucket(latency));
+  if (path == flags::Path::kStrong) {
+    Bump(c->reads_strong);
+    Bump(c->latency_strong[b]);
+  } else {
+    Bump(c->reads_eventual);
+    Bump(c->latency_eventual[b]);
+  }
+}
+void TelemetryRecorder::CountWait(Counters* c) { Bump(c->waits); }
+void TelemetryRecorder::CountFallback(Counters* c) { Bump(c->fallbacks); }
+void TelemetryRecorder::CountDroppedSample(Counters* c) { Bump(c->dropped_samples); }
+void TelemetryRecorder::CountViolation(Counters* c) { Bump(c->violations); }
+void TelemetryRecorder::CountSample(Counters* c, MismatchClass cls) {
+  Bump(c->samples);
+  Bump(c->classes[static_cast<size_t>(cls)]);
+}
+
+void TelemetryRecorder::RecordMismatch(const Mismatch& m) {
+  absl::MutexLock lock(&mismatch_mu_);
+  if (static_cast<int>(mismatches_.size()) >= max_mismatches_) {
+    ++mismatches_dropped_;
+    return;
+  }
+  mismatches_.push_back(m);
+}
+
+TelemetryWindow TelemetryRecorder::Cut(absl::Time start, absl::Time end) {
+  TelemetryWindow w;
+  w.start = start;
+  w.end = end;
+  std::vector<Mismatch> mismatches;
+  {
+    absl::MutexLock lock(&mismatch_mu_);
+    mismatches.swap(mismatches_);
+    w.mismatches_dropped = std::exchange(mismatches_dropped_, 0);
+  }
+  absl::ReaderMutexLock lock(&mu_);
+  for (auto& [name, c] : ops_) {
+    OpWindow o;
+    o.op = name;
+    o.writes = Take(c->writes);
+    o.reads_strong = Take(c->reads_strong);
+    o.reads_eventual = Take(c->reads_eventual);
+    o.samples = Take(c->samples);
+    o.dropped_samples = Take(c->dropped_samples);
+    o.waits = Take(c->waits);
+    o.fallbacks = Take(c->fallbacks);
+    o.guarantee_violations = Take(c->violations);
+    for (size_t i = 0; i < o.classes.size(); ++i) o.classes[i] = Take(c->classes[i]);
+    for (size_t i = 0; i < kLatencyBuckets; ++i) {
+      o.latency_strong[i] = Take(c->latency_strong[i]);
+      o.latency_eventual[i] = Take(c->latency_eventual[i]);
+    }
+    for (const Mismatch& m : mismatches) {
+      if (m.op == name) o.mismatches.push_back(m);
+    }
+    OpWindow idle;
+    idle.op = name;
+    if (o == idle) continue;  // nothing happened
+    w.ops.push_back(std::move(o));
+  }
+  std::sort(w.ops.begin(), w.ops.end(),
+            [](const OpWindow& a, const OpWindow& b) { return a.op < b.op; });
+  return w;
+}
+
+std::string EncodeTelemetry(const TelemetryWindow& w) {
+  Json ops = Json::array();
+  for (const OpWindow& o : w.ops) {
+    Json classes = Json::object();
+    for (int i = 0; i < kMismatchClasses; ++i) {
+      classes[std::string(MismatchClassName(static_cast<MismatchClass>(i)))] =
+          o.classes[static_cast<size_t>(i)];
+    }
+    Json mismatches = Json::array();
+    for (const Mismatch& m : o.mismatches) {
+      mismatches.push_back({{"subject", m.subject},
+                            {"domain", m.domain},
+                            {"key", m.key},
+                            {"region", m.region},
+                            {"class", MismatchClassName(m.mismatch_class)},
+                            {"primary_lsn", m.primary_lsn},
+                            {"replica_lsn", m.replica_lsn},
+                            {"detected_ms", ToMs(m.detected_at)}});
+    }
+    ops.push_back({{"op", o.op},
+                   {"writes", o.writes},
+                   {"reads_strong", o.reads_strong},
+                   {"reads_eventual", o.reads_eventual},
+                   {"samples", o.samples},
+                   {"dropped_samples", o.dropped_samples},
+                   {"classes", classes},
+                   {"waits", o.waits},
+                   {"fallbacks", o.fallbacks},
+                   {"guarantee_violations", o.guarantee_violations},
+                   {"latency_strong_us_log2", o.latency_strong},
+                   {"latency_eventual_us_log2", o.latency_eventual},
+                   {"mismatches", mismatches}});
+  }
+  Json j = {{"v", w.version},
+            {"client", w.client_id},
+            {"region", w.region},
+            {"start_ms", ToMs(w.start)},
+            {"end_ms", ToMs(w.end)},
+            {"snapshot_revision", w.snapshot_revision},
+            {"control_plane_reachable", w.control_plane_reachable},
+            {"mismatches_dropped", w.mismatches_dropped},
+            {"ops", ops}};
+  return j.dump();
+}
+
+absl::StatusOr<TelemetryWindow> DecodeTelemetry(std::string_view text) {
+  Json j = Json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object()) {
+    return absl::InvalidArgumentError("telemetry window is not a JSON object");
+  }
+  try {
+    TelemetryWindow w;
+    w.version = j.at("v").get<int>();
+    if (w.version != kTelemetryVersion) {
+      return absl::InvalidArgumentError(
+          base::StrCat("telemetry version ", w.version, " is not supported (expected ",
+                       kTelemetryVersion, ")"));
+    }
+    w.client_id = j.at("client").get<std::string>();
+    w.region = j.at("region").get<std::string>();
+    w.start = absl::FromUnixMillis(j.at("start_ms").get<int64_t>());
+    w.end = absl::FromUnixMillis(j.at("end_ms").get<int64_t>());
+    w.snapshot_revision = j.at("snapshot_revision").get<int64_t>();
+    w.control_plane_reachable = j.at("control_plane_reachable").get<bool>();
+    w.mismatches_dropped = j.at("mismatches_dropped").get<int64_t>();
+    for (const Json& o : j.at("ops")) {
+      OpWindow ow;
+      ow.op = o.at("op").get<std::string>();
+      ow.writes = o.at("writes").get<int64_t>();
+      ow.reads_strong = o.at("reads_strong").get<int64_t>();
+      ow.reads_eventual = o.at("reads_eventual").get<int64_t>();
+      ow.samples = o.at("samples").get<int64_t>();
+      ow.dropped_samples = o.at("dropped_samples").get<int64_t>();
+      for (int i = 0; i < kMismatchClasses; ++i) {
+        ow.classes[static_cast<size_t>(i)] =
+            o.at("classes").at(std::string(MismatchClassName(static_cast<MismatchClass>(i))))
+                .get<int64_t>();
+      }
+      ow.waits = o.at("waits").get<int64_t>();
+      ow.fallbacks = o.at("fallbacks").get<int64_t>();
+      ow.guarantee_violations = o.at("guarantee_violations").get<int64_t>();
+      ow.latency_strong = o.at("latency_strong_us_log2").get<LatencyHistogram>();
+      ow.latency_eventual = o.at("latency_eventual_us_log2").get<LatencyHistogram>();
+      for (const Json& m : o.at("mismatches")) {
+        Mismatch mm;
+        mm.op = ow.op;
+        mm.subject = m.at("subject").get<std::string>();
+        mm.domain = m.at("domain").get<std::string>();
+        mm.key = m.at("key").get<std::string>();
+        mm.region = m.at("region").get<std::string>();
+        const std::string cls = m.at("class").get<std::string>();
+        bool known = false;
+        for (int i = 0; i < kMismatchClasses; ++i) {
+          if (MismatchClassName(static_cast<MismatchClass>(i)) == cls) {
+            mm.mismatch_class = static_cast<MismatchClass>(i);
+            known = true;
+          }
+        }
+        if (!known) return absl::InvalidArgumentError(base::StrCat("unknown class \"", cls, "\""));
+        mm.primary_lsn = m.at("primary_lsn").get<int64_t>();
+        mm.replica_lsn = m.at("replica_lsn").get<int64_t>();
+        mm.detected_at = absl::FromUnixMillis(m.at("detected_ms").get<int64_t>());
+        ow.mismatches.push_back(std::move(mm));
+      }
+      w.ops.push_back(std::move(ow));
+    }
+    return w;
+  } catch (const Json::exception& e) {
+    return absl::InvalidArgumentError(base::StrCat("malformed telemetry window: ", e.what()));
+  }
+}
+
+absl::StatusOr<std::unique_ptr<KafkaTelemetrySink>> KafkaTelemetrySink::Create(
+    const base::KafkaConfig& kafka) {
+  base::KafkaConfig config = kafka;
+  config.emplace("linger.ms", "20");
+  config.emplace("message.timeout.ms", "5000");
+  CMO_ASSIGN_OR_RETURN(auto producer,
+                       base::KafkaProducer::Create(config, [](const base::DeliveryReport&) {}));
+  return std::unique_ptr<KafkaTelemetrySink>(new KafkaTelemetrySink(std::move(producer)));
+}
+
+absl::Status KafkaTelemetrySink::Publish(const TelemetryWindow& w) {
+  producer_->Poll(0);
+  absl::Status s = producer_->Produce(std::string(kTelemetryTopic), -1, w.client_id,
+                                      EncodeTelemetry(w), 0);
+  if (!s.ok()) ++dropped_;
+  return s;
+}
+
+}  // namespace cmo::shadow

@@ -1,0 +1,238 @@
+// The client library against real stores in a state dir, with the replica fed by hand so each
+// test decides how far it lags, and a fake clock so waiting is deterministic.
+#include "shadow/client.h"
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "shadow/session_token.h"
+#include "tests/shadow/client_harness.h"
+#include "tests/status_matchers.h"
+
+namespace cmo::shadow {
+namespace {
+
+using ::cmo::testing::IsOk;
+using ::cmo::testing::StatusIs;
+using ::testing::HasSubstr;
+using flags::Path;
+using flags::Stage;
+
+class ClientTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    h_.SetOp("comment.read", "comments", "read_your_writes", Stage::kEventual);
+    h_.SetOp("comment.post", "comments", "read_your_writes", Stage::kStrong);
+    h_.SetOp("like.count", "likes", "eventual", Stage::kEventual);
+    h_.SetOp("feed.read", "comments", "bounded_staleness(2s)", Stage::kEventual);
+    h_.SetOp("payment.read", "payments", "strong", Stage::kStrong);
+    h_.SetOp("like.write", "likes", "eventual", Stage::kStrong);
+  }
+
+  std::unique_ptr<Client> Open(ClientConfig config) {
+    auto c = Client::Open(std::move(config), clock_);
+    EXPECT_THAT(c, IsOk());
+    return c.ok() ? *std::move(c) : nullptr;
+  }
+  std::unique_ptr<Client> Open() { return Open(h_.Config()); }
+
+  OpWindow WindowOf(Client& c, const std::string& op) {
+    for (OpWindow& w : c.CutTelemetryForTest().ops) {
+      if (w.op == op) return w;
+    }
+    OpWindow none;
+    none.op = op;
+    return none;
+  }
+
+  ::cmo::testing::FakeClock clock_;
+  ::cmo::testing::ClientHarness h_{clock_};
+};
+
+TEST_F(ClientTest, StrongOpsReadThePrimaryAndEventualOpsTheReplicaAsItIs) {
+  auto c = Open();
+  auto w = c->Write("comment.post", "u1", "c-1", "hello");
+  ASSERT_THAT(w, IsOk());
+  EXPECT_EQ(w->lsn, 1);
+  auto strong = c->Read("payment.read", "u1", "c-1");  // other domain: nothing there
+  ASSERT_THAT(strong, IsOk());
+  EXPECT_EQ(strong->path, Path::kStrong);
+  EXPECT_FALSE(strong->value.has_value());
+
+  auto eventual = c->Read("feed.read", "u1", "c-1");
+  ASSERT_THAT(eventual, IsOk());
+  EXPECT_EQ(eventual->path, Path::kStrong) << "no LSN samples yet: freshness cannot be proven";
+  EXPECT_TRUE(eventual->fell_back);
+}
+
+TEST_F(ClientTest, EventualModelServesTheLaggingReplica) {
+  auto c = Open();
+  ASSERT_THAT(c->Write("comment.post", "u1", "like-1", "1"), IsOk());
+  auto w = c->Write("like.write", "u1", "post-9", "41");
+  ASSERT_THAT(w, IsOk());
+  auto r = c->Read("like.count", "u1", "post-9", w->token);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->path, Path::kEventual);
+  EXPECT_FALSE(r->value.has_value()) << "the replica has not applied it: eventual reads say so";
+  h_.ReplicateThrough(w->lsn, {"comments", "likes"});
+  r = c->Read("like.count", "u1", "post-9", w->token);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->value, "41");
+  EXPECT_EQ(r->lsn, w->lsn);
+}
+
+TEST_F(ClientTest, ReadYourWritesFallsBackToThePrimaryAfterTheWaitBound) {
+  ClientConfig config = h_.Config();
+  config.max_wait = absl::Milliseconds(30);
+  auto c = Open(config);
+  auto w = c->Write("comment.post", "u1", "c-1", "my comment");
+  ASSERT_THAT(w, IsOk());
+  const absl::Time before = clock_.Now();
+  auto r = c->Read("comment.read", "u1", "c-1", w->token);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->value, "my comment") << "the session must see its own write";
+  EXPECT_EQ(r->path, Path::kStrong);
+  EXPECT_TRUE(r->fell_back);
+  EXPECT_TRUE(r->waited);
+  EXPECT_GE(clock_.Now() - before, absl::Milliseconds(30)) << "it waited for the replica first";
+
+  // Another session (no token) is served by the lagging replica.
+  auto other = c->Read("comment.read", "u2", "c-1");
+  ASSERT_THAT(other, IsOk());
+  EXPECT_EQ(other->path, Path::kEventual);
+  EXPECT_FALSE(other->value.has_value());
+
+  h_.ReplicateThrough(w->lsn, {"comments"});
+  r = c->Read("comment.read", "u1", "c-1", w->token);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->path, Path::kEventual);
+  EXPECT_FALSE(r->fell_back);
+  EXPECT_EQ(r->value, "my comment");
+
+  OpWindow win = WindowOf(*c, "comment.read");
+  EXPECT_EQ(win.fallbacks, 1);
+  EXPECT_EQ(win.waits, 1);
+  EXPECT_EQ(win.reads_strong, 1);
+  EXPECT_EQ(win.reads_eventual, 2);
+}
+
+TEST_F(ClientTest, TokensCarryTheHighestLsnSeenAcrossReadsAndWrites) {
+  auto c = Open();
+  auto w1 = c->Write("comment.post", "u1", "c-1", "a");
+  auto w2 = c->Write("comment.post", "u2", "c-2", "b");
+  ASSERT_THAT(w2, IsOk());
+  // u1 reads u2's newer comment from the primary: its token now demands LSN 2 (monotonic).
+  h_.SetOp("comment.read", "comments", "monotonic_reads", Stage::kStrong);
+  c->Tick();
+  auto r = c->Read("comment.read", "u1", "c-2", w1->token);
+  ASSERT_THAT(r, IsOk());
+  EXPECT_THAT(DecodeToken(r->token), ::cmo::testing::IsOkAndHolds(SessionToken{2}));
+  h_.SetOp("comment.read", "comments", "monotonic_reads", Stage::kEventual);
+  clock_.Advance(absl::Seconds(1));
+  c->Tick();
+  h_.ReplicateThrough(1, {"comments"});
+  auto again = c->Read("comment.read", "u1", "c-2", r->token);
+  ASSERT_THAT(again, IsOk());
+  EXPECT_EQ(again->value, "b") << "a replica at LSN 1 must not serve a session that saw LSN 2";
+  EXPECT_TRUE(again->fell_back);
+}
+
+TEST_F(ClientTest, BoundedStalenessUsesTheReplicaOnlyWhenItHoldsEverythingOlderThanTheBound) {
+  auto c = Open();
+  auto w = c->Write("comment.post", "u1", "c-1", "x");
+  ASSERT_THAT(w, IsOk());
+  c->Tick();  // samples the primary: LSN 1 at t0
+  clock_.Advance(absl::Seconds(3));
+  c->Tick();  // LSN 1 at t0+3s
+  auto r = c->Read("feed.read", "u1", "c-1");
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->path, Path::kStrong) << "the replica misses a write older than 2 s";
+  EXPECT_TRUE(r->fell_back);
+  h_.ReplicateThrough(1, {"comments"});
+  r = c->Read("feed.read", "u1", "c-1");
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->path, Path::kEventual);
+  EXPECT_EQ(r->value, "x");
+  // A write newer than the bound does not force the primary.
+  ASSERT_THAT(c->Write("comment.post", "u1", "c-2", "y"), IsOk());
+  clock_.Advance(absl::Milliseconds(500));
+  c->Tick();
+  r = c->Read("feed.read", "u1", "c-1");
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->path, Path::kEventual);
+}
+
+TEST_F(ClientTest, MalformedTokensAndUnknownOpsAreRefusedWithAReason) {
+  auto c = Open();
+  EXPECT_THAT(c->Read("comment.read", "u1", "c-1", "not-a-token"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("")));
+  EXPECT_THAT(c->Read("no.such.op", "u1", "c-1"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("cmo ops add")));
+  EXPECT_THAT(c->Write("no.such.op", "u1", "c-1", "v"),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("no.such.op")));
+}
+
+TEST_F(ClientTest, FlagChangesAreAppliedAtTheNextPoll) {
+  auto c = Open();
+  auto r = c->Read("like.count", "u1", "k");
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->path, Path::kEventual);
+  h_.SetOp("like.count", "likes", "eventual", Stage::kShadow);  // a rollback by an operator
+  EXPECT_EQ(c->Read("like.count", "u1", "k")->path, Path::kEventual) << "not polled yet";
+  c->Tick();
+  EXPECT_EQ(c->Read("like.count", "u1", "k")->path, Path::kStrong);
+  EXPECT_TRUE(c->stats().control_plane_reachable);
+
+  EXPECT_EQ(c->stats().snapshot_revision, h_.flags().Revision().value());
+}
+
+// Delegates to the control database until told the control plane is gone.
+class SwitchableFlagSource final : public FlagSource {
+ public:
+  SwitchableFlagSource(std::string path, const base::Clock& clock) : db_(std::move(path), clock) {}
+  absl::StatusOr<std::shared_ptr<const flags::Snapshot>> Poll(int64_t revision) override {
+    if (down) return absl::UnavailableError("control plane unreachable");
+    return db_.Poll(revision);
+  }
+  bool down = false;
+
+ private:
+  ControlDbFlagSource db_;
+};
+
+TEST_F(ClientTest, WhenTheControlPlaneIsUnreachableTheLastGoodSnapshotKeepsRouting) {
+  ClientConfig config = h_.Config();
+  auto source = std::make_shared<SwitchableFlagSource>(ControlDbPath(h_.state_dir()), clock_);
+  config.flag_source = source;
+  auto c = Open(config);
+  EXPECT_EQ(c->Read("like.count", "u1", "k")->path, Path::kEventual);
+  source->down = true;
+  h_.SetOp("like.count", "likes", "eventual", Stage::kShadow);  // not seen: plane is down
+  clock_.Advance(absl::Seconds(1));
+  c->Tick();
+  EXPECT_FALSE(c->stats().control_plane_reachable);
+  EXPECT_EQ(c->stats().flag_refresh_errors, 1);
+  EXPECT_EQ(c->Read("like.count", "u1", "k")->path, Path::kEventual);
+  EXPECT_FALSE(c->CutTelemetryForTest().control_plane_reachable);
+  source->down = false;
+  clock_.Advance(absl::Seconds(1));
+  c->Tick();
+  EXPECT_TRUE(c->stats().control_plane_reachable);
+  EXPECT_EQ(c->Read("like.count", "u1", "k")->path, Path::kStrong);
+}
+
+TEST_F(ClientTest, CriticalOpsStayStrongWhateverTheStageField) {
+  flags::Flag f;
+  f.op = "payment.transfer";
+  f.domain = "payments";
+  f.op_class = flags::OpClass::kCritical;
+  ASSERT_THAT(h_.flags().Add(f, {"t", "t", "add", false}), IsOk());
+  auto c = Open();
+  for (int u = 0; u < 200; ++u) {
+    auto r = c->Read("payment.transfer", "user-" + std::to_string(u), "acct");
+    ASSERT_THAT(r, IsOk());
+    EXPECT_EQ(r->path, Path::kStrong);
+  }
+}
+
+}  // namespace
+}  // namespace cmo::shadow
