@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "absl/container/flat_hash_map.h"
+#include "base/mutex.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "shadow/change_event.h"
@@ -21,6 +22,17 @@ namespace {
 
 constexpr absl::Duration kTickEvery = absl::Milliseconds(5);
 constexpr absl::Duration kLsnSampleEvery = absl::Milliseconds(20);
+
+std::atomic<uint64_t> next_client_id{1};
+
+// The domain a thread last read, per thread: skips the shared map on most requests.
+struct LastDomain {
+  uint64_t owner = 0;  // Client id; never reused
+  std::string domain;
+  std::atomic<int64_t>* slot = nullptr;
+};
+thread_local LastDomain last_domain;
+thread_local uint32_t reads_on_thread = 0;
 
 bool NeedsToken(flags::Model m) {
   return m == flags::Model::kReadYourWrites || m == flags::Model::kMonotonicReads ||
@@ -60,11 +72,14 @@ struct Client::Impl {
   std::unique_ptr<ShadowComparer> comparer;
   LsnHistory lsn_history;
 
-  absl::Mutex watermark_mu;
-  absl::flat_hash_map<std::string, int64_t> watermarks ABSL_GUARDED_BY(watermark_mu);
+  const uint64_t id = next_client_id.fetch_add(1);  // keys the per-thread watermark cache
+  base::Mutex watermark_mu;
+  // Per domain; entries are never removed, so the atomics' addresses are stable.
+  absl::flat_hash_map<std::string, std::unique_ptr<std::atomic<int64_t>>> watermarks
+      ABSL_GUARDED_BY(watermark_mu);
 
   // Background state: touched by Tick() only, which runs on one thread at a time.
-  absl::Mutex tick_mu;
+  base::Mutex tick_mu;
   std::shared_ptr<FlagSource> flag_source ABSL_GUARDED_BY(tick_mu);
   std::unique_ptr<TelemetrySink> sink ABSL_GUARDED_BY(tick_mu);
   absl::Time next_flag_poll ABSL_GUARDED_BY(tick_mu) = absl::InfinitePast();
@@ -74,14 +89,26 @@ struct Client::Impl {
   std::atomic<int64_t> revision{0};
   std::atomic<bool> reachable{true};
   std::atomic<int64_t> flag_errors{0}, published{0}, publish_errors{0};
+  std::atomic<int64_t> samples_compared{0}, samples_dropped{0};  // over every cut window
 
   std::atomic<bool> stop{false};
   std::thread background;
 
+  std::atomic<int64_t>* WatermarkSlot(const std::string& domain) {
+    if (last_domain.owner == id && last_domain.domain == domain) return last_domain.slot;
+    std::atomic<int64_t>* slot = nullptr;
+    {
+      base::MutexLock lock(&watermark_mu);
+      std::unique_ptr<std::atomic<int64_t>>& p = watermarks[domain];
+      if (p == nullptr) p = std::make_unique<std::atomic<int64_t>>(0);
+      slot = p.get();
+    }
+    last_domain = {id, domain, slot};
+    return slot;
+  }
+
   int64_t CachedWatermark(const std::string& domain) {
-    absl::ReaderMutexLock lock(&watermark_mu);
-    auto it = watermarks.find(domain);
-    return it == watermarks.end() ? 0 : it->second;
+    return WatermarkSlot(domain)->load(std::memory_order_acquire);
   }
 
   // Reads the replica's watermark for `domain` and caches it (watermarks only grow).
@@ -91,10 +118,11 @@ struct Client::Impl {
       CMO_ASSIGN_OR_RETURN(auto replica, replicas.Acquire());
       CMO_ASSIGN_OR_RETURN(w, replica->TopicWatermark(ChangeTopic(domain)));
     }
-    absl::MutexLock lock(&watermark_mu);
-    int64_t& cached = watermarks[domain];
-    cached = std::max(cached, w);
-    return cached;
+    std::atomic<int64_t>* slot = WatermarkSlot(domain);
+    int64_t cached = slot->load(std::memory_order_acquire);
+    while (cached < w && !slot->compare_exchange_weak(cached, w, std::memory_order_acq_rel)) {
+    }
+    return std::max(cached, w);
   }
 
   // Whether the replica may answer for `domain` given the op's model and the session's token;
@@ -159,7 +187,8 @@ struct Client::Impl {
 
   absl::StatusOr<ReadResult> Read(std::string_view op, std::string_view subject,
                                   std::string_view key, std::string_view token_text) {
-    const absl::Time start = clock.Now();
+    const bool timed = ++reads_on_thread % kLatencySampleEvery == 0;
+    const absl::Time start = timed ? clock.Now() : absl::InfinitePast();
     CMO_ASSIGN_OR_RETURN(SessionToken token, DecodeToken(token_text));
     const flags::Decision d = evaluator->Decide(op, subject);
     CMO_ASSIGN_OR_RETURN(const flags::Flag* flag, FlagFor(d, op));
@@ -181,10 +210,6 @@ struct Client::Impl {
     }
     if (!row.ok()) return row.status();
     if (result.fell_back) telemetry.CountFallback(counters);
-    if (row->has_value()) {
-      result.lsn = (*row)->lsn;
-      if (!(*row)->tombstone) result.value = (*row)->value;
-    }
     if (d.shadow_sampled && comparer != nullptr) {
       ShadowSample s{counters,        std::string(op),  std::string(subject), flag->domain,
                      std::string(key), result.path,     *row,
@@ -196,8 +221,16 @@ struct Client::Impl {
                          : config.staleness_window};
       comparer->Offer(std::move(s));
     }
-    result.token = EncodeToken(Merge(token, {result.lsn}));
-    telemetry.CountRead(counters, result.path, clock.Now() - start);
+    if (row->has_value()) {
+      result.lsn = (*row)->lsn;
+      if (!(*row)->tombstone) result.value = std::move((*row)->value);
+    }
+    // Most reads do not move the session's position: hand its token back as it came.
+    result.token = result.lsn > token.lsn || token_text.empty()
+                       ? EncodeToken(Merge(token, {result.lsn}))
+                       : std::string(token_text);
+    telemetry.CountRead(counters, result.path);
+    if (timed) telemetry.RecordLatency(counters, result.path, clock.Now() - start);
     return result;
   }
 
@@ -218,6 +251,10 @@ struct Client::Impl {
 
   TelemetryWindow Cut(absl::Time start, absl::Time end) {
     TelemetryWindow w = telemetry.Cut(start, end);
+    for (const OpWindow& o : w.ops) {
+      samples_compared += o.samples;
+      samples_dropped += o.dropped_samples;
+    }
     w.client_id = config.client_id;
     w.region = config.region;
     w.snapshot_revision = revision.load();
@@ -226,7 +263,7 @@ struct Client::Impl {
   }
 
   void Tick() {
-    absl::MutexLock lock(&tick_mu);
+    base::MutexLock lock(&tick_mu);
     const absl::Time now = clock.Now();
     if (now >= next_flag_poll) {
       RefreshFlags();
@@ -240,7 +277,7 @@ struct Client::Impl {
       if (lsn.ok()) lsn_history.Add(now, *lsn);
       std::vector<std::string> domains;
       {
-        absl::ReaderMutexLock wl(&watermark_mu);
+        base::MutexLock wl(&watermark_mu);
         for (const auto& [d, w] : watermarks) domains.push_back(d);
       }
       for (const std::string& d : domains) RefreshWatermark(d).IgnoreError();
@@ -293,7 +330,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Open(ClientConfig config,
   auto impl = std::make_unique<Impl>(std::move(config), clock);
   Impl* p = impl.get();
   {
-    absl::MutexLock lock(&p->tick_mu);
+    base::MutexLock lock(&p->tick_mu);
     p->flag_source = p->config.flag_source;
     if (p->flag_source == nullptr) {
       p->flag_source =
@@ -355,8 +392,11 @@ TelemetryWindow Client::CutTelemetryForTest() {
 }
 
 ClientStats Client::stats() {
-  return {impl_->revision.load(), impl_->reachable.load(), impl_->flag_errors.load(),
-          impl_->published.load(), impl_->publish_errors.load()};
+  // Sample totals cover the windows cut so far (one every telemetry_window).
+  return {impl_->revision.load(),      impl_->reachable.load(),
+          impl_->flag_errors.load(),   impl_->published.load(),
+          impl_->publish_errors.load(), impl_->samples_compared.load(),
+          impl_->samples_dropped.load()};
 }
 
 const flags::FlagEvaluator& Client::evaluator() const { return *impl_->evaluator; }

@@ -39,7 +39,6 @@
 #include <thread>
 
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "flags/snapshot.h"
@@ -94,6 +93,8 @@ struct ClientStats {
   int64_t flag_refresh_errors = 0;
   int64_t telemetry_published = 0;
   int64_t telemetry_errors = 0;
+  int64_t samples_compared = 0;  // shadow comparisons settled (any class)
+  int64_t samples_dropped = 0;   // shadow queue full
 };
 
 class Client {

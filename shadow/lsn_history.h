@@ -11,7 +11,7 @@
 #include <optional>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "base/mutex.h"
 #include "absl/time/time.h"
 
 namespace cmo::shadow {
@@ -23,7 +23,7 @@ class LsnHistory {
 
   // Samples must come in time order (one sampling thread).
   void Add(absl::Time at, int64_t lsn) {
-    absl::MutexLock lock(&mu_);
+    base::MutexLock lock(&mu_);
     samples_.push_back({at, lsn});
     while (samples_.size() > 2 && samples_[1].at < at - keep_) samples_.pop_front();
   }
@@ -32,7 +32,7 @@ class LsnHistory {
   // of the earliest sample taken at or after `since`. nullopt when there is none (no samples,
   // or sampling stalled): the caller cannot prove freshness and must use the primary.
   std::optional<int64_t> RequiredFor(absl::Time since) const {
-    absl::MutexLock lock(&mu_);
+    base::MutexLock lock(&mu_);
     for (const Sample& s : samples_) {
       if (s.at >= since) return s.lsn;
     }
@@ -45,7 +45,7 @@ class LsnHistory {
     int64_t lsn;
   };
   const absl::Duration keep_;
-  mutable absl::Mutex mu_;
+  mutable base::Mutex mu_;
   std::deque<Sample> samples_ ABSL_GUARDED_BY(mu_);
 };
 

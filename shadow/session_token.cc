@@ -19,10 +19,15 @@ uint32_t Checksum(const uint8_t* payload) {
   return static_cast<uint32_t>(XXH3_64bits(payload, kPayload));
 }
 
-int Sextet(char c) {
-  const char* p = std::find(kAlphabet, kAlphabet + 64, c);
-  return p == kAlphabet + 64 ? -1 : static_cast<int>(p - kAlphabet);
-}
+// Decoding runs on every request: a table instead of a search of the alphabet.
+constexpr std::array<int8_t, 256> kSextets = [] {
+  std::array<int8_t, 256> t{};
+  t.fill(-1);
+  for (int i = 0; i < 64; ++i) t[static_cast<uint8_t>(kAlphabet[i])] = static_cast<int8_t>(i);
+  return t;
+}();
+
+int Sextet(char c) { return kSextets[static_cast<uint8_t>(c)]; }
 
 }  // namespace
 

@@ -11,9 +11,10 @@ ShadowComparer::~ShadowComparer() { Stop(); }
 bool ShadowComparer::Offer(ShadowSample sample) {
   TelemetryRecorder::Counters* counters = sample.counters;
   {
-    absl::MutexLock lock(&mu_);
+    base::MutexLock lock(&mu_);
     if (queue_.size() + rechecks_.size() < static_cast<size_t>(options_.capacity)) {
       queue_.push_back(std::move(sample));
+      if (queue_.size() == 1) mu_.SignalAll();  // the worker may be waiting for work
       return true;
     }
   }
@@ -31,7 +32,7 @@ void ShadowComparer::Process(ShadowSample s) {
       s.served == flags::Path::kStrong ? flags::Path::kEventual : flags::Path::kStrong;
   absl::StatusOr<std::optional<store::Row>> read = read_(other, s.domain, s.key);
   if (!read.ok()) {
-    absl::MutexLock lock(&mu_);
+    base::MutexLock lock(&mu_);
     ++read_errors_;
     return;
   }
@@ -55,7 +56,7 @@ void ShadowComparer::Process(ShadowSample s) {
   }
   const absl::Time due = clock_.Now() + s.staleness_window;
   const int64_t first_primary_lsn = primary.has_value() ? primary->lsn : 0;
-  absl::MutexLock lock(&mu_);
+  base::MutexLock lock(&mu_);
   rechecks_.emplace(due, Recheck{first_primary_lsn, std::move(s)});
 }
 
@@ -74,7 +75,7 @@ int ShadowComparer::RunOnce(int max) {
     std::optional<ShadowSample> next;
     std::optional<Recheck> recheck;
     {
-      absl::MutexLock lock(&mu_);
+      base::MutexLock lock(&mu_);
       if (!rechecks_.empty() && rechecks_.begin()->first <= clock_.Now()) {
         recheck = std::move(rechecks_.begin()->second);
         rechecks_.erase(rechecks_.begin());
@@ -94,7 +95,7 @@ int ShadowComparer::RunOnce(int max) {
     auto replica = read_(flags::Path::kEventual, s.domain, s.key);  // first: see Settle()
     auto primary = read_(flags::Path::kStrong, s.domain, s.key);
     if (!primary.ok() || !replica.ok()) {
-      absl::MutexLock lock(&mu_);
+      base::MutexLock lock(&mu_);
       ++read_errors_;
       continue;
     }
@@ -109,33 +110,34 @@ void ShadowComparer::Start() {
   worker_ = std::thread([this] {
     while (true) {
       {
-        absl::MutexLock lock(&mu_);
+        base::MutexLock lock(&mu_);
         if (stop_) return;
       }
       if (RunOnce(256) > 0) continue;
-      absl::MutexLock lock(&mu_);
+      base::MutexLock lock(&mu_);
       // Wake for new samples at once, and at least every few ms for due re-checks.
       auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || !queue_.empty(); };
-      mu_.AwaitWithTimeout(absl::Condition(&ready), absl::Milliseconds(5));
+      mu_.AwaitWithTimeout(ready, absl::Milliseconds(5));
     }
   });
 }
 
 void ShadowComparer::Stop() {
   {
-    absl::MutexLock lock(&mu_);
+    base::MutexLock lock(&mu_);
     stop_ = true;
+    mu_.SignalAll();
   }
   if (worker_.joinable()) worker_.join();
 }
 
 size_t ShadowComparer::pending() {
-  absl::MutexLock lock(&mu_);
+  base::MutexLock lock(&mu_);
   return queue_.size() + rechecks_.size();
 }
 
 int64_t ShadowComparer::read_errors() {
-  absl::MutexLock lock(&mu_);
+  base::MutexLock lock(&mu_);
   return read_errors_;
 }
 

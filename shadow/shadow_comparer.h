@@ -17,7 +17,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "base/mutex.h"
 #include "base/clock.h"
 #include "flags/flag.h"
 #include "shadow/comparator.h"
@@ -86,7 +86,7 @@ class ShadowComparer {
   const ShadowOptions options_;
   const Comparator exact_;
 
-  absl::Mutex mu_;
+  base::Mutex mu_;
   std::deque<ShadowSample> queue_ ABSL_GUARDED_BY(mu_);
   std::multimap<absl::Time, Recheck> rechecks_ ABSL_GUARDED_BY(mu_);  // by due time
   bool stop_ ABSL_GUARDED_BY(mu_) = false;

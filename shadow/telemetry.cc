@@ -49,17 +49,39 @@ double HistogramQuantileUs(const LatencyHistogram& h, double q) {
   return static_cast<double>(uint64_t{1} << (kLatencyBuckets - 1));
 }
 
+namespace {
+std::atomic<uint64_t> next_recorder_id{1};
+
+// The last op a thread counted for, per thread: apps call a handful of ops in a row, so this
+// skips the shared map (and its lock) on most requests. Keyed by a never-reused recorder id.
+struct LastOp {
+  uint64_t recorder = 0;
+  std::string op;
+  TelemetryRecorder::Counters* counters = nullptr;
+};
+thread_local LastOp last_op;
+}  // namespace
+
 TelemetryRecorder::TelemetryRecorder(int max_mismatches_per_window)
-    : max_mismatches_(max_mismatches_per_window) {}
+    : id_(next_recorder_id.fetch_add(1)), max_mismatches_(max_mismatches_per_window) {}
 TelemetryRecorder::~TelemetryRecorder() = default;
 
 TelemetryRecorder::Counters* TelemetryRecorder::For(std::string_view op) {
+  if (last_op.recorder == id_ && last_op.op == op) return last_op.counters;
+  Counters* c = Find(op);
+  last_op.recorder = id_;
+  last_op.op.assign(op);
+  last_op.counters = c;
+  return c;
+}
+
+TelemetryRecorder::Counters* TelemetryRecorder::Find(std::string_view op) {
   {
-    absl::ReaderMutexLock lock(&mu_);
+    base::MutexLock lock(&mu_);
     auto it = ops_.find(base::ToAbsl(op));
     if (it != ops_.end()) return it->second.get();
   }
-  absl::MutexLock lock(&mu_);
+  base::MutexLock lock(&mu_);
   std::unique_ptr<Counters>& c = ops_[base::ToAbsl(op)];
   if (c == nullptr) {
     c = std::make_unique<Counters>();
@@ -69,15 +91,12 @@ TelemetryRecorder::Counters* TelemetryRecorder::For(std::string_view op) {
 }
 
 void TelemetryRecorder::CountWrite(Counters* c) { Bump(c->writes); }
-void TelemetryRecorder::CountRead(Counters* c, flags::Path path, absl::Duration latency) {
+void TelemetryRecorder::CountRead(Counters* c, flags::Path path) {
+  Bump(path == flags::Path::kStrong ? c->reads_strong : c->reads_eventual);
+}
+void TelemetryRecorder::RecordLatency(Counters* c, flags::Path path, absl::Duration latency) {
   const size_t b = static_cast<size_t>(LatencyBucket(latency));
-  if (path == flags::Path::kStrong) {
-    Bump(c->reads_strong);
-    Bump(c->latency_strong[b]);
-  } else {
-    Bump(c->reads_eventual);
-    Bump(c->latency_eventual[b]);
-  }
+  Bump(path == flags::Path::kStrong ? c->latency_strong[b] : c->latency_eventual[b]);
 }
 void TelemetryRecorder::CountWait(Counters* c) { Bump(c->waits); }
 void TelemetryRecorder::CountFallback(Counters* c) { Bump(c->fallbacks); }
@@ -89,7 +108,7 @@ void TelemetryRecorder::CountSample(Counters* c, MismatchClass cls) {
 }
 
 void TelemetryRecorder::RecordMismatch(const Mismatch& m) {
-  absl::MutexLock lock(&mismatch_mu_);
+  base::MutexLock lock(&mismatch_mu_);
   if (static_cast<int>(mismatches_.size()) >= max_mismatches_) {
     ++mismatches_dropped_;
     return;
@@ -103,11 +122,11 @@ TelemetryWindow TelemetryRecorder::Cut(absl::Time start, absl::Time end) {
   w.end = end;
   std::vector<Mismatch> mismatches;
   {
-    absl::MutexLock lock(&mismatch_mu_);
+    base::MutexLock lock(&mismatch_mu_);
     mismatches.swap(mismatches_);
     w.mismatches_dropped = std::exchange(mismatches_dropped_, 0);
   }
-  absl::ReaderMutexLock lock(&mu_);
+  base::MutexLock lock(&mu_);
   for (auto& [name, c] : ops_) {
     OpWindow o;
     o.op = name;

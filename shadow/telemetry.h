@@ -19,7 +19,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
+#include "base/mutex.h"
 #include "absl/time/time.h"
 #include "base/kafka.h"
 #include "flags/flag.h"
@@ -29,6 +29,7 @@ namespace cmo::shadow {
 
 inline constexpr std::string_view kTelemetryTopic = "cmo.telemetry";
 inline constexpr int kTelemetryVersion = 1;
+inline constexpr int kLatencySampleEvery = 16;
 
 // Latency histogram with power-of-two microsecond buckets: bucket i counts latencies in
 // [2^(i-1), 2^i) µs (bucket 0: < 1 µs; the last bucket: everything above).
@@ -50,6 +51,8 @@ struct OpWindow {
   int64_t waits = 0;      // eventual reads that waited for the replica to reach the token
   int64_t fallbacks = 0;  // eventual-path reads served by the primary (replica too far behind)
   int64_t guarantee_violations = 0;  // a served replica read missed what the token promised
+  // A 1-in-kLatencySampleEvery sample of reads (timing every read would cost more than the
+  // routing decision itself).
   LatencyHistogram latency_strong{};
   LatencyHistogram latency_eventual{};
   std::vector<Mismatch> mismatches;  // the non-matches themselves, capped per window
@@ -81,12 +84,14 @@ class TelemetryRecorder {
   explicit TelemetryRecorder(int max_mismatches_per_window = 100);
   ~TelemetryRecorder();
 
-  // The op's counters; the pointer stays valid for the recorder's life. One map lookup under
-  // a shared lock: callers on the hot path do this once per request.
+  // The op's counters; the pointer stays valid for the recorder's life. A per-thread cache of
+  // the last op answers repeated calls without touching the shared map.
   Counters* For(std::string_view op);
 
   void CountWrite(Counters* c);
-  void CountRead(Counters* c, flags::Path path, absl::Duration latency);
+  void CountRead(Counters* c, flags::Path path);
+  // Into the path's latency histogram; callers time a sample of reads, not all of them.
+  void RecordLatency(Counters* c, flags::Path path, absl::Duration latency);
   void CountWait(Counters* c);
   void CountFallback(Counters* c);
   void CountDroppedSample(Counters* c);
@@ -98,10 +103,12 @@ class TelemetryRecorder {
   TelemetryWindow Cut(absl::Time start, absl::Time end);
 
  private:
+  Counters* Find(std::string_view op);
+  const uint64_t id_;  // process-unique, never reused: keys the per-thread cache
   const int max_mismatches_;
-  absl::Mutex mu_;
+  base::Mutex mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<Counters>> ops_ ABSL_GUARDED_BY(mu_);
-  absl::Mutex mismatch_mu_;
+  base::Mutex mismatch_mu_;
   std::vector<Mismatch> mismatches_ ABSL_GUARDED_BY(mismatch_mu_);
   int64_t mismatches_dropped_ ABSL_GUARDED_BY(mismatch_mu_) = 0;
 };

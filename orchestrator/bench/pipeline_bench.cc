@@ -11,15 +11,14 @@
 #include "base/sqlite.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
+#include "orchestrator/bench/bench_util.h"
 #include "orchestrator/server.h"
 #include "store/primary_store.h"
 
 namespace cmo::orchestrator {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+using Clock = BenchClock;
 
 // The workload: uniformly random keys over the key space, fixed-size values.
 class Workload {
@@ -37,14 +36,6 @@ class Workload {
   int64_t keys_;
   std::string value_;
 };
-
-absl::StatusOr<std::string> MakeTempDir(const std::string& parent) {
-  std::string tmpl = base::StrCat(parent, "/cmo-bench-XXXXXX");
-  if (mkdtemp(tmpl.data()) == nullptr) {
-    return absl::FailedPreconditionError(base::StrCat("cannot create a directory in ", parent));
-  }
-  return tmpl;
-}
 
 // Raw batched upserts of the same workload into one SQLite store (same pragmas as the
 // stores), best of several batch sizes.

@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "orchestrator/bench/pipeline_bench.h"
+#include "orchestrator/bench/read_bench.h"
 #include "orchestrator/cli/commands.h"
 
 namespace cmo::orchestrator {
@@ -11,6 +12,16 @@ struct PipelineOptions {
   PipelineBenchOptions bench;
   std::string rate = "max";
 };
+
+int PrintReport(const absl::StatusOr<nlohmann::json>& report, const GlobalOptions& global) {
+  if (!report.ok()) return ReportError(report.status());
+  if (global.json()) {
+    PrintJson(*report);
+  } else {
+    for (const auto& [k, v] : report->items()) std::cout << k << ": " << v.dump() << "\n";
+  }
+  return kExitOk;
+}
 
 int RunPipeline(PipelineOptions o, const GlobalOptions& global) {
   if (o.rate != "max") {
@@ -24,14 +35,7 @@ int RunPipeline(PipelineOptions o, const GlobalOptions& global) {
           "--rate: write a positive number of changes per second, or max"));
     }
   }
-  auto report = RunPipelineBench(o.bench);
-  if (!report.ok()) return ReportError(report.status());
-  if (global.json()) {
-    PrintJson(*report);
-  } else {
-    for (const auto& [k, v] : report->items()) std::cout << k << ": " << v.dump() << "\n";
-  }
-  return kExitOk;
+  return PrintReport(RunPipelineBench(o.bench), global);
 }
 
 }  // namespace
@@ -57,6 +61,20 @@ void SetupBenchCommands(CLI::App& app, const GlobalOptions& global, CommandRegis
   pipeline->add_option("--work-dir", o->bench.work_dir, "Where temporary stores go (default /tmp)");
   pipeline->add_flag("!--no-limits", o->bench.limits, "Skip measuring the SQLite and Kafka limits");
   registry.On(pipeline, [o, &global] { return RunPipeline(*o, global); });
+
+  auto r = std::make_shared<ReadBenchOptions>();
+  CLI::App* read = bench->add_subcommand(
+      "read",
+      "Client-library overhead on reads: direct store reads vs Client::Read at 0% and 1% shadow "
+      "sampling, and routing + token handling alone");
+  read->add_option("--seconds", r->seconds, "Length of each measurement (default 2)")
+      ->check(CLI::Range(0.1, 600.0));
+  read->add_option("--rounds", r->rounds, "Interleaved rounds; the best of each counts (default 3)")
+      ->check(CLI::Range(1, 100));
+  read->add_option("--keys", r->keys, "Rows in the store (default 100000)")
+      ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
+  read->add_option("--work-dir", r->work_dir, "Where temporary stores go (default /tmp)");
+  registry.On(read, [r, &global] { return PrintReport(RunReadBench(*r), global); });
 }
 
 }  // namespace cmo::orchestrator

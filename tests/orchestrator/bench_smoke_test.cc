@@ -19,5 +19,19 @@ TEST(BenchSmoke, PipelineReportsThroughputAndLag) {
   EXPECT_EQ(cli.Run({"bench", "pipeline", "--rate", "fast"}).exit_code, 2);
 }
 
+TEST(BenchSmoke, ReadReportsClientOverheadAndDecideCost) {
+  ::cmo::testing::CmoCli cli;
+  nlohmann::json r = cli.Json({"bench", "read", "--seconds", "0.4", "--rounds", "1", "--keys",
+                               "2000", "--work-dir", cli.dir()});
+  ASSERT_TRUE(r.is_object());
+  EXPECT_GT(r["direct_ops_per_s"].get<double>(), 1000);
+  EXPECT_GT(r["client_ops_per_s_0pct"].get<double>(), 1000);
+  EXPECT_GT(r["client_ops_per_s_1pct"].get<double>(), 1000);
+  EXPECT_GT(r["decide_token_ns"].get<double>(), 0);
+  EXPECT_GT(r["samples_compared"].get<int64_t>(), 0) << "1% of reads were compared";
+  EXPECT_EQ(r["rows_found"].get<int64_t>() > 0, true);
+  EXPECT_EQ(cli.Run({"bench", "read", "--rounds", "0"}).exit_code, 2);
+}
+
 }  // namespace
 }  // namespace cmo

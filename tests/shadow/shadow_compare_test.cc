@@ -201,9 +201,12 @@ TEST_F(ShadowCompareTest, DomainComparatorsApply) {
 TEST(TelemetryTest, WindowsRoundTripAndHistogramQuantiles) {
   TelemetryRecorder rec;
   auto* c = rec.For("comment.read");
-  rec.CountRead(c, Path::kEventual, absl::Microseconds(3));
-  rec.CountRead(c, Path::kEventual, absl::Microseconds(900));
-  rec.CountRead(c, Path::kStrong, absl::Microseconds(40));
+  rec.CountRead(c, Path::kEventual);
+  rec.CountRead(c, Path::kEventual);
+  rec.CountRead(c, Path::kStrong);
+  rec.RecordLatency(c, Path::kEventual, absl::Microseconds(3));
+  rec.RecordLatency(c, Path::kEventual, absl::Microseconds(900));
+  rec.RecordLatency(c, Path::kStrong, absl::Microseconds(40));
   rec.CountFallback(c);
   rec.CountSample(c, MismatchClass::kLag);
   rec.RecordMismatch({"comment.read", "u1", "comments", "c-1", "eu-west", MismatchClass::kLag, 7,

@@ -1,0 +1,218 @@
+#include "orchestrator/bench/read_bench.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <functional>
+#include <random>
+
+#include "base/status_macros.h"
+#include "base/strings.h"
+#include "flags/flag_store.h"
+#include "orchestrator/bench/bench_util.h"
+#include "shadow/change_event.h"
+#include "shadow/client.h"
+#include "shadow/session_token.h"
+#include "shadow/state_layout.h"
+#include "store/primary_store.h"
+#include "store/replica_store.h"
+
+namespace cmo::orchestrator {
+namespace {
+
+constexpr char kOp[] = "item.read";            // 0% shadow sampling
+constexpr char kSampledOp[] = "item.read.1pct";  // 1%: same domain, same data
+constexpr char kDomain[] = "items";
+
+// The same stream of (subject, key) for every measurement.
+class Reads {
+ public:
+  Reads(const ReadBenchOptions& o) : rng_(o.seed) {
+    for (int64_t k = 0; k < o.keys; ++k) keys_.push_back(base::StrCat("key-", k));
+    for (int s = 0; s < o.subjects; ++s) subjects_.push_back(base::StrCat("user-", s));
+  }
+  const std::string& Key() { return keys_[rng_() % keys_.size()]; }
+  const std::string& Subject() { return subjects_[rng_() % subjects_.size()]; }
+  const std::vector<std::string>& keys() const { return keys_; }
+
+ private:
+  std::mt19937_64 rng_;
+  std::vector<std::string> keys_;
+  std::vector<std::string> subjects_;
+};
+
+// Primary and replica hold the same rows; the replica's watermark is the primary's last LSN.
+absl::Status Populate(const std::string& dir, const ReadBenchOptions& o, const Reads& reads) {
+  CMO_ASSIGN_OR_RETURN(auto primary, store::PrimaryStore::Open(shadow::PrimaryPath(dir),
+                                                               base::SystemClock(),
+                                                               {.synchronous_full = false}));
+  CMO_ASSIGN_OR_RETURN(auto replica, store::ReplicaStore::Open(shadow::ReplicaPath(dir, "local"),
+                                                               {.synchronous_full = false}));
+  const std::string value(static_cast<size_t>(o.value_bytes), 'v');
+  const auto& keys = reads.keys();
+  for (size_t at = 0; at < keys.size(); at += 5000) {
+    std::vector<store::WriteRequest> batch;
+    for (size_t i = at; i < std::min(keys.size(), at + 5000); ++i) {
+      batch.push_back({kDomain, keys[i], value, false, kOp, "bench"});
+    }
+    CMO_RETURN_IF_ERROR(primary->Write(batch).status());
+    CMO_ASSIGN_OR_RETURN(auto outbox, primary->ReadOutbox(static_cast<int64_t>(at), 5000));
+    std::vector<store::Row> rows;
+    for (auto& e : outbox) rows.push_back(std::move(e.row));
+    const std::string topic = shadow::ChangeTopic(kDomain);
+    const store::PartitionProgress progress{topic, 0, static_cast<int64_t>(at + rows.size()),
+                                            rows.back().lsn, 0};
+    CMO_RETURN_IF_ERROR(replica->Apply(rows, {&progress, 1}).status());
+  }
+  CMO_RETURN_IF_ERROR(replica->SetTopicPartitions({{shadow::ChangeTopic(kDomain), 1}}));
+  CMO_RETURN_IF_ERROR(primary->TrimOutbox(static_cast<int64_t>(keys.size())));
+  return absl::OkStatus();
+}
+
+absl::Status RegisterOps(const std::string& dir) {
+  CMO_ASSIGN_OR_RETURN(auto flags,
+                       flags::FlagStore::Open(shadow::ControlDbPath(dir), base::SystemClock()));
+  const flags::ChangeContext ctx{"bench", "cmo bench read", "bench", false};
+  for (const auto& [op, shadow_bp] : {std::pair{kOp, 0}, std::pair{kSampledOp, 100}}) {
+    flags::Flag f;
+    f.op = op;
+    f.domain = kDomain;
+    f.target.model = flags::Model::kReadYourWrites;
+    CMO_RETURN_IF_ERROR(flags->Add(f, ctx).status());
+    CMO_RETURN_IF_ERROR(flags
+                            ->Update(op, ctx,
+                                     [&](flags::Flag& fl) {
+                                       fl.stage = flags::Stage::kRamp;
+                                       fl.ramp_bp = 10000;  // every subject on the eventual path
+                                       fl.shadow_bp = shadow_bp;
+                                       return absl::OkStatus();
+                                     })
+                            .status());
+  }
+  return absl::OkStatus();
+}
+
+// Calls and seconds spent in one measured variant, summed over its slices.
+struct Tally {
+  int64_t calls = 0;
+  double seconds = 0;
+  double per_s() const { return seconds > 0 ? static_cast<double>(calls) / seconds : 0; }
+};
+
+// Runs `read` for `seconds`, checking the clock every 256 calls, into `tally`.
+absl::Status Slice(double seconds, const std::function<absl::Status()>& read, Tally& tally) {
+  const auto start = BenchClock::now();
+  while (true) {
+    for (int i = 0; i < 256; ++i) CMO_RETURN_IF_ERROR(read());
+    tally.calls += 256;
+    const double elapsed = Seconds(BenchClock::now() - start);
+    if (elapsed >= seconds) {
+      tally.seconds += elapsed;
+      return absl::OkStatus();
+    }
+  }
+}
+
+absl::StatusOr<double> DecideTokenNs(const shadow::Client& client, Reads& reads,
+                                     const std::string& token) {
+  std::vector<double> batches;
+  int64_t sink = 0;
+  for (int b = 0; b < 51; ++b) {
+    const auto start = BenchClock::now();
+    constexpr int kPerBatch = 20'000;
+    for (int i = 0; i < kPerBatch; ++i) {
+      const flags::Decision d = client.evaluator().Decide(kOp, reads.Subject());
+      CMO_ASSIGN_OR_RETURN(shadow::SessionToken t, shadow::DecodeToken(token));
+      const std::string out = shadow::EncodeToken(shadow::Merge(t, {d.bucket}));
+      sink += static_cast<int64_t>(out.size()) + d.threshold_bp;
+    }
+    batches.push_back(Seconds(BenchClock::now() - start) * 1e9 / kPerBatch);
+  }
+  if (sink == 0) return absl::InternalError("nothing decided");
+  std::nth_element(batches.begin(), batches.begin() + 25, batches.end());
+  return batches[25];
+}
+
+}  // namespace
+
+absl::StatusOr<nlohmann::json> RunReadBench(const ReadBenchOptions& o) {
+  CMO_ASSIGN_OR_RETURN(const std::string dir, MakeTempDir(o.work_dir));
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  } cleanup{dir};
+  Reads reads(o);
+  CMO_RETURN_IF_ERROR(Populate(dir, o, reads));
+  CMO_RETURN_IF_ERROR(RegisterOps(dir));
+  const std::string token = shadow::EncodeToken({o.keys / 2});  // the replica is past it
+
+  shadow::ClientConfig config;
+  config.state_dir = dir;
+  config.region = "local";
+  config.kafka_brokers = "none";
+  config.synchronous_full = false;
+  config.flag_poll = absl::Milliseconds(50);
+  CMO_ASSIGN_OR_RETURN(auto client, shadow::Client::Open(config));
+  CMO_ASSIGN_OR_RETURN(auto direct, store::ReplicaStore::Open(shadow::ReplicaPath(dir, "local"),
+                                                              {.synchronous_full = false}));
+  int64_t found = 0;
+  auto direct_read = [&]() -> absl::Status {
+    const std::string& subject = reads.Subject();  // same RNG draws as the client's reads
+    (void)subject;
+    CMO_ASSIGN_OR_RETURN(auto row, direct->Get(kDomain, reads.Key()));
+    found += row.has_value();
+    return absl::OkStatus();
+  };
+  int64_t fallbacks = 0;
+  auto client_read = [&](const char* op) {
+    return [&, op]() -> absl::Status {
+      const std::string& subject = reads.Subject();
+      CMO_ASSIGN_OR_RETURN(shadow::ReadResult r, client->Read(op, subject, reads.Key(), token));
+      found += r.value.has_value();
+      fallbacks += r.fell_back;
+      return absl::OkStatus();
+    };
+  };
+  // Short interleaved slices, so that drift (CPU frequency, page cache, other processes) hits
+  // the three variants alike; rounds x slices of `seconds / kSlices` each.
+  constexpr int kSlices = 8;
+  Tally direct_t, client0_t, client1_t;
+  const std::function<absl::Status()> unsampled = client_read(kOp);
+  const std::function<absl::Status()> sampled = client_read(kSampledOp);
+  for (int i = 0; i < o.rounds * kSlices; ++i) {
+    const double slice = o.seconds / kSlices;
+    CMO_RETURN_IF_ERROR(Slice(slice, direct_read, direct_t));
+    CMO_RETURN_IF_ERROR(Slice(slice, unsampled, client0_t));
+    CMO_RETURN_IF_ERROR(Slice(slice, sampled, client1_t));
+  }
+  absl::SleepFor(absl::Milliseconds(300));  // let the comparer drain
+  const shadow::ClientStats stats = client->stats();
+  if (fallbacks > 0) {
+    return absl::InternalError(
+        base::StrCat(fallbacks, " reads fell back to the primary: the benchmark is not measuring "
+                                "the eventual path"));
+  }
+  CMO_ASSIGN_OR_RETURN(double decide_ns, DecideTokenNs(*client, reads, token));
+  nlohmann::json j;
+  j["keys"] = o.keys;
+  j["seconds_per_round"] = o.seconds;
+  j["rounds"] = o.rounds;
+  const double direct_s = direct_t.per_s();
+  j["direct_ops_per_s"] = std::round(direct_s);
+  j["client_ops_per_s_0pct"] = std::round(client0_t.per_s());
+  j["client_ops_per_s_1pct"] = std::round(client1_t.per_s());
+  j["overhead_0pct"] = std::round((1 - client0_t.per_s() / direct_s) * 1000) / 1000;
+  j["overhead_1pct"] = std::round((1 - client1_t.per_s() / direct_s) * 1000) / 1000;
+  j["decide_token_ns"] = std::round(decide_ns * 10) / 10;
+  j["samples_compared"] = stats.samples_compared;
+  j["samples_dropped"] = stats.samples_dropped;
+  j["sampled_share"] =
+      std::round(static_cast<double>(stats.samples_compared + stats.samples_dropped) /
+                 static_cast<double>(client1_t.calls) * 10000) / 10000;
+  j["rows_found"] = found;
+  return j;
+}
+
+}  // namespace cmo::orchestrator
