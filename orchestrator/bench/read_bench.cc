@@ -72,7 +72,8 @@ absl::Status RegisterOps(const std::string& dir) {
   CMO_ASSIGN_OR_RETURN(auto flags,
                        flags::FlagStore::Open(shadow::ControlDbPath(dir), base::SystemClock()));
   const flags::ChangeContext ctx{"bench", "cmo bench read", "bench", false};
-  for (const auto& [op, shadow_bp] : {std::pair{kOp, 0}, std::pair{kSampledOp, 100}}) {
+  for (const auto& [op, sample_bp] : {std::pair{kOp, 0}, std::pair{kSampledOp, 100}}) {
+    const int32_t shadow_bp = sample_bp;  // clang 14 lambdas cannot capture structured bindings
     flags::Flag f;
     f.op = op;
     f.domain = kDomain;

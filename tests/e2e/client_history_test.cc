@@ -50,8 +50,9 @@ void RegisterOps(const std::string& state_dir, const std::string& read_target) {
   auto flags = flags::FlagStore::Open(shadow::ControlDbPath(state_dir), base::SystemClock());
   ASSERT_TRUE(flags.ok()) << flags.status();
   const flags::ChangeContext ctx{"test", "history run", "add", false};
-  for (const auto& [op, stage] : {std::pair{"comment.post", flags::Stage::kStrong},
-                                  std::pair{"comment.read", flags::Stage::kRamp}}) {
+  for (const auto& [op, op_stage] : {std::pair{"comment.post", flags::Stage::kStrong},
+                                     std::pair{"comment.read", flags::Stage::kRamp}}) {
+    const flags::Stage stage = op_stage;  // clang 14 lambdas cannot capture structured bindings
     flags::Flag f;
     f.op = op;
     f.domain = "comments";
