@@ -1,0 +1,283 @@
+// Consistency budgets and breakers: sliding windows, multi-window burn rules, the breaker
+// state machine, and the controller applying transitions to flags (with audit and persistence).
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "migrations/plan_store.h"
+#include "orchestrator/budget/budget_controller.h"
+#include "tests/fakes/fake_clock.h"
+#include "tests/fakes/temp_dir.h"
+#include "tests/status_matchers.h"
+
+namespace cmo::orchestrator {
+namespace {
+
+using ::cmo::testing::IsOk;
+using ::testing::HasSubstr;
+using flags::BreakerState;
+
+const absl::Time kT0 = absl::FromUnixSeconds(1'800'000'000);
+
+SliCounts Counts(int64_t samples, int64_t lag, int64_t bad, int64_t reads = 0,
+                 int64_t fallbacks = 0) {
+  SliCounts c;
+  c.samples = samples;
+  c.lag = lag;
+  c.bad = bad;
+  c.reads_eventual = reads;
+  c.fallbacks = fallbacks;
+  c.windows = 1;
+  return c;
+}
+
+migrations::Budget SmallBudget() {
+  migrations::Budget b;
+  b.min_samples = 100;
+  b.max_divergence_ratio_ppm = 1000;   // 0.1%
+  b.max_stale_read_ratio_ppm = 50000;  // 5%
+  b.max_fallback_ratio_ppm = 100000;   // 10%
+  return b;
+}
+
+TEST(SliWindowTest, SumsTheBucketsAWindowCoversAndForgetsOldOnes) {
+  SliWindow w(absl::Seconds(1), absl::Seconds(60));
+  w.Add(kT0 + absl::Seconds(1), Counts(10, 1, 0));
+  w.Add(kT0 + absl::Seconds(30), Counts(20, 2, 1));
+  w.Add(kT0 + absl::Seconds(59), Counts(30, 3, 0));
+  EXPECT_EQ(w.Sum(kT0 + absl::Seconds(60), absl::Seconds(10)).samples, 30);
+  EXPECT_EQ(w.Sum(kT0 + absl::Seconds(60), absl::Seconds(40)).samples, 50);
+  EXPECT_EQ(w.Sum(kT0 + absl::Seconds(60), absl::Seconds(60)).samples, 60);
+  EXPECT_EQ(w.SumSince(kT0 + absl::Seconds(30)).samples, 30) << "after the bucket of `since`";
+  w.Prune(kT0 + absl::Seconds(100));
+  EXPECT_EQ(w.Sum(kT0 + absl::Seconds(100), absl::Hours(1)).samples, 30);
+}
+
+TEST(BudgetEvalTest, FewBadSamplesUnderTheMinimumNeverBreach) {
+  const BudgetStatus s = EvaluateBudget(SmallBudget(), Counts(20, 0, 20), Counts(20, 0, 20));
+  EXPECT_FALSE(s.breach);
+  EXPECT_FALSE(s.slis[1].enough_data);
+  EXPECT_THAT(s.slis[1].trips_when, HasSubstr("needs >= 100 observations (has 20)"));
+}
+
+TEST(BudgetEvalTest, AFastBurnBreachesOnTheShortWindowAlone) {
+  // 2% divergence = 20x the 0.1% budget; the long window is still clean overall.
+  const BudgetStatus s =
+      EvaluateBudget(SmallBudget(), Counts(1000, 0, 20), Counts(100000, 0, 20));
+  EXPECT_TRUE(s.breach);
+  EXPECT_THAT(s.reason, HasSubstr("divergence_ratio 2% over the short window"));
+  EXPECT_THAT(s.reason, HasSubstr("fast burn 20x"));
+}
+
+TEST(BudgetEvalTest, ASlowBurnNeedsBothWindowsToAgree) {
+  // 0.3% divergence: 3x the budget, below the fast threshold.
+  const SliCounts burning = Counts(1000, 0, 3);
+  EXPECT_FALSE(EvaluateBudget(SmallBudget(), burning, Counts(100000, 0, 3)).breach)
+      << "the long window is healthy: a blip";
+  const BudgetStatus both = EvaluateBudget(SmallBudget(), burning, Counts(100000, 0, 300));
+  EXPECT_TRUE(both.breach);
+  EXPECT_THAT(both.reason, HasSubstr("slow burn 3x"));
+}
+
+TEST(BudgetEvalTest, FallbacksAndViolationsCountAgainstEventualReads) {
+  migrations::Budget b = SmallBudget();
+  EXPECT_TRUE(EvaluateBudget(b, Counts(0, 0, 0, 1000, 500), Counts(0, 0, 0, 4000, 900)).breach);
+  SliCounts v = Counts(0, 0, 0, 1000, 0);
+  v.violations = 1;
+  const BudgetStatus s = EvaluateBudget(b, v, v);
+  EXPECT_TRUE(s.breach);
+  EXPECT_THAT(s.reason, HasSubstr("session_violations 1"));
+}
+
+TEST(BreakerMachineTest, TripCooldownProbeAndRecover) {
+  BreakerOptions o{absl::Seconds(30), absl::Minutes(10), absl::Seconds(10)};
+  const BudgetStatus bad = EvaluateBudget(SmallBudget(), Counts(1000, 0, 50), Counts(1000, 0, 50));
+  const BudgetStatus good = EvaluateBudget(SmallBudget(), Counts(1000, 0, 0), Counts(1000, 0, 0));
+  const BudgetStatus none{};
+  BreakerRecord r;
+  r.op = "x";
+  BreakerStep s = NextBreakerState(r, migrations::BreachAction::kRollback, bad, none, kT0, o);
+  ASSERT_EQ(s.event, BreakerEvent::kTrip);
+  EXPECT_EQ(s.next.state, BreakerState::kOpen);
+  EXPECT_EQ(s.next.cooldown, absl::Seconds(30));
+  r = s.next;
+  EXPECT_EQ(NextBreakerState(r, {}, good, none, kT0 + absl::Seconds(29), o).event,
+            BreakerEvent::kNone);
+  s = NextBreakerState(r, {}, good, none, kT0 + absl::Seconds(30), o);
+  ASSERT_EQ(s.event, BreakerEvent::kProbe);
+  r = s.next;
+  // A bad probe re-opens with twice the cooldown.
+  s = NextBreakerState(r, {}, good, bad, kT0 + absl::Seconds(35), o);
+  ASSERT_EQ(s.event, BreakerEvent::kReTrip);
+  EXPECT_EQ(s.next.cooldown, absl::Seconds(60));
+  r = s.next;
+  r = NextBreakerState(r, {}, good, none, kT0 + absl::Seconds(95), o).next;
+  ASSERT_EQ(r.state, BreakerState::kHalfOpen);
+  EXPECT_EQ(NextBreakerState(r, {}, good, good, kT0 + absl::Seconds(100), o).event,
+            BreakerEvent::kNone)
+      << "probe_for not over yet";
+  EXPECT_EQ(NextBreakerState(r, {}, good, none, kT0 + absl::Seconds(200), o).event,
+            BreakerEvent::kNone)
+      << "no evidence: stays half-open";
+  s = NextBreakerState(r, {}, good, good, kT0 + absl::Seconds(105), o);
+  ASSERT_EQ(s.event, BreakerEvent::kRecover);
+  EXPECT_EQ(s.next.state, BreakerState::kClosed);
+  EXPECT_EQ(s.next.trips, 0);
+}
+
+TEST(BreakerMachineTest, FreezeHoldsTheRoutingAndTripsOnce) {
+  const BudgetStatus bad = EvaluateBudget(SmallBudget(), Counts(1000, 0, 50), Counts(1000, 0, 50));
+  BreakerRecord r;
+  r.op = "x";
+  BreakerStep s = NextBreakerState(r, migrations::BreachAction::kFreeze, bad, {}, kT0, {});
+  ASSERT_EQ(s.event, BreakerEvent::kFreeze);
+  EXPECT_EQ(s.next.state, BreakerState::kClosed);
+  EXPECT_TRUE(s.next.frozen);
+  EXPECT_EQ(NextBreakerState(s.next, migrations::BreachAction::kFreeze, bad, {}, kT0, {}).event,
+            BreakerEvent::kNone);
+}
+
+class BudgetControllerTest : public ::testing::Test {
+ protected:
+  void SetUp() override { Open(); }
+
+  void Open() {
+    controller_.reset();
+    plans_.reset();
+    flags_.reset();
+    auto flags = flags::FlagStore::Open(dir_.File("control.db"), clock_);
+    ASSERT_THAT(flags, IsOk());
+    flags_ = *std::move(flags);
+    auto plans = migrations::PlanStore::Open(flags_->db());
+    ASSERT_THAT(plans, IsOk());
+    plans_ = *std::move(plans);
+    BudgetControllerOptions o;
+    o.short_window = absl::Seconds(10);
+    o.long_window = absl::Seconds(60);
+    o.breaker = {absl::Seconds(30), absl::Minutes(10), absl::Seconds(5)};
+    auto c = BudgetController::Create(*flags_, *plans_, clock_, o);
+    ASSERT_THAT(c, IsOk());
+    controller_ = *std::move(c);
+  }
+
+  void AddRampedOp() {
+    flags::Flag f;
+    f.op = "comment.read";
+    f.domain = "comments";
+    f.target.model = flags::Model::kReadYourWrites;
+    const flags::ChangeContext ctx{"t", "t", "add", false};
+    ASSERT_THAT(flags_->Add(f, ctx), IsOk());
+    ASSERT_THAT(flags_->Update("comment.read", ctx,
+                               [](flags::Flag& fl) {
+                                 fl.stage = flags::Stage::kRamp;
+                                 fl.ramp_bp = 5000;
+                                 fl.shadow_bp = 100;
+                                 return absl::OkStatus();
+                               }),
+                IsOk());
+  }
+
+  // One client's window: `samples` comparisons of which `bad` diverged, 10x as many reads.
+  void Telemetry(int64_t samples, int64_t bad) {
+    shadow::TelemetryWindow w;
+    w.end = clock_.Now();
+    shadow::OpWindow o;
+    o.op = "comment.read";
+    o.samples = samples;
+    o.reads_eventual = samples * 10;
+    o.classes[static_cast<size_t>(shadow::MismatchClass::kMatch)] = samples - bad;
+    o.classes[static_cast<size_t>(shadow::MismatchClass::kDivergence)] = bad;
+    w.ops.push_back(o);
+    controller_->Ingest(w);
+  }
+
+  std::vector<Transition> Evaluate() {
+    auto t = controller_->Evaluate();
+    EXPECT_THAT(t, IsOk());
+    return t.ok() ? *t : std::vector<Transition>{};
+  }
+
+  ::cmo::testing::TempDir dir_;
+  ::cmo::testing::FakeClock clock_;
+  std::unique_ptr<flags::FlagStore> flags_;
+  std::unique_ptr<migrations::PlanStore> plans_;
+  std::unique_ptr<BudgetController> controller_;
+};
+
+TEST_F(BudgetControllerTest, AHealthyOpNeverTrips) {
+  AddRampedOp();
+  for (int i = 0; i < 600; ++i) {  // 2.5 minutes of 250 ms windows from one client
+    clock_.Advance(absl::Milliseconds(250));
+    Telemetry(300, i % 50 == 0 ? 1 : 0);  // a rare divergence stays within 0.1%
+    EXPECT_TRUE(Evaluate().empty());
+  }
+  EXPECT_EQ(flags_->Get("comment.read")->breaker, BreakerState::kClosed);
+  // The gates now see real telemetry.
+  auto m = plans_->GetMetric("comment.read", migrations::Metric::kDivergenceRatio);
+  ASSERT_THAT(m, IsOk());
+  ASSERT_TRUE(m->has_value());
+}
+
+TEST_F(BudgetControllerTest, ABurstTripsTheBreakerWithTheMeasuredValuesInTheAudit) {
+  AddRampedOp();
+  for (int i = 0; i < 8; ++i) {
+    clock_.Advance(absl::Milliseconds(250));
+    Telemetry(300, 0);
+    EXPECT_TRUE(Evaluate().empty());
+  }
+  clock_.Advance(absl::Milliseconds(250));
+  Telemetry(300, 60);  // a divergence burst: 20% of one window
+  std::vector<Transition> t = Evaluate();
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].event, BreakerEvent::kTrip);
+  const flags::Flag f = *flags_->Get("comment.read");
+  EXPECT_EQ(f.breaker, BreakerState::kOpen);
+  EXPECT_EQ(flags::EffectiveEventualBp(f), 0) << "every read back on the strong path";
+  auto history = flags_->History("comment.read", 1);
+  ASSERT_THAT(history, IsOk());
+  EXPECT_EQ(history->at(0).action, "breaker_open");
+  EXPECT_EQ(history->at(0).actor, "breaker");
+  EXPECT_THAT(history->at(0).reason, HasSubstr("divergence_ratio"));
+  EXPECT_THAT(history->at(0).reason, HasSubstr("observations"));
+}
+
+TEST_F(BudgetControllerTest, StateAndCooldownSurviveARestartThenProbeAndClose) {
+  AddRampedOp();
+  clock_.Advance(absl::Milliseconds(250));
+  Telemetry(1000, 200);
+  ASSERT_EQ(Evaluate().size(), 1u);
+  Open();  // the control service restarts: windows are gone, breakers are not
+  auto r = controller_->breakers().Get("comment.read");
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->state, BreakerState::kOpen);
+  EXPECT_EQ(r->cooldown, absl::Seconds(30));
+  clock_.Advance(absl::Seconds(20));
+  EXPECT_TRUE(Evaluate().empty()) << "the cooldown runs from the trip, not the restart";
+  clock_.Advance(absl::Seconds(10));
+  std::vector<Transition> t = Evaluate();
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].event, BreakerEvent::kProbe);
+  EXPECT_EQ(flags_->Get("comment.read")->breaker, BreakerState::kHalfOpen);
+  for (int i = 0; i < 24; ++i) {
+    clock_.Advance(absl::Milliseconds(250));
+    Telemetry(50, 0);
+    t = Evaluate();
+    if (!t.empty()) break;
+  }
+  ASSERT_EQ(t.size(), 1u);
+  EXPECT_EQ(t[0].event, BreakerEvent::kRecover);
+  EXPECT_EQ(flags_->Get("comment.read")->breaker, BreakerState::kClosed);
+}
+
+TEST_F(BudgetControllerTest, AnOperatorResetClosesTheBreakerAndIsAudited) {
+  AddRampedOp();
+  clock_.Advance(absl::Milliseconds(250));
+  Telemetry(1000, 200);
+  ASSERT_EQ(Evaluate().size(), 1u);
+  auto t = controller_->Reset("comment.read", {"alice", "replica fixed", "breaker.reset", false});
+  ASSERT_THAT(t, IsOk());
+  EXPECT_EQ(flags_->Get("comment.read")->breaker, BreakerState::kClosed);
+  EXPECT_EQ(flags_->History("comment.read", 1)->at(0).actor, "alice");
+  EXPECT_EQ(controller_->breakers().Get("comment.read")->trips, 0);
+}
+
+}  // namespace
+}  // namespace cmo::orchestrator
