@@ -215,8 +215,13 @@ struct KafkaConsumer::Impl {
 KafkaConsumer::KafkaConsumer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 KafkaConsumer::~KafkaConsumer() = default;
 
-absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(const KafkaConfig& config) {
+absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(const KafkaConfig& given) {
   auto impl = std::make_unique<Impl>();
+  // Positions are always assigned explicitly and kept by their owners, never by the group;
+  // librdkafka still wants a group id for assign().
+  KafkaConfig config = given;
+  config.emplace("group.id", "cmo-reader");
+  config.emplace("enable.auto.commit", "false");
   CMO_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, MakeConf(config));
   CMO_ASSIGN_OR_RETURN(impl->rk, MakeClient(RD_KAFKA_CONSUMER, conf));
   rd_kafka_poll_set_consumer(impl->rk);

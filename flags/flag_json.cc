@@ -23,4 +23,59 @@ nlohmann::json FlagToJson(const Flag& f) {
   };
 }
 
+absl::StatusOr<Flag> FlagFromJson(const nlohmann::json& j) {
+  try {
+    Flag f;
+    f.op = j.at("op").get<std::string>();
+    f.domain = j.at("domain").get<std::string>();
+    absl::StatusOr<OpClass> cls = ParseOpClass(j.at("class").get<std::string>());
+    absl::StatusOr<Target> target = ParseTarget(j.at("target").get<std::string>());
+    absl::StatusOr<Stage> stage = ParseStage(j.at("stage").get<std::string>());
+    absl::StatusOr<BreakerState> breaker = ParseBreakerState(j.at("breaker").get<std::string>());
+    for (const absl::Status& s : {cls.status(), target.status(), stage.status(), breaker.status()}) {
+      if (!s.ok()) return s;
+    }
+    f.op_class = *cls;
+    f.target = *target;
+    f.stage = *stage;
+    f.breaker = *breaker;
+    f.ramp_bp = j.at("ramp_bp").get<int32_t>();
+    f.shadow_bp = j.at("shadow_bp").get<int32_t>();
+    f.salt = j.at("salt").get<std::string>();
+    f.probe_bp = j.at("probe_bp").get<int32_t>();
+    f.revision = j.at("revision").get<int64_t>();
+    return f;
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(std::string("malformed flag: ") + e.what());
+  }
+}
+
+std::string EncodeSnapshot(const Snapshot& snapshot, absl::Time published) {
+  nlohmann::json flags = nlohmann::json::array();
+  for (const Flag& f : snapshot.flags()) flags.push_back(FlagToJson(f));
+  return nlohmann::json{{"v", 1},
+                        {"revision", snapshot.revision()},
+                        {"published_ms", absl::ToUnixMillis(published)},
+                        {"flags", flags}}
+      .dump();
+}
+
+absl::StatusOr<std::shared_ptr<const Snapshot>> DecodeSnapshot(std::string_view text) {
+  nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded() || !j.is_object() || !j.contains("v") || j["v"] != 1 ||
+      !j.contains("revision") || !j["revision"].is_number_integer() || !j.contains("flags") ||
+      !j["flags"].is_array()) {
+    return absl::InvalidArgumentError("not a version-1 flag snapshot");
+  }
+  std::vector<Flag> flags;
+  for (const nlohmann::json& f : j["flags"]) {
+    absl::StatusOr<Flag> flag = FlagFromJson(f);
+    if (!flag.ok()) return flag.status();
+    // A snapshot from a buggy or hostile publisher must not move a critical op off strong.
+    if (absl::Status s = ValidateFlag(*flag); !s.ok()) return s;
+    flags.push_back(*std::move(flag));
+  }
+  return std::make_shared<const Snapshot>(j["revision"].get<int64_t>(), std::move(flags));
+}
+
 }  // namespace cmo::flags

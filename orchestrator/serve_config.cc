@@ -5,6 +5,7 @@
 #include <set>
 
 #include "base/strings.h"
+#include "base/units.h"
 
 namespace cmo::orchestrator {
 namespace {
@@ -47,7 +48,8 @@ absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path) {
       return absl::InvalidArgumentError(
           base::StrCat(Where(path, root), "the config must be a mapping of `key: value` lines"));
     }
-    if (auto s = CheckKeys(path, root, {"state_dir", "kafka", "regions"}, "the config"); !s.ok()) {
+    if (auto s = CheckKeys(path, root, {"state_dir", "kafka", "regions", "breaker"}, "the config");
+        !s.ok()) {
       return s;
     }
     if (root["state_dir"]) config.state_dir = root["state_dir"].as<std::string>();
@@ -73,6 +75,34 @@ absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path) {
       }
       config.regions.clear();
       for (const YAML::Node& r : regions) config.regions.push_back(r.as<std::string>());
+    }
+    if (const YAML::Node b = root["breaker"]) {
+      if (!b.IsMap()) {
+        return absl::InvalidArgumentError(base::StrCat(
+            Where(path, b), "breaker must be a mapping, e.g. {cooldown: 30s, probe_for: 30s}"));
+      }
+      if (auto s = CheckKeys(path, b,
+                             {"short_window", "long_window", "cooldown", "max_cooldown",
+                              "probe_for", "evaluate_every"},
+                             "breaker");
+          !s.ok()) {
+        return s;
+      }
+      BudgetControllerOptions& bo = config.control.budget;
+      const std::pair<const char*, absl::Duration*> fields[] = {
+          {"short_window", &bo.short_window},       {"long_window", &bo.long_window},
+          {"cooldown", &bo.breaker.cooldown},       {"max_cooldown", &bo.breaker.max_cooldown},
+          {"probe_for", &bo.breaker.probe_for},     {"evaluate_every", &config.control.evaluate_every}};
+      for (const auto& [name, field] : fields) {
+        if (!b[name]) continue;
+        absl::StatusOr<absl::Duration> d = base::ParseDuration(b[name].as<std::string>());
+        if (!d.ok() || *d <= absl::ZeroDuration()) {
+          return absl::InvalidArgumentError(
+              base::StrCat(Where(path, b[name]), "breaker.", name,
+                           " must be a positive duration such as 500ms, 30s or 5m"));
+        }
+        *field = *d;
+      }
     }
   } catch (const YAML::BadFile&) {
     return absl::InvalidArgumentError(

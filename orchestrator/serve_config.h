@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "orchestrator/control_loop.h"
 
 namespace cmo::orchestrator {
 
@@ -24,12 +25,17 @@ struct ServeConfig {
   // Every region (the relay trims the outbox only below what all of them applied); with role
   // `applier`, the regions this process applies.
   std::vector<std::string> regions = {"eu-west", "us-east"};
+  // Budgets and breakers (role all): window overrides (time compression for demos; otherwise
+  // each budget's own windows), cooldowns, probe time, evaluation period.
+  ControlLoopOptions control;
 };
 
 // Reads `path`. Unknown keys and bad values are kInvalidArgument with FILE:LINE:COL.
 //   state_dir: ./cmo-state
 //   kafka: {brokers: embedded, partitions: 4}
 //   regions: [eu-west, us-east]
+//   breaker: {short_window: 10s, long_window: 2m, cooldown: 30s, max_cooldown: 10m,
+//             probe_for: 30s, evaluate_every: 100ms}     (all optional)
 absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path);
 
 }  // namespace cmo::orchestrator

@@ -8,6 +8,7 @@
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "shadow/change_event.h"
+#include "shadow/flag_source.h"
 #include "shadow/telemetry.h"
 
 namespace cmo::orchestrator {
@@ -79,6 +80,8 @@ absl::Status Server::StartKafka(
     // cannot create topics through the admin API, so it exists from the start.
     CMO_RETURN_IF_ERROR(
         embedded_->CreateTopic(std::string(shadow::kTelemetryTopic), config_.kafka_partitions, 3));
+    // One partition: a snapshot is the whole state, and clients read only the newest.
+    CMO_RETURN_IF_ERROR(embedded_->CreateTopic(std::string(shadow::kFlagsTopic), 1, 3));
     // Other local processes (kcat, appliers, a relay) find the embedded cluster here.
     const std::string tmp = BootstrapPath(dir) + ".tmp";
     std::ofstream(tmp) << bootstrap_ << "\n";
@@ -172,6 +175,29 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
     Region* region = r.get();
     s->threads_.emplace_back([self, region] { self->RunApplier(*region); });
   }
+  if (config.role == ServeRole::kAll) {
+    CMO_ASSIGN_OR_RETURN(
+        s->control_,
+        ControlLoop::Create(
+            dir, kafka, clock, config.control,
+            [self](const Transition& t) {
+              std::lock_guard<std::mutex> lock(self->mu_);
+              self->transitions_.push_back(t);
+            },
+            [self]() -> std::optional<absl::Duration> {
+              // The worst region's p99 (apply time - commit time) over its recent changes.
+              std::optional<absl::Duration> worst;
+              for (const RegionStatus& r : self->regions()) {
+                if (r.applier.applied == 0) continue;
+                const absl::Duration p99 = absl::Milliseconds(r.applier.lag_p99_ms);
+                if (!worst.has_value() || p99 > *worst) worst = p99;
+              }
+              return worst;
+            }));
+    s->threads_.emplace_back([self] {
+      if (absl::Status st = self->control_->Run(); !st.ok()) self->Fail(st);
+    });
+  }
   return s;
 }
 
@@ -245,8 +271,19 @@ std::vector<Server::RegionStatus> Server::regions() {
   return out;
 }
 
+std::optional<ControlLoopMetrics> Server::control_metrics() {
+  if (control_ == nullptr) return std::nullopt;
+  return control_->metrics();
+}
+
+std::vector<Transition> Server::TakeTransitions() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::exchange(transitions_, {});
+}
+
 absl::Status Server::Stop() {
   stop_ = true;
+  if (control_ != nullptr) control_->Stop();
   for (std::thread& t : threads_) {
     if (t.joinable()) t.join();
   }

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -16,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "base/clock.h"
 #include "base/kafka.h"
+#include "orchestrator/control_loop.h"
 #include "orchestrator/serve_config.h"
 #include "shadow/applier.h"
 #include "shadow/outbox_relay.h"
@@ -46,6 +48,10 @@ class Server {
   const std::string& bootstrap_servers() const { return bootstrap_; }
   shadow::RelayMetrics relay_metrics();
   std::vector<RegionStatus> regions();
+  // Budgets and breakers (role all); nullopt when this process does not run them.
+  std::optional<ControlLoopMetrics> control_metrics();
+  // Breaker transitions since the last call, for the log.
+  std::vector<Transition> TakeTransitions();
 
  private:
   struct Region;
@@ -63,6 +69,7 @@ class Server {
   std::string bootstrap_;
   std::unique_ptr<store::PrimaryStore> primary_;
   std::unique_ptr<shadow::OutboxRelay> relay_;
+  std::unique_ptr<ControlLoop> control_;
   std::vector<std::unique_ptr<Region>> regions_;
   // Role relay: the replicas of appliers running in other processes, read for watermarks.
   std::map<std::string, std::unique_ptr<store::ReplicaStore>> remote_replicas_;
@@ -73,6 +80,7 @@ class Server {
   std::mutex mu_;  // guards first_error_ and relay_metrics_
   absl::Status first_error_;
   shadow::RelayMetrics relay_metrics_;
+  std::vector<Transition> transitions_;  // guarded by mu_
 };
 
 }  // namespace cmo::orchestrator

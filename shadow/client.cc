@@ -332,6 +332,16 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Open(ClientConfig config,
   {
     base::MutexLock lock(&p->tick_mu);
     p->flag_source = p->config.flag_source;
+    if (p->flag_source == nullptr && p->config.flags_from_kafka) {
+      if (brokers.empty()) {
+        return absl::InvalidArgumentError(
+            "flags_from_kafka needs Kafka: set kafka_brokers, or run `cmo serve` with the embedded "
+            "cluster on this state dir");
+      }
+      CMO_ASSIGN_OR_RETURN(p->flag_source,
+                           KafkaFlagSource::Create(
+                               {{"bootstrap.servers", brokers}, {"log_level", "0"}}, clock));
+    }
     if (p->flag_source == nullptr) {
       p->flag_source =
           std::make_shared<ControlDbFlagSource>(ControlDbPath(p->config.state_dir), clock);

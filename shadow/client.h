@@ -68,7 +68,10 @@ struct ClientConfig {
   // Off in tests that drive a fake clock through Tick() and RunShadowForTest().
   bool background = true;
   bool synchronous_full = true;  // fsync on every primary write commit
-  // nullptr: the control database in the state dir (ControlDbFlagSource).
+  // Where snapshots come from: false = the control database in the state dir (polled by
+  // revision), true = Kafka `cmo.flags` on `kafka_brokers` (as resolved for telemetry).
+  bool flags_from_kafka = false;
+  // Overrides both (tests).
   std::shared_ptr<FlagSource> flag_source;
 };
 

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "base/clock.h"
+#include "base/kafka.h"
 #include "flags/flag_store.h"
 #include "flags/snapshot.h"
 
@@ -33,6 +34,34 @@ class ControlDbFlagSource final : public FlagSource {
   const std::string path_;
   const base::Clock& clock_;
   std::unique_ptr<flags::FlagStore> store_;
+};
+
+inline constexpr std::string_view kFlagsTopic = "cmo.flags";
+
+// Subscribes to Kafka `cmo.flags` (one partition, key "snapshot", compacted on a real
+// cluster), where the control service publishes the whole snapshot on every change and again
+// every second. Starts from the newest message; a snapshot is taken only if its revision is
+// newer. Silence longer than `silence_limit` counts as the control plane being unreachable.
+class KafkaFlagSource final : public FlagSource {
+ public:
+  static absl::StatusOr<std::unique_ptr<KafkaFlagSource>> Create(
+      const base::KafkaConfig& kafka, const base::Clock& clock,
+      absl::Duration silence_limit = absl::Seconds(3));
+  ~KafkaFlagSource() override;
+  // With revision -1 (the first call) waits up to `silence_limit` for a snapshot.
+  absl::StatusOr<std::shared_ptr<const flags::Snapshot>> Poll(int64_t revision) override;
+
+ private:
+  KafkaFlagSource(std::unique_ptr<base::KafkaConsumer> consumer, const base::Clock& clock,
+                  absl::Duration silence_limit)
+      : consumer_(std::move(consumer)), clock_(clock), silence_limit_(silence_limit) {}
+  absl::Status Assign();
+
+  std::unique_ptr<base::KafkaConsumer> consumer_;
+  const base::Clock& clock_;
+  const absl::Duration silence_limit_;
+  bool assigned_ = false;
+  absl::Time last_heard_ = absl::InfinitePast();
 };
 
 }  // namespace cmo::shadow

@@ -116,8 +116,12 @@ absl::StatusOr<std::vector<Transition>> BudgetController::Evaluate() {
     window.Prune(now);
     LagReading lag;
     if (lag_p99_.has_value()) lag.short_p99_ms = absl::ToDoubleMilliseconds(*lag_p99_);
+    // Evidence from before the breaker's last transition describes a state that is over (a
+    // burst that was rolled back and repaired): windows start no earlier than that transition.
+    const absl::Time floor = record.since;
     const BudgetStatus current =
-        EvaluateBudget(budget, window.Sum(now, short_w), window.Sum(now, long_w), lag);
+        EvaluateBudget(budget, window.SumSince(std::max(now - short_w, floor)),
+                       window.SumSince(std::max(now - long_w, floor)), lag);
     const BudgetStatus probe = record.state == flags::BreakerState::kHalfOpen
                                    ? EvaluateBudget(budget, window.SumSince(record.since),
                                                     window.SumSince(record.since), lag)

@@ -1,6 +1,7 @@
 #include <iostream>
 #include <memory>
 
+#include "orchestrator/bench/breaker_bench.h"
 #include "orchestrator/bench/pipeline_bench.h"
 #include "orchestrator/bench/read_bench.h"
 #include "orchestrator/cli/commands.h"
@@ -75,6 +76,36 @@ void SetupBenchCommands(CLI::App& app, const GlobalOptions& global, CommandRegis
       ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
   read->add_option("--work-dir", r->work_dir, "Where temporary stores go (default /tmp)");
   registry.On(read, [r, &global] { return PrintReport(RunReadBench(*r), global); });
+
+  auto b = std::make_shared<BreakerBenchOptions>();
+  CLI::App* breaker = bench->add_subcommand(
+      "breaker",
+      "Time from the first bad telemetry window to every client routing the op to strong, over "
+      "repeated injected divergence bursts (client processes, embedded Kafka)");
+  breaker->add_option("--clients", b->clients, "Client processes (default 3)")
+      ->check(CLI::Range(1, 16));
+  breaker->add_option("--trips", b->trips, "Bursts to inject (default 20)")
+      ->check(CLI::Range(1, 1000));
+  breaker->add_option("--reads-per-s", b->reads_per_s, "Reads per second per client (default 500)")
+      ->check(CLI::Range(50, 100000));
+  breaker->add_option("--work-dir", b->work_dir, "Where the temporary state dir goes");
+  registry.On(breaker, [b, &global] { return PrintReport(RunBreakerBench(*b), global); });
+
+  // The client processes `bench breaker` starts; not for people.
+  auto c = std::make_shared<BreakerClientOptions>();
+  CLI::App* client = bench->add_subcommand(
+      "breaker-client", "A client process of `cmo bench breaker` (started by it)");
+  client->group("");
+  client->add_option("--op", c->op)->required();
+  client->add_option("--keys", c->keys);
+  client->add_option("--reads-per-s", c->reads_per_s);
+  client->add_option("--out", c->out)->required();
+  client->add_option("--seconds", c->seconds);
+  registry.On(client, [c, &global] {
+    c->state_dir = global.state_dir;
+    absl::Status s = RunBreakerClient(*c);
+    return s.ok() ? kExitOk : ReportError(s);
+  });
 }
 
 }  // namespace cmo::orchestrator

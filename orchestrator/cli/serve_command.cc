@@ -68,6 +68,10 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
       exit_code = ReportError(e);
       break;
     }
+    for (const Transition& t : (*server)->TakeTransitions()) {
+      Log(base::StrCat("breaker ", t.op, ": ", BreakerEventName(t.event), " (",
+                       flags::BreakerStateName(t.record.state), "): ", t.record.reason));
+    }
     if (auto r = (*state)->flags->Revision(); r.ok() && *r != revision) {
       revision = *r;
       Log(base::StrCat("flags changed: revision ", revision));
@@ -79,8 +83,14 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
       for (const auto& r : (*server)->regions()) {
         regions += base::StrCat(" ", r.region, "=", r.watermark);
       }
+      std::string control;
+      if (auto c = (*server)->control_metrics(); c.has_value()) {
+        control = base::StrCat(", telemetry windows ", c->telemetry_windows, ", breaker transitions ",
+                               c->transitions, ", flags published at revision ",
+                               c->snapshot_revision);
+      }
       Log(base::StrCat("last lsn ", m.last_lsn, ", published ", m.published_through,
-                       ", outbox lag ", m.outbox_lag, ", watermarks", regions));
+                       ", outbox lag ", m.outbox_lag, ", watermarks", regions, control));
     }
   }
   absl::Status stopped = (*server)->Stop();
@@ -95,7 +105,9 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
 void SetupServeCommand(CLI::App& app, GlobalOptions& global, CommandRegistry& registry) {
   auto o = std::make_shared<ServeOptions>();
   CLI::App* serve = app.add_subcommand(
-      "serve", "Run the data path: outbox relay to Kafka and one applier per region");
+      "serve",
+      "Run the data path (outbox relay to Kafka, one applier per region) and, with role all, the "
+      "control loop: telemetry intake, budgets and breakers, flag snapshots on cmo.flags");
   serve
       ->add_option("--role", o->role,
                    "all (default): everything in this process; or one part, to run them as "
@@ -103,7 +115,9 @@ void SetupServeCommand(CLI::App& app, GlobalOptions& global, CommandRegistry& re
                    "applier (for --regions)")
       ->check(CLI::IsMember({"all", "kafka", "relay", "applier"}));
   serve->add_option("--config", o->config,
-                    "YAML config: state_dir, kafka: {brokers, partitions}, regions");
+                    "YAML config: state_dir, kafka: {brokers, partitions}, regions, breaker: "
+                    "{short_window, long_window, cooldown, max_cooldown, probe_for, "
+                    "evaluate_every}");
   serve->add_option("--kafka", o->kafka, "Kafka brokers host:port,... or `embedded` (default)");
   serve->add_option("--regions", o->regions, "Replica regions (default eu-west us-east)")
       ->delimiter(',');

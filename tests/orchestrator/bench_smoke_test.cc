@@ -33,5 +33,17 @@ TEST(BenchSmoke, ReadReportsClientOverheadAndDecideCost) {
   EXPECT_EQ(cli.Run({"bench", "read", "--rounds", "0"}).exit_code, 2);
 }
 
+TEST(BenchSmoke, BreakerTripsEveryClientAndRecovers) {
+  ::cmo::testing::CmoCli cli;
+  nlohmann::json r = cli.Json({"bench", "breaker", "--clients", "2", "--trips", "2",
+                               "--reads-per-s", "400", "--work-dir", cli.dir()});
+  ASSERT_TRUE(r.is_object());
+  EXPECT_EQ(r["trips"], 2);
+  EXPECT_EQ(r["false_trips"], 0);
+  EXPECT_GT(r["p50_ms"].get<double>(), 0);
+  EXPECT_LE(r["p50_ms"].get<double>(), r["max_ms"].get<double>());
+  EXPECT_EQ(cli.Run({"bench", "breaker", "--clients", "0"}).exit_code, 2);
+}
+
 }  // namespace
 }  // namespace cmo

@@ -1,0 +1,130 @@
+#include "orchestrator/control_loop.h"
+
+#include "base/status_macros.h"
+#include "base/strings.h"
+#include "flags/flag_json.h"
+#include "shadow/flag_source.h"
+#include "shadow/telemetry.h"
+
+namespace cmo::orchestrator {
+
+ControlLoop::ControlLoop(const base::Clock& clock, ControlLoopOptions options,
+                         OnTransition on_transition, LagSource lag)
+    : clock_(clock),
+      options_(options),
+      on_transition_(std::move(on_transition)),
+      lag_(std::move(lag)) {}
+
+ControlLoop::~ControlLoop() = default;
+
+absl::StatusOr<std::unique_ptr<ControlLoop>> ControlLoop::Create(
+    const std::string& state_dir, const base::KafkaConfig& kafka, const base::Clock& clock,
+    ControlLoopOptions options, OnTransition on_transition, LagSource lag) {
+  std::unique_ptr<ControlLoop> loop(
+      new ControlLoop(clock, options, std::move(on_transition), std::move(lag)));
+  CMO_ASSIGN_OR_RETURN(loop->state_, OpenControlState(state_dir, /*create=*/false, clock));
+  ControlLoop* self = loop.get();
+  CMO_ASSIGN_OR_RETURN(
+      loop->controller_,
+      BudgetController::Create(*loop->state_->flags, *loop->state_->plans, clock, options.budget,
+                               [self](const std::string& op, const std::string& reason) {
+                                 // A frozen op's plan waits for an operator where it is.
+                                 self->state_->executor
+                                     ->SetPaused(op, true, {"breaker", reason, "freeze", false})
+                                     .IgnoreError();
+                               }));
+  base::KafkaConfig consumer = kafka;
+  consumer.emplace("fetch.wait.max.ms", "10");
+  consumer.emplace("reconnect.backoff.max.ms", "1000");
+  CMO_ASSIGN_OR_RETURN(loop->telemetry_, base::KafkaConsumer::Create(consumer));
+  base::KafkaConfig producer = kafka;
+  producer.emplace("linger.ms", "0");  // a trip must leave at once
+  producer.emplace("reconnect.backoff.max.ms", "1000");
+  CMO_ASSIGN_OR_RETURN(loop->flags_out_,
+                       base::KafkaProducer::Create(producer, [](const base::DeliveryReport&) {}));
+  return loop;
+}
+
+absl::Status ControlLoop::AssignTelemetry() {
+  const std::string topic(shadow::kTelemetryTopic);
+  CMO_ASSIGN_OR_RETURN(int partitions, telemetry_->PartitionCount(topic, 2000));
+  std::vector<base::TopicPartitionOffset> assignment;
+  for (int32_t p = 0; p < partitions; ++p) {
+    // Old windows are no use to a budget measured over the recent past: start at the end.
+    CMO_ASSIGN_OR_RETURN(auto marks, telemetry_->Watermarks(topic, p, 2000));
+    assignment.push_back({topic, p, marks.second});
+  }
+  CMO_RETURN_IF_ERROR(telemetry_->Assign(assignment));
+  telemetry_assigned_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status ControlLoop::Publish(absl::Time now) {
+  CMO_ASSIGN_OR_RETURN(std::shared_ptr<const flags::Snapshot> snap,
+                       state_->flags->LoadSnapshot());
+  if (snap->revision() == published_revision_ && now - published_at_ < options_.republish_every) {
+    return absl::OkStatus();
+  }
+  CMO_RETURN_IF_ERROR(flags_out_->Produce(std::string(shadow::kFlagsTopic), 0, "snapshot",
+                                          flags::EncodeSnapshot(*snap, now), 0));
+  flags_out_->Poll(0);
+  published_revision_ = snap->revision();
+  published_at_ = now;
+  std::lock_guard<std::mutex> lock(mu_);
+  ++metrics_.snapshots_published;
+  metrics_.snapshot_revision = published_revision_;
+  return absl::OkStatus();
+}
+
+absl::Status ControlLoop::Run() {
+  absl::Time next_eval = clock_.Now();
+  while (!stop_.load()) {
+    if (!telemetry_assigned_) {
+      // The topic may not exist yet on a real cluster: retry, keep publishing flags meanwhile.
+      if (!AssignTelemetry().ok()) clock_.SleepFor(absl::Milliseconds(100));
+    }
+    if (telemetry_assigned_) {
+      CMO_ASSIGN_OR_RETURN(std::vector<base::KafkaMessage> messages, telemetry_->Poll(1000, 10));
+      int64_t windows = 0, bad = 0;
+      for (const base::KafkaMessage& m : messages) {
+        absl::StatusOr<shadow::TelemetryWindow> w = shadow::DecodeTelemetry(m.value);
+        if (!w.ok()) {
+          ++bad;
+          continue;
+        }
+        controller_->Ingest(*w);
+        ++windows;
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      metrics_.telemetry_windows += windows;
+      metrics_.undecodable += bad;
+    }
+    const absl::Time now = clock_.Now();
+    if (now >= next_eval) {
+      next_eval = now + options_.evaluate_every;
+      if (lag_) {
+        if (std::optional<absl::Duration> p99 = lag_(); p99.has_value()) {
+          controller_->SetReplicationLagP99(*p99);
+        }
+      }
+      CMO_ASSIGN_OR_RETURN(std::vector<Transition> transitions, controller_->Evaluate());
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        ++metrics_.evaluations;
+        metrics_.transitions += static_cast<int64_t>(transitions.size());
+      }
+      if (on_transition_) {
+        for (const Transition& t : transitions) on_transition_(t);
+      }
+      CMO_RETURN_IF_ERROR(Publish(now));
+    }
+  }
+  return flags_out_->Flush(2000);
+}
+
+ControlLoopMetrics ControlLoop::metrics() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return metrics_;
+}
+
+}  // namespace cmo::orchestrator
