@@ -39,6 +39,7 @@ int RunCli(int argc, char** argv) {
   SetupChangeCommands(app, global, registry);
   SetupInspectCommands(app, global, registry);
   SetupPlanCommands(app, global, registry);
+  SetupBreakerCommands(app, global, registry);
   SetupServeCommand(app, global, registry);
   SetupBenchCommands(app, global, registry);
 

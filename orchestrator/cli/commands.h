@@ -36,6 +36,9 @@ void SetupInspectCommands(CLI::App& app, const GlobalOptions& global, CommandReg
 // `plan validate|apply|status|run`, `pause`, `resume`.
 void SetupPlanCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry);
 
+// `breakers`, `breaker reset`, `budget`.
+void SetupBreakerCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry);
+
 // `serve`.
 void SetupServeCommand(CLI::App& app, GlobalOptions& global, CommandRegistry& registry);
 
