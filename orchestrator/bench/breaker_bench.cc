@@ -216,6 +216,7 @@ absl::StatusOr<nlohmann::json> RunBreakerBench(const BreakerBenchOptions& o) {
   // Warm-up: the budget needs its minimum sample count in the short window before any
   // verdict (a burst right at start would be measured against the count, not the loop).
   absl::SleepFor(config.control.budget.short_window * 1.5);
+  absl::SleepFor(absl::Seconds(o.healthy_seconds));
   // Watches telemetry for the first window that reports the burst.
   CMO_ASSIGN_OR_RETURN(auto watch, base::KafkaConsumer::Create(
                                        {{"bootstrap.servers", server->bootstrap_servers()},
@@ -299,6 +300,7 @@ absl::StatusOr<nlohmann::json> RunBreakerBench(const BreakerBenchOptions& o) {
   nlohmann::json j;
   j["clients"] = o.clients;
   j["trips"] = latencies.size();
+  j["healthy_seconds"] = o.healthy_seconds;
   j["false_trips"] = opens - static_cast<int64_t>(latencies.size());
   j["p50_ms"] = Percentile(latencies, 0.5);
   j["p99_ms"] = Percentile(latencies, 0.99);

@@ -20,12 +20,13 @@ struct BreakerBenchOptions {
   int trips = 20;
   int keys = 2000;
   int reads_per_s = 500;  // per client
+  int healthy_seconds = 0;  // a fault-free run first: any trip in it is a false trip
   std::string work_dir = "/tmp";
   std::string cmo_binary;  // for the client processes; default /proc/self/exe
 };
 
 // Fields: p50_ms, p99_ms, max_ms (first bad telemetry window → last client routing strong),
-// trips, false_trips, latencies_ms.
+// trips, false_trips (opens not caused by an injected burst), healthy_seconds, latencies_ms.
 absl::StatusOr<nlohmann::json> RunBreakerBench(const BreakerBenchOptions& options);
 
 struct BreakerClientOptions {

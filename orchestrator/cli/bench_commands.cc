@@ -88,6 +88,10 @@ void SetupBenchCommands(CLI::App& app, const GlobalOptions& global, CommandRegis
       ->check(CLI::Range(1, 1000));
   breaker->add_option("--reads-per-s", b->reads_per_s, "Reads per second per client (default 500)")
       ->check(CLI::Range(50, 100000));
+  breaker
+      ->add_option("--healthy-seconds", b->healthy_seconds,
+                   "Run this long without faults first; trips in it count as false (default 0)")
+      ->check(CLI::Range(0, 86400));
   breaker->add_option("--work-dir", b->work_dir, "Where the temporary state dir goes");
   registry.On(breaker, [b, &global] { return PrintReport(RunBreakerBench(*b), global); });
 
