@@ -72,13 +72,15 @@ absl::Status BudgetController::Apply(const flags::Flag& flag, const BreakerStep&
                                      const std::string& actor) {
   const flags::ChangeContext ctx{actor, step.next.reason,
                                  std::string(BreakerEventName(step.event)), false};
-  if (step.event == BreakerEvent::kFreeze) {
-    CMO_ASSIGN_OR_RETURN(auto txn, base::WriteTransaction::Begin(flags_.db()));
-    CMO_RETURN_IF_ERROR(flags_.RecordEvent(flag.op, ctx, {{"frozen", false}},
-                                           {{"frozen", true}, {"reason", step.next.reason}})
+  if (flag.breaker == step.next.state) {
+    // The flag does not change (a freeze, or a reset that clears one): audit first, then the
+    // record — a crash in between repeats the transition (and its audit entry) after the
+    // restart rather than leaving one nobody was told about.
+    CMO_RETURN_IF_ERROR(flags_.RecordEvent(flag.op, ctx, {{"frozen", !step.next.frozen}},
+                                           {{"frozen", step.next.frozen},
+                                            {"reason", step.next.reason}})
                             .status());
     CMO_RETURN_IF_ERROR(breakers_->Put(step.next));
-    CMO_RETURN_IF_ERROR(txn->Commit());
     if (on_freeze_) on_freeze_(flag.op, step.next.reason);
     return absl::OkStatus();
   }

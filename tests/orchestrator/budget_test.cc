@@ -2,6 +2,8 @@
 // state machine, and the controller applying transitions to flags (with audit and persistence).
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "migrations/plan_executor.h"
+#include "migrations/plan_parser.h"
 #include "migrations/plan_store.h"
 #include "orchestrator/budget/budget_controller.h"
 #include "tests/fakes/fake_clock.h"
@@ -277,6 +279,68 @@ TEST_F(BudgetControllerTest, AnOperatorResetClosesTheBreakerAndIsAudited) {
   EXPECT_EQ(flags_->Get("comment.read")->breaker, BreakerState::kClosed);
   EXPECT_EQ(flags_->History("comment.read", 1)->at(0).actor, "alice");
   EXPECT_EQ(controller_->breakers().Get("comment.read")->trips, 0);
+}
+
+TEST_F(BudgetControllerTest, AFreezeBudgetHoldsTheRoutingAndPausesThePlan) {
+  constexpr char kPlan[] = R"(
+version: 1
+name: careful
+budgets:
+  - {name: careful, max_divergence_ratio: 0.01%, min_samples: 100, on_breach: freeze}
+operations:
+  - {op: profile.read, kind: read, domain: profiles, target: read_your_writes, budget: careful}
+phases:
+  - name: profiles
+    ops: [profile.read]
+    steps:
+      - dual_write
+      - shadow: {sample: 5%}
+      - ramp: {to: 10%}
+)";
+  migrations::ParseResult parsed = migrations::ParsePlan(kPlan);
+  ASSERT_TRUE(parsed.ok());
+  migrations::StoredMetrics metrics(*plans_, clock_, absl::Minutes(1));
+  migrations::PlanExecutor executor(*flags_, *plans_, metrics, clock_);
+  ASSERT_THAT(executor.Apply(parsed.plan, "careful.yaml", kPlan, {"t", "t", "plan.apply", false},
+                             false),
+              IsOk());
+  for (int i = 0; i < 3; ++i) ASSERT_THAT(executor.Tick(), IsOk());  // dual_write, shadow, ramp
+  ASSERT_EQ(flags_->Get("profile.read")->stage, flags::Stage::kRamp);
+  std::vector<std::string> frozen;
+  BudgetControllerOptions o;
+  o.short_window = absl::Seconds(10);
+  auto c = BudgetController::Create(
+      *flags_, *plans_, clock_, o, [&](const std::string& op, const std::string& reason) {
+        frozen.push_back(op);
+        ASSERT_THAT(executor.SetPaused(op, true, {"breaker", reason, "freeze", false}), IsOk());
+      });
+  ASSERT_THAT(c, IsOk());
+  shadow::TelemetryWindow w;
+  clock_.Advance(absl::Seconds(1));
+  w.end = clock_.Now();
+  shadow::OpWindow ow;
+  ow.op = "profile.read";
+  ow.samples = 500;
+  ow.classes[static_cast<size_t>(shadow::MismatchClass::kDivergence)] = 50;
+  w.ops.push_back(ow);
+  (*c)->Ingest(w);
+  auto t = (*c)->Evaluate();
+  ASSERT_THAT(t, IsOk());
+  ASSERT_EQ(t->size(), 1u);
+  EXPECT_EQ(t->at(0).event, BreakerEvent::kFreeze);
+  EXPECT_THAT(frozen, ::testing::ElementsAre("profile.read"));
+  const flags::Flag f = *flags_->Get("profile.read");
+  EXPECT_EQ(f.breaker, BreakerState::kClosed) << "freeze keeps the routing as it is";
+  EXPECT_EQ(f.stage, flags::Stage::kRamp);
+  auto progress = plans_->Progress("profile.read");
+  ASSERT_THAT(progress, IsOk());
+  EXPECT_TRUE((*progress)->paused);
+  EXPECT_EQ(flags_->History("profile.read", 5)->at(1).action, "freeze")
+      << "audited before the plan's pause entry";
+  // An operator clears the freeze: audited too, though the flag itself does not change.
+  ASSERT_THAT((*c)->Reset("profile.read", {"alice", "checked", "breaker.reset", false}), IsOk());
+  EXPECT_FALSE((*c)->breakers().Get("profile.read")->frozen);
+  EXPECT_EQ(flags_->History("profile.read", 1)->at(0).actor, "alice");
 }
 
 }  // namespace
