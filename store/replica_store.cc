@@ -69,6 +69,23 @@ absl::StatusOr<ApplyStats> ReplicaStore::Apply(std::span<const Row> rows,
   return stats;
 }
 
+absl::StatusOr<int> ReplicaStore::Repair(std::span<const Fix> fixes) {
+  int applied = 0;
+  CMO_ASSIGN_OR_RETURN(auto txn, base::WriteTransaction::Begin(*db_));
+  for (const Fix& f : fixes) {
+    CMO_ASSIGN_OR_RETURN(std::optional<Row> current, rows_->Get(f.domain, f.key));
+    if ((current.has_value() ? current->lsn : 0) != f.expected_lsn) continue;
+    if (f.row.has_value()) {
+      CMO_RETURN_IF_ERROR(rows_->Put(*f.row, current));
+    } else if (current.has_value()) {
+      CMO_RETURN_IF_ERROR(rows_->Delete(*current));
+    }
+    ++applied;
+  }
+  CMO_RETURN_IF_ERROR(txn->Commit());
+  return applied;
+}
+
 absl::StatusOr<std::optional<Row>> ReplicaStore::Get(std::string_view domain,
                                                      std::string_view key) {
   return rows_->Get(domain, key);

@@ -47,6 +47,18 @@ class ReplicaStore {
   absl::StatusOr<ApplyStats> Apply(std::span<const Row> rows,
                                    std::span<const PartitionProgress> progress);
 
+  // Reconciliation's repair, in one transaction: for each fix, if the replica's row of that
+  // key still has version `expected_lsn` (0: still absent) — i.e. nothing was applied since the
+  // reconciler looked — replace it with `row`, or delete it when `row` is nullopt. Fixes whose
+  // row moved meanwhile are skipped (the next pass sees the new state). Returns how many applied.
+  struct Fix {
+    std::string domain;
+    std::string key;
+    int64_t expected_lsn = 0;
+    std::optional<Row> row;
+  };
+  absl::StatusOr<int> Repair(std::span<const Fix> fixes);
+
   absl::StatusOr<std::optional<Row>> Get(std::string_view domain, std::string_view key);
   absl::StatusOr<std::vector<PartitionProgress>> Progress();
   // min over `partitions` of the highest LSN seen there: every change <= it has been applied

@@ -118,6 +118,30 @@ absl::Status RowTable::Put(const Row& row, const std::optional<Row>& old) {
   return s->Run();
 }
 
+absl::Status RowTable::Delete(const Row& old) {
+  const uint32_t bucket = DigestBucket(old.key, bits_);
+  {
+    CMO_ASSIGN_OR_RETURN(
+        base::Statement * stmt,
+        db_->Prepare("DELETE FROM rows WHERE domain = ?1 AND bucket = ?2 AND key = ?3"));
+    base::Statement::Scope s(*stmt);
+    s->Bind(1, old.domain).Bind(2, int64_t{bucket}).BindBlob(3, old.key);
+    CMO_RETURN_IF_ERROR(s->Run());
+  }
+  const uint64_t delta = uint64_t{0} - RowHash(old);  // adding it subtracts the row's hash
+  CMO_ASSIGN_OR_RETURN(
+      base::Statement * stmt,
+      db_->Prepare("UPDATE digests SET lo = (lo + ?3) % 4294967296, "
+                   "hi = (hi + ?4 + (lo + ?3) / 4294967296) % 4294967296, rows = rows - 1 "
+                   "WHERE domain = ?1 AND bucket = ?2"));
+  base::Statement::Scope s(*stmt);
+  s->Bind(1, old.domain)
+      .Bind(2, int64_t{bucket})
+      .Bind(3, static_cast<int64_t>(delta & 0xffffffffu))
+      .Bind(4, static_cast<int64_t>(delta >> 32));
+  return s->Run();
+}
+
 absl::StatusOr<std::vector<uint64_t>> RowTable::Digests(std::string_view domain) {
   std::vector<uint64_t> out(size_t{1} << bits_, 0);
   CMO_ASSIGN_OR_RETURN(base::Statement * stmt,

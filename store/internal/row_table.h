@@ -39,6 +39,8 @@ class RowTable {
   absl::StatusOr<std::optional<Row>> Get(std::string_view domain, std::string_view key);
   // Upserts `row`, replacing `old` (the current row, if any) in its bucket's digest.
   absl::Status Put(const Row& row, const std::optional<Row>& old);
+  // Removes `old` (the current row) and takes it out of its bucket's digest.
+  absl::Status Delete(const Row& old);
   // 2^bits digests of `domain` (0 for empty buckets).
   absl::StatusOr<std::vector<uint64_t>> Digests(std::string_view domain);
   absl::StatusOr<std::vector<Row>> RowsInBucket(std::string_view domain, uint32_t bucket);

@@ -1,0 +1,232 @@
+#include "reconcile/reconciler.h"
+
+#include <algorithm>
+#include <chrono>
+#include <map>
+#include <set>
+
+#include "base/status_macros.h"
+#include "base/strings.h"
+#include "nlohmann/json.hpp"
+
+namespace cmo::reconcile {
+namespace {
+
+using Steady = std::chrono::steady_clock;
+
+double MsSince(Steady::time_point t) {
+  return std::chrono::duration<double, std::milli>(Steady::now() - t).count();
+}
+
+bool Live(const std::optional<store::Row>& r) { return r.has_value() && !r->tombstone; }
+int64_t Lsn(const std::optional<store::Row>& r) { return r.has_value() ? r->lsn : 0; }
+
+// The union of two JSON arrays (set semantics), or nullopt if either is not one.
+std::optional<std::string> MergeSets(const std::string& a, const std::string& b) {
+  nlohmann::json ja = nlohmann::json::parse(a, nullptr, false);
+  nlohmann::json jb = nlohmann::json::parse(b, nullptr, false);
+  if (!ja.is_array() || !jb.is_array()) return std::nullopt;
+  std::map<std::string, nlohmann::json> all;
+  for (const auto& e : ja) all.emplace(e.dump(), e);
+  for (const auto& e : jb) all.emplace(e.dump(), e);
+  nlohmann::json out = nlohmann::json::array();
+  for (auto& [k, v] : all) out.push_back(v);
+  return out.dump();
+}
+
+// Decides and queues the heal of one differing key.
+class Healer {
+ public:
+  Healer(store::PrimaryStore& primary, const ReconcileOptions& o) : primary_(primary), o_(o) {}
+
+  absl::Status Heal(KeyDiff& d, const std::optional<store::Row>& p,
+                    const std::optional<store::Row>& r) {
+    if (o_.policy == HealPolicy::kLastWriterWins && Live(r) &&
+        (!p.has_value() || r->commit_time > p->commit_time)) {
+      d.heal = "primary <- replica";
+      return WritePrimary(d, r->value);
+    }
+    if (o_.policy == HealPolicy::kMerge && Live(r) && Live(p)) {
+      if (std::optional<std::string> merged = MergeSets(p->value, r->value)) {
+        d.heal = "primary <- merge";
+        return WritePrimary(d, *merged);
+      }
+    }
+    d.heal = p.has_value() ? "replica <- primary" : "deleted on replica";
+    fixes_.push_back({d.domain, d.key, Lsn(r), p});
+    return absl::OkStatus();
+  }
+
+  std::vector<store::ReplicaStore::Fix>& fixes() { return fixes_; }
+  int64_t primary_writes() const { return primary_writes_; }
+
+ private:
+  // A new version on the primary: it replicates to every region like any write.
+  absl::Status WritePrimary(const KeyDiff& d, const std::string& value) {
+    const store::WriteRequest w{d.domain, d.key, value, false, "cmo.reconcile", ""};
+    CMO_RETURN_IF_ERROR(primary_.Write({&w, 1}).status());
+    ++primary_writes_;
+    return absl::OkStatus();
+  }
+
+  store::PrimaryStore& primary_;
+  const ReconcileOptions& o_;
+  std::vector<store::ReplicaStore::Fix> fixes_;
+  int64_t primary_writes_ = 0;
+};
+
+// Classifies and heals the keys of one batch of rows (a bucket, or single keys).
+absl::Status ProcessKeys(const std::map<std::string, store::Row>& prows,
+                         const std::map<std::string, store::Row>& rrows,
+                         const ReconcileOptions& o, const base::Clock& clock, Healer& healer,
+                         ReconcileReport& report) {
+  std::set<std::string> keys;
+  for (const auto& [k, r] : prows) keys.insert(k);
+  for (const auto& [k, r] : rrows) keys.insert(k);
+  for (const std::string& key : keys) {
+    std::optional<store::Row> p, r;
+    if (auto it = prows.find(key); it != prows.end()) p = it->second;
+    if (auto it = rrows.find(key); it != rrows.end()) r = it->second;
+    std::optional<DiffClass> cls = Classify(p, r);
+    if (!cls.has_value()) continue;
+    KeyDiff d{o.domain, key, *cls, Lsn(p), Lsn(r), false, ""};
+    // Replication may simply not have got there yet: leave it to the applier unless it has
+    // been late for longer than the staleness window.
+    if (Lsn(p) > Lsn(r) && Lsn(p) > o.replica_watermark &&
+        clock.Now() - p->commit_time < o.staleness_window) {
+      d.in_flight = true;
+      ++report.in_flight;
+    } else if (!o.dry_run) {
+      CMO_RETURN_IF_ERROR(healer.Heal(d, p, r));
+    }
+    report.diffs.push_back(std::move(d));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Finish(store::ReplicaStore& replica, Healer& healer, ReconcileReport& report) {
+  CMO_ASSIGN_OR_RETURN(int applied, replica.Repair(healer.fixes()));
+  report.raced = static_cast<int64_t>(healer.fixes().size()) - applied;
+  report.healed = applied + healer.primary_writes();
+  return absl::OkStatus();
+}
+
+std::map<std::string, store::Row> ByKey(std::vector<store::Row> rows) {
+  std::map<std::string, store::Row> out;
+  for (store::Row& r : rows) {
+    std::string k = r.key;
+    out.emplace(std::move(k), std::move(r));
+  }
+  return out;
+}
+
+}  // namespace
+
+std::string_view DiffClassName(DiffClass c) {
+  switch (c) {
+    case DiffClass::kMissing:
+      return "missing";
+    case DiffClass::kStale:
+      return "stale";
+    case DiffClass::kDivergent:
+      return "divergent";
+    case DiffClass::kResurrected:
+      return "resurrected";
+    case DiffClass::kReplicaNewer:
+      return "replica_newer";
+  }
+  return "unknown";
+}
+
+absl::StatusOr<HealPolicy> ParseHealPolicy(std::string_view text) {
+  if (text == "primary_wins") return HealPolicy::kPrimaryWins;
+  if (text == "last_writer_wins") return HealPolicy::kLastWriterWins;
+  if (text == "merge") return HealPolicy::kMerge;
+  return absl::InvalidArgumentError(base::StrCat(
+      "unknown heal policy \"", text, "\"; use primary_wins, last_writer_wins or merge"));
+}
+
+std::string_view HealPolicyName(HealPolicy p) {
+  switch (p) {
+    case HealPolicy::kPrimaryWins:
+      return "primary_wins";
+    case HealPolicy::kLastWriterWins:
+      return "last_writer_wins";
+    case HealPolicy::kMerge:
+      return "merge";
+  }
+  return "unknown";
+}
+
+std::optional<DiffClass> Classify(const std::optional<store::Row>& p,
+                                  const std::optional<store::Row>& r) {
+  if (p == r) return std::nullopt;
+  if (!p.has_value() && !r.has_value()) return std::nullopt;
+  if (Lsn(r) > Lsn(p)) {
+    // A replica version the primary never had; a live one where the primary has nothing is a
+    // key brought back from the dead.
+    return !p.has_value() && Live(r) ? DiffClass::kResurrected : DiffClass::kReplicaNewer;
+  }
+  if (Lsn(r) == Lsn(p)) return DiffClass::kDivergent;
+  // The replica is behind.
+  if (Live(p) && !Live(r)) return DiffClass::kMissing;
+  if (!Live(p) && Live(r)) return DiffClass::kResurrected;
+  return DiffClass::kStale;
+}
+
+absl::StatusOr<ReconcileReport> Reconcile(store::PrimaryStore& primary,
+                                          store::ReplicaStore& replica,
+                                          const ReconcileOptions& o, const base::Clock& clock) {
+  ReconcileReport report;
+  auto start = Steady::now();
+  CMO_ASSIGN_OR_RETURN(std::vector<uint64_t> pd, primary.Digests(o.domain));
+  CMO_ASSIGN_OR_RETURN(std::vector<uint64_t> rd, replica.Digests(o.domain));
+  if (pd.size() != rd.size()) {
+    return absl::FailedPreconditionError(base::StrCat(
+        "primary and replica use different digest bucket counts (", pd.size(), " vs ", rd.size(),
+        "); rebuild the replica with the primary's digest_bits"));
+  }
+  std::vector<uint32_t> differing;
+  for (size_t b = 0; b < pd.size(); ++b) {
+    if (pd[b] != rd[b]) differing.push_back(static_cast<uint32_t>(b));
+  }
+  report.buckets = static_cast<int64_t>(pd.size());
+  report.differing_buckets = static_cast<int64_t>(differing.size());
+  report.digest_compare_ms = MsSince(start);
+  start = Steady::now();
+  Healer healer(primary, o);
+  for (uint32_t b : differing) {
+    CMO_ASSIGN_OR_RETURN(std::vector<store::Row> prows, primary.RowsInBucket(o.domain, b));
+    CMO_ASSIGN_OR_RETURN(std::vector<store::Row> rrows, replica.RowsInBucket(o.domain, b));
+    report.rows_scanned += static_cast<int64_t>(prows.size() + rrows.size());
+    CMO_RETURN_IF_ERROR(ProcessKeys(ByKey(std::move(prows)), ByKey(std::move(rrows)), o, clock,
+                                    healer, report));
+  }
+  CMO_RETURN_IF_ERROR(Finish(replica, healer, report));
+  report.find_and_heal_ms = MsSince(start);
+  return report;
+}
+
+absl::StatusOr<ReconcileReport> ReconcileKeys(store::PrimaryStore& primary,
+                                              store::ReplicaStore& replica,
+                                              const std::vector<std::string>& keys,
+                                              const ReconcileOptions& o,
+                                              const base::Clock& clock) {
+  ReconcileReport report;
+  const auto start = Steady::now();
+  Healer healer(primary, o);
+  for (const std::string& key : keys) {
+    std::map<std::string, store::Row> prows, rrows;
+    CMO_ASSIGN_OR_RETURN(std::optional<store::Row> p, primary.Get(o.domain, key));
+    CMO_ASSIGN_OR_RETURN(std::optional<store::Row> r, replica.Get(o.domain, key));
+    if (p.has_value()) prows.emplace(key, *p);
+    if (r.has_value()) rrows.emplace(key, *r);
+    report.rows_scanned += static_cast<int64_t>(prows.size() + rrows.size());
+    CMO_RETURN_IF_ERROR(ProcessKeys(prows, rrows, o, clock, healer, report));
+  }
+  CMO_RETURN_IF_ERROR(Finish(replica, healer, report));
+  report.find_and_heal_ms = MsSince(start);
+  return report;
+}
+
+}  // namespace cmo::reconcile
