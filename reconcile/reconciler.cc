@@ -89,7 +89,15 @@ absl::Status ProcessKeys(const std::map<std::string, store::Row>& prows,
     if (auto it = rrows.find(key); it != rrows.end()) r = it->second;
     std::optional<DiffClass> cls = Classify(p, r);
     if (!cls.has_value()) continue;
-    KeyDiff d{o.domain, key, *cls, Lsn(p), Lsn(r), false, ""};
+    KeyDiff d{o.domain,
+              key,
+              *cls,
+              Lsn(p),
+              Lsn(r),
+              p.has_value() ? store::RowHash(*p) : 0,
+              r.has_value() ? store::RowHash(*r) : 0,
+              false,
+              ""};
     // Replication may simply not have got there yet: leave it to the applier unless it has
     // been late for longer than the staleness window.
     if (Lsn(p) > Lsn(r) && Lsn(p) > o.replica_watermark &&

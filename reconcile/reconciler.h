@@ -44,6 +44,8 @@ struct KeyDiff {
   DiffClass diff_class = DiffClass::kDivergent;
   int64_t primary_lsn = 0;  // 0: absent
   int64_t replica_lsn = 0;
+  uint64_t primary_hash = 0;  // RowHash of each side's row (0: absent): digests, never values
+  uint64_t replica_hash = 0;
   bool in_flight = false;  // explained by replication not yet done: left alone
   std::string heal;        // what was done: "replica <- primary", "deleted on replica",
                            // "primary <- replica", "primary <- merge", "" (not healed)

@@ -150,6 +150,15 @@ absl::StatusOr<int64_t> ReplicaStore::TopicWatermark(std::string_view topic) {
   return watermark;
 }
 
+absl::StatusOr<int> ReplicaStore::TopicPartitions(std::string_view topic) {
+  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
+                       db_->Prepare("SELECT partitions FROM topic_partitions WHERE topic = ?1"));
+  base::Statement::Scope s(*stmt);
+  s->Bind(1, topic);
+  CMO_ASSIGN_OR_RETURN(bool row, s->Step());
+  return row ? static_cast<int>(s->ColumnInt(0)) : 0;
+}
+
 absl::Status ReplicaStore::ResetProgress() {
   return db_->ExecScript("DELETE FROM partition_progress;");
 }

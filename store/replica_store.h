@@ -70,6 +70,8 @@ class ReplicaStore {
   // topic with LSN <= it has been applied. 0 for a topic not (yet) recorded or a partition
   // never seen. What the client library checks session tokens against.
   absl::StatusOr<int64_t> TopicWatermark(std::string_view topic);
+  // The recorded partition count of `topic`; 0 if not recorded.
+  absl::StatusOr<int> TopicPartitions(std::string_view topic);
   // Forgets all positions (after the change log was lost): events are consumed from the start
   // again, and already-applied LSNs are skipped by Apply.
   absl::Status ResetProgress();

@@ -40,6 +40,7 @@ int RunCli(int argc, char** argv) {
   SetupInspectCommands(app, global, registry);
   SetupPlanCommands(app, global, registry);
   SetupBreakerCommands(app, global, registry);
+  SetupReconcileCommands(app, global, registry);
   SetupServeCommand(app, global, registry);
   SetupBenchCommands(app, global, registry);
 

@@ -39,6 +39,9 @@ void SetupPlanCommands(CLI::App& app, const GlobalOptions& global, CommandRegist
 // `breakers`, `breaker reset`, `budget`.
 void SetupBreakerCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry);
 
+// `reconcile run`, `report divergence`.
+void SetupReconcileCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry);
+
 // `serve`.
 void SetupServeCommand(CLI::App& app, GlobalOptions& global, CommandRegistry& registry);
 

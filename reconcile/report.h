@@ -1,0 +1,34 @@
+// Divergence reports for support teams: each record of the divergence log told in plain words
+// ("comment c-123 was missing in eu-west: replication lag, caught up by itself by 10:02:11"),
+// as a table, JSON, CSV, or one self-contained HTML file (inline SVG timeline, summary tables,
+// no external assets). Values are never shown — the log does not hold them.
+#ifndef CMO_RECONCILE_REPORT_H_
+#define CMO_RECONCILE_REPORT_H_
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "reconcile/divergence_log.h"
+
+namespace cmo::reconcile {
+
+enum class ReportFormat { kTable, kJson, kCsv, kHtml };
+absl::StatusOr<ReportFormat> ParseReportFormat(std::string_view text);
+
+// One sentence about one record (times in UTC).
+std::string Describe(const DivergenceRecord& r);
+
+struct ReportContext {
+  std::string title;  // e.g. "Divergences for user-42 since 2026-11-23 10:00"
+  absl::Time generated = absl::UnixEpoch();
+};
+
+std::string RenderReport(const std::vector<DivergenceRecord>& records, ReportFormat format,
+                         const ReportContext& context);
+
+}  // namespace cmo::reconcile
+
+#endif  // CMO_RECONCILE_REPORT_H_
