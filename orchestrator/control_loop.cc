@@ -1,9 +1,14 @@
 #include "orchestrator/control_loop.h"
 
+#include <filesystem>
+
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "flags/flag_json.h"
+#include "reconcile/reconciler.h"
+#include "shadow/change_event.h"
 #include "shadow/flag_source.h"
+#include "shadow/state_layout.h"
 #include "shadow/telemetry.h"
 
 namespace cmo::orchestrator {
@@ -22,7 +27,10 @@ absl::StatusOr<std::unique_ptr<ControlLoop>> ControlLoop::Create(
     ControlLoopOptions options, OnTransition on_transition, LagSource lag) {
   std::unique_ptr<ControlLoop> loop(
       new ControlLoop(clock, options, std::move(on_transition), std::move(lag)));
+  loop->state_dir_ = state_dir;
   CMO_ASSIGN_OR_RETURN(loop->state_, OpenControlState(state_dir, /*create=*/false, clock));
+  CMO_ASSIGN_OR_RETURN(loop->divergences_,
+                       reconcile::DivergenceLog::Open(loop->state_->flags->db()));
   ControlLoop* self = loop.get();
   CMO_ASSIGN_OR_RETURN(
       loop->controller_,
@@ -93,6 +101,7 @@ absl::Status ControlLoop::Run() {
           continue;
         }
         controller_->Ingest(*w);
+        CMO_RETURN_IF_ERROR(HandleMismatches(*w));
         ++windows;
       }
       std::lock_guard<std::mutex> lock(mu_);
@@ -120,6 +129,73 @@ absl::Status ControlLoop::Run() {
     }
   }
   return flags_out_->Flush(2000);
+}
+
+absl::StatusOr<store::ReplicaStore*> ControlLoop::Replica(const std::string& region) {
+  auto it = replicas_.find(region);
+  if (it != replicas_.end()) return it->second.get();
+  const std::string path = shadow::ReplicaPath(state_dir_, region);
+  if (!std::filesystem::exists(path)) {
+    return absl::NotFoundError(base::StrCat("no replica for region ", region, " here"));
+  }
+  CMO_ASSIGN_OR_RETURN(auto replica, store::ReplicaStore::Open(path));
+  return replicas_.emplace(region, std::move(replica)).first->second.get();
+}
+
+absl::Status ControlLoop::HandleMismatches(const shadow::TelemetryWindow& w) {
+  std::vector<reconcile::DivergenceRecord> records;
+  // (domain, region) -> keys to repair now
+  std::map<std::pair<std::string, std::string>, std::vector<std::string>> repair;
+  for (const shadow::OpWindow& o : w.ops) {
+    for (const shadow::Mismatch& m : o.mismatches) {
+      reconcile::DivergenceRecord r;
+      r.domain = m.domain;
+      r.key = m.key;
+      r.subject = m.subject;
+      r.op = m.op;
+      r.diff_class = std::string(shadow::MismatchClassName(m.mismatch_class));
+      r.region = m.region;
+      r.primary_lsn = m.primary_lsn;
+      r.replica_lsn = m.replica_lsn;
+      r.detected_by = "shadow";
+      r.detected_at = m.detected_at;
+      if (m.mismatch_class == shadow::MismatchClass::kLag) {
+        r.healed_at = m.detected_at;  // it had converged when the re-check looked
+        r.heal_action = "converged (replication lag)";
+      } else {
+        repair[{m.domain, m.region}].push_back(m.key);
+      }
+      records.push_back(std::move(r));
+    }
+  }
+  CMO_RETURN_IF_ERROR(divergences_->Append(records));
+  int64_t repaired = 0;
+  for (auto& [where, keys] : repair) {
+    const auto& [domain, region] = where;
+    absl::StatusOr<store::ReplicaStore*> replica = Replica(region);
+    if (!replica.ok()) continue;  // that region's replica lives in another process
+    if (primary_ == nullptr) {
+      CMO_ASSIGN_OR_RETURN(primary_,
+                           store::PrimaryStore::Open(shadow::PrimaryPath(state_dir_), clock_));
+    }
+    CMO_ASSIGN_OR_RETURN(int64_t watermark,
+                         (*replica)->TopicWatermark(shadow::ChangeTopic(domain)));
+    reconcile::ReconcileOptions ro;
+    ro.domain = domain;
+    ro.replica_watermark = watermark;
+    ro.staleness_window = absl::ZeroDuration();  // the shadow re-check already waited it out
+    CMO_ASSIGN_OR_RETURN(reconcile::ReconcileReport report,
+                         reconcile::ReconcileKeys(*primary_, **replica, keys, ro, clock_));
+    for (const reconcile::KeyDiff& d : report.diffs) {
+      if (d.heal.empty()) continue;
+      CMO_RETURN_IF_ERROR(divergences_->MarkHealed(domain, d.key, region, clock_.Now(), d.heal));
+      ++repaired;
+    }
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  metrics_.mismatches_logged += static_cast<int64_t>(records.size());
+  metrics_.targeted_repairs += repaired;
+  return absl::OkStatus();
 }
 
 ControlLoopMetrics ControlLoop::metrics() {

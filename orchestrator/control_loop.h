@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -18,6 +19,10 @@
 #include "base/kafka.h"
 #include "orchestrator/budget/budget_controller.h"
 #include "orchestrator/control_state.h"
+#include "reconcile/divergence_log.h"
+#include "shadow/telemetry.h"
+#include "store/primary_store.h"
+#include "store/replica_store.h"
 
 namespace cmo::orchestrator {
 
@@ -29,6 +34,8 @@ struct ControlLoopOptions {
 
 struct ControlLoopMetrics {
   int64_t telemetry_windows = 0;
+  int64_t mismatches_logged = 0;   // shadow mismatches written to the divergence log
+  int64_t targeted_repairs = 0;    // keys healed at once after a shadow divergence
   int64_t undecodable = 0;
   int64_t evaluations = 0;
   int64_t transitions = 0;
@@ -58,13 +65,21 @@ class ControlLoop {
   ControlLoop(const base::Clock& clock, ControlLoopOptions options, OnTransition on_transition,
               LagSource lag);
   absl::Status AssignTelemetry();
+  // Logs the window's mismatches and repairs the diverged keys at once (closing the loop from
+  // detection to healing without waiting for a digest pass).
+  absl::Status HandleMismatches(const shadow::TelemetryWindow& w);
+  absl::StatusOr<store::ReplicaStore*> Replica(const std::string& region);
   absl::Status Publish(absl::Time now);
 
   const base::Clock& clock_;
   const ControlLoopOptions options_;
   OnTransition on_transition_;
   LagSource lag_;
+  std::string state_dir_;
   std::unique_ptr<ControlState> state_;
+  std::unique_ptr<reconcile::DivergenceLog> divergences_;
+  std::unique_ptr<store::PrimaryStore> primary_;
+  std::map<std::string, std::unique_ptr<store::ReplicaStore>> replicas_;
   std::unique_ptr<BudgetController> controller_;
   std::unique_ptr<base::KafkaConsumer> telemetry_;
   std::unique_ptr<base::KafkaProducer> flags_out_;

@@ -296,6 +296,7 @@ absl::StatusOr<nlohmann::json> RunBreakerBench(const BreakerBenchOptions& o) {
                                        it->action, ": ", it->reason));
   }
   for (pid_t p : children) ::kill(p, SIGTERM);
+  const ControlLoopMetrics control = server->control_metrics().value_or(ControlLoopMetrics{});
   CMO_RETURN_IF_ERROR(server->Stop());
   nlohmann::json j;
   j["clients"] = o.clients;
@@ -307,6 +308,8 @@ absl::StatusOr<nlohmann::json> RunBreakerBench(const BreakerBenchOptions& o) {
   j["max_ms"] = latencies.empty() ? 0 : *std::max_element(latencies.begin(), latencies.end());
   j["latencies_ms"] = latencies;
   j["transitions"] = transitions;
+  j["mismatches_logged"] = control.mismatches_logged;
+  j["targeted_repairs"] = control.targeted_repairs;
   j["timeline"] = timeline;
   return j;
 }

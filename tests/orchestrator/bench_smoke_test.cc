@@ -42,6 +42,9 @@ TEST(BenchSmoke, BreakerTripsEveryClientAndRecovers) {
   EXPECT_EQ(r["false_trips"], 0);
   EXPECT_GT(r["p50_ms"].get<double>(), 0);
   EXPECT_LE(r["p50_ms"].get<double>(), r["max_ms"].get<double>());
+  // The control loop logged the shadow mismatches and repaired the corrupted keys at once.
+  EXPECT_GT(r["mismatches_logged"].get<int64_t>(), 0);
+  EXPECT_GT(r["targeted_repairs"].get<int64_t>(), 0);
   EXPECT_EQ(cli.Run({"bench", "breaker", "--clients", "0"}).exit_code, 2);
 }
 
