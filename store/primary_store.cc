@@ -152,4 +152,9 @@ absl::StatusOr<std::vector<std::string>> PrimaryStore::Domains() {
   return out;
 }
 
+absl::Status PrimaryStore::Scan(std::string_view domain,
+                        const std::function<void(uint32_t bucket, const Row& row)>& fn) {
+  return rows_->Scan(domain, fn);
+}
+
 }  // namespace cmo::store

@@ -5,6 +5,7 @@
 #define CMO_STORE_PRIMARY_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <span>
@@ -71,6 +72,9 @@ class PrimaryStore {
 
   absl::StatusOr<std::vector<uint64_t>> Digests(std::string_view domain);
   absl::StatusOr<std::vector<Row>> RowsInBucket(std::string_view domain, uint32_t bucket);
+  // Every row of `domain`, in (bucket, key) order (full-scan verification of the digests).
+  absl::Status Scan(std::string_view domain,
+                    const std::function<void(uint32_t bucket, const Row& row)>& fn);
   absl::StatusOr<std::vector<std::string>> Domains();
   int digest_bits() const;
 

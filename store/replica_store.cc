@@ -176,4 +176,9 @@ absl::StatusOr<int64_t> ReplicaStore::CountRows(std::string_view domain) {
   return rows_->CountRows(domain);
 }
 
+absl::Status ReplicaStore::Scan(std::string_view domain,
+                        const std::function<void(uint32_t bucket, const Row& row)>& fn) {
+  return rows_->Scan(domain, fn);
+}
+
 }  // namespace cmo::store

@@ -6,6 +6,7 @@
 #define CMO_STORE_REPLICA_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -78,6 +79,9 @@ class ReplicaStore {
 
   absl::StatusOr<std::vector<uint64_t>> Digests(std::string_view domain);
   absl::StatusOr<std::vector<Row>> RowsInBucket(std::string_view domain, uint32_t bucket);
+  // Every row of `domain`, in (bucket, key) order (full-scan verification of the digests).
+  absl::Status Scan(std::string_view domain,
+                    const std::function<void(uint32_t bucket, const Row& row)>& fn);
   absl::StatusOr<int64_t> CountRows(std::string_view domain);
 
  private:

@@ -4,6 +4,7 @@
 #include "orchestrator/bench/breaker_bench.h"
 #include "orchestrator/bench/pipeline_bench.h"
 #include "orchestrator/bench/read_bench.h"
+#include "orchestrator/bench/reconcile_bench.h"
 #include "orchestrator/cli/commands.h"
 
 namespace cmo::orchestrator {
@@ -94,6 +95,20 @@ void SetupBenchCommands(CLI::App& app, const GlobalOptions& global, CommandRegis
       ->check(CLI::Range(0, 86400));
   breaker->add_option("--work-dir", b->work_dir, "Where the temporary state dir goes");
   registry.On(breaker, [b, &global] { return PrintReport(RunBreakerBench(*b), global); });
+
+  auto rc = std::make_shared<ReconcileBenchOptions>();
+  CLI::App* rec = bench->add_subcommand(
+      "reconcile",
+      "Digest compare, find-and-heal of random divergent keys, full-scan rate and the naive "
+      "row-by-row scan, on one pair of stores");
+  rec->add_option("--keys", rc->keys, "Rows in each store (default 1000000)")
+      ->check(CLI::Range(int64_t{1000}, int64_t{100'000'000}));
+  rec->add_option("--divergent", rc->divergent, "Keys to corrupt on the replica (default 1000)")
+      ->check(CLI::Range(1, 1'000'000));
+  rec->add_option("--digest-bits", rc->digest_bits, "Digest buckets = 2^bits (default 16)")
+      ->check(CLI::Range(4, 24));
+  rec->add_option("--work-dir", rc->work_dir, "Where the temporary stores go (default /tmp)");
+  registry.On(rec, [rc, &global] { return PrintReport(RunReconcileBench(*rc), global); });
 
   // The client processes `bench breaker` starts; not for people.
   auto c = std::make_shared<BreakerClientOptions>();

@@ -170,6 +170,19 @@ absl::StatusOr<std::vector<Row>> RowTable::RowsInBucket(std::string_view domain,
   return out;
 }
 
+absl::Status RowTable::Scan(std::string_view domain,
+                            const std::function<void(uint32_t bucket, const Row& row)>& fn) {
+  CMO_ASSIGN_OR_RETURN(
+      base::Statement * stmt,
+      db_->Prepare("SELECT value, lsn, tombstone, commit_ms, key, bucket FROM rows WHERE "
+                   "domain = ?1 ORDER BY bucket, key"));
+  base::Statement::Scope s(*stmt);
+  s->Bind(1, domain);
+  return s->ForEachRow([&] {
+    fn(static_cast<uint32_t>(s->ColumnInt(5)), ReadRow(s, domain, s->ColumnText(4)));
+  });
+}
+
 absl::StatusOr<int64_t> RowTable::CountRows(std::string_view domain) {
   CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
                        db_->Prepare("SELECT count(*) FROM rows WHERE domain = ?1"));

@@ -4,6 +4,7 @@
 #ifndef CMO_STORE_INTERNAL_ROW_TABLE_H_
 #define CMO_STORE_INTERNAL_ROW_TABLE_H_
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,6 +45,9 @@ class RowTable {
   // 2^bits digests of `domain` (0 for empty buckets).
   absl::StatusOr<std::vector<uint64_t>> Digests(std::string_view domain);
   absl::StatusOr<std::vector<Row>> RowsInBucket(std::string_view domain, uint32_t bucket);
+  // Every row of `domain` in (bucket, key) order — the table's own order, so a sequential read.
+  absl::Status Scan(std::string_view domain,
+                    const std::function<void(uint32_t bucket, const Row& row)>& fn);
   absl::StatusOr<int64_t> CountRows(std::string_view domain);
   int digest_bits() const { return bits_; }
 

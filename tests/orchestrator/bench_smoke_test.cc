@@ -48,5 +48,18 @@ TEST(BenchSmoke, BreakerTripsEveryClientAndRecovers) {
   EXPECT_EQ(cli.Run({"bench", "breaker", "--clients", "0"}).exit_code, 2);
 }
 
+TEST(BenchSmoke, ReconcileFindsAndHealsEveryCorruptedKey) {
+  ::cmo::testing::CmoCli cli;
+  nlohmann::json r = cli.Json({"bench", "reconcile", "--keys", "20000", "--divergent", "50",
+                               "--digest-bits", "10", "--work-dir", cli.dir()});
+  ASSERT_TRUE(r.is_object());
+  EXPECT_EQ(r["found"], r["divergent"]);
+  EXPECT_EQ(r["healed"], r["divergent"]);
+  EXPECT_LE(r["differing_buckets"].get<int64_t>(), 50);
+  EXPECT_LT(r["rows_scanned"].get<int64_t>(), 2 * 20000) << "only differing buckets are read";
+  EXPECT_GT(r["fullscan_rows_per_s"].get<double>(), 0);
+  EXPECT_GT(r["naive_ms"].get<double>(), 0);
+}
+
 }  // namespace
 }  // namespace cmo
