@@ -182,13 +182,11 @@ std::optional<DiffClass> Classify(const std::optional<store::Row>& p,
   return DiffClass::kStale;
 }
 
-absl::StatusOr<ReconcileReport> Reconcile(store::PrimaryStore& primary,
-                                          store::ReplicaStore& replica,
-                                          const ReconcileOptions& o, const base::Clock& clock) {
-  ReconcileReport report;
-  auto start = Steady::now();
-  CMO_ASSIGN_OR_RETURN(std::vector<uint64_t> pd, primary.Digests(o.domain));
-  CMO_ASSIGN_OR_RETURN(std::vector<uint64_t> rd, replica.Digests(o.domain));
+absl::StatusOr<std::vector<uint32_t>> DifferingBuckets(store::PrimaryStore& primary,
+                                                       store::ReplicaStore& replica,
+                                                       std::string_view domain) {
+  CMO_ASSIGN_OR_RETURN(std::vector<uint64_t> pd, primary.Digests(domain));
+  CMO_ASSIGN_OR_RETURN(std::vector<uint64_t> rd, replica.Digests(domain));
   if (pd.size() != rd.size()) {
     return absl::FailedPreconditionError(base::StrCat(
         "primary and replica use different digest bucket counts (", pd.size(), " vs ", rd.size(),
@@ -198,12 +196,18 @@ absl::StatusOr<ReconcileReport> Reconcile(store::PrimaryStore& primary,
   for (size_t b = 0; b < pd.size(); ++b) {
     if (pd[b] != rd[b]) differing.push_back(static_cast<uint32_t>(b));
   }
-  report.buckets = static_cast<int64_t>(pd.size());
-  report.differing_buckets = static_cast<int64_t>(differing.size());
-  report.digest_compare_ms = MsSince(start);
-  start = Steady::now();
+  return differing;
+}
+
+absl::StatusOr<ReconcileReport> ReconcileBuckets(store::PrimaryStore& primary,
+                                                 store::ReplicaStore& replica,
+                                                 std::span<const uint32_t> buckets,
+                                                 const ReconcileOptions& o,
+                                                 const base::Clock& clock) {
+  ReconcileReport report;
+  const auto start = Steady::now();
   Healer healer(primary, o);
-  for (uint32_t b : differing) {
+  for (uint32_t b : buckets) {
     CMO_ASSIGN_OR_RETURN(std::vector<store::Row> prows, primary.RowsInBucket(o.domain, b));
     CMO_ASSIGN_OR_RETURN(std::vector<store::Row> rrows, replica.RowsInBucket(o.domain, b));
     report.rows_scanned += static_cast<int64_t>(prows.size() + rrows.size());
@@ -211,7 +215,22 @@ absl::StatusOr<ReconcileReport> Reconcile(store::PrimaryStore& primary,
                                     healer, report));
   }
   CMO_RETURN_IF_ERROR(Finish(replica, healer, report));
+  report.differing_buckets = static_cast<int64_t>(buckets.size());
   report.find_and_heal_ms = MsSince(start);
+  return report;
+}
+
+absl::StatusOr<ReconcileReport> Reconcile(store::PrimaryStore& primary,
+                                          store::ReplicaStore& replica,
+                                          const ReconcileOptions& o, const base::Clock& clock) {
+  const auto start = Steady::now();
+  CMO_ASSIGN_OR_RETURN(std::vector<uint32_t> differing,
+                       DifferingBuckets(primary, replica, o.domain));
+  const double digest_ms = MsSince(start);
+  CMO_ASSIGN_OR_RETURN(ReconcileReport report,
+                       ReconcileBuckets(primary, replica, differing, o, clock));
+  report.buckets = int64_t{1} << primary.digest_bits();
+  report.digest_compare_ms = digest_ms;
   return report;
 }
 

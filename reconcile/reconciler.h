@@ -15,6 +15,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -81,6 +82,17 @@ absl::StatusOr<ReconcileReport> Reconcile(store::PrimaryStore& primary,
                                           store::ReplicaStore& replica,
                                           const ReconcileOptions& options,
                                           const base::Clock& clock);
+
+// The two halves of Reconcile, for checkpointed, throttled jobs: the buckets whose digests
+// differ, then the classification and healing of some of them.
+absl::StatusOr<std::vector<uint32_t>> DifferingBuckets(store::PrimaryStore& primary,
+                                                       store::ReplicaStore& replica,
+                                                       std::string_view domain);
+absl::StatusOr<ReconcileReport> ReconcileBuckets(store::PrimaryStore& primary,
+                                                 store::ReplicaStore& replica,
+                                                 std::span<const uint32_t> buckets,
+                                                 const ReconcileOptions& options,
+                                                 const base::Clock& clock);
 
 // Heals single keys at once (shadow comparison found them), without a digest pass.
 absl::StatusOr<ReconcileReport> ReconcileKeys(store::PrimaryStore& primary,

@@ -11,6 +11,7 @@
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/cli/table.h"
 #include "reconcile/divergence_log.h"
+#include "reconcile/reconcile_job.h"
 #include "reconcile/reconciler.h"
 #include "reconcile/report.h"
 #include "shadow/change_event.h"
@@ -23,6 +24,9 @@ struct RunOptions {
   std::string domain;
   std::vector<std::string> regions;
   bool dry_run = false;
+  bool restart = false;
+  int64_t max_rows_per_s = 0;
+  int64_t max_lag = 0;
   std::string policy = "primary_wins";
   std::string staleness_window = "30s";
 };
@@ -75,6 +79,8 @@ int RunReconcile(const RunOptions& o, const GlobalOptions& global) {
   if (!state.ok()) return ReportError(state.status());
   auto log = reconcile::DivergenceLog::Open((*state)->flags->db());
   if (!log.ok()) return ReportError(log.status());
+  auto jobs = reconcile::JobStore::Open((*state)->flags->db());
+  if (!jobs.ok()) return ReportError(jobs.status());
   const std::vector<std::string> regions =
       o.regions.empty() ? ReplicaRegions(global.state_dir) : o.regions;
   if (regions.empty()) {
@@ -101,40 +107,77 @@ int RunReconcile(const RunOptions& o, const GlobalOptions& global) {
     if (!watermark.ok()) return ReportError(watermark.status());
     if (!partitions.ok()) return ReportError(partitions.status());
     reconcile::ReconcileOptions ro{o.domain, *policy, o.dry_run, *watermark, *window};
-    auto report = reconcile::Reconcile(**primary, **replica, ro, base::SystemClock());
-    if (!report.ok()) return ReportError(report.status());
-    const absl::Time now = absl::Now();
-    std::vector<reconcile::DivergenceRecord> records;
     nlohmann::json diffs = nlohmann::json::array();
-    for (const reconcile::KeyDiff& d : report->diffs) {
+    std::vector<reconcile::KeyDiff> found;
+    reconcile::ReconcileReport report;
+    if (o.dry_run) {
+      auto r = reconcile::Reconcile(**primary, **replica, ro, base::SystemClock());
+      if (!r.ok()) return ReportError(r.status());
+      report = *std::move(r);
+      found = report.diffs;
+    } else {
+      // A checkpointed job: resumes after a kill, obeys pause/resume/throttle from other
+      // processes, and logs findings as it goes.
+      reconcile::JobRunOptions jo;
+      jo.reconcile = ro;
+      jo.region = region;
+      jo.restart = o.restart;
+      jo.max_rows_per_s = o.max_rows_per_s;
+      jo.max_lag_lsn = o.max_lag;
+      store::PrimaryStore* p = primary->get();
+      store::ReplicaStore* rep = replica->get();
+      jo.replica_lag = [p, rep, topic]() -> absl::StatusOr<int64_t> {
+        absl::StatusOr<int64_t> last = p->LastLsn();
+        absl::StatusOr<int64_t> w = rep->TopicWatermark(topic);
+        if (!last.ok()) return last.status();
+        if (!w.ok()) return w.status();
+        return *last - *w;
+      };
+      jo.on_findings = [&](const std::vector<reconcile::KeyDiff>& diffs) -> absl::Status {
+        std::vector<reconcile::DivergenceRecord> records;
+        const absl::Time now = absl::Now();
+        for (const reconcile::KeyDiff& d : diffs) {
+          found.push_back(d);
+          if (!d.in_flight) records.push_back(Record(d, region, *partitions, now));
+        }
+        return (*log)->Append(records);
+      };
+      auto job = reconcile::RunJob(**jobs, **primary, **replica, jo, base::SystemClock());
+      if (!job.ok()) return ReportError(job.status());
+      report.buckets = int64_t{1} << (*primary)->digest_bits();
+      report.differing_buckets = static_cast<int64_t>(job->buckets.size());
+      report.rows_scanned = job->rows_scanned;
+      report.healed = job->healed;
+      report.in_flight = job->in_flight;
+      report.find_and_heal_ms = absl::ToDoubleMilliseconds(job->updated - job->started);
+    }
+    for (const reconcile::KeyDiff& d : found) {
       diffs.push_back({{"key", d.key},
                        {"class", reconcile::DiffClassName(d.diff_class)},
                        {"primary_lsn", d.primary_lsn},
                        {"replica_lsn", d.replica_lsn},
                        {"in_flight", d.in_flight},
                        {"heal", d.heal}});
-      if (!d.in_flight && !o.dry_run) records.push_back(Record(d, region, *partitions, now));
     }
-    if (absl::Status s = (*log)->Append(records); !s.ok()) return ReportError(s);
+    report.diffs = found;
     out.push_back({{"region", region},
                    {"domain", o.domain},
                    {"dry_run", o.dry_run},
                    {"policy", o.policy},
-                   {"buckets", report->buckets},
-                   {"differing_buckets", report->differing_buckets},
-                   {"rows_scanned", report->rows_scanned},
-                   {"found", report->diffs.size()},
-                   {"healed", report->healed},
-                   {"in_flight", report->in_flight},
-                   {"raced", report->raced},
-                   {"digest_compare_ms", report->digest_compare_ms},
-                   {"find_and_heal_ms", report->find_and_heal_ms},
+                   {"buckets", report.buckets},
+                   {"differing_buckets", report.differing_buckets},
+                   {"rows_scanned", report.rows_scanned},
+                   {"found", report.diffs.size()},
+                   {"healed", report.healed},
+                   {"in_flight", report.in_flight},
+                   {"digest_compare_ms", report.digest_compare_ms},
+                   {"find_and_heal_ms", report.find_and_heal_ms},
                    {"diffs", diffs}});
-    t.AddRow({region, base::StrCat(report->buckets), base::StrCat(report->differing_buckets),
-              base::StrCat(report->rows_scanned), base::StrCat(report->diffs.size()),
-              base::StrCat(report->healed), base::StrCat(report->in_flight),
-              absl::StrFormat("%.1f", report->digest_compare_ms),
-              absl::StrFormat("%.1f", report->find_and_heal_ms)});
+    t.AddRow({region, base::StrCat(report.buckets), base::StrCat(report.differing_buckets),
+              base::StrCat(report.rows_scanned), base::StrCat(report.diffs.size()),
+              base::StrCat(report.healed), base::StrCat(report.in_flight),
+              absl::StrFormat("%.1f", report.digest_compare_ms),
+              absl::StrFormat("%.1f", report.find_and_heal_ms)});
   }
   if (global.json()) {
     PrintJson(out);
@@ -142,6 +185,86 @@ int RunReconcile(const RunOptions& o, const GlobalOptions& global) {
     t.Print(std::cout);
     if (o.dry_run) std::cout << "dry run: nothing was changed or logged\n";
   }
+  return kExitOk;
+}
+
+struct JobOptions {
+  std::string domain;
+  std::string region;
+  int64_t rows_per_s = 0;
+};
+
+absl::StatusOr<std::unique_ptr<reconcile::JobStore>> Jobs(const GlobalOptions& global,
+                                                          std::unique_ptr<ControlState>* keep) {
+  auto state = OpenState(global, /*create=*/false);
+  if (!state.ok()) return state.status();
+  *keep = *std::move(state);
+  return reconcile::JobStore::Open((*keep)->flags->db());
+}
+
+int RunStatus(const GlobalOptions& global) {
+  std::unique_ptr<ControlState> state;
+  auto jobs = Jobs(global, &state);
+  if (!jobs.ok()) return ReportError(jobs.status());
+  auto list = (*jobs)->List();
+  if (!list.ok()) return ReportError(list.status());
+  nlohmann::json out = nlohmann::json::array();
+  Table t({"domain", "region", "state", "buckets", "rows", "rows/s", "found", "healed", "eta",
+           "waiting"});
+  for (const reconcile::ReconcileJob& j : *list) {
+    const double secs = absl::ToDoubleSeconds(j.updated - j.started);
+    const double rate = secs > 0 ? static_cast<double>(j.rows_scanned) / secs : 0;
+    const int64_t total = static_cast<int64_t>(j.buckets.size());
+    std::string eta = "-";
+    if (j.state != "done" && j.next_index > 0 && secs > 0) {
+      eta = base::HumanDuration(absl::Seconds(secs / static_cast<double>(j.next_index) *
+                                              static_cast<double>(total - j.next_index)));
+    }
+    out.push_back({{"domain", j.domain},
+                   {"region", j.region},
+                   {"state", j.state},
+                   {"buckets_done", j.next_index},
+                   {"buckets_total", total},
+                   {"rows_scanned", j.rows_scanned},
+                   {"rows_per_s", std::round(rate)},
+                   {"found", j.found},
+                   {"healed", j.healed},
+                   {"max_rows_per_s", j.max_rows_per_s},
+                   {"eta", eta},
+                   {"waiting", j.waiting}});
+    t.AddRow({j.domain, j.region, j.state, base::StrCat(j.next_index, "/", total),
+              base::StrCat(j.rows_scanned), base::StrCat(std::llround(rate)),
+              base::StrCat(j.found), base::StrCat(j.healed), eta,
+              j.waiting.empty() ? "-" : j.waiting});
+  }
+  if (global.json()) {
+    PrintJson(out);
+  } else {
+    t.Print(std::cout);
+  }
+  return kExitOk;
+}
+
+int RunSetState(const JobOptions& o, const std::string& state, const GlobalOptions& global) {
+  std::unique_ptr<ControlState> keep;
+  auto jobs = Jobs(global, &keep);
+  if (!jobs.ok()) return ReportError(jobs.status());
+  if (absl::Status s = (*jobs)->SetState(o.domain, o.region, state); !s.ok()) {
+    return ReportError(s);
+  }
+  std::cout << "reconciliation of " << o.domain << " in " << o.region << ": " << state << "\n";
+  return kExitOk;
+}
+
+int RunThrottle(const JobOptions& o, const GlobalOptions& global) {
+  std::unique_ptr<ControlState> keep;
+  auto jobs = Jobs(global, &keep);
+  if (!jobs.ok()) return ReportError(jobs.status());
+  if (absl::Status s = (*jobs)->SetThrottle(o.domain, o.region, o.rows_per_s); !s.ok()) {
+    return ReportError(s);
+  }
+  std::cout << "reconciliation of " << o.domain << " in " << o.region << ": at most "
+            << o.rows_per_s << " rows/s\n";
   return kExitOk;
 }
 
@@ -203,12 +326,43 @@ void SetupReconcileCommands(CLI::App& app, const GlobalOptions& global,
   run->add_option("--region", r->regions, "Replica region(s) (default: every replica)")
       ->delimiter(',');
   run->add_flag("--dry-run", r->dry_run, "Find and classify; change and log nothing");
+  run->add_flag("--restart", r->restart,
+                "Start a new job even if an unfinished one (killed, paused) exists; by default "
+                "it resumes");
+  run->add_option("--max-rows-per-s", r->max_rows_per_s,
+                  "Throttle: rows read per second (0 = unthrottled; change it live with "
+                  "`cmo reconcile throttle`)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1'000'000'000}));
+  run->add_option("--max-lag", r->max_lag,
+                  "Pause while the replica is more than this many LSNs behind the primary (0 = "
+                  "never)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1'000'000'000'000}));
   run->add_option("--policy", r->policy,
                   "primary_wins (default), last_writer_wins or merge (JSON-array sets)");
   run->add_option("--staleness-window", r->staleness_window,
                   "Lag younger than this, above the replica's watermark, is left to the applier "
                   "(default 30s)");
   registry.On(run, [r, &global] { return RunReconcile(*r, global); });
+
+  auto st = std::make_shared<JobOptions>();
+  CLI::App* status = rec->add_subcommand("status", "Every reconciliation job: progress, rows/s, ETA");
+  registry.On(status, [&global] { return RunStatus(global); });
+  for (const char* verb : {"pause", "resume"}) {
+    CLI::App* c = rec->add_subcommand(
+        verb, std::string(verb) == "pause" ? "Pause a running job (it waits, checkpointed)"
+                                           : "Resume a paused job");
+    c->add_option("--domain", st->domain, "The job's domain")->required();
+    c->add_option("--region", st->region, "The job's region")->required();
+    const std::string state = std::string(verb) == "pause" ? "paused" : "running";
+    registry.On(c, [st, state, &global] { return RunSetState(*st, state, global); });
+  }
+  CLI::App* throttle = rec->add_subcommand("throttle", "Change a job's rows/s limit while it runs");
+  throttle->add_option("--domain", st->domain, "The job's domain")->required();
+  throttle->add_option("--region", st->region, "The job's region")->required();
+  throttle->add_option("--rows-per-s", st->rows_per_s, "New limit (0 = unthrottled)")
+      ->required()
+      ->check(CLI::Range(int64_t{0}, int64_t{1'000'000'000}));
+  registry.On(throttle, [st, &global] { return RunThrottle(*st, global); });
 
   CLI::App* report = app.add_subcommand("report", "Reports for support teams");
   report->require_subcommand(1);
