@@ -63,6 +63,9 @@ struct RollbackPolicy {
   absl::Duration keep_possible_for = absl::ZeroDuration();
   double keep_possible_factor = 2.0;  // used when keep_possible_for is written "2x"
   bool keep_is_factor = true;
+  // When a tripped breaker closes again: false (`resume`) moves the op back to the step before
+  // the one that tripped and lets the plan climb again; true (`wait`) pauses it for an operator.
+  bool wait_after_recovery = false;
 };
 
 struct Phase {

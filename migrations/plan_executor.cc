@@ -370,6 +370,29 @@ absl::StatusOr<std::vector<OpStatus>> PlanExecutor::Status() {
   return out;
 }
 
+absl::StatusOr<std::string> PlanExecutor::AfterBreakerRecovery(std::string_view op) {
+  CMO_ASSIGN_OR_RETURN(std::optional<OpProgress> found, plans_.Progress(op));
+  if (!found.has_value() || found->step < 0) return std::string();
+  CMO_ASSIGN_OR_RETURN(Loaded loaded, LoadPlans());
+  OpProgress& p = *found;
+  for (const Plan& plan : loaded.plans) {
+    const Phase* phase = plan.name == p.plan ? plan.PhaseOf(p.op) : nullptr;
+    if (phase == nullptr) continue;
+    if (phase->rollback.wait_after_recovery) {
+      const std::string reason = StrCat("breaker recovered; phase ", phase->name,
+                                        " waits for an operator: `cmo resume ", op, "`");
+      CMO_RETURN_IF_ERROR(Pause(p, reason, PlanContext(plan.name, "plan.pause", reason)));
+      return reason;
+    }
+    if (p.step == 0) return std::string("breaker recovered at the phase's first step");
+    std::vector<TickEvent> events;
+    const std::string reason = "breaker recovered: resuming at the step before the one that tripped";
+    CMO_RETURN_IF_ERROR(StartStep(plan, *phase, p, p.step - 1, reason, events));
+    return reason;
+  }
+  return std::string();
+}
+
 absl::StatusOr<std::vector<std::string>> PlanExecutor::SetPaused(std::string_view op, bool paused,
                                                                  const flags::ChangeContext& ctx) {
   CMO_ASSIGN_OR_RETURN(std::vector<OpProgress> all, plans_.AllProgress());

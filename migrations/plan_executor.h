@@ -79,6 +79,11 @@ class PlanExecutor {
   // Approves the manual gates of op's current step (`cmo advance` on a plan-managed op).
   absl::StatusOr<std::string> Approve(std::string_view op, const flags::ChangeContext& ctx);
 
+  // A tripped breaker of `op` closed again. Per the op's phase (`rollback.after_recovery`):
+  // resume at the step before the current one (the one that tripped), or pause for an
+  // operator. Returns what was done ("" when the op is not driven by a plan).
+  absl::StatusOr<std::string> AfterBreakerRecovery(std::string_view op);
+
   // Whether `op` is driven by a plan.
   absl::StatusOr<bool> Manages(std::string_view op);
 

@@ -265,12 +265,20 @@ class Parser {
         n, "steps", [&](const YAML::Node& s) { ReadStep(s, p.steps); }, true);
     const YAML::Node rb = n["rollback"];
     if (rb.IsDefined() && !rb.IsNull() &&
-        CheckMap(rb, "rollback", {"on_breach", "to", "keep_possible_for"})) {
+        CheckMap(rb, "rollback", {"on_breach", "to", "keep_possible_for", "after_recovery"})) {
       if (auto v = Typed<BreachAction>(rb, "on_breach", ParseBreachAction)) {
         p.rollback.on_breach = *v;
       }
       if (auto v = Typed<flags::Stage>(rb, "to", flags::ParseStage)) p.rollback.to = *v;
       ReadKeepPossible(rb, p.rollback);
+      if (auto text = Scalar(rb, "after_recovery")) {
+        if (*text == "wait") {
+          p.rollback.wait_after_recovery = true;
+        } else if (*text != "resume") {
+          d_.Add(Pos(rb["after_recovery"]),
+                 StrCat("after_recovery: \"", *text, "\" is not resume or wait"));
+        }
+      }
     }
     return p;
   }

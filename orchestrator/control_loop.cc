@@ -37,9 +37,16 @@ absl::StatusOr<std::unique_ptr<ControlLoop>> ControlLoop::Create(
       BudgetController::Create(*loop->state_->flags, *loop->state_->plans, clock, options.budget,
                                [self](const std::string& op, const std::string& reason) {
                                  // A frozen op's plan waits for an operator where it is.
-                                 self->state_->executor
-                                     ->SetPaused(op, true, {"breaker", reason, "freeze", false})
-                                     .IgnoreError();
+                                 absl::Status s =
+                                     self->state_->executor
+                                         ->SetPaused(op, true, {"breaker", reason, "freeze", false})
+                                         .status();
+                                 // An op no plan drives has no plan to pause.
+                                 return absl::IsNotFound(s) ? absl::OkStatus() : s;
+                               },
+                               [self](const std::string& op) {
+                                 // Back one step (or wait for an operator), as the phase says.
+                                 return self->state_->executor->AfterBreakerRecovery(op).status();
                                }));
   base::KafkaConfig consumer = kafka;
   consumer.emplace("fetch.wait.max.ms", "10");

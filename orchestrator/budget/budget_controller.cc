@@ -9,20 +9,23 @@ namespace cmo::orchestrator {
 BudgetController::BudgetController(flags::FlagStore& flags, migrations::PlanStore& plans,
                                    std::unique_ptr<BreakerStore> breakers,
                                    const base::Clock& clock, BudgetControllerOptions options,
-                                   OnFreeze on_freeze)
+                                   OnFreeze on_freeze, OnRecover on_recover)
     : flags_(flags),
       plans_(plans),
       breakers_(std::move(breakers)),
       clock_(clock),
       options_(options),
-      on_freeze_(std::move(on_freeze)) {}
+      on_freeze_(std::move(on_freeze)),
+      on_recover_(std::move(on_recover)) {}
 
 absl::StatusOr<std::unique_ptr<BudgetController>> BudgetController::Create(
     flags::FlagStore& flags, migrations::PlanStore& plans, const base::Clock& clock,
-    BudgetControllerOptions options, OnFreeze on_freeze) {
+    BudgetControllerOptions options, OnFreeze on_freeze, OnRecover on_recover) {
   CMO_ASSIGN_OR_RETURN(auto breakers, BreakerStore::Open(flags.db()));
-  return std::unique_ptr<BudgetController>(new BudgetController(
-      flags, plans, std::move(breakers), clock, options, std::move(on_freeze)));
+  return std::unique_ptr<BudgetController>(new BudgetController(flags, plans, std::move(breakers),
+                                                                clock, options,
+                                                                std::move(on_freeze),
+                                                                std::move(on_recover)));
 }
 
 absl::Status BudgetController::RefreshBudgets() {
@@ -81,7 +84,7 @@ absl::Status BudgetController::Apply(const flags::Flag& flag, const BreakerStep&
                                             {"reason", step.next.reason}})
                             .status());
     CMO_RETURN_IF_ERROR(breakers_->Put(step.next));
-    if (on_freeze_) on_freeze_(flag.op, step.next.reason);
+    if (on_freeze_) CMO_RETURN_IF_ERROR(on_freeze_(flag.op, step.next.reason));
     return absl::OkStatus();
   }
   return flags_
@@ -154,6 +157,9 @@ absl::StatusOr<std::vector<Transition>> BudgetController::Evaluate() {
         NextBreakerState(record, budget.on_breach, current, probe, now, options_.breaker);
     if (step.event == BreakerEvent::kNone) continue;
     CMO_RETURN_IF_ERROR(Apply(flag, step, "breaker"));
+    if (step.event == BreakerEvent::kRecover && on_recover_) {
+      CMO_RETURN_IF_ERROR(on_recover_(flag.op));
+    }
     out.push_back({flag.op, step.event, step.next, now});
   }
   return out;

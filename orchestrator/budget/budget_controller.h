@@ -43,11 +43,15 @@ struct BudgetControllerOptions {
 class BudgetController {
  public:
   // Called when a `freeze` budget breaches (the caller pauses the op's plan).
-  using OnFreeze = std::function<void(const std::string& op, const std::string& reason)>;
+  using OnFreeze = std::function<absl::Status(const std::string& op, const std::string& reason)>;
+  // Called when a breaker closes after a healthy probe (the caller lets the op's plan step
+  // back or wait, as its phase says).
+  using OnRecover = std::function<absl::Status(const std::string& op)>;
 
   static absl::StatusOr<std::unique_ptr<BudgetController>> Create(
       flags::FlagStore& flags, migrations::PlanStore& plans, const base::Clock& clock,
-      BudgetControllerOptions options = {}, OnFreeze on_freeze = nullptr);
+      BudgetControllerOptions options = {}, OnFreeze on_freeze = nullptr,
+      OnRecover on_recover = nullptr);
 
   void Ingest(const shadow::TelemetryWindow& window);
   // Replication lag p99 measured by the control service's appliers (all regions' worst).
@@ -65,7 +69,7 @@ class BudgetController {
  private:
   BudgetController(flags::FlagStore& flags, migrations::PlanStore& plans,
                    std::unique_ptr<BreakerStore> breakers, const base::Clock& clock,
-                   BudgetControllerOptions options, OnFreeze on_freeze);
+                   BudgetControllerOptions options, OnFreeze on_freeze, OnRecover on_recover);
   absl::Status RefreshBudgets();
   const migrations::Budget& BudgetFor(const flags::Flag& flag) const;
   SliWindow& WindowFor(const std::string& op);
@@ -77,6 +81,7 @@ class BudgetController {
   const base::Clock& clock_;
   BudgetControllerOptions options_;
   OnFreeze on_freeze_;
+  OnRecover on_recover_;
   std::map<std::string, SliWindow> windows_;
   std::map<std::string, migrations::Budget> op_budgets_;  // from the plans
   std::map<flags::OpClass, migrations::Budget> class_budgets_;

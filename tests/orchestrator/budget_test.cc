@@ -312,7 +312,7 @@ phases:
   auto c = BudgetController::Create(
       *flags_, *plans_, clock_, o, [&](const std::string& op, const std::string& reason) {
         frozen.push_back(op);
-        ASSERT_THAT(executor.SetPaused(op, true, {"breaker", reason, "freeze", false}), IsOk());
+        return executor.SetPaused(op, true, {"breaker", reason, "freeze", false}).status();
       });
   ASSERT_THAT(c, IsOk());
   shadow::TelemetryWindow w;
@@ -342,6 +342,87 @@ phases:
   EXPECT_FALSE((*c)->breakers().Get("profile.read")->frozen);
   EXPECT_EQ(flags_->History("profile.read", 1)->at(0).actor, "alice");
 }
+
+// After a trip and a healthy probe, the op's plan resumes one step below the step that tripped
+// (then climbs again through its gates), or waits for an operator when its phase says so.
+class RecoveryTest : public BudgetControllerTest, public ::testing::WithParamInterface<bool> {};
+
+TEST_P(RecoveryTest, ThePlanStepsBackOrWaitsAsItsPhaseSays) {
+  const bool wait = GetParam();
+  const std::string plan_text = std::string(R"(
+version: 1
+name: likes
+budgets:
+  - {name: b, max_divergence_ratio: 0.01%, min_samples: 100}
+operations:
+  - {op: like.count, kind: read, domain: likes, target: eventual, budget: b}
+phases:
+  - name: likes
+    ops: [like.count]
+    steps:
+      - dual_write
+      - shadow: {sample: 5%}
+      - ramp: {to: 10%}
+      - ramp: {to: 50%}
+    rollback: {after_recovery: )") + (wait ? "wait" : "resume") + "}\n";
+  migrations::ParseResult parsed = migrations::ParsePlan(plan_text);
+  ASSERT_TRUE(parsed.ok()) << (parsed.errors.empty() ? "" : parsed.errors[0].message);
+  migrations::StoredMetrics metrics(*plans_, clock_, absl::Minutes(1));
+  migrations::PlanExecutor executor(*flags_, *plans_, metrics, clock_);
+  ASSERT_THAT(executor.Apply(parsed.plan, "likes.yaml", plan_text, {"t", "t", "plan.apply", false},
+                             false),
+              IsOk());
+  for (int i = 0; i < 4; ++i) ASSERT_THAT(executor.Tick(), IsOk());
+  ASSERT_EQ(flags_->Get("like.count")->ramp_bp, 5000);
+  BudgetControllerOptions o;
+  o.short_window = absl::Seconds(10);
+  o.breaker = {absl::Seconds(30), absl::Minutes(10), absl::Seconds(5)};
+  auto c = BudgetController::Create(*flags_, *plans_, clock_, o, nullptr,
+                                    [&](const std::string& op) {
+                                      return executor.AfterBreakerRecovery(op).status();
+                                    });
+  ASSERT_THAT(c, IsOk());
+  auto send = [&](int64_t samples, int64_t bad) {
+    shadow::TelemetryWindow w;
+    w.end = clock_.Now();
+    shadow::OpWindow ow;
+    ow.op = "like.count";
+    ow.samples = samples;
+    ow.classes[static_cast<size_t>(shadow::MismatchClass::kMatch)] = samples - bad;
+    ow.classes[static_cast<size_t>(shadow::MismatchClass::kDivergence)] = bad;
+    w.ops.push_back(ow);
+    (*c)->Ingest(w);
+  };
+  clock_.Advance(absl::Seconds(1));
+  send(500, 50);
+  ASSERT_EQ((*c)->Evaluate()->size(), 1u);  // trip
+  ASSERT_THAT(executor.Tick(), IsOk());
+  EXPECT_EQ(flags_->Get("like.count")->ramp_bp, 5000) << "the plan holds while tripped";
+  clock_.Advance(absl::Seconds(30));
+  ASSERT_EQ((*c)->Evaluate()->at(0).event, BreakerEvent::kProbe);
+  std::vector<Transition> t;
+  for (int i = 0; i < 40 && t.empty(); ++i) {
+    clock_.Advance(absl::Milliseconds(250));
+    send(100, 0);
+    t = *(*c)->Evaluate();
+  }
+  ASSERT_EQ(t.size(), 1u);
+  ASSERT_EQ(t[0].event, BreakerEvent::kRecover);
+  auto progress = plans_->Progress("like.count");
+  ASSERT_THAT(progress, IsOk());
+  if (wait) {
+    EXPECT_TRUE((*progress)->paused);
+    EXPECT_THAT((*progress)->pause_reason, HasSubstr("waits for an operator"));
+    EXPECT_EQ(flags_->Get("like.count")->ramp_bp, 5000);
+  } else {
+    EXPECT_FALSE((*progress)->paused);
+    EXPECT_EQ((*progress)->step, 2) << "back to the step before the one that tripped";
+    EXPECT_EQ(flags_->Get("like.count")->ramp_bp, 1000);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(AfterRecovery, RecoveryTest, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "wait" : "resume"; });
 
 }  // namespace
 }  // namespace cmo::orchestrator
