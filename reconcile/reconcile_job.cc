@@ -150,6 +150,7 @@ absl::StatusOr<ReconcileJob> RunJob(JobStore& jobs, store::PrimaryStore& primary
                                     store::ReplicaStore& replica, const JobRunOptions& o,
                                     const base::Clock& clock) {
   const std::string& domain = o.reconcile.domain;
+  CMO_RETURN_IF_ERROR(CheckTombstoneHorizon(primary, o.reconcile));
   CMO_ASSIGN_OR_RETURN(std::optional<ReconcileJob> existing, jobs.Get(domain, o.region));
   ReconcileJob job;
   if (existing.has_value() && existing->state != "done" && !o.restart) {

@@ -130,6 +130,19 @@ std::map<std::string, store::Row> ByKey(std::vector<store::Row> rows) {
 
 }  // namespace
 
+absl::Status CheckTombstoneHorizon(store::PrimaryStore& primary, const ReconcileOptions& o) {
+  CMO_ASSIGN_OR_RETURN(int64_t collected, primary.CollectedThroughLsn());
+  if (collected > o.replica_watermark) {
+    return absl::FailedPreconditionError(base::StrCat(
+        "the replica has applied changes only through LSN ", o.replica_watermark,
+        ", but tombstones through LSN ", collected,
+        " were already collected on the primary: it was offline longer than the grace period and "
+        "may hold rows deleted since. Digest reconciliation could not tell them apart; resync "
+        "this replica in full (new empty replica file, then let the applier rebuild it)"));
+  }
+  return absl::OkStatus();
+}
+
 std::string_view DiffClassName(DiffClass c) {
   switch (c) {
     case DiffClass::kMissing:
@@ -223,6 +236,7 @@ absl::StatusOr<ReconcileReport> ReconcileBuckets(store::PrimaryStore& primary,
 absl::StatusOr<ReconcileReport> Reconcile(store::PrimaryStore& primary,
                                           store::ReplicaStore& replica,
                                           const ReconcileOptions& o, const base::Clock& clock) {
+  CMO_RETURN_IF_ERROR(CheckTombstoneHorizon(primary, o));
   const auto start = Steady::now();
   CMO_ASSIGN_OR_RETURN(std::vector<uint32_t> differing,
                        DifferingBuckets(primary, replica, o.domain));
@@ -239,6 +253,7 @@ absl::StatusOr<ReconcileReport> ReconcileKeys(store::PrimaryStore& primary,
                                               const std::vector<std::string>& keys,
                                               const ReconcileOptions& o,
                                               const base::Clock& clock) {
+  CMO_RETURN_IF_ERROR(CheckTombstoneHorizon(primary, o));
   ReconcileReport report;
   const auto start = Steady::now();
   Healer healer(primary, o);

@@ -83,6 +83,10 @@ absl::StatusOr<ReconcileReport> Reconcile(store::PrimaryStore& primary,
                                           const ReconcileOptions& options,
                                           const base::Clock& clock);
 
+// kFailedPrecondition when the primary collected tombstones the replica never applied (it was
+// offline past the grace period): digests cannot repair it safely; it needs a full resync.
+absl::Status CheckTombstoneHorizon(store::PrimaryStore& primary, const ReconcileOptions& options);
+
 // The two halves of Reconcile, for checkpointed, throttled jobs: the buckets whose digests
 // differ, then the classification and healing of some of them.
 absl::StatusOr<std::vector<uint32_t>> DifferingBuckets(store::PrimaryStore& primary,

@@ -72,6 +72,14 @@ class PrimaryStore {
 
   absl::StatusOr<std::vector<uint64_t>> Digests(std::string_view domain);
   absl::StatusOr<std::vector<Row>> RowsInBucket(std::string_view domain, uint32_t bucket);
+  // Tombstone collection: deletes tombstones of `domain` committed before `cutoff` (at most
+  // `limit` per call) and raises the store's horizon (see internal/row_table.h). Run it with the
+  // same cutoff on the primary and every replica, a grace period longer than the longest
+  // tolerated replica downtime in the past.
+  absl::StatusOr<int64_t> CollectTombstones(std::string_view domain, absl::Time cutoff,
+                                            int64_t limit = 100'000);
+  absl::StatusOr<absl::Time> TombstoneHorizon();
+  absl::StatusOr<int64_t> CollectedThroughLsn();
   // Every row of `domain`, in (bucket, key) order (full-scan verification of the digests).
   absl::Status Scan(std::string_view domain,
                     const std::function<void(uint32_t bucket, const Row& row)>& fn);

@@ -42,10 +42,17 @@ absl::StatusOr<ApplyStats> ReplicaStore::Apply(std::span<const Row> rows,
                                                std::span<const PartitionProgress> progress) {
   ApplyStats stats;
   CMO_ASSIGN_OR_RETURN(auto txn, base::WriteTransaction::Begin(*db_));
+  CMO_ASSIGN_OR_RETURN(const absl::Time horizon, rows_->TombstoneHorizon());
   for (const Row& row : rows) {
     CMO_ASSIGN_OR_RETURN(std::optional<Row> old, rows_->Get(row.domain, row.key));
     if (old.has_value() && old->lsn >= row.lsn) {
       ++stats.stale;
+      continue;
+    }
+    if (!old.has_value() && row.commit_time < horizon) {
+      // The key's tombstone may have been collected: applying this could bring a deleted row
+      // back. A replica that legitimately needs it is past the grace period: resync it.
+      ++stats.below_horizon;
       continue;
     }
     CMO_RETURN_IF_ERROR(rows_->Put(row, old));
@@ -180,5 +187,18 @@ absl::Status ReplicaStore::Scan(std::string_view domain,
                         const std::function<void(uint32_t bucket, const Row& row)>& fn) {
   return rows_->Scan(domain, fn);
 }
+
+absl::StatusOr<int64_t> ReplicaStore::CollectTombstones(std::string_view domain, absl::Time cutoff,
+                                                  int64_t limit) {
+  CMO_ASSIGN_OR_RETURN(auto txn, base::WriteTransaction::Begin(*db_));
+  int64_t max_lsn = 0;
+  CMO_ASSIGN_OR_RETURN(int64_t n, rows_->CollectTombstones(domain, cutoff, limit, &max_lsn));
+  CMO_RETURN_IF_ERROR(txn->Commit());
+  return n;
+}
+
+absl::StatusOr<absl::Time> ReplicaStore::TombstoneHorizon() { return rows_->TombstoneHorizon(); }
+
+absl::StatusOr<int64_t> ReplicaStore::CollectedThroughLsn() { return rows_->CollectedThroughLsn(); }
 
 }  // namespace cmo::store

@@ -268,6 +268,46 @@ int RunThrottle(const JobOptions& o, const GlobalOptions& global) {
   return kExitOk;
 }
 
+struct GcOptions {
+  std::string domain;
+  std::string grace;
+};
+
+int RunGc(const GcOptions& o, const GlobalOptions& global) {
+  auto grace = base::ParseDuration(o.grace);
+  if (!grace.ok()) return ReportError(grace.status());
+  if (*grace < absl::Hours(1)) {
+    return ReportError(absl::InvalidArgumentError(
+        "--grace must be at least 1h: it must exceed the longest replica downtime you tolerate"));
+  }
+  const absl::Time cutoff = absl::Now() - *grace;
+  auto primary = store::PrimaryStore::Open(shadow::PrimaryPath(global.state_dir),
+                                           base::SystemClock());
+  if (!primary.ok()) return ReportError(primary.status());
+  nlohmann::json out = nlohmann::json::object();
+  // Replicas first: a crash in between leaves the primary holding tombstones the replicas no
+  // longer have, which the next reconciliation puts back — never the reverse.
+  for (const std::string& region : ReplicaRegions(global.state_dir)) {
+    auto replica = store::ReplicaStore::Open(shadow::ReplicaPath(global.state_dir, region));
+    if (!replica.ok()) return ReportError(replica.status());
+    auto n = (*replica)->CollectTombstones(o.domain, cutoff);
+    if (!n.ok()) return ReportError(n.status());
+    out[region] = *n;
+  }
+  auto n = (*primary)->CollectTombstones(o.domain, cutoff);
+  if (!n.ok()) return ReportError(n.status());
+  out["primary"] = *n;
+  if (global.json()) {
+    PrintJson(out);
+  } else {
+    for (const auto& [where, count] : out.items()) {
+      std::cout << where << ": " << count.get<int64_t>() << " tombstone(s) of " << o.domain
+                << " older than " << base::FormatDuration(*grace) << " collected\n";
+    }
+  }
+  return kExitOk;
+}
+
 struct ReportOptions {
   std::string user;
   std::string op;
@@ -363,6 +403,16 @@ void SetupReconcileCommands(CLI::App& app, const GlobalOptions& global,
       ->required()
       ->check(CLI::Range(int64_t{0}, int64_t{1'000'000'000}));
   registry.On(throttle, [st, &global] { return RunThrottle(*st, global); });
+
+  auto g = std::make_shared<GcOptions>();
+  CLI::App* gc = rec->add_subcommand(
+      "gc", "Collect tombstones older than a grace period, on every replica and the primary");
+  gc->add_option("--domain", g->domain, "The domain")->required();
+  gc->add_option("--grace", g->grace,
+                 "Longer than the longest replica downtime you tolerate (e.g. 7d); a replica "
+                 "offline longer must be resynced in full")
+      ->required();
+  registry.On(gc, [g, &global] { return RunGc(*g, global); });
 
   CLI::App* report = app.add_subcommand("report", "Reports for support teams");
   report->require_subcommand(1);

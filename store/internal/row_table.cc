@@ -1,5 +1,7 @@
 #include "store/internal/row_table.h"
 
+#include <algorithm>
+
 #include "base/status_macros.h"
 #include "base/strings.h"
 
@@ -140,6 +142,60 @@ absl::Status RowTable::Delete(const Row& old) {
       .Bind(3, static_cast<int64_t>(delta & 0xffffffffu))
       .Bind(4, static_cast<int64_t>(delta >> 32));
   return s->Run();
+}
+
+namespace {
+
+absl::StatusOr<int64_t> ReadSetting(base::SqliteDb& db, std::string_view name) {
+  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
+                       db.Prepare("SELECT value FROM store_settings WHERE name = ?1"));
+  base::Statement::Scope s(*stmt);
+  s->Bind(1, name);
+  CMO_ASSIGN_OR_RETURN(bool row, s->Step());
+  return row ? s->ColumnInt(0) : 0;
+}
+
+absl::Status RaiseSetting(base::SqliteDb& db, std::string_view name, int64_t value) {
+  CMO_ASSIGN_OR_RETURN(
+      base::Statement * stmt,
+      db.Prepare("INSERT INTO store_settings (name, value) VALUES (?1, ?2) ON CONFLICT (name) "
+                 "DO UPDATE SET value = max(value, ?2)"));
+  base::Statement::Scope s(*stmt);
+  s->Bind(1, name).Bind(2, value);
+  return s->Run();
+}
+
+}  // namespace
+
+absl::StatusOr<int64_t> RowTable::CollectTombstones(std::string_view domain, absl::Time cutoff,
+                                                    int64_t limit, int64_t* max_lsn) {
+  std::vector<Row> dead;
+  {
+    CMO_ASSIGN_OR_RETURN(
+        base::Statement * stmt,
+        db_->Prepare("SELECT value, lsn, tombstone, commit_ms, key FROM rows WHERE domain = ?1 "
+                     "AND tombstone = 1 AND commit_ms < ?2 LIMIT ?3"));
+    base::Statement::Scope s(*stmt);
+    s->Bind(1, domain).Bind(2, absl::ToUnixMillis(cutoff)).Bind(3, limit);
+    CMO_RETURN_IF_ERROR(s->ForEachRow([&] { dead.push_back(ReadRow(s, domain, s->ColumnText(4))); }));
+  }
+  *max_lsn = 0;
+  for (const Row& r : dead) {
+    CMO_RETURN_IF_ERROR(Delete(r));
+    *max_lsn = std::max(*max_lsn, r.lsn);
+  }
+  CMO_RETURN_IF_ERROR(RaiseSetting(*db_, "tombstone_horizon_ms", absl::ToUnixMillis(cutoff)));
+  CMO_RETURN_IF_ERROR(RaiseSetting(*db_, "collected_through_lsn", *max_lsn));
+  return static_cast<int64_t>(dead.size());
+}
+
+absl::StatusOr<absl::Time> RowTable::TombstoneHorizon() {
+  CMO_ASSIGN_OR_RETURN(int64_t ms, ReadSetting(*db_, "tombstone_horizon_ms"));
+  return ms == 0 ? absl::InfinitePast() : absl::FromUnixMillis(ms);
+}
+
+absl::StatusOr<int64_t> RowTable::CollectedThroughLsn() {
+  return ReadSetting(*db_, "collected_through_lsn");
 }
 
 absl::StatusOr<std::vector<uint64_t>> RowTable::Digests(std::string_view domain) {

@@ -42,6 +42,16 @@ class RowTable {
   absl::Status Put(const Row& row, const std::optional<Row>& old);
   // Removes `old` (the current row) and takes it out of its bucket's digest.
   absl::Status Delete(const Row& old);
+  // Deletes up to `limit` tombstones of `domain` committed before `cutoff` (digests follow)
+  // and raises the store's tombstone horizon to `cutoff`; returns how many went, and the
+  // highest LSN among them via `max_lsn`.
+  absl::StatusOr<int64_t> CollectTombstones(std::string_view domain, absl::Time cutoff,
+                                            int64_t limit, int64_t* max_lsn);
+  // Before this time tombstones may have been collected: a write older than it for a key the
+  // store does not hold cannot be told apart from a deleted key coming back.
+  absl::StatusOr<absl::Time> TombstoneHorizon();
+  // The highest LSN of a collected tombstone (0: none collected).
+  absl::StatusOr<int64_t> CollectedThroughLsn();
   // 2^bits digests of `domain` (0 for empty buckets).
   absl::StatusOr<std::vector<uint64_t>> Digests(std::string_view domain);
   absl::StatusOr<std::vector<Row>> RowsInBucket(std::string_view domain, uint32_t bucket);

@@ -133,6 +133,10 @@ TEST_F(ReconcileCliTest, SupportReportForOneUserInEveryFormat) {
             2);
   EXPECT_EQ(cli_.Run({"reconcile", "run", "--domain", "comments", "--region", "mars"}).exit_code,
             2);
+  nlohmann::json gc = cli_.Json({"reconcile", "gc", "--domain", "comments", "--grace", "7d"});
+  EXPECT_EQ(gc["primary"], 0) << "no tombstone is a week old here";
+  EXPECT_EQ(gc["eu-west"], 0);
+  EXPECT_EQ(cli_.Run({"reconcile", "gc", "--domain", "comments", "--grace", "5m"}).exit_code, 2);
 }
 
 }  // namespace

@@ -151,6 +151,39 @@ TEST_F(ReconcilerTest, FullScanFindsCorruptDigests) {
   EXPECT_THAT(corrupt->corrupt_buckets, ::testing::ElementsAre(7u));
 }
 
+TEST_F(ReconcilerTest, CollectedTombstonesNeverLetADeletedRowComeBack) {
+  // c-10 is deleted; both sides hold the tombstone; a week later it is collected everywhere.
+  Write("c-10", "", /*tombstone=*/true);
+  Replicate();
+  const store::Row old_write = **primary_->Get(kDomain, "c-11");  // any old live version
+  clock_.Advance(absl::Hours(24 * 8));
+  const absl::Time cutoff = clock_.Now() - absl::Hours(24 * 7);
+  EXPECT_THAT(primary_->CollectTombstones(kDomain, cutoff), ::cmo::testing::IsOkAndHolds(1));
+  EXPECT_THAT(replica_->CollectTombstones(kDomain, cutoff), ::cmo::testing::IsOkAndHolds(1));
+  EXPECT_FALSE(replica_->Get(kDomain, "c-10")->has_value());
+  EXPECT_TRUE(InSync()) << "collected on both sides: digests still agree";
+  // A re-published old write of the deleted key reaches the replica (log loss, re-publication).
+  store::Row late = old_write;
+  late.key = "c-10";
+  late.lsn = 1;  // c-10's original insert
+  auto stats = replica_->Apply({&late, 1}, {});
+  ASSERT_THAT(stats, IsOk());
+  EXPECT_EQ(stats->below_horizon, 1);
+  EXPECT_FALSE(replica_->Get(kDomain, "c-10")->has_value()) << "the deleted row stays deleted";
+  EXPECT_TRUE(Run().diffs.empty());
+}
+
+TEST_F(ReconcilerTest, AReplicaBehindTheTombstoneHorizonIsRefusedForAFullResync) {
+  const int64_t del = Write("c-12", "", /*tombstone=*/true);
+  clock_.Advance(absl::Hours(24 * 8));
+  ASSERT_THAT(primary_->CollectTombstones(kDomain, clock_.Now() - absl::Hours(24 * 7)), IsOk());
+  ReconcileOptions o;
+  o.domain = kDomain;
+  o.replica_watermark = del - 1;  // it never applied the delete
+  EXPECT_THAT(Reconcile(*primary_, *replica_, o, clock_),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("resync this replica")));
+}
+
 TEST_F(ReconcilerTest, DryRunChangesNothing) {
   SetReplica("c-1", std::nullopt);
   ReconcileOptions o;
