@@ -4,6 +4,7 @@
 #define CMO_MIGRATIONS_PLAN_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -121,6 +122,15 @@ struct Region {
   Position pos;
 };
 
+// When `cmo serve` reconciles every domain against every local replica, and how it heals.
+struct Reconciliation {
+  absl::Duration every = absl::ZeroDuration();  // zero: not scheduled (run it by hand)
+  int64_t max_rows_per_s = 0;                   // 0: unthrottled
+  std::string default_policy = "primary_wins";
+  std::map<std::string, std::string> policies;  // domain -> primary_wins|last_writer_wins|merge
+  Position pos;
+};
+
 struct Plan {
   int version = 1;
   std::string name;
@@ -130,6 +140,7 @@ struct Plan {
   std::vector<Tier> tiers;
   std::vector<PlanOp> ops;
   std::vector<Phase> phases;
+  Reconciliation reconciliation;
 
   const PlanOp* FindOp(std::string_view op) const;
   const Phase* PhaseOf(std::string_view op) const;

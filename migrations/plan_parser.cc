@@ -1,5 +1,7 @@
 #include "migrations/plan_parser.h"
 
+#include "absl/strings/numbers.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
@@ -44,7 +46,7 @@ class Parser {
     Plan plan;
     if (!CheckMap(root, "the plan",
                   {"version", "name", "description", "regions", "budgets", "tiers", "operations",
-                   "phases"})) {
+                   "phases", "reconciliation"})) {
       return plan;
     }
     if (auto v = Scalar(root, "version")) {
@@ -64,7 +66,52 @@ class Parser {
     ForEach(
         root, "phases", [&](const YAML::Node& n) { plan.phases.push_back(ReadPhase(n)); },
         /*required=*/true);
+    if (const YAML::Node r = root["reconciliation"]; r.IsDefined() && !r.IsNull()) {
+      plan.reconciliation = ReadReconciliation(r);
+    }
     return plan;
+  }
+
+  // reconciliation: {every: 10m, max_rows_per_s: 50000, policy: primary_wins,
+  //                  policies: {likes: merge}}
+  Reconciliation ReadReconciliation(const YAML::Node& n) {
+    Reconciliation r;
+    r.pos = Pos(n);
+    if (!CheckMap(n, "reconciliation", {"every", "max_rows_per_s", "policy", "policies"})) return r;
+    if (auto v = Typed<absl::Duration>(n, "every", base::ParseDuration)) r.every = *v;
+    if (auto v = Scalar(n, "max_rows_per_s")) {
+      int64_t x = 0;
+      if (!absl::SimpleAtoi(*v, &x) || x < 0) {
+        d_.Add(Pos(n["max_rows_per_s"]),
+               StrCat("max_rows_per_s: \"", *v, "\" is not a non-negative whole number"));
+      } else {
+        r.max_rows_per_s = x;
+      }
+    }
+    auto policy = [&](const YAML::Node& at, const std::string& text) {
+      if (text != "primary_wins" && text != "last_writer_wins" && text != "merge") {
+        d_.Add(Pos(at), StrCat("policy \"", text,
+                               "\" is not primary_wins, last_writer_wins or merge"));
+      }
+      return text;
+    };
+    if (auto v = Scalar(n, "policy")) r.default_policy = policy(n["policy"], *v);
+    if (const YAML::Node ps = n["policies"]; ps.IsDefined() && !ps.IsNull()) {
+      if (!ps.IsMap()) {
+        d_.Add(Pos(ps), "reconciliation.policies must map domains to policies, e.g. {likes: merge}");
+        return r;
+      }
+      for (auto it = ps.begin(); it != ps.end(); ++it) {
+        const YAML::Node key = it->first;  // copies: the iterator yields a temporary proxy
+        const YAML::Node value = it->second;
+        if (!value.IsScalar()) {
+          d_.Add(Pos(value), "a domain's policy must be one word, e.g. `likes: merge`");
+          continue;
+        }
+        r.policies[key.as<std::string>()] = policy(value, value.as<std::string>());
+      }
+    }
+    return r;
   }
 
  private:

@@ -7,6 +7,9 @@
 
 #include "base/status_macros.h"
 #include "base/strings.h"
+#include "migrations/plan_parser.h"
+#include "reconcile/divergence_log.h"
+#include "reconcile/reconcile_job.h"
 #include "shadow/change_event.h"
 #include "shadow/flag_source.h"
 #include "shadow/telemetry.h"
@@ -197,6 +200,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
     s->threads_.emplace_back([self] {
       if (absl::Status st = self->control_->Run(); !st.ok()) self->Fail(st);
     });
+    s->threads_.emplace_back([self] { self->RunReconciler(); });
   }
   return s;
 }
@@ -269,6 +273,77 @@ std::vector<Server::RegionStatus> Server::regions() {
     out.push_back({r->name, r->watermark.load(), r->metrics});
   }
   return out;
+}
+
+void Server::RunReconciler() {
+  const std::string& dir = config_.state_dir;
+  absl::Status st = [&]() -> absl::Status {
+    CMO_ASSIGN_OR_RETURN(auto state, OpenControlState(dir, /*create=*/false, clock_));
+    CMO_ASSIGN_OR_RETURN(auto log, reconcile::DivergenceLog::Open(state->flags->db()));
+    CMO_ASSIGN_OR_RETURN(auto jobs, reconcile::JobStore::Open(state->flags->db()));
+    CMO_ASSIGN_OR_RETURN(auto primary, store::PrimaryStore::Open(PrimaryPath(dir), clock_));
+    absl::Time last_pass = clock_.Now();
+    while (!stop_.load()) {
+      clock_.SleepFor(absl::Milliseconds(200));
+      CMO_ASSIGN_OR_RETURN(std::vector<migrations::StoredPlan> stored, state->plans->Plans());
+      std::optional<migrations::Reconciliation> schedule;
+      for (const migrations::StoredPlan& sp : stored) {
+        migrations::ParseResult parsed = migrations::ParsePlan(sp.content);
+        const migrations::Reconciliation& r = parsed.plan.reconciliation;
+        if (!parsed.ok() || r.every <= absl::ZeroDuration()) continue;
+        if (!schedule.has_value() || r.every < schedule->every) schedule = r;
+      }
+      if (!schedule.has_value() || clock_.Now() - last_pass < schedule->every) continue;
+      last_pass = clock_.Now();
+      CMO_ASSIGN_OR_RETURN(std::vector<std::string> domains, primary->Domains());
+      for (const std::string& region : config_.regions) {
+        const std::string path = ReplicaPath(dir, region);
+        if (::access(path.c_str(), F_OK) != 0) continue;
+        CMO_ASSIGN_OR_RETURN(auto replica, store::ReplicaStore::Open(path));
+        for (const std::string& domain : domains) {
+          const std::string topic = shadow::ChangeTopic(domain);
+          CMO_ASSIGN_OR_RETURN(int64_t watermark, replica->TopicWatermark(topic));
+          CMO_ASSIGN_OR_RETURN(int partitions, replica->TopicPartitions(topic));
+          auto it = schedule->policies.find(domain);
+          CMO_ASSIGN_OR_RETURN(reconcile::HealPolicy policy,
+                               reconcile::ParseHealPolicy(it != schedule->policies.end()
+                                                              ? it->second
+                                                              : schedule->default_policy));
+          reconcile::JobRunOptions jo;
+          jo.reconcile.domain = domain;
+          jo.reconcile.policy = policy;
+          jo.reconcile.replica_watermark = watermark;
+          jo.region = region;
+          jo.max_rows_per_s = schedule->max_rows_per_s;
+          jo.should_stop = [this] { return stop_.load(); };
+          jo.on_findings = [&](const std::vector<reconcile::KeyDiff>& diffs) -> absl::Status {
+            std::vector<reconcile::DivergenceRecord> records;
+            for (const reconcile::KeyDiff& d : diffs) {
+              if (d.in_flight) continue;
+              records.push_back(reconcile::FromKeyDiff(
+                  d, region, partitions > 0 ? shadow::PartitionOf(d.key, partitions) : -1,
+                  clock_.Now()));
+            }
+            return log->Append(records);
+          };
+          absl::StatusOr<reconcile::ReconcileJob> job =
+              reconcile::RunJob(*jobs, *primary, *replica, jo, clock_);
+          // A replica past the tombstone horizon needs an operator (full resync); the other
+          // regions and domains still get reconciled.
+          if (!job.ok() && !absl::IsFailedPrecondition(job.status())) return job.status();
+        }
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      ++reconcile_passes_;
+    }
+    return absl::OkStatus();
+  }();
+  if (!st.ok()) Fail(st);
+}
+
+int64_t Server::reconcile_passes() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return reconcile_passes_;
 }
 
 std::optional<ControlLoopMetrics> Server::control_metrics() {

@@ -52,6 +52,8 @@ class Server {
   std::optional<ControlLoopMetrics> control_metrics();
   // Breaker transitions since the last call, for the log.
   std::vector<Transition> TakeTransitions();
+  // Scheduled reconciliation passes completed.
+  int64_t reconcile_passes();
 
  private:
   struct Region;
@@ -61,6 +63,9 @@ class Server {
   void RunRelay();
   void RunApplier(Region& region);
   void RunTopicCreator();
+  // Role all: reconciles every domain against every local replica as often as the applied
+  // plans' `reconciliation.every` says (the shortest wins).
+  void RunReconciler();
   absl::StatusOr<int64_t> MinApplied(const std::map<std::string, int>& partitions);
 
   ServeConfig config_;
@@ -81,6 +86,7 @@ class Server {
   absl::Status first_error_;
   shadow::RelayMetrics relay_metrics_;
   std::vector<Transition> transitions_;  // guarded by mu_
+  int64_t reconcile_passes_ = 0;         // guarded by mu_
 };
 
 }  // namespace cmo::orchestrator

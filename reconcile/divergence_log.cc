@@ -1,6 +1,8 @@
 #include "reconcile/divergence_log.h"
 
+#include "absl/strings/str_format.h"
 #include "base/status_macros.h"
+#include "reconcile/reconciler.h"
 
 namespace cmo::reconcile {
 namespace {
@@ -23,6 +25,28 @@ constexpr std::string_view kColumns =
     "heal_action";
 
 }  // namespace
+
+DivergenceRecord FromKeyDiff(const KeyDiff& d, const std::string& region, int32_t partition,
+                             absl::Time now) {
+  auto hex = [](uint64_t h) { return h == 0 ? std::string() : absl::StrFormat("%016x", h); };
+  DivergenceRecord r;
+  r.domain = d.domain;
+  r.key = d.key;
+  r.diff_class = std::string(DiffClassName(d.diff_class));
+  r.region = region;
+  r.primary_lsn = d.primary_lsn;
+  r.replica_lsn = d.replica_lsn;
+  r.partition = partition;
+  r.primary_digest = hex(d.primary_hash);
+  r.replica_digest = hex(d.replica_hash);
+  r.detected_by = "reconcile";
+  r.detected_at = now;
+  if (!d.heal.empty()) {
+    r.healed_at = now;
+    r.heal_action = d.heal;
+  }
+  return r;
+}
 
 absl::StatusOr<std::unique_ptr<DivergenceLog>> DivergenceLog::Open(base::SqliteDb& db) {
   CMO_RETURN_IF_ERROR(db.Migrate("divergences", {kSchema}));

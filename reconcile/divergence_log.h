@@ -49,6 +49,12 @@ struct DivergenceQuery {
   int limit = 10'000;
 };
 
+struct KeyDiff;
+// The log record of one reconciliation finding; `partition`: of the key's change topic (-1 if
+// unknown). Healed findings carry `now` as their repair time.
+DivergenceRecord FromKeyDiff(const KeyDiff& d, const std::string& region, int32_t partition,
+                             absl::Time now);
+
 // Borrows a connection (the control database's). Not thread-safe.
 class DivergenceLog {
  public:

@@ -167,6 +167,7 @@ absl::StatusOr<ReconcileJob> RunJob(JobStore& jobs, store::PrimaryStore& primary
   const absl::Time run_start = clock.Now();
   int64_t rows_this_run = 0;
   while (job.next_index < static_cast<int64_t>(job.buckets.size())) {
+    if (o.should_stop && o.should_stop()) return job;
     // Operators steer the job through its row: re-read the control columns every step.
     CMO_ASSIGN_OR_RETURN(std::optional<ReconcileJob> control, jobs.Get(domain, o.region));
     if (control.has_value()) {
@@ -217,7 +218,7 @@ absl::StatusOr<ReconcileJob> RunJob(JobStore& jobs, store::PrimaryStore& primary
       if (due > spent) clock.SleepFor(due - spent);
     }
   }
-  if (job.state != "done") {  // nothing differed
+  if (job.state != "done") {  // nothing differed, or it stopped right after the last step
     job.state = "done";
     job.updated = clock.Now();
     CMO_RETURN_IF_ERROR(jobs.SaveProgress(job));

@@ -74,9 +74,11 @@ struct JobRunOptions {
   // Called with each step's findings (to log them), after they are healed.
   std::function<absl::Status(const std::vector<KeyDiff>&)> on_findings;
   absl::Duration poll = absl::Milliseconds(200);  // while paused or waiting for lag
+  // Checked between steps: true stops the run where it is (checkpointed; the next run resumes).
+  std::function<bool()> should_stop;
 };
 
-// Runs (or resumes) the job of (domain, region) to the end; returns it as finished.
+// Runs (or resumes) the job of (domain, region) to the end (or until should_stop); returns it.
 absl::StatusOr<ReconcileJob> RunJob(JobStore& jobs, store::PrimaryStore& primary,
                                     store::ReplicaStore& replica, const JobRunOptions& options,
                                     const base::Clock& clock);

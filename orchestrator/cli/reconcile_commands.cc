@@ -46,30 +46,6 @@ std::vector<std::string> ReplicaRegions(const std::string& state_dir) {
   return out;
 }
 
-std::string Hex(uint64_t h) { return h == 0 ? "" : absl::StrFormat("%016x", h); }
-
-// The divergence-log record of one reconciliation finding.
-reconcile::DivergenceRecord Record(const reconcile::KeyDiff& d, const std::string& region,
-                                   int partitions, absl::Time now) {
-  reconcile::DivergenceRecord r;
-  r.domain = d.domain;
-  r.key = d.key;
-  r.diff_class = std::string(reconcile::DiffClassName(d.diff_class));
-  r.region = region;
-  r.primary_lsn = d.primary_lsn;
-  r.replica_lsn = d.replica_lsn;
-  r.partition = partitions > 0 ? shadow::PartitionOf(d.key, partitions) : -1;
-  r.primary_digest = Hex(d.primary_hash);
-  r.replica_digest = Hex(d.replica_hash);
-  r.detected_by = "reconcile";
-  r.detected_at = now;
-  if (!d.heal.empty()) {
-    r.healed_at = now;
-    r.heal_action = d.heal;
-  }
-  return r;
-}
-
 int RunReconcile(const RunOptions& o, const GlobalOptions& global) {
   auto policy = reconcile::ParseHealPolicy(o.policy);
   if (!policy.ok()) return ReportError(policy.status());
@@ -138,7 +114,8 @@ int RunReconcile(const RunOptions& o, const GlobalOptions& global) {
         const absl::Time now = absl::Now();
         for (const reconcile::KeyDiff& d : diffs) {
           found.push_back(d);
-          if (!d.in_flight) records.push_back(Record(d, region, *partitions, now));
+          if (!d.in_flight) records.push_back(reconcile::FromKeyDiff(
+              d, region, *partitions > 0 ? shadow::PartitionOf(d.key, *partitions) : -1, now));
         }
         return (*log)->Append(records);
       };
