@@ -166,6 +166,13 @@ absl::Status ControlLoop::HandleMismatches(const shadow::TelemetryWindow& w) {
       r.replica_lsn = m.replica_lsn;
       r.detected_by = "shadow";
       r.detected_at = m.detected_at;
+      // Trace it to the Kafka record that last wrote the replica's row, where we can see it.
+      if (absl::StatusOr<store::ReplicaStore*> rep = Replica(m.region); rep.ok()) {
+        absl::StatusOr<int> n = (*rep)->TopicPartitions(shadow::ChangeTopic(m.domain));
+        if (n.ok() && *n > 0) r.partition = shadow::PartitionOf(m.key, *n);
+        absl::StatusOr<std::optional<store::Row>> row = (*rep)->Get(m.domain, m.key);
+        if (row.ok() && row->has_value()) r.offset = (*row)->kafka_offset;
+      }
       if (m.mismatch_class == shadow::MismatchClass::kLag) {
         r.healed_at = m.detected_at;  // it had converged when the re-check looked
         r.heal_action = "converged (replication lag)";

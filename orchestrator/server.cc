@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <set>
 
 #include "base/status_macros.h"
 #include "base/strings.h"
@@ -283,6 +284,7 @@ void Server::RunReconciler() {
     CMO_ASSIGN_OR_RETURN(auto jobs, reconcile::JobStore::Open(state->flags->db()));
     CMO_ASSIGN_OR_RETURN(auto primary, store::PrimaryStore::Open(PrimaryPath(dir), clock_));
     absl::Time last_pass = clock_.Now();
+    std::set<std::string> flagged;  // region/domain pairs already flagged for a full resync
     while (!stop_.load()) {
       clock_.SleepFor(absl::Milliseconds(200));
       CMO_ASSIGN_OR_RETURN(std::vector<migrations::StoredPlan> stored, state->plans->Plans());
@@ -328,9 +330,18 @@ void Server::RunReconciler() {
           };
           absl::StatusOr<reconcile::ReconcileJob> job =
               reconcile::RunJob(*jobs, *primary, *replica, jo, clock_);
-          // A replica past the tombstone horizon needs an operator (full resync); the other
-          // regions and domains still get reconciled.
+          // A replica past the tombstone horizon needs an operator (full resync): flag it in
+          // the audit log once, and go on with the other regions and domains.
           if (!job.ok() && !absl::IsFailedPrecondition(job.status())) return job.status();
+          if (!job.ok() && flagged.insert(region + "/" + domain).second) {
+            CMO_RETURN_IF_ERROR(
+                state->flags
+                    ->RecordEvent(base::StrCat("reconcile:", region),
+                                  {"reconciler", std::string(job.status().message()),
+                                   "resync_needed", false},
+                                  nullptr, {{"region", region}, {"domain", domain}})
+                    .status());
+          }
         }
       }
       std::lock_guard<std::mutex> lock(mu_);

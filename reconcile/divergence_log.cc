@@ -37,6 +37,7 @@ DivergenceRecord FromKeyDiff(const KeyDiff& d, const std::string& region, int32_
   r.primary_lsn = d.primary_lsn;
   r.replica_lsn = d.replica_lsn;
   r.partition = partition;
+  r.offset = d.replica_offset;
   r.primary_digest = hex(d.primary_hash);
   r.replica_digest = hex(d.replica_hash);
   r.detected_by = "reconcile";

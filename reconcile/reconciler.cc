@@ -96,6 +96,7 @@ absl::Status ProcessKeys(const std::map<std::string, store::Row>& prows,
               Lsn(r),
               p.has_value() ? store::RowHash(*p) : 0,
               r.has_value() ? store::RowHash(*r) : 0,
+              r.has_value() ? r->kafka_offset : -1,
               false,
               ""};
     // Replication may simply not have got there yet: leave it to the applier unless it has

@@ -47,6 +47,7 @@ struct KeyDiff {
   int64_t replica_lsn = 0;
   uint64_t primary_hash = 0;  // RowHash of each side's row (0: absent): digests, never values
   uint64_t replica_hash = 0;
+  int64_t replica_offset = -1;  // change-topic offset of the event that wrote the replica row
   bool in_flight = false;  // explained by replication not yet done: left alone
   std::string heal;        // what was done: "replica <- primary", "deleted on replica",
                            // "primary <- replica", "primary <- merge", "" (not healed)

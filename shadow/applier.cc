@@ -112,6 +112,7 @@ absl::Status Applier::Step(int timeout_ms) {
     if (e->heartbeat) {
       ++metrics_.heartbeats;
     } else {
+      e->row.kafka_offset = m.offset;
       rows.push_back(std::move(e->row));
     }
   }

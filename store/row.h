@@ -19,8 +19,15 @@ struct Row {
   int64_t lsn = 0;    // the primary's log sequence number: the row's version everywhere
   bool tombstone = false;
   absl::Time commit_time = absl::UnixEpoch();
+  // Replica rows: the offset of the change event that wrote it in its change-topic partition
+  // (partition = PartitionOf(key)); -1 on the primary. Where a row came from, not what it is:
+  // not part of RowHash or of equality.
+  int64_t kafka_offset = -1;
 
-  bool operator==(const Row&) const = default;
+  bool operator==(const Row& o) const {
+    return domain == o.domain && key == o.key && value == o.value && lsn == o.lsn &&
+           tombstone == o.tombstone && commit_time == o.commit_time;
+  }
 };
 
 // The 64-bit hash of a row that bucket digests sum. Covers key, LSN, tombstone and value, so

@@ -19,6 +19,12 @@ CREATE TABLE digests (
 CREATE TABLE store_settings (name TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
 )sql";
 
+// Step 2: where the change that last wrote each replica row sat in its change-topic partition,
+// so a divergence can be traced to the Kafka record that caused it (-1 on the primary).
+const std::string_view kRowOffsetSchema = R"sql(
+ALTER TABLE rows ADD COLUMN kafka_offset INTEGER NOT NULL DEFAULT -1;
+)sql";
+
 namespace {
 
 Row ReadRow(base::Statement::Scope& s, std::string_view domain, std::string_view key) {
@@ -29,6 +35,7 @@ Row ReadRow(base::Statement::Scope& s, std::string_view domain, std::string_view
   r.lsn = s->ColumnInt(1);
   r.tombstone = s->ColumnInt(2) != 0;
   r.commit_time = absl::FromUnixMillis(s->ColumnInt(3));
+  r.kafka_offset = s->ColumnInt(4);
   return r;
 }
 
@@ -41,7 +48,7 @@ absl::StatusOr<OpenedStore> OpenStore(const std::string& path, bool synchronous_
   sqlite.synchronous_full = synchronous_full;
   OpenedStore out;
   CMO_ASSIGN_OR_RETURN(out.db, base::SqliteDb::Open(path, sqlite));
-  CMO_RETURN_IF_ERROR(out.db->Migrate("rows", {kRowTableSchema}));
+  CMO_RETURN_IF_ERROR(out.db->Migrate("rows", {kRowTableSchema, kRowOffsetSchema}));
   CMO_RETURN_IF_ERROR(out.db->Migrate(component, schema));
   CMO_ASSIGN_OR_RETURN(RowTable rows, RowTable::Open(*out.db, digest_bits));
   out.rows = std::make_unique<RowTable>(std::move(rows));
@@ -71,7 +78,7 @@ absl::StatusOr<RowTable> RowTable::Open(base::SqliteDb& db, int digest_bits_if_n
 absl::StatusOr<std::optional<Row>> RowTable::Get(std::string_view domain, std::string_view key) {
   CMO_ASSIGN_OR_RETURN(
       base::Statement * stmt,
-      db_->Prepare("SELECT value, lsn, tombstone, commit_ms FROM rows WHERE domain = ?1 AND "
+      db_->Prepare("SELECT value, lsn, tombstone, commit_ms, kafka_offset FROM rows WHERE domain = ?1 AND "
                    "bucket = ?3 AND key = ?2"));
   base::Statement::Scope s(*stmt);
   // The bucket is a function of the key and leads the primary key, so a bucket scan needs no
@@ -87,9 +94,10 @@ absl::Status RowTable::Put(const Row& row, const std::optional<Row>& old) {
   {
     CMO_ASSIGN_OR_RETURN(
         base::Statement * stmt,
-        db_->Prepare("INSERT INTO rows (domain, key, value, lsn, tombstone, commit_ms, bucket) "
-                     "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (domain, bucket, key) DO "
-                     "UPDATE SET value = ?3, lsn = ?4, tombstone = ?5, commit_ms = ?6"));
+        db_->Prepare("INSERT INTO rows (domain, key, value, lsn, tombstone, commit_ms, bucket, "
+                     "kafka_offset) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (domain, "
+                     "bucket, key) DO UPDATE SET value = ?3, lsn = ?4, tombstone = ?5, "
+                     "commit_ms = ?6, kafka_offset = ?8"));
     base::Statement::Scope s(*stmt);
     s->Bind(1, row.domain)
         .BindBlob(2, row.key)
@@ -97,7 +105,8 @@ absl::Status RowTable::Put(const Row& row, const std::optional<Row>& old) {
         .Bind(4, row.lsn)
         .Bind(5, int64_t{row.tombstone})
         .Bind(6, absl::ToUnixMillis(row.commit_time))
-        .Bind(7, int64_t{bucket});
+        .Bind(7, int64_t{bucket})
+        .Bind(8, row.kafka_offset);
     CMO_RETURN_IF_ERROR(s->Run());
   }
   // digest = sum of row hashes mod 2^64, kept as two 32-bit halves (lo, hi) so that SQLite
@@ -173,11 +182,11 @@ absl::StatusOr<int64_t> RowTable::CollectTombstones(std::string_view domain, abs
   {
     CMO_ASSIGN_OR_RETURN(
         base::Statement * stmt,
-        db_->Prepare("SELECT value, lsn, tombstone, commit_ms, key FROM rows WHERE domain = ?1 "
+        db_->Prepare("SELECT value, lsn, tombstone, commit_ms, kafka_offset, key FROM rows WHERE domain = ?1 "
                      "AND tombstone = 1 AND commit_ms < ?2 LIMIT ?3"));
     base::Statement::Scope s(*stmt);
     s->Bind(1, domain).Bind(2, absl::ToUnixMillis(cutoff)).Bind(3, limit);
-    CMO_RETURN_IF_ERROR(s->ForEachRow([&] { dead.push_back(ReadRow(s, domain, s->ColumnText(4))); }));
+    CMO_RETURN_IF_ERROR(s->ForEachRow([&] { dead.push_back(ReadRow(s, domain, s->ColumnText(5))); }));
   }
   *max_lsn = 0;
   for (const Row& r : dead) {
@@ -217,12 +226,12 @@ absl::StatusOr<std::vector<uint64_t>> RowTable::Digests(std::string_view domain)
 absl::StatusOr<std::vector<Row>> RowTable::RowsInBucket(std::string_view domain, uint32_t bucket) {
   CMO_ASSIGN_OR_RETURN(
       base::Statement * stmt,
-      db_->Prepare("SELECT value, lsn, tombstone, commit_ms, key FROM rows WHERE domain = ?1 "
+      db_->Prepare("SELECT value, lsn, tombstone, commit_ms, kafka_offset, key FROM rows WHERE domain = ?1 "
                    "AND bucket = ?2 ORDER BY key"));
   base::Statement::Scope s(*stmt);
   s->Bind(1, domain).Bind(2, int64_t{bucket});
   std::vector<Row> out;
-  CMO_RETURN_IF_ERROR(s->ForEachRow([&] { out.push_back(ReadRow(s, domain, s->ColumnText(4))); }));
+  CMO_RETURN_IF_ERROR(s->ForEachRow([&] { out.push_back(ReadRow(s, domain, s->ColumnText(5))); }));
   return out;
 }
 
@@ -230,12 +239,12 @@ absl::Status RowTable::Scan(std::string_view domain,
                             const std::function<void(uint32_t bucket, const Row& row)>& fn) {
   CMO_ASSIGN_OR_RETURN(
       base::Statement * stmt,
-      db_->Prepare("SELECT value, lsn, tombstone, commit_ms, key, bucket FROM rows WHERE "
+      db_->Prepare("SELECT value, lsn, tombstone, commit_ms, kafka_offset, key, bucket FROM rows WHERE "
                    "domain = ?1 ORDER BY bucket, key"));
   base::Statement::Scope s(*stmt);
   s->Bind(1, domain);
   return s->ForEachRow([&] {
-    fn(static_cast<uint32_t>(s->ColumnInt(5)), ReadRow(s, domain, s->ColumnText(4)));
+    fn(static_cast<uint32_t>(s->ColumnInt(6)), ReadRow(s, domain, s->ColumnText(5)));
   });
 }
 

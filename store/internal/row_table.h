@@ -19,6 +19,7 @@ namespace cmo::store::internal {
 
 // The schema step that creates rows, digests and the store's settings.
 extern const std::string_view kRowTableSchema;
+extern const std::string_view kRowOffsetSchema;
 
 class RowTable;
 

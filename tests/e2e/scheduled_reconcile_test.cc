@@ -81,6 +81,10 @@ TEST(ScheduledReconcileTest, ServeRepairsACorruptedRowOnThePlansSchedule) {
   EXPECT_EQ(found->back().diff_class, "divergent");
   EXPECT_EQ(found->back().detected_by, "reconcile");
   EXPECT_TRUE(found->back().healed_at.has_value());
+  // Traceable to the Kafka record that wrote the replica's row: partition and offset.
+  EXPECT_GE(found->back().partition, 0);
+  EXPECT_EQ(found->back().offset, bad.kafka_offset);
+  EXPECT_GE(bad.kafka_offset, 0) << "the applier records where each row came from";
 }
 
 }  // namespace

@@ -133,6 +133,20 @@ TEST_F(ReconcileCliTest, SupportReportForOneUserInEveryFormat) {
             2);
   EXPECT_EQ(cli_.Run({"reconcile", "run", "--domain", "comments", "--region", "mars"}).exit_code,
             2);
+  nlohmann::json verify = cli_.Json({"reconcile", "verify", "--domain", "comments"});
+  ASSERT_EQ(verify.size(), 2u);
+  EXPECT_EQ(verify[0]["rows"], 100);
+  EXPECT_TRUE(verify[1]["corrupt_buckets"].empty());
+  {
+    auto db = base::SqliteDb::Open(cli_.StateDir() + "/replica-eu-west.db");
+    ASSERT_THAT(db, IsOk());
+    ASSERT_THAT((*db)->ExecScript("UPDATE digests SET hi = (hi + 1) % 4294967296 WHERE bucket = "
+                                  "(SELECT min(bucket) FROM digests)"),
+                IsOk());
+  }
+  ::cmo::testing::RunResult bad = cli_.Run({"reconcile", "verify", "--domain", "comments"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_THAT(bad.err, HasSubstr("digest corruption found"));
   nlohmann::json gc = cli_.Json({"reconcile", "gc", "--domain", "comments", "--grace", "7d"});
   EXPECT_EQ(gc["primary"], 0) << "no tombstone is a week old here";
   EXPECT_EQ(gc["eu-west"], 0);
