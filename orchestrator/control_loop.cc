@@ -75,11 +75,13 @@ absl::Status ControlLoop::AssignTelemetry() {
 }
 
 absl::Status ControlLoop::Publish(absl::Time now) {
-  CMO_ASSIGN_OR_RETURN(std::shared_ptr<const flags::Snapshot> snap,
-                       state_->flags->LoadSnapshot());
-  if (snap->revision() == published_revision_ && now - published_at_ < options_.republish_every) {
+  // One cheap revision read per evaluation; the whole snapshot only when it is to be sent.
+  CMO_ASSIGN_OR_RETURN(int64_t revision, state_->flags->Revision());
+  if (revision == published_revision_ && now - published_at_ < options_.republish_every) {
     return absl::OkStatus();
   }
+  CMO_ASSIGN_OR_RETURN(std::shared_ptr<const flags::Snapshot> snap,
+                       state_->flags->LoadSnapshot());
   CMO_RETURN_IF_ERROR(flags_out_->Produce(std::string(shadow::kFlagsTopic), 0, "snapshot",
                                           flags::EncodeSnapshot(*snap, now), 0));
   flags_out_->Poll(0);

@@ -191,8 +191,7 @@ absl::Status ReplicaStore::Scan(std::string_view domain,
 absl::StatusOr<int64_t> ReplicaStore::CollectTombstones(std::string_view domain, absl::Time cutoff,
                                                   int64_t limit) {
   CMO_ASSIGN_OR_RETURN(auto txn, base::WriteTransaction::Begin(*db_));
-  int64_t max_lsn = 0;
-  CMO_ASSIGN_OR_RETURN(int64_t n, rows_->CollectTombstones(domain, cutoff, limit, &max_lsn));
+  CMO_ASSIGN_OR_RETURN(int64_t n, rows_->CollectTombstones(domain, cutoff, limit));
   CMO_RETURN_IF_ERROR(txn->Commit());
   return n;
 }

@@ -2,16 +2,24 @@
 
 #include <stdlib.h>
 
+#include <filesystem>
+
 #include "base/strings.h"
 
 namespace cmo::orchestrator {
 
-absl::StatusOr<std::string> MakeTempDir(const std::string& parent) {
+absl::StatusOr<ScopedTempDir> ScopedTempDir::Make(const std::string& parent) {
   std::string tmpl = base::StrCat(parent, "/cmo-bench-XXXXXX");
   if (mkdtemp(tmpl.data()) == nullptr) {
     return absl::FailedPreconditionError(base::StrCat("cannot create a directory in ", parent));
   }
-  return tmpl;
+  return ScopedTempDir(std::move(tmpl));
+}
+
+ScopedTempDir::~ScopedTempDir() {
+  if (path_.empty()) return;
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
 }
 
 }  // namespace cmo::orchestrator

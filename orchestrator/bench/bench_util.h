@@ -13,8 +13,22 @@ using BenchClock = std::chrono::steady_clock;
 
 inline double Seconds(BenchClock::duration d) { return std::chrono::duration<double>(d).count(); }
 
-// A fresh directory under `parent` (the disk the benchmark's stores should live on).
-absl::StatusOr<std::string> MakeTempDir(const std::string& parent);
+// A fresh directory under `parent` (the disk the benchmark's stores should live on), removed
+// with everything in it when this goes out of scope.
+class ScopedTempDir {
+ public:
+  static absl::StatusOr<ScopedTempDir> Make(const std::string& parent);
+  ScopedTempDir(ScopedTempDir&& other) noexcept : path_(std::move(other.path_)) {
+    other.path_.clear();
+  }
+  ScopedTempDir& operator=(ScopedTempDir&&) = delete;
+  ~ScopedTempDir();
+  const std::string& path() const { return path_; }
+
+ private:
+  explicit ScopedTempDir(std::string path) : path_(std::move(path)) {}
+  std::string path_;
+};
 
 }  // namespace cmo::orchestrator
 

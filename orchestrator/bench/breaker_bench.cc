@@ -129,20 +129,18 @@ absl::Status RunBreakerClient(const BreakerClientOptions& o) {
 }
 
 absl::StatusOr<nlohmann::json> RunBreakerBench(const BreakerBenchOptions& o) {
-  CMO_ASSIGN_OR_RETURN(const std::string dir, MakeTempDir(o.work_dir));
+  CMO_ASSIGN_OR_RETURN(const ScopedTempDir temp, ScopedTempDir::Make(o.work_dir));
+  const std::string& dir = temp.path();
   std::vector<pid_t> children;
-  struct Cleanup {
-    std::string dir;
+  struct Reaper {  // declared after `temp`: the clients stop before their state dir goes
     std::vector<pid_t>* children;
-    ~Cleanup() {
+    ~Reaper() {
       for (pid_t p : *children) {
         ::kill(p, SIGKILL);
         ::waitpid(p, nullptr, 0);
       }
-      std::error_code ec;
-      std::filesystem::remove_all(dir, ec);
     }
-  } cleanup{dir, &children};
+  } reaper{&children};
 
   // The op, in ramp at 100% with every read compared; the built-in default budget (divergence
   // <= 0.01%, at least 1000 samples).

@@ -126,14 +126,8 @@ absl::StatusOr<double> KafkaLimit(const PipelineBenchOptions& o) {
 }  // namespace
 
 absl::StatusOr<nlohmann::json> RunPipelineBench(const PipelineBenchOptions& o) {
-  CMO_ASSIGN_OR_RETURN(const std::string dir, MakeTempDir(o.work_dir));
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() {
-      std::error_code ec;
-      std::filesystem::remove_all(dir, ec);
-    }
-  } cleanup{dir};
+  CMO_ASSIGN_OR_RETURN(const ScopedTempDir temp, ScopedTempDir::Make(o.work_dir));
+  const std::string& dir = temp.path();
   nlohmann::json report = {{"seconds", o.seconds},
                            {"rate", o.rate == 0 ? nlohmann::json("max") : nlohmann::json(o.rate)},
                            {"keys", o.keys},

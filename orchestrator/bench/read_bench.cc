@@ -136,14 +136,8 @@ absl::StatusOr<double> DecideTokenNs(const shadow::Client& client, Reads& reads,
 }  // namespace
 
 absl::StatusOr<nlohmann::json> RunReadBench(const ReadBenchOptions& o) {
-  CMO_ASSIGN_OR_RETURN(const std::string dir, MakeTempDir(o.work_dir));
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() {
-      std::error_code ec;
-      std::filesystem::remove_all(dir, ec);
-    }
-  } cleanup{dir};
+  CMO_ASSIGN_OR_RETURN(const ScopedTempDir temp, ScopedTempDir::Make(o.work_dir));
+  const std::string& dir = temp.path();
   Reads reads(o);
   CMO_RETURN_IF_ERROR(Populate(dir, o, reads));
   CMO_RETURN_IF_ERROR(RegisterOps(dir));

@@ -53,14 +53,8 @@ absl::Status Populate(const std::string& dir, const ReconcileBenchOptions& o) {
 }  // namespace
 
 absl::StatusOr<nlohmann::json> RunReconcileBench(const ReconcileBenchOptions& o) {
-  CMO_ASSIGN_OR_RETURN(const std::string dir, MakeTempDir(o.work_dir));
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() {
-      std::error_code ec;
-      std::filesystem::remove_all(dir, ec);
-    }
-  } cleanup{dir};
+  CMO_ASSIGN_OR_RETURN(const ScopedTempDir temp, ScopedTempDir::Make(o.work_dir));
+  const std::string& dir = temp.path();
   auto start = BenchClock::now();
   CMO_RETURN_IF_ERROR(Populate(dir, o));
   const double populate_s = Seconds(BenchClock::now() - start);

@@ -177,7 +177,7 @@ absl::Status RaiseSetting(base::SqliteDb& db, std::string_view name, int64_t val
 }  // namespace
 
 absl::StatusOr<int64_t> RowTable::CollectTombstones(std::string_view domain, absl::Time cutoff,
-                                                    int64_t limit, int64_t* max_lsn) {
+                                                    int64_t limit) {
   std::vector<Row> dead;
   {
     CMO_ASSIGN_OR_RETURN(
@@ -188,13 +188,13 @@ absl::StatusOr<int64_t> RowTable::CollectTombstones(std::string_view domain, abs
     s->Bind(1, domain).Bind(2, absl::ToUnixMillis(cutoff)).Bind(3, limit);
     CMO_RETURN_IF_ERROR(s->ForEachRow([&] { dead.push_back(ReadRow(s, domain, s->ColumnText(5))); }));
   }
-  *max_lsn = 0;
+  int64_t max_lsn = 0;
   for (const Row& r : dead) {
     CMO_RETURN_IF_ERROR(Delete(r));
-    *max_lsn = std::max(*max_lsn, r.lsn);
+    max_lsn = std::max(max_lsn, r.lsn);
   }
   CMO_RETURN_IF_ERROR(RaiseSetting(*db_, "tombstone_horizon_ms", absl::ToUnixMillis(cutoff)));
-  CMO_RETURN_IF_ERROR(RaiseSetting(*db_, "collected_through_lsn", *max_lsn));
+  CMO_RETURN_IF_ERROR(RaiseSetting(*db_, "collected_through_lsn", max_lsn));
   return static_cast<int64_t>(dead.size());
 }
 

@@ -44,10 +44,10 @@ class RowTable {
   // Removes `old` (the current row) and takes it out of its bucket's digest.
   absl::Status Delete(const Row& old);
   // Deletes up to `limit` tombstones of `domain` committed before `cutoff` (digests follow)
-  // and raises the store's tombstone horizon to `cutoff`; returns how many went, and the
-  // highest LSN among them via `max_lsn`.
+  // and raises the store's tombstone horizon to `cutoff` and its collected-through LSN; returns
+  // how many went.
   absl::StatusOr<int64_t> CollectTombstones(std::string_view domain, absl::Time cutoff,
-                                            int64_t limit, int64_t* max_lsn);
+                                            int64_t limit);
   // Before this time tombstones may have been collected: a write older than it for a key the
   // store does not hold cannot be told apart from a deleted key coming back.
   absl::StatusOr<absl::Time> TombstoneHorizon();
