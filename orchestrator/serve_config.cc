@@ -48,11 +48,12 @@ absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path) {
       return absl::InvalidArgumentError(
           base::StrCat(Where(path, root), "the config must be a mapping of `key: value` lines"));
     }
-    if (auto s = CheckKeys(path, root, {"state_dir", "kafka", "regions", "breaker"}, "the config");
+    if (auto s = CheckKeys(path, root, {"state_dir", "listen", "kafka", "regions", "breaker"}, "the config");
         !s.ok()) {
       return s;
     }
     if (root["state_dir"]) config.state_dir = root["state_dir"].as<std::string>();
+    if (root["listen"]) config.listen = root["listen"].as<std::string>();
     if (const YAML::Node kafka = root["kafka"]) {
       if (!kafka.IsMap()) {
         return absl::InvalidArgumentError(

@@ -20,6 +20,8 @@ absl::StatusOr<ServeRole> ParseServeRole(std::string_view text);
 struct ServeConfig {
   ServeRole role = ServeRole::kAll;
   std::string state_dir = "cmo-state";
+  // The HTTP API, /metrics and the dashboard (role all; other roles only when set); "" = off.
+  std::string listen = "127.0.0.1:7070";
   std::string kafka_brokers = "embedded";  // or "host:port,host:port"
   int kafka_partitions = 4;                // partitions of the change topics cmo creates
   // Every region (the relay trims the outbox only below what all of them applied); with role
@@ -32,6 +34,7 @@ struct ServeConfig {
 
 // Reads `path`. Unknown keys and bad values are kInvalidArgument with FILE:LINE:COL.
 //   state_dir: ./cmo-state
+//   listen: 127.0.0.1:7070            (HTTP API, /metrics, dashboard; "" turns it off)
 //   kafka: {brokers: embedded, partitions: 4}
 //   regions: [eu-west, us-east]
 //   breaker: {short_window: 10s, long_window: 2m, cooldown: 30s, max_cooldown: 10m,

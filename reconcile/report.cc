@@ -65,7 +65,9 @@ std::string Html(const std::string& s) {
   return out;
 }
 
-nlohmann::json ToJson(const DivergenceRecord& r) {
+}  // namespace
+
+nlohmann::json RecordToJson(const DivergenceRecord& r) {
   return {{"id", r.id},
           {"domain", r.domain},
           {"key", r.key},
@@ -86,6 +88,42 @@ nlohmann::json ToJson(const DivergenceRecord& r) {
           {"heal_action", r.heal_action},
           {"summary", Describe(r)}};
 }
+
+absl::StatusOr<DivergenceRecord> RecordFromJson(const nlohmann::json& j) {
+  auto time = [](const nlohmann::json& v, absl::Time* out) {
+    std::string err;
+    return v.is_string() &&
+           absl::ParseTime("%Y-%m-%d %H:%M:%S", v.get<std::string>(), absl::UTCTimeZone(), out,
+                           &err);
+  };
+  try {
+    DivergenceRecord r;
+    r.id = j.at("id").get<int64_t>();
+    r.domain = j.at("domain").get<std::string>();
+    r.key = j.at("key").get<std::string>();
+    r.subject = j.at("subject").get<std::string>();
+    r.op = j.at("op").get<std::string>();
+    r.diff_class = j.at("class").get<std::string>();
+    r.region = j.at("region").get<std::string>();
+    r.primary_lsn = j.at("primary_lsn").get<int64_t>();
+    r.replica_lsn = j.at("replica_lsn").get<int64_t>();
+    r.partition = j.at("partition").get<int32_t>();
+    r.offset = j.at("offset").get<int64_t>();
+    r.primary_digest = j.at("primary_digest").get<std::string>();
+    r.replica_digest = j.at("replica_digest").get<std::string>();
+    r.detected_by = j.at("detected_by").get<std::string>();
+    r.heal_action = j.at("heal_action").get<std::string>();
+    if (!time(j.at("detected_at"), &r.detected_at)) {
+      return absl::InvalidArgumentError("divergence record: detected_at is not a time");
+    }
+    if (absl::Time healed; time(j.at("healed_at"), &healed)) r.healed_at = healed;
+    return r;
+  } catch (const nlohmann::json::exception& e) {
+    return absl::InvalidArgumentError(base::StrCat("divergence record: ", e.what()));
+  }
+}
+
+namespace {
 
 const char* Color(const std::string& c) {
   if (c == "lag" || c == "stale") return "#e0a800";
@@ -149,7 +187,7 @@ std::string RenderReport(const std::vector<DivergenceRecord>& records, ReportFor
   switch (format) {
     case ReportFormat::kJson: {
       nlohmann::json items = nlohmann::json::array();
-      for (const DivergenceRecord& r : records) items.push_back(ToJson(r));
+      for (const DivergenceRecord& r : records) items.push_back(RecordToJson(r));
       out << nlohmann::json{{"title", ctx.title},
                             {"generated_at", Stamp(ctx.generated)},
                             {"count", records.size()},

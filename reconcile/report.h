@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "nlohmann/json.hpp"
 #include "absl/time/time.h"
 #include "reconcile/divergence_log.h"
 
@@ -25,6 +26,11 @@ struct ReportContext {
   std::string title;  // e.g. "Divergences for user-42 since 2026-11-23 10:00"
   absl::Time generated = absl::UnixEpoch();
 };
+
+// The JSON of one record in a report (and in GET /v1/divergence), and back; times are kept
+// to the second, as reports show them.
+nlohmann::json RecordToJson(const DivergenceRecord& r);
+absl::StatusOr<DivergenceRecord> RecordFromJson(const nlohmann::json& j);
 
 std::string RenderReport(const std::vector<DivergenceRecord>& records, ReportFormat format,
                          const ReportContext& context);

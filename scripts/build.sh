@@ -11,5 +11,7 @@ case "$preset" in
   fuzz) dir=build-fuzz ;;
   *) echo "build.sh: unknown preset '$preset' (default, asan, tsan, fuzz)" >&2; exit 2 ;;
 esac
+# ccache hits across checkouts (CI builds a fresh clone elsewhere): paths relative to the repo.
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
 cmake --preset "$preset" >/dev/null
 cmake --build "$dir" -j "$(nproc)"

@@ -2,6 +2,7 @@
 # Installs every Debian 12 package cmo needs to build, test and run (compiler included).
 # Skips apt entirely when everything is already installed, so repeat runs cost nothing.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 PACKAGES=(
   build-essential cmake ninja-build pkg-config ccache git
@@ -10,7 +11,7 @@ PACKAGES=(
   librdkafka-dev kcat
   libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
-  curl procps
+  curl procps chromium
 )
 
 missing=()
@@ -19,8 +20,17 @@ for p in "${PACKAGES[@]}"; do
     missing+=("$p")
   fi
 done
+# The dashboard test drives Debian's Chromium with playwright-core from npm (pinned in
+# tests/dashboard/package-lock.json). Node.js comes from Debian unless one is installed.
+command -v npm >/dev/null || missing+=(nodejs npm)
+npm_deps() {
+  if [ ! -d tests/dashboard/node_modules/playwright-core ]; then
+    (cd tests/dashboard && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+}
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
+  npm_deps
   exit 0
 fi
 
@@ -35,3 +45,4 @@ echo "install-deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+npm_deps

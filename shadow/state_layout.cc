@@ -1,5 +1,8 @@
 #include "shadow/state_layout.h"
 
+#include <algorithm>
+#include <filesystem>
+
 #include "base/strings.h"
 
 namespace cmo::shadow {
@@ -18,6 +21,20 @@ std::string BootstrapPath(const std::string& state_dir) {
 }
 std::string RepublishRequestPath(const std::string& state_dir) {
   return base::StrCat(state_dir, "/republish.request");
+}
+
+std::vector<std::string> ReplicaRegions(const std::string& state_dir) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(state_dir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("replica-", 0) == 0 && name.size() > 11 &&
+        name.substr(name.size() - 3) == ".db") {
+      out.push_back(name.substr(8, name.size() - 11));
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace cmo::shadow

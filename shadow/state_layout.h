@@ -4,6 +4,7 @@
 #define CMO_SHADOW_STATE_LAYOUT_H_
 
 #include <string>
+#include <vector>
 
 namespace cmo::shadow {
 
@@ -15,6 +16,8 @@ std::string ReplicaPath(const std::string& state_dir, const std::string& region)
 std::string BootstrapPath(const std::string& state_dir);
 // An applier in another process found the change log lost: the relay re-publishes.
 std::string RepublishRequestPath(const std::string& state_dir);
+// The regions that have a replica in the state dir, sorted.
+std::vector<std::string> ReplicaRegions(const std::string& state_dir);
 
 }  // namespace cmo::shadow
 

@@ -5,7 +5,6 @@
 #include "absl/time/clock.h"
 #include "base/strings.h"
 #include "base/units.h"
-#include "orchestrator/budget/budget_controller.h"
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/cli/table.h"
 
@@ -18,34 +17,23 @@ std::string Ago(absl::Time t) {
 }
 
 int RunBreakers(const GlobalOptions& global) {
-  auto state = OpenState(global, /*create=*/false);
-  if (!state.ok()) return ReportError(state.status());
-  auto breakers = BreakerStore::Open((*state)->flags->db());
-  if (!breakers.ok()) return ReportError(breakers.status());
-  auto flags = (*state)->flags->List();
-  if (!flags.ok()) return ReportError(flags.status());
-  nlohmann::json out = nlohmann::json::array();
-  Table t({"op", "breaker", "frozen", "since", "trips", "cooldown", "reason"});
-  for (const flags::Flag& f : *flags) {
-    auto r = (*breakers)->Get(f.op);
-    if (!r.ok()) return ReportError(r.status());
-    out.push_back({{"op", f.op},
-                   {"breaker", flags::BreakerStateName(f.breaker)},
-                   {"frozen", r->frozen},
-                   {"since_ms", absl::ToUnixMillis(r->since)},
-                   {"trips", r->trips},
-                   {"cooldown_ms", absl::ToInt64Milliseconds(r->cooldown)},
-                   {"reason", r->reason}});
-    t.AddRow({f.op, std::string(flags::BreakerStateName(f.breaker)), r->frozen ? "yes" : "no",
-              Ago(r->since), base::StrCat(r->trips),
-              r->cooldown == absl::ZeroDuration() ? "-" : base::FormatDuration(r->cooldown),
-              r->reason.empty() ? "-" : r->reason});
-  }
+  auto out = CallApi(global, {"GET", "/v1/breakers"});
+  if (!out.ok()) return ReportError(out.status());
   if (global.json()) {
-    PrintJson(out);
-  } else {
-    t.Print(std::cout);
+    PrintJson(*out);
+    return kExitOk;
   }
+  Table t({"op", "breaker", "frozen", "since", "trips", "cooldown", "reason"});
+  for (const nlohmann::json& b : *out) {
+    const absl::Duration cooldown = absl::Milliseconds(b["cooldown_ms"].get<int64_t>());
+    const std::string reason = b["reason"];
+    t.AddRow({b["op"], b["breaker"], b["frozen"].get<bool>() ? "yes" : "no",
+              Ago(absl::FromUnixMillis(b["since_ms"].get<int64_t>())),
+              base::StrCat(b["trips"].get<int64_t>()),
+              cooldown == absl::ZeroDuration() ? "-" : base::FormatDuration(cooldown),
+              reason.empty() ? "-" : reason});
+  }
+  t.Print(std::cout);
   return kExitOk;
 }
 
@@ -55,17 +43,13 @@ struct ResetOptions {
 };
 
 int RunReset(const ResetOptions& o, const GlobalOptions& global) {
-  auto state = OpenState(global, /*create=*/false);
-  if (!state.ok()) return ReportError(state.status());
-  auto controller =
-      BudgetController::Create(*(*state)->flags, *(*state)->plans, base::SystemClock());
-  if (!controller.ok()) return ReportError(controller.status());
-  auto t = (*controller)->Reset(o.op, {Actor(), o.reason, "breaker.reset", false});
-  if (!t.ok()) return ReportError(t.status());
+  auto out = CallApi(global,
+                     {"POST", base::StrCat("/v1/breakers/", o.op, "/reset"), {}, {{"reason", o.reason}}});
+  if (!out.ok()) return ReportError(out.status());
   if (global.json()) {
-    PrintJson({{"op", o.op}, {"breaker", "closed"}, {"reason", t->record.reason}});
+    PrintJson(*out);
   } else {
-    std::cout << o.op << ": breaker closed (" << t->record.reason << ")\n";
+    std::cout << o.op << ": breaker closed (" << (*out)["reason"].get<std::string>() << ")\n";
   }
   return kExitOk;
 }
@@ -85,32 +69,16 @@ std::string Value(const nlohmann::json& s, const char* field) {
 }
 
 int RunBudget(const BudgetOptions& o, const GlobalOptions& global) {
-  auto state = OpenState(global, /*create=*/false);
-  if (!state.ok()) return ReportError(state.status());
-  if (auto f = (*state)->flags->Get(o.op); !f.ok()) return ReportError(f.status());
-  auto breakers = BreakerStore::Open((*state)->flags->db());
-  if (!breakers.ok()) return ReportError(breakers.status());
-  auto status = (*breakers)->GetStatus(o.op);
-  if (!status.ok()) return ReportError(status.status());
-  if (!status->has_value()) {
-    return ReportError(absl::FailedPreconditionError(base::StrCat(
-        "no budget evaluation for ", o.op,
-        " yet: `cmo serve` evaluates ops in shadow stage or later while clients send telemetry")));
-  }
-  nlohmann::json j = nlohmann::json::parse((*status)->second, nullptr, false);
-  if (j.is_discarded()) {
-    return ReportError(absl::DataLossError(base::StrCat("stored budget status of ", o.op,
-                                                        " is not JSON; it is rewritten by the "
-                                                        "next evaluation")));
-  }
-  j["op"] = o.op;
-  j["evaluated_ms"] = absl::ToUnixMillis((*status)->first);
+  auto out = CallApi(global, {"GET", base::StrCat("/v1/ops/", o.op, "/budget")});
+  if (!out.ok()) return ReportError(out.status());
+  const nlohmann::json& j = *out;
+  const absl::Time evaluated = absl::FromUnixMillis(j.value("evaluated_ms", int64_t{0}));
   if (global.json()) {
     PrintJson(j);
     return kExitOk;
   }
   std::cout << o.op << ": budget \"" << j.value("budget", "default") << "\", evaluated "
-            << Ago((*status)->first) << "; short window "
+            << Ago(evaluated) << "; short window "
             << base::FormatDuration(absl::Milliseconds(j.value("short_window_ms", 0)))
             << ", long window "
             << base::FormatDuration(absl::Milliseconds(j.value("long_window_ms", 0))) << "\n";

@@ -5,72 +5,52 @@
 #include "base/strings.h"
 #include "base/units.h"
 #include "flags/flag_json.h"
-#include "flags/transitions.h"
 #include "orchestrator/cli/commands.h"
 
 namespace cmo::orchestrator {
 namespace {
-
-// What a change does to routing: the share of the bucket space (hence of subjects) that
-// switches path, and in which direction. Buckets are monotonic, so it is the difference.
-struct Movement {
-  int32_t moving_bp;
-  std::string_view direction;  // "to_eventual", "to_strong" or "none"
-};
-
-Movement MovementOf(const flags::Flag& before, const flags::Flag& after) {
-  const int32_t from = flags::EffectiveEventualBp(before);
-  const int32_t to = flags::EffectiveEventualBp(after);
-  if (to > from) return {to - from, "to_eventual"};
-  if (to < from) return {from - to, "to_strong"};
-  return {0, "none"};
-}
 
 std::string Describe(const flags::Flag& f) {
   return base::StrCat(flags::StageName(f.stage), " (eventual share ",
                       base::FormatBp(flags::EffectiveEventualBp(f)), ")");
 }
 
-void PrintChange(const flags::Change& c, const GlobalOptions& global) {
-  const Movement m = MovementOf(*c.before, c.after);
+// Renders the answer of POST /v1/ops/{op}/advance|ramp|rollback.
+int PrintChange(const nlohmann::json& c, const GlobalOptions& global) {
   if (global.json()) {
-    PrintJson({{"op", c.after.op},
-               {"dry_run", c.dry_run},
-               {"changed", c.changed},
-               {"revision", c.revision},
-               {"before", flags::FlagToJson(*c.before)},
-               {"after", flags::FlagToJson(c.after)},
-               {"moving_percent", flags::BpToPercent(m.moving_bp)},
-               {"direction", m.direction}});
-    return;
+    PrintJson(c);
+    return kExitOk;
   }
-  if (!c.changed) {
-    std::cout << c.after.op << ": unchanged, already " << Describe(c.after) << "\n";
-    return;
+  if (c.value("plan_managed", false)) {
+    std::cout << (c.value("dry_run", false) ? "dry run: " : "") << c.value("op", "") << ": "
+              << c.value("result", "") << "\n";
+    return kExitOk;
   }
-  if (c.dry_run) std::cout << "dry run: nothing was changed\n";
-  std::cout << c.after.op << ": " << Describe(*c.before) << " -> " << Describe(c.after);
-  if (!c.dry_run) std::cout << ", revision " << c.revision;
+  auto before = flags::FlagFromJson(c["before"]);
+  auto after = flags::FlagFromJson(c["after"]);
+  if (!before.ok()) return ReportError(before.status());
+  if (!after.ok()) return ReportError(after.status());
+  const bool dry_run = c.value("dry_run", false);
+  if (!c.value("changed", false)) {
+    std::cout << after->op << ": unchanged, already " << Describe(*after) << "\n";
+    return kExitOk;
+  }
+  if (dry_run) std::cout << "dry run: nothing was changed\n";
+  std::cout << after->op << ": " << Describe(*before) << " -> " << Describe(*after);
+  if (!dry_run) std::cout << ", revision " << c.value("revision", int64_t{0});
   std::cout << "\n";
-  if (m.moving_bp > 0) {
-    std::cout << "  " << (c.dry_run ? "would move " : "moved ") << base::FormatBp(m.moving_bp)
-              << " of subjects (bucket space) "
-              << (m.direction == "to_eventual" ? "strong -> eventual" : "eventual -> strong");
-    if (m.direction == "to_strong") std::cout << ", most recently added first";
-    std::cout << "\n";
-  } else {
+  const int32_t from = flags::EffectiveEventualBp(*before);
+  const int32_t to = flags::EffectiveEventualBp(*after);
+  if (from == to) {
     std::cout << "  no subject changes path\n";
+    return kExitOk;
   }
-}
-
-int RunChange(const std::string& op, const flags::ChangeContext& ctx,
-              absl::FunctionRef<absl::Status(flags::Flag&)> edit, const GlobalOptions& global) {
-  auto state = OpenState(global, /*create=*/false);
-  if (!state.ok()) return ReportError(state.status());
-  flags::FlagStore* store = (*state)->flags.get();
-  auto change = store->Update(op, ctx, edit);
-  if (!change.ok()) return ReportError(change.status());
-  PrintChange(*change, global);
+  std::cout << "  " << (dry_run ? "would move " : "moved ")
+            << base::FormatBp(to > from ? to - from : from - to)
+            << " of subjects (bucket space) "
+            << (to > from ? "strong -> eventual" : "eventual -> strong");
+  if (to < from) std::cout << ", most recently added first";
+  std::cout << "\n";
   return kExitOk;
 }
 
@@ -93,78 +73,31 @@ CLI::App* AddChangeCommand(CLI::App& app, std::string_view name, std::string_vie
   return cmd;
 }
 
-// Parses an optional percent option; an empty string means "not given".
-absl::StatusOr<std::optional<int32_t>> OptionalPercent(const std::string& text,
-                                                       std::string_view option) {
-  if (text.empty()) return std::optional<int32_t>();
-  auto bp = base::ParsePercentBp(text);
-  if (!bp.ok())
-    return absl::InvalidArgumentError(base::StrCat(option, ": ", bp.status().message()));
-  return std::optional<int32_t>(*bp);
+int RunChange(const std::string& verb, const ChangeOptions& o, nlohmann::json body,
+              const GlobalOptions& global) {
+  body["reason"] = o.reason;
+  body["dry_run"] = o.dry_run;
+  auto out = CallApi(global, {"POST", base::StrCat("/v1/ops/", o.op, "/", verb), {}, body});
+  if (!out.ok()) return ReportError(out.status());
+  return PrintChange(*out, global);
+}
+
+// Percent options go as given ("10", "10%", "0.5%"); the API parses them.
+nlohmann::json OptionalField(const std::string& text) {
+  return text.empty() ? nlohmann::json() : nlohmann::json(text);
 }
 
 int RunAdvance(const ChangeOptions& o, const GlobalOptions& global) {
-  flags::AdvanceOptions advance;
-  auto to = OptionalPercent(o.to, "--to");
-  if (!to.ok()) return ReportError(to.status());
-  auto sample = OptionalPercent(o.sample, "--sample");
-  if (!sample.ok()) return ReportError(sample.status());
-  advance.ramp_to_bp = *to;
-  advance.shadow_sample_bp = *sample;
-  // An op driven by a plan advances by its plan: `advance` approves the step's manual gates.
-  auto state = OpenState(global, /*create=*/false);
-  if (!state.ok()) return ReportError(state.status());
-  auto managed = (*state)->executor->Manages(o.op);
-  if (!managed.ok()) return ReportError(managed.status());
-  if (*managed) {
-    if (to->has_value() || sample->has_value()) {
-      return ReportError(absl::InvalidArgumentError(
-          base::StrCat("op ", o.op, " is driven by a plan, which sets its percentages; ",
-                       "drop --to/--sample (or `cmo pause ", o.op, "` and move it by hand)")));
-    }
-    if (o.dry_run) {
-      std::cout << "dry run: would approve the manual gates of " << o.op
-                << "'s current plan step\n";
-      return kExitOk;
-    }
-    auto msg = (*state)->executor->Approve(o.op, {Actor(), o.reason, "plan.approve", false});
-    if (!msg.ok()) return ReportError(msg.status());
-    if (global.json()) {
-      PrintJson({{"op", o.op}, {"plan_managed", true}, {"result", *msg}});
-    } else {
-      std::cout << o.op << ": " << *msg << "\n";
-    }
-    return kExitOk;
-  }
-  state->reset();
-  return RunChange(
-      o.op, {Actor(), o.reason, "advance", o.dry_run},
-      [&](flags::Flag& f) { return flags::Advance(f, advance); }, global);
+  return RunChange("advance", o, {{"to", OptionalField(o.to)}, {"sample", OptionalField(o.sample)}},
+                   global);
 }
 
 int RunRamp(const ChangeOptions& o, const GlobalOptions& global) {
-  auto bp = base::ParsePercentBp(o.to);
-  if (!bp.ok()) {
-    return ReportError(absl::InvalidArgumentError(base::StrCat("--to: ", bp.status().message())));
-  }
-  return RunChange(
-      o.op, {Actor(), o.reason, "ramp", o.dry_run},
-      [&](flags::Flag& f) { return flags::RampTo(f, *bp); }, global);
+  return RunChange("ramp", o, {{"to", o.to}}, global);
 }
 
 int RunRollback(const ChangeOptions& o, const GlobalOptions& global) {
-  std::optional<flags::Stage> to;
-  if (!o.to.empty()) {
-    auto stage = flags::ParseStage(o.to);
-    if (!stage.ok()) {
-      return ReportError(
-          absl::InvalidArgumentError(base::StrCat("--to: ", stage.status().message())));
-    }
-    to = *stage;
-  }
-  return RunChange(
-      o.op, {Actor(), o.reason, "rollback", o.dry_run},
-      [&](flags::Flag& f) { return flags::RollbackTo(f, to); }, global);
+  return RunChange("rollback", o, {{"to", OptionalField(o.to)}}, global);
 }
 
 }  // namespace

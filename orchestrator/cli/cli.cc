@@ -28,6 +28,13 @@ int RunCli(int argc, char** argv) {
   CLI::Option* state_dir =
       app.add_option("--state-dir", global.state_dir, "State directory (default ./cmo-state)")
           ->envname("CMO_STATE_DIR");
+  app.add_option("--server", global.server,
+                 "Talk to `cmo serve` at this address (host:port or http://host:port) instead of "
+                 "the state dir")
+      ->envname("CMO_SERVER");
+  app.add_option("--token-file", global.token_file,
+                 "Bearer token file for mutating calls with --server (default: $CMO_TOKEN, else "
+                 "STATE_DIR/api-token)");
   app.add_option("--output", global.output, "Output format: table or json")
       ->check(CLI::IsMember({"table", "json"}));
   // Hidden (no group): parse the command line and exit 0 without running anything. Used by

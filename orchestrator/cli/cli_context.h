@@ -9,6 +9,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "orchestrator/api/control_api.h"
 #include "orchestrator/control_state.h"
 
 namespace cmo::orchestrator {
@@ -23,6 +24,8 @@ struct GlobalOptions {
   std::string state_dir = "cmo-state";
   std::string output = "table";  // "table" or "json"
   bool state_dir_given = false;  // --state-dir or CMO_STATE_DIR (else a config file may set it)
+  std::string server;            // --server / CMO_SERVER: talk to `cmo serve` over HTTP
+  std::string token_file;        // --token-file; else CMO_TOKEN; else the state dir's api-token
   bool json() const { return output == "json"; }
 };
 
@@ -41,6 +44,17 @@ std::string Actor();
 
 // Opens the state dir's control state (flags, plans, executor) on the system clock.
 absl::StatusOr<std::unique_ptr<ControlState>> OpenState(const GlobalOptions& global, bool create);
+
+// The control API every command goes through: HTTP to --server when set, else in-process on
+// the state dir. Commands build one ApiCall and render its JSON; the logic is behind the API.
+absl::StatusOr<std::unique_ptr<ControlApi>> OpenApi(const GlobalOptions& global);
+
+// Runs `call` (actor filled in) through OpenApi.
+absl::StatusOr<nlohmann::json> CallApi(const GlobalOptions& global, ApiCall call);
+
+// For commands that only work on a local state dir: an error naming the command when --server
+// is set, OK otherwise.
+absl::Status RequireLocal(const GlobalOptions& global, std::string_view command);
 
 }  // namespace cmo::orchestrator
 

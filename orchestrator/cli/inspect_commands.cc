@@ -1,12 +1,13 @@
 #include <iostream>
 #include <memory>
+#include <cmath>
+#include <map>
 #include <optional>
 
 #include "absl/time/time.h"
 #include "base/strings.h"
 #include "base/units.h"
 #include "flags/flag_json.h"
-#include "flags/snapshot.h"
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/cli/table.h"
 
@@ -18,57 +19,26 @@ struct DecideOptions {
   std::string subject;
 };
 
-// Says in words why the subject got its path: the question support asks.
-std::string WhyPath(const flags::Flag& f, const flags::Decision& d) {
-  if (f.op_class == flags::OpClass::kCritical) return "critical op: always strong";
-  if (f.breaker == flags::BreakerState::kOpen) return "breaker open: op forced to strong";
-  if (d.threshold_bp == 0) {
-    return base::StrCat("stage ", flags::StageName(f.stage), " serves every read strong");
-  }
-  const std::string share = base::FormatBp(d.threshold_bp);
-  const std::string breaker =
-      f.breaker == flags::BreakerState::kHalfOpen ? " (breaker half-open: probe share)" : "";
-  if (d.path == flags::Path::kEventual) {
-    return base::StrCat("bucket ", d.bucket, " < threshold ", d.threshold_bp, ": inside the ",
-                        share, " eventual share", breaker);
-  }
-  return base::StrCat("bucket ", d.bucket, " >= threshold ", d.threshold_bp, ": outside the ",
-                      share, " eventual share", breaker);
-}
-
 int RunDecide(const DecideOptions& o, const GlobalOptions& global) {
-  auto state = OpenState(global, /*create=*/false);
-  if (!state.ok()) return ReportError(state.status());
-  flags::FlagStore* store = (*state)->flags.get();
-  auto flag = store->Get(o.op);
-  if (!flag.ok()) return ReportError(flag.status());
-  auto snapshot = store->LoadSnapshot();
-  if (!snapshot.ok()) return ReportError(snapshot.status());
-  const flags::Decision d = (*snapshot)->Route(o.op, o.subject);
-  const std::string why = WhyPath(*flag, d);
+  auto d = CallApi(global, {"GET", base::StrCat("/v1/ops/", o.op, "/decide"), {{"subject", o.subject}}});
+  if (!d.ok()) return ReportError(d.status());
   if (global.json()) {
-    PrintJson({{"op", o.op},
-               {"subject", o.subject},
-               {"path", flags::PathName(d.path)},
-               {"bucket", d.bucket},
-               {"threshold", d.threshold_bp},
-               {"stage", flags::StageName(d.stage)},
-               {"breaker", flags::BreakerStateName(flag->breaker)},
-               {"shadow_sample_percent", flags::BpToPercent(d.shadow_bp)},
-               {"salt", flag->salt},
-               {"revision", (*snapshot)->revision()},
-               {"why", why}});
+    PrintJson(*d);
     return kExitOk;
   }
+  const int threshold = (*d)["threshold"].get<int>();
   Table t({"op", o.op});
   t.AddRow({"subject", o.subject});
-  t.AddRow({"path", std::string(flags::PathName(d.path))});
-  t.AddRow({"bucket", base::StrCat(d.bucket)});
-  t.AddRow({"threshold", base::StrCat(d.threshold_bp, " (", base::FormatBp(d.threshold_bp), ")")});
-  t.AddRow({"stage", std::string(flags::StageName(d.stage))});
-  t.AddRow({"breaker", std::string(flags::BreakerStateName(flag->breaker))});
-  t.AddRow({"shadow", base::StrCat(base::FormatBp(d.shadow_bp), " of reads compared")});
-  t.AddRow({"why", why});
+  t.AddRow({"path", (*d)["path"].get<std::string>()});
+  t.AddRow({"bucket", base::StrCat((*d)["bucket"].get<int>())});
+  t.AddRow({"threshold", base::StrCat(threshold, " (", base::FormatBp(threshold), ")")});
+  t.AddRow({"stage", (*d)["stage"].get<std::string>()});
+  t.AddRow({"breaker", (*d)["breaker"].get<std::string>()});
+  t.AddRow({"shadow",
+            base::StrCat(base::FormatBp(static_cast<int32_t>(std::lround(
+                             (*d)["shadow_sample_percent"].get<double>() * 100))),
+                         " of reads compared")});
+  t.AddRow({"why", (*d)["why"].get<std::string>()});
   t.Print(std::cout);
   return kExitOk;
 }
@@ -93,38 +63,26 @@ std::string Summary(const nlohmann::json& j) {
 }
 
 int RunHistory(const HistoryOptions& o, const GlobalOptions& global) {
-  auto state = OpenState(global, /*create=*/false);
-  if (!state.ok()) return ReportError(state.status());
-  flags::FlagStore* store = (*state)->flags.get();
-  std::optional<std::string_view> op;
-  if (!o.op.empty()) {
-    if (auto f = store->Get(o.op); !f.ok() && !o.op.starts_with("plan:")) {
-      return ReportError(f.status());
-    }
-    op = o.op;
-  }
-  auto entries = store->History(op, o.limit);
+  std::map<std::string, std::string> query = {{"limit", base::StrCat(o.limit)}};
+  if (!o.op.empty()) query["op"] = o.op;
+  auto entries = CallApi(global, {"GET", "/v1/audit", query});
   if (!entries.ok()) return ReportError(entries.status());
   if (global.json()) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const flags::AuditEntry& e : *entries) {
-      out.push_back({{"revision", e.revision},
-                     {"at", absl::FormatTime(absl::RFC3339_full, e.at, absl::UTCTimeZone())},
-                     {"actor", e.actor},
-                     {"op", e.op},
-                     {"action", e.action},
-                     {"before", e.before},
-                     {"after", e.after},
-                     {"reason", e.reason}});
-    }
-    PrintJson(out);
+    PrintJson(*entries);
     return kExitOk;
   }
   Table t({"REV", "TIME (UTC)", "ACTOR", "OP", "ACTION", "CHANGE", "REASON"});
-  for (const flags::AuditEntry& e : *entries) {
-    t.AddRow({base::StrCat(e.revision),
-              absl::FormatTime("%Y-%m-%d %H:%M:%S", e.at, absl::UTCTimeZone()), e.actor, e.op,
-              e.action, base::StrCat(Summary(e.before), " -> ", Summary(e.after)), e.reason});
+  for (const nlohmann::json& e : *entries) {
+    absl::Time at;
+    std::string err;
+    std::string when = e.value("at", "");
+    if (absl::ParseTime(absl::RFC3339_full, when, &at, &err)) {
+      when = absl::FormatTime("%Y-%m-%d %H:%M:%S", at, absl::UTCTimeZone());
+    }
+    t.AddRow({base::StrCat(e.value("revision", int64_t{0})), when, e.value("actor", ""),
+              e.value("op", ""), e.value("action", ""),
+              base::StrCat(Summary(e["before"]), " -> ", Summary(e["after"])),
+              e.value("reason", "")});
   }
   t.Print(std::cout);
   return kExitOk;

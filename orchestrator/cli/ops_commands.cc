@@ -11,26 +11,23 @@ namespace cmo::orchestrator {
 namespace {
 
 int RunOpsList(const GlobalOptions& global) {
-  auto state = OpenState(global, /*create=*/false);
-  if (!state.ok()) return ReportError(state.status());
-  flags::FlagStore* store = (*state)->flags.get();
-  auto all = store->List();
-  if (!all.ok()) return ReportError(all.status());
+  auto out = CallApi(global, {"GET", "/v1/ops"});
+  if (!out.ok()) return ReportError(out.status());
   if (global.json()) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const flags::Flag& f : *all) out.push_back(flags::FlagToJson(f));
-    PrintJson(out);
+    PrintJson(*out);
     return kExitOk;
   }
   Table table({"OP", "DOMAIN", "CLASS", "TARGET", "STAGE", "PERCENT", "SHADOW", "BREAKER", "REV"});
-  for (const flags::Flag& f : *all) {
-    table.AddRow({f.op, f.domain, std::string(flags::OpClassName(f.op_class)),
-                  flags::TargetName(f.target), std::string(flags::StageName(f.stage)),
-                  base::FormatBp(f.ramp_bp), base::FormatBp(f.shadow_bp),
-                  std::string(flags::BreakerStateName(f.breaker)), base::StrCat(f.revision)});
+  for (const nlohmann::json& j : *out) {
+    auto f = flags::FlagFromJson(j);
+    if (!f.ok()) return ReportError(f.status());
+    table.AddRow({f->op, f->domain, std::string(flags::OpClassName(f->op_class)),
+                  flags::TargetName(f->target), std::string(flags::StageName(f->stage)),
+                  base::FormatBp(f->ramp_bp), base::FormatBp(f->shadow_bp),
+                  std::string(flags::BreakerStateName(f->breaker)), base::StrCat(f->revision)});
   }
   table.Print(std::cout);
-  if (all->empty()) std::cout << "(no ops registered; add one with `cmo ops add`)\n";
+  if (out->empty()) std::cout << "(no ops registered; add one with `cmo ops add`)\n";
   return kExitOk;
 }
 
@@ -44,33 +41,25 @@ struct OpsAddOptions {
 };
 
 int RunOpsAdd(const OpsAddOptions& o, const GlobalOptions& global) {
-  flags::Flag flag;
-  flag.op = o.op;
-  flag.domain = o.domain;
-  flag.salt = o.salt;
-  auto op_class = flags::ParseOpClass(o.op_class);
-  if (!op_class.ok()) return ReportError(op_class.status());
-  flag.op_class = *op_class;
-  auto target = flags::ParseTarget(o.target);
-  if (!target.ok()) return ReportError(target.status());
-  flag.target = *target;
-  // Validate before touching the state dir, so bad input never creates one.
-  if (absl::Status s = flags::ValidateFlag(flag); !s.ok()) return ReportError(s);
-  auto state = OpenState(global, /*create=*/true);
-  if (!state.ok()) return ReportError(state.status());
-  flags::FlagStore* store = (*state)->flags.get();
-  auto change = store->Add(flag, {Actor(), o.reason, "add", false});
-  if (!change.ok()) return ReportError(change.status());
+  auto out = CallApi(global, {"POST",
+                              "/v1/ops",
+                              {},
+                              {{"op", o.op},
+                               {"domain", o.domain},
+                               {"class", o.op_class},
+                               {"target", o.target},
+                               {"salt", o.salt},
+                               {"reason", o.reason}}});
+  if (!out.ok()) return ReportError(out.status());
   if (global.json()) {
-    PrintJson({{"op", change->after.op},
-               {"revision", change->revision},
-               {"after", flags::FlagToJson(change->after)}});
-  } else {
-    std::cout << "registered " << change->after.op << " (domain " << change->after.domain << ", "
-              << flags::OpClassName(change->after.op_class) << ", target "
-              << flags::TargetName(change->after.target) << ") at stage strong, revision "
-              << change->revision << "\n";
+    PrintJson(*out);
+    return kExitOk;
   }
+  auto after = flags::FlagFromJson((*out)["after"]);
+  if (!after.ok()) return ReportError(after.status());
+  std::cout << "registered " << after->op << " (domain " << after->domain << ", "
+            << flags::OpClassName(after->op_class) << ", target " << flags::TargetName(after->target)
+            << ") at stage strong, revision " << (*out)["revision"].get<int64_t>() << "\n";
   return kExitOk;
 }
 

@@ -1,3 +1,4 @@
+#include <cmath>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -116,33 +117,26 @@ int RunApply(const ApplyOptions& o, const GlobalOptions& global) {
   }
   std::stringstream text;
   text << in.rdbuf();
-  migrations::ParseResult r = migrations::ParsePlan(text.str());
-  if (!r.ok()) {
-    for (const migrations::Diagnostic& d : r.errors) {
-      std::cerr << migrations::FormatDiagnostic(o.file, d) << "\n";
-    }
-    std::cerr << "cmo: error: " << o.file << " is not a valid plan; nothing was applied\n";
-    return kExitInvalidInput;
-  }
-  auto state = OpenState(global, /*create=*/true);
-  if (!state.ok()) return ReportError(state.status());
-  auto result = (*state)->executor->Apply(r.plan, o.file, text.str(),
-                                          {Actor(), o.reason, "plan.apply", false}, o.force);
-  if (!result.ok()) return ReportError(result.status());
+  auto out = CallApi(global, {"POST",
+                              "/v1/plans",
+                              {},
+                              {{"file", o.file},
+                               {"yaml", text.str()},
+                               {"reason", o.reason},
+                               {"force", o.force}}});
+  if (!out.ok()) return ReportError(out.status());
+  const auto registered = (*out)["registered"].get<std::vector<std::string>>();
+  const auto replanned = (*out)["replanned"].get<std::vector<std::string>>();
+  const std::string plan = (*out)["plan"].get<std::string>();
   if (global.json()) {
-    PrintJson({{"plan", r.plan.name},
-               {"unchanged", result->unchanged},
-               {"registered", result->registered},
-               {"replanned", result->replanned}});
-  } else if (result->unchanged) {
-    std::cout << "plan " << r.plan.name << ": unchanged (already applied)\n";
+    PrintJson(*out);
+  } else if ((*out)["unchanged"].get<bool>()) {
+    std::cout << "plan " << plan << ": unchanged (already applied)\n";
   } else {
-    std::cout << "plan " << r.plan.name << " applied from " << o.file;
-    if (!result->registered.empty()) {
-      std::cout << "; registered " << base::StrJoin(result->registered, ", ");
-    }
-    if (!result->replanned.empty()) {
-      std::cout << "; replanned mid-migration: " << base::StrJoin(result->replanned, ", ");
+    std::cout << "plan " << plan << " applied from " << o.file;
+    if (!registered.empty()) std::cout << "; registered " << base::StrJoin(registered, ", ");
+    if (!replanned.empty()) {
+      std::cout << "; replanned mid-migration: " << base::StrJoin(replanned, ", ");
     }
     std::cout << "\nrun `cmo plan run` (or `cmo serve`) to carry it out; follow it with "
                  "`cmo plan status`\n";
@@ -151,37 +145,10 @@ int RunApply(const ApplyOptions& o, const GlobalOptions& global) {
 }
 
 int RunStatus(const GlobalOptions& global) {
-  auto state = OpenState(global, /*create=*/false);
-  if (!state.ok()) return ReportError(state.status());
-  auto status = (*state)->executor->Status();
+  auto status = CallApi(global, {"GET", "/v1/plans"});
   if (!status.ok()) return ReportError(status.status());
   if (global.json()) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const migrations::OpStatus& st : *status) {
-      nlohmann::json gates = nlohmann::json::array();
-      for (const migrations::GateStatus& g : st.gates) {
-        gates.push_back({{"condition", g.condition}, {"measured", g.measured}, {"holds", g.holds}});
-      }
-      out.push_back(
-          {{"op", st.progress.op},
-           {"plan", st.progress.plan},
-           {"phase", st.progress.phase},
-           {"step", st.progress.step + 1},
-           {"steps", st.steps},
-           {"step_description", st.step},
-           {"stage", flags::StageName(st.flag.stage)},
-           {"percent", st.flag.ramp_bp / 100.0},
-           {"paused", st.progress.paused},
-           {"state", st.state},
-           {"time_in_step_ms", absl::ToInt64Milliseconds(st.in_step)},
-           {"held_for_ms", absl::ToInt64Milliseconds(st.held_for)},
-           {"hold_ms", absl::ToInt64Milliseconds(st.hold)},
-           {"held_since_ms", st.progress.held_since.has_value()
-                                 ? nlohmann::json(absl::ToUnixMillis(*st.progress.held_since))
-                                 : nlohmann::json()},
-           {"gates", gates}});
-    }
-    PrintJson(out);
+    PrintJson(*status);
     return kExitOk;
   }
   if (status->empty()) {
@@ -190,27 +157,30 @@ int RunStatus(const GlobalOptions& global) {
     return kExitOk;
   }
   Table t({"OP", "PLAN", "PHASE", "STEP", "STAGE", "PERCENT", "IN STEP", "STATE"});
-  std::vector<std::string> gate_lines;
-  for (const migrations::OpStatus& st : *status) {
-    t.AddRow({st.progress.op, st.progress.plan, st.progress.phase,
-              st.progress.step < 0 ? StrCat("-/", st.steps)
-                                   : StrCat(st.progress.step + 1, "/", st.steps, " ", st.step),
-              std::string(flags::StageName(st.flag.stage)), base::FormatBp(st.flag.ramp_bp),
-              st.progress.step < 0
-                  ? "-"
-                  : base::HumanDuration(absl::Seconds(absl::ToInt64Seconds(st.in_step))),
-              st.state});
+  for (const nlohmann::json& st : *status) {
+    const int step = st["step"].get<int>();  // 1-based; 0 = not started
+    const int steps = st["steps"].get<int>();
+    t.AddRow({st["op"], st["plan"], st["phase"],
+              step <= 0 ? StrCat("-/", steps)
+                        : StrCat(step, "/", steps, " ", st["step_description"].get<std::string>()),
+              st["stage"],
+              base::FormatBp(static_cast<int32_t>(std::lround(st["percent"].get<double>() * 100))),
+              step <= 0 ? "-"
+                        : base::HumanDuration(
+                              absl::Seconds(st["time_in_step_ms"].get<int64_t>() / 1000)),
+              st["state"]});
   }
   t.Print(std::cout);
   bool header = false;
-  for (const migrations::OpStatus& st : *status) {
-    for (const migrations::GateStatus& g : st.gates) {
+  for (const nlohmann::json& st : *status) {
+    for (const nlohmann::json& g : st["gates"]) {
       if (!header) {
         std::cout << "\ngates of the current steps:\n";
         header = true;
       }
-      std::cout << "  " << st.progress.op << ": " << g.condition << "  measured " << g.measured
-                << "  " << (g.holds ? "holds" : "does not hold") << "\n";
+      std::cout << "  " << st["op"].get<std::string>() << ": " << g["condition"].get<std::string>()
+                << "  measured " << g["measured"].get<std::string>() << "  "
+                << (g["holds"].get<bool>() ? "holds" : "does not hold") << "\n";
     }
   }
   return kExitOk;
@@ -227,6 +197,7 @@ int RunExecutorLoop(const RunOptions& o, const GlobalOptions& global) {
     return ReportError(absl::InvalidArgumentError(
         StrCat("--interval: \"", o.interval, "\" is not a positive duration, e.g. 1s or 250ms")));
   }
+  if (absl::Status s = RequireLocal(global, "plan run"); !s.ok()) return ReportError(s);
   auto state = OpenState(global, /*create=*/false);
   if (!state.ok()) return ReportError(state.status());
   // SIGTERM/SIGINT end the loop between ticks: a tick is never cut in half by us (and a
@@ -257,17 +228,18 @@ int RunPause(const PauseOptions& o, const GlobalOptions& global, bool paused) {
   if (o.op.empty() == !o.all) {
     return ReportError(absl::InvalidArgumentError("name one op, or pass --all (not both)"));
   }
-  auto state = OpenState(global, /*create=*/false);
-  if (!state.ok()) return ReportError(state.status());
-  auto changed = (*state)->executor->SetPaused(
-      o.op, paused, {Actor(), o.reason, paused ? "plan.pause" : "plan.resume", false});
-  if (!changed.ok()) return ReportError(changed.status());
+  auto out = CallApi(global, {"POST",
+                              StrCat("/v1/ops/", o.all ? "*" : o.op, paused ? "/pause" : "/resume"),
+                              {},
+                              {{"reason", o.reason}}});
+  if (!out.ok()) return ReportError(out.status());
+  const auto changed = (*out)["changed"].get<std::vector<std::string>>();
   if (global.json()) {
-    PrintJson({{"changed", *changed}, {"paused", paused}});
-  } else if (changed->empty()) {
+    PrintJson(*out);
+  } else if (changed.empty()) {
     std::cout << "nothing to do: already " << (paused ? "paused" : "running") << "\n";
   } else {
-    std::cout << (paused ? "paused " : "resumed ") << base::StrJoin(*changed, ", ") << "\n";
+    std::cout << (paused ? "paused " : "resumed ") << base::StrJoin(changed, ", ") << "\n";
   }
   return kExitOk;
 }

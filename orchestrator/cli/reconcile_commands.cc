@@ -1,6 +1,8 @@
 // `cmo reconcile run`, `cmo report divergence`.
 #include <filesystem>
+#include <cmath>
 #include <fstream>
+#include <map>
 #include <iostream>
 #include <memory>
 
@@ -32,137 +34,34 @@ struct RunOptions {
   std::string staleness_window = "30s";
 };
 
-// The regions that have a replica in the state dir.
-std::vector<std::string> ReplicaRegions(const std::string& state_dir) {
-  std::vector<std::string> out;
-  std::error_code ec;
-  for (const auto& e : std::filesystem::directory_iterator(state_dir, ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.rfind("replica-", 0) == 0 && name.size() > 11 &&
-        name.substr(name.size() - 3) == ".db") {
-      out.push_back(name.substr(8, name.size() - 11));
-    }
-  }
-  std::sort(out.begin(), out.end());
-  return out;
-}
-
 int RunReconcile(const RunOptions& o, const GlobalOptions& global) {
-  auto policy = reconcile::ParseHealPolicy(o.policy);
-  if (!policy.ok()) return ReportError(policy.status());
-  auto window = base::ParseDuration(o.staleness_window);
-  if (!window.ok()) return ReportError(window.status());
-  auto state = OpenState(global, /*create=*/false);
-  if (!state.ok()) return ReportError(state.status());
-  auto log = reconcile::DivergenceLog::Open((*state)->flags->db());
-  if (!log.ok()) return ReportError(log.status());
-  auto jobs = reconcile::JobStore::Open((*state)->flags->db());
-  if (!jobs.ok()) return ReportError(jobs.status());
-  const std::vector<std::string> regions =
-      o.regions.empty() ? ReplicaRegions(global.state_dir) : o.regions;
-  if (regions.empty()) {
-    return ReportError(absl::FailedPreconditionError(base::StrCat(
-        "no replica in ", global.state_dir, "; run `cmo serve` first, or name --region")));
+  auto out = CallApi(global, {"POST",
+                              "/v1/reconcile",
+                              {},
+                              {{"domain", o.domain},
+                               {"regions", o.regions},
+                               {"dry_run", o.dry_run},
+                               {"restart", o.restart},
+                               {"max_rows_per_s", o.max_rows_per_s},
+                               {"max_lag", o.max_lag},
+                               {"policy", o.policy},
+                               {"staleness_window", o.staleness_window}}});
+  if (!out.ok()) return ReportError(out.status());
+  if (global.json()) {
+    PrintJson(*out);
+    return kExitOk;
   }
-  auto primary = store::PrimaryStore::Open(shadow::PrimaryPath(global.state_dir),
-                                           base::SystemClock());
-  if (!primary.ok()) return ReportError(primary.status());
-  nlohmann::json out = nlohmann::json::array();
   Table t({"region", "buckets", "differing", "rows scanned", "found", "healed", "in flight",
            "digest ms", "find+heal ms"});
-  for (const std::string& region : regions) {
-    const std::string path = shadow::ReplicaPath(global.state_dir, region);
-    if (!std::filesystem::exists(path)) {
-      return ReportError(absl::NotFoundError(base::StrCat("no replica for region ", region, " (",
-                                                          path, ")")));
-    }
-    auto replica = store::ReplicaStore::Open(path);
-    if (!replica.ok()) return ReportError(replica.status());
-    const std::string topic = shadow::ChangeTopic(o.domain);
-    auto watermark = (*replica)->TopicWatermark(topic);
-    auto partitions = (*replica)->TopicPartitions(topic);
-    if (!watermark.ok()) return ReportError(watermark.status());
-    if (!partitions.ok()) return ReportError(partitions.status());
-    reconcile::ReconcileOptions ro{o.domain, *policy, o.dry_run, *watermark, *window};
-    nlohmann::json diffs = nlohmann::json::array();
-    std::vector<reconcile::KeyDiff> found;
-    reconcile::ReconcileReport report;
-    if (o.dry_run) {
-      auto r = reconcile::Reconcile(**primary, **replica, ro, base::SystemClock());
-      if (!r.ok()) return ReportError(r.status());
-      report = *std::move(r);
-      found = report.diffs;
-    } else {
-      // A checkpointed job: resumes after a kill, obeys pause/resume/throttle from other
-      // processes, and logs findings as it goes.
-      reconcile::JobRunOptions jo;
-      jo.reconcile = ro;
-      jo.region = region;
-      jo.restart = o.restart;
-      jo.max_rows_per_s = o.max_rows_per_s;
-      jo.max_lag_lsn = o.max_lag;
-      store::PrimaryStore* p = primary->get();
-      store::ReplicaStore* rep = replica->get();
-      jo.replica_lag = [p, rep, topic]() -> absl::StatusOr<int64_t> {
-        absl::StatusOr<int64_t> last = p->LastLsn();
-        absl::StatusOr<int64_t> w = rep->TopicWatermark(topic);
-        if (!last.ok()) return last.status();
-        if (!w.ok()) return w.status();
-        return *last - *w;
-      };
-      jo.on_findings = [&](const std::vector<reconcile::KeyDiff>& diffs) -> absl::Status {
-        std::vector<reconcile::DivergenceRecord> records;
-        const absl::Time now = absl::Now();
-        for (const reconcile::KeyDiff& d : diffs) {
-          found.push_back(d);
-          if (!d.in_flight) records.push_back(reconcile::FromKeyDiff(
-              d, region, *partitions > 0 ? shadow::PartitionOf(d.key, *partitions) : -1, now));
-        }
-        return (*log)->Append(records);
-      };
-      auto job = reconcile::RunJob(**jobs, **primary, **replica, jo, base::SystemClock());
-      if (!job.ok()) return ReportError(job.status());
-      report.buckets = int64_t{1} << (*primary)->digest_bits();
-      report.differing_buckets = static_cast<int64_t>(job->buckets.size());
-      report.rows_scanned = job->rows_scanned;
-      report.healed = job->healed;
-      report.in_flight = job->in_flight;
-      report.find_and_heal_ms = absl::ToDoubleMilliseconds(job->updated - job->started);
-    }
-    for (const reconcile::KeyDiff& d : found) {
-      diffs.push_back({{"key", d.key},
-                       {"class", reconcile::DiffClassName(d.diff_class)},
-                       {"primary_lsn", d.primary_lsn},
-                       {"replica_lsn", d.replica_lsn},
-                       {"in_flight", d.in_flight},
-                       {"heal", d.heal}});
-    }
-    report.diffs = found;
-    out.push_back({{"region", region},
-                   {"domain", o.domain},
-                   {"dry_run", o.dry_run},
-                   {"policy", o.policy},
-                   {"buckets", report.buckets},
-                   {"differing_buckets", report.differing_buckets},
-                   {"rows_scanned", report.rows_scanned},
-                   {"found", report.diffs.size()},
-                   {"healed", report.healed},
-                   {"in_flight", report.in_flight},
-                   {"digest_compare_ms", report.digest_compare_ms},
-                   {"find_and_heal_ms", report.find_and_heal_ms},
-                   {"diffs", diffs}});
-    t.AddRow({region, base::StrCat(report.buckets), base::StrCat(report.differing_buckets),
-              base::StrCat(report.rows_scanned), base::StrCat(report.diffs.size()),
-              base::StrCat(report.healed), base::StrCat(report.in_flight),
-              absl::StrFormat("%.1f", report.digest_compare_ms),
-              absl::StrFormat("%.1f", report.find_and_heal_ms)});
+  for (const nlohmann::json& r : *out) {
+    auto n = [&](const char* f) { return base::StrCat(r[f].get<int64_t>()); };
+    t.AddRow({r["region"], n("buckets"), n("differing_buckets"), n("rows_scanned"), n("found"),
+              n("healed"), n("in_flight"),
+              absl::StrFormat("%.1f", r["digest_compare_ms"].get<double>()),
+              absl::StrFormat("%.1f", r["find_and_heal_ms"].get<double>())});
   }
-  if (global.json()) {
-    PrintJson(out);
-  } else {
-    t.Print(std::cout);
-    if (o.dry_run) std::cout << "dry run: nothing was changed or logged\n";
-  }
+  t.Print(std::cout);
+  if (o.dry_run) std::cout << "dry run: nothing was changed or logged\n";
   return kExitOk;
 }
 
@@ -181,49 +80,29 @@ absl::StatusOr<std::unique_ptr<reconcile::JobStore>> Jobs(const GlobalOptions& g
 }
 
 int RunStatus(const GlobalOptions& global) {
-  std::unique_ptr<ControlState> state;
-  auto jobs = Jobs(global, &state);
-  if (!jobs.ok()) return ReportError(jobs.status());
-  auto list = (*jobs)->List();
-  if (!list.ok()) return ReportError(list.status());
-  nlohmann::json out = nlohmann::json::array();
+  auto out = CallApi(global, {"GET", "/v1/reconcile"});
+  if (!out.ok()) return ReportError(out.status());
+  if (global.json()) {
+    PrintJson(*out);
+    return kExitOk;
+  }
   Table t({"domain", "region", "state", "buckets", "rows", "rows/s", "found", "healed", "eta",
            "waiting"});
-  for (const reconcile::ReconcileJob& j : *list) {
-    const double secs = absl::ToDoubleSeconds(j.updated - j.started);
-    const double rate = secs > 0 ? static_cast<double>(j.rows_scanned) / secs : 0;
-    const int64_t total = static_cast<int64_t>(j.buckets.size());
-    std::string eta = "-";
-    if (j.state != "done" && j.next_index > 0 && secs > 0) {
-      eta = base::HumanDuration(absl::Seconds(secs / static_cast<double>(j.next_index) *
-                                              static_cast<double>(total - j.next_index)));
-    }
-    out.push_back({{"domain", j.domain},
-                   {"region", j.region},
-                   {"state", j.state},
-                   {"buckets_done", j.next_index},
-                   {"buckets_total", total},
-                   {"rows_scanned", j.rows_scanned},
-                   {"rows_per_s", std::round(rate)},
-                   {"found", j.found},
-                   {"healed", j.healed},
-                   {"max_rows_per_s", j.max_rows_per_s},
-                   {"eta", eta},
-                   {"waiting", j.waiting}});
-    t.AddRow({j.domain, j.region, j.state, base::StrCat(j.next_index, "/", total),
-              base::StrCat(j.rows_scanned), base::StrCat(std::llround(rate)),
-              base::StrCat(j.found), base::StrCat(j.healed), eta,
-              j.waiting.empty() ? "-" : j.waiting});
+  for (const nlohmann::json& j : *out) {
+    const std::string waiting = j["waiting"];
+    t.AddRow({j["domain"], j["region"], j["state"],
+              base::StrCat(j["buckets_done"].get<int64_t>(), "/", j["buckets_total"].get<int64_t>()),
+              base::StrCat(j["rows_scanned"].get<int64_t>()),
+              base::StrCat(std::llround(j["rows_per_s"].get<double>())),
+              base::StrCat(j["found"].get<int64_t>()), base::StrCat(j["healed"].get<int64_t>()),
+              j["eta"], waiting.empty() ? "-" : waiting});
   }
-  if (global.json()) {
-    PrintJson(out);
-  } else {
-    t.Print(std::cout);
-  }
+  t.Print(std::cout);
   return kExitOk;
 }
 
 int RunSetState(const JobOptions& o, const std::string& state, const GlobalOptions& global) {
+  if (absl::Status s = RequireLocal(global, "reconcile pause/resume"); !s.ok()) return ReportError(s);
   std::unique_ptr<ControlState> keep;
   auto jobs = Jobs(global, &keep);
   if (!jobs.ok()) return ReportError(jobs.status());
@@ -235,6 +114,7 @@ int RunSetState(const JobOptions& o, const std::string& state, const GlobalOptio
 }
 
 int RunThrottle(const JobOptions& o, const GlobalOptions& global) {
+  if (absl::Status s = RequireLocal(global, "reconcile throttle"); !s.ok()) return ReportError(s);
   std::unique_ptr<ControlState> keep;
   auto jobs = Jobs(global, &keep);
   if (!jobs.ok()) return ReportError(jobs.status());
@@ -252,6 +132,7 @@ struct VerifyOptions {
 
 // Full scan: recompute each store's bucket digests from its rows.
 int RunVerify(const VerifyOptions& o, const GlobalOptions& global) {
+  if (absl::Status s = RequireLocal(global, "reconcile verify"); !s.ok()) return ReportError(s);
   nlohmann::json out = nlohmann::json::array();
   Table t({"store", "rows", "buckets", "corrupt buckets", "rows/s"});
   bool corrupt = false;
@@ -278,7 +159,7 @@ int RunVerify(const VerifyOptions& o, const GlobalOptions& global) {
       *digests);
   if (!report.ok()) return ReportError(report.status());
   add("primary", *report);
-  for (const std::string& region : ReplicaRegions(global.state_dir)) {
+  for (const std::string& region : shadow::ReplicaRegions(global.state_dir)) {
     auto replica = store::ReplicaStore::Open(shadow::ReplicaPath(global.state_dir, region));
     if (!replica.ok()) return ReportError(replica.status());
     auto rd = (*replica)->Digests(o.domain);
@@ -310,6 +191,7 @@ struct GcOptions {
 };
 
 int RunGc(const GcOptions& o, const GlobalOptions& global) {
+  if (absl::Status s = RequireLocal(global, "reconcile gc"); !s.ok()) return ReportError(s);
   auto grace = base::ParseDuration(o.grace);
   if (!grace.ok()) return ReportError(grace.status());
   if (*grace < absl::Hours(1)) {
@@ -323,7 +205,7 @@ int RunGc(const GcOptions& o, const GlobalOptions& global) {
   nlohmann::json out = nlohmann::json::object();
   // Replicas first: a crash in between leaves the primary holding tombstones the replicas no
   // longer have, which the next reconciliation puts back — never the reverse.
-  for (const std::string& region : ReplicaRegions(global.state_dir)) {
+  for (const std::string& region : shadow::ReplicaRegions(global.state_dir)) {
     auto replica = store::ReplicaStore::Open(shadow::ReplicaPath(global.state_dir, region));
     if (!replica.ok()) return ReportError(replica.status());
     auto n = (*replica)->CollectTombstones(o.domain, cutoff);
@@ -355,24 +237,21 @@ struct ReportOptions {
 int RunReport(const ReportOptions& o, const GlobalOptions& global) {
   auto format = reconcile::ParseReportFormat(global.json() ? "json" : o.format);
   if (!format.ok()) return ReportError(format.status());
-  auto since = base::ParseDuration(o.since);
-  if (!since.ok()) return ReportError(since.status());
-  auto state = OpenState(global, /*create=*/false);
-  if (!state.ok()) return ReportError(state.status());
-  auto log = reconcile::DivergenceLog::Open((*state)->flags->db());
-  if (!log.ok()) return ReportError(log.status());
-  const absl::Time now = absl::Now();
-  reconcile::DivergenceQuery q;
-  q.subject = o.user;
-  q.op = o.op;
-  q.since = now - *since;
-  auto records = (*log)->Find(q);
-  if (!records.ok()) return ReportError(records.status());
-  std::string title = "Divergences";
-  if (!o.user.empty()) title += " for user " + o.user;
-  if (!o.op.empty()) title += " in op " + o.op;
-  title += " in the last " + base::FormatDuration(*since);
-  const std::string text = reconcile::RenderReport(*records, *format, {title, now});
+  std::map<std::string, std::string> query = {{"since", o.since}};
+  if (!o.user.empty()) query["user"] = o.user;
+  if (!o.op.empty()) query["op"] = o.op;
+  auto out = CallApi(global, {"GET", "/v1/divergence", query});
+  if (!out.ok()) return ReportError(out.status());
+  std::vector<reconcile::DivergenceRecord> records;
+  for (const nlohmann::json& item : (*out)["items"]) {
+    auto r = reconcile::RecordFromJson(item);
+    if (!r.ok()) return ReportError(r.status());
+    records.push_back(*std::move(r));
+  }
+  const std::string text =
+      *format == reconcile::ReportFormat::kJson
+          ? out->dump(2) + "\n"
+          : reconcile::RenderReport(records, *format, {(*out)["title"], absl::Now()});
   if (o.file.empty()) {
     std::cout << text;
     return kExitOk;
@@ -384,7 +263,7 @@ int RunReport(const ReportOptions& o, const GlobalOptions& global) {
     return ReportError(absl::InvalidArgumentError(
         base::StrCat("cannot write ", o.file, "; check the path and permissions")));
   }
-  std::cout << "wrote " << records->size() << " item(s) to " << o.file << "\n";
+  std::cout << "wrote " << records.size() << " item(s) to " << o.file << "\n";
   return kExitOk;
 }
 

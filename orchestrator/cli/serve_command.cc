@@ -6,6 +6,7 @@
 #include "absl/time/clock.h"
 #include "base/strings.h"
 #include "base/units.h"
+#include "orchestrator/api/api_server.h"
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/server.h"
 #include "orchestrator/stop_signals.h"
@@ -17,6 +18,7 @@ struct ServeOptions {
   std::string role = "all";
   std::string config;
   std::string kafka;
+  std::string listen;
   std::vector<std::string> regions;
   std::string status_interval = "5s";
 };
@@ -39,6 +41,12 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
   auto role = ParseServeRole(o.role);
   if (!role.ok()) return ReportError(role.status());
   config.role = *role;
+  // One API per state dir: the process that runs everything serves it by default.
+  if (!o.listen.empty()) {
+    config.listen = o.listen == "off" ? "" : o.listen;
+  } else if (config.role != ServeRole::kAll && o.config.empty()) {
+    config.listen = "";
+  }
   auto interval = base::ParseDuration(o.status_interval);
   if (!interval.ok()) return ReportError(interval.status());
   // Creates the state dir (0700) if needed.
@@ -49,6 +57,19 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
 
   auto server = Server::Start(config, base::SystemClock());
   if (!server.ok()) return ReportError(server.status());
+  std::unique_ptr<ApiServer> api;
+  if (!config.listen.empty()) {
+    auto started = ApiServer::Start(
+        {.listen = config.listen, .state_dir = config.state_dir, .data_path = server->get()},
+        base::SystemClock());
+    if (!started.ok()) {
+      (void)(*server)->Stop();
+      return ReportError(started.status());
+    }
+    api = *std::move(started);
+    Log(base::StrCat("HTTP API, /metrics and dashboard at ", api->url(), "/ (token for mutating "
+                     "calls: ", TokenPath(config.state_dir), ")"));
+  }
   Log(base::StrCat("cmo serve (role ", o.role, "): state dir ", config.state_dir, ", kafka ",
                    config.kafka_brokers == "embedded"
                        ? base::StrCat("embedded at ", (*server)->bootstrap_servers(),
@@ -93,6 +114,7 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
                        ", outbox lag ", m.outbox_lag, ", watermarks", regions, control));
     }
   }
+  if (api != nullptr) api->Stop();  // no new calls while the data path drains
   absl::Status stopped = (*server)->Stop();
   server->reset();  // closes the stores: every commit was already durable (synchronous=FULL)
   if (!stopped.ok()) return ReportError(stopped);
@@ -118,6 +140,10 @@ void SetupServeCommand(CLI::App& app, GlobalOptions& global, CommandRegistry& re
                     "YAML config: state_dir, kafka: {brokers, partitions}, regions, breaker: "
                     "{short_window, long_window, cooldown, max_cooldown, probe_for, "
                     "evaluate_every}");
+  serve->add_option("--listen", o->listen,
+                    "HTTP API, /metrics, /healthz, /readyz and dashboard address (default "
+                    "127.0.0.1:7070 with role all; port 0 = any free port, written to "
+                    "STATE_DIR/api-url; `off` to disable)");
   serve->add_option("--kafka", o->kafka, "Kafka brokers host:port,... or `embedded` (default)");
   serve->add_option("--regions", o->regions, "Replica regions (default eu-west us-east)")
       ->delimiter(',');

@@ -39,7 +39,7 @@ class BreakerRestartTest : public ::testing::Test {
     std::filesystem::remove(bootstrap);
     auto serve = std::make_unique<Child>(std::vector<std::string>{
         CMO_BINARY, "--state-dir", cli_.StateDir(), "serve", "--config", Config(), "--regions",
-        "eu-west"});
+        "eu-west", "--listen", "127.0.0.1:0"});
     EXPECT_TRUE(WaitFor([&] { return std::filesystem::exists(bootstrap); }, 20s));
     return serve;
   }

@@ -38,7 +38,8 @@ class ServeFaultTest : public ::testing::Test {
   std::unique_ptr<Child> StartServe() {
     std::filesystem::remove(State() + "/kafka.bootstrap");
     auto serve = std::make_unique<Child>(std::vector<std::string>{
-        CMO_BINARY, "--state-dir", State(), "serve", "--status-interval", "1s"});
+        CMO_BINARY, "--state-dir", State(), "serve", "--status-interval", "1s", "--listen",
+        "127.0.0.1:0"});
     EXPECT_TRUE(
         WaitFor([&] { return std::filesystem::exists(State() + "/kafka.bootstrap"); }, 20s));
     return serve;

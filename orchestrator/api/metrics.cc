@@ -1,0 +1,231 @@
+// GET /metrics (Prometheus text format 0.0.4) and GET /v1/status.
+#include <sstream>
+
+#include "base/status_macros.h"
+#include "base/strings.h"
+#include "orchestrator/api/internal/http_parts.h"
+#include "orchestrator/budget/breaker.h"
+#include "orchestrator/server.h"
+#include "reconcile/reconcile_job.h"
+
+namespace cmo::orchestrator::api_internal {
+namespace {
+
+// Label values escaped as the exposition format requires.
+std::string Escape(std::string_view v) {
+  std::string out;
+  for (char ch : v) {
+    if (ch == '\\' || ch == '"') out += '\\';
+    if (ch == '\n') {
+      out += "\\n";
+      continue;
+    }
+    out += ch;
+  }
+  return out;
+}
+
+class Exposition {
+ public:
+  // Declares a metric family once; samples follow with Sample().
+  void Family(std::string_view name, std::string_view type, std::string_view help) {
+    out_ << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
+  }
+  void Sample(std::string_view name,
+              std::initializer_list<std::pair<std::string_view, std::string_view>> labels,
+              double value) {
+    out_ << name;
+    if (labels.size() > 0) {
+      out_ << "{";
+      bool first = true;
+      for (const auto& [k, v] : labels) {
+        out_ << (first ? "" : ",") << k << "=\"" << Escape(v) << "\"";
+        first = false;
+      }
+      out_ << "}";
+    }
+    out_ << " " << value << "\n";
+  }
+  std::string str() const { return out_.str(); }
+
+ private:
+  std::ostringstream out_;
+};
+
+int BreakerValue(flags::BreakerState s) {
+  switch (s) {
+    case flags::BreakerState::kClosed: return 0;
+    case flags::BreakerState::kHalfOpen: return 1;
+    case flags::BreakerState::kOpen: return 2;
+  }
+  return 0;
+}
+
+absl::Status RenderControl(ControlState& state, Exposition& m) {
+  CMO_ASSIGN_OR_RETURN(int64_t revision, state.flags->Revision());
+  m.Family("cmo_flags_revision", "gauge", "Revision of the flag store (every change bumps it)");
+  m.Sample("cmo_flags_revision", {}, static_cast<double>(revision));
+  CMO_ASSIGN_OR_RETURN(std::vector<flags::Flag> all, state.flags->List());
+  m.Family("cmo_op_stage", "gauge",
+           "Stage of each op: 0 strong, 1 dual_write, 2 shadow, 3 ramp, 4 eventual");
+  for (const flags::Flag& f : all) {
+    m.Sample("cmo_op_stage", {{"op", f.op}, {"domain", f.domain}, {"stage", flags::StageName(f.stage)}},
+             static_cast<int>(f.stage));
+  }
+  m.Family("cmo_op_ramp_percent", "gauge", "Ramp percent of each op (share of subjects)");
+  for (const flags::Flag& f : all) m.Sample("cmo_op_ramp_percent", {{"op", f.op}}, f.ramp_bp / 100.0);
+  m.Family("cmo_op_eventual_percent", "gauge",
+           "Share of subjects on the eventual path now (0 while the breaker is open)");
+  for (const flags::Flag& f : all) {
+    m.Sample("cmo_op_eventual_percent", {{"op", f.op}}, flags::EffectiveEventualBp(f) / 100.0);
+  }
+  m.Family("cmo_op_shadow_sample_percent", "gauge", "Share of reads shadow-compared");
+  for (const flags::Flag& f : all) {
+    m.Sample("cmo_op_shadow_sample_percent", {{"op", f.op}}, f.shadow_bp / 100.0);
+  }
+  m.Family("cmo_breaker_state", "gauge", "Circuit breaker: 0 closed, 1 half_open, 2 open");
+  for (const flags::Flag& f : all) {
+    m.Sample("cmo_breaker_state", {{"op", f.op}}, BreakerValue(f.breaker));
+  }
+  CMO_ASSIGN_OR_RETURN(auto breakers, BreakerStore::Open(state.flags->db()));
+  m.Family("cmo_breaker_trips", "gauge", "Consecutive trips of each op's breaker");
+  m.Family("cmo_sli", "gauge", "Consistency SLIs per op and window (unit in the label)");
+  m.Family("cmo_budget_burn_rate", "gauge", "Budget burn rate per SLI and window (1 = on budget)");
+  m.Family("cmo_budget_remaining_ratio", "gauge", "Share of the consistency budget left");
+  for (const flags::Flag& f : all) {
+    CMO_ASSIGN_OR_RETURN(BreakerRecord r, breakers->Get(f.op));
+    m.Sample("cmo_breaker_trips", {{"op", f.op}}, static_cast<double>(r.trips));
+    CMO_ASSIGN_OR_RETURN(auto status, breakers->GetStatus(f.op));
+    if (!status.has_value()) continue;
+    const nlohmann::json j = nlohmann::json::parse(status->second, nullptr, false);
+    if (j.is_discarded() || !j.contains("slis")) continue;
+    for (const nlohmann::json& s : j["slis"]) {
+      const std::string name = s.value("name", "?");
+      const std::string unit = s.value("unit", "");
+      for (const char* w : {"short", "long"}) {
+        if (s.contains(w) && s[w].is_number()) {
+          m.Sample("cmo_sli", {{"op", f.op}, {"sli", name}, {"window", w}, {"unit", unit}},
+                   s[w].get<double>());
+        }
+        const std::string burn = base::StrCat("burn_", w);
+        if (s.contains(burn) && s[burn].is_number()) {
+          m.Sample("cmo_budget_burn_rate", {{"op", f.op}, {"sli", name}, {"window", w}},
+                   s[burn].get<double>());
+        }
+      }
+      if (s.contains("remaining") && s["remaining"].is_number()) {
+        m.Sample("cmo_budget_remaining_ratio", {{"op", f.op}, {"sli", name}},
+                 s["remaining"].get<double>());
+      }
+    }
+  }
+  CMO_ASSIGN_OR_RETURN(auto plan, state.executor->Status());
+  m.Family("cmo_plan_step", "gauge", "Current step (1-based) of each plan-driven op");
+  for (const migrations::OpStatus& st : plan) {
+    m.Sample("cmo_plan_step",
+             {{"op", st.progress.op}, {"plan", st.progress.plan}, {"phase", st.progress.phase}},
+             st.progress.step + 1);
+  }
+  m.Family("cmo_plan_paused", "gauge", "1 when an operator paused the op's plan");
+  for (const migrations::OpStatus& st : plan) {
+    m.Sample("cmo_plan_paused", {{"op", st.progress.op}}, st.progress.paused ? 1 : 0);
+  }
+  CMO_ASSIGN_OR_RETURN(auto jobs, reconcile::JobStore::Open(state.flags->db()));
+  CMO_ASSIGN_OR_RETURN(auto list, jobs->List());
+  m.Family("cmo_reconcile_buckets_done", "gauge", "Buckets done by the latest job per replica");
+  m.Family("cmo_reconcile_buckets_total", "gauge", "Buckets to scan in that job");
+  m.Family("cmo_reconcile_rows_scanned", "gauge", "Rows scanned by that job");
+  m.Family("cmo_reconcile_healed", "gauge", "Rows healed by that job");
+  for (const reconcile::ReconcileJob& j : list) {
+    m.Sample("cmo_reconcile_buckets_done", {{"domain", j.domain}, {"region", j.region}},
+             static_cast<double>(j.next_index));
+    m.Sample("cmo_reconcile_buckets_total", {{"domain", j.domain}, {"region", j.region}},
+             static_cast<double>(j.buckets.size()));
+    m.Sample("cmo_reconcile_rows_scanned", {{"domain", j.domain}, {"region", j.region}},
+             static_cast<double>(j.rows_scanned));
+    m.Sample("cmo_reconcile_healed", {{"domain", j.domain}, {"region", j.region}},
+             static_cast<double>(j.healed));
+  }
+  return absl::OkStatus();
+}
+
+void RenderDataPath(Server& server, Exposition& m) {
+  const shadow::RelayMetrics relay = server.relay_metrics();
+  m.Family("cmo_outbox_lag", "gauge", "Changes committed to the primary but not yet acked by Kafka");
+  m.Sample("cmo_outbox_lag", {}, static_cast<double>(relay.outbox_lag));
+  m.Family("cmo_primary_last_lsn", "gauge", "Last LSN the primary assigned");
+  m.Sample("cmo_primary_last_lsn", {}, static_cast<double>(relay.last_lsn));
+  m.Family("cmo_relay_published_total", "counter", "Changes acked by Kafka since start");
+  m.Sample("cmo_relay_published_total", {}, static_cast<double>(relay.published));
+  m.Family("cmo_relay_delivery_failures_total", "counter", "Failed deliveries (retried)");
+  m.Sample("cmo_relay_delivery_failures_total", {}, static_cast<double>(relay.delivery_failures));
+  const auto regions = server.regions();
+  m.Family("cmo_replica_watermark", "gauge", "Highest LSN each region has applied in order");
+  for (const auto& r : regions) {
+    m.Sample("cmo_replica_watermark", {{"region", r.region}}, static_cast<double>(r.watermark));
+  }
+  m.Family("cmo_replication_lag_lsn", "gauge", "Changes the region is behind the primary");
+  for (const auto& r : regions) {
+    m.Sample("cmo_replication_lag_lsn", {{"region", r.region}},
+             static_cast<double>(std::max<int64_t>(0, relay.last_lsn - r.watermark)));
+  }
+  m.Family("cmo_replication_lag_ms", "gauge", "Apply time minus commit time, recent changes");
+  for (const auto& r : regions) {
+    m.Sample("cmo_replication_lag_ms", {{"region", r.region}, {"quantile", "0.5"}},
+             r.applier.lag_p50_ms);
+    m.Sample("cmo_replication_lag_ms", {{"region", r.region}, {"quantile", "0.95"}},
+             r.applier.lag_p95_ms);
+    m.Sample("cmo_replication_lag_ms", {{"region", r.region}, {"quantile", "0.99"}},
+             r.applier.lag_p99_ms);
+  }
+  m.Family("cmo_applier_applied_total", "counter", "Changes applied per region since start");
+  for (const auto& r : regions) {
+    m.Sample("cmo_applier_applied_total", {{"region", r.region}},
+             static_cast<double>(r.applier.applied));
+  }
+  if (auto c = server.control_metrics(); c.has_value()) {
+    m.Family("cmo_telemetry_windows_total", "counter", "Client telemetry windows received");
+    m.Sample("cmo_telemetry_windows_total", {}, static_cast<double>(c->telemetry_windows));
+    m.Family("cmo_breaker_transitions_total", "counter", "Breaker transitions since start");
+    m.Sample("cmo_breaker_transitions_total", {}, static_cast<double>(c->transitions));
+    m.Family("cmo_shadow_mismatches_logged_total", "counter",
+             "Shadow mismatches written to the divergence log");
+    m.Sample("cmo_shadow_mismatches_logged_total", {}, static_cast<double>(c->mismatches_logged));
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> RenderMetrics(ControlState& state, Server* data_path) {
+  Exposition m;
+  CMO_RETURN_IF_ERROR(RenderControl(state, m));
+  if (data_path != nullptr) RenderDataPath(*data_path, m);
+  return m.str();
+}
+
+nlohmann::json DataPathJson(Server* data_path) {
+  if (data_path == nullptr) return {{"data_path", false}};
+  const shadow::RelayMetrics relay = data_path->relay_metrics();
+  nlohmann::json regions = nlohmann::json::array();
+  for (const auto& r : data_path->regions()) {
+    regions.push_back({{"region", r.region},
+                       {"watermark", r.watermark},
+                       {"lag_lsn", std::max<int64_t>(0, relay.last_lsn - r.watermark)},
+                       {"lag_p50_ms", r.applier.lag_p50_ms},
+                       {"lag_p99_ms", r.applier.lag_p99_ms},
+                       {"applied", r.applier.applied}});
+  }
+  nlohmann::json out = {{"data_path", true},
+                        {"last_lsn", relay.last_lsn},
+                        {"published_through", relay.published_through},
+                        {"outbox_lag", relay.outbox_lag},
+                        {"regions", regions},
+                        {"reconcile_passes", data_path->reconcile_passes()}};
+  if (auto c = data_path->control_metrics(); c.has_value()) {
+    out["telemetry_windows"] = c->telemetry_windows;
+    out["breaker_transitions"] = c->transitions;
+  }
+  return out;
+}
+
+}  // namespace cmo::orchestrator::api_internal

@@ -1,0 +1,212 @@
+// GET/POST /v1/ops, GET /v1/ops/{op}, POST /v1/ops/{op}/advance|ramp|rollback,
+// GET /v1/ops/{op}/decide.
+#include <optional>
+
+#include "base/status_macros.h"
+#include "base/strings.h"
+#include "base/units.h"
+#include "flags/flag_json.h"
+#include "flags/snapshot.h"
+#include "flags/transitions.h"
+#include "orchestrator/api/internal/handlers.h"
+
+namespace cmo::orchestrator::api_internal {
+namespace {
+
+// What a change does to routing: the share of the bucket space (hence of subjects) that
+// switches path, and in which direction. Buckets are monotonic, so it is the difference.
+nlohmann::json ChangeJson(const flags::Change& c) {
+  const int32_t from = flags::EffectiveEventualBp(*c.before);
+  const int32_t to = flags::EffectiveEventualBp(c.after);
+  const std::string direction = to > from ? "to_eventual" : to < from ? "to_strong" : "none";
+  return {{"op", c.after.op},
+          {"dry_run", c.dry_run},
+          {"changed", c.changed},
+          {"revision", c.revision},
+          {"before", flags::FlagToJson(*c.before)},
+          {"after", flags::FlagToJson(c.after)},
+          {"moving_percent", flags::BpToPercent(to > from ? to - from : from - to)},
+          {"direction", direction}};
+}
+
+absl::StatusOr<nlohmann::json> ApplyChange(const Context& c, const std::string& op,
+                                           const char* action,
+                                           absl::FunctionRef<absl::Status(flags::Flag&)> edit) {
+  auto dry_run = BodyBool(c.call, "dry_run");
+  if (!dry_run.ok()) return dry_run.status();
+  auto ctx = c.Audit(action, *dry_run);
+  if (!ctx.ok()) return ctx.status();
+  auto change = c.state.flags->Update(op, *ctx, edit);
+  if (!change.ok()) return change.status();
+  return ChangeJson(*change);
+}
+
+// A percent field ("10", "10%", "0.5%", or a number); nullopt when absent.
+absl::StatusOr<std::optional<int32_t>> OptionalPercent(const ApiCall& call, const char* field) {
+  if (!call.body.is_object() || !call.body.contains(field) || call.body[field].is_null()) {
+    return std::optional<int32_t>();
+  }
+  const nlohmann::json& v = call.body[field];
+  const std::string text = v.is_string() ? v.get<std::string>() : v.dump();
+  auto bp = base::ParsePercentBp(text);
+  if (!bp.ok()) {
+    return absl::InvalidArgumentError(base::StrCat(field, ": ", bp.status().message()));
+  }
+  return std::optional<int32_t>(*bp);
+}
+
+// Says in words why the subject got its path: the question support asks.
+std::string WhyPath(const flags::Flag& f, const flags::Decision& d) {
+  if (f.op_class == flags::OpClass::kCritical) return "critical op: always strong";
+  if (f.breaker == flags::BreakerState::kOpen) return "breaker open: op forced to strong";
+  if (d.threshold_bp == 0) {
+    return base::StrCat("stage ", flags::StageName(f.stage), " serves every read strong");
+  }
+  const std::string share = base::FormatBp(d.threshold_bp);
+  const std::string breaker =
+      f.breaker == flags::BreakerState::kHalfOpen ? " (breaker half-open: probe share)" : "";
+  if (d.path == flags::Path::kEventual) {
+    return base::StrCat("bucket ", d.bucket, " < threshold ", d.threshold_bp, ": inside the ",
+                        share, " eventual share", breaker);
+  }
+  return base::StrCat("bucket ", d.bucket, " >= threshold ", d.threshold_bp, ": outside the ",
+                      share, " eventual share", breaker);
+}
+
+}  // namespace
+
+absl::StatusOr<nlohmann::json> ListOps(const Context& c) {
+  auto all = c.state.flags->List();
+  if (!all.ok()) return all.status();
+  nlohmann::json out = nlohmann::json::array();
+  for (const flags::Flag& f : *all) {
+    nlohmann::json j = flags::FlagToJson(f);
+    // What routing does now (breaker and probe included), which the stage alone does not say.
+    j["eventual_percent"] = flags::BpToPercent(flags::EffectiveEventualBp(f));
+    out.push_back(std::move(j));
+  }
+  return out;
+}
+
+absl::StatusOr<nlohmann::json> GetOp(const Context& c, const std::string& op) {
+  auto f = c.state.flags->Get(op);
+  if (!f.ok()) return f.status();
+  return flags::FlagToJson(*f);
+}
+
+absl::StatusOr<flags::Flag> ParseNewOp(const ApiCall& call) {
+  flags::Flag flag;
+  auto op = BodyString(call, "op", true);
+  auto domain = BodyString(call, "domain", true);
+  auto op_class = BodyString(call, "class", false, "standard");
+  auto target = BodyString(call, "target", true);
+  auto salt = BodyString(call, "salt", false);
+  for (const auto* s : {&op, &domain, &op_class, &target, &salt}) {
+    if (!s->ok()) return s->status();
+  }
+  flag.op = *op;
+  flag.domain = *domain;
+  flag.salt = *salt;
+  auto cls = flags::ParseOpClass(*op_class);
+  if (!cls.ok()) return cls.status();
+  flag.op_class = *cls;
+  auto tgt = flags::ParseTarget(*target);
+  if (!tgt.ok()) return tgt.status();
+  flag.target = *tgt;
+  CMO_RETURN_IF_ERROR(flags::ValidateFlag(flag));
+  return flag;
+}
+
+absl::StatusOr<nlohmann::json> AddOp(const Context& c) {
+  auto flag = ParseNewOp(c.call);
+  if (!flag.ok()) return flag.status();
+  auto reason = BodyString(c.call, "reason", false, "op registered");
+  if (!reason.ok()) return reason.status();
+  auto change = c.state.flags->Add(*flag, {c.call.actor, *reason, "add", false});
+  if (!change.ok()) return change.status();
+  return nlohmann::json{{"op", change->after.op},
+                        {"revision", change->revision},
+                        {"after", flags::FlagToJson(change->after)}};
+}
+
+absl::StatusOr<nlohmann::json> Advance(const Context& c, const std::string& op) {
+  flags::AdvanceOptions advance;
+  auto to = OptionalPercent(c.call, "to");
+  if (!to.ok()) return to.status();
+  auto sample = OptionalPercent(c.call, "sample");
+  if (!sample.ok()) return sample.status();
+  advance.ramp_to_bp = *to;
+  advance.shadow_sample_bp = *sample;
+  // An op driven by a plan advances by its plan: `advance` approves the step's manual gates.
+  auto managed = c.state.executor->Manages(op);
+  if (!managed.ok()) return managed.status();
+  if (!*managed) {
+    return ApplyChange(c, op, "advance",
+                       [&](flags::Flag& f) { return flags::Advance(f, advance); });
+  }
+  if (to->has_value() || sample->has_value()) {
+    return absl::InvalidArgumentError(
+        base::StrCat("op ", op, " is driven by a plan, which sets its percentages; ",
+                     "drop --to/--sample (or `cmo pause ", op, "` and move it by hand)"));
+  }
+  auto dry_run = BodyBool(c.call, "dry_run");
+  if (!dry_run.ok()) return dry_run.status();
+  auto ctx = c.Audit("plan.approve");
+  if (!ctx.ok()) return ctx.status();
+  if (*dry_run) {
+    return nlohmann::json{{"op", op},
+                          {"plan_managed", true},
+                          {"dry_run", true},
+                          {"result", "would approve the manual gates of the current plan step"}};
+  }
+  auto msg = c.state.executor->Approve(op, *ctx);
+  if (!msg.ok()) return msg.status();
+  return nlohmann::json{{"op", op}, {"plan_managed", true}, {"dry_run", false}, {"result", *msg}};
+}
+
+absl::StatusOr<nlohmann::json> Ramp(const Context& c, const std::string& op) {
+  auto bp = OptionalPercent(c.call, "to");
+  if (!bp.ok()) return bp.status();
+  if (!bp->has_value()) {
+    return absl::InvalidArgumentError("request body: field \"to\" (percent) is required");
+  }
+  const int32_t to = **bp;
+  return ApplyChange(c, op, "ramp", [&](flags::Flag& f) { return flags::RampTo(f, to); });
+}
+
+absl::StatusOr<nlohmann::json> Rollback(const Context& c, const std::string& op) {
+  auto text = BodyString(c.call, "to", false);
+  if (!text.ok()) return text.status();
+  std::optional<flags::Stage> to;
+  if (!text->empty()) {
+    auto stage = flags::ParseStage(*text);
+    if (!stage.ok()) {
+      return absl::InvalidArgumentError(base::StrCat("to: ", stage.status().message()));
+    }
+    to = *stage;
+  }
+  return ApplyChange(c, op, "rollback", [&](flags::Flag& f) { return flags::RollbackTo(f, to); });
+}
+
+absl::StatusOr<nlohmann::json> Decide(const Context& c, const std::string& op) {
+  const std::string subject = Query(c.call, "subject");
+  if (subject.empty()) return absl::InvalidArgumentError("query parameter subject is required");
+  auto flag = c.state.flags->Get(op);
+  if (!flag.ok()) return flag.status();
+  auto snapshot = c.state.flags->LoadSnapshot();
+  if (!snapshot.ok()) return snapshot.status();
+  const flags::Decision d = (*snapshot)->Route(op, subject);
+  return nlohmann::json{{"op", op},
+                        {"subject", subject},
+                        {"path", flags::PathName(d.path)},
+                        {"bucket", d.bucket},
+                        {"threshold", d.threshold_bp},
+                        {"stage", flags::StageName(d.stage)},
+                        {"breaker", flags::BreakerStateName(flag->breaker)},
+                        {"shadow_sample_percent", flags::BpToPercent(d.shadow_bp)},
+                        {"salt", flag->salt},
+                        {"revision", (*snapshot)->revision()},
+                        {"why", WhyPath(*flag, d)}};
+}
+
+}  // namespace cmo::orchestrator::api_internal

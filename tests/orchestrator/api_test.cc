@@ -1,0 +1,230 @@
+// The HTTP API of `cmo serve`: bearer auth on mutating calls (401 + audit entry), JSON errors
+// with the codes the CLI maps to exit codes, size limits, /metrics, /healthz, /readyz, the
+// dashboard page, and the CLI giving the same answers with --server as on the state dir.
+#include <httplib.h>
+
+#include <fstream>
+#include <string>
+
+#include "base/clock.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "orchestrator/api/api_server.h"
+#include "orchestrator/api/http_api.h"
+#include "tests/fakes/cmo_cli.h"
+#include "tests/fakes/temp_dir.h"
+
+namespace cmo::orchestrator {
+namespace {
+
+using ::testing::HasSubstr;
+using ::testing::Not;
+
+class ApiTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto server = ApiServer::Start({.listen = "127.0.0.1:0", .state_dir = state_},
+                                   base::SystemClock());
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+    std::ifstream in(TokenPath(state_));
+    std::getline(in, token_);
+    ASSERT_EQ(token_.size(), 64u);
+    http_ = std::make_unique<httplib::Client>(server_->url());
+  }
+
+  std::unique_ptr<HttpApi> Api(const std::string& token) {
+    auto api = HttpApi::Create(server_->url(), token);
+    EXPECT_TRUE(api.ok()) << api.status();
+    return *std::move(api);
+  }
+
+  absl::StatusOr<nlohmann::json> Post(const std::string& path, nlohmann::json body,
+                                      const std::string& token) {
+    return Api(token)->Call({"POST", path, {}, std::move(body), "alice"});
+  }
+
+  void AddLikes() {
+    ASSERT_TRUE(Post("/v1/ops",
+                     {{"op", "post.like"}, {"domain", "likes"}, {"target", "eventual"},
+                      {"reason", "r"}},
+                     token_)
+                    .ok());
+  }
+
+  testing::TempDir dir_;
+  std::string state_ = dir_.File("state");
+  std::string token_;
+  std::unique_ptr<ApiServer> server_;
+  std::unique_ptr<httplib::Client> http_;
+};
+
+TEST_F(ApiTest, TokenFileIsPrivate) {
+  struct stat st{};
+  ASSERT_EQ(::stat(TokenPath(state_).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0600);
+}
+
+TEST_F(ApiTest, MutatingCallsNeedTheTokenAndFailuresAreAudited) {
+  auto none = Post("/v1/ops", {{"op", "post.like"}, {"domain", "likes"}, {"target", "eventual"}},
+                   "");
+  EXPECT_EQ(none.status().code(), absl::StatusCode::kUnauthenticated);
+  EXPECT_THAT(std::string(none.status().message()), HasSubstr("Bearer"));
+  auto wrong = Post("/v1/ops", {{"op", "post.like"}, {"domain", "likes"}, {"target", "eventual"}},
+                    std::string(64, 'a'));
+  EXPECT_EQ(wrong.status().code(), absl::StatusCode::kUnauthenticated);
+  auto ops = Api("")->Call({"GET", "/v1/ops"});  // reads need no token
+  ASSERT_TRUE(ops.ok()) << ops.status();
+  EXPECT_TRUE(ops->empty()) << "a refused call changed nothing";
+  auto audit = Api("")->Call({"GET", "/v1/audit"});
+  ASSERT_TRUE(audit.ok());
+  ASSERT_EQ(audit->size(), 2u);
+  for (const nlohmann::json& e : *audit) {
+    EXPECT_EQ(e["action"], "auth.denied");
+    EXPECT_EQ(e["after"]["path"], "/v1/ops");
+    EXPECT_THAT(e["actor"].get<std::string>(), HasSubstr("127.0.0.1"));
+    EXPECT_THAT(e.dump(), Not(HasSubstr(token_)));
+  }
+  EXPECT_THAT((*audit)[0]["reason"].get<std::string>(), HasSubstr("wrong bearer token"));
+  EXPECT_THAT((*audit)[1]["reason"].get<std::string>(), HasSubstr("no bearer token"));
+}
+
+TEST_F(ApiTest, OpsLifecycleOverHttp) {
+  AddLikes();
+  ASSERT_TRUE(Post("/v1/ops/post.like/advance", {{"reason", "dual"}}, token_).ok());
+  ASSERT_TRUE(Post("/v1/ops/post.like/advance", {{"reason", "shadow"}, {"sample", "5%"}}, token_)
+                  .ok());
+  auto ramp = Post("/v1/ops/post.like/ramp", {{"reason", "first"}, {"to", "10%"}}, token_);
+  ASSERT_TRUE(ramp.ok()) << ramp.status();
+  EXPECT_EQ((*ramp)["direction"], "to_eventual");
+  EXPECT_DOUBLE_EQ((*ramp)["moving_percent"].get<double>(), 10.0);
+  auto op = Api("")->Call({"GET", "/v1/ops/post.like"});
+  ASSERT_TRUE(op.ok());
+  EXPECT_EQ((*op)["stage"], "ramp");
+  EXPECT_EQ((*op)["ramp_bp"], 1000);
+  auto audit = Api("")->Call({"GET", "/v1/audit", {{"op", "post.like"}, {"limit", "1"}}});
+  ASSERT_TRUE(audit.ok());
+  ASSERT_EQ(audit->size(), 1u);
+  EXPECT_EQ((*audit)[0]["actor"], "alice");
+  EXPECT_EQ((*audit)[0]["reason"], "first");
+  auto rb = Post("/v1/ops/post.like/rollback", {{"reason", "stale reads"}}, token_);
+  ASSERT_TRUE(rb.ok());
+  EXPECT_EQ((*rb)["after"]["stage"], "shadow");
+  auto decide = Api("")->Call({"GET", "/v1/ops/post.like/decide", {{"subject", "user-42"}}});
+  ASSERT_TRUE(decide.ok()) << decide.status();
+  EXPECT_EQ((*decide)["path"], "strong");
+}
+
+TEST_F(ApiTest, ErrorsAreJsonWithCodesThatMeanSomething) {
+  ASSERT_TRUE(Post("/v1/ops",
+                   {{"op", "payment.transfer"}, {"domain", "payments"}, {"class", "critical"},
+                    {"target", "strong"}, {"reason", "r"}},
+                   token_)
+                  .ok());
+  auto refused = Post("/v1/ops/payment.transfer/ramp", {{"reason", "oops"}, {"to", 5}}, token_);
+  EXPECT_FALSE(refused.ok());
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("critical"));
+  EXPECT_EQ(Post("/v1/ops/nope/ramp", {{"reason", "r"}, {"to", 5}}, token_).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(Post("/v1/ops/post.like/ramp", {{"to", 5}}, token_).status().code(),
+            absl::StatusCode::kInvalidArgument)
+      << "reason is required";
+  httplib::Headers auth = {{"Authorization", "Bearer " + token_}};
+  auto bad = http_->Post("/v1/ops", auth, "{not json", "application/json");
+  ASSERT_TRUE(bad);
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_THAT(bad->body, HasSubstr("\"message\""));
+  auto big = http_->Post("/v1/ops", auth, std::string(2 << 20, 'x'), "application/json");
+  ASSERT_TRUE(big);
+  EXPECT_EQ(big->status, 413);
+  EXPECT_THAT(big->body, HasSubstr("larger than"));
+  auto missing = http_->Get("/v2/nothing");
+  ASSERT_TRUE(missing);
+  EXPECT_EQ(missing->status, 404);
+  EXPECT_TRUE(nlohmann::json::parse(missing->body, nullptr, false).contains("error"));
+  auto unknown = http_->Get("/v1/nothing");
+  ASSERT_TRUE(unknown);
+  EXPECT_EQ(unknown->status, 404);
+  EXPECT_THAT(unknown->body, HasSubstr("docs/API.md"));
+}
+
+TEST_F(ApiTest, MetricsHealthAndDashboard) {
+  AddLikes();
+  ASSERT_TRUE(Post("/v1/ops/post.like/advance", {{"reason", "a"}}, token_).ok());
+  ASSERT_TRUE(Post("/v1/ops/post.like/advance", {{"reason", "b"}}, token_).ok());
+  ASSERT_TRUE(Post("/v1/ops/post.like/ramp", {{"reason", "c"}, {"to", "25"}}, token_).ok());
+  auto metrics = http_->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  EXPECT_EQ(metrics->status, 200);
+  EXPECT_THAT(metrics->get_header_value("Content-Type"), HasSubstr("text/plain"));
+  EXPECT_THAT(metrics->body, HasSubstr("# TYPE cmo_op_ramp_percent gauge"));
+  EXPECT_THAT(metrics->body, HasSubstr("cmo_op_ramp_percent{op=\"post.like\"} 25\n"));
+  EXPECT_THAT(metrics->body, HasSubstr("cmo_op_eventual_percent{op=\"post.like\"} 25\n"));
+  EXPECT_THAT(metrics->body, HasSubstr("cmo_breaker_state{op=\"post.like\"} 0\n"));
+  EXPECT_THAT(metrics->body, HasSubstr("cmo_op_stage{op=\"post.like\",domain=\"likes\",stage=\"ramp\"} 3\n"));
+  for (const char* path : {"/healthz", "/readyz"}) {
+    auto r = http_->Get(path);
+    ASSERT_TRUE(r) << path;
+    EXPECT_EQ(r->status, 200) << path;
+  }
+  auto page = http_->Get("/");
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 200);
+  EXPECT_THAT(page->body, HasSubstr("<title>cmo"));
+  EXPECT_THAT(page->body, Not(HasSubstr("https://"))) << "no external assets";
+}
+
+TEST_F(ApiTest, CliGivesTheSameAnswersWithServer) {
+  testing::CmoCli cli;  // its own (empty) state dir: with --server it must not be used
+  const std::string url = server_->url();
+  const std::vector<std::string> remote = {"--server", url, "--token-file", TokenPath(state_)};
+  auto with = [&](std::vector<std::string> args) {
+    args.insert(args.end(), remote.begin(), remote.end());
+    return args;
+  };
+  cli.Ok(with({"ops", "add", "post.like", "--domain", "likes", "--target", "eventual"}));
+  cli.Ok(with({"advance", "post.like", "--reason", "dual-write"}));
+  cli.Ok(with({"advance", "post.like", "--reason", "shadow"}));
+  EXPECT_THAT(cli.Ok(with({"ramp", "post.like", "--to", "5", "--reason", "x"})),
+              HasSubstr("moved 5% of subjects"));
+  EXPECT_FALSE(std::filesystem::exists(cli.StateDir())) << "--server must not touch a state dir";
+  // A refusal keeps its exit code across the wire.
+  const auto r = cli.Run(with({"ramp", "nope", "--to", "5", "--reason", "x"}));
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("nope"));
+  // Without a token the CLI is refused (3 is for unreachable; 401 is a failure).
+  const auto denied = cli.Run({"rollback", "post.like", "--reason", "x", "--server", url});
+  EXPECT_EQ(denied.exit_code, 1);
+  EXPECT_THAT(denied.err, HasSubstr("Bearer"));
+  // Same JSON as the state dir gives directly.
+  const auto remote_ops = cli.Json(with({"ops", "list"}));
+  const auto direct = ::cmo::testing::Run({CMO_BINARY, "--state-dir", state_, "ops", "list",
+                                           "--output", "json"});
+  ASSERT_EQ(direct.exit_code, 0) << direct.err;
+  EXPECT_EQ(remote_ops, nlohmann::json::parse(direct.out));
+  EXPECT_THAT(cli.Ok(with({"history", "post.like"})), HasSubstr("dual-write"));
+  const auto local_only = cli.Run(with({"reconcile", "gc", "--domain", "likes", "--grace", "1d"}));
+  EXPECT_EQ(local_only.exit_code, 2);
+  EXPECT_THAT(local_only.err, HasSubstr("local state dir only"));
+  const auto down = cli.Run({"ops", "list", "--server", "127.0.0.1:1"});
+  EXPECT_EQ(down.exit_code, 3);
+  EXPECT_THAT(down.err, HasSubstr("unreachable"));
+}
+
+TEST(ApiServerStart, PortInUseIsAClearError) {
+  testing::TempDir dir;
+  auto first = ApiServer::Start({.listen = "127.0.0.1:0", .state_dir = dir.File("a")},
+                                base::SystemClock());
+  ASSERT_TRUE(first.ok()) << first.status();
+  const std::string port = (*first)->url().substr((*first)->url().rfind(':') + 1);
+  auto second = ApiServer::Start({.listen = "127.0.0.1:" + port, .state_dir = dir.File("b")},
+                                 base::SystemClock());
+  ASSERT_FALSE(second.ok());
+  EXPECT_THAT(std::string(second.status().message()), HasSubstr("port is in use"));
+  auto bad = ApiServer::Start({.listen = "localhost", .state_dir = dir.File("c")},
+                              base::SystemClock());
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace cmo::orchestrator
