@@ -2,6 +2,7 @@
 #ifndef CMO_ORCHESTRATOR_SERVE_CONFIG_H_
 #define CMO_ORCHESTRATOR_SERVE_CONFIG_H_
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,8 @@ struct ServeConfig {
   // Every region (the relay trims the outbox only below what all of them applied); with role
   // `applier`, the regions this process applies.
   std::vector<std::string> regions = {"eu-west", "us-east"};
+  // Extra apply delay per region, simulating a slow link (`cmo demo`); empty in production.
+  std::map<std::string, absl::Duration> simulated_lag;
   // Budgets and breakers (role all): window overrides (time compression for demos; otherwise
   // each budget's own windows), cooldowns, probe time, evaluation period.
   ControlLoopOptions control;

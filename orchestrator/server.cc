@@ -156,7 +156,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
       CMO_ASSIGN_OR_RETURN(region->replica, store::ReplicaStore::Open(ReplicaPath(dir, name)));
       CMO_ASSIGN_OR_RETURN(
           region->applier,
-          shadow::Applier::Create(*region->replica, kafka, clock, {.region = name}, [self, dir] {
+          shadow::Applier::Create(*region->replica, kafka, clock,
+                                  {.region = name,
+                                   .simulated_delay = config.simulated_lag.contains(name)
+                                                          ? config.simulated_lag.at(name)
+                                                          : absl::ZeroDuration()},
+                                  [self, dir] {
             self->republish_ = true;
             std::ofstream(RepublishRequestPath(dir));
           }));

@@ -116,6 +116,14 @@ absl::Status Applier::Step(int timeout_ms) {
       rows.push_back(std::move(e->row));
     }
   }
+  if (options_.simulated_delay > absl::ZeroDuration() && !rows.empty()) {
+    // Waits for the oldest change only: what arrives meanwhile is the next batch, already
+    // delayed, so throughput is not capped by the delay (a long link, not a narrow one).
+    absl::Time oldest = rows.front().commit_time;
+    for (const store::Row& r : rows) oldest = std::min(oldest, r.commit_time);
+    const absl::Duration wait = oldest + options_.simulated_delay - clock_.Now();
+    if (wait > absl::ZeroDuration()) clock_.SleepFor(wait);
+  }
   std::vector<store::PartitionProgress> positions;
   for (auto& [tp, p] : progress) positions.push_back(std::move(p));
   CMO_ASSIGN_OR_RETURN(store::ApplyStats stats, replica_.Apply(rows, positions));

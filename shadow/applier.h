@@ -24,6 +24,9 @@ struct ApplierOptions {
   absl::Duration linger = absl::Milliseconds(5);  // to fill a batch once messages arrive
   absl::Duration topic_refresh = absl::Seconds(1);
   int lag_samples = 20'000;  // the window replication-lag percentiles are computed over
+  // Holds each batch until its oldest change is this old: a long inter-region link, for
+  // demos and lag tests. Zero in production.
+  absl::Duration simulated_delay = absl::ZeroDuration();
 };
 
 struct ApplierMetrics {

@@ -125,9 +125,9 @@ absl::StatusOr<std::vector<Transition>> BudgetController::Evaluate() {
     // Evidence from before the breaker's last transition describes a state that is over (a
     // burst that was rolled back and repaired): windows start no earlier than that transition.
     const absl::Time floor = record.since;
+    const SliCounts short_counts = window.SumSince(std::max(now - short_w, floor));
     const BudgetStatus current =
-        EvaluateBudget(budget, window.SumSince(std::max(now - short_w, floor)),
-                       window.SumSince(std::max(now - long_w, floor)), lag);
+        EvaluateBudget(budget, short_counts, window.SumSince(std::max(now - long_w, floor)), lag);
     const BudgetStatus probe = record.state == flags::BreakerState::kHalfOpen
                                    ? EvaluateBudget(budget, window.SumSince(record.since),
                                                     window.SumSince(record.since), lag)
@@ -155,6 +155,16 @@ absl::StatusOr<std::vector<Transition>> BudgetController::Evaluate() {
         CMO_RETURN_IF_ERROR(plans_.SetMetric(flag.op, migrations::Metric::kSessionViolations,
                                              std::llround(s.short_value), now));
       }
+    }
+    // The gates on evidence volume and on lag: comparisons settled in the short window, and
+    // the replication lag this process measures.
+    if (short_counts.windows > 0) {
+      CMO_RETURN_IF_ERROR(plans_.SetMetric(flag.op, migrations::Metric::kShadowSamples,
+                                           short_counts.samples, now));
+    }
+    if (lag.short_p99_ms.has_value()) {
+      CMO_RETURN_IF_ERROR(plans_.SetMetric(flag.op, migrations::Metric::kReplicationLagP99,
+                                           std::llround(*lag.short_p99_ms), now));
     }
     CMO_RETURN_IF_ERROR(txn->Commit());
     const BreakerStep step =

@@ -50,6 +50,7 @@ int RunCli(int argc, char** argv) {
   SetupReconcileCommands(app, global, registry);
   SetupServeCommand(app, global, registry);
   SetupBenchCommands(app, global, registry);
+  SetupDemoCommand(app, global, registry);
 
   try {
     app.parse(argc, argv);

@@ -48,6 +48,9 @@ void SetupServeCommand(CLI::App& app, GlobalOptions& global, CommandRegistry& re
 // `bench pipeline`.
 void SetupBenchCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry);
 
+// `demo`.
+void SetupDemoCommand(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry);
+
 // Runs `cmo` with these arguments; returns the process exit code.
 int RunCli(int argc, char** argv);
 
