@@ -65,7 +65,7 @@ async function refreshOps() {
     rev = Math.max(rev, f.revision || 0);
     const tr = body.insertRow(); tr.dataset.op = f.op;
     cell(tr, f.op); cell(tr, f.domain); cell(tr, f.target); cell(tr, f.stage, "stage");
-    const eventual = f.eventual_percent;
+    const eventual = f.effective_percent;  // routed now: breaker and probe included
     const td = cell(tr, ""); td.className = "percent";
     const bar = document.createElement("span"); bar.className = "bar";
     const fill = document.createElement("i"); fill.style.width = eventual + "%"; bar.appendChild(fill);

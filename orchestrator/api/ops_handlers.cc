@@ -79,12 +79,7 @@ absl::StatusOr<nlohmann::json> ListOps(const Context& c) {
   auto all = c.state.flags->List();
   if (!all.ok()) return all.status();
   nlohmann::json out = nlohmann::json::array();
-  for (const flags::Flag& f : *all) {
-    nlohmann::json j = flags::FlagToJson(f);
-    // What routing does now (breaker and probe included), which the stage alone does not say.
-    j["eventual_percent"] = flags::BpToPercent(flags::EffectiveEventualBp(f));
-    out.push_back(std::move(j));
-  }
+  for (const flags::Flag& f : *all) out.push_back(flags::FlagToJson(f));
   return out;
 }
 

@@ -22,4 +22,13 @@ ScopedTempDir::~ScopedTempDir() {
   std::filesystem::remove_all(path_, ec);
 }
 
+absl::Status RetryWhileBusy(const std::function<absl::Status()>& write, int attempts) {
+  absl::Status s;
+  for (int i = 0; i < attempts; ++i) {
+    s = write();
+    if (s.code() != absl::StatusCode::kUnavailable) return s;
+  }
+  return s;
+}
+
 }  // namespace cmo::orchestrator

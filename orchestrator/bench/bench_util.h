@@ -3,6 +3,7 @@
 #define CMO_ORCHESTRATOR_BENCH_BENCH_UTIL_H_
 
 #include <chrono>
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -29,6 +30,11 @@ class ScopedTempDir {
   explicit ScopedTempDir(std::string path) : path_(std::move(path)) {}
   std::string path_;
 };
+
+// Runs `write` until it is not kUnavailable (a store locked by the data path's own writers
+// under load), at most `attempts` times. For the harness's own writes (injected faults,
+// repairs), which must land, not fail the run.
+absl::Status RetryWhileBusy(const std::function<absl::Status()>& write, int attempts = 5);
 
 }  // namespace cmo::orchestrator
 

@@ -245,7 +245,7 @@ absl::StatusOr<nlohmann::json> RunBreakerBench(const BreakerBenchOptions& o) {
       repair.push_back({kDomain, key, value, stray_lsn + (int64_t{1} << 30), false, absl::Now()});
     }
     const int64_t injected_ms = NowMs();
-    CMO_RETURN_IF_ERROR(replica->Apply(corrupt, {}).status());
+    CMO_RETURN_IF_ERROR(RetryWhileBusy([&] { return replica->Apply(corrupt, {}).status(); }));
     int64_t first_bad_ms = 0;
     int64_t all_strong_ms = 0;
     CMO_RETURN_IF_ERROR(WaitUntil(absl::Seconds(30), "the breaker to open on every client", [&] {
@@ -275,7 +275,7 @@ absl::StatusOr<nlohmann::json> RunBreakerBench(const BreakerBenchOptions& o) {
                         {"first_bad_window_ms", first_bad_ms},
                         {"all_strong_ms", all_strong_ms}});
     // Repair the replica: the primary's bytes again, so comparisons match.
-    CMO_RETURN_IF_ERROR(replica->Apply(repair, {}).status());
+    CMO_RETURN_IF_ERROR(RetryWhileBusy([&] { return replica->Apply(repair, {}).status(); }));
     CMO_RETURN_IF_ERROR(WaitUntil(absl::Seconds(60), "the breaker to probe and close", [&] {
       return all_clients(flags::BreakerState::kClosed, all_strong_ms, &unused);
     }));

@@ -15,6 +15,7 @@
 #include "base/units.h"
 #include "orchestrator/api/api_server.h"
 #include "orchestrator/api/local_api.h"
+#include "orchestrator/bench/bench_util.h"
 #include "orchestrator/control_state.h"
 #include "orchestrator/demo/plan_compression.h"
 #include "orchestrator/demo/workload.h"
@@ -101,7 +102,7 @@ absl::StatusOr<int64_t> InjectReplicaFault(const std::string& dir, const std::st
     corrupt.push_back({domain, row.key, "corrupted by the injected fault", ++stray, false,
                        absl::Now()});
   }));
-  CMO_RETURN_IF_ERROR(replica->Apply(corrupt, {}).status());
+  CMO_RETURN_IF_ERROR(RetryWhileBusy([&] { return replica->Apply(corrupt, {}).status(); }));
   return static_cast<int64_t>(corrupt.size());
 }
 

@@ -218,6 +218,24 @@ TEST_F(BudgetControllerTest, AHealthyOpNeverTrips) {
   ASSERT_TRUE(m->has_value());
 }
 
+TEST_F(BudgetControllerTest, GatesOnSampleCountAndLagGetTheirMetrics) {
+  AddRampedOp();
+  controller_->SetReplicationLagP99(absl::Milliseconds(140));
+  for (int i = 0; i < 8; ++i) {  // 2 s of 250 ms windows, 300 samples each
+    clock_.Advance(absl::Milliseconds(250));
+    Telemetry(300, 0);
+    Evaluate();
+  }
+  auto samples = plans_->GetMetric("comment.read", migrations::Metric::kShadowSamples);
+  ASSERT_THAT(samples, IsOk());
+  ASSERT_TRUE(samples->has_value()) << "a `shadow_samples >= N` gate would never pass";
+  EXPECT_EQ((*samples)->first, 8 * 300);
+  auto lag = plans_->GetMetric("comment.read", migrations::Metric::kReplicationLagP99);
+  ASSERT_THAT(lag, IsOk());
+  ASSERT_TRUE(lag->has_value()) << "a `replication_lag_p99 < X` gate would never pass";
+  EXPECT_EQ((*lag)->first, 140);
+}
+
 TEST_F(BudgetControllerTest, ABurstTripsTheBreakerWithTheMeasuredValuesInTheAudit) {
   AddRampedOp();
   for (int i = 0; i < 8; ++i) {
