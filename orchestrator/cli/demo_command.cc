@@ -2,6 +2,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 
@@ -49,7 +50,13 @@ int RunDemoCommand(const DemoCliOptions& o, const GlobalOptions& global) {
     d.state_dir = tmpl;
   }
   absl::Status s = RunDemo(d, std::cout);
-  if (!s.ok()) return ReportError(s);
+  if (!s.ok()) {
+    std::error_code ec;  // refused before it started: leave no empty dir behind
+    if (!global.state_dir_given && std::filesystem::is_empty(d.state_dir, ec)) {
+      std::filesystem::remove(d.state_dir, ec);
+    }
+    return ReportError(s);
+  }
   std::cout << "demo finished: the story ran to its end\n";
   return kExitOk;
 }
