@@ -61,6 +61,15 @@ absl::StatusOr<nlohmann::json> LocalApi::Call(const ApiCall& call) {
     if (res == "reconcile") return get ? api_internal::ReconcileJobs(c) : api_internal::Reconcile(c);
     return NoRoute(call);
   }
+  if (res == "reconcile" && post) {
+    const std::string& domain = p[2];
+    if (p.size() == 4 && p[3] == "gc") return api_internal::CollectTombstones(c, domain);
+    if (p.size() == 5 && (p[4] == "pause" || p[4] == "resume")) {
+      return api_internal::SetJobState(c, domain, p[3], p[4] == "pause" ? "paused" : "running");
+    }
+    if (p.size() == 5 && p[4] == "throttle") return api_internal::ThrottleJob(c, domain, p[3]);
+    return NoRoute(call);
+  }
   const std::string& op = p[2];
   if (res == "ops" && p.size() == 3 && get) return api_internal::GetOp(c, op);
   if (p.size() != 4) return NoRoute(call);

@@ -71,14 +71,6 @@ struct JobOptions {
   int64_t rows_per_s = 0;
 };
 
-absl::StatusOr<std::unique_ptr<reconcile::JobStore>> Jobs(const GlobalOptions& global,
-                                                          std::unique_ptr<ControlState>* keep) {
-  auto state = OpenState(global, /*create=*/false);
-  if (!state.ok()) return state.status();
-  *keep = *std::move(state);
-  return reconcile::JobStore::Open((*keep)->flags->db());
-}
-
 int RunStatus(const GlobalOptions& global) {
   auto out = CallApi(global, {"GET", "/v1/reconcile"});
   if (!out.ok()) return ReportError(out.status());
@@ -101,28 +93,30 @@ int RunStatus(const GlobalOptions& global) {
   return kExitOk;
 }
 
-int RunSetState(const JobOptions& o, const std::string& state, const GlobalOptions& global) {
-  if (absl::Status s = RequireLocal(global, "reconcile pause/resume"); !s.ok()) return ReportError(s);
-  std::unique_ptr<ControlState> keep;
-  auto jobs = Jobs(global, &keep);
-  if (!jobs.ok()) return ReportError(jobs.status());
-  if (absl::Status s = (*jobs)->SetState(o.domain, o.region, state); !s.ok()) {
-    return ReportError(s);
+int RunSetState(const JobOptions& o, const std::string& verb, const GlobalOptions& global) {
+  auto out = CallApi(global, {"POST", base::StrCat("/v1/reconcile/", o.domain, "/", o.region, "/", verb)});
+  if (!out.ok()) return ReportError(out.status());
+  if (global.json()) {
+    PrintJson(*out);
+  } else {
+    std::cout << "reconciliation of " << o.domain << " in " << o.region << ": "
+              << (*out)["state"].get<std::string>() << "\n";
   }
-  std::cout << "reconciliation of " << o.domain << " in " << o.region << ": " << state << "\n";
   return kExitOk;
 }
 
 int RunThrottle(const JobOptions& o, const GlobalOptions& global) {
-  if (absl::Status s = RequireLocal(global, "reconcile throttle"); !s.ok()) return ReportError(s);
-  std::unique_ptr<ControlState> keep;
-  auto jobs = Jobs(global, &keep);
-  if (!jobs.ok()) return ReportError(jobs.status());
-  if (absl::Status s = (*jobs)->SetThrottle(o.domain, o.region, o.rows_per_s); !s.ok()) {
-    return ReportError(s);
+  auto out = CallApi(global, {"POST",
+                              base::StrCat("/v1/reconcile/", o.domain, "/", o.region, "/throttle"),
+                              {},
+                              {{"rows_per_s", o.rows_per_s}}});
+  if (!out.ok()) return ReportError(out.status());
+  if (global.json()) {
+    PrintJson(*out);
+  } else {
+    std::cout << "reconciliation of " << o.domain << " in " << o.region << ": at most "
+              << o.rows_per_s << " rows/s\n";
   }
-  std::cout << "reconciliation of " << o.domain << " in " << o.region << ": at most "
-            << o.rows_per_s << " rows/s\n";
   return kExitOk;
 }
 
@@ -191,37 +185,16 @@ struct GcOptions {
 };
 
 int RunGc(const GcOptions& o, const GlobalOptions& global) {
-  if (absl::Status s = RequireLocal(global, "reconcile gc"); !s.ok()) return ReportError(s);
-  auto grace = base::ParseDuration(o.grace);
-  if (!grace.ok()) return ReportError(grace.status());
-  if (*grace < absl::Hours(1)) {
-    return ReportError(absl::InvalidArgumentError(
-        "--grace must be at least 1h: it must exceed the longest replica downtime you tolerate"));
-  }
-  const absl::Time cutoff = absl::Now() - *grace;
-  auto primary = store::PrimaryStore::Open(shadow::PrimaryPath(global.state_dir),
-                                           base::SystemClock());
-  if (!primary.ok()) return ReportError(primary.status());
-  nlohmann::json out = nlohmann::json::object();
-  // Replicas first: a crash in between leaves the primary holding tombstones the replicas no
-  // longer have, which the next reconciliation puts back — never the reverse.
-  for (const std::string& region : shadow::ReplicaRegions(global.state_dir)) {
-    auto replica = store::ReplicaStore::Open(shadow::ReplicaPath(global.state_dir, region));
-    if (!replica.ok()) return ReportError(replica.status());
-    auto n = (*replica)->CollectTombstones(o.domain, cutoff);
-    if (!n.ok()) return ReportError(n.status());
-    out[region] = *n;
-  }
-  auto n = (*primary)->CollectTombstones(o.domain, cutoff);
-  if (!n.ok()) return ReportError(n.status());
-  out["primary"] = *n;
+  auto out = CallApi(global, {"POST", base::StrCat("/v1/reconcile/", o.domain, "/gc"), {},
+                              {{"grace", o.grace}}});
+  if (!out.ok()) return ReportError(out.status());
   if (global.json()) {
-    PrintJson(out);
-  } else {
-    for (const auto& [where, count] : out.items()) {
-      std::cout << where << ": " << count.get<int64_t>() << " tombstone(s) of " << o.domain
-                << " older than " << base::FormatDuration(*grace) << " collected\n";
-    }
+    PrintJson(*out);
+    return kExitOk;
+  }
+  for (const auto& [where, count] : out->items()) {
+    std::cout << where << ": " << count.get<int64_t>() << " tombstone(s) of " << o.domain
+              << " older than " << o.grace << " collected\n";
   }
   return kExitOk;
 }
@@ -308,8 +281,8 @@ void SetupReconcileCommands(CLI::App& app, const GlobalOptions& global,
                                            : "Resume a paused job");
     c->add_option("--domain", st->domain, "The job's domain")->required();
     c->add_option("--region", st->region, "The job's region")->required();
-    const std::string state = std::string(verb) == "pause" ? "paused" : "running";
-    registry.On(c, [st, state, &global] { return RunSetState(*st, state, global); });
+    const std::string v = verb;
+    registry.On(c, [st, v, &global] { return RunSetState(*st, v, global); });
   }
   CLI::App* throttle = rec->add_subcommand("throttle", "Change a job's rows/s limit while it runs");
   throttle->add_option("--domain", st->domain, "The job's domain")->required();

@@ -203,7 +203,11 @@ TEST_F(ApiTest, CliGivesTheSameAnswersWithServer) {
   ASSERT_EQ(direct.exit_code, 0) << direct.err;
   EXPECT_EQ(remote_ops, nlohmann::json::parse(direct.out));
   EXPECT_THAT(cli.Ok(with({"history", "post.like"})), HasSubstr("dual-write"));
-  const auto local_only = cli.Run(with({"reconcile", "gc", "--domain", "likes", "--grace", "1d"}));
+  EXPECT_THAT(cli.Ok(with({"reconcile", "gc", "--domain", "likes", "--grace", "1d"})),
+              HasSubstr("primary: 0 tombstone(s) of likes older than 1d collected"));
+  const auto no_job = cli.Run(with({"reconcile", "pause", "--domain", "likes", "--region", "x"}));
+  EXPECT_EQ(no_job.exit_code, 2) << no_job.err;
+  const auto local_only = cli.Run(with({"reconcile", "verify", "--domain", "likes"}));
   EXPECT_EQ(local_only.exit_code, 2);
   EXPECT_THAT(local_only.err, HasSubstr("local state dir only"));
   const auto down = cli.Run({"ops", "list", "--server", "127.0.0.1:1"});

@@ -64,6 +64,13 @@ absl::StatusOr<nlohmann::json> Divergence(const Context& c);
 absl::StatusOr<nlohmann::json> Reconcile(const Context& c);
 absl::StatusOr<nlohmann::json> ReconcileJobs(const Context& c);
 
+// POST /v1/reconcile/{domain}/{region}/pause|resume|throttle, POST /v1/reconcile/{domain}/gc
+absl::StatusOr<nlohmann::json> SetJobState(const Context& c, const std::string& domain,
+                                           const std::string& region, const std::string& state);
+absl::StatusOr<nlohmann::json> ThrottleJob(const Context& c, const std::string& domain,
+                                           const std::string& region);
+absl::StatusOr<nlohmann::json> CollectTombstones(const Context& c, const std::string& domain);
+
 }  // namespace cmo::orchestrator::api_internal
 
 #endif  // CMO_ORCHESTRATOR_API_INTERNAL_HANDLERS_H_
