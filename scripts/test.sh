@@ -8,6 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+# ccache hits across checkouts for every build below, the fuzz build included (build.sh sets
+# the same for its own builds).
+export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
