@@ -40,12 +40,15 @@ absl::StatusOr<std::string> CompressPlan(std::string_view yaml, const Compressio
         1, std::llround(absl::ToDoubleSeconds(*d) / std::max(1.0, c.time_factor)));
     return base::StrCat(secs, "s");
   };
-  auto count = [&](const std::string& text) -> absl::StatusOr<std::string> {
-    const double n = std::stod(text);
-    return base::StrCat(std::max<int64_t>(1, std::llround(n / std::max(1.0, c.count_factor))));
+  auto scaled = [](double factor) {
+    return [factor](const std::string& text) -> absl::StatusOr<std::string> {
+      const double n = std::stod(text);
+      return base::StrCat(std::max<int64_t>(1, std::llround(n / std::max(1.0, factor))));
+    };
   };
   std::string out = base::StrCat("# Compressed by `cmo demo`: holds / ", std::llround(c.time_factor),
-                                 ", sample counts / ", std::llround(c.count_factor), ".\n");
+                                 ", shadow_samples gates / ", std::llround(c.count_factor),
+                                 ", min_samples / ", std::llround(c.min_samples_factor), ".\n");
   size_t start = 0;
   while (start <= yaml.size()) {
     size_t end = yaml.find('\n', start);
@@ -56,9 +59,9 @@ absl::StatusOr<std::string> CompressPlan(std::string_view yaml, const Compressio
     line = hash == std::string::npos ? line : line.substr(0, hash);
     auto a = ReplaceAll(line, kHold, hold);
     if (!a.ok()) return a.status();
-    auto b = ReplaceAll(*a, kMinSamples, count);
+    auto b = ReplaceAll(*a, kMinSamples, scaled(c.min_samples_factor));
     if (!b.ok()) return b.status();
-    auto d = ReplaceAll(*b, kShadowSamples, count);
+    auto d = ReplaceAll(*b, kShadowSamples, scaled(c.count_factor));
     if (!d.ok()) return d.status();
     out += *d + comment;
     if (end == yaml.size()) break;

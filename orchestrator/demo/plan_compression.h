@@ -13,8 +13,9 @@
 namespace cmo::orchestrator {
 
 struct Compression {
-  double time_factor = 1;   // holds / time_factor (never under 1 s)
-  double count_factor = 1;  // `shadow_samples >= N` and `min_samples: N` / count_factor
+  double time_factor = 1;         // holds / time_factor (never under 1 s)
+  double count_factor = 1;        // `shadow_samples >= N` gates / count_factor
+  double min_samples_factor = 1;  // budgets' `min_samples: N` / min_samples_factor
 };
 
 // Rewrites `yaml` (the text of a plan) line by line, keeping comments and layout, and says

@@ -26,7 +26,7 @@ std::string SocialNetworkPlan() {
 
 TEST(PlanCompression, ShortensHoldsAndCountsAndKeepsThePlan) {
   const std::string original = SocialNetworkPlan();
-  auto compressed = CompressPlan(original, {600, 50});
+  auto compressed = CompressPlan(original, {600, 50, 50});
   ASSERT_TRUE(compressed.ok()) << compressed.status();
   EXPECT_THAT(*compressed, HasSubstr("dual_write: {hold: 3s}"));        // 30m / 600
   EXPECT_THAT(*compressed, HasSubstr("hold: 72s"));                     // 12h / 600
@@ -49,7 +49,7 @@ TEST(PlanCompression, ShortensHoldsAndCountsAndKeepsThePlan) {
 }
 
 TEST(PlanCompression, NeverGoesBelowOneSecondOrOneSample) {
-  auto c = CompressPlan("hold: 90s\nmin_samples: 3\n", {1000, 1000});
+  auto c = CompressPlan("hold: 90s\nmin_samples: 3\n", {1000, 1000, 1000});
   ASSERT_TRUE(c.ok());
   EXPECT_THAT(*c, HasSubstr("hold: 1s\nmin_samples: 1"));
 }
