@@ -1,5 +1,6 @@
 #include "orchestrator/api/local_api.h"
 
+#include <filesystem>
 #include <vector>
 
 #include "absl/strings/str_split.h"
@@ -43,7 +44,9 @@ absl::StatusOr<nlohmann::json> LocalApi::Call(const ApiCall& call) {
   }
   // Registering an op or applying a plan is how a state dir comes to exist.
   const bool creates = post && p.size() == 2 && (p[1] == "ops" || p[1] == "plans");
-  if (creates) {
+  // Checked before opening only when this call would create the state dir: bad input must
+  // not leave an empty one behind (otherwise the handler's own checks suffice).
+  if (creates && state_ == nullptr && !std::filesystem::exists(state_dir_)) {
     const absl::Status valid = p[1] == "ops" ? api_internal::ParseNewOp(call).status()
                                              : api_internal::ValidatePlanCall(call);
     if (!valid.ok()) return valid;

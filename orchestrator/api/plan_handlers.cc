@@ -1,7 +1,6 @@
 // GET /v1/plans (progress of every plan-driven op), POST /v1/plans (apply a plan's YAML),
 // POST /v1/ops/{op|*}/pause|resume, GET /v1/audit.
 #include "absl/time/time.h"
-#include "base/status_macros.h"
 #include "base/strings.h"
 #include "migrations/plan_parser.h"
 #include "orchestrator/api/internal/handlers.h"
@@ -39,13 +38,16 @@ absl::StatusOr<nlohmann::json> PlanStatus(const Context& c) {
   return out;
 }
 
-absl::Status ValidatePlanCall(const ApiCall& call) {
+namespace {
+
+// The plan in the body, or every diagnostic (FILE:LINE:COL) in one invalid-argument error.
+absl::StatusOr<migrations::Plan> ParsePlanCall(const ApiCall& call) {
   auto yaml = BodyString(call, "yaml", true);
   if (!yaml.ok()) return yaml.status();
   auto file = BodyString(call, "file", false, "plan.yaml");
   if (!file.ok()) return file.status();
   migrations::ParseResult r = migrations::ParsePlan(*yaml);
-  if (r.ok()) return absl::OkStatus();
+  if (r.ok()) return std::move(r.plan);
   std::string lines;
   for (const migrations::Diagnostic& d : r.errors) {
     lines += migrations::FormatDiagnostic(*file, d) + "\n";
@@ -54,21 +56,24 @@ absl::Status ValidatePlanCall(const ApiCall& call) {
       base::StrCat(lines, *file, " is not a valid plan; nothing was applied"));
 }
 
+}  // namespace
+
+absl::Status ValidatePlanCall(const ApiCall& call) { return ParsePlanCall(call).status(); }
+
 absl::StatusOr<nlohmann::json> ApplyPlan(const Context& c) {
-  CMO_RETURN_IF_ERROR(ValidatePlanCall(c.call));
-  auto yaml = BodyString(c.call, "yaml", true);
-  if (!yaml.ok()) return yaml.status();
-  auto file = BodyString(c.call, "file", false, "plan.yaml");
-  if (!file.ok()) return file.status();
+  auto plan = ParsePlanCall(c.call);
+  if (!plan.ok()) return plan.status();
   auto force = BodyBool(c.call, "force");
   if (!force.ok()) return force.status();
   auto ctx = c.Audit("plan.apply");
   if (!ctx.ok()) return ctx.status();
-  migrations::ParseResult r = migrations::ParsePlan(*yaml);
-  auto result = c.state.executor->Apply(r.plan, *file, *yaml, *ctx, *force);
+  // Both were checked by ParsePlanCall.
+  const std::string yaml = *BodyString(c.call, "yaml", true);
+  const std::string file = *BodyString(c.call, "file", false, "plan.yaml");
+  auto result = c.state.executor->Apply(*plan, file, yaml, *ctx, *force);
   if (!result.ok()) return result.status();
-  return nlohmann::json{{"plan", r.plan.name},
-                        {"file", *file},
+  return nlohmann::json{{"plan", plan->name},
+                        {"file", file},
                         {"unchanged", result->unchanged},
                         {"registered", result->registered},
                         {"replanned", result->replanned}};

@@ -1,3 +1,4 @@
+#include <cmath>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -39,17 +40,19 @@ int PrintChange(const nlohmann::json& c, const GlobalOptions& global) {
   std::cout << after->op << ": " << Describe(*before) << " -> " << Describe(*after);
   if (!dry_run) std::cout << ", revision " << c.value("revision", int64_t{0});
   std::cout << "\n";
-  const int32_t from = flags::EffectiveEventualBp(*before);
-  const int32_t to = flags::EffectiveEventualBp(*after);
-  if (from == to) {
+  // The API says how much of the bucket space switches path and which way.
+  const std::string direction = c.value("direction", "none");
+  if (direction == "none") {
     std::cout << "  no subject changes path\n";
     return kExitOk;
   }
+  const bool to_eventual = direction == "to_eventual";
   std::cout << "  " << (dry_run ? "would move " : "moved ")
-            << base::FormatBp(to > from ? to - from : from - to)
+            << base::FormatBp(
+                   static_cast<int32_t>(std::lround(c.value("moving_percent", 0.0) * 100)))
             << " of subjects (bucket space) "
-            << (to > from ? "strong -> eventual" : "eventual -> strong");
-  if (to < from) std::cout << ", most recently added first";
+            << (to_eventual ? "strong -> eventual" : "eventual -> strong");
+  if (!to_eventual) std::cout << ", most recently added first";
   std::cout << "\n";
   return kExitOk;
 }
