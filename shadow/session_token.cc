@@ -10,14 +10,23 @@
 namespace cmo::shadow {
 namespace {
 
-constexpr uint8_t kVersion = 1;
-constexpr size_t kPayload = 9;           // version + LSN
-constexpr size_t kBytes = kPayload + 4;  // + checksum
 constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
 
-uint32_t Checksum(const uint8_t* payload) {
-  return static_cast<uint32_t>(XXH3_64bits(payload, kPayload));
-}
+// The two formats, as [version][LSN, little-endian][low bytes of XXH3-64 over version + LSN].
+struct Format {
+  uint8_t version;
+  size_t lsn_bytes;
+  size_t sum_bytes;
+  constexpr size_t bytes() const { return 1 + lsn_bytes + sum_bytes; }
+  constexpr size_t chars() const { return (bytes() * 8 + 5) / 6; }
+};
+// v2 fits in 15 characters, the longest string libstdc++ keeps without a heap allocation, and
+// tokens are copied on every request.
+constexpr Format kV2{2, 7, 3};
+// v1 is still read (sessions carry tokens across deploys) and still written for LSNs >= 2^56.
+constexpr Format kV1{1, 8, 4};
+constexpr size_t kMaxBytes = kV1.bytes();
+static_assert(kV2.chars() == 15 && kV1.chars() == 18);
 
 // Decoding runs on every request: a table instead of a search of the alphabet.
 constexpr std::array<int8_t, 256> kSextets = [] {
@@ -27,29 +36,36 @@ constexpr std::array<int8_t, 256> kSextets = [] {
   return t;
 }();
 
-int Sextet(char c) { return kSextets[static_cast<uint8_t>(c)]; }
+uint32_t Checksum(const uint8_t* payload, const Format& f) {
+  const uint64_t h = XXH3_64bits(payload, 1 + f.lsn_bytes);
+  return static_cast<uint32_t>(h) & static_cast<uint32_t>((uint64_t{1} << (8 * f.sum_bytes)) - 1);
+}
 
 }  // namespace
 
 std::string EncodeToken(const SessionToken& token) {
-  std::array<uint8_t, kBytes> b{};
-  b[0] = kVersion;
   const uint64_t lsn = static_cast<uint64_t>(token.lsn);
-  for (int i = 0; i < 8; ++i) b[1 + i] = static_cast<uint8_t>(lsn >> (8 * i));
-  const uint32_t sum = Checksum(b.data());
-  for (int i = 0; i < 4; ++i) b[kPayload + i] = static_cast<uint8_t>(sum >> (8 * i));
-  std::string out;
+  const Format& f = lsn < (uint64_t{1} << (8 * kV2.lsn_bytes)) ? kV2 : kV1;
+  std::array<uint8_t, kMaxBytes> b{};
+  b[0] = f.version;
+  for (size_t i = 0; i < f.lsn_bytes; ++i) b[1 + i] = static_cast<uint8_t>(lsn >> (8 * i));
+  const uint32_t sum = Checksum(b.data(), f);
+  for (size_t i = 0; i < f.sum_bytes; ++i) {
+    b[1 + f.lsn_bytes + i] = static_cast<uint8_t>(sum >> (8 * i));
+  }
+  std::string out(f.chars(), '\0');
   uint32_t acc = 0;
   int bits = 0;
-  for (uint8_t byte : b) {
-    acc = (acc << 8) | byte;
+  size_t n = 0;
+  for (size_t i = 0; i < f.bytes(); ++i) {
+    acc = (acc << 8) | b[i];
     bits += 8;
     while (bits >= 6) {
       bits -= 6;
-      out.push_back(kAlphabet[(acc >> bits) & 63]);
+      out[n++] = kAlphabet[(acc >> bits) & 63];
     }
   }
-  if (bits > 0) out.push_back(kAlphabet[(acc << (6 - bits)) & 63]);
+  if (bits > 0) out[n] = kAlphabet[(acc << (6 - bits)) & 63];
   return out;
 }
 
@@ -58,30 +74,34 @@ absl::StatusOr<SessionToken> DecodeToken(std::string_view text) {
   auto bad = [&](std::string_view why) {
     return absl::InvalidArgumentError(base::StrCat("invalid session token: ", why));
   };
-  if (text.size() != (kBytes * 8 + 5) / 6) return bad("wrong length");
-  std::array<uint8_t, kBytes> b{};
+  const Format* f = text.size() == kV2.chars()   ? &kV2
+                    : text.size() == kV1.chars() ? &kV1
+                                                 : nullptr;
+  if (f == nullptr) return bad("wrong length");
+  std::array<uint8_t, kMaxBytes> b{};
   uint32_t acc = 0;
   int bits = 0;
   size_t n = 0;
   for (char c : text) {
-    const int v = Sextet(c);
+    const int v = kSextets[static_cast<uint8_t>(c)];
     if (v < 0) return bad("not base64url");
     acc = (acc << 6) | static_cast<uint32_t>(v);
     bits += 6;
     if (bits >= 8) {
       bits -= 8;
-      if (n < kBytes) b[n++] = static_cast<uint8_t>(acc >> bits);
+      b[n++] = static_cast<uint8_t>(acc >> bits);
     }
   }
-  if (n != kBytes) return bad("wrong length");
   // The unused low bits of the last character must be zero: one token, one spelling.
   if ((acc & ((1u << bits) - 1)) != 0) return bad("not canonical");
-  if (b[0] != kVersion) return bad("unknown version");
+  if (b[0] != f->version) return bad("unknown version");
   uint32_t sum = 0;
-  for (int i = 0; i < 4; ++i) sum |= static_cast<uint32_t>(b[kPayload + i]) << (8 * i);
-  if (sum != Checksum(b.data())) return bad("checksum mismatch (truncated or altered)");
+  for (size_t i = 0; i < f->sum_bytes; ++i) {
+    sum |= static_cast<uint32_t>(b[1 + f->lsn_bytes + i]) << (8 * i);
+  }
+  if (sum != Checksum(b.data(), *f)) return bad("checksum mismatch (truncated or altered)");
   uint64_t lsn = 0;
-  for (int i = 0; i < 8; ++i) lsn |= static_cast<uint64_t>(b[1 + i]) << (8 * i);
+  for (size_t i = 0; i < f->lsn_bytes; ++i) lsn |= static_cast<uint64_t>(b[1 + i]) << (8 * i);
   if (lsn > static_cast<uint64_t>(INT64_MAX)) return bad("LSN out of range");
   return SessionToken{static_cast<int64_t>(lsn)};
 }

@@ -3,8 +3,10 @@
 // primary, so one number — the highest LSN the session has observed — serves read-your-writes,
 // monotonic reads and causal order (everything it saw, and all that preceded it, is <= it).
 //
-// Format v1 (base64url, no padding, 18 chars): [0x01][LSN, 8 bytes little-endian]
-// [XXH3_64 of the first 9 bytes, low 4 bytes]. The checksum catches truncation and corruption,
+// Format v2 (base64url, no padding, 15 chars): [0x02][LSN, 7 bytes little-endian]
+// [XXH3_64 of the first 8 bytes, low 3 bytes]. LSNs from 2^56 on are written in format v1
+// (18 chars: [0x01][LSN, 8 bytes][low 4 bytes of XXH3_64 of the first 9]); both are read, so
+// tokens issued before an upgrade stay valid. The checksum catches truncation and corruption,
 // not forgery: a forged token can only make its own session read more strongly.
 #ifndef CMO_SHADOW_SESSION_TOKEN_H_
 #define CMO_SHADOW_SESSION_TOKEN_H_
