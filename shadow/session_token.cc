@@ -74,9 +74,7 @@ absl::StatusOr<SessionToken> DecodeToken(std::string_view text) {
   auto bad = [&](std::string_view why) {
     return absl::InvalidArgumentError(base::StrCat("invalid session token: ", why));
   };
-  const Format* f = text.size() == kV2.chars()   ? &kV2
-                    : text.size() == kV1.chars() ? &kV1
-                                                 : nullptr;
+  const Format* f = text.size() == kV2.chars() ? &kV2 : text.size() == kV1.chars() ? &kV1 : nullptr;
   if (f == nullptr) return bad("wrong length");
   std::array<uint8_t, kMaxBytes> b{};
   uint32_t acc = 0;

@@ -15,6 +15,7 @@
 #include "absl/strings/numbers.h"
 #include "base/mutex.h"
 #include "base/strings.h"
+#include "orchestrator/api/internal/denial_limiter.h"
 #include "orchestrator/api/internal/http_parts.h"
 #include "orchestrator/api/local_api.h"
 #include "orchestrator/server.h"
@@ -44,9 +45,10 @@ absl::StatusOr<std::pair<std::string, int>> ParseListen(const std::string& liste
   int port = -1;
   if (colon == std::string::npos || colon == 0 ||
       !absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(base::StrCat(
-        "listen address \"", listen, "\" is not host:port (e.g. 127.0.0.1:7070, or port 0 for "
-        "any free port)"));
+    return absl::InvalidArgumentError(
+        base::StrCat("listen address \"", listen,
+                     "\" is not host:port (e.g. 127.0.0.1:7070, or port 0 for "
+                     "any free port)"));
   }
   return std::make_pair(listen.substr(0, colon), port);
 }
@@ -63,9 +65,10 @@ absl::StatusOr<std::string> LoadOrCreateToken(const std::string& state_dir) {
     std::string token;
     std::getline(in, token);
     if (token.size() < 16) {
-      return absl::FailedPreconditionError(base::StrCat(
-          path, " holds no usable token (under 16 characters); delete it and restart `cmo "
-                "serve` to create a new one"));
+      return absl::FailedPreconditionError(
+          base::StrCat(path,
+                       " holds no usable token (under 16 characters); delete it and restart `cmo "
+                       "serve` to create a new one"));
     }
     return token;
   }
@@ -79,9 +82,9 @@ absl::StatusOr<std::string> LoadOrCreateToken(const std::string& state_dir) {
   }
   const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) {
-    return absl::FailedPreconditionError(
-        base::StrCat("cannot create ", path, ": ", std::strerror(errno),
-                     "; check that the state dir is writable"));
+    return absl::FailedPreconditionError(base::StrCat("cannot create ", path, ": ",
+                                                      std::strerror(errno),
+                                                      "; check that the state dir is writable"));
   }
   const std::string line = token + "\n";
   const bool written = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size());
@@ -103,6 +106,8 @@ struct ApiServer::Impl {
   base::Mutex mu;
   std::unique_ptr<LocalApi> api ABSL_GUARDED_BY(mu);
   std::unique_ptr<ControlState> state ABSL_GUARDED_BY(mu);  // metrics and auth audit
+  // At most 10 `auth.denied` entries a minute per address.
+  api_internal::DenialLimiter denials ABSL_GUARDED_BY(mu){10, absl::Minutes(1)};
 
   Impl(const ApiServerOptions& o, const base::Clock& c) : options(o), clock(c) {}
 
@@ -110,16 +115,22 @@ struct ApiServer::Impl {
   void Deny(const httplib::Request& req, httplib::Response& res, const char* why) {
     {
       base::MutexLock lock(&mu);
-      const std::string actor = base::StrCat("api:", req.remote_addr);
-      auto logged = state->flags->RecordEvent(
-          "api", {actor, base::StrCat(why, "; request refused"), "auth.denied", false}, nullptr,
-          {{"method", req.method}, {"path", req.path}});
-      (void)logged;  // a failed audit write must not turn a 401 into a 500
+      int64_t unlogged = 0;
+      if (denials.Admit(req.remote_addr, clock.Now(), &unlogged)) {
+        const std::string actor = base::StrCat("api:", req.remote_addr);
+        nlohmann::json after = {{"method", req.method}, {"path", req.path}};
+        if (unlogged > 0) after["refused_unlogged_before"] = unlogged;
+        auto logged = state->flags->RecordEvent(
+            "api", {actor, base::StrCat(why, "; request refused"), "auth.denied", false}, nullptr,
+            after);
+        (void)logged;  // a failed audit write must not turn a 401 into a 500
+      }
     }
     res.set_header("WWW-Authenticate", "Bearer realm=\"cmo\"");
     SendError(res, absl::UnauthenticatedError(base::StrCat(
-                       why, ": mutating calls need `Authorization: Bearer TOKEN` with the token "
-                            "in the server's state dir (api-token)")));
+                       why,
+                       ": mutating calls need `Authorization: Bearer TOKEN` with the token "
+                       "in the server's state dir (api-token)")));
   }
 
   void HandleApi(const httplib::Request& req, httplib::Response& res) {
@@ -173,8 +184,9 @@ struct ApiServer::Impl {
         if (auto r = state->flags->Revision(); !r.ok()) ready = r.status();
       }
       if (ready.ok() && options.data_path != nullptr) ready = DataPathError();
-      if (!ready.ok()) return SendJson(res, 503, {{"status", "not ready"},
-                                                  {"reason", std::string(ready.message())}});
+      if (!ready.ok())
+        return SendJson(res, 503,
+                        {{"status", "not ready"}, {"reason", std::string(ready.message())}});
       SendJson(res, 200, {{"status", "ready"}});
     });
     http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
@@ -201,12 +213,13 @@ struct ApiServer::Impl {
     http.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
       if (!res.body.empty()) return;
       std::string message = base::StrCat("HTTP ", res.status, " for ", req.method, " ", req.path);
-      if (res.status == 404) message = base::StrCat("no such path: ", req.path, "; see docs/API.md");
+      if (res.status == 404)
+        message = base::StrCat("no such path: ", req.path, "; see docs/API.md");
       if (res.status == 413) {
         message = base::StrCat("request body larger than ", options.max_body_bytes, " bytes");
       }
-      SendJson(res, res.status, {{"error", {{"code", "HTTP_" + std::to_string(res.status)},
-                                            {"message", message}}}});
+      SendJson(res, res.status,
+               {{"error", {{"code", "HTTP_" + std::to_string(res.status)}, {"message", message}}}});
     });
     http.set_exception_handler(
         [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
@@ -225,7 +238,7 @@ struct ApiServer::Impl {
 };
 
 absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiServerOptions& options,
-                                                          const base::Clock& clock) {
+                                                            const base::Clock& clock) {
   auto listen = ParseListen(options.listen);
   if (!listen.ok()) return listen.status();
   auto impl = std::make_unique<Impl>(options, clock);

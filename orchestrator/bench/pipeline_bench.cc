@@ -152,7 +152,8 @@ absl::StatusOr<nlohmann::json> RunPipelineBench(const PipelineBenchOptions& o) {
   config.regions = {"bench"};  // the primary and one replica, as the target assumes
   CMO_ASSIGN_OR_RETURN(auto server, Server::Start(config, base::SystemClock()));
   CMO_ASSIGN_OR_RETURN(
-      auto primary, store::PrimaryStore::Open(shadow::PrimaryPath(config.state_dir), base::SystemClock()));
+      auto primary,
+      store::PrimaryStore::Open(shadow::PrimaryPath(config.state_dir), base::SystemClock()));
   Workload w(o);
   // The clock starts once one change has gone all the way through: joining the consumer group
   // and the first metadata round trips take seconds on a loaded machine, and are not the pipe.
@@ -191,8 +192,8 @@ absl::StatusOr<nlohmann::json> RunPipelineBench(const PipelineBenchOptions& o) {
     }
     std::vector<store::WriteRequest> batch;
     // Paced runs write every ~10 ms (smaller batches), so lag measures the pipe, not the batch.
-    const int n = o.rate > 0 ? static_cast<int>(std::min<int64_t>(o.batch, o.rate / 100 + 1))
-                             : o.batch;
+    const int n =
+        o.rate > 0 ? static_cast<int>(std::min<int64_t>(o.batch, o.rate / 100 + 1)) : o.batch;
     for (int i = 0; i < n; ++i) batch.push_back({"bench", w.Key(), w.Value(), false, "bench", "s"});
     CMO_RETURN_IF_ERROR((*primary).Write(batch).status());
     written += n;

@@ -20,7 +20,7 @@
 namespace cmo::orchestrator {
 namespace {
 
-constexpr char kOp[] = "item.read";            // 0% shadow sampling
+constexpr char kOp[] = "item.read";              // 0% shadow sampling
 constexpr char kSampledOp[] = "item.read.1pct";  // 1%: same domain, same data
 constexpr char kDomain[] = "items";
 
@@ -43,9 +43,9 @@ class Reads {
 
 // Primary and replica hold the same rows; the replica's watermark is the primary's last LSN.
 absl::Status Populate(const std::string& dir, const ReadBenchOptions& o, const Reads& reads) {
-  CMO_ASSIGN_OR_RETURN(auto primary, store::PrimaryStore::Open(shadow::PrimaryPath(dir),
-                                                               base::SystemClock(),
-                                                               {.synchronous_full = false}));
+  CMO_ASSIGN_OR_RETURN(auto primary,
+                       store::PrimaryStore::Open(shadow::PrimaryPath(dir), base::SystemClock(),
+                                                 {.synchronous_full = false}));
   CMO_ASSIGN_OR_RETURN(auto replica, store::ReplicaStore::Open(shadow::ReplicaPath(dir, "local"),
                                                                {.synchronous_full = false}));
   const std::string value(static_cast<size_t>(o.value_bytes), 'v');
@@ -209,8 +209,9 @@ absl::StatusOr<nlohmann::json> RunReadBench(const ReadBenchOptions& o) {
   const shadow::ClientStats stats = client->stats();
   if (fallbacks > 0) {
     return absl::InternalError(
-        base::StrCat(fallbacks, " reads fell back to the primary: the benchmark is not measuring "
-                                "the eventual path"));
+        base::StrCat(fallbacks,
+                     " reads fell back to the primary: the benchmark is not measuring "
+                     "the eventual path"));
   }
   CMO_ASSIGN_OR_RETURN(double decide_ns, DecideTokenNs(*client, reads, token));
   nlohmann::json j;
@@ -230,7 +231,8 @@ absl::StatusOr<nlohmann::json> RunReadBench(const ReadBenchOptions& o) {
   j["samples_dropped"] = stats.samples_dropped;
   j["sampled_share"] =
       std::round(static_cast<double>(stats.samples_compared + stats.samples_dropped) /
-                 static_cast<double>(client1_t.calls) * 10000) / 10000;
+                 static_cast<double>(client1_t.calls) * 10000) /
+      10000;
   j["rows_found"] = found;
   return j;
 }

@@ -8,9 +8,9 @@
 namespace cmo::orchestrator {
 
 BudgetController::BudgetController(flags::FlagStore& flags, migrations::PlanStore& plans,
-                                   std::unique_ptr<BreakerStore> breakers,
-                                   const base::Clock& clock, BudgetControllerOptions options,
-                                   OnFreeze on_freeze, OnRecover on_recover)
+                                   std::unique_ptr<BreakerStore> breakers, const base::Clock& clock,
+                                   BudgetControllerOptions options, OnFreeze on_freeze,
+                                   OnRecover on_recover)
     : flags_(flags),
       plans_(plans),
       breakers_(std::move(breakers)),
@@ -23,16 +23,16 @@ absl::StatusOr<std::unique_ptr<BudgetController>> BudgetController::Create(
     flags::FlagStore& flags, migrations::PlanStore& plans, const base::Clock& clock,
     BudgetControllerOptions options, OnFreeze on_freeze, OnRecover on_recover) {
   CMO_ASSIGN_OR_RETURN(auto breakers, BreakerStore::Open(flags.db()));
-  return std::unique_ptr<BudgetController>(new BudgetController(flags, plans, std::move(breakers),
-                                                                clock, options,
-                                                                std::move(on_freeze),
-                                                                std::move(on_recover)));
+  return std::unique_ptr<BudgetController>(
+      new BudgetController(flags, plans, std::move(breakers), clock, options, std::move(on_freeze),
+                           std::move(on_recover)));
 }
 
 absl::Status BudgetController::RefreshBudgets() {
   CMO_ASSIGN_OR_RETURN(std::vector<migrations::StoredPlan> stored, plans_.Plans());
   op_budgets_.clear();
   class_budgets_.clear();
+  write_ops_.clear();
   for (const migrations::StoredPlan& sp : stored) {
     migrations::ParseResult parsed = migrations::ParsePlan(sp.content);
     if (!parsed.ok()) continue;  // validated when applied; a newer binary's format is skipped
@@ -41,6 +41,7 @@ absl::Status BudgetController::RefreshBudgets() {
       if (b.default_for_class.has_value()) class_budgets_[*b.default_for_class] = b;
     }
     for (const migrations::PlanOp& op : plan.ops) {
+      if (op.kind == migrations::OpKind::kWrite) write_ops_.insert(op.op);
       for (const migrations::Budget& b : plan.budgets) {
         if (!op.budget.empty() && b.name == op.budget) op_budgets_[op.op] = b;
       }
@@ -60,12 +61,22 @@ SliWindow& BudgetController::WindowFor(const std::string& op) {
   auto it = windows_.find(op);
   if (it != windows_.end()) return it->second;
   // Buckets of 1/30 of the shortest window this controller may be asked about.
-  const absl::Duration shortest = options_.short_window > absl::ZeroDuration()
-                                      ? options_.short_window
-                                      : absl::Seconds(30);
+  const absl::Duration shortest =
+      options_.short_window > absl::ZeroDuration() ? options_.short_window : absl::Seconds(30);
   const absl::Duration keep = std::max(options_.long_window, absl::Hours(1));
   return windows_.emplace(op, SliWindow(std::max(shortest / 30, absl::Milliseconds(10)), keep))
       .first->second;
+}
+
+SliCounts BudgetController::Evidence(const flags::Flag& flag, const std::vector<flags::Flag>& all,
+                                     absl::Time since) {
+  if (!write_ops_.contains(flag.op)) return WindowFor(flag.op).SumSince(since);
+  SliCounts sum;
+  for (const flags::Flag& reader : all) {
+    if (reader.domain != flag.domain || write_ops_.contains(reader.op)) continue;
+    sum += WindowFor(reader.op).SumSince(since);
+  }
+  return sum;
 }
 
 void BudgetController::Ingest(const shadow::TelemetryWindow& w) {
@@ -74,16 +85,17 @@ void BudgetController::Ingest(const shadow::TelemetryWindow& w) {
 
 absl::Status BudgetController::Apply(const flags::Flag& flag, const BreakerStep& step,
                                      const std::string& actor) {
-  const flags::ChangeContext ctx{actor, step.next.reason,
-                                 std::string(BreakerEventName(step.event)), false};
+  const flags::ChangeContext ctx{actor, step.next.reason, std::string(BreakerEventName(step.event)),
+                                 false};
   if (flag.breaker == step.next.state) {
     // The flag does not change (a freeze, or a reset that clears one): audit first, then the
     // record — a crash in between repeats the transition (and its audit entry) after the
     // restart rather than leaving one nobody was told about.
-    CMO_RETURN_IF_ERROR(flags_.RecordEvent(flag.op, ctx, {{"frozen", !step.next.frozen}},
-                                           {{"frozen", step.next.frozen},
-                                            {"reason", step.next.reason}})
-                            .status());
+    CMO_RETURN_IF_ERROR(
+        flags_
+            .RecordEvent(flag.op, ctx, {{"frozen", !step.next.frozen}},
+                         {{"frozen", step.next.frozen}, {"reason", step.next.reason}})
+            .status());
     CMO_RETURN_IF_ERROR(breakers_->Put(step.next));
     if (on_freeze_) CMO_RETURN_IF_ERROR(on_freeze_(flag.op, step.next.reason));
     return absl::OkStatus();
@@ -112,25 +124,24 @@ absl::StatusOr<std::vector<Transition>> BudgetController::Evaluate() {
       continue;
     }
     const migrations::Budget& budget = BudgetFor(flag);
-    const absl::Duration short_w = options_.short_window > absl::ZeroDuration()
-                                       ? options_.short_window
-                                       : budget.short_window;
-    const absl::Duration long_w = options_.long_window > absl::ZeroDuration()
-                                      ? options_.long_window
-                                      : budget.long_window;
-    SliWindow& window = WindowFor(flag.op);
-    window.Prune(now);
+    const absl::Duration short_w =
+        options_.short_window > absl::ZeroDuration() ? options_.short_window : budget.short_window;
+    const absl::Duration long_w =
+        options_.long_window > absl::ZeroDuration() ? options_.long_window : budget.long_window;
+    WindowFor(flag.op).Prune(now);
     LagReading lag;
     if (lag_p99_.has_value()) lag.short_p99_ms = absl::ToDoubleMilliseconds(*lag_p99_);
     // Evidence from before the breaker's last transition describes a state that is over (a
     // burst that was rolled back and repaired): windows start no earlier than that transition.
     const absl::Time floor = record.since;
-    const SliCounts short_counts = window.SumSince(std::max(now - short_w, floor));
-    const BudgetStatus current =
-        EvaluateBudget(budget, short_counts, window.SumSince(std::max(now - long_w, floor)), lag);
+    const SliCounts short_counts = Evidence(flag, all, std::max(now - short_w, floor));
+    const BudgetStatus current = EvaluateBudget(
+        budget, short_counts, Evidence(flag, all, std::max(now - long_w, floor)), lag);
+    const SliCounts since_probe = record.state == flags::BreakerState::kHalfOpen
+                                      ? Evidence(flag, all, record.since)
+                                      : SliCounts{};
     const BudgetStatus probe = record.state == flags::BreakerState::kHalfOpen
-                                   ? EvaluateBudget(budget, window.SumSince(record.since),
-                                                    window.SumSince(record.since), lag)
+                                   ? EvaluateBudget(budget, since_probe, since_probe, lag)
                                    : BudgetStatus{};
     nlohmann::json status = ToJson(current);
     status["short_window_ms"] = absl::ToInt64Milliseconds(short_w);
@@ -159,8 +170,8 @@ absl::StatusOr<std::vector<Transition>> BudgetController::Evaluate() {
     // The gates on evidence volume and on lag: comparisons settled in the short window, and
     // the replication lag this process measures.
     if (short_counts.windows > 0) {
-      CMO_RETURN_IF_ERROR(plans_.SetMetric(flag.op, migrations::Metric::kShadowSamples,
-                                           short_counts.samples, now));
+      CMO_RETURN_IF_ERROR(
+          plans_.SetMetric(flag.op, migrations::Metric::kShadowSamples, short_counts.samples, now));
     }
     if (lag.short_p99_ms.has_value()) {
       CMO_RETURN_IF_ERROR(plans_.SetMetric(flag.op, migrations::Metric::kReplicationLagP99,

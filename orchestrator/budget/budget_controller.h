@@ -10,6 +10,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -73,6 +74,11 @@ class BudgetController {
   absl::Status RefreshBudgets();
   const migrations::Budget& BudgetFor(const flags::Flag& flag) const;
   SliWindow& WindowFor(const std::string& op);
+  // What `flag`'s budget and gates are judged on since `since`: its own telemetry, or, for a
+  // write op, that of the reads of its domain — writes are never shadow-read, so the
+  // consistency of what they write shows only where it is read.
+  SliCounts Evidence(const flags::Flag& flag, const std::vector<flags::Flag>& all,
+                     absl::Time since);
   absl::Status Apply(const flags::Flag& flag, const BreakerStep& step, const std::string& actor);
 
   flags::FlagStore& flags_;
@@ -85,6 +91,7 @@ class BudgetController {
   std::map<std::string, SliWindow> windows_;
   std::map<std::string, migrations::Budget> op_budgets_;  // from the plans
   std::map<flags::OpClass, migrations::Budget> class_budgets_;
+  std::set<std::string> write_ops_;  // ops the plans declare `kind: write`
   migrations::Budget default_budget_;
   absl::Time budgets_loaded_ = absl::InfinitePast();
   std::optional<absl::Duration> lag_p99_;

@@ -23,8 +23,8 @@ using ::testing::Not;
 class ApiTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto server = ApiServer::Start({.listen = "127.0.0.1:0", .state_dir = state_},
-                                   base::SystemClock());
+    auto server =
+        ApiServer::Start({.listen = "127.0.0.1:0", .state_dir = state_}, base::SystemClock());
     ASSERT_TRUE(server.ok()) << server.status();
     server_ = *std::move(server);
     std::ifstream in(TokenPath(state_));
@@ -45,11 +45,11 @@ class ApiTest : public ::testing::Test {
   }
 
   void AddLikes() {
-    ASSERT_TRUE(Post("/v1/ops",
-                     {{"op", "post.like"}, {"domain", "likes"}, {"target", "eventual"},
-                      {"reason", "r"}},
-                     token_)
-                    .ok());
+    ASSERT_TRUE(
+        Post("/v1/ops",
+             {{"op", "post.like"}, {"domain", "likes"}, {"target", "eventual"}, {"reason", "r"}},
+             token_)
+            .ok());
   }
 
   testing::TempDir dir_;
@@ -60,14 +60,14 @@ class ApiTest : public ::testing::Test {
 };
 
 TEST_F(ApiTest, TokenFileIsPrivate) {
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(TokenPath(state_).c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600);
 }
 
 TEST_F(ApiTest, MutatingCallsNeedTheTokenAndFailuresAreAudited) {
-  auto none = Post("/v1/ops", {{"op", "post.like"}, {"domain", "likes"}, {"target", "eventual"}},
-                   "");
+  auto none =
+      Post("/v1/ops", {{"op", "post.like"}, {"domain", "likes"}, {"target", "eventual"}}, "");
   EXPECT_EQ(none.status().code(), absl::StatusCode::kUnauthenticated);
   EXPECT_THAT(std::string(none.status().message()), HasSubstr("Bearer"));
   auto wrong = Post("/v1/ops", {{"op", "post.like"}, {"domain", "likes"}, {"target", "eventual"}},
@@ -89,11 +89,23 @@ TEST_F(ApiTest, MutatingCallsNeedTheTokenAndFailuresAreAudited) {
   EXPECT_THAT((*audit)[1]["reason"].get<std::string>(), HasSubstr("no bearer token"));
 }
 
+// A flood of refused calls must not fill the audit log: 10 entries a minute per address, the
+// rest counted.
+TEST_F(ApiTest, RefusalsAreAuditedAtABoundedRate) {
+  for (int i = 0; i < 50; ++i) {
+    EXPECT_EQ(Post("/v1/ops/x/pause", {{"reason", "r"}}, "").status().code(),
+              absl::StatusCode::kUnauthenticated);
+  }
+  auto audit = Api("")->Call({"GET", "/v1/audit", {{"limit", "100"}}});
+  ASSERT_TRUE(audit.ok());
+  EXPECT_EQ(audit->size(), 10u) << "every refusal answered 401, only the first 10 logged";
+}
+
 TEST_F(ApiTest, OpsLifecycleOverHttp) {
   AddLikes();
   ASSERT_TRUE(Post("/v1/ops/post.like/advance", {{"reason", "dual"}}, token_).ok());
-  ASSERT_TRUE(Post("/v1/ops/post.like/advance", {{"reason", "shadow"}, {"sample", "5%"}}, token_)
-                  .ok());
+  ASSERT_TRUE(
+      Post("/v1/ops/post.like/advance", {{"reason", "shadow"}, {"sample", "5%"}}, token_).ok());
   auto ramp = Post("/v1/ops/post.like/ramp", {{"reason", "first"}, {"to", "10%"}}, token_);
   ASSERT_TRUE(ramp.ok()) << ramp.status();
   EXPECT_EQ((*ramp)["direction"], "to_eventual");
@@ -117,8 +129,11 @@ TEST_F(ApiTest, OpsLifecycleOverHttp) {
 
 TEST_F(ApiTest, ErrorsAreJsonWithCodesThatMeanSomething) {
   ASSERT_TRUE(Post("/v1/ops",
-                   {{"op", "payment.transfer"}, {"domain", "payments"}, {"class", "critical"},
-                    {"target", "strong"}, {"reason", "r"}},
+                   {{"op", "payment.transfer"},
+                    {"domain", "payments"},
+                    {"class", "critical"},
+                    {"target", "strong"},
+                    {"reason", "r"}},
                    token_)
                   .ok());
   auto refused = Post("/v1/ops/payment.transfer/ramp", {{"reason", "oops"}, {"to", 5}}, token_);
@@ -161,7 +176,8 @@ TEST_F(ApiTest, MetricsHealthAndDashboard) {
   EXPECT_THAT(metrics->body, HasSubstr("cmo_op_ramp_percent{op=\"post.like\"} 25\n"));
   EXPECT_THAT(metrics->body, HasSubstr("cmo_op_eventual_percent{op=\"post.like\"} 25\n"));
   EXPECT_THAT(metrics->body, HasSubstr("cmo_breaker_state{op=\"post.like\"} 0\n"));
-  EXPECT_THAT(metrics->body, HasSubstr("cmo_op_stage{op=\"post.like\",domain=\"likes\",stage=\"ramp\"} 3\n"));
+  EXPECT_THAT(metrics->body,
+              HasSubstr("cmo_op_stage{op=\"post.like\",domain=\"likes\",stage=\"ramp\"} 3\n"));
   for (const char* path : {"/healthz", "/readyz"}) {
     auto r = http_->Get(path);
     ASSERT_TRUE(r) << path;
@@ -198,8 +214,8 @@ TEST_F(ApiTest, CliGivesTheSameAnswersWithServer) {
   EXPECT_THAT(denied.err, HasSubstr("Bearer"));
   // Same JSON as the state dir gives directly.
   const auto remote_ops = cli.Json(with({"ops", "list"}));
-  const auto direct = ::cmo::testing::Run({CMO_BINARY, "--state-dir", state_, "ops", "list",
-                                           "--output", "json"});
+  const auto direct =
+      ::cmo::testing::Run({CMO_BINARY, "--state-dir", state_, "ops", "list", "--output", "json"});
   ASSERT_EQ(direct.exit_code, 0) << direct.err;
   EXPECT_EQ(remote_ops, nlohmann::json::parse(direct.out));
   EXPECT_THAT(cli.Ok(with({"history", "post.like"})), HasSubstr("dual-write"));
@@ -217,16 +233,16 @@ TEST_F(ApiTest, CliGivesTheSameAnswersWithServer) {
 
 TEST(ApiServerStart, PortInUseIsAClearError) {
   testing::TempDir dir;
-  auto first = ApiServer::Start({.listen = "127.0.0.1:0", .state_dir = dir.File("a")},
-                                base::SystemClock());
+  auto first =
+      ApiServer::Start({.listen = "127.0.0.1:0", .state_dir = dir.File("a")}, base::SystemClock());
   ASSERT_TRUE(first.ok()) << first.status();
   const std::string port = (*first)->url().substr((*first)->url().rfind(':') + 1);
   auto second = ApiServer::Start({.listen = "127.0.0.1:" + port, .state_dir = dir.File("b")},
                                  base::SystemClock());
   ASSERT_FALSE(second.ok());
   EXPECT_THAT(std::string(second.status().message()), HasSubstr("port is in use"));
-  auto bad = ApiServer::Start({.listen = "localhost", .state_dir = dir.File("c")},
-                              base::SystemClock());
+  auto bad =
+      ApiServer::Start({.listen = "localhost", .state_dir = dir.File("c")}, base::SystemClock());
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
 }
 

@@ -14,8 +14,8 @@ namespace cmo::orchestrator {
 namespace {
 
 using ::cmo::testing::IsOk;
-using ::testing::HasSubstr;
 using flags::BreakerState;
+using ::testing::HasSubstr;
 
 const absl::Time kT0 = absl::FromUnixSeconds(1'800'000'000);
 
@@ -62,8 +62,7 @@ TEST(BudgetEvalTest, FewBadSamplesUnderTheMinimumNeverBreach) {
 
 TEST(BudgetEvalTest, AFastBurnBreachesOnTheShortWindowAlone) {
   // 2% divergence = 20x the 0.1% budget; the long window is still clean overall.
-  const BudgetStatus s =
-      EvaluateBudget(SmallBudget(), Counts(1000, 0, 20), Counts(100000, 0, 20));
+  const BudgetStatus s = EvaluateBudget(SmallBudget(), Counts(1000, 0, 20), Counts(100000, 0, 20));
   EXPECT_TRUE(s.breach);
   EXPECT_THAT(s.reason, HasSubstr("divergence_ratio 2% over the short window"));
   EXPECT_THAT(s.reason, HasSubstr("fast burn 20x"));
@@ -319,9 +318,9 @@ phases:
   ASSERT_TRUE(parsed.ok());
   migrations::StoredMetrics metrics(*plans_, clock_, absl::Minutes(1));
   migrations::PlanExecutor executor(*flags_, *plans_, metrics, clock_);
-  ASSERT_THAT(executor.Apply(parsed.plan, "careful.yaml", kPlan, {"t", "t", "plan.apply", false},
-                             false),
-              IsOk());
+  ASSERT_THAT(
+      executor.Apply(parsed.plan, "careful.yaml", kPlan, {"t", "t", "plan.apply", false}, false),
+      IsOk());
   for (int i = 0; i < 3; ++i) ASSERT_THAT(executor.Tick(), IsOk());  // dual_write, shadow, ramp
   ASSERT_EQ(flags_->Get("profile.read")->stage, flags::Stage::kRamp);
   std::vector<std::string> frozen;
@@ -361,6 +360,69 @@ phases:
   EXPECT_EQ(flags_->History("profile.read", 1)->at(0).actor, "alice");
 }
 
+// Writes are never shadow-read: a write op is judged by the reads of its domain, so a plan
+// step gated on `shadow_samples` or `divergence_ratio` can pass for it, and its breaker trips
+// when what it writes diverges.
+TEST_F(BudgetControllerTest, AWriteOpIsJudgedByTheReadsOfItsDomain) {
+  constexpr char kPlan[] = R"(
+version: 1
+name: likes
+budgets:
+  - {name: likes, max_divergence_ratio: 0.1%, min_samples: 100}
+operations:
+  - {op: post.like, kind: write, domain: likes, target: eventual, budget: likes}
+  - {op: like.count, kind: read, domain: likes, target: eventual, budget: likes}
+  - {op: feed.read, kind: read, domain: feeds, target: eventual, budget: likes}
+phases:
+  - name: likes
+    ops: [post.like, like.count, feed.read]
+    steps:
+      - dual_write
+      - shadow: {sample: 5%, gates: ["shadow_samples >= 1000"]}
+      - eventual
+)";
+  migrations::ParseResult parsed = migrations::ParsePlan(kPlan);
+  ASSERT_TRUE(parsed.ok());
+  migrations::StoredMetrics metrics(*plans_, clock_, absl::Minutes(1));
+  migrations::PlanExecutor executor(*flags_, *plans_, metrics, clock_);
+  ASSERT_THAT(
+      executor.Apply(parsed.plan, "likes.yaml", kPlan, {"t", "t", "plan.apply", false}, false),
+      IsOk());
+  for (int i = 0; i < 2; ++i) ASSERT_THAT(executor.Tick(), IsOk());  // dual_write, shadow
+  ASSERT_EQ(flags_->Get("post.like")->stage, flags::Stage::kShadow);
+  auto window = [&](const std::string& op, int64_t samples, int64_t bad) {
+    shadow::TelemetryWindow w;
+    clock_.Advance(absl::Milliseconds(250));
+    w.end = clock_.Now();
+    shadow::OpWindow o;
+    o.op = op;
+    o.samples = samples;
+    o.classes[static_cast<size_t>(shadow::MismatchClass::kMatch)] = samples - bad;
+    o.classes[static_cast<size_t>(shadow::MismatchClass::kDivergence)] = bad;
+    w.ops.push_back(o);
+    controller_->Ingest(w);
+  };
+  for (int i = 0; i < 4; ++i) {
+    window("like.count", 300, 0);
+    window("feed.read", 7, 0);  // another domain: not evidence about likes
+    EXPECT_TRUE(Evaluate().empty());
+  }
+  auto samples = plans_->GetMetric("post.like", migrations::Metric::kShadowSamples);
+  ASSERT_THAT(samples, IsOk());
+  ASSERT_TRUE(samples->has_value()) << "the write op's shadow gate could never pass";
+  EXPECT_EQ((*samples)->first, 4 * 300);
+  EXPECT_TRUE(plans_->GetMetric("post.like", migrations::Metric::kDivergenceRatio)->has_value());
+  ASSERT_THAT(executor.Tick(), IsOk());
+  EXPECT_EQ(flags_->Get("post.like")->stage, flags::Stage::kEventual) << "its gate passed";
+  // The likes domain diverges: the reader and the writer both trip.
+  window("like.count", 300, 60);
+  std::vector<std::string> tripped;
+  for (const Transition& t : Evaluate()) {
+    if (t.event == BreakerEvent::kTrip) tripped.push_back(t.op);
+  }
+  EXPECT_THAT(tripped, ::testing::UnorderedElementsAre("post.like", "like.count"));
+}
+
 // After a trip and a healthy probe, the op's plan resumes one step below the step that tripped
 // (then climbs again through its gates), or waits for an operator when its phase says so.
 class RecoveryTest : public BudgetControllerTest, public ::testing::WithParamInterface<bool> {};
@@ -382,23 +444,23 @@ phases:
       - shadow: {sample: 5%}
       - ramp: {to: 10%}
       - ramp: {to: 50%}
-    rollback: {after_recovery: )") + (wait ? "wait" : "resume") + "}\n";
+    rollback: {after_recovery: )") +
+                                (wait ? "wait" : "resume") + "}\n";
   migrations::ParseResult parsed = migrations::ParsePlan(plan_text);
   ASSERT_TRUE(parsed.ok()) << (parsed.errors.empty() ? "" : parsed.errors[0].message);
   migrations::StoredMetrics metrics(*plans_, clock_, absl::Minutes(1));
   migrations::PlanExecutor executor(*flags_, *plans_, metrics, clock_);
-  ASSERT_THAT(executor.Apply(parsed.plan, "likes.yaml", plan_text, {"t", "t", "plan.apply", false},
-                             false),
-              IsOk());
+  ASSERT_THAT(
+      executor.Apply(parsed.plan, "likes.yaml", plan_text, {"t", "t", "plan.apply", false}, false),
+      IsOk());
   for (int i = 0; i < 4; ++i) ASSERT_THAT(executor.Tick(), IsOk());
   ASSERT_EQ(flags_->Get("like.count")->ramp_bp, 5000);
   BudgetControllerOptions o;
   o.short_window = absl::Seconds(10);
   o.breaker = {absl::Seconds(30), absl::Minutes(10), absl::Seconds(5)};
-  auto c = BudgetController::Create(*flags_, *plans_, clock_, o, nullptr,
-                                    [&](const std::string& op) {
-                                      return executor.AfterBreakerRecovery(op).status();
-                                    });
+  auto c = BudgetController::Create(
+      *flags_, *plans_, clock_, o, nullptr,
+      [&](const std::string& op) { return executor.AfterBreakerRecovery(op).status(); });
   ASSERT_THAT(c, IsOk());
   auto send = [&](int64_t samples, int64_t bad) {
     shadow::TelemetryWindow w;

@@ -1,0 +1,67 @@
+// Audit entries for refused requests, limited per client address: a flood of bad requests must
+// not fill the audit log (and the disk under it), yet the first refusals of every address are
+// logged, and each later entry says how many went unlogged since the one before.
+#ifndef CMO_ORCHESTRATOR_API_INTERNAL_DENIAL_LIMITER_H_
+#define CMO_ORCHESTRATOR_API_INTERNAL_DENIAL_LIMITER_H_
+
+#include <cstdint>
+#include <map>
+#include <string>
+
+#include "absl/time/time.h"
+
+namespace cmo::orchestrator::api_internal {
+
+// Not thread-safe (the server calls it under its mutex).
+class DenialLimiter {
+ public:
+  // Addresses beyond `max_addresses` at once share one allowance (an attacker with many
+  // addresses cannot grow the table either).
+  DenialLimiter(int per_period, absl::Duration period, size_t max_addresses = 1024)
+      : per_period_(per_period), period_(period), max_addresses_(max_addresses) {}
+
+  // Whether a refusal from `addr` at `now` gets an audit entry; if so, `*unlogged` is how many
+  // refusals from that address (or the shared allowance) were not logged since its last entry.
+  bool Admit(const std::string& addr, absl::Time now, int64_t* unlogged) {
+    if (!allowances_.contains(addr) && allowances_.size() >= max_addresses_) Forget(now);
+    const std::string& key =
+        allowances_.contains(addr) || allowances_.size() < max_addresses_ ? addr : kShared;
+    Allowance& a = allowances_[key];
+    if (now - a.period_start >= period_) {
+      a.period_start = now;
+      a.logged = 0;
+    }
+    if (a.logged >= per_period_) {
+      ++a.unlogged;
+      return false;
+    }
+    ++a.logged;
+    *unlogged = a.unlogged;
+    a.unlogged = 0;
+    return true;
+  }
+
+ private:
+  struct Allowance {
+    absl::Time period_start = absl::InfinitePast();
+    int logged = 0;
+    int64_t unlogged = 0;
+  };
+  static constexpr char kShared[] = "(other addresses)";
+
+  // Drops addresses whose period is over and that owe no count.
+  void Forget(absl::Time now) {
+    std::erase_if(allowances_, [&](const auto& kv) {
+      return kv.second.unlogged == 0 && now - kv.second.period_start >= period_;
+    });
+  }
+
+  const int per_period_;
+  const absl::Duration period_;
+  const size_t max_addresses_;
+  std::map<std::string, Allowance> allowances_;
+};
+
+}  // namespace cmo::orchestrator::api_internal
+
+#endif  // CMO_ORCHESTRATOR_API_INTERNAL_DENIAL_LIMITER_H_
