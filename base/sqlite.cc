@@ -2,6 +2,10 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
 #include "base/status_macros.h"
 #include "base/strings.h"
 
@@ -91,7 +95,7 @@ absl::StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path
   }
   sqlite3_busy_timeout(raw, options.busy_timeout_ms);
   sqlite3_extended_result_codes(raw, 1);
-  if (options.wal) CMO_RETURN_IF_ERROR(db->ExecScript("PRAGMA journal_mode=WAL;"));
+  if (options.wal) CMO_RETURN_IF_ERROR(db->EnableWal(options.busy_timeout_ms));
   CMO_RETURN_IF_ERROR(db->ExecScript(options.synchronous_full ? "PRAGMA synchronous=FULL;"
                                                               : "PRAGMA synchronous=NORMAL;"));
   CMO_RETURN_IF_ERROR(db->ExecScript("PRAGMA foreign_keys=ON;"));
@@ -99,6 +103,29 @@ absl::StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path
   CMO_RETURN_IF_ERROR(db->ExecScript(StrCat("PRAGMA cache_size=-", options.cache_kib, ";")));
   CMO_RETURN_IF_ERROR(db->ExecScript(StrCat("PRAGMA mmap_size=", options.mmap_bytes, ";")));
   return db;
+}
+
+absl::Status SqliteDb::EnableWal(int busy_timeout_ms) {
+  // Switching a new database to WAL needs it exclusively, and SQLite answers "locked" at once
+  // instead of calling the busy handler: two processes opening a fresh state dir together
+  // (`cmo serve` and an app) would fail at random. Retry for as long as any other lock wait.
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::milliseconds(busy_timeout_ms);
+  for (int attempt = 0;; ++attempt) {
+    absl::Status s = ExecScript("PRAGMA journal_mode=WAL;");
+    if (s.ok()) break;
+    if (!absl::IsUnavailable(s) || std::chrono::steady_clock::now() >= deadline) return s;
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::min(1 << std::min(attempt, 4), 10)));
+  }
+  CMO_ASSIGN_OR_RETURN(Statement * mode, Prepare("PRAGMA journal_mode;"));
+  Statement::Scope q(*mode);
+  CMO_ASSIGN_OR_RETURN(bool row, q->Step());
+  if (!row || q->ColumnText(0) != "wal") {
+    return absl::FailedPreconditionError(
+        StrCat(path_, ": cannot switch to WAL mode (journal mode is '", row ? q->ColumnText(0) : "",
+               "'); is the file on a network filesystem?"));
+  }
+  return absl::OkStatus();
 }
 
 SqliteDb::~SqliteDb() {

@@ -129,6 +129,7 @@ class SqliteDb {
  private:
   friend class Statement;
   SqliteDb(sqlite3* db, std::string path) : db_(db), path_(std::move(path)) {}
+  absl::Status EnableWal(int busy_timeout_ms);
 
   sqlite3* db_;
   std::string path_;
