@@ -116,7 +116,10 @@ absl::Status OutboxRelay::Step(int timeout_ms) {
     persisted_through_ = published_through_;
     last_persist_ = now;
   }
-  if (now - last_heartbeat_ >= options_.heartbeat_interval) {
+  const absl::Duration heartbeat_every = published_through_ != heartbeat_lsn_
+                                             ? options_.heartbeat_interval
+                                             : options_.idle_heartbeat_interval;
+  if (now - last_heartbeat_ >= heartbeat_every) {
     last_heartbeat_ = now;
     heartbeat_lsn_ = published_through_;
     const std::string hb = EncodeHeartbeat(published_through_, now);

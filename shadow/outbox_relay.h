@@ -27,7 +27,11 @@ namespace cmo::shadow {
 struct RelayOptions {
   int batch = 2000;            // outbox rows read per step
   int max_in_flight = 50'000;  // unacknowledged changes: the relay's backpressure bound
+  // Heartbeats go out this often while the published LSN moves, and only every
+  // idle_heartbeat_interval while it stands still: each one is a record batch in every
+  // partition and a transaction in every applier, and Kafka keeps them all.
   absl::Duration heartbeat_interval = absl::Milliseconds(50);
+  absl::Duration idle_heartbeat_interval = absl::Seconds(10);
   absl::Duration trim_interval = absl::Seconds(1);
   absl::Duration persist_interval = absl::Milliseconds(250);  // of published_through
 };
