@@ -1,5 +1,7 @@
 #include "flags/bucketing.h"
 
+// Inlined: bucketing runs on every request (see snapshot.cc).
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 namespace cmo::flags {

@@ -6,6 +6,11 @@
 #include <mutex>
 #include <utility>
 
+// Inlined here (and in bucketing.cc and the session token): the routing decision calls it on
+// every request, and a call into libxxhash is one more stretch of code to fetch each time.
+#define XXH_INLINE_ALL
+#include <xxhash.h>
+
 #include "base/strings.h"
 #include "flags/bucketing.h"
 
@@ -18,6 +23,10 @@ Snapshot::Snapshot(int64_t revision, std::vector<Flag> flags)
     by_op_[f.op] = Compiled{SaltSeed(f.salt), EffectiveEventualBp(f),
                             f.op_class == OpClass::kCritical ? 0 : f.shadow_bp, f.stage, &f};
   }
+}
+
+size_t Snapshot::OpHash::operator()(std::string_view op) const {
+  return static_cast<size_t>(XXH3_64bits(op.data(), op.size()));
 }
 
 const Flag* Snapshot::Find(std::string_view op) const {
@@ -36,7 +45,7 @@ Decision Snapshot::Decide(std::string_view op, std::string_view subject,
 
 Decision Snapshot::Route(std::string_view op, std::string_view subject) const {
   Decision d;
-  auto it = by_op_.find(base::ToAbsl(op));
+  auto it = by_op_.find(op);
   if (it == by_op_.end()) return d;
   const Compiled& c = it->second;
   d.known_op = true;

@@ -53,9 +53,20 @@ class Snapshot {
     Stage stage;
     const Flag* flag;  // into flags_, which never changes after construction
   };
+  // Op names hashed by code compiled into this library (absl's string hash is a call into
+  // another shared library): the lookup runs on every request, between SQLite reads that
+  // evict everything else from the instruction cache.
+  struct OpHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view op) const;
+  };
+  struct OpEq {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+  };
   int64_t revision_;
   std::vector<Flag> flags_;
-  absl::flat_hash_map<std::string, Compiled> by_op_;
+  absl::flat_hash_map<std::string, Compiled, OpHash, OpEq> by_op_;
 };
 
 namespace internal {

@@ -1,5 +1,7 @@
 #include "shadow/session_token.h"
 
+// Inlined: tokens are checked on every request (see flags/snapshot.cc).
+#define XXH_INLINE_ALL
 #include <xxhash.h>
 
 #include <algorithm>
