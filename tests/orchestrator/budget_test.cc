@@ -177,17 +177,36 @@ class BudgetControllerTest : public ::testing::Test {
   }
 
   // One client's window: `samples` comparisons of which `bad` diverged, 10x as many reads.
-  void Telemetry(int64_t samples, int64_t bad) {
+  void Telemetry(int64_t samples, int64_t bad, const std::string& op = "comment.read") {
     shadow::TelemetryWindow w;
     w.end = clock_.Now();
     shadow::OpWindow o;
-    o.op = "comment.read";
+    o.op = op;
     o.samples = samples;
     o.reads_eventual = samples * 10;
     o.classes[static_cast<size_t>(shadow::MismatchClass::kMatch)] = samples - bad;
     o.classes[static_cast<size_t>(shadow::MismatchClass::kDivergence)] = bad;
     w.ops.push_back(o);
     controller_->Ingest(w);
+  }
+
+  // A plan applied through an executor on this fixture's stores.
+  struct AppliedPlan {
+    std::unique_ptr<migrations::StoredMetrics> metrics;
+    std::unique_ptr<migrations::PlanExecutor> executor;
+  };
+  // Applies `yaml` and ticks the executor `ticks` times (one step each).
+  AppliedPlan ApplyPlan(const std::string& yaml, int ticks) {
+    AppliedPlan p;
+    migrations::ParseResult parsed = migrations::ParsePlan(yaml);
+    EXPECT_TRUE(parsed.ok()) << (parsed.errors.empty() ? "" : parsed.errors[0].message);
+    p.metrics = std::make_unique<migrations::StoredMetrics>(*plans_, clock_, absl::Minutes(1));
+    p.executor = std::make_unique<migrations::PlanExecutor>(*flags_, *plans_, *p.metrics, clock_);
+    EXPECT_THAT(
+        p.executor->Apply(parsed.plan, "plan.yaml", yaml, {"t", "t", "plan.apply", false}, false),
+        IsOk());
+    for (int i = 0; i < ticks; ++i) EXPECT_THAT(p.executor->Tick(), IsOk());
+    return p;
   }
 
   std::vector<Transition> Evaluate() {
@@ -314,14 +333,8 @@ phases:
       - shadow: {sample: 5%}
       - ramp: {to: 10%}
 )";
-  migrations::ParseResult parsed = migrations::ParsePlan(kPlan);
-  ASSERT_TRUE(parsed.ok());
-  migrations::StoredMetrics metrics(*plans_, clock_, absl::Minutes(1));
-  migrations::PlanExecutor executor(*flags_, *plans_, metrics, clock_);
-  ASSERT_THAT(
-      executor.Apply(parsed.plan, "careful.yaml", kPlan, {"t", "t", "plan.apply", false}, false),
-      IsOk());
-  for (int i = 0; i < 3; ++i) ASSERT_THAT(executor.Tick(), IsOk());  // dual_write, shadow, ramp
+  AppliedPlan plan = ApplyPlan(kPlan, 3);  // dual_write, shadow, ramp
+  migrations::PlanExecutor& executor = *plan.executor;
   ASSERT_EQ(flags_->Get("profile.read")->stage, flags::Stage::kRamp);
   std::vector<std::string> frozen;
   BudgetControllerOptions o;
@@ -381,26 +394,12 @@ phases:
       - shadow: {sample: 5%, gates: ["shadow_samples >= 1000"]}
       - eventual
 )";
-  migrations::ParseResult parsed = migrations::ParsePlan(kPlan);
-  ASSERT_TRUE(parsed.ok());
-  migrations::StoredMetrics metrics(*plans_, clock_, absl::Minutes(1));
-  migrations::PlanExecutor executor(*flags_, *plans_, metrics, clock_);
-  ASSERT_THAT(
-      executor.Apply(parsed.plan, "likes.yaml", kPlan, {"t", "t", "plan.apply", false}, false),
-      IsOk());
-  for (int i = 0; i < 2; ++i) ASSERT_THAT(executor.Tick(), IsOk());  // dual_write, shadow
+  AppliedPlan plan = ApplyPlan(kPlan, 2);  // dual_write, shadow
+  migrations::PlanExecutor& executor = *plan.executor;
   ASSERT_EQ(flags_->Get("post.like")->stage, flags::Stage::kShadow);
   auto window = [&](const std::string& op, int64_t samples, int64_t bad) {
-    shadow::TelemetryWindow w;
     clock_.Advance(absl::Milliseconds(250));
-    w.end = clock_.Now();
-    shadow::OpWindow o;
-    o.op = op;
-    o.samples = samples;
-    o.classes[static_cast<size_t>(shadow::MismatchClass::kMatch)] = samples - bad;
-    o.classes[static_cast<size_t>(shadow::MismatchClass::kDivergence)] = bad;
-    w.ops.push_back(o);
-    controller_->Ingest(w);
+    Telemetry(samples, bad, op);
   };
   for (int i = 0; i < 4; ++i) {
     window("like.count", 300, 0);
@@ -446,14 +445,8 @@ phases:
       - ramp: {to: 50%}
     rollback: {after_recovery: )") +
                                 (wait ? "wait" : "resume") + "}\n";
-  migrations::ParseResult parsed = migrations::ParsePlan(plan_text);
-  ASSERT_TRUE(parsed.ok()) << (parsed.errors.empty() ? "" : parsed.errors[0].message);
-  migrations::StoredMetrics metrics(*plans_, clock_, absl::Minutes(1));
-  migrations::PlanExecutor executor(*flags_, *plans_, metrics, clock_);
-  ASSERT_THAT(
-      executor.Apply(parsed.plan, "likes.yaml", plan_text, {"t", "t", "plan.apply", false}, false),
-      IsOk());
-  for (int i = 0; i < 4; ++i) ASSERT_THAT(executor.Tick(), IsOk());
+  AppliedPlan plan = ApplyPlan(plan_text, 4);
+  migrations::PlanExecutor& executor = *plan.executor;
   ASSERT_EQ(flags_->Get("like.count")->ramp_bp, 5000);
   BudgetControllerOptions o;
   o.short_window = absl::Seconds(10);
