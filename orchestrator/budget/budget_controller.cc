@@ -137,12 +137,11 @@ absl::StatusOr<std::vector<Transition>> BudgetController::Evaluate() {
     const SliCounts short_counts = Evidence(flag, all, std::max(now - short_w, floor));
     const BudgetStatus current = EvaluateBudget(
         budget, short_counts, Evidence(flag, all, std::max(now - long_w, floor)), lag);
-    const SliCounts since_probe = record.state == flags::BreakerState::kHalfOpen
-                                      ? Evidence(flag, all, record.since)
-                                      : SliCounts{};
-    const BudgetStatus probe = record.state == flags::BreakerState::kHalfOpen
-                                   ? EvaluateBudget(budget, since_probe, since_probe, lag)
-                                   : BudgetStatus{};
+    BudgetStatus probe;  // a half-open breaker is judged on what happened since it opened
+    if (record.state == flags::BreakerState::kHalfOpen) {
+      const SliCounts since = Evidence(flag, all, record.since);
+      probe = EvaluateBudget(budget, since, since, lag);
+    }
     nlohmann::json status = ToJson(current);
     status["short_window_ms"] = absl::ToInt64Milliseconds(short_w);
     status["long_window_ms"] = absl::ToInt64Milliseconds(long_w);

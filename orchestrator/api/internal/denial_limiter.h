@@ -23,10 +23,12 @@ class DenialLimiter {
   // Whether a refusal from `addr` at `now` gets an audit entry; if so, `*unlogged` is how many
   // refusals from that address (or the shared allowance) were not logged since its last entry.
   bool Admit(const std::string& addr, absl::Time now, int64_t* unlogged) {
-    if (!allowances_.contains(addr) && allowances_.size() >= max_addresses_) Forget(now);
-    const std::string& key =
-        allowances_.contains(addr) || allowances_.size() < max_addresses_ ? addr : kShared;
-    Allowance& a = allowances_[key];
+    auto it = allowances_.find(addr);
+    if (it == allowances_.end()) {
+      if (allowances_.size() >= max_addresses_) Forget(now);
+      it = allowances_.try_emplace(allowances_.size() < max_addresses_ ? addr : kShared).first;
+    }
+    Allowance& a = it->second;
     if (now - a.period_start >= period_) {
       a.period_start = now;
       a.logged = 0;
