@@ -41,9 +41,14 @@ void Append(std::string& out, T v) {
 }  // namespace strings_internal
 
 template <typename... Args>
+void StrAppend(std::string* out, const Args&... args) {
+  (strings_internal::Append(*out, args), ...);
+}
+
+template <typename... Args>
 std::string StrCat(const Args&... args) {
   std::string out;
-  (strings_internal::Append(out, args), ...);
+  StrAppend(&out, args...);
   return out;
 }
 

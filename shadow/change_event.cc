@@ -2,76 +2,137 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
+#include <iterator>
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "absl/strings/escaping.h"
 #include "base/strings.h"
+#include "shadow/internal/flat_json.h"
 
 namespace cmo::shadow {
 
 std::string ChangeTopic(std::string_view domain) { return base::StrCat("cmo.changes.", domain); }
 
-std::string EncodeChange(const store::OutboxEntry& e) {
-  std::string b64;
-  absl::Base64Escape(absl::string_view(e.row.value.data(), e.row.value.size()), &b64);
-  nlohmann::json j = {
-      {"v", kChangeEventVersion}, {"type", "change"},
-      {"domain", e.row.domain},   {"key", e.row.key},
-      {"value_b64", b64},         {"tombstone", e.row.tombstone},
-      {"lsn", e.row.lsn},         {"op", e.op},
-      {"subject", e.subject},     {"commit_ms", absl::ToUnixMillis(e.row.commit_time)}};
-  // Keys are documented as UTF-8; a stray invalid byte is replaced rather than thrown on.
-  return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+namespace {
+
+using internal::AppendJsonString;
+using internal::FlatMember;
+using internal::FlatObject;
+
+// Members are written in name order, as the format's first encoder (a JSON library sorting
+// keys) wrote them: consumers comparing messages byte for byte see no change.
+void AppendInt(std::string& out, std::string_view name, int64_t v) {
+  base::StrAppend(&out, "\"", name, "\":", v, ",");
 }
 
-std::string EncodeHeartbeat(int64_t lsn, absl::Time now) {
-  return nlohmann::json{{"v", kChangeEventVersion},
-                        {"type", "heartbeat"},
-                        {"lsn", lsn},
-                        {"sent_ms", absl::ToUnixMillis(now)}}
-      .dump();
-}
-
-absl::StatusOr<ChangeEvent> DecodeEvent(std::string_view value) {
-  const nlohmann::json j = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
+absl::StatusOr<ChangeEvent> FromMembers(const FlatObject& j) {
   auto bad = [&](std::string_view why) {
     return absl::InvalidArgumentError(base::StrCat("not a cmo change event: ", why));
   };
-  if (!j.is_object()) return bad("not a JSON object");
-  if (!j.contains("v") || !j["v"].is_number_integer() || j["v"] != kChangeEventVersion) {
+  auto has = [&](std::string_view name, FlatMember::Kind kind) {
+    const FlatMember* m = j.Find(name);
+    return m != nullptr && m->kind == kind;
+  };
+  auto text = [&](std::string_view name) { return std::string(j.Find(name)->text); };
+  auto number = [&](std::string_view name) { return j.Find(name)->number; };
+  if (!has("v", FlatMember::Kind::kInt) || number("v") != kChangeEventVersion) {
     return bad("unknown version");
   }
-  if (!j.contains("type") || !j["type"].is_string() || !j.contains("lsn") ||
-      !j["lsn"].is_number_integer()) {
+  if (!has("type", FlatMember::Kind::kString) || !has("lsn", FlatMember::Kind::kInt)) {
     return bad("missing type or lsn");
   }
   ChangeEvent e;
-  e.row.lsn = j["lsn"].get<int64_t>();
-  if (j["type"] == "heartbeat") {
+  e.row.lsn = number("lsn");
+  const std::string_view type = j.Find("type")->text;
+  if (type == "heartbeat") {
     e.heartbeat = true;
-    if (j.contains("sent_ms") && j["sent_ms"].is_number_integer()) {
-      e.sent = absl::FromUnixMillis(j["sent_ms"].get<int64_t>());
-    }
+    if (has("sent_ms", FlatMember::Kind::kInt)) e.sent = absl::FromUnixMillis(number("sent_ms"));
     return e;
   }
-  if (j["type"] != "change") return bad("unknown type");
+  if (type != "change") return bad("unknown type");
   for (const char* field : {"domain", "key", "value_b64", "op", "subject"}) {
-    if (!j.contains(field) || !j[field].is_string()) return bad(base::StrCat("missing ", field));
+    if (!has(field, FlatMember::Kind::kString)) return bad(base::StrCat("missing ", field));
   }
-  if (!j.contains("tombstone") || !j["tombstone"].is_boolean() || !j.contains("commit_ms") ||
-      !j["commit_ms"].is_number_integer()) {
+  if (!has("tombstone", FlatMember::Kind::kBool) || !has("commit_ms", FlatMember::Kind::kInt)) {
     return bad("missing tombstone or commit_ms");
   }
-  e.row.domain = j["domain"].get<std::string>();
-  e.row.key = j["key"].get<std::string>();
-  std::string bytes;
-  if (!absl::Base64Unescape(j["value_b64"].get<std::string>(), &bytes)) return bad("bad base64");
-  e.row.value = std::move(bytes);
-  e.row.tombstone = j["tombstone"].get<bool>();
-  e.row.commit_time = absl::FromUnixMillis(j["commit_ms"].get<int64_t>());
-  e.op = j["op"].get<std::string>();
-  e.subject = j["subject"].get<std::string>();
+  e.row.domain = text("domain");
+  e.row.key = text("key");
+  if (!absl::Base64Unescape(base::ToAbsl(j.Find("value_b64")->text), &e.row.value))
+    return bad("bad base64");
+  e.row.tombstone = j.Find("tombstone")->boolean;
+  e.row.commit_time = absl::FromUnixMillis(number("commit_ms"));
+  e.op = text("op");
+  e.subject = text("subject");
   return e;
+}
+
+}  // namespace
+
+std::string EncodeChange(const store::OutboxEntry& e) {
+  std::string out;
+  out.reserve(160 + e.row.key.size() + e.row.value.size() * 4 / 3 + e.op.size() + e.subject.size());
+  out += '{';
+  AppendInt(out, "commit_ms", absl::ToUnixMillis(e.row.commit_time));
+  for (auto [name, value] : {std::pair<std::string_view, std::string_view>{"domain", e.row.domain},
+                             {"key", e.row.key}}) {
+    base::StrAppend(&out, "\"", name, "\":");
+    AppendJsonString(out, value);
+    out += ',';
+  }
+  AppendInt(out, "lsn", e.row.lsn);
+  out += "\"op\":";
+  AppendJsonString(out, e.op);
+  out += ",\"subject\":";
+  AppendJsonString(out, e.subject);
+  base::StrAppend(&out, ",\"tombstone\":", e.row.tombstone ? "true" : "false",
+                  ",\"type\":\"change\",\"v\":", kChangeEventVersion, ",\"value_b64\":\"",
+                  absl::Base64Escape(base::ToAbsl(e.row.value)), "\"}");
+  return out;
+}
+
+std::string EncodeHeartbeat(int64_t lsn, absl::Time now) {
+  return base::StrCat("{\"lsn\":", lsn, ",\"sent_ms\":", absl::ToUnixMillis(now),
+                      ",\"type\":\"heartbeat\",\"v\":", kChangeEventVersion, "}");
+}
+
+absl::StatusOr<ChangeEvent> DecodeEvent(std::string_view value) {
+  if (std::optional<FlatObject> flat = internal::ScanFlatObject(value)) return FromMembers(*flat);
+  return DecodeEventInFullForTest(value);
+}
+
+absl::StatusOr<ChangeEvent> DecodeEventInFullForTest(std::string_view value) {
+  const nlohmann::json j = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) {
+    return absl::InvalidArgumentError("not a cmo change event: not a JSON object");
+  }
+  FlatObject members;
+  for (const auto& [name, v] : j.items()) {
+    FlatMember m;
+    m.name = name;
+    if (v.is_string()) {
+      m.kind = FlatMember::Kind::kString;
+      m.text = v.get_ref<const std::string&>();
+    } else if (v.is_number_integer()) {
+      m.kind = FlatMember::Kind::kInt;
+      m.number = v.get<int64_t>();
+    } else if (v.is_boolean()) {
+      m.kind = FlatMember::Kind::kBool;
+      m.boolean = v.get<bool>();
+    } else {
+      m.kind = v.is_null() ? FlatMember::Kind::kNull : FlatMember::Kind::kOther;
+    }
+    // Only the format's own members are looked up, so a message with many others still fits.
+    static constexpr std::string_view kKnown[] = {"v",       "type",      "lsn",       "sent_ms",
+                                                  "domain",  "key",       "value_b64", "op",
+                                                  "subject", "tombstone", "commit_ms"};
+    if (std::find(std::begin(kKnown), std::end(kKnown), m.name) != std::end(kKnown)) {
+      members.Add(m);
+    }
+  }
+  return FromMembers(members);
 }
 
 int32_t PartitionOf(std::string_view key, int partitions) {
