@@ -41,6 +41,22 @@ Statement& Statement::BindBlob(int index, std::string_view bytes) {
   return *this;
 }
 
+Statement& Statement::BindView(int index, std::string_view text) {
+  Checked(
+      sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC),
+      index)
+      .IgnoreError();
+  return *this;
+}
+
+Statement& Statement::BindBlobView(int index, std::string_view bytes) {
+  Checked(
+      sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_STATIC),
+      index)
+      .IgnoreError();
+  return *this;
+}
+
 Statement& Statement::BindNull(int index) {
   Checked(sqlite3_bind_null(stmt_, index), index).IgnoreError();
   return *this;

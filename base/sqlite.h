@@ -34,6 +34,11 @@ class Statement {
   Statement& Bind(int index, int64_t value);
   Statement& Bind(int index, std::string_view text);
   Statement& BindBlob(int index, std::string_view bytes);
+  // Without copying the bytes (Bind and BindBlob copy): they must stay alive and unchanged
+  // until the statement is reset, i.e. until its Scope ends. For hot paths binding fields of
+  // objects that outlive the Scope.
+  Statement& BindView(int index, std::string_view text);
+  Statement& BindBlobView(int index, std::string_view bytes);
   Statement& BindNull(int index);
 
   // Advances; true while a row is available, false when done.

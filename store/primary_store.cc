@@ -55,6 +55,7 @@ absl::Status PrimaryStore::SetSetting(std::string_view name, int64_t value) {
 
 absl::StatusOr<std::vector<int64_t>> PrimaryStore::Write(std::span<const WriteRequest> writes) {
   CMO_ASSIGN_OR_RETURN(auto txn, base::WriteTransaction::Begin(*db_));
+  internal::DigestDeltas digests;
   CMO_ASSIGN_OR_RETURN(int64_t lsn, Setting("last_lsn"));
   const absl::Time now = clock_.Now();
   std::vector<int64_t> lsns;
@@ -66,21 +67,21 @@ absl::StatusOr<std::vector<int64_t>> PrimaryStore::Write(std::span<const WriteRe
   for (const WriteRequest& w : writes) {
     Row row{w.domain, w.key, w.tombstone ? std::string() : w.value, ++lsn, w.tombstone, now};
     CMO_ASSIGN_OR_RETURN(std::optional<Row> old, rows_->Get(w.domain, w.key));
-    CMO_RETURN_IF_ERROR(rows_->Put(row, old));
+    CMO_RETURN_IF_ERROR(rows_->Put(row, old, digests));
     base::Statement::Scope s(*outbox);
     s->Bind(1, row.lsn)
-        .Bind(2, row.domain)
-        .BindBlob(3, row.key)
-        .BindBlob(4, row.value)
+        .BindView(2, row.domain)
+        .BindBlobView(3, row.key)
+        .BindBlobView(4, row.value)
         .Bind(5, int64_t{row.tombstone})
         .Bind(6, absl::ToUnixMillis(now))
-        .Bind(7, w.op)
-        .Bind(8, w.subject);
+        .BindView(7, w.op)
+        .BindView(8, w.subject);
     CMO_RETURN_IF_ERROR(s->Run());
     lsns.push_back(row.lsn);
   }
   CMO_RETURN_IF_ERROR(SetSetting("last_lsn", lsn));
-  CMO_RETURN_IF_ERROR(txn->Commit());
+  CMO_RETURN_IF_ERROR(rows_->Commit(digests, *txn));
   return lsns;
 }
 
@@ -153,15 +154,16 @@ absl::StatusOr<std::vector<std::string>> PrimaryStore::Domains() {
 }
 
 absl::Status PrimaryStore::Scan(std::string_view domain,
-                        const std::function<void(uint32_t bucket, const Row& row)>& fn) {
+                                const std::function<void(uint32_t bucket, const Row& row)>& fn) {
   return rows_->Scan(domain, fn);
 }
 
 absl::StatusOr<int64_t> PrimaryStore::CollectTombstones(std::string_view domain, absl::Time cutoff,
-                                                  int64_t limit) {
+                                                        int64_t limit) {
   CMO_ASSIGN_OR_RETURN(auto txn, base::WriteTransaction::Begin(*db_));
-  CMO_ASSIGN_OR_RETURN(int64_t n, rows_->CollectTombstones(domain, cutoff, limit));
-  CMO_RETURN_IF_ERROR(txn->Commit());
+  internal::DigestDeltas digests;
+  CMO_ASSIGN_OR_RETURN(int64_t n, rows_->CollectTombstones(domain, cutoff, limit, digests));
+  CMO_RETURN_IF_ERROR(rows_->Commit(digests, *txn));
   return n;
 }
 

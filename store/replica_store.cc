@@ -42,6 +42,7 @@ absl::StatusOr<ApplyStats> ReplicaStore::Apply(std::span<const Row> rows,
                                                std::span<const PartitionProgress> progress) {
   ApplyStats stats;
   CMO_ASSIGN_OR_RETURN(auto txn, base::WriteTransaction::Begin(*db_));
+  internal::DigestDeltas digests;
   CMO_ASSIGN_OR_RETURN(const absl::Time horizon, rows_->TombstoneHorizon());
   for (const Row& row : rows) {
     CMO_ASSIGN_OR_RETURN(std::optional<Row> old, rows_->Get(row.domain, row.key));
@@ -55,7 +56,7 @@ absl::StatusOr<ApplyStats> ReplicaStore::Apply(std::span<const Row> rows,
       ++stats.below_horizon;
       continue;
     }
-    CMO_RETURN_IF_ERROR(rows_->Put(row, old));
+    CMO_RETURN_IF_ERROR(rows_->Put(row, old, digests));
     ++stats.applied;
   }
   CMO_ASSIGN_OR_RETURN(
@@ -72,24 +73,25 @@ absl::StatusOr<ApplyStats> ReplicaStore::Apply(std::span<const Row> rows,
         .Bind(5, p.last_seq);
     CMO_RETURN_IF_ERROR(s->Run());
   }
-  CMO_RETURN_IF_ERROR(txn->Commit());
+  CMO_RETURN_IF_ERROR(rows_->Commit(digests, *txn));
   return stats;
 }
 
 absl::StatusOr<int> ReplicaStore::Repair(std::span<const Fix> fixes) {
   int applied = 0;
   CMO_ASSIGN_OR_RETURN(auto txn, base::WriteTransaction::Begin(*db_));
+  internal::DigestDeltas digests;
   for (const Fix& f : fixes) {
     CMO_ASSIGN_OR_RETURN(std::optional<Row> current, rows_->Get(f.domain, f.key));
     if ((current.has_value() ? current->lsn : 0) != f.expected_lsn) continue;
     if (f.row.has_value()) {
-      CMO_RETURN_IF_ERROR(rows_->Put(*f.row, current));
+      CMO_RETURN_IF_ERROR(rows_->Put(*f.row, current, digests));
     } else if (current.has_value()) {
-      CMO_RETURN_IF_ERROR(rows_->Delete(*current));
+      CMO_RETURN_IF_ERROR(rows_->Delete(*current, digests));
     }
     ++applied;
   }
-  CMO_RETURN_IF_ERROR(txn->Commit());
+  CMO_RETURN_IF_ERROR(rows_->Commit(digests, *txn));
   return applied;
 }
 
@@ -184,15 +186,16 @@ absl::StatusOr<int64_t> ReplicaStore::CountRows(std::string_view domain) {
 }
 
 absl::Status ReplicaStore::Scan(std::string_view domain,
-                        const std::function<void(uint32_t bucket, const Row& row)>& fn) {
+                                const std::function<void(uint32_t bucket, const Row& row)>& fn) {
   return rows_->Scan(domain, fn);
 }
 
 absl::StatusOr<int64_t> ReplicaStore::CollectTombstones(std::string_view domain, absl::Time cutoff,
-                                                  int64_t limit) {
+                                                        int64_t limit) {
   CMO_ASSIGN_OR_RETURN(auto txn, base::WriteTransaction::Begin(*db_));
-  CMO_ASSIGN_OR_RETURN(int64_t n, rows_->CollectTombstones(domain, cutoff, limit));
-  CMO_RETURN_IF_ERROR(txn->Commit());
+  internal::DigestDeltas digests;
+  CMO_ASSIGN_OR_RETURN(int64_t n, rows_->CollectTombstones(domain, cutoff, limit, digests));
+  CMO_RETURN_IF_ERROR(rows_->Commit(digests, *txn));
   return n;
 }
 

@@ -171,6 +171,7 @@ absl::StatusOr<nlohmann::json> RunPipelineBench(const PipelineBenchOptions& o) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   int64_t written = 0;
+  int64_t last_lsn = first;
   const auto start = Clock::now();
   const auto end = start + std::chrono::seconds(o.seconds);
   int64_t applied_at_warmup = first;
@@ -190,12 +191,17 @@ absl::StatusOr<nlohmann::json> RunPipelineBench(const PipelineBenchOptions& o) {
         continue;
       }
     }
+    if (o.rate == 0 && last_lsn - server->regions()[0].watermark > o.max_ahead) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      continue;
+    }
     std::vector<store::WriteRequest> batch;
     // Paced runs write every ~10 ms (smaller batches), so lag measures the pipe, not the batch.
     const int n =
         o.rate > 0 ? static_cast<int>(std::min<int64_t>(o.batch, o.rate / 100 + 1)) : o.batch;
     for (int i = 0; i < n; ++i) batch.push_back({"bench", w.Key(), w.Value(), false, "bench", "s"});
-    CMO_RETURN_IF_ERROR((*primary).Write(batch).status());
+    CMO_ASSIGN_OR_RETURN(const std::vector<int64_t> lsns, (*primary).Write(batch));
+    last_lsn = lsns.back();
     written += n;
     CMO_RETURN_IF_ERROR(server->error());
   }

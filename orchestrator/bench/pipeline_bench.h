@@ -19,6 +19,10 @@ struct PipelineBenchOptions {
   int64_t keys = 1'000'000;
   int value_bytes = 100;
   int batch = 5000;  // writes per primary transaction (the raw SQLite limit's best batch)
+  // At --rate max, how far (in changes) the writer may run ahead of the replica. Without a
+  // bound the writer takes the CPU the pipe needs and lag grows without end: "max" means the
+  // highest rate the pipe sustains, so the writer waits for the replica beyond this.
+  int64_t max_ahead = 20'000;
   std::string work_dir = "/tmp";  // where the temporary stores go (same disk as state dirs)
   bool limits = true;             // also measure the SQLite and Kafka limits
   uint64_t seed = 1;

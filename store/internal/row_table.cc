@@ -72,36 +72,51 @@ absl::StatusOr<RowTable> RowTable::Open(base::SqliteDb& db, int digest_bits_if_n
   base::Statement::Scope s(*read);
   CMO_ASSIGN_OR_RETURN(bool row, s->Step());
   if (!row) return absl::DataLossError(base::StrCat(db.path(), ": digest_bits setting missing"));
-  return RowTable(db, static_cast<int>(s->ColumnInt(0)));
+  RowTable table(db, static_cast<int>(s->ColumnInt(0)));
+  CMO_RETURN_IF_ERROR(table.PrepareHot());
+  return table;
+}
+
+absl::Status RowTable::PrepareHot() {
+  CMO_ASSIGN_OR_RETURN(
+      get_, db_->Prepare("SELECT value, lsn, tombstone, commit_ms, kafka_offset FROM rows WHERE "
+                         "domain = ?1 AND bucket = ?3 AND key = ?2"));
+  CMO_ASSIGN_OR_RETURN(
+      upsert_,
+      db_->Prepare("INSERT INTO rows (domain, key, value, lsn, tombstone, commit_ms, bucket, "
+                   "kafka_offset) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (domain, "
+                   "bucket, key) DO UPDATE SET value = ?3, lsn = ?4, tombstone = ?5, "
+                   "commit_ms = ?6, kafka_offset = ?8"));
+  // digest = sum of row hashes mod 2^64, kept as two 32-bit halves (lo, hi) so that SQLite
+  // can add a delta in one upsert: every intermediate stays below 2^34, far from the signed
+  // 64-bit overflow that would turn it into a float. In SET, lo and hi are the old values.
+  CMO_ASSIGN_OR_RETURN(
+      digest_,
+      db_->Prepare("INSERT INTO digests (domain, bucket, lo, hi, rows) VALUES (?1, ?2, ?3, ?4, ?5) "
+                   "ON CONFLICT (domain, bucket) DO UPDATE SET "
+                   "lo = (lo + ?3) % 4294967296, "
+                   "hi = (hi + ?4 + (lo + ?3) / 4294967296) % 4294967296, "
+                   "rows = rows + ?5"));
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::optional<Row>> RowTable::Get(std::string_view domain, std::string_view key) {
-  CMO_ASSIGN_OR_RETURN(
-      base::Statement * stmt,
-      db_->Prepare("SELECT value, lsn, tombstone, commit_ms, kafka_offset FROM rows WHERE domain = ?1 AND "
-                   "bucket = ?3 AND key = ?2"));
-  base::Statement::Scope s(*stmt);
+  base::Statement::Scope s(*get_);
   // The bucket is a function of the key and leads the primary key, so a bucket scan needs no
   // secondary index (one less B-tree to update on every write).
-  s->Bind(1, domain).BindBlob(2, key).Bind(3, int64_t{DigestBucket(key, bits_)});
+  s->BindView(1, domain).BindBlobView(2, key).Bind(3, int64_t{DigestBucket(key, bits_)});
   CMO_ASSIGN_OR_RETURN(bool row, s->Step());
   if (!row) return std::optional<Row>();
   return std::optional<Row>(ReadRow(s, domain, key));
 }
 
-absl::Status RowTable::Put(const Row& row, const std::optional<Row>& old) {
+absl::Status RowTable::Put(const Row& row, const std::optional<Row>& old, DigestDeltas& digests) {
   const uint32_t bucket = DigestBucket(row.key, bits_);
   {
-    CMO_ASSIGN_OR_RETURN(
-        base::Statement * stmt,
-        db_->Prepare("INSERT INTO rows (domain, key, value, lsn, tombstone, commit_ms, bucket, "
-                     "kafka_offset) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (domain, "
-                     "bucket, key) DO UPDATE SET value = ?3, lsn = ?4, tombstone = ?5, "
-                     "commit_ms = ?6, kafka_offset = ?8"));
-    base::Statement::Scope s(*stmt);
-    s->Bind(1, row.domain)
-        .BindBlob(2, row.key)
-        .BindBlob(3, row.value)
+    base::Statement::Scope s(*upsert_);
+    s->BindView(1, row.domain)
+        .BindBlobView(2, row.key)
+        .BindBlobView(3, row.value)
         .Bind(4, row.lsn)
         .Bind(5, int64_t{row.tombstone})
         .Bind(6, absl::ToUnixMillis(row.commit_time))
@@ -109,48 +124,38 @@ absl::Status RowTable::Put(const Row& row, const std::optional<Row>& old) {
         .Bind(8, row.kafka_offset);
     CMO_RETURN_IF_ERROR(s->Run());
   }
-  // digest = sum of row hashes mod 2^64, kept as two 32-bit halves (lo, hi) so that SQLite
-  // can add a delta in one upsert: every intermediate stays below 2^34, far from the signed
-  // 64-bit overflow that would turn it into a float. In SET, lo and hi are the old values.
-  const uint64_t delta = RowHash(row) - (old.has_value() ? RowHash(*old) : 0);
-  CMO_ASSIGN_OR_RETURN(
-      base::Statement * stmt,
-      db_->Prepare("INSERT INTO digests (domain, bucket, lo, hi, rows) VALUES (?1, ?2, ?3, ?4, 1) "
-                   "ON CONFLICT (domain, bucket) DO UPDATE SET "
-                   "lo = (lo + ?3) % 4294967296, "
-                   "hi = (hi + ?4 + (lo + ?3) / 4294967296) % 4294967296, "
-                   "rows = rows + ?5"));
-  base::Statement::Scope s(*stmt);
-  s->Bind(1, row.domain)
-      .Bind(2, int64_t{bucket})
-      .Bind(3, static_cast<int64_t>(delta & 0xffffffffu))
-      .Bind(4, static_cast<int64_t>(delta >> 32))
-      .Bind(5, int64_t{old.has_value() ? 0 : 1});
-  return s->Run();
+  DigestDeltas::Delta& d = digests.by_bucket_[{row.domain, bucket}];
+  d.sum += RowHash(row) - (old.has_value() ? RowHash(*old) : 0);
+  d.rows += old.has_value() ? 0 : 1;
+  return absl::OkStatus();
 }
 
-absl::Status RowTable::Delete(const Row& old) {
+absl::Status RowTable::Delete(const Row& old, DigestDeltas& digests) {
   const uint32_t bucket = DigestBucket(old.key, bits_);
-  {
-    CMO_ASSIGN_OR_RETURN(
-        base::Statement * stmt,
-        db_->Prepare("DELETE FROM rows WHERE domain = ?1 AND bucket = ?2 AND key = ?3"));
-    base::Statement::Scope s(*stmt);
-    s->Bind(1, old.domain).Bind(2, int64_t{bucket}).BindBlob(3, old.key);
-    CMO_RETURN_IF_ERROR(s->Run());
-  }
-  const uint64_t delta = uint64_t{0} - RowHash(old);  // adding it subtracts the row's hash
   CMO_ASSIGN_OR_RETURN(
       base::Statement * stmt,
-      db_->Prepare("UPDATE digests SET lo = (lo + ?3) % 4294967296, "
-                   "hi = (hi + ?4 + (lo + ?3) / 4294967296) % 4294967296, rows = rows - 1 "
-                   "WHERE domain = ?1 AND bucket = ?2"));
+      db_->Prepare("DELETE FROM rows WHERE domain = ?1 AND bucket = ?2 AND key = ?3"));
   base::Statement::Scope s(*stmt);
-  s->Bind(1, old.domain)
-      .Bind(2, int64_t{bucket})
-      .Bind(3, static_cast<int64_t>(delta & 0xffffffffu))
-      .Bind(4, static_cast<int64_t>(delta >> 32));
-  return s->Run();
+  s->BindView(1, old.domain).Bind(2, int64_t{bucket}).BindBlobView(3, old.key);
+  CMO_RETURN_IF_ERROR(s->Run());
+  DigestDeltas::Delta& d = digests.by_bucket_[{old.domain, bucket}];
+  d.sum -= RowHash(old);
+  d.rows -= 1;
+  return absl::OkStatus();
+}
+
+absl::Status RowTable::Commit(DigestDeltas& digests, base::WriteTransaction& txn) {
+  for (const auto& [where, d] : digests.by_bucket_) {
+    base::Statement::Scope s(*digest_);
+    s->BindView(1, where.first)
+        .Bind(2, int64_t{where.second})
+        .Bind(3, static_cast<int64_t>(d.sum & 0xffffffffu))
+        .Bind(4, static_cast<int64_t>(d.sum >> 32))
+        .Bind(5, d.rows);
+    CMO_RETURN_IF_ERROR(s->Run());
+  }
+  digests.by_bucket_.clear();
+  return txn.Commit();
 }
 
 namespace {
@@ -177,20 +182,21 @@ absl::Status RaiseSetting(base::SqliteDb& db, std::string_view name, int64_t val
 }  // namespace
 
 absl::StatusOr<int64_t> RowTable::CollectTombstones(std::string_view domain, absl::Time cutoff,
-                                                    int64_t limit) {
+                                                    int64_t limit, DigestDeltas& digests) {
   std::vector<Row> dead;
   {
-    CMO_ASSIGN_OR_RETURN(
-        base::Statement * stmt,
-        db_->Prepare("SELECT value, lsn, tombstone, commit_ms, kafka_offset, key FROM rows WHERE domain = ?1 "
-                     "AND tombstone = 1 AND commit_ms < ?2 LIMIT ?3"));
+    CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
+                         db_->Prepare("SELECT value, lsn, tombstone, commit_ms, kafka_offset, key "
+                                      "FROM rows WHERE domain = ?1 "
+                                      "AND tombstone = 1 AND commit_ms < ?2 LIMIT ?3"));
     base::Statement::Scope s(*stmt);
     s->Bind(1, domain).Bind(2, absl::ToUnixMillis(cutoff)).Bind(3, limit);
-    CMO_RETURN_IF_ERROR(s->ForEachRow([&] { dead.push_back(ReadRow(s, domain, s->ColumnText(5))); }));
+    CMO_RETURN_IF_ERROR(
+        s->ForEachRow([&] { dead.push_back(ReadRow(s, domain, s->ColumnText(5))); }));
   }
   int64_t max_lsn = 0;
   for (const Row& r : dead) {
-    CMO_RETURN_IF_ERROR(Delete(r));
+    CMO_RETURN_IF_ERROR(Delete(r, digests));
     max_lsn = std::max(max_lsn, r.lsn);
   }
   CMO_RETURN_IF_ERROR(RaiseSetting(*db_, "tombstone_horizon_ms", absl::ToUnixMillis(cutoff)));
@@ -226,8 +232,9 @@ absl::StatusOr<std::vector<uint64_t>> RowTable::Digests(std::string_view domain)
 absl::StatusOr<std::vector<Row>> RowTable::RowsInBucket(std::string_view domain, uint32_t bucket) {
   CMO_ASSIGN_OR_RETURN(
       base::Statement * stmt,
-      db_->Prepare("SELECT value, lsn, tombstone, commit_ms, kafka_offset, key FROM rows WHERE domain = ?1 "
-                   "AND bucket = ?2 ORDER BY key"));
+      db_->Prepare(
+          "SELECT value, lsn, tombstone, commit_ms, kafka_offset, key FROM rows WHERE domain = ?1 "
+          "AND bucket = ?2 ORDER BY key"));
   base::Statement::Scope s(*stmt);
   s->Bind(1, domain).Bind(2, int64_t{bucket});
   std::vector<Row> out;
@@ -239,13 +246,13 @@ absl::Status RowTable::Scan(std::string_view domain,
                             const std::function<void(uint32_t bucket, const Row& row)>& fn) {
   CMO_ASSIGN_OR_RETURN(
       base::Statement * stmt,
-      db_->Prepare("SELECT value, lsn, tombstone, commit_ms, kafka_offset, key, bucket FROM rows WHERE "
-                   "domain = ?1 ORDER BY bucket, key"));
+      db_->Prepare(
+          "SELECT value, lsn, tombstone, commit_ms, kafka_offset, key, bucket FROM rows WHERE "
+          "domain = ?1 ORDER BY bucket, key"));
   base::Statement::Scope s(*stmt);
   s->Bind(1, domain);
-  return s->ForEachRow([&] {
-    fn(static_cast<uint32_t>(s->ColumnInt(6)), ReadRow(s, domain, s->ColumnText(5)));
-  });
+  return s->ForEachRow(
+      [&] { fn(static_cast<uint32_t>(s->ColumnInt(6)), ReadRow(s, domain, s->ColumnText(5))); });
 }
 
 absl::StatusOr<int64_t> RowTable::CountRows(std::string_view domain) {

@@ -5,10 +5,12 @@
 #define CMO_STORE_INTERNAL_ROW_TABLE_H_
 
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -22,6 +24,20 @@ extern const std::string_view kRowTableSchema;
 extern const std::string_view kRowOffsetSchema;
 
 class RowTable;
+
+// The bucket digest changes of one write transaction, summed per bucket and written once at its
+// end: a batch of writes updates each bucket's digest row once instead of once per write.
+// Dropped unwritten when the transaction fails (its rows roll back with it).
+class DigestDeltas {
+ private:
+  friend class RowTable;
+  struct Delta {
+    uint64_t sum = 0;  // mod 2^64, as the digest itself
+    int64_t rows = 0;
+  };
+  // Ordered, so the digest rows are written in key order (neighbouring B-tree pages).
+  std::map<std::pair<std::string, uint32_t>, Delta> by_bucket_;
+};
 
 // A store's database opened with the row tables plus its own (`component`, `schema`).
 struct OpenedStore {
@@ -40,14 +56,17 @@ class RowTable {
 
   absl::StatusOr<std::optional<Row>> Get(std::string_view domain, std::string_view key);
   // Upserts `row`, replacing `old` (the current row, if any) in its bucket's digest.
-  absl::Status Put(const Row& row, const std::optional<Row>& old);
+  absl::Status Put(const Row& row, const std::optional<Row>& old, DigestDeltas& digests);
   // Removes `old` (the current row) and takes it out of its bucket's digest.
-  absl::Status Delete(const Row& old);
+  absl::Status Delete(const Row& old, DigestDeltas& digests);
+  // Writes the transaction's digest changes, then commits it. Every transaction that puts or
+  // deletes rows ends here, so rows and digests never disagree.
+  absl::Status Commit(DigestDeltas& digests, base::WriteTransaction& txn);
   // Deletes up to `limit` tombstones of `domain` committed before `cutoff` (digests follow)
   // and raises the store's tombstone horizon to `cutoff` and its collected-through LSN; returns
   // how many went.
   absl::StatusOr<int64_t> CollectTombstones(std::string_view domain, absl::Time cutoff,
-                                            int64_t limit);
+                                            int64_t limit, DigestDeltas& digests);
   // Before this time tombstones may have been collected: a write older than it for a key the
   // store does not hold cannot be told apart from a deleted key coming back.
   absl::StatusOr<absl::Time> TombstoneHorizon();
@@ -64,8 +83,14 @@ class RowTable {
 
  private:
   RowTable(base::SqliteDb& db, int bits) : db_(&db), bits_(bits) {}
+  absl::Status PrepareHot();
+
   base::SqliteDb* db_;
   int bits_;
+  // The statements of every write, looked up once (not by their SQL text on each use).
+  base::Statement* get_ = nullptr;
+  base::Statement* upsert_ = nullptr;
+  base::Statement* digest_ = nullptr;
 };
 
 }  // namespace cmo::store::internal
