@@ -78,10 +78,12 @@ absl::Status Statement::Run() {
 
 int64_t Statement::ColumnInt(int column) const { return sqlite3_column_int64(stmt_, column); }
 
-std::string Statement::ColumnText(int column) const {
+std::string Statement::ColumnText(int column) const { return std::string(ColumnView(column)); }
+
+std::string_view Statement::ColumnView(int column) const {
   const auto* p = static_cast<const char*>(sqlite3_column_blob(stmt_, column));
   const int n = sqlite3_column_bytes(stmt_, column);
-  return p == nullptr ? std::string() : std::string(p, static_cast<size_t>(n));
+  return p == nullptr ? std::string_view() : std::string_view(p, static_cast<size_t>(n));
 }
 
 bool Statement::ColumnIsNull(int column) const {

@@ -65,6 +65,8 @@ class Statement {
 
   int64_t ColumnInt(int column) const;
   std::string ColumnText(int column) const;
+  // The column's bytes without a copy: valid until the statement steps again or is reset.
+  std::string_view ColumnView(int column) const;
   bool ColumnIsNull(int column) const;
 
   // Resets the statement (and its bindings) when destroyed, so the cache can reuse it.

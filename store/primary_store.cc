@@ -66,7 +66,8 @@ absl::StatusOr<std::vector<int64_t>> PrimaryStore::Write(std::span<const WriteRe
                    "subject) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
   for (const WriteRequest& w : writes) {
     Row row{w.domain, w.key, w.tombstone ? std::string() : w.value, ++lsn, w.tombstone, now};
-    CMO_ASSIGN_OR_RETURN(std::optional<Row> old, rows_->Get(w.domain, w.key));
+    CMO_ASSIGN_OR_RETURN(std::optional<internal::StoredVersion> old,
+                         rows_->Version(w.domain, w.key));
     CMO_RETURN_IF_ERROR(rows_->Put(row, old, digests));
     base::Statement::Scope s(*outbox);
     s->Bind(1, row.lsn)

@@ -45,7 +45,8 @@ absl::StatusOr<ApplyStats> ReplicaStore::Apply(std::span<const Row> rows,
   internal::DigestDeltas digests;
   CMO_ASSIGN_OR_RETURN(const absl::Time horizon, rows_->TombstoneHorizon());
   for (const Row& row : rows) {
-    CMO_ASSIGN_OR_RETURN(std::optional<Row> old, rows_->Get(row.domain, row.key));
+    CMO_ASSIGN_OR_RETURN(std::optional<internal::StoredVersion> old,
+                         rows_->Version(row.domain, row.key));
     if (old.has_value() && old->lsn >= row.lsn) {
       ++stats.stale;
       continue;
@@ -85,7 +86,9 @@ absl::StatusOr<int> ReplicaStore::Repair(std::span<const Fix> fixes) {
     CMO_ASSIGN_OR_RETURN(std::optional<Row> current, rows_->Get(f.domain, f.key));
     if ((current.has_value() ? current->lsn : 0) != f.expected_lsn) continue;
     if (f.row.has_value()) {
-      CMO_RETURN_IF_ERROR(rows_->Put(*f.row, current, digests));
+      const std::optional<internal::StoredVersion> old =
+          current.has_value() ? std::optional(internal::StoredVersion::Of(*current)) : std::nullopt;
+      CMO_RETURN_IF_ERROR(rows_->Put(*f.row, old, digests));
     } else if (current.has_value()) {
       CMO_RETURN_IF_ERROR(rows_->Delete(*current, digests));
     }

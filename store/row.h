@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 #include "absl/time/time.h"
 
@@ -33,6 +34,8 @@ struct Row {
 // The 64-bit hash of a row that bucket digests sum. Covers key, LSN, tombstone and value, so
 // two stores agree on a bucket's digest only if they agree on every row's version and bytes.
 uint64_t RowHash(const Row& row);
+// The same from the fields, for a row read in place (no Row built).
+uint64_t RowHash(std::string_view key, int64_t lsn, bool tombstone, std::string_view value);
 
 // The digest bucket of a key: XXH3_64bits(key) mod 2^bits.
 uint32_t DigestBucket(std::string_view key, int bits);

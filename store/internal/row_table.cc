@@ -102,15 +102,31 @@ absl::Status RowTable::PrepareHot() {
 
 absl::StatusOr<std::optional<Row>> RowTable::Get(std::string_view domain, std::string_view key) {
   base::Statement::Scope s(*get_);
-  // The bucket is a function of the key and leads the primary key, so a bucket scan needs no
-  // secondary index (one less B-tree to update on every write).
-  s->BindView(1, domain).BindBlobView(2, key).Bind(3, int64_t{DigestBucket(key, bits_)});
-  CMO_ASSIGN_OR_RETURN(bool row, s->Step());
+  CMO_ASSIGN_OR_RETURN(bool row, Seek(s, domain, key));
   if (!row) return std::optional<Row>();
   return std::optional<Row>(ReadRow(s, domain, key));
 }
 
-absl::Status RowTable::Put(const Row& row, const std::optional<Row>& old, DigestDeltas& digests) {
+absl::StatusOr<std::optional<StoredVersion>> RowTable::Version(std::string_view domain,
+                                                               std::string_view key) {
+  base::Statement::Scope s(*get_);
+  CMO_ASSIGN_OR_RETURN(bool row, Seek(s, domain, key));
+  if (!row) return std::optional<StoredVersion>();
+  const int64_t lsn = s->ColumnInt(1);
+  return std::optional<StoredVersion>(
+      StoredVersion{lsn, RowHash(key, lsn, s->ColumnInt(2) != 0, s->ColumnView(0))});
+}
+
+absl::StatusOr<bool> RowTable::Seek(base::Statement::Scope& s, std::string_view domain,
+                                    std::string_view key) {
+  // The bucket is a function of the key and leads the primary key, so a bucket scan needs no
+  // secondary index (one less B-tree to update on every write).
+  s->BindView(1, domain).BindBlobView(2, key).Bind(3, int64_t{DigestBucket(key, bits_)});
+  return s->Step();
+}
+
+absl::Status RowTable::Put(const Row& row, const std::optional<StoredVersion>& old,
+                           DigestDeltas& digests) {
   const uint32_t bucket = DigestBucket(row.key, bits_);
   {
     base::Statement::Scope s(*upsert_);
@@ -125,7 +141,7 @@ absl::Status RowTable::Put(const Row& row, const std::optional<Row>& old, Digest
     CMO_RETURN_IF_ERROR(s->Run());
   }
   DigestDeltas::Delta& d = digests.by_bucket_[{row.domain, bucket}];
-  d.sum += RowHash(row) - (old.has_value() ? RowHash(*old) : 0);
+  d.sum += RowHash(row) - (old.has_value() ? old->hash : 0);
   d.rows += old.has_value() ? 0 : 1;
   return absl::OkStatus();
 }

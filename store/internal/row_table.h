@@ -48,6 +48,14 @@ absl::StatusOr<OpenedStore> OpenStore(const std::string& path, bool synchronous_
                                       int digest_bits, std::string_view component,
                                       const std::vector<std::string_view>& schema);
 
+// What a write needs to know of the row it replaces: its version, and its hash to take out of
+// the bucket digest.
+struct StoredVersion {
+  int64_t lsn = 0;
+  uint64_t hash = 0;
+  static StoredVersion Of(const Row& row) { return {row.lsn, RowHash(row)}; }
+};
+
 // Not thread-safe; borrows the connection.
 class RowTable {
  public:
@@ -55,8 +63,11 @@ class RowTable {
   static absl::StatusOr<RowTable> Open(base::SqliteDb& db, int digest_bits_if_new);
 
   absl::StatusOr<std::optional<Row>> Get(std::string_view domain, std::string_view key);
+  // The current row's version, read in place: no Row is built (the write path's read).
+  absl::StatusOr<std::optional<StoredVersion>> Version(std::string_view domain,
+                                                       std::string_view key);
   // Upserts `row`, replacing `old` (the current row, if any) in its bucket's digest.
-  absl::Status Put(const Row& row, const std::optional<Row>& old, DigestDeltas& digests);
+  absl::Status Put(const Row& row, const std::optional<StoredVersion>& old, DigestDeltas& digests);
   // Removes `old` (the current row) and takes it out of its bucket's digest.
   absl::Status Delete(const Row& old, DigestDeltas& digests);
   // Writes the transaction's digest changes, then commits it. Every transaction that puts or
@@ -84,6 +95,9 @@ class RowTable {
  private:
   RowTable(base::SqliteDb& db, int bits) : db_(&db), bits_(bits) {}
   absl::Status PrepareHot();
+  // Binds and steps get_ for one key; true when the row exists.
+  absl::StatusOr<bool> Seek(base::Statement::Scope& s, std::string_view domain,
+                            std::string_view key);
 
   base::SqliteDb* db_;
   int bits_;

@@ -176,6 +176,15 @@ TEST_F(PipelineTest, RepublishedChangesHaveNoDoubleEffect) {
   ASSERT_EQ(relay_->metrics().published_through, last);
   ASSERT_TRUE(relay_->RequestRepublish().ok());  // min applied is 0: everything again
   ASSERT_TRUE(Converge(std::chrono::seconds(60)));
+  // The watermark is reached with the first copies; read on until every duplicate has arrived.
+  auto all_duplicates_seen = [&] {
+    for (auto& a : appliers_) {
+      if (a->metrics().stale < 1000) return false;
+    }
+    return true;
+  };
+  const auto read_by = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (!all_duplicates_seen() && std::chrono::steady_clock::now() < read_by) Step();
   ExpectReplicasEqualPrimary();
   for (auto& a : appliers_) {
     const ApplierMetrics m = a->metrics();
