@@ -1,6 +1,12 @@
 #include "shadow/shadow_comparer.h"
 
 namespace cmo::shadow {
+namespace {
+
+constexpr size_t kWakeAt = 64;  // queued samples that wake the worker before its tick
+constexpr absl::Duration kTick = absl::Milliseconds(5);
+
+}  // namespace
 
 ShadowComparer::ShadowComparer(ReadPath read, TelemetryRecorder& telemetry,
                                const base::Clock& clock, ShadowOptions options)
@@ -14,7 +20,10 @@ bool ShadowComparer::Offer(ShadowSample sample) {
     base::MutexLock lock(&mu_);
     if (queue_.size() + rechecks_.size() < static_cast<size_t>(options_.capacity)) {
       queue_.push_back(std::move(sample));
-      if (queue_.size() == 1) mu_.SignalAll();  // the worker may be waiting for work
+      // The worker wakes every few ms anyway: waking it for each sample cost the request
+      // thread a futex call and the machine a cross-CPU wake-up per sample. Only a queue
+      // filling up (a burst) wakes it early.
+      if (queue_.size() == kWakeAt) mu_.SignalAll();
       return true;
     }
   }
@@ -36,8 +45,10 @@ void ShadowComparer::Process(ShadowSample s) {
     ++read_errors_;
     return;
   }
-  const std::optional<store::Row>& primary = s.served == flags::Path::kStrong ? s.served_row : *read;
-  const std::optional<store::Row>& replica = s.served == flags::Path::kStrong ? *read : s.served_row;
+  const std::optional<store::Row>& primary =
+      s.served == flags::Path::kStrong ? s.served_row : *read;
+  const std::optional<store::Row>& replica =
+      s.served == flags::Path::kStrong ? *read : s.served_row;
   // The primary never forgets a version: one at or below what the token promised was there
   // when the replica answered, so a replica row older than it broke the session's guarantee.
   if (s.served == flags::Path::kEventual && s.promised_lsn > 0 && primary.has_value() &&
@@ -115,9 +126,11 @@ void ShadowComparer::Start() {
       }
       if (RunOnce(256) > 0) continue;
       base::MutexLock lock(&mu_);
-      // Wake for new samples at once, and at least every few ms for due re-checks.
-      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return stop_ || !queue_.empty(); };
-      mu_.AwaitWithTimeout(ready, absl::Milliseconds(5));
+      // Wakes every few ms for queued samples and due re-checks, early for a burst.
+      auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+        return stop_ || queue_.size() >= kWakeAt;
+      };
+      mu_.AwaitWithTimeout(ready, kTick);
     }
   });
 }
