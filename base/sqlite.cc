@@ -25,35 +25,32 @@ Statement& Statement::Bind(int index, int64_t value) {
   return *this;
 }
 
+namespace {
+
+// Text and blob binds differ only in the SQLite call and whether SQLite copies the bytes.
+int BindBytes(sqlite3_stmt* stmt, int index, std::string_view bytes, bool text, bool copy) {
+  const int n = static_cast<int>(bytes.size());
+  const sqlite3_destructor_type keep = copy ? SQLITE_TRANSIENT : SQLITE_STATIC;
+  return text ? sqlite3_bind_text(stmt, index, bytes.data(), n, keep)
+              : sqlite3_bind_blob(stmt, index, bytes.data(), n, keep);
+}
+
+}  // namespace
+
 Statement& Statement::Bind(int index, std::string_view text) {
-  Checked(
-      sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_TRANSIENT),
-      index)
-      .IgnoreError();
+  Checked(BindBytes(stmt_, index, text, /*text=*/true, /*copy=*/true), index).IgnoreError();
   return *this;
 }
-
 Statement& Statement::BindBlob(int index, std::string_view bytes) {
-  Checked(sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()),
-                            SQLITE_TRANSIENT),
-          index)
-      .IgnoreError();
+  Checked(BindBytes(stmt_, index, bytes, /*text=*/false, /*copy=*/true), index).IgnoreError();
   return *this;
 }
-
 Statement& Statement::BindView(int index, std::string_view text) {
-  Checked(
-      sqlite3_bind_text(stmt_, index, text.data(), static_cast<int>(text.size()), SQLITE_STATIC),
-      index)
-      .IgnoreError();
+  Checked(BindBytes(stmt_, index, text, /*text=*/true, /*copy=*/false), index).IgnoreError();
   return *this;
 }
-
 Statement& Statement::BindBlobView(int index, std::string_view bytes) {
-  Checked(
-      sqlite3_bind_blob(stmt_, index, bytes.data(), static_cast<int>(bytes.size()), SQLITE_STATIC),
-      index)
-      .IgnoreError();
+  Checked(BindBytes(stmt_, index, bytes, /*text=*/false, /*copy=*/false), index).IgnoreError();
   return *this;
 }
 
