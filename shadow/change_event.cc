@@ -21,12 +21,6 @@ using internal::AppendJsonString;
 using internal::FlatMember;
 using internal::FlatObject;
 
-// Members are written in name order, as the format's first encoder (a JSON library sorting
-// keys) wrote them: consumers comparing messages byte for byte see no change.
-void AppendInt(std::string& out, std::string_view name, int64_t v) {
-  base::StrAppend(&out, "\"", name, "\":", v, ",");
-}
-
 absl::StatusOr<ChangeEvent> FromMembers(const FlatObject& j) {
   auto bad = [&](std::string_view why) {
     return absl::InvalidArgumentError(base::StrCat("not a cmo change event: ", why));
@@ -71,19 +65,16 @@ absl::StatusOr<ChangeEvent> FromMembers(const FlatObject& j) {
 
 }  // namespace
 
+// Members are written in name order, as the format's first encoder (a JSON library sorting
+// keys) wrote them: consumers comparing messages byte for byte see no change.
 std::string EncodeChange(const store::OutboxEntry& e) {
   std::string out;
   out.reserve(160 + e.row.key.size() + e.row.value.size() * 4 / 3 + e.op.size() + e.subject.size());
-  out += '{';
-  AppendInt(out, "commit_ms", absl::ToUnixMillis(e.row.commit_time));
-  for (auto [name, value] : {std::pair<std::string_view, std::string_view>{"domain", e.row.domain},
-                             {"key", e.row.key}}) {
-    base::StrAppend(&out, "\"", name, "\":");
-    AppendJsonString(out, value);
-    out += ',';
-  }
-  AppendInt(out, "lsn", e.row.lsn);
-  out += "\"op\":";
+  base::StrAppend(&out, "{\"commit_ms\":", absl::ToUnixMillis(e.row.commit_time), ",\"domain\":");
+  AppendJsonString(out, e.row.domain);
+  out += ",\"key\":";
+  AppendJsonString(out, e.row.key);
+  base::StrAppend(&out, ",\"lsn\":", e.row.lsn, ",\"op\":");
   AppendJsonString(out, e.op);
   out += ",\"subject\":";
   AppendJsonString(out, e.subject);
@@ -100,10 +91,10 @@ std::string EncodeHeartbeat(int64_t lsn, absl::Time now) {
 
 absl::StatusOr<ChangeEvent> DecodeEvent(std::string_view value) {
   if (std::optional<FlatObject> flat = internal::ScanFlatObject(value)) return FromMembers(*flat);
-  return DecodeEventInFullForTest(value);
+  return DecodeEventInFull(value);
 }
 
-absl::StatusOr<ChangeEvent> DecodeEventInFullForTest(std::string_view value) {
+absl::StatusOr<ChangeEvent> DecodeEventInFull(std::string_view value) {
   const nlohmann::json j = nlohmann::json::parse(value, nullptr, /*allow_exceptions=*/false);
   if (!j.is_object()) {
     return absl::InvalidArgumentError("not a cmo change event: not a JSON object");

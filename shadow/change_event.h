@@ -35,9 +35,9 @@ std::string EncodeChange(const store::OutboxEntry& entry);
 std::string EncodeHeartbeat(int64_t lsn, absl::Time now);
 // kInvalidArgument for anything that is not a version-1 event (never throws).
 absl::StatusOr<ChangeEvent> DecodeEvent(std::string_view value);
-// The same with a general JSON parser, which DecodeEvent falls back to for what its fast
-// scanner declines; exposed so a test can check the two agree on every input.
-absl::StatusOr<ChangeEvent> DecodeEventInFullForTest(std::string_view value);
+// The same with a general JSON parser: what DecodeEvent falls back to for texts its fast
+// scanner declines. Public so that tests and the fuzzer can check the two agree on every input.
+absl::StatusOr<ChangeEvent> DecodeEventInFull(std::string_view value);
 
 // The partition of a key: XXH3_64bits(key) mod partitions. Chosen by the relay (not by the
 // client's partitioner) so it is the same for every producer and documented.

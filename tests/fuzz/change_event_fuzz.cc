@@ -10,7 +10,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const std::string_view text(reinterpret_cast<const char*>(data), size);
   const auto fast = cmo::shadow::DecodeEvent(text);
-  const auto full = cmo::shadow::DecodeEventInFullForTest(text);
+  const auto full = cmo::shadow::DecodeEventInFull(text);
   if (fast.ok() != full.ok()) __builtin_trap();
   if (!fast.ok()) {
     if (fast.status() != full.status()) __builtin_trap();

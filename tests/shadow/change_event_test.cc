@@ -101,7 +101,7 @@ RC_GTEST_PROP(ChangeEvent, EncodesAsTheLibraryDidAndRoundTrips,
 // The fast scanner either declines a text or reads it exactly as the general parser does.
 void ExpectSameDecoding(const std::string& text) {
   const absl::StatusOr<ChangeEvent> fast = DecodeEvent(text);
-  const absl::StatusOr<ChangeEvent> full = DecodeEventInFullForTest(text);
+  const absl::StatusOr<ChangeEvent> full = DecodeEventInFull(text);
   RC_ASSERT(fast.ok() == full.ok());
   if (!fast.ok()) {
     RC_ASSERT(fast.status() == full.status());
@@ -180,7 +180,7 @@ RC_GTEST_PROP(ChangeEvent, FastDecodingAgreesOnMutatedEvents,
 TEST(ChangeEvent, DuplicateMembersTakeTheLastLikeTheGeneralParser) {
   const std::string text = R"({"v":1,"type":"heartbeat","lsn":3,"lsn":4})";
   EXPECT_EQ(DecodeEvent(text)->row.lsn, 4);
-  EXPECT_EQ(DecodeEventInFullForTest(text)->row.lsn, 4);
+  EXPECT_EQ(DecodeEventInFull(text)->row.lsn, 4);
 }
 
 TEST(ChangeEvent, PartitionIsStableAndInRange) {
