@@ -95,6 +95,15 @@ void Statement::Reset() {
 
 absl::StatusOr<std::unique_ptr<SqliteDb>> SqliteDb::Open(const std::string& path,
                                                          const SqliteOptions& options) {
+  // SQLite's memory statistics take a process-wide mutex on every allocation, and a batch of
+  // writes allocates thousands of times: two stores writing on two threads (primary and
+  // replica) contended on it. We never read those statistics. Only possible before SQLite
+  // initializes; if something else initialized it first the call fails and nothing changes.
+  static const bool kNoMemStatus = [] {
+    sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0);
+    return true;
+  }();
+  (void)kNoMemStatus;
   sqlite3* raw = nullptr;
   int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
   if (options.create) flags |= SQLITE_OPEN_CREATE;

@@ -20,7 +20,10 @@ namespace cmo::shadow {
 
 struct ApplierOptions {
   std::string region;
-  int batch = 5000;
+  // Changes per replica transaction when the applier is behind. Random keys of one batch share
+  // B-tree pages, so a larger batch writes fewer pages per change: 10,000 was the best raw
+  // SQLite batch in `cmo bench pipeline` (docs/BENCHMARKS.md).
+  int batch = 10000;
   absl::Duration linger = absl::Milliseconds(5);  // to fill a batch once messages arrive
   absl::Duration topic_refresh = absl::Seconds(1);
   int lag_samples = 20'000;  // the window replication-lag percentiles are computed over

@@ -18,7 +18,7 @@ struct PipelineBenchOptions {
   int64_t rate = 0;  // changes/s offered by the writer; 0 = as fast as it can
   int64_t keys = 1'000'000;
   int value_bytes = 100;
-  int batch = 5000;  // writes per primary transaction (the raw SQLite limit's best batch)
+  int batch = 10000;  // writes per primary transaction (the raw SQLite limit's best batch)
   // At --rate max, how far (in changes) the writer may run ahead of the replica. Without a
   // bound the writer takes the CPU the pipe needs and lag grows without end: "max" means the
   // highest rate the pipe sustains, so the writer waits for the replica beyond this.

@@ -58,7 +58,7 @@ void SetupBenchCommands(CLI::App& app, const GlobalOptions& global, CommandRegis
       ->check(CLI::Range(int64_t{1}, int64_t{1'000'000'000}));
   pipeline
       ->add_option("--batch", o->bench.batch,
-                   "Writes per primary transaction at --rate max (default 5000)")
+                   "Writes per primary transaction at --rate max (default 10000)")
       ->check(CLI::Range(1, 100000));
   pipeline
       ->add_option("--max-ahead", o->bench.max_ahead,
