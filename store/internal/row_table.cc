@@ -140,7 +140,7 @@ absl::Status RowTable::Put(const Row& row, const std::optional<StoredVersion>& o
         .Bind(8, row.kafka_offset);
     CMO_RETURN_IF_ERROR(s->Run());
   }
-  DigestDeltas::Delta& d = digests.by_bucket_[{row.domain, bucket}];
+  DigestDeltas::Delta& d = digests.At(row.domain, bucket);
   d.sum += RowHash(row) - (old.has_value() ? old->hash : 0);
   d.rows += old.has_value() ? 0 : 1;
   return absl::OkStatus();
@@ -154,23 +154,41 @@ absl::Status RowTable::Delete(const Row& old, DigestDeltas& digests) {
   base::Statement::Scope s(*stmt);
   s->BindView(1, old.domain).Bind(2, int64_t{bucket}).BindBlobView(3, old.key);
   CMO_RETURN_IF_ERROR(s->Run());
-  DigestDeltas::Delta& d = digests.by_bucket_[{old.domain, bucket}];
+  DigestDeltas::Delta& d = digests.At(old.domain, bucket);
   d.sum -= RowHash(old);
   d.rows -= 1;
   return absl::OkStatus();
 }
 
-absl::Status RowTable::Commit(DigestDeltas& digests, base::WriteTransaction& txn) {
-  for (const auto& [where, d] : digests.by_bucket_) {
-    base::Statement::Scope s(*digest_);
-    s->BindView(1, where.first)
-        .Bind(2, int64_t{where.second})
-        .Bind(3, static_cast<int64_t>(d.sum & 0xffffffffu))
-        .Bind(4, static_cast<int64_t>(d.sum >> 32))
-        .Bind(5, d.rows);
-    CMO_RETURN_IF_ERROR(s->Run());
+DigestDeltas::Delta& DigestDeltas::At(std::string_view domain, uint32_t bucket) {
+  for (Domain& d : domains_) {
+    if (d.name == domain) return d.buckets[bucket];
   }
-  digests.by_bucket_.clear();
+  domains_.push_back({std::string(domain), {}});
+  return domains_.back().buckets[bucket];
+}
+
+absl::Status RowTable::Commit(DigestDeltas& digests, base::WriteTransaction& txn) {
+  std::sort(digests.domains_.begin(), digests.domains_.end(),
+            [](const DigestDeltas::Domain& a, const DigestDeltas::Domain& b) {
+              return a.name < b.name;
+            });
+  std::vector<std::pair<uint32_t, DigestDeltas::Delta>> sorted;
+  for (const DigestDeltas::Domain& domain : digests.domains_) {
+    sorted.assign(domain.buckets.begin(), domain.buckets.end());
+    std::sort(sorted.begin(), sorted.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [bucket, d] : sorted) {
+      base::Statement::Scope s(*digest_);
+      s->BindView(1, domain.name)
+          .Bind(2, int64_t{bucket})
+          .Bind(3, static_cast<int64_t>(d.sum & 0xffffffffu))
+          .Bind(4, static_cast<int64_t>(d.sum >> 32))
+          .Bind(5, d.rows);
+      CMO_RETURN_IF_ERROR(s->Run());
+    }
+  }
+  digests.domains_.clear();
   return txn.Commit();
 }
 
