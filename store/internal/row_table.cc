@@ -169,10 +169,9 @@ DigestDeltas::Delta& DigestDeltas::At(std::string_view domain, uint32_t bucket) 
 }
 
 absl::Status RowTable::Commit(DigestDeltas& digests, base::WriteTransaction& txn) {
-  std::sort(digests.domains_.begin(), digests.domains_.end(),
-            [](const DigestDeltas::Domain& a, const DigestDeltas::Domain& b) {
-              return a.name < b.name;
-            });
+  std::sort(
+      digests.domains_.begin(), digests.domains_.end(),
+      [](const DigestDeltas::Domain& a, const DigestDeltas::Domain& b) { return a.name < b.name; });
   std::vector<std::pair<uint32_t, DigestDeltas::Delta>> sorted;
   for (const DigestDeltas::Domain& domain : digests.domains_) {
     sorted.assign(domain.buckets.begin(), domain.buckets.end());
