@@ -68,18 +68,29 @@ void Die(const absl::Status& s) {
   std::exit(1);
 }
 
+// The pipeline's workload: uniformly random keys, 100-byte values with one byte changed each.
+class Workload {
+ public:
+  explicit Workload(uint64_t seed) : rng_(seed), value_(100, 'v') {}
+  std::string Key() { return cmo::base::StrCat("key-", rng_() % kKeys); }
+  const std::string& Value() {
+    value_[rng_() % value_.size()] = static_cast<char>('a' + rng_() % 26);
+    return value_;
+  }
+
+ private:
+  std::mt19937_64 rng_;
+  std::string value_;
+};
+
 void RunPrimary(const std::string& dir, int seconds) {
   auto primary = cmo::store::PrimaryStore::Open(dir + "/primary.db", cmo::base::SystemClock());
   if (!primary.ok()) Die(primary.status());
-  std::mt19937_64 rng(1);
-  std::string value(100, 'v');
+  Workload w(1);
   Measure("primary", seconds, [&](int64_t written) {
     std::vector<cmo::store::WriteRequest> batch;
-    for (int i = 0; i < kBatch; ++i) {
-      value[rng() % value.size()] = static_cast<char>('a' + rng() % 26);
-      batch.push_back(
-          {"bench", cmo::base::StrCat("key-", rng() % kKeys), value, false, "bench", "s"});
-    }
+    for (int i = 0; i < kBatch; ++i)
+      batch.push_back({"bench", w.Key(), w.Value(), false, "bench", "s"});
     if (auto lsns = (*primary)->Write(batch); !lsns.ok()) Die(lsns.status());
     // The relay trims what every region applied; here every change counts as applied.
     if ((written / kBatch) % 10 == 9) {
@@ -91,19 +102,11 @@ void RunPrimary(const std::string& dir, int seconds) {
 void RunReplica(const std::string& dir, int seconds) {
   auto replica = cmo::store::ReplicaStore::Open(dir + "/replica.db");
   if (!replica.ok()) Die(replica.status());
-  std::mt19937_64 rng(2);
-  std::string value(100, 'v');
+  Workload w(2);
   Measure("replica", seconds, [&](int64_t applied) {
     std::vector<cmo::store::Row> rows;
     for (int i = 0; i < kBatch; ++i) {
-      value[rng() % value.size()] = static_cast<char>('a' + rng() % 26);
-      cmo::store::Row row;
-      row.domain = "bench";
-      row.key = cmo::base::StrCat("key-", rng() % kKeys);
-      row.value = value;
-      row.lsn = applied + i + 1;
-      row.commit_time = absl::Now();
-      rows.push_back(std::move(row));
+      rows.push_back({"bench", w.Key(), w.Value(), applied + i + 1, false, absl::Now()});
     }
     const cmo::store::PartitionProgress progress{"cmo.changes.bench",
                                                  static_cast<int32_t>(applied / kBatch % 4),

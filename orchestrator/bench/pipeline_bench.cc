@@ -40,10 +40,34 @@ class Workload {
 
 // The pipeline's measuring window: its first seconds (the first fifth, at most 5 s) are left
 // out, so both the pipeline and the SQLite limit are measured on a table that has grown the
-// same way for the same time.
-std::chrono::seconds WarmupOf(const PipelineBenchOptions& o) {
-  return std::chrono::seconds(std::min(5, o.seconds / 5));
-}
+// same way for the same time. `count` is whatever is being counted (rows written, changes
+// applied), read when the warm-up ends.
+class MeasuringWindow {
+ public:
+  MeasuringWindow(const PipelineBenchOptions& o, int64_t count_at_start)
+      : start_(Clock::now()),
+        warm_at_(start_ + std::chrono::seconds(std::min(5, o.seconds / 5))),
+        measure_start_(start_),
+        count_at_warm_(count_at_start) {}
+  Clock::time_point start() const { return start_; }
+  // Called once per step of the measured loop.
+  template <typename Count>
+  void Step(const Count& count) {
+    if (warm_ || Clock::now() < warm_at_) return;
+    warm_ = true;
+    count_at_warm_ = count();
+    measure_start_ = Clock::now();
+  }
+  // Per second, from the end of the warm-up to now.
+  double Rate(int64_t count) const {
+    return static_cast<double>(count - count_at_warm_) / Seconds(Clock::now() - measure_start_);
+  }
+
+ private:
+  Clock::time_point start_, warm_at_, measure_start_;
+  int64_t count_at_warm_;
+  bool warm_ = false;
+};
 
 // Raw batched upserts of the same workload into one SQLite store (same pragmas as the
 // stores), best of several batch sizes. Each size runs as long as the pipeline does and is
@@ -64,17 +88,10 @@ absl::StatusOr<std::pair<double, int>> SqliteLimit(const PipelineBenchOptions& o
                                      "CONFLICT (key) DO UPDATE SET value = ?2, lsn = ?3"));
     Workload w(o);
     int64_t rows = 0;
-    int64_t rows_at_warmup = 0;
-    const auto start = Clock::now();
-    const auto end = start + std::chrono::seconds(o.seconds);
-    auto measure_start = start;
-    bool warm = false;
+    MeasuringWindow window(o, 0);
+    const auto end = window.start() + std::chrono::seconds(o.seconds);
     while (Clock::now() < end) {
-      if (!warm && Clock::now() >= start + WarmupOf(o)) {
-        warm = true;
-        rows_at_warmup = rows;
-        measure_start = Clock::now();
-      }
+      window.Step([&] { return rows; });
       CMO_ASSIGN_OR_RETURN(auto txn, base::WriteTransaction::Begin(*db));
       for (int i = 0; i < batch; ++i) {
         base::Statement::Scope s(*upsert);
@@ -83,8 +100,7 @@ absl::StatusOr<std::pair<double, int>> SqliteLimit(const PipelineBenchOptions& o
       }
       CMO_RETURN_IF_ERROR(txn->Commit());
     }
-    const double rate =
-        static_cast<double>(rows - rows_at_warmup) / Seconds(Clock::now() - measure_start);
+    const double rate = window.Rate(rows);
     if (rate > best) {
       best = rate;
       best_batch = batch;
@@ -196,18 +212,11 @@ absl::StatusOr<nlohmann::json> RunPipelineBench(const PipelineBenchOptions& o) {
   }
   int64_t written = 0;
   int64_t last_lsn = first;
-  const auto start = Clock::now();
+  MeasuringWindow window(o, first);
+  const auto start = window.start();
   const auto end = start + std::chrono::seconds(o.seconds);
-  int64_t applied_at_warmup = first;
-  auto warmup_end = start + WarmupOf(o);
-  bool warm = false;
-  Clock::time_point measure_start = start;
   while (Clock::now() < end) {
-    if (!warm && Clock::now() >= warmup_end) {
-      warm = true;
-      applied_at_warmup = server->regions()[0].watermark;
-      measure_start = Clock::now();
-    }
+    window.Step([&] { return server->regions()[0].watermark; });
     if (o.rate > 0) {  // paced: never ahead of rate * elapsed
       const double due = static_cast<double>(o.rate) * Seconds(Clock::now() - start);
       if (static_cast<double>(written) >= due) {
@@ -236,13 +245,10 @@ absl::StatusOr<nlohmann::json> RunPipelineBench(const PipelineBenchOptions& o) {
     written += n;
     CMO_RETURN_IF_ERROR(server->error());
   }
-  const auto stop = Clock::now();
   const Server::RegionStatus region = server->regions()[0];
-  const double window = Seconds(stop - measure_start);
+  report["changes_per_s"] = static_cast<int64_t>(window.Rate(region.watermark));
   report["written_per_s"] =
-      static_cast<int64_t>(static_cast<double>(written) / Seconds(stop - start));
-  report["changes_per_s"] =
-      static_cast<int64_t>(static_cast<double>(region.watermark - applied_at_warmup) / window);
+      static_cast<int64_t>(static_cast<double>(written) / Seconds(Clock::now() - start));
   report["lag_p50_ms"] = region.applier.lag_p50_ms;
   report["lag_p95_ms"] = region.applier.lag_p95_ms;
   report["lag_p99_ms"] = region.applier.lag_p99_ms;
