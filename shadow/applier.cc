@@ -81,15 +81,21 @@ void Applier::RecordLag(absl::Duration lag) {
   }
 }
 
+absl::Duration LingerFor(const ApplierOptions& options, int polled) {
+  return polled >= options.batch / 4 ? options.linger_when_behind : options.linger;
+}
+
 absl::Status Applier::Step(int timeout_ms) {
   if (clock_.Now() - last_refresh_ >= options_.topic_refresh) CMO_RETURN_IF_ERROR(RefreshTopics());
   if (topics_.empty()) return absl::OkStatus();
   CMO_ASSIGN_OR_RETURN(std::vector<base::KafkaMessage> messages,
                        consumer_->Poll(options_.batch, timeout_ms));
   if (messages.empty()) return absl::OkStatus();
-  // Linger briefly to fill the batch: every apply is one transaction (one fsync), so many tiny
-  // batches would cap throughput; a few ms is small next to the lag budget.
-  const absl::Time linger_until = clock_.Now() + options_.linger;
+  // Linger to fill the batch: every apply is one transaction (one fsync, one write of each page
+  // it touches), so many small batches would cap throughput. A few ms is small next to the lag
+  // budget; an applier that is behind waits longer, for a batch that shares more pages.
+  const absl::Time linger_until =
+      clock_.Now() + LingerFor(options_, static_cast<int>(messages.size()));
   while (static_cast<int>(messages.size()) < options_.batch && clock_.Now() < linger_until) {
     CMO_ASSIGN_OR_RETURN(std::vector<base::KafkaMessage> more,
                          consumer_->Poll(options_.batch - static_cast<int>(messages.size()), 1));
@@ -128,6 +134,7 @@ absl::Status Applier::Step(int timeout_ms) {
   for (auto& [tp, p] : progress) positions.push_back(std::move(p));
   CMO_ASSIGN_OR_RETURN(store::ApplyStats stats, replica_.Apply(rows, positions));
   metrics_.applied += stats.applied;
+  metrics_.transactions += stats.applied > 0 ? 1 : 0;
   metrics_.stale += stats.stale;
   const absl::Time now = clock_.Now();
   for (const store::Row& r : rows) RecordLag(now - r.commit_time);

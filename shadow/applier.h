@@ -25,6 +25,10 @@ struct ApplierOptions {
   // SQLite batch in `cmo bench pipeline` (docs/BENCHMARKS.md).
   int batch = 10000;
   absl::Duration linger = absl::Milliseconds(5);  // to fill a batch once messages arrive
+  // How long to fill a batch when the applier is behind (its first poll brought at least a
+  // quarter of a batch): a full batch costs less per change than a partial one, and a
+  // backlog's lag is far above this anyway. A caught-up applier lingers only `linger`.
+  absl::Duration linger_when_behind = absl::Milliseconds(50);
   absl::Duration topic_refresh = absl::Seconds(1);
   int lag_samples = 20'000;  // the window replication-lag percentiles are computed over
   // Holds each batch until its oldest change is this old: a long inter-region link, for
@@ -34,7 +38,8 @@ struct ApplierOptions {
 
 struct ApplierMetrics {
   int64_t applied = 0;
-  int64_t stale = 0;  // duplicates and out-of-order older versions, ignored
+  int64_t transactions = 0;  // replica transactions that applied changes: applied / this = batch
+  int64_t stale = 0;         // duplicates and out-of-order older versions, ignored
   int64_t heartbeats = 0;
   int64_t undecodable = 0;  // messages that are not cmo change events, skipped
   int64_t log_resets = 0;   // times the stored position was past the log (log lost)
@@ -42,6 +47,9 @@ struct ApplierMetrics {
   // apply time - commit time, over the last `lag_samples` changes
   double lag_p50_ms = 0, lag_p95_ms = 0, lag_p99_ms = 0;
 };
+
+// How long Step() waits to fill a batch whose first poll brought `polled` messages.
+absl::Duration LingerFor(const ApplierOptions& options, int polled);
 
 // Not thread-safe: Step() from one thread.
 class Applier {

@@ -62,7 +62,7 @@ void SetupBenchCommands(CLI::App& app, const GlobalOptions& global, CommandRegis
       ->check(CLI::Range(1, 100000));
   pipeline
       ->add_option("--max-ahead", o->bench.max_ahead,
-                   "At --rate max, changes the writer may be ahead of the replica (default 20000)")
+                   "At --rate max, changes the writer may be ahead of the replica (default 40000)")
       ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
   pipeline->add_option("--work-dir", o->bench.work_dir, "Where temporary stores go (default /tmp)");
   pipeline->add_flag("!--no-limits", o->bench.limits, "Skip measuring the SQLite and Kafka limits");

@@ -141,6 +141,8 @@ TEST_F(PipelineTest, EveryWriteReachesEveryRegion) {
   EXPECT_EQ(relay_->metrics().outbox_lag, 0);
   const ApplierMetrics m = appliers_[0]->metrics();
   EXPECT_GT(m.applied, 0);
+  EXPECT_GE(m.transactions, 1);
+  EXPECT_LE(m.transactions, m.applied);
   EXPECT_GT(m.heartbeats, 0);
   EXPECT_EQ(m.undecodable, 0);
   EXPECT_GE(m.lag_p99_ms, m.lag_p50_ms);
@@ -148,6 +150,17 @@ TEST_F(PipelineTest, EveryWriteReachesEveryRegion) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (*primary_->OutboxSize() > 0 && std::chrono::steady_clock::now() < deadline) Step();
   EXPECT_EQ(*primary_->OutboxSize(), 0);
+}
+
+TEST(ApplierLingerTest, OnlyAnApplierThatIsBehindWaitsLongToFillItsBatch) {
+  ApplierOptions o;
+  o.batch = 1000;
+  o.linger = absl::Milliseconds(5);
+  o.linger_when_behind = absl::Milliseconds(50);
+  EXPECT_EQ(LingerFor(o, 1), absl::Milliseconds(5));  // caught up: lag comes first
+  EXPECT_EQ(LingerFor(o, 249), absl::Milliseconds(5));
+  EXPECT_EQ(LingerFor(o, 250), absl::Milliseconds(50));  // a quarter of a batch waiting
+  EXPECT_EQ(LingerFor(o, 1000), absl::Milliseconds(50));
 }
 
 TEST_F(PipelineTest, BrokerDownAndInjectedErrorsUnderLoadLoseNothing) {
