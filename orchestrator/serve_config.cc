@@ -3,6 +3,7 @@
 #include <yaml-cpp/yaml.h>
 
 #include <set>
+#include <span>
 
 #include "base/strings.h"
 #include "base/units.h"
@@ -28,6 +29,45 @@ absl::Status CheckKeys(const std::string& path, const YAML::Node& map,
   return absl::OkStatus();
 }
 
+// Reads the optional duration fields of section `what` (a mapping already key-checked).
+absl::Status ReadDurations(const std::string& path, const YAML::Node& section,
+                           std::string_view what,
+                           std::span<const std::pair<const char*, absl::Duration*>> fields,
+                           bool zero_ok) {
+  for (const auto& [name, field] : fields) {
+    if (!section[name]) continue;
+    absl::StatusOr<absl::Duration> d = base::ParseDuration(section[name].as<std::string>());
+    if (!d.ok() || *d < absl::ZeroDuration() || (*d == absl::ZeroDuration() && !zero_ok)) {
+      return absl::InvalidArgumentError(base::StrCat(
+          Where(path, section[name]), what, ".", name, " must be a ",
+          zero_ok ? "duration (0 or more)" : "positive duration", " such as 500ms, 30s or 5m"));
+    }
+    *field = *d;
+  }
+  return absl::OkStatus();
+}
+
+absl::Status ReadApplier(const std::string& path, const YAML::Node& a,
+                         ServeConfig::ApplierTuning& out) {
+  if (!a.IsMap()) {
+    return absl::InvalidArgumentError(
+        base::StrCat(Where(path, a), "applier must be a mapping, e.g. {batch: 10000}"));
+  }
+  if (auto s = CheckKeys(path, a, {"batch", "linger", "linger_when_behind"}, "applier"); !s.ok()) {
+    return s;
+  }
+  if (a["batch"]) {
+    out.batch = a["batch"].as<int>();
+    if (out.batch < 1 || out.batch > 1'000'000) {
+      return absl::InvalidArgumentError(
+          base::StrCat(Where(path, a["batch"]), "applier.batch must be between 1 and 1000000"));
+    }
+  }
+  const std::pair<const char*, absl::Duration*> fields[] = {
+      {"linger", &out.linger}, {"linger_when_behind", &out.linger_when_behind}};
+  return ReadDurations(path, a, "applier", fields, /*zero_ok=*/true);
+}
+
 }  // namespace
 
 absl::StatusOr<ServeRole> ParseServeRole(std::string_view text) {
@@ -48,7 +88,9 @@ absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path) {
       return absl::InvalidArgumentError(
           base::StrCat(Where(path, root), "the config must be a mapping of `key: value` lines"));
     }
-    if (auto s = CheckKeys(path, root, {"state_dir", "listen", "kafka", "regions", "breaker"}, "the config");
+    if (auto s =
+            CheckKeys(path, root, {"state_dir", "listen", "kafka", "regions", "breaker", "applier"},
+                      "the config");
         !s.ok()) {
       return s;
     }
@@ -91,19 +133,15 @@ absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path) {
       }
       BudgetControllerOptions& bo = config.control.budget;
       const std::pair<const char*, absl::Duration*> fields[] = {
-          {"short_window", &bo.short_window},       {"long_window", &bo.long_window},
-          {"cooldown", &bo.breaker.cooldown},       {"max_cooldown", &bo.breaker.max_cooldown},
-          {"probe_for", &bo.breaker.probe_for},     {"evaluate_every", &config.control.evaluate_every}};
-      for (const auto& [name, field] : fields) {
-        if (!b[name]) continue;
-        absl::StatusOr<absl::Duration> d = base::ParseDuration(b[name].as<std::string>());
-        if (!d.ok() || *d <= absl::ZeroDuration()) {
-          return absl::InvalidArgumentError(
-              base::StrCat(Where(path, b[name]), "breaker.", name,
-                           " must be a positive duration such as 500ms, 30s or 5m"));
-        }
-        *field = *d;
+          {"short_window", &bo.short_window},   {"long_window", &bo.long_window},
+          {"cooldown", &bo.breaker.cooldown},   {"max_cooldown", &bo.breaker.max_cooldown},
+          {"probe_for", &bo.breaker.probe_for}, {"evaluate_every", &config.control.evaluate_every}};
+      if (auto s = ReadDurations(path, b, "breaker", fields, /*zero_ok=*/false); !s.ok()) {
+        return s;
       }
+    }
+    if (const YAML::Node a = root["applier"]) {
+      if (auto s = ReadApplier(path, a, config.applier); !s.ok()) return s;
     }
   } catch (const YAML::BadFile&) {
     return absl::InvalidArgumentError(

@@ -8,6 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "orchestrator/control_loop.h"
+#include "shadow/applier.h"
 
 namespace cmo::orchestrator {
 
@@ -30,6 +31,13 @@ struct ServeConfig {
   std::vector<std::string> regions = {"eu-west", "us-east"};
   // Extra apply delay per region, simulating a slow link (`cmo demo`); empty in production.
   std::map<std::string, absl::Duration> simulated_lag;
+  // Appliers' batching (roles all and applier): changes per replica transaction, how long to
+  // wait to fill one, and how long when the applier is behind (see shadow::ApplierOptions).
+  struct ApplierTuning {
+    int batch = shadow::ApplierOptions{}.batch;
+    absl::Duration linger = shadow::ApplierOptions{}.linger;
+    absl::Duration linger_when_behind = shadow::ApplierOptions{}.linger_when_behind;
+  } applier;
   // Budgets and breakers (role all): window overrides (time compression for demos; otherwise
   // each budget's own windows), cooldowns, probe time, evaluation period.
   ControlLoopOptions control;
@@ -42,6 +50,7 @@ struct ServeConfig {
 //   regions: [eu-west, us-east]
 //   breaker: {short_window: 10s, long_window: 2m, cooldown: 30s, max_cooldown: 10m,
 //             probe_for: 30s, evaluate_every: 100ms}     (all optional)
+//   applier: {batch: 10000, linger: 5ms, linger_when_behind: 50ms}   (all optional)
 absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path);
 
 }  // namespace cmo::orchestrator

@@ -158,6 +158,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
           region->applier,
           shadow::Applier::Create(*region->replica, kafka, clock,
                                   {.region = name,
+                                   .batch = config.applier.batch,
+                                   .linger = config.applier.linger,
+                                   .linger_when_behind = config.applier.linger_when_behind,
                                    .simulated_delay = config.simulated_lag.contains(name)
                                                           ? config.simulated_lag.at(name)
                                                           : absl::ZeroDuration()},

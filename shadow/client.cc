@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "base/mutex.h"
 #include "base/status_macros.h"
+#include "base/thread_name_cache.h"
 #include "base/strings.h"
 #include "shadow/change_event.h"
 #include "shadow/internal/connection_pool.h"
@@ -25,13 +26,9 @@ constexpr absl::Duration kLsnSampleEvery = absl::Milliseconds(20);
 
 std::atomic<uint64_t> next_client_id{1};
 
-// The domain a thread last read, per thread: skips the shared map on most requests.
-struct LastDomain {
-  uint64_t owner = 0;  // Client id; never reused
-  std::string domain;
-  std::atomic<int64_t>* slot = nullptr;
-};
-thread_local LastDomain last_domain;
+// Per thread, the watermark slots of the last few domains read: skips the shared map's lock.
+struct WatermarkTag;
+using WatermarkCache = base::ThreadNameCache<WatermarkTag, std::atomic<int64_t>>;
 thread_local uint32_t reads_on_thread = 0;
 
 bool NeedsToken(flags::Model m) {
@@ -95,7 +92,7 @@ struct Client::Impl {
   std::thread background;
 
   std::atomic<int64_t>* WatermarkSlot(const std::string& domain) {
-    if (last_domain.owner == id && last_domain.domain == domain) return last_domain.slot;
+    if (std::atomic<int64_t>* slot = WatermarkCache::Find(id, domain)) return slot;
     std::atomic<int64_t>* slot = nullptr;
     {
       base::MutexLock lock(&watermark_mu);
@@ -103,7 +100,7 @@ struct Client::Impl {
       if (p == nullptr) p = std::make_unique<std::atomic<int64_t>>(0);
       slot = p.get();
     }
-    last_domain = {id, domain, slot};
+    WatermarkCache::Put(id, domain, slot);
     return slot;
   }
 

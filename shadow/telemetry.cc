@@ -4,6 +4,7 @@
 
 #include "base/status_macros.h"
 #include "base/strings.h"
+#include "base/thread_name_cache.h"
 #include "nlohmann/json.hpp"
 
 namespace cmo::shadow {
@@ -52,14 +53,8 @@ double HistogramQuantileUs(const LatencyHistogram& h, double q) {
 namespace {
 std::atomic<uint64_t> next_recorder_id{1};
 
-// The last op a thread counted for, per thread: apps call a handful of ops in a row, so this
-// skips the shared map (and its lock) on most requests. Keyed by a never-reused recorder id.
-struct LastOp {
-  uint64_t recorder = 0;
-  std::string op;
-  TelemetryRecorder::Counters* counters = nullptr;
-};
-thread_local LastOp last_op;
+struct OpCountersTag;
+using OpCache = base::ThreadNameCache<OpCountersTag, TelemetryRecorder::Counters>;
 }  // namespace
 
 TelemetryRecorder::TelemetryRecorder(int max_mismatches_per_window)
@@ -67,11 +62,9 @@ TelemetryRecorder::TelemetryRecorder(int max_mismatches_per_window)
 TelemetryRecorder::~TelemetryRecorder() = default;
 
 TelemetryRecorder::Counters* TelemetryRecorder::For(std::string_view op) {
-  if (last_op.recorder == id_ && last_op.op == op) return last_op.counters;
+  if (Counters* c = OpCache::Find(id_, op)) return c;
   Counters* c = Find(op);
-  last_op.recorder = id_;
-  last_op.op.assign(op);
-  last_op.counters = c;
+  OpCache::Put(id_, op, c);
   return c;
 }
 
@@ -210,9 +203,8 @@ absl::StatusOr<TelemetryWindow> DecodeTelemetry(std::string_view text) {
     TelemetryWindow w;
     w.version = j.at("v").get<int>();
     if (w.version != kTelemetryVersion) {
-      return absl::InvalidArgumentError(
-          base::StrCat("telemetry version ", w.version, " is not supported (expected ",
-                       kTelemetryVersion, ")"));
+      return absl::InvalidArgumentError(base::StrCat(
+          "telemetry version ", w.version, " is not supported (expected ", kTelemetryVersion, ")"));
     }
     w.client_id = j.at("client").get<std::string>();
     w.region = j.at("region").get<std::string>();
@@ -231,7 +223,8 @@ absl::StatusOr<TelemetryWindow> DecodeTelemetry(std::string_view text) {
       ow.dropped_samples = o.at("dropped_samples").get<int64_t>();
       for (int i = 0; i < kMismatchClasses; ++i) {
         ow.classes[static_cast<size_t>(i)] =
-            o.at("classes").at(std::string(MismatchClassName(static_cast<MismatchClass>(i))))
+            o.at("classes")
+                .at(std::string(MismatchClassName(static_cast<MismatchClass>(i))))
                 .get<int64_t>();
       }
       ow.waits = o.at("waits").get<int64_t>();
@@ -280,8 +273,8 @@ absl::StatusOr<std::unique_ptr<KafkaTelemetrySink>> KafkaTelemetrySink::Create(
 
 absl::Status KafkaTelemetrySink::Publish(const TelemetryWindow& w) {
   producer_->Poll(0);
-  absl::Status s = producer_->Produce(std::string(kTelemetryTopic), -1, w.client_id,
-                                      EncodeTelemetry(w), 0);
+  absl::Status s =
+      producer_->Produce(std::string(kTelemetryTopic), -1, w.client_id, EncodeTelemetry(w), 0);
   if (!s.ok()) ++dropped_;
   return s;
 }

@@ -85,7 +85,7 @@ class TelemetryRecorder {
   ~TelemetryRecorder();
 
   // The op's counters; the pointer stays valid for the recorder's life. A per-thread cache of
-  // the last op answers repeated calls without touching the shared map.
+  // the last few ops answers without touching the shared map and its lock.
   Counters* For(std::string_view op);
 
   void CountWrite(Counters* c);

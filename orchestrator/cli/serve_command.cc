@@ -139,7 +139,7 @@ void SetupServeCommand(CLI::App& app, GlobalOptions& global, CommandRegistry& re
   serve->add_option("--config", o->config,
                     "YAML config: state_dir, kafka: {brokers, partitions}, regions, breaker: "
                     "{short_window, long_window, cooldown, max_cooldown, probe_for, "
-                    "evaluate_every}");
+                    "evaluate_every}, applier: {batch, linger, linger_when_behind}");
   serve->add_option("--listen", o->listen,
                     "HTTP API, /metrics, /healthz, /readyz and dashboard address (default "
                     "127.0.0.1:7070 with role all; port 0 = any free port, written to "

@@ -32,6 +32,28 @@ TEST_F(ServeConfigTest, ReadsEveryField) {
   EXPECT_EQ(c->kafka_brokers, "k1:9092,k2:9092");
   EXPECT_EQ(c->kafka_partitions, 12);
   EXPECT_EQ(c->regions, (std::vector<std::string>{"eu-west", "ap-south"}));
+  EXPECT_EQ(c->applier.batch, shadow::ApplierOptions{}.batch);  // defaults when absent
+}
+
+TEST_F(ServeConfigTest, ReadsApplierBatching) {
+  auto c =
+      LoadServeConfig(Write("applier: {batch: 2000, linger: 0ms, linger_when_behind: 20ms}\n"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->applier.batch, 2000);
+  EXPECT_EQ(c->applier.linger, absl::ZeroDuration());
+  EXPECT_EQ(c->applier.linger_when_behind, absl::Milliseconds(20));
+  EXPECT_THAT(LoadServeConfig(Write("applier: {batch: 0}\n")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("1:18: applier.batch must be between 1 and 1000000")));
+  EXPECT_THAT(LoadServeConfig(Write("applier:\n  linger: soon\n")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("2:11: applier.linger must be a duration")));
+  EXPECT_THAT(
+      LoadServeConfig(Write("applier: {lingr: 5ms}\n")),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unknown key `lingr` in applier")));
+  EXPECT_THAT(LoadServeConfig(Write("breaker: {cooldown: 0s}\n")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("breaker.cooldown must be a positive duration")));
 }
 
 TEST_F(ServeConfigTest, BadConfigsSayWhereAndWhat) {

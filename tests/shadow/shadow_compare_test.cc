@@ -14,10 +14,10 @@ namespace {
 
 using ::cmo::testing::IsOk;
 using ::cmo::testing::StatusIs;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
 using flags::Path;
 using flags::Stage;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
 
 store::Row Live(int64_t lsn, std::string value) {
   return {"d", "k", std::move(value), lsn, false, absl::UnixEpoch()};
@@ -186,8 +186,8 @@ TEST_F(ShadowCompareTest, DomainComparatorsApply) {
   ASSERT_THAT(c, IsOk());
   const int64_t lsn = Post("c-1", R"({"text":"hi","seen_at":1})");
   h_.ReplicateThrough(lsn, {"comments"});
-  h_.PutReplicaRow({"comments", "c-1", R"({"seen_at":2,"text":"hi"})", lsn + 1, false,
-                    absl::UnixEpoch()});
+  h_.PutReplicaRow(
+      {"comments", "c-1", R"({"seen_at":2,"text":"hi"})", lsn + 1, false, absl::UnixEpoch()});
   ASSERT_THAT((*c)->Read("comment.read", "u1", "c-1"), IsOk());
   (*c)->RunShadowForTest(10);
   OpWindow w = (*c)->CutTelemetryForTest().ops.at(0);
@@ -196,6 +196,29 @@ TEST_F(ShadowCompareTest, DomainComparatorsApply) {
   config.comparators = {{"comments", "nope"}};
   EXPECT_THAT(Client::Open(config, clock_),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("domain \"comments\"")));
+}
+
+TEST(TelemetryTest, ManyOpsOnOneThreadAndTwoRecordersKeepTheirOwnCounters) {
+  TelemetryRecorder a, b;
+  // More ops than the per-thread cache holds, interleaved: every call must land on its op.
+  for (int round = 0; round < 3; ++round) {
+    for (int op = 0; op < 12; ++op) {
+      const std::string name = "op." + std::to_string(op);
+      for (int i = 0; i <= op; ++i) a.CountRead(a.For(name), Path::kEventual);
+      b.CountWrite(b.For(name));
+    }
+  }
+  EXPECT_EQ(a.For("op.3"), a.For("op.3"));
+  EXPECT_NE(a.For("op.3"), b.For("op.3"));
+  const TelemetryWindow wa = a.Cut(absl::FromUnixMillis(0), absl::FromUnixMillis(250));
+  const TelemetryWindow wb = b.Cut(absl::FromUnixMillis(0), absl::FromUnixMillis(250));
+  ASSERT_EQ(wa.ops.size(), 12u);
+  ASSERT_EQ(wb.ops.size(), 12u);
+  for (const OpWindow& o : wa.ops) {
+    EXPECT_EQ(o.reads_eventual, 3 * (std::stoi(o.op.substr(3)) + 1)) << o.op;
+    EXPECT_EQ(o.writes, 0) << o.op;
+  }
+  for (const OpWindow& o : wb.ops) EXPECT_EQ(o.writes, 3) << o.op;
 }
 
 TEST(TelemetryTest, WindowsRoundTripAndHistogramQuantiles) {
@@ -209,8 +232,8 @@ TEST(TelemetryTest, WindowsRoundTripAndHistogramQuantiles) {
   rec.RecordLatency(c, Path::kStrong, absl::Microseconds(40));
   rec.CountFallback(c);
   rec.CountSample(c, MismatchClass::kLag);
-  rec.RecordMismatch({"comment.read", "u1", "comments", "c-1", "eu-west", MismatchClass::kLag, 7,
-                      7, absl::FromUnixMillis(1234)});
+  rec.RecordMismatch({"comment.read", "u1", "comments", "c-1", "eu-west", MismatchClass::kLag, 7, 7,
+                      absl::FromUnixMillis(1234)});
   rec.For("idle.op");
   TelemetryWindow w = rec.Cut(absl::FromUnixMillis(1000), absl::FromUnixMillis(1250));
   w.client_id = "host-1";
