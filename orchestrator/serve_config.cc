@@ -48,7 +48,7 @@ absl::Status ReadDurations(const std::string& path, const YAML::Node& section,
 }
 
 absl::Status ReadApplier(const std::string& path, const YAML::Node& a,
-                         ServeConfig::ApplierTuning& out) {
+                         shadow::ApplierOptions& out) {
   if (!a.IsMap()) {
     return absl::InvalidArgumentError(
         base::StrCat(Where(path, a), "applier must be a mapping, e.g. {batch: 10000}"));

@@ -31,13 +31,9 @@ struct ServeConfig {
   std::vector<std::string> regions = {"eu-west", "us-east"};
   // Extra apply delay per region, simulating a slow link (`cmo demo`); empty in production.
   std::map<std::string, absl::Duration> simulated_lag;
-  // Appliers' batching (roles all and applier): changes per replica transaction, how long to
-  // wait to fill one, and how long when the applier is behind (see shadow::ApplierOptions).
-  struct ApplierTuning {
-    int batch = shadow::ApplierOptions{}.batch;
-    absl::Duration linger = shadow::ApplierOptions{}.linger;
-    absl::Duration linger_when_behind = shadow::ApplierOptions{}.linger_when_behind;
-  } applier;
+  // Appliers' batching (roles all and applier): `batch`, `linger` and `linger_when_behind`
+  // come from the config; each region's applier gets its own region and simulated delay.
+  shadow::ApplierOptions applier;
   // Budgets and breakers (role all): window overrides (time compression for demos; otherwise
   // each budget's own windows), cooldowns, probe time, evaluation period.
   ControlLoopOptions control;

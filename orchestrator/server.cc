@@ -134,6 +134,18 @@ absl::Status Server::StartKafka(
   return absl::OkStatus();
 }
 
+namespace {
+
+shadow::ApplierOptions ApplierOptionsFor(const ServeConfig& config, const std::string& region) {
+  shadow::ApplierOptions o = config.applier;
+  o.region = region;
+  auto lag = config.simulated_lag.find(region);
+  o.simulated_delay = lag == config.simulated_lag.end() ? absl::ZeroDuration() : lag->second;
+  return o;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
                                                       const base::Clock& clock) {
   std::unique_ptr<Server> s(new Server(config, clock));
@@ -157,13 +169,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
       CMO_ASSIGN_OR_RETURN(
           region->applier,
           shadow::Applier::Create(*region->replica, kafka, clock,
-                                  {.region = name,
-                                   .batch = config.applier.batch,
-                                   .linger = config.applier.linger,
-                                   .linger_when_behind = config.applier.linger_when_behind,
-                                   .simulated_delay = config.simulated_lag.contains(name)
-                                                          ? config.simulated_lag.at(name)
-                                                          : absl::ZeroDuration()},
+                                  ApplierOptionsFor(config, name),
                                   [self, dir] {
             self->republish_ = true;
             std::ofstream(RepublishRequestPath(dir));

@@ -7,8 +7,8 @@
 #include "absl/container/flat_hash_map.h"
 #include "base/mutex.h"
 #include "base/status_macros.h"
-#include "base/thread_name_cache.h"
 #include "base/strings.h"
+#include "base/thread_name_cache.h"
 #include "shadow/change_event.h"
 #include "shadow/internal/connection_pool.h"
 #include "shadow/lsn_history.h"
@@ -26,7 +26,7 @@ constexpr absl::Duration kLsnSampleEvery = absl::Milliseconds(20);
 
 std::atomic<uint64_t> next_client_id{1};
 
-// Per thread, the watermark slots of the last few domains read: skips the shared map's lock.
+// Per thread, the watermark slot of every domain it has read: skips the shared map's lock.
 struct WatermarkTag;
 using WatermarkCache = base::ThreadNameCache<WatermarkTag, std::atomic<int64_t>>;
 thread_local uint32_t reads_on_thread = 0;

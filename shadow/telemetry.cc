@@ -53,6 +53,7 @@ double HistogramQuantileUs(const LatencyHistogram& h, double q) {
 namespace {
 std::atomic<uint64_t> next_recorder_id{1};
 
+// Per thread, every op's counters it has used: skips the recorder's map and its lock.
 struct OpCountersTag;
 using OpCache = base::ThreadNameCache<OpCountersTag, TelemetryRecorder::Counters>;
 }  // namespace
@@ -203,8 +204,9 @@ absl::StatusOr<TelemetryWindow> DecodeTelemetry(std::string_view text) {
     TelemetryWindow w;
     w.version = j.at("v").get<int>();
     if (w.version != kTelemetryVersion) {
-      return absl::InvalidArgumentError(base::StrCat(
-          "telemetry version ", w.version, " is not supported (expected ", kTelemetryVersion, ")"));
+      return absl::InvalidArgumentError(
+          base::StrCat("telemetry version ", w.version, " is not supported (expected ",
+                       kTelemetryVersion, ")"));
     }
     w.client_id = j.at("client").get<std::string>();
     w.region = j.at("region").get<std::string>();
@@ -223,8 +225,7 @@ absl::StatusOr<TelemetryWindow> DecodeTelemetry(std::string_view text) {
       ow.dropped_samples = o.at("dropped_samples").get<int64_t>();
       for (int i = 0; i < kMismatchClasses; ++i) {
         ow.classes[static_cast<size_t>(i)] =
-            o.at("classes")
-                .at(std::string(MismatchClassName(static_cast<MismatchClass>(i))))
+            o.at("classes").at(std::string(MismatchClassName(static_cast<MismatchClass>(i))))
                 .get<int64_t>();
       }
       ow.waits = o.at("waits").get<int64_t>();
@@ -273,8 +274,8 @@ absl::StatusOr<std::unique_ptr<KafkaTelemetrySink>> KafkaTelemetrySink::Create(
 
 absl::Status KafkaTelemetrySink::Publish(const TelemetryWindow& w) {
   producer_->Poll(0);
-  absl::Status s =
-      producer_->Produce(std::string(kTelemetryTopic), -1, w.client_id, EncodeTelemetry(w), 0);
+  absl::Status s = producer_->Produce(std::string(kTelemetryTopic), -1, w.client_id,
+                                      EncodeTelemetry(w), 0);
   if (!s.ok()) ++dropped_;
   return s;
 }
