@@ -1,6 +1,7 @@
-// A per-thread cache of (owner, name) -> pointer, for lookups on every request that would
-// otherwise take a shared map's lock: request threads look up the same few ops and domains over
-// and over, and with a lock each lookup would serialize them.
+// A per-thread map of (owner, name) -> value, for lookups on every request that would otherwise
+// take a shared map's lock: request threads look up the same few ops over and over, and with a
+// lock each lookup would serialize them. Values are the thread's own, so they may also hold
+// what a thread memoizes per op.
 #ifndef CMO_BASE_THREAD_NAME_CACHE_H_
 #define CMO_BASE_THREAD_NAME_CACHE_H_
 
@@ -8,36 +9,40 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <utility>
 
-#include "absl/container/flat_hash_map.h"
+#include "absl/container/node_hash_map.h"
 #include "absl/hash/hash.h"
 
 namespace cmo::base {
 
 // `Tag` separates caches of different kinds; `owner` must be process-unique, non-zero and never
-// reused (a destroyed owner's entries then never match), and a cached pointer must stay valid
+// reused (a destroyed owner's entries then never match), and pointers in a value must stay valid
 // for as long as its owner lives. The last name a thread looked up answers with one comparison;
-// any other name it has seen with one hash lookup. Entries of destroyed owners are dropped when
-// a thread's cache passes kMaxEntries.
+// any other name it has seen with one hash lookup. A thread's cache is emptied when it passes
+// kMaxEntries (which drops the entries of destroyed owners): a pointer from Find() or Put()
+// stays valid until the thread's next Put().
 template <typename Tag, typename V>
 class ThreadNameCache {
  public:
   static constexpr size_t kMaxEntries = 4096;
 
+  // This thread's value for (owner, name), or null.
   static V* Find(uint64_t owner, std::string_view name) {
     State& s = Local();
     if (s.last_owner == owner && s.last_name == name) return s.last_value;
     auto it = s.all.find(KeyView{owner, name});
     if (it == s.all.end()) return nullptr;
-    s.Remember(owner, name, it->second);
-    return it->second;
+    s.Remember(owner, name, &it->second);
+    return &it->second;
   }
 
-  static void Put(uint64_t owner, std::string_view name, V* value) {
+  static V* Put(uint64_t owner, std::string_view name, V value) {
     State& s = Local();
-    if (s.all.size() >= kMaxEntries) s.all.clear();
-    s.all.insert_or_assign(Key{owner, std::string(name)}, value);
-    s.Remember(owner, name, value);
+    if (s.all.size() >= kMaxEntries) s.all.clear();  // `last` is replaced just below
+    auto [it, inserted] = s.all.insert_or_assign(Key{owner, std::string(name)}, std::move(value));
+    s.Remember(owner, name, &it->second);
+    return &it->second;
   }
 
  private:
@@ -70,7 +75,7 @@ class ThreadNameCache {
     uint64_t last_owner = 0;  // 0: none yet (owners count from 1)
     std::string last_name;
     V* last_value = nullptr;
-    absl::flat_hash_map<Key, V*, Hash, Eq> all;
+    absl::node_hash_map<Key, V, Hash, Eq> all;  // nodes: values stay put when it grows
 
     void Remember(uint64_t owner, std::string_view name, V* value) {
       last_owner = owner;

@@ -16,11 +16,17 @@
 
 namespace cmo::flags {
 
+namespace {
+std::atomic<uint64_t> next_snapshot_uid{1};
+}  // namespace
+
 Snapshot::Snapshot(int64_t revision, std::vector<Flag> flags)
-    : revision_(revision), flags_(std::move(flags)) {
+    : revision_(revision),
+      uid_(next_snapshot_uid.fetch_add(1, std::memory_order_relaxed)),
+      flags_(std::move(flags)) {
   by_op_.reserve(flags_.size());
   for (const Flag& f : flags_) {
-    by_op_[f.op] = Compiled{SaltSeed(f.salt), EffectiveEventualBp(f),
+    by_op_[f.op] = CompiledOp{SaltSeed(f.salt), EffectiveEventualBp(f),
                             f.op_class == OpClass::kCritical ? 0 : f.shadow_bp, f.stage, &f};
   }
 }
@@ -43,11 +49,19 @@ Decision Snapshot::Decide(std::string_view op, std::string_view subject,
   return d;
 }
 
-Decision Snapshot::Route(std::string_view op, std::string_view subject) const {
-  Decision d;
+const CompiledOp* Snapshot::Compiled(std::string_view op) const {
   auto it = by_op_.find(op);
-  if (it == by_op_.end()) return d;
-  const Compiled& c = it->second;
+  return it == by_op_.end() ? nullptr : &it->second;
+}
+
+Decision Snapshot::Route(std::string_view op, std::string_view subject) const {
+  return Route(Compiled(op), subject);
+}
+
+Decision Snapshot::Route(const CompiledOp* op, std::string_view subject) {
+  Decision d;
+  if (op == nullptr) return d;
+  const CompiledOp& c = *op;
   d.known_op = true;
   d.flag = c.flag;
   d.stage = c.stage;
@@ -224,12 +238,23 @@ uint32_t FlagEvaluator::NextSampleDraw() const {
   return static_cast<uint32_t>(((t.rng * 0x2545F4914F6CDD1DULL) >> 32) % kBucketCount);
 }
 
-Decision FlagEvaluator::Decide(std::string_view op, std::string_view subject) const {
-  const Snapshot& snapshot = Pinned();
-  Decision d = snapshot.Route(op, subject);
+Decision FlagEvaluator::Sampled(Decision d) const {
   // The draw is cheap, but skip it for ops that cannot be sampled (most requests).
   if (d.shadow_bp > 0) d.shadow_sampled = static_cast<int32_t>(NextSampleDraw()) < d.shadow_bp;
   return d;
+}
+
+Decision FlagEvaluator::Decide(std::string_view op, std::string_view subject) const {
+  return Sampled(Pinned().Route(op, subject));
+}
+
+Decision FlagEvaluator::Decide(std::string_view op, std::string_view subject,
+                               OpMemo& memo) const {
+  // The pinned snapshot is alive and its uid is never reused, so a memo with its uid points
+  // into it.
+  const Snapshot& snapshot = Pinned();
+  if (memo.snapshot_uid != snapshot.uid()) memo = {snapshot.uid(), snapshot.Compiled(op)};
+  return Sampled(Snapshot::Route(memo.op, subject));
 }
 
 }  // namespace cmo::flags

@@ -29,12 +29,35 @@ struct Decision {
   const Flag* flag = nullptr;
 };
 
+// One op's flag compiled for routing.
+struct CompiledOp {
+  uint64_t salt_seed;
+  int32_t threshold_bp;
+  int32_t shadow_bp;
+  Stage stage;
+  const Flag* flag;  // into its snapshot's flags, which never change after construction
+};
+
+// What a caller keeps between decisions for one op on one thread, so that a repeat skips the
+// op-name lookup while the snapshot it came from is still the current one (see
+// FlagEvaluator::Decide). Never shared between threads.
+struct OpMemo {
+  uint64_t snapshot_uid = 0;         // the snapshot `op` belongs to; 0 = none yet
+  const CompiledOp* op = nullptr;  // null: the op is not in that snapshot
+};
+
 // An immutable, versioned set of all flags, compiled for fast lookup. Thread-safe (immutable).
 class Snapshot {
  public:
   Snapshot(int64_t revision, std::vector<Flag> flags);
+  // Compiled ops point into flags_: a copy would point into the original.
+  Snapshot(const Snapshot&) = delete;
+  Snapshot& operator=(const Snapshot&) = delete;
+  Snapshot(Snapshot&&) = default;
 
   int64_t revision() const { return revision_; }
+  // Process-unique and never reused (unlike the address): what an OpMemo is checked against.
+  uint64_t uid() const { return uid_; }
   const std::vector<Flag>& flags() const { return flags_; }
   const Flag* Find(std::string_view op) const;
 
@@ -44,15 +67,11 @@ class Snapshot {
 
   // Decide without the sampling step (shadow_sampled stays false).
   Decision Route(std::string_view op, std::string_view subject) const;
+  // The op's compiled flag; null if the op is not in this snapshot.
+  const CompiledOp* Compiled(std::string_view op) const;
+  static Decision Route(const CompiledOp* op, std::string_view subject);
 
  private:
-  struct Compiled {
-    uint64_t salt_seed;
-    int32_t threshold_bp;
-    int32_t shadow_bp;
-    Stage stage;
-    const Flag* flag;  // into flags_, which never changes after construction
-  };
   // Op names hashed by code compiled into this library (absl's string hash is a call into
   // another shared library): the lookup runs on every request, between SQLite reads that
   // evict everything else from the instruction cache.
@@ -65,8 +84,9 @@ class Snapshot {
     bool operator()(std::string_view a, std::string_view b) const { return a == b; }
   };
   int64_t revision_;
+  uint64_t uid_;
   std::vector<Flag> flags_;
-  absl::flat_hash_map<std::string, Compiled, OpHash, OpEq> by_op_;
+  absl::flat_hash_map<std::string, CompiledOp, OpHash, OpEq> by_op_;
 };
 
 namespace internal {
@@ -91,6 +111,9 @@ class FlagEvaluator {
   void Install(std::shared_ptr<const Snapshot> snapshot);
 
   Decision Decide(std::string_view op, std::string_view subject) const;
+  // The same, skipping the op-name lookup when `memo` (this thread's, for this op and this
+  // evaluator) is from the current snapshot; refreshes `memo` when it is not.
+  Decision Decide(std::string_view op, std::string_view subject, OpMemo& memo) const;
 
   // A reference to the current snapshot (for listing and diagnostics, not the hot path: it
   // takes the writers' mutex).
@@ -99,6 +122,7 @@ class FlagEvaluator {
  private:
   const Snapshot& Pinned() const;
   uint32_t NextSampleDraw() const;
+  Decision Sampled(Decision d) const;
 
   const uint64_t id_;  // process-unique, never reused: keys the per-thread caches
   const uint64_t seed_;

@@ -26,10 +26,17 @@ constexpr absl::Duration kLsnSampleEvery = absl::Milliseconds(20);
 
 std::atomic<uint64_t> next_client_id{1};
 
-// Per thread, the watermark slot of every domain it has read: skips the shared map's lock.
-struct WatermarkTag;
-using WatermarkCache = base::ThreadNameCache<WatermarkTag, std::atomic<int64_t>>;
-thread_local uint32_t reads_on_thread = 0;
+// Per thread and op: what a request would otherwise look up by name on every call.
+struct OpContext {
+  flags::OpMemo route;
+  TelemetryRecorder::Counters* counters = nullptr;
+  // The replica watermark of the op's domain, as of the snapshot `watermark_uid`.
+  std::atomic<int64_t>* watermark = nullptr;
+  uint64_t watermark_uid = 0;
+  uint32_t reads = 0;  // to time one read in kLatencySampleEvery
+};
+struct OpContextTag;
+using OpContexts = base::ThreadNameCache<OpContextTag, OpContext>;
 
 bool NeedsToken(flags::Model m) {
   return m == flags::Model::kReadYourWrites || m == flags::Model::kMonotonicReads ||
@@ -69,7 +76,7 @@ struct Client::Impl {
   std::unique_ptr<ShadowComparer> comparer;
   LsnHistory lsn_history;
 
-  const uint64_t id = next_client_id.fetch_add(1);  // keys the per-thread watermark cache
+  const uint64_t id = next_client_id.fetch_add(1);  // keys the per-thread op contexts
   base::Mutex watermark_mu;
   // Per domain; entries are never removed, so the atomics' addresses are stable.
   absl::flat_hash_map<std::string, std::unique_ptr<std::atomic<int64_t>>> watermarks
@@ -92,53 +99,51 @@ struct Client::Impl {
   std::thread background;
 
   std::atomic<int64_t>* WatermarkSlot(const std::string& domain) {
-    if (std::atomic<int64_t>* slot = WatermarkCache::Find(id, domain)) return slot;
-    std::atomic<int64_t>* slot = nullptr;
-    {
-      base::MutexLock lock(&watermark_mu);
-      std::unique_ptr<std::atomic<int64_t>>& p = watermarks[domain];
-      if (p == nullptr) p = std::make_unique<std::atomic<int64_t>>(0);
-      slot = p.get();
-    }
-    WatermarkCache::Put(id, domain, slot);
-    return slot;
+    base::MutexLock lock(&watermark_mu);
+    std::unique_ptr<std::atomic<int64_t>>& p = watermarks[domain];
+    if (p == nullptr) p = std::make_unique<std::atomic<int64_t>>(0);
+    return p.get();
   }
 
-  int64_t CachedWatermark(const std::string& domain) {
-    return WatermarkSlot(domain)->load(std::memory_order_acquire);
+  OpContext& Context(std::string_view op) {
+    if (OpContext* c = OpContexts::Find(id, op)) return *c;
+    OpContext fresh;
+    fresh.counters = telemetry.For(op);
+    return *OpContexts::Put(id, op, fresh);
   }
 
-  // Reads the replica's watermark for `domain` and caches it (watermarks only grow).
-  absl::StatusOr<int64_t> RefreshWatermark(const std::string& domain) {
+  // Reads the replica's watermark for `domain` into its slot (watermarks only grow).
+  absl::StatusOr<int64_t> RefreshWatermark(const std::string& domain,
+                                           std::atomic<int64_t>& slot) {
     int64_t w = 0;
     {
       CMO_ASSIGN_OR_RETURN(auto replica, replicas.Acquire());
       CMO_ASSIGN_OR_RETURN(w, replica->TopicWatermark(ChangeTopic(domain)));
     }
-    std::atomic<int64_t>* slot = WatermarkSlot(domain);
-    int64_t cached = slot->load(std::memory_order_acquire);
-    while (cached < w && !slot->compare_exchange_weak(cached, w, std::memory_order_acq_rel)) {
+    int64_t cached = slot.load(std::memory_order_acquire);
+    while (cached < w && !slot.compare_exchange_weak(cached, w, std::memory_order_acq_rel)) {
     }
     return std::max(cached, w);
   }
 
-  // Whether the replica may answer for `domain` given the op's model and the session's token;
-  // waits (polling) up to max_wait for read-your-writes/monotonic/causal.
-  bool ReplicaMayServe(const flags::Flag& flag, int64_t token_lsn, bool* waited) {
-    const std::string& domain = flag.domain;
+  // Whether the replica may answer for the op's domain (whose watermark is `watermark`) given
+  // its model and the session's token; waits (polling) up to max_wait for
+  // read-your-writes/monotonic/causal.
+  bool ReplicaMayServe(const flags::Flag& flag, std::atomic<int64_t>& watermark,
+                       int64_t token_lsn, bool* waited) {
     if (flag.target.model == flags::Model::kBoundedStaleness) {
       std::optional<int64_t> required =
           lsn_history.RequiredFor(clock.Now() - flag.target.max_staleness);
       if (!required.has_value()) return false;
-      if (CachedWatermark(domain) >= *required) return true;
-      absl::StatusOr<int64_t> w = RefreshWatermark(domain);
+      if (watermark.load(std::memory_order_acquire) >= *required) return true;
+      absl::StatusOr<int64_t> w = RefreshWatermark(flag.domain, watermark);
       return w.ok() && *w >= *required;
     }
     if (!NeedsToken(flag.target.model) || token_lsn <= 0) return true;
-    if (CachedWatermark(domain) >= token_lsn) return true;
+    if (watermark.load(std::memory_order_acquire) >= token_lsn) return true;
     const absl::Time deadline = clock.Now() + config.max_wait;
     while (true) {
-      absl::StatusOr<int64_t> w = RefreshWatermark(domain);
+      absl::StatusOr<int64_t> w = RefreshWatermark(flag.domain, watermark);
       if (w.ok() && *w >= token_lsn) return true;
       if (!w.ok() || clock.Now() >= deadline) return false;
       *waited = true;
@@ -169,7 +174,8 @@ struct Client::Impl {
                                     std::string_view key, std::string_view value, bool tombstone,
                                     std::string_view token_text) {
     CMO_ASSIGN_OR_RETURN(SessionToken token, DecodeToken(token_text));
-    const flags::Decision d = evaluator->Decide(op, subject);
+    OpContext& ctx = Context(op);
+    const flags::Decision d = evaluator->Decide(op, subject, ctx.route);
     CMO_ASSIGN_OR_RETURN(const flags::Flag* flag, FlagFor(d, op));
     const store::WriteRequest request{flag->domain,       std::string(key), std::string(value),
                                       tombstone,          std::string(op),  std::string(subject)};
@@ -178,22 +184,27 @@ struct Client::Impl {
       CMO_ASSIGN_OR_RETURN(auto primary, primaries.Acquire());
       CMO_ASSIGN_OR_RETURN(lsns, primary->Write({&request, 1}));
     }
-    telemetry.CountWrite(telemetry.For(op));
+    telemetry.CountWrite(ctx.counters);
     return WriteResult{lsns[0], EncodeToken(Merge(token, {lsns[0]}))};
   }
 
   absl::StatusOr<ReadResult> Read(std::string_view op, std::string_view subject,
                                   std::string_view key, std::string_view token_text) {
-    const bool timed = ++reads_on_thread % kLatencySampleEvery == 0;
+    OpContext& ctx = Context(op);
+    const bool timed = ++ctx.reads % kLatencySampleEvery == 0;
     const absl::Time start = timed ? clock.Now() : absl::InfinitePast();
     CMO_ASSIGN_OR_RETURN(SessionToken token, DecodeToken(token_text));
-    const flags::Decision d = evaluator->Decide(op, subject);
+    const flags::Decision d = evaluator->Decide(op, subject, ctx.route);
     CMO_ASSIGN_OR_RETURN(const flags::Flag* flag, FlagFor(d, op));
-    TelemetryRecorder::Counters* counters = telemetry.For(op);
+    if (ctx.watermark_uid != ctx.route.snapshot_uid) {  // a new snapshot: the domain may differ
+      ctx.watermark = WatermarkSlot(flag->domain);
+      ctx.watermark_uid = ctx.route.snapshot_uid;
+    }
+    TelemetryRecorder::Counters* counters = ctx.counters;
     ReadResult result;
     result.path = d.path;
     if (d.path == flags::Path::kEventual &&
-        !ReplicaMayServe(*flag, token.lsn, &result.waited)) {
+        !ReplicaMayServe(*flag, *ctx.watermark, token.lsn, &result.waited)) {
       result.path = flags::Path::kStrong;
       result.fell_back = true;
     }
@@ -272,12 +283,12 @@ struct Client::Impl {
         return primary->LastLsn();
       }();
       if (lsn.ok()) lsn_history.Add(now, *lsn);
-      std::vector<std::string> domains;
+      std::vector<std::pair<std::string, std::atomic<int64_t>*>> domains;
       {
         base::MutexLock wl(&watermark_mu);
-        for (const auto& [d, w] : watermarks) domains.push_back(d);
+        for (const auto& [d, w] : watermarks) domains.emplace_back(d, w.get());
       }
-      for (const std::string& d : domains) RefreshWatermark(d).IgnoreError();
+      for (const auto& [d, w] : domains) RefreshWatermark(d, *w).IgnoreError();
       next_lsn_sample = now + kLsnSampleEvery;
     }
     if (window_start == absl::InfinitePast()) window_start = now;

@@ -55,7 +55,7 @@ std::atomic<uint64_t> next_recorder_id{1};
 
 // Per thread, every op's counters it has used: skips the recorder's map and its lock.
 struct OpCountersTag;
-using OpCache = base::ThreadNameCache<OpCountersTag, TelemetryRecorder::Counters>;
+using OpCache = base::ThreadNameCache<OpCountersTag, TelemetryRecorder::Counters*>;
 }  // namespace
 
 TelemetryRecorder::TelemetryRecorder(int max_mismatches_per_window)
@@ -63,10 +63,8 @@ TelemetryRecorder::TelemetryRecorder(int max_mismatches_per_window)
 TelemetryRecorder::~TelemetryRecorder() = default;
 
 TelemetryRecorder::Counters* TelemetryRecorder::For(std::string_view op) {
-  if (Counters* c = OpCache::Find(id_, op)) return c;
-  Counters* c = Find(op);
-  OpCache::Put(id_, op, c);
-  return c;
+  if (Counters** c = OpCache::Find(id_, op)) return *c;
+  return *OpCache::Put(id_, op, Find(op));
 }
 
 TelemetryRecorder::Counters* TelemetryRecorder::Find(std::string_view op) {

@@ -1,5 +1,6 @@
 #include "base/thread_name_cache.h"
 
+#include <string>
 #include <thread>
 
 #include "gtest/gtest.h"
@@ -10,44 +11,53 @@ namespace {
 struct TestTag;
 using Cache = ThreadNameCache<TestTag, int>;
 
+// The value found, or -1 when there is none.
+int ValueOf(uint64_t owner, std::string_view name) {
+  const int* v = Cache::Find(owner, name);
+  return v == nullptr ? -1 : *v;
+}
+
 TEST(ThreadNameCacheTest, FindsWhatWasPutForTheSameOwnerAndName) {
-  int a = 1, b = 2;
-  Cache::Put(1, "likes", &a);
-  Cache::Put(1, "comments", &b);
-  EXPECT_EQ(Cache::Find(1, "likes"), &a);
-  EXPECT_EQ(Cache::Find(1, "comments"), &b);
-  EXPECT_EQ(Cache::Find(2, "likes"), nullptr);  // another owner (a newer client) never matches
-  EXPECT_EQ(Cache::Find(1, "like"), nullptr);
-  EXPECT_EQ(Cache::Find(1, "likes2"), nullptr);
+  Cache::Put(1, "likes", 1);
+  Cache::Put(1, "comments", 2);
+  EXPECT_EQ(ValueOf(1, "likes"), 1);
+  EXPECT_EQ(ValueOf(1, "comments"), 2);
+  EXPECT_EQ(ValueOf(2, "likes"), -1);  // another owner (a newer client) never matches
+  EXPECT_EQ(ValueOf(1, "like"), -1);
+  EXPECT_EQ(ValueOf(1, "likes2"), -1);
 }
 
 TEST(ThreadNameCacheTest, RemembersEveryNameNotOnlyTheLast) {
-  int v[20] = {};
-  for (int i = 0; i < 20; ++i) Cache::Put(10, std::to_string(i), &v[i]);
+  for (int i = 0; i < 20; ++i) Cache::Put(10, std::to_string(i), 100 + i);
   for (int round = 0; round < 2; ++round) {  // cycling through more names than a few
-    for (int i = 0; i < 20; ++i) EXPECT_EQ(Cache::Find(10, std::to_string(i)), &v[i]) << i;
+    for (int i = 0; i < 20; ++i) EXPECT_EQ(ValueOf(10, std::to_string(i)), 100 + i) << i;
   }
-  int w = 0;
-  Cache::Put(10, "3", &w);  // a name put again points at its new value
-  EXPECT_EQ(Cache::Find(10, "3"), &w);
-  EXPECT_EQ(Cache::Find(10, "4"), &v[4]);
-  EXPECT_EQ(Cache::Find(10, "3"), &w);
+  Cache::Put(10, "3", 7);  // a name put again has its new value
+  EXPECT_EQ(ValueOf(10, "3"), 7);
+  EXPECT_EQ(ValueOf(10, "4"), 104);
+  EXPECT_EQ(ValueOf(10, "3"), 7);
+}
+
+TEST(ThreadNameCacheTest, ValuesAreTheThreadsToChangeAndStayPutWhileTheCacheGrows) {
+  int* memo = Cache::Put(40, "feed", 0);
+  for (int i = 0; i < 500; ++i) Cache::Put(41, std::to_string(i), i);  // rehashes many times
+  EXPECT_EQ(Cache::Find(40, "feed"), memo);
+  *memo = 5;  // what a thread memoizes for (owner, name)
+  EXPECT_EQ(ValueOf(40, "feed"), 5);
 }
 
 TEST(ThreadNameCacheTest, StaysBoundedByDroppingEverythingWhenFull) {
-  int v = 0;
-  for (size_t i = 0; i <= Cache::kMaxEntries; ++i) Cache::Put(30 + i, "op", &v);
-  EXPECT_EQ(Cache::Find(30 + Cache::kMaxEntries, "op"), &v);  // the newest is kept
-  EXPECT_EQ(Cache::Find(31, "op"), nullptr);                  // the oldest were dropped
+  for (size_t i = 0; i <= Cache::kMaxEntries; ++i) Cache::Put(30 + i, "op", 1);
+  EXPECT_EQ(ValueOf(30 + Cache::kMaxEntries, "op"), 1);  // the newest is kept
+  EXPECT_EQ(ValueOf(31, "op"), -1);                      // the oldest were dropped
 }
 
 TEST(ThreadNameCacheTest, EachThreadHasItsOwnEntries) {
-  int a = 1;
-  Cache::Put(20, "feed", &a);
-  int* seen_elsewhere = &a;
-  std::thread([&] { seen_elsewhere = Cache::Find(20, "feed"); }).join();
-  EXPECT_EQ(seen_elsewhere, nullptr);
-  EXPECT_EQ(Cache::Find(20, "feed"), &a);
+  Cache::Put(20, "feed", 1);
+  int seen_elsewhere = 0;
+  std::thread([&] { seen_elsewhere = ValueOf(20, "feed"); }).join();
+  EXPECT_EQ(seen_elsewhere, -1);
+  EXPECT_EQ(ValueOf(20, "feed"), 1);
 }
 
 }  // namespace

@@ -92,6 +92,34 @@ TEST(FlagEvaluator, SeesInstalledSnapshots) {
   EXPECT_EQ(ev.Current()->revision(), 2);
 }
 
+TEST(FlagEvaluator, AMemoAnswersLikeTheNameUntilTheSnapshotChanges) {
+  FlagEvaluator ev(
+      std::make_shared<Snapshot>(1, std::vector<Flag>{MakeFlag("post.like", Stage::kRamp, 0)}));
+  OpMemo memo, unknown;
+  EXPECT_EQ(ev.Decide("post.like", "user-1", memo).path, Path::kStrong);
+  const uint64_t first = memo.snapshot_uid;
+  EXPECT_NE(first, 0u);
+  EXPECT_FALSE(ev.Decide("post.share", "user-1", unknown).known_op);
+  // A new snapshot (the op ramped, and a new op registered): both memos are refreshed.
+  ev.Install(std::make_shared<Snapshot>(
+      2, std::vector<Flag>{MakeFlag("post.like", Stage::kEventual, 10000),
+                           MakeFlag("post.share", Stage::kEventual, 10000)}));
+  const Decision d = ev.Decide("post.like", "user-1", memo);
+  EXPECT_EQ(d.path, Path::kEventual);
+  EXPECT_EQ(d.stage, Stage::kEventual);
+  EXPECT_NE(memo.snapshot_uid, first);
+  EXPECT_TRUE(ev.Decide("post.share", "user-1", unknown).known_op);
+  // And a memo decides exactly as the op's name does.
+  for (int i = 0; i < 200; ++i) {
+    const std::string subject = "user-" + std::to_string(i);
+    const Decision by_name = ev.Decide("post.like", subject);
+    const Decision by_memo = ev.Decide("post.like", subject, memo);
+    EXPECT_EQ(by_memo.bucket, by_name.bucket);
+    EXPECT_EQ(by_memo.path, by_name.path);
+    EXPECT_EQ(by_memo.flag, by_name.flag);
+  }
+}
+
 TEST(FlagEvaluator, SeveralEvaluatorsOnOneThreadStayApart) {
   // More evaluators than per-thread cache slots: each must still answer from its own snapshot.
   std::vector<std::unique_ptr<FlagEvaluator>> evs;
