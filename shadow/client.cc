@@ -4,6 +4,7 @@
 
 #include <fstream>
 
+#include "absl/base/attributes.h"
 #include "absl/container/flat_hash_map.h"
 #include "base/mutex.h"
 #include "base/status_macros.h"
@@ -41,6 +42,11 @@ using OpContexts = base::ThreadNameCache<OpContextTag, OpContext>;
 bool NeedsToken(flags::Model m) {
   return m == flags::Model::kReadYourWrites || m == flags::Model::kMonotonicReads ||
          m == flags::Model::kCausal;
+}
+
+ABSL_ATTRIBUTE_NOINLINE absl::Status UnknownOp(std::string_view op) {
+  return absl::NotFoundError(base::StrCat(
+      "op \"", op, "\" is not registered; register it with `cmo ops add` before the app uses it"));
 }
 
 absl::StatusOr<std::string> TelemetryBrokers(const ClientConfig& config) {
@@ -131,16 +137,25 @@ struct Client::Impl {
   // read-your-writes/monotonic/causal.
   bool ReplicaMayServe(const flags::Flag& flag, std::atomic<int64_t>& watermark,
                        int64_t token_lsn, bool* waited) {
-    if (flag.target.model == flags::Model::kBoundedStaleness) {
-      std::optional<int64_t> required =
-          lsn_history.RequiredFor(clock.Now() - flag.target.max_staleness);
-      if (!required.has_value()) return false;
-      if (watermark.load(std::memory_order_acquire) >= *required) return true;
-      absl::StatusOr<int64_t> w = RefreshWatermark(flag.domain, watermark);
-      return w.ok() && *w >= *required;
-    }
+    if (flag.target.model == flags::Model::kBoundedStaleness) return FreshEnough(flag, watermark);
     if (!NeedsToken(flag.target.model) || token_lsn <= 0) return true;
     if (watermark.load(std::memory_order_acquire) >= token_lsn) return true;
+    return CatchUp(flag, watermark, token_lsn, waited);
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE bool FreshEnough(const flags::Flag& flag,
+                                           std::atomic<int64_t>& watermark) {
+    std::optional<int64_t> required =
+        lsn_history.RequiredFor(clock.Now() - flag.target.max_staleness);
+    if (!required.has_value()) return false;
+    if (watermark.load(std::memory_order_acquire) >= *required) return true;
+    absl::StatusOr<int64_t> w = RefreshWatermark(flag.domain, watermark);
+    return w.ok() && *w >= *required;
+  }
+
+  // Waits up to max_wait for the replica to reach the token.
+  ABSL_ATTRIBUTE_NOINLINE bool CatchUp(const flags::Flag& flag, std::atomic<int64_t>& watermark,
+                                       int64_t token_lsn, bool* waited) {
     const absl::Time deadline = clock.Now() + config.max_wait;
     while (true) {
       absl::StatusOr<int64_t> w = RefreshWatermark(flag.domain, watermark);
@@ -161,22 +176,14 @@ struct Client::Impl {
     return replica->Get(domain, key);
   }
 
-  absl::StatusOr<const flags::Flag*> FlagFor(const flags::Decision& d, std::string_view op) {
-    if (d.flag == nullptr) {
-      return absl::NotFoundError(base::StrCat("op \"", op,
-                                              "\" is not registered; register it with `cmo ops "
-                                              "add` before the app uses it"));
-    }
-    return d.flag;
-  }
-
   absl::StatusOr<WriteResult> Write(std::string_view op, std::string_view subject,
                                     std::string_view key, std::string_view value, bool tombstone,
                                     std::string_view token_text) {
     CMO_ASSIGN_OR_RETURN(SessionToken token, DecodeToken(token_text));
     OpContext& ctx = Context(op);
     const flags::Decision d = evaluator->Decide(op, subject, ctx.route);
-    CMO_ASSIGN_OR_RETURN(const flags::Flag* flag, FlagFor(d, op));
+    if (d.flag == nullptr) return UnknownOp(op);
+    const flags::Flag* flag = d.flag;
     const store::WriteRequest request{flag->domain,       std::string(key), std::string(value),
                                       tombstone,          std::string(op),  std::string(subject)};
     std::vector<int64_t> lsns;
@@ -188,46 +195,54 @@ struct Client::Impl {
     return WriteResult{lsns[0], EncodeToken(Merge(token, {lsns[0]}))};
   }
 
+  // The request path. Compact, with what most reads never do (time themselves, wait for the
+  // replica, fall back, take a shadow sample, fail) in functions of its own: between two of an
+  // app's store reads the CPU's caches keep little of it, and each line it spans is fetched.
   absl::StatusOr<ReadResult> Read(std::string_view op, std::string_view subject,
                                   std::string_view key, std::string_view token_text) {
     OpContext& ctx = Context(op);
-    const bool timed = ++ctx.reads % kLatencySampleEvery == 0;
-    const absl::Time start = timed ? clock.Now() : absl::InfinitePast();
+    if (++ctx.reads % kLatencySampleEvery == 0) [[unlikely]] {
+      return TimedRead(ctx, op, subject, key, token_text);
+    }
+    return Serve(ctx, op, subject, key, token_text);
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE absl::StatusOr<ReadResult> TimedRead(OpContext& ctx, std::string_view op,
+                                                               std::string_view subject,
+                                                               std::string_view key,
+                                                               std::string_view token_text) {
+    const absl::Time start = clock.Now();
+    absl::StatusOr<ReadResult> r = Serve(ctx, op, subject, key, token_text);
+    if (r.ok()) telemetry.RecordLatency(ctx.counters, r->path, clock.Now() - start);
+    return r;
+  }
+
+  absl::StatusOr<ReadResult> Serve(OpContext& ctx, std::string_view op, std::string_view subject,
+                                   std::string_view key, std::string_view token_text) {
     CMO_ASSIGN_OR_RETURN(SessionToken token, DecodeToken(token_text));
     const flags::Decision d = evaluator->Decide(op, subject, ctx.route);
-    CMO_ASSIGN_OR_RETURN(const flags::Flag* flag, FlagFor(d, op));
-    if (ctx.watermark_uid != ctx.route.snapshot_uid) {  // a new snapshot: the domain may differ
-      ctx.watermark = WatermarkSlot(flag->domain);
-      ctx.watermark_uid = ctx.route.snapshot_uid;
-    }
-    TelemetryRecorder::Counters* counters = ctx.counters;
+    if (d.flag == nullptr) [[unlikely]] return UnknownOp(op);
+    const flags::Flag& flag = *d.flag;
+    if (ctx.watermark_uid != ctx.route.snapshot_uid) [[unlikely]] Rebind(ctx, flag);
     ReadResult result;
     result.path = d.path;
     if (d.path == flags::Path::kEventual &&
-        !ReplicaMayServe(*flag, *ctx.watermark, token.lsn, &result.waited)) {
+        !ReplicaMayServe(flag, *ctx.watermark, token.lsn, &result.waited)) {
       result.path = flags::Path::kStrong;
       result.fell_back = true;
     }
-    if (result.waited) telemetry.CountWait(counters);
-    absl::StatusOr<std::optional<store::Row>> row = Get(result.path, flag->domain, key);
-    if (!row.ok() && result.path == flags::Path::kEventual) {
+    absl::StatusOr<std::optional<store::Row>> row = Get(result.path, flag.domain, key);
+    if (!row.ok() && result.path == flags::Path::kEventual) [[unlikely]] {
       // The replica is unreadable: the primary is always there and always right.
       result.path = flags::Path::kStrong;
       result.fell_back = true;
-      row = Get(result.path, flag->domain, key);
+      row = Get(result.path, flag.domain, key);
     }
     if (!row.ok()) return row.status();
-    if (result.fell_back) telemetry.CountFallback(counters);
-    if (d.shadow_sampled && comparer != nullptr) {
-      ShadowSample s{counters,        std::string(op),  std::string(subject), flag->domain,
-                     std::string(key), result.path,     *row,
-                     result.path == flags::Path::kEventual && NeedsToken(flag->target.model)
-                         ? token.lsn
-                         : 0,
-                     flag->target.model == flags::Model::kBoundedStaleness
-                         ? flag->target.max_staleness
-                         : config.staleness_window};
-      comparer->Offer(std::move(s));
+    if (result.waited) [[unlikely]] telemetry.CountWait(ctx.counters);
+    if (result.fell_back) [[unlikely]] telemetry.CountFallback(ctx.counters);
+    if (d.shadow_sampled && comparer != nullptr) [[unlikely]] {
+      Offer(ctx, op, subject, key, flag, token, result.path, *row);
     }
     if (row->has_value()) {
       result.lsn = (*row)->lsn;
@@ -237,9 +252,26 @@ struct Client::Impl {
     result.token = result.lsn > token.lsn || token_text.empty()
                        ? EncodeToken(Merge(token, {result.lsn}))
                        : std::string(token_text);
-    telemetry.CountRead(counters, result.path);
-    if (timed) telemetry.RecordLatency(counters, result.path, clock.Now() - start);
+    telemetry.CountRead(ctx.counters, result.path);
     return result;
+  }
+
+  // A new snapshot: the op's domain, and with it its watermark, may have changed.
+  ABSL_ATTRIBUTE_NOINLINE void Rebind(OpContext& ctx, const flags::Flag& flag) {
+    ctx.watermark = WatermarkSlot(flag.domain);
+    ctx.watermark_uid = ctx.route.snapshot_uid;
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE void Offer(OpContext& ctx, std::string_view op,
+                                     std::string_view subject, std::string_view key,
+                                     const flags::Flag& flag, const SessionToken& token,
+                                     flags::Path path, const std::optional<store::Row>& row) {
+    const bool bounded = flag.target.model == flags::Model::kBoundedStaleness;
+    comparer->Offer(ShadowSample{
+        ctx.counters, std::string(op), std::string(subject), flag.domain, std::string(key), path,
+        row,
+        path == flags::Path::kEventual && NeedsToken(flag.target.model) ? token.lsn : 0,
+        bounded ? flag.target.max_staleness : config.staleness_window});
   }
 
   // Installs a newer snapshot if there is one; keeps the last good one when the control
