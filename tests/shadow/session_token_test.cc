@@ -18,6 +18,24 @@ using ::testing::HasSubstr;
 // Written by the v1 encoder (18 chars) for LSN 4711, before tokens became 15 characters.
 constexpr char kV1Token4711[] = "AWcSAAAAAAAAbY7dTQ";
 
+// Written by the v2 encoder before its code was rewritten: tokens already in cookies.
+constexpr std::pair<int64_t, const char*> kV2Tokens[] = {
+    {0, "AgAAAAAAAABD4u4"},
+    {1, "AgEAAAAAAAA3_9U"},
+    {4711, "AmcSAAAAAAAKQWE"},
+    {123456789, "AhXNWwcAAAANgro"},
+    {1099511627853, "Ak0AAAAAAQAqpTM"},
+    {72057594037927935, "Av________9MGxM"},
+};
+
+TEST(SessionToken, VersionTwoTokensAreByteForByteStable) {
+  for (const auto& [lsn, token] : kV2Tokens) {
+    EXPECT_EQ(EncodeToken({lsn}), token) << lsn;
+    EXPECT_THAT(DecodeToken(token), IsOkAndHolds(SessionToken{lsn})) << token;
+  }
+  EXPECT_EQ(EncodeToken({4711 + (int64_t{1} << 56)}).size(), 18u);
+}
+
 TEST(SessionToken, EmptyStringIsTheEmptyToken) {
   EXPECT_THAT(DecodeToken(""), IsOkAndHolds(SessionToken{0}));
 }
@@ -56,6 +74,13 @@ TEST(SessionToken, RejectsDamage) {
   std::string bad = t;
   bad[0] = '*';
   EXPECT_THAT(DecodeToken(bad), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("base64")));
+  std::string last_bad = t;  // the last character, whose sextet the decoder pads
+  last_bad.back() = '=';
+  EXPECT_THAT(DecodeToken(last_bad),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("base64")));
+  // 123456789 is "AhXNWwcAAAANgro": 'o' -> 'p' sets one of the last character's two unused bits.
+  EXPECT_THAT(DecodeToken("AhXNWwcAAAANgrp"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("canonical")));
 }
 
 TEST(SessionToken, MergeKeepsTheHighestLsn) {
