@@ -204,7 +204,12 @@ struct Client::Impl {
     if (++ctx.reads % kLatencySampleEvery == 0) [[unlikely]] {
       return TimedRead(ctx, op, subject, key, token_text);
     }
-    return Serve(ctx, op, subject, key, token_text);
+    // Filled in place: one return object, no ReadResult moved into it.
+    absl::StatusOr<ReadResult> out(absl::in_place);
+    if (absl::Status s = Serve(ctx, op, subject, key, token_text, *out); !s.ok()) [[unlikely]] {
+      out = std::move(s);
+    }
+    return out;
   }
 
   ABSL_ATTRIBUTE_NOINLINE absl::StatusOr<ReadResult> TimedRead(OpContext& ctx, std::string_view op,
@@ -212,19 +217,19 @@ struct Client::Impl {
                                                                std::string_view key,
                                                                std::string_view token_text) {
     const absl::Time start = clock.Now();
-    absl::StatusOr<ReadResult> r = Serve(ctx, op, subject, key, token_text);
-    if (r.ok()) telemetry.RecordLatency(ctx.counters, r->path, clock.Now() - start);
+    ReadResult r;
+    CMO_RETURN_IF_ERROR(Serve(ctx, op, subject, key, token_text, r));
+    telemetry.RecordLatency(ctx.counters, r.path, clock.Now() - start);
     return r;
   }
 
-  absl::StatusOr<ReadResult> Serve(OpContext& ctx, std::string_view op, std::string_view subject,
-                                   std::string_view key, std::string_view token_text) {
+  absl::Status Serve(OpContext& ctx, std::string_view op, std::string_view subject,
+                     std::string_view key, std::string_view token_text, ReadResult& result) {
     CMO_ASSIGN_OR_RETURN(SessionToken token, DecodeToken(token_text));
     const flags::Decision d = evaluator->Decide(op, subject, ctx.route);
     if (d.flag == nullptr) [[unlikely]] return UnknownOp(op);
     const flags::Flag& flag = *d.flag;
     if (ctx.watermark_uid != ctx.route.snapshot_uid) [[unlikely]] Rebind(ctx, flag);
-    ReadResult result;
     result.path = d.path;
     if (d.path == flags::Path::kEventual &&
         !ReplicaMayServe(flag, *ctx.watermark, token.lsn, &result.waited)) {
@@ -246,14 +251,16 @@ struct Client::Impl {
     }
     if (row->has_value()) {
       result.lsn = (*row)->lsn;
-      if (!(*row)->tombstone) result.value = std::move((*row)->value);
+      if (!(*row)->tombstone) result.value.emplace(std::move((*row)->value));
     }
     // Most reads do not move the session's position: hand its token back as it came.
-    result.token = result.lsn > token.lsn || token_text.empty()
-                       ? EncodeToken(Merge(token, {result.lsn}))
-                       : std::string(token_text);
+    if (result.lsn > token.lsn || token_text.empty()) {
+      result.token = EncodeToken(Merge(token, {result.lsn}));
+    } else {
+      result.token.assign(token_text);
+    }
     telemetry.CountRead(ctx.counters, result.path);
-    return result;
+    return absl::OkStatus();
   }
 
   // A new snapshot: the op's domain, and with it its watermark, may have changed.
