@@ -26,8 +26,9 @@ Snapshot::Snapshot(int64_t revision, std::vector<Flag> flags)
       flags_(std::move(flags)) {
   by_op_.reserve(flags_.size());
   for (const Flag& f : flags_) {
-    by_op_[f.op] = CompiledOp{SaltSeed(f.salt), EffectiveEventualBp(f),
-                            f.op_class == OpClass::kCritical ? 0 : f.shadow_bp, f.stage, &f};
+    const bool sampled = f.op_class != OpClass::kCritical && ShadowsInStage(f.stage);
+    by_op_[f.op] =
+        CompiledOp{SaltSeed(f.salt), EffectiveEventualBp(f), sampled ? f.shadow_bp : 0, f.stage, &f};
   }
 }
 
@@ -68,7 +69,7 @@ Decision Snapshot::Route(const CompiledOp* op, std::string_view subject) {
   d.threshold_bp = c.threshold_bp;
   d.bucket = BucketWithSeed(c.salt_seed, subject);
   d.path = static_cast<int32_t>(d.bucket) < c.threshold_bp ? Path::kEventual : Path::kStrong;
-  d.shadow_bp = ShadowsInStage(c.stage) ? c.shadow_bp : 0;
+  d.shadow_bp = c.shadow_bp;
   return d;
 }
 
@@ -238,14 +239,15 @@ uint32_t FlagEvaluator::NextSampleDraw() const {
   return static_cast<uint32_t>(((t.rng * 0x2545F4914F6CDD1DULL) >> 32) % kBucketCount);
 }
 
-Decision FlagEvaluator::Sampled(Decision d) const {
+void FlagEvaluator::Sample(Decision& d) const {
   // The draw is cheap, but skip it for ops that cannot be sampled (most requests).
   if (d.shadow_bp > 0) d.shadow_sampled = static_cast<int32_t>(NextSampleDraw()) < d.shadow_bp;
-  return d;
 }
 
 Decision FlagEvaluator::Decide(std::string_view op, std::string_view subject) const {
-  return Sampled(Pinned().Route(op, subject));
+  Decision d = Pinned().Route(op, subject);
+  Sample(d);
+  return d;
 }
 
 Decision FlagEvaluator::Decide(std::string_view op, std::string_view subject,
@@ -253,8 +255,12 @@ Decision FlagEvaluator::Decide(std::string_view op, std::string_view subject,
   // The pinned snapshot is alive and its uid is never reused, so a memo with its uid points
   // into it.
   const Snapshot& snapshot = Pinned();
-  if (memo.snapshot_uid != snapshot.uid()) memo = {snapshot.uid(), snapshot.Compiled(op)};
-  return Sampled(Snapshot::Route(memo.op, subject));
+  if (memo.snapshot_uid != snapshot.uid()) [[unlikely]] {
+    memo = {snapshot.uid(), snapshot.Compiled(op)};
+  }
+  Decision d = Snapshot::Route(memo.op, subject);
+  Sample(d);
+  return d;
 }
 
 }  // namespace cmo::flags

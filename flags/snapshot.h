@@ -33,7 +33,7 @@ struct Decision {
 struct CompiledOp {
   uint64_t salt_seed;
   int32_t threshold_bp;
-  int32_t shadow_bp;
+  int32_t shadow_bp;  // in its stage: 0 outside shadow and ramp, and for critical ops
   Stage stage;
   const Flag* flag;  // into its snapshot's flags, which never change after construction
 };
@@ -122,7 +122,7 @@ class FlagEvaluator {
  private:
   const Snapshot& Pinned() const;
   uint32_t NextSampleDraw() const;
-  Decision Sampled(Decision d) const;
+  void Sample(Decision& d) const;
 
   const uint64_t id_;  // process-unique, never reused: keys the per-thread caches
   const uint64_t seed_;
