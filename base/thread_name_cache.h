@@ -31,10 +31,7 @@ class ThreadNameCache {
   static V* Find(uint64_t owner, std::string_view name) {
     State& s = Local();
     if (s.last_owner == owner && s.last_name == name) return s.last_value;
-    auto it = s.all.find(KeyView{owner, name});
-    if (it == s.all.end()) return nullptr;
-    s.Remember(owner, name, &it->second);
-    return &it->second;
+    return FindInMap(s, owner, name);
   }
 
   static V* Put(uint64_t owner, std::string_view name, V value) {
@@ -83,6 +80,13 @@ class ThreadNameCache {
       last_value = value;
     }
   };
+  // Out of line: the check of the last name is the part for callers to inline.
+  [[gnu::noinline]] static V* FindInMap(State& s, uint64_t owner, std::string_view name) {
+    auto it = s.all.find(KeyView{owner, name});
+    if (it == s.all.end()) return nullptr;
+    s.Remember(owner, name, &it->second);
+    return &it->second;
+  }
   static State& Local() {
     thread_local State state;
     return state;

@@ -169,11 +169,9 @@ struct Client::Impl {
   absl::StatusOr<std::optional<store::Row>> Get(flags::Path path, const std::string& domain,
                                                 std::string_view key) {
     if (path == flags::Path::kStrong) {
-      CMO_ASSIGN_OR_RETURN(auto primary, primaries.Acquire());
-      return primary->Get(domain, key);
+      return primaries.With([&](store::PrimaryStore& p) { return p.Get(domain, key); });
     }
-    CMO_ASSIGN_OR_RETURN(auto replica, replicas.Acquire());
-    return replica->Get(domain, key);
+    return replicas.With([&](store::ReplicaStore& r) { return r.Get(domain, key); });
   }
 
   absl::StatusOr<WriteResult> Write(std::string_view op, std::string_view subject,
@@ -201,26 +199,24 @@ struct Client::Impl {
   absl::StatusOr<ReadResult> Read(std::string_view op, std::string_view subject,
                                   std::string_view key, std::string_view token_text) {
     OpContext& ctx = Context(op);
-    if (++ctx.reads % kLatencySampleEvery == 0) [[unlikely]] {
-      return TimedRead(ctx, op, subject, key, token_text);
-    }
-    // Filled in place: one return object, no ReadResult moved into it.
+    // Filled in place, and the only object returned, so that it is built in the caller's
+    // return slot: no ReadResult is moved.
     absl::StatusOr<ReadResult> out(absl::in_place);
-    if (absl::Status s = Serve(ctx, op, subject, key, token_text, *out); !s.ok()) [[unlikely]] {
-      out = std::move(s);
-    }
+    absl::Status s = ++ctx.reads % kLatencySampleEvery == 0
+                         ? TimedServe(ctx, op, subject, key, token_text, *out)
+                         : Serve(ctx, op, subject, key, token_text, *out);
+    if (!s.ok()) [[unlikely]] out = std::move(s);
     return out;
   }
 
-  ABSL_ATTRIBUTE_NOINLINE absl::StatusOr<ReadResult> TimedRead(OpContext& ctx, std::string_view op,
-                                                               std::string_view subject,
-                                                               std::string_view key,
-                                                               std::string_view token_text) {
+  ABSL_ATTRIBUTE_NOINLINE absl::Status TimedServe(OpContext& ctx, std::string_view op,
+                                                  std::string_view subject, std::string_view key,
+                                                  std::string_view token_text,
+                                                  ReadResult& result) {
     const absl::Time start = clock.Now();
-    ReadResult r;
-    CMO_RETURN_IF_ERROR(Serve(ctx, op, subject, key, token_text, r));
-    telemetry.RecordLatency(ctx.counters, r.path, clock.Now() - start);
-    return r;
+    CMO_RETURN_IF_ERROR(Serve(ctx, op, subject, key, token_text, result));
+    telemetry.RecordLatency(ctx.counters, result.path, clock.Now() - start);
+    return absl::OkStatus();
   }
 
   absl::Status Serve(OpContext& ctx, std::string_view op, std::string_view subject,

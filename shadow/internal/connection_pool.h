@@ -9,6 +9,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <type_traits>
 #include <utility>
 
 #include "absl/status/statusor.h"
@@ -48,18 +49,39 @@ class ConnectionPool {
   ConnectionPool& operator=(const ConnectionPool&) = delete;
 
   absl::StatusOr<Lease> Acquire() {
+    if (T* c = TakeIdle()) return Lease(this, std::unique_ptr<T>(c));
+    return Open();
+  }
+
+  // fn(T&) on a leased connection, or why none could be had; fn returns a StatusOr. For the
+  // request path: the lease lives on the stack, not inside a StatusOr.
+  template <typename Fn>
+  auto With(Fn&& fn) -> decltype(fn(std::declval<T&>())) {
+    T* idle = TakeIdle();
+    if (idle == nullptr) [[unlikely]] {
+      absl::StatusOr<Lease> opened = Open();
+      if (!opened.ok()) return opened.status();
+      return fn(**opened);
+    }
+    const Lease lease(this, std::unique_ptr<T>(idle));
+    return fn(*lease);
+  }
+
+ private:
+  T* TakeIdle() {
     for (std::atomic<T*>& slot : idle_) {
       if (slot.load(std::memory_order_relaxed) == nullptr) continue;
-      if (T* c = slot.exchange(nullptr, std::memory_order_acquire); c != nullptr) {
-        return Lease(this, std::unique_ptr<T>(c));
-      }
+      if (T* c = slot.exchange(nullptr, std::memory_order_acquire); c != nullptr) return c;
     }
+    return nullptr;
+  }
+
+  absl::StatusOr<Lease> Open() {
     absl::StatusOr<std::unique_ptr<T>> c = factory_();
     if (!c.ok()) return c.status();
     return Lease(this, *std::move(c));
   }
 
- private:
   void Return(std::unique_ptr<T> c) {
     for (std::atomic<T*>& slot : idle_) {
       T* expected = nullptr;
