@@ -81,6 +81,9 @@ struct WriteResult {
 };
 
 struct ReadResult {
+  // Provided, so that building one (on every read) initializes each member once instead of
+  // zero-filling the whole struct first.
+  ReadResult() {}
   std::optional<std::string> value;  // nullopt: no such key (or deleted)
   int64_t lsn = 0;                   // the version read; 0 when the key never existed
   flags::Path path = flags::Path::kStrong;
