@@ -64,17 +64,14 @@ struct Client::Impl {
   Impl(ClientConfig c, const base::Clock& clk)
       : config(std::move(c)),
         clock(clk),
-        primaries([this]() { return OpenPrimary(); }),
-        replicas([this]() { return OpenReplica(); }) {}
-
-  absl::StatusOr<std::unique_ptr<store::PrimaryStore>> OpenPrimary() {
-    return store::PrimaryStore::Open(PrimaryPath(config.state_dir), clock,
-                                     {.synchronous_full = config.synchronous_full});
-  }
-  absl::StatusOr<std::unique_ptr<store::ReplicaStore>> OpenReplica() {
-    return store::ReplicaStore::Open(ReplicaPath(config.state_dir, config.region),
-                                     {.synchronous_full = false});
-  }
+        primaries([this]() {
+          return store::PrimaryStore::Open(PrimaryPath(config.state_dir), clock,
+                                           {.synchronous_full = config.synchronous_full});
+        }),
+        replicas([this]() {
+          return store::ReplicaStore::Open(ReplicaPath(config.state_dir, config.region),
+                                           {.synchronous_full = false});
+        }) {}
 
   ClientConfig config;
   const base::Clock& clock;
@@ -98,10 +95,6 @@ struct Client::Impl {
   absl::Time next_flag_poll ABSL_GUARDED_BY(tick_mu) = absl::InfinitePast();
   absl::Time next_lsn_sample ABSL_GUARDED_BY(tick_mu) = absl::InfinitePast();
   absl::Time window_start ABSL_GUARDED_BY(tick_mu) = absl::InfinitePast();
-  // Its own connections: were its queries to lease the requests' connections, those would move
-  // to the other CPU and back (measured: about a point of read overhead).
-  std::unique_ptr<store::PrimaryStore> tick_primary ABSL_GUARDED_BY(tick_mu);
-  std::unique_ptr<store::ReplicaStore> tick_replica ABSL_GUARDED_BY(tick_mu);
 
   std::atomic<int64_t> revision{0};
   std::atomic<bool> reachable{true};
@@ -126,19 +119,17 @@ struct Client::Impl {
   }
 
   // Reads the replica's watermark for `domain` into its slot (watermarks only grow).
-  absl::StatusOr<int64_t> RefreshWatermark(store::ReplicaStore& replica, const std::string& domain,
+  absl::StatusOr<int64_t> RefreshWatermark(const std::string& domain,
                                            std::atomic<int64_t>& slot) {
-    CMO_ASSIGN_OR_RETURN(const int64_t w, replica.TopicWatermark(ChangeTopic(domain)));
+    int64_t w = 0;
+    {
+      CMO_ASSIGN_OR_RETURN(auto replica, replicas.Acquire());
+      CMO_ASSIGN_OR_RETURN(w, replica->TopicWatermark(ChangeTopic(domain)));
+    }
     int64_t cached = slot.load(std::memory_order_acquire);
     while (cached < w && !slot.compare_exchange_weak(cached, w, std::memory_order_acq_rel)) {
     }
     return std::max(cached, w);
-  }
-  // The same on a request's connection.
-  absl::StatusOr<int64_t> RefreshWatermark(const std::string& domain,
-                                           std::atomic<int64_t>& slot) {
-    return replicas.With(
-        [&](store::ReplicaStore& r) { return RefreshWatermark(r, domain, slot); });
   }
 
   // Whether the replica may answer for the op's domain (whose watermark is `watermark`) given
@@ -323,10 +314,8 @@ struct Client::Impl {
     }
     if (now >= next_lsn_sample) {
       absl::StatusOr<int64_t> lsn = [&]() -> absl::StatusOr<int64_t> {
-        if (tick_primary == nullptr) {
-          CMO_ASSIGN_OR_RETURN(tick_primary, OpenPrimary());
-        }
-        return tick_primary->LastLsn();
+        CMO_ASSIGN_OR_RETURN(auto primary, primaries.Acquire());
+        return primary->LastLsn();
       }();
       if (lsn.ok()) lsn_history.Add(now, *lsn);
       std::vector<std::pair<std::string, std::atomic<int64_t>*>> domains;
@@ -334,13 +323,7 @@ struct Client::Impl {
         base::MutexLock wl(&watermark_mu);
         for (const auto& [d, w] : watermarks) domains.emplace_back(d, w.get());
       }
-      if (tick_replica == nullptr && !domains.empty()) {
-        absl::StatusOr<std::unique_ptr<store::ReplicaStore>> r = OpenReplica();
-        if (r.ok()) tick_replica = *std::move(r);
-      }
-      if (tick_replica != nullptr) {
-        for (const auto& [d, w] : domains) RefreshWatermark(*tick_replica, d, *w).IgnoreError();
-      }
+      for (const auto& [d, w] : domains) RefreshWatermark(d, *w).IgnoreError();
       next_lsn_sample = now + kLsnSampleEvery;
     }
     if (window_start == absl::InfinitePast()) window_start = now;

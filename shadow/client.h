@@ -25,7 +25,10 @@
 // (polled every `flag_poll`); if that fails, routing keeps the last good snapshot and the
 // telemetry says control_plane_reachable=false.
 //
-// Thread-safe: one Client per process, shared by all request threads.
+// Thread-safe: one Client per process, shared by all request threads. Each thread keeps a
+// small context per op it uses (the op's compiled flag, its telemetry counters, its domain's
+// watermark), so after a thread's first request for an op nothing is looked up by name; store
+// connections come from a pool (as many as requests run at once, kept open).
 #ifndef CMO_SHADOW_CLIENT_H_
 #define CMO_SHADOW_CLIENT_H_
 
