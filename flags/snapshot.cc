@@ -27,8 +27,8 @@ Snapshot::Snapshot(int64_t revision, std::vector<Flag> flags)
   by_op_.reserve(flags_.size());
   for (const Flag& f : flags_) {
     const bool sampled = f.op_class != OpClass::kCritical && ShadowsInStage(f.stage);
-    by_op_[f.op] =
-        CompiledOp{SaltSeed(f.salt), EffectiveEventualBp(f), sampled ? f.shadow_bp : 0, f.stage, &f};
+    by_op_[f.op] = CompiledOp{SaltSeed(f.salt), EffectiveEventualBp(f),
+                              sampled ? f.shadow_bp : 0, f.stage, &f};
   }
 }
 

@@ -42,7 +42,7 @@ struct CompiledOp {
 // op-name lookup while the snapshot it came from is still the current one (see
 // FlagEvaluator::Decide). Never shared between threads.
 struct OpMemo {
-  uint64_t snapshot_uid = 0;         // the snapshot `op` belongs to; 0 = none yet
+  uint64_t snapshot_uid = 0;       // the snapshot `op` belongs to; 0 = none yet
   const CompiledOp* op = nullptr;  // null: the op is not in that snapshot
 };
 

@@ -121,11 +121,8 @@ struct Client::Impl {
   // Reads the replica's watermark for `domain` into its slot (watermarks only grow).
   absl::StatusOr<int64_t> RefreshWatermark(const std::string& domain,
                                            std::atomic<int64_t>& slot) {
-    int64_t w = 0;
-    {
-      CMO_ASSIGN_OR_RETURN(auto replica, replicas.Acquire());
-      CMO_ASSIGN_OR_RETURN(w, replica->TopicWatermark(ChangeTopic(domain)));
-    }
+    const auto read = [&](store::ReplicaStore& r) { return r.TopicWatermark(ChangeTopic(domain)); };
+    CMO_ASSIGN_OR_RETURN(const int64_t w, replicas.With(read));
     int64_t cached = slot.load(std::memory_order_acquire);
     while (cached < w && !slot.compare_exchange_weak(cached, w, std::memory_order_acq_rel)) {
     }

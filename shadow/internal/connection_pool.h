@@ -9,7 +9,6 @@
 #include <atomic>
 #include <functional>
 #include <memory>
-#include <type_traits>
 #include <utility>
 
 #include "absl/status/statusor.h"
