@@ -1,5 +1,7 @@
 #include "flags/flag_json.h"
 
+#include "base/json.h"
+
 namespace cmo::flags {
 
 double BpToPercent(int32_t bp) { return bp / 100.0; }
@@ -53,11 +55,10 @@ absl::StatusOr<Flag> FlagFromJson(const nlohmann::json& j) {
 std::string EncodeSnapshot(const Snapshot& snapshot, absl::Time published) {
   nlohmann::json flags = nlohmann::json::array();
   for (const Flag& f : snapshot.flags()) flags.push_back(FlagToJson(f));
-  return nlohmann::json{{"v", 1},
-                        {"revision", snapshot.revision()},
-                        {"published_ms", absl::ToUnixMillis(published)},
-                        {"flags", flags}}
-      .dump();
+  return base::JsonText(nlohmann::json{{"v", 1},
+                                       {"revision", snapshot.revision()},
+                                       {"published_ms", absl::ToUnixMillis(published)},
+                                       {"flags", flags}});
 }
 
 absl::StatusOr<std::shared_ptr<const Snapshot>> DecodeSnapshot(std::string_view text) {

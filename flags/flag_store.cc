@@ -1,5 +1,6 @@
 #include "flags/flag_store.h"
 
+#include "base/json.h"
 #include "base/sqlite.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
@@ -23,6 +24,20 @@ CREATE INDEX audit_by_op ON audit (op, revision);
 CREATE TRIGGER audit_no_update BEFORE UPDATE ON audit
   BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 CREATE TRIGGER audit_no_delete BEFORE DELETE ON audit
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+)sql";
+
+// Notices: audit entries that change nothing (refused API calls). They keep their own table so
+// that recording one never takes a revision: a flood of refusals must not make every client
+// reload its flags.
+constexpr std::string_view kSchemaV2 = R"sql(
+CREATE TABLE notices (
+  id INTEGER PRIMARY KEY, revision INTEGER NOT NULL, at_ms INTEGER NOT NULL, actor TEXT NOT NULL,
+  op TEXT NOT NULL, action TEXT NOT NULL, after TEXT NOT NULL, reason TEXT NOT NULL) STRICT;
+CREATE INDEX notices_by_op ON notices (op, revision);
+CREATE TRIGGER notices_no_update BEFORE UPDATE ON notices
+  BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
+CREATE TRIGGER notices_no_delete BEFORE DELETE ON notices
   BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 )sql";
 
@@ -67,7 +82,7 @@ FlagStore::~FlagStore() = default;
 absl::StatusOr<std::unique_ptr<FlagStore>> FlagStore::Open(const std::string& path,
                                                            const base::Clock& clock) {
   CMO_ASSIGN_OR_RETURN(auto db, base::SqliteDb::Open(path));
-  CMO_RETURN_IF_ERROR(db->Migrate("flags", {kSchemaV1}));
+  CMO_RETURN_IF_ERROR(db->Migrate("flags", {kSchemaV1, kSchemaV2}));
   return std::unique_ptr<FlagStore>(new FlagStore(std::move(db), clock));
 }
 
@@ -206,6 +221,24 @@ absl::StatusOr<int64_t> FlagStore::RecordEvent(std::string_view op, const Change
   return revision;
 }
 
+absl::Status FlagStore::RecordNotice(std::string_view op, const ChangeContext& ctx,
+                                     const nlohmann::json& after) {
+  CMO_ASSIGN_OR_RETURN(int64_t revision, Revision());
+  CMO_ASSIGN_OR_RETURN(
+      base::Statement * stmt,
+      db_->Prepare("INSERT INTO notices (revision, at_ms, actor, op, action, after, reason) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+  base::Statement::Scope s(*stmt);
+  s->Bind(1, revision)
+      .Bind(2, absl::ToUnixMillis(clock_.Now()))
+      .Bind(3, ctx.actor)
+      .Bind(4, op)
+      .Bind(5, ctx.action)
+      .Bind(6, base::JsonText(after))
+      .Bind(7, ctx.reason);
+  return s->Run();
+}
+
 absl::Status FlagStore::AppendAudit(int64_t revision, std::string_view op, const ChangeContext& ctx,
                                     const nlohmann::json& before, const nlohmann::json& after) {
   CMO_ASSIGN_OR_RETURN(
@@ -218,12 +251,12 @@ absl::Status FlagStore::AppendAudit(int64_t revision, std::string_view op, const
       .Bind(3, ctx.actor)
       .Bind(4, op)
       .Bind(5, ctx.action)
-      .Bind(7, after.dump())
+      .Bind(7, base::JsonText(after))
       .Bind(8, ctx.reason);
   if (before.is_null()) {
     s->BindNull(6);
   } else {
-    s->Bind(6, before.dump());
+    s->Bind(6, base::JsonText(before));
   }
   return s->Run();
 }
@@ -262,13 +295,18 @@ absl::StatusOr<Change> FlagStore::Update(std::string_view op, const ChangeContex
 
 absl::StatusOr<std::vector<AuditEntry>> FlagStore::History(std::optional<std::string_view> op,
                                                            int limit) {
-  constexpr std::string_view kColumns =
-      "SELECT revision, at_ms, actor, op, action, before, after, reason FROM audit";
+  // Changes and notices in the order they happened: a notice recorded at revision R came after
+  // change R and before R+1.
+  constexpr std::string_view kUnion =
+      "SELECT revision, at_ms, actor, op, action, before, after, reason FROM ("
+      "SELECT revision, at_ms, actor, op, action, before, after, reason, 0 AS notice, 0 AS seq "
+      "FROM audit UNION ALL "
+      "SELECT revision, at_ms, actor, op, action, NULL, after, reason, 1, id FROM notices)";
+  constexpr std::string_view kOrder = " ORDER BY revision DESC, notice DESC, seq DESC LIMIT ?2";
   CMO_ASSIGN_OR_RETURN(
       base::Statement * stmt,
-      db_->Prepare(op.has_value()
-                       ? base::StrCat(kColumns, " WHERE op = ?1 ORDER BY revision DESC LIMIT ?2")
-                       : base::StrCat(kColumns, " ORDER BY revision DESC LIMIT ?2")));
+      db_->Prepare(op.has_value() ? base::StrCat(kUnion, " WHERE op = ?1", kOrder)
+                                  : base::StrCat(kUnion, kOrder)));
   base::Statement::Scope s(*stmt);
   if (op.has_value()) s->Bind(1, *op);
   s->Bind(2, int64_t{limit});

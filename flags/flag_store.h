@@ -89,6 +89,11 @@ class FlagStore {
   absl::StatusOr<int64_t> RecordEvent(std::string_view op, const ChangeContext& ctx,
                                       const nlohmann::json& before, const nlohmann::json& after);
 
+  // Appends an audit entry that changes nothing (a refused API call) without taking a
+  // revision; History() shows it among the changes in the order it happened.
+  absl::Status RecordNotice(std::string_view op, const ChangeContext& ctx,
+                            const nlohmann::json& after);
+
   // The connection, for components that keep their tables in the same database and must
   // write in the same transactions (migrations/plan_store.h). Same thread only.
   base::SqliteDb& db() { return *db_; }

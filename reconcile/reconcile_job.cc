@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "base/json.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "nlohmann/json.hpp"
@@ -78,7 +79,7 @@ absl::Status JobStore::Create(const ReconcileJob& j) {
   s->Bind(1, j.domain)
       .Bind(2, j.region)
       .Bind(3, j.state)
-      .Bind(4, nlohmann::json(j.buckets).dump())
+      .Bind(4, base::JsonText(nlohmann::json(j.buckets)))
       .Bind(5, j.next_index)
       .Bind(6, j.rows_scanned)
       .Bind(7, j.found)

@@ -5,6 +5,7 @@
 #include <map>
 #include <set>
 
+#include "base/json.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "nlohmann/json.hpp"
@@ -27,11 +28,11 @@ std::optional<std::string> MergeSets(const std::string& a, const std::string& b)
   nlohmann::json jb = nlohmann::json::parse(b, nullptr, false);
   if (!ja.is_array() || !jb.is_array()) return std::nullopt;
   std::map<std::string, nlohmann::json> all;
-  for (const auto& e : ja) all.emplace(e.dump(), e);
-  for (const auto& e : jb) all.emplace(e.dump(), e);
+  for (const auto& e : ja) all.emplace(base::JsonText(e), e);
+  for (const auto& e : jb) all.emplace(base::JsonText(e), e);
   nlohmann::json out = nlohmann::json::array();
   for (auto& [k, v] : all) out.push_back(v);
-  return out.dump();
+  return base::JsonText(out);
 }
 
 // Decides and queues the heal of one differing key.

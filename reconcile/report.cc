@@ -4,6 +4,7 @@
 #include <map>
 #include <sstream>
 
+#include "base/json.h"
 #include "base/strings.h"
 #include "nlohmann/json.hpp"
 
@@ -41,15 +42,23 @@ std::string What(const DivergenceRecord& r) {
   return "differed";
 }
 
-std::string Csv(const std::string& s) {
-  if (s.find_first_of(",\"\n") == std::string::npos) return s;
-  std::string out = "\"";
+}  // namespace
+
+// A cell a spreadsheet opens as text: quoted when it holds a separator, and prefixed with ' when
+// it starts like a formula (= + - @, or a tab/CR that some spreadsheets skip before one), so a
+// subject named `=HYPERLINK(...)` is shown, never evaluated (OWASP's CSV injection advice).
+std::string CsvCell(const std::string& s) {
+  const bool formula = !s.empty() && std::string_view("=+-@\t\r").find(s[0]) != std::string_view::npos;
+  if (!formula && s.find_first_of(",\"\n\r") == std::string::npos) return s;
+  std::string out = formula ? "\"'" : "\"";
   for (char ch : s) {
     if (ch == '"') out += '"';
     out += ch;
   }
   return out + "\"";
 }
+
+namespace {
 
 std::string Html(const std::string& s) {
   std::string out;
@@ -188,11 +197,11 @@ std::string RenderReport(const std::vector<DivergenceRecord>& records, ReportFor
     case ReportFormat::kJson: {
       nlohmann::json items = nlohmann::json::array();
       for (const DivergenceRecord& r : records) items.push_back(RecordToJson(r));
-      out << nlohmann::json{{"title", ctx.title},
-                            {"generated_at", Stamp(ctx.generated)},
-                            {"count", records.size()},
-                            {"items", items}}
-                 .dump(2)
+      out << base::JsonText(nlohmann::json{{"title", ctx.title},
+                                           {"generated_at", Stamp(ctx.generated)},
+                                           {"count", records.size()},
+                                           {"items", items}},
+                            2)
           << "\n";
       break;
     }
@@ -200,11 +209,11 @@ std::string RenderReport(const std::vector<DivergenceRecord>& records, ReportFor
       out << "detected_at,subject,op,domain,key,region,class,primary_lsn,replica_lsn,partition,"
              "detected_by,healed_at,heal_action,summary\n";
       for (const DivergenceRecord& r : records) {
-        out << Stamp(r.detected_at) << "," << Csv(r.subject) << "," << Csv(r.op) << ","
-            << Csv(r.domain) << "," << Csv(r.key) << "," << Csv(r.region) << "," << r.diff_class
+        out << Stamp(r.detected_at) << "," << CsvCell(r.subject) << "," << CsvCell(r.op) << ","
+            << CsvCell(r.domain) << "," << CsvCell(r.key) << "," << CsvCell(r.region) << "," << r.diff_class
             << "," << r.primary_lsn << "," << r.replica_lsn << "," << r.partition << ","
             << r.detected_by << "," << (r.healed_at ? Stamp(*r.healed_at) : "") << ","
-            << Csv(r.heal_action) << "," << Csv(Describe(r)) << "\n";
+            << CsvCell(r.heal_action) << "," << CsvCell(Describe(r)) << "\n";
       }
       break;
     case ReportFormat::kTable:

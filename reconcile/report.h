@@ -22,6 +22,9 @@ absl::StatusOr<ReportFormat> ParseReportFormat(std::string_view text);
 // One sentence about one record (times in UTC).
 std::string Describe(const DivergenceRecord& r);
 
+// One CSV cell, quoted as needed, with formula-like text (= + - @) neutralised by a leading '.
+std::string CsvCell(const std::string& s);
+
 struct ReportContext {
   std::string title;  // e.g. "Divergences for user-42 since 2026-11-23 10:00"
   absl::Time generated = absl::UnixEpoch();

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <optional>
 
+#include "base/json.h"
 #include "absl/strings/str_split.h"
 #include "base/strings.h"
 #include "nlohmann/json.hpp"
@@ -33,7 +34,7 @@ std::optional<std::vector<std::string>> AsSet(std::string_view text) {
   std::optional<Json> j = ParseJson(text);
   if (!j.has_value() || !j->is_array()) return std::nullopt;
   std::vector<std::string> out;
-  for (const Json& e : *j) out.push_back(e.dump());
+  for (const Json& e : *j) out.push_back(base::JsonText(e));
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;

@@ -2,6 +2,7 @@
 
 #include <bit>
 
+#include "base/json.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "base/thread_name_cache.h"
@@ -190,7 +191,7 @@ std::string EncodeTelemetry(const TelemetryWindow& w) {
             {"control_plane_reachable", w.control_plane_reachable},
             {"mismatches_dropped", w.mismatches_dropped},
             {"ops", ops}};
-  return j.dump();
+  return base::JsonText(j);
 }
 
 absl::StatusOr<TelemetryWindow> DecodeTelemetry(std::string_view text) {

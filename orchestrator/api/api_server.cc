@@ -1,7 +1,6 @@
 #include "orchestrator/api/api_server.h"
 
 #include <fcntl.h>
-#include <httplib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -13,8 +12,11 @@
 #include <thread>
 
 #include "absl/strings/numbers.h"
+#include "base/json.h"
 #include "base/mutex.h"
 #include "base/strings.h"
+#include "base/utf8.h"
+#include "orchestrator/api/http/http_server.h"
 #include "orchestrator/api/internal/denial_limiter.h"
 #include "orchestrator/api/internal/http_parts.h"
 #include "orchestrator/api/local_api.h"
@@ -23,17 +25,22 @@
 namespace cmo::orchestrator {
 namespace {
 
-void SendJson(httplib::Response& res, int status, const nlohmann::json& body) {
-  res.status = status;
-  res.set_content(body.dump(2) + "\n", "application/json");
+using http::Request;
+using http::Response;
+
+Response Json(int status, const nlohmann::json& body) {
+  Response r;
+  r.status = status;
+  r.body = base::JsonText(body, 2) + "\n";
+  return r;
 }
 
-void SendError(httplib::Response& res, const absl::Status& status) {
-  SendJson(res, HttpStatusFor(status.code()), ErrorBody(status));
+Response Error(const absl::Status& status) {
+  return Json(HttpStatusFor(status.code()), ErrorBody(status));
 }
 
 // Equal-time comparison, so a token cannot be guessed byte by byte from response times.
-bool SameToken(const std::string& a, const std::string& b) {
+bool SameToken(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   unsigned char diff = 0;
   for (size_t i = 0; i < a.size(); ++i) diff |= static_cast<unsigned char>(a[i] ^ b[i]);
@@ -50,7 +57,9 @@ absl::StatusOr<std::pair<std::string, int>> ParseListen(const std::string& liste
                      "\" is not host:port (e.g. 127.0.0.1:7070, or port 0 for "
                      "any free port)"));
   }
-  return std::make_pair(listen.substr(0, colon), port);
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  return std::make_pair(host, port);
 }
 
 }  // namespace
@@ -101,140 +110,157 @@ struct ApiServer::Impl {
   const base::Clock& clock;
   std::string token;
   std::string url;
-  httplib::Server http;
-  std::thread thread;
+  std::unique_ptr<http::HttpServer> http;
   base::Mutex mu;
   std::unique_ptr<LocalApi> api ABSL_GUARDED_BY(mu);
   std::unique_ptr<ControlState> state ABSL_GUARDED_BY(mu);  // metrics and auth audit
-  // At most 10 `auth.denied` entries a minute per address.
-  api_internal::DenialLimiter denials ABSL_GUARDED_BY(mu){10, absl::Minutes(1)};
+
+  // Refusals are decided on the I/O thread, which must never wait for the control state; the
+  // few that get an audit entry are written by a thread of their own.
+  struct Denial {
+    std::string actor, why, method, path;
+    int64_t unlogged = 0;
+  };
+  base::Mutex denial_mu;
+  // At most 10 `auth.denied` entries a minute per address and 60 in all.
+  api_internal::DenialLimiter denials ABSL_GUARDED_BY(denial_mu){10, absl::Minutes(1)};
+  std::vector<Denial> to_log ABSL_GUARDED_BY(denial_mu);
+  bool stopping ABSL_GUARDED_BY(denial_mu) = false;
+  std::thread denial_writer;
 
   Impl(const ApiServerOptions& o, const base::Clock& c) : options(o), clock(c) {}
 
-  // 401 and an audit entry: who tried what, from where (the token itself is never logged).
-  void Deny(const httplib::Request& req, httplib::Response& res, const char* why) {
+  // 401, and (within the limiter's allowance) an audit notice: who tried what, from where. The
+  // token itself is never logged; a notice takes no revision.
+  Response Deny(const Request& req, const char* why) {
     {
-      base::MutexLock lock(&mu);
+      base::MutexLock lock(&denial_mu);
       int64_t unlogged = 0;
       if (denials.Admit(req.remote_addr, clock.Now(), &unlogged)) {
-        const std::string actor = base::StrCat("api:", req.remote_addr);
-        nlohmann::json after = {{"method", req.method}, {"path", req.path}};
-        if (unlogged > 0) after["refused_unlogged_before"] = unlogged;
-        auto logged = state->flags->RecordEvent(
-            "api", {actor, base::StrCat(why, "; request refused"), "auth.denied", false}, nullptr,
-            after);
-        (void)logged;  // a failed audit write must not turn a 401 into a 500
+        to_log.push_back({base::StrCat("api:", req.remote_addr), why, req.method,
+                          base::SanitizeUtf8(req.path), unlogged});
+        denial_mu.SignalAll();
       }
     }
-    res.set_header("WWW-Authenticate", "Bearer realm=\"cmo\"");
-    SendError(res, absl::UnauthenticatedError(base::StrCat(
-                       why,
-                       ": mutating calls need `Authorization: Bearer TOKEN` with the token "
-                       "in the server's state dir (api-token)")));
+    Response res = Error(absl::UnauthenticatedError(
+        base::StrCat(why,
+                     ": mutating calls need `Authorization: Bearer TOKEN` with the token "
+                     "in the server's state dir (api-token)")));
+    res.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"cmo\"");
+    return res;
   }
 
-  void HandleApi(const httplib::Request& req, httplib::Response& res) {
+  void WriteDenials() {
+    while (true) {
+      std::vector<Denial> batch;
+      {
+        base::MutexLock lock(&denial_mu);
+        auto ready = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(denial_mu) {
+          return stopping || !to_log.empty();
+        };
+        denial_mu.AwaitWithTimeout(ready, absl::Seconds(1));
+        batch.swap(to_log);
+        if (batch.empty() && stopping) return;
+      }
+      base::MutexLock lock(&mu);
+      for (const Denial& d : batch) {
+        nlohmann::json after = {{"method", d.method}, {"path", d.path}};
+        if (d.unlogged > 0) after["refused_unlogged_before"] = d.unlogged;
+        // A failed audit write must not stop the refusals themselves.
+        (void)state->flags->RecordNotice(
+            "api", {d.actor, base::StrCat(d.why, "; request refused"), "auth.denied", false},
+            after);
+      }
+    }
+  }
+
+  // Run on the I/O thread before any body byte is read: a call without the token never gets
+  // its body read (or buffered), whatever its size or framing.
+  std::optional<Response> CheckHeaders(const Request& req) {
+    const std::string_view actor = req.Header("x-cmo-actor");
+    if (actor.size() > 200 || !base::IsPrintableUtf8(actor)) {
+      return Error(absl::InvalidArgumentError(
+          "X-Cmo-Actor must be printable UTF-8 of at most 200 bytes"));
+    }
+    if (req.method != "POST") return std::nullopt;
+    const std::string_view auth = req.Header("authorization");
+    if (auth.empty()) return Deny(req, "no bearer token");
+    if (auth.substr(0, 7) != "Bearer " || !SameToken(auth.substr(7), token)) {
+      return Deny(req, "wrong bearer token");
+    }
+    return std::nullopt;
+  }
+
+  Response HandleApi(const Request& req) {
     ApiCall call;
     call.method = req.method;
     call.path = req.path;
-    for (const auto& [k, v] : req.params) call.query[k] = v;
-    if (req.method == "POST") {
-      const std::string auth = req.get_header_value("Authorization");
-      if (auth.empty()) return Deny(req, res, "no bearer token");
-      if (auth.rfind("Bearer ", 0) != 0 || !SameToken(auth.substr(7), token)) {
-        return Deny(req, res, "wrong bearer token");
-      }
-      if (!req.body.empty()) {
-        call.body = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-        if (call.body.is_discarded() || !call.body.is_object()) {
-          return SendError(res, absl::InvalidArgumentError(
-                                    "request body is not a JSON object; send "
-                                    "Content-Type: application/json with {\"field\": ...}"));
-        }
+    call.query = req.query;
+    if (req.method == "POST" && !req.body.empty()) {
+      // nlohmann's parser refuses strings that are not UTF-8, so no such text gets stored.
+      call.body = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+      if (call.body.is_discarded() || !call.body.is_object()) {
+        return Error(absl::InvalidArgumentError(
+            "request body is not a JSON object (in UTF-8); send "
+            "Content-Type: application/json with {\"field\": ...}"));
       }
     }
-    call.actor = req.get_header_value("X-Cmo-Actor");
+    call.actor = std::string(req.Header("x-cmo-actor"));
     if (call.actor.empty()) call.actor = base::StrCat("api:", req.remote_addr);
     absl::StatusOr<nlohmann::json> out;
     {
       base::MutexLock lock(&mu);
       out = api->Call(call);
     }
-    if (!out.ok()) return SendError(res, out.status());
-    SendJson(res, 200, *out);
+    if (!out.ok()) return Error(out.status());
+    return Json(200, *out);
   }
 
-  void Routes() {
-    http.set_payload_max_length(options.max_body_bytes);
-    // httplib's default adds SO_REUSEPORT, which lets a second `cmo serve` bind the same port
-    // and steal half the requests; an address in use must be an error instead.
-    http.set_socket_options([](socket_t sock) {
-      int yes = 1;
-      ::setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
-    });
-    const size_t threads = static_cast<size_t>(options.threads);
-    http.new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
-    http.Get("/healthz", [](const httplib::Request&, httplib::Response& res) {
-      SendJson(res, 200, {{"status", "ok"}});
-    });
-    http.Get("/readyz", [this](const httplib::Request&, httplib::Response& res) {
+  std::optional<Response> Inline(const Request& req) {
+    if (req.method == "GET" && req.path == "/healthz") return Json(200, {{"status", "ok"}});
+    if (req.method == "GET" && req.path == "/") {
+      Response r;
+      r.content_type = "text/html; charset=utf-8";
+      r.body = std::string(api_internal::DashboardHtml());
+      return r;
+    }
+    return std::nullopt;
+  }
+
+  Response Route(const Request& req) {
+    const bool get = req.method == "GET";
+    if (get && req.path == "/readyz") {
       absl::Status ready = absl::OkStatus();
       {
         base::MutexLock lock(&mu);
         if (auto r = state->flags->Revision(); !r.ok()) ready = r.status();
       }
-      if (ready.ok() && options.data_path != nullptr) ready = DataPathError();
-      if (!ready.ok())
-        return SendJson(res, 503,
-                        {{"status", "not ready"}, {"reason", std::string(ready.message())}});
-      SendJson(res, 200, {{"status", "ready"}});
-    });
-    http.Get("/metrics", [this](const httplib::Request&, httplib::Response& res) {
+      if (ready.ok() && options.data_path != nullptr) ready = options.data_path->error();
+      if (!ready.ok()) {
+        return Json(503, {{"status", "not ready"}, {"reason", std::string(ready.message())}});
+      }
+      return Json(200, {{"status", "ready"}});
+    }
+    if (get && req.path == "/metrics") {
       absl::StatusOr<std::string> text;
       {
         base::MutexLock lock(&mu);
         text = api_internal::RenderMetrics(*state, options.data_path);
       }
-      if (!text.ok()) return SendError(res, text.status());
-      res.set_content(*text, "text/plain; version=0.0.4");
-    });
-    http.Get("/v1/status", [this](const httplib::Request&, httplib::Response& res) {
-      SendJson(res, 200, api_internal::DataPathJson(options.data_path));
-    });
-    http.Get("/", [](const httplib::Request&, httplib::Response& res) {
-      res.set_content(std::string(api_internal::DashboardHtml()), "text/html; charset=utf-8");
-    });
-    auto api_handler = [this](const httplib::Request& req, httplib::Response& res) {
-      HandleApi(req, res);
-    };
-    http.Get("/v1/.*", api_handler);
-    http.Post("/v1/.*", api_handler);
-    // Anything httplib answers itself (404, 413 body too large, 405) still gets a JSON body.
-    http.set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
-      if (!res.body.empty()) return;
-      std::string message = base::StrCat("HTTP ", res.status, " for ", req.method, " ", req.path);
-      if (res.status == 404)
-        message = base::StrCat("no such path: ", req.path, "; see docs/API.md");
-      if (res.status == 413) {
-        message = base::StrCat("request body larger than ", options.max_body_bytes, " bytes");
-      }
-      SendJson(res, res.status,
-               {{"error", {{"code", "HTTP_" + std::to_string(res.status)}, {"message", message}}}});
-    });
-    http.set_exception_handler(
-        [](const httplib::Request&, httplib::Response& res, std::exception_ptr ep) {
-          std::string what = "unknown exception";
-          try {
-            std::rethrow_exception(ep);
-          } catch (const std::exception& e) {
-            what = e.what();
-          } catch (...) {
-          }
-          SendError(res, absl::InternalError(base::StrCat("internal error: ", what)));
-        });
+      if (!text.ok()) return Error(text.status());
+      Response r;
+      r.content_type = "text/plain; version=0.0.4";
+      r.body = *std::move(text);
+      return r;
+    }
+    if (get && req.path == "/v1/status") return Json(200, api_internal::DataPathJson(options.data_path));
+    if (req.path.rfind("/v1/", 0) == 0 && (get || req.method == "POST")) return HandleApi(req);
+    if (!get && req.method != "POST") {
+      return http::ErrorResponse(405, base::StrCat("method ", req.method,
+                                                   " is not allowed; the API uses GET and POST"));
+    }
+    return http::ErrorResponse(404, base::StrCat("no such path: ", req.path, "; see docs/API.md"));
   }
-
-  absl::Status DataPathError() { return options.data_path->error(); }
 };
 
 absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiServerOptions& options,
@@ -252,28 +278,23 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiServerOptio
     impl->api = std::make_unique<LocalApi>(options.state_dir, clock);
   }
   impl->token = *token;
-  impl->Routes();
   const auto& [host, port] = *listen;
-  int bound = port;
-  if (port == 0) {
-    bound = impl->http.bind_to_any_port(host);
-    if (bound <= 0) bound = -1;
-  } else if (!impl->http.bind_to_port(host, port)) {
-    bound = -1;
-  }
-  if (bound < 0) {
-    return absl::FailedPreconditionError(base::StrCat(
-        "cannot listen on ", options.listen,
-        ": the port is in use or the address is not this host's; pick another with --listen "
-        "(or `listen:` in the config)"));
-  }
-  impl->url = base::StrCat("http://", host, ":", bound);
-  httplib::Server* http = &impl->http;
-  impl->thread = std::thread([http] { http->listen_after_bind(); });
-  // stop() is a no-op until the accept loop runs; wait for it so Stop() never hangs.
-  for (int i = 0; i < 5000 && !http->is_running(); ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
+  http::ServerLimits limits;
+  limits.parser.max_body_bytes = options.max_body_bytes;
+  limits.workers = options.threads;
+  limits.max_connections = options.max_connections;
+  limits.request_deadline = options.request_deadline;
+  Impl* raw = impl.get();
+  http::ServerHandlers handlers;
+  handlers.on_headers = [raw](const Request& req) { return raw->CheckHeaders(req); };
+  handlers.inline_route = [raw](const Request& req) { return raw->Inline(req); };
+  handlers.on_request = [raw](const Request& req) { return raw->Route(req); };
+  auto server = http::HttpServer::Start(host, port, limits, std::move(handlers));
+  if (!server.ok()) return server.status();
+  impl->http = *std::move(server);
+  impl->denial_writer = std::thread([raw] { raw->WriteDenials(); });
+  impl->url = base::StrCat("http://", host.find(':') != std::string::npos ? "[" + host + "]" : host,
+                           ":", impl->http->port());
   std::ofstream(ApiUrlPath(options.state_dir)) << impl->url << "\n";
   return std::unique_ptr<ApiServer>(new ApiServer(std::move(impl)));
 }
@@ -285,9 +306,15 @@ ApiServer::~ApiServer() { Stop(); }
 const std::string& ApiServer::url() const { return impl_->url; }
 
 void ApiServer::Stop() {
-  if (!impl_->thread.joinable()) return;
-  impl_->http.stop();
-  impl_->thread.join();
+  if (impl_->http == nullptr) return;
+  impl_->http->Stop();
+  {
+    base::MutexLock lock(&impl_->denial_mu);
+    impl_->stopping = true;
+    impl_->denial_mu.SignalAll();
+  }
+  if (impl_->denial_writer.joinable()) impl_->denial_writer.join();
+  impl_->http.reset();
   std::remove(ApiUrlPath(impl_->options.state_dir).c_str());
 }
 

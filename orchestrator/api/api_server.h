@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "base/clock.h"
 
 namespace cmo::orchestrator {
@@ -17,8 +18,10 @@ class Server;
 struct ApiServerOptions {
   std::string listen = "127.0.0.1:7070";  // host:port; port 0 picks a free one
   std::string state_dir;
-  size_t max_body_bytes = 1 << 20;
-  int threads = 4;
+  size_t max_body_bytes = 1 << 20;  // with or without Content-Length (chunked)
+  int threads = 4;                   // workers; slow clients never hold one
+  size_t max_connections = 256;      // beyond: the longest-reading connection is evicted
+  absl::Duration request_deadline = absl::Seconds(10);  // first byte to last, else 408
   // The data path of this process (lag, outbox, breakers' control loop), or nullptr when the
   // API runs without one (tests; a control-only process).
   Server* data_path = nullptr;

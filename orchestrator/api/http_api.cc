@@ -2,6 +2,7 @@
 
 #include <httplib.h>
 
+#include "base/json.h"
 #include "base/strings.h"
 
 namespace cmo::orchestrator {
@@ -51,7 +52,7 @@ absl::StatusOr<nlohmann::json> HttpApi::Call(const ApiCall& call) {
   if (!call.actor.empty()) headers.emplace("X-Cmo-Actor", call.actor);
   httplib::Result res =
       call.method == "POST"
-          ? impl_->client->Post(path, headers, call.body.dump(), "application/json")
+          ? impl_->client->Post(path, headers, base::JsonText(call.body), "application/json")
           : impl_->client->Get(path, headers);
   if (!res) {
     return absl::UnavailableError(base::StrCat("control service at ", impl_->server,

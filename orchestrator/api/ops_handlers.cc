@@ -3,6 +3,7 @@
 #include <optional>
 
 #include "base/status_macros.h"
+#include "base/json.h"
 #include "base/strings.h"
 #include "base/units.h"
 #include "flags/flag_json.h"
@@ -47,7 +48,7 @@ absl::StatusOr<std::optional<int32_t>> OptionalPercent(const ApiCall& call, cons
     return std::optional<int32_t>();
   }
   const nlohmann::json& v = call.body[field];
-  const std::string text = v.is_string() ? v.get<std::string>() : v.dump();
+  const std::string text = v.is_string() ? v.get<std::string>() : base::JsonText(v);
   auto bp = base::ParsePercentBp(text);
   if (!bp.ok()) {
     return absl::InvalidArgumentError(base::StrCat(field, ": ", bp.status().message()));

@@ -1,5 +1,6 @@
 #include "orchestrator/budget/budget_controller.h"
 
+#include "base/json.h"
 #include "base/sqlite.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
@@ -148,7 +149,7 @@ absl::StatusOr<std::vector<Transition>> BudgetController::Evaluate() {
     status["budget"] = budget.name.empty() ? "default" : budget.name;
     // One commit (one fsync) for the op's status and gate metrics, ten times a second.
     CMO_ASSIGN_OR_RETURN(auto txn, base::WriteTransaction::Begin(flags_.db()));
-    CMO_RETURN_IF_ERROR(breakers_->PutStatus(flag.op, now, status.dump()));
+    CMO_RETURN_IF_ERROR(breakers_->PutStatus(flag.op, now, base::JsonText(status)));
     for (const SliReport& s : current.slis) {
       // Gates compare these; without enough data they stay missing (gates must not pass).
       if (!s.enough_data) continue;

@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "orchestrator/bench/breaker_bench.h"
+#include "base/json.h"
 #include "orchestrator/bench/pipeline_bench.h"
 #include "orchestrator/bench/read_bench.h"
 #include "orchestrator/bench/reconcile_bench.h"
@@ -20,7 +21,7 @@ int PrintReport(const absl::StatusOr<nlohmann::json>& report, const GlobalOption
   if (global.json()) {
     PrintJson(*report);
   } else {
-    for (const auto& [k, v] : report->items()) std::cout << k << ": " << v.dump() << "\n";
+    for (const auto& [k, v] : report->items()) std::cout << k << ": " << base::JsonText(v) << "\n";
   }
   return kExitOk;
 }

@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "absl/time/clock.h"
+#include "base/json.h"
 #include "base/strings.h"
 #include "base/units.h"
 #include "orchestrator/cli/commands.h"
@@ -61,7 +62,7 @@ struct BudgetOptions {
 std::string Value(const nlohmann::json& s, const char* field) {
   const nlohmann::json& v = s[field];
   const std::string unit = s["unit"];
-  if (!v.is_number()) return v.dump();
+  if (!v.is_number()) return base::JsonText(v);
   const double x = v.get<double>();
   if (unit == "ppm") return base::FormatPpm(std::llround(x));
   if (unit == "ms") return base::StrCat(std::llround(x), "ms");

@@ -5,6 +5,7 @@
 
 #include <fstream>
 
+#include "base/json.h"
 #include "base/clock.h"
 #include "base/strings.h"
 #include "orchestrator/api/api_server.h"
@@ -41,7 +42,7 @@ int ReportError(const absl::Status& status) {
   return ExitCodeFor(status);
 }
 
-void PrintJson(const nlohmann::json& value) { std::cout << value.dump(2) << std::endl; }
+void PrintJson(const nlohmann::json& value) { std::cout << base::JsonText(value, 2) << std::endl; }
 
 std::string Actor() {
   if (const char* actor = std::getenv("CMO_ACTOR"); actor != nullptr && *actor != '\0') {

@@ -5,6 +5,7 @@
 
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "base/clock.h"
 #include "gmock/gmock.h"
@@ -76,7 +77,13 @@ TEST_F(ApiTest, MutatingCallsNeedTheTokenAndFailuresAreAudited) {
   auto ops = Api("")->Call({"GET", "/v1/ops"});  // reads need no token
   ASSERT_TRUE(ops.ok()) << ops.status();
   EXPECT_TRUE(ops->empty()) << "a refused call changed nothing";
-  auto audit = Api("")->Call({"GET", "/v1/audit"});
+  // Refusals are audited off the server's I/O thread: wait for both entries.
+  absl::StatusOr<nlohmann::json> audit;
+  for (int i = 0; i < 200; ++i) {
+    audit = Api("")->Call({"GET", "/v1/audit"});
+    if (audit.ok() && audit->size() >= 2) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   ASSERT_TRUE(audit.ok());
   ASSERT_EQ(audit->size(), 2u);
   for (const nlohmann::json& e : *audit) {
@@ -96,7 +103,14 @@ TEST_F(ApiTest, RefusalsAreAuditedAtABoundedRate) {
     EXPECT_EQ(Post("/v1/ops/x/pause", {{"reason", "r"}}, "").status().code(),
               absl::StatusCode::kUnauthenticated);
   }
-  auto audit = Api("")->Call({"GET", "/v1/audit", {{"limit", "100"}}});
+  absl::StatusOr<nlohmann::json> audit;
+  for (int i = 0; i < 200; ++i) {
+    audit = Api("")->Call({"GET", "/v1/audit", {{"limit", "100"}}});
+    if (audit.ok() && audit->size() >= 10) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // any 11th would land by now
+  audit = Api("")->Call({"GET", "/v1/audit", {{"limit", "100"}}});
   ASSERT_TRUE(audit.ok());
   EXPECT_EQ(audit->size(), 10u) << "every refusal answered 401, only the first 10 logged";
 }
