@@ -4,6 +4,7 @@
 #include <array>
 
 #include "base/status_macros.h"
+#include "base/names.h"
 #include "base/strings.h"
 #include "base/units.h"
 
@@ -105,21 +106,7 @@ int32_t EffectiveEventualBp(const Flag& flag) {
 bool ShadowsInStage(Stage stage) { return stage == Stage::kShadow || stage == Stage::kRamp; }
 
 absl::Status ValidateOpName(std::string_view op) {
-  if (op.empty() || op.size() > 128) {
-    return absl::InvalidArgumentError(
-        base::StrCat("op name \"", op, "\" must be 1 to 128 characters long"));
-  }
-  for (char c : op) {
-    const bool ok =
-        (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '_' || c == '-';
-    if (!ok) {
-      return absl::InvalidArgumentError(
-          base::StrCat("op name \"", op,
-                       "\" may contain only lowercase letters, digits, '.', '_' and '-', "
-                       "e.g. post.like"));
-    }
-  }
-  return absl::OkStatus();
+  return base::ValidateName("op name", op, "post.like");
 }
 
 absl::Status ValidateFlag(const Flag& f) {
@@ -128,6 +115,7 @@ absl::Status ValidateFlag(const Flag& f) {
     return absl::InvalidArgumentError(
         base::StrCat("op ", f.op, " needs a domain, e.g. --domain likes"));
   }
+  CMO_RETURN_IF_ERROR(base::ValidateName("domain", f.domain, "likes"));
   auto in_range = [](int32_t bp) { return bp >= 0 && bp <= base::kMaxBasisPoints; };
   if (!in_range(f.ramp_bp) || !in_range(f.shadow_bp) || !in_range(f.probe_bp)) {
     return absl::InvalidArgumentError(

@@ -467,12 +467,26 @@ ParseResult ParsePlan(std::string_view yaml) {
   return result;
 }
 
-absl::StatusOr<Plan> LoadPlanFile(const std::string& path) {
+absl::StatusOr<std::string> ReadPlanText(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) return absl::NotFoundError(StrCat(path, ": cannot read the plan file"));
-  std::stringstream text;
-  text << in.rdbuf();
-  ParseResult r = ParsePlan(text.str());
+  if (!in) return absl::NotFoundError(StrCat(path, ": cannot read the plan file; check the path"));
+  // One byte past the limit tells "too large" without reading the rest (/dev/zero never ends).
+  std::string text(kMaxPlanBytes + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (in.bad()) return absl::NotFoundError(StrCat(path, ": cannot read the plan file"));
+  if (text.size() > kMaxPlanBytes) {
+    return absl::InvalidArgumentError(StrCat(path, ":1:1: the plan is larger than ",
+                                             kMaxPlanBytes,
+                                             " bytes; split it into several plans"));
+  }
+  return text;
+}
+
+absl::StatusOr<Plan> LoadPlanFile(const std::string& path) {
+  auto text = ReadPlanText(path);
+  if (!text.ok()) return text.status();
+  ParseResult r = ParsePlan(*text);
   if (r.ok()) return std::move(r.plan);
   std::string all;
   for (const Diagnostic& d : r.errors) {

@@ -28,6 +28,9 @@ ParseResult ParsePlan(std::string_view yaml);
 
 // Reads and parses a file. kInvalidArgument listing every "FILE:LINE:COL: message", one a line;
 // kNotFound if the file cannot be read.
+// A plan file's text, reading at most kMaxPlanBytes + 1 bytes of it: kNotFound when it cannot
+// be read, kInvalidArgument ("FILE:1:1: ... larger than ...") when it is too large.
+absl::StatusOr<std::string> ReadPlanText(const std::string& path);
 absl::StatusOr<Plan> LoadPlanFile(const std::string& path);
 
 // Meaning checks on a structurally parsed plan (called by ParsePlan).

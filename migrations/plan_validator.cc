@@ -3,6 +3,7 @@
 #include <map>
 #include <set>
 
+#include "base/names.h"
 #include "base/strings.h"
 #include "base/units.h"
 #include "migrations/gate.h"
@@ -57,6 +58,11 @@ void CheckOps(const Plan& plan, Diagnostics& d) {
     if (o.op.empty()) continue;
     if (absl::Status s = flags::ValidateOpName(o.op); !s.ok()) {
       d.Add(o.pos, std::string(base::ToStd(s.message())));
+    }
+    if (!o.domain.empty()) {
+      if (absl::Status s = base::ValidateName("domain", o.domain, "likes"); !s.ok()) {
+        d.Add(o.pos, std::string(base::ToStd(s.message())));
+      }
     }
     if (o.op_class == flags::OpClass::kCritical && o.target.model != flags::Model::kStrong) {
       d.Add(o.pos, StrCat("op ", o.op, " is critical and must target strong, not ",

@@ -5,6 +5,7 @@
 #include <set>
 #include <span>
 
+#include "base/names.h"
 #include "base/strings.h"
 #include "base/units.h"
 
@@ -117,7 +118,13 @@ absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path) {
             Where(path, regions), "regions must be a non-empty list, e.g. [eu-west, us-east]"));
       }
       config.regions.clear();
-      for (const YAML::Node& r : regions) config.regions.push_back(r.as<std::string>());
+      for (const YAML::Node& r : regions) {
+        config.regions.push_back(r.as<std::string>());
+        if (absl::Status s = base::ValidateName("region", config.regions.back(), "eu-west");
+            !s.ok()) {
+          return absl::InvalidArgumentError(base::StrCat(Where(path, r), s.message()));
+        }
+      }
     }
     if (const YAML::Node b = root["breaker"]) {
       if (!b.IsMap()) {

@@ -2,6 +2,8 @@
 
 #include "orchestrator/cli/commands.h"
 
+#include "base/utf8.h"
+
 namespace cmo::orchestrator {
 namespace {
 
@@ -52,6 +54,15 @@ int RunCli(int argc, char** argv) {
   SetupBenchCommands(app, global, registry);
   SetupDemoCommand(app, global, registry);
 
+  // Arguments end up in the audit log and in JSON; text that is not UTF-8 would be stored and
+  // then break every reader, so it is refused here, before anything runs.
+  for (int i = 1; i < argc; ++i) {
+    if (!base::IsValidUtf8(argv[i])) {
+      std::cerr << "cmo: error: argument " << i << " (\"" << base::SanitizeUtf8(argv[i])
+                << "\") is not valid UTF-8; check the terminal's encoding (e.g. LANG=C.UTF-8)\n";
+      return kExitInvalidInput;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

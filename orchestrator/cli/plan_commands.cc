@@ -73,16 +73,16 @@ int RunValidate(const ValidateOptions& o, const GlobalOptions& global) {
   int exit_code = kExitOk;
   nlohmann::json results = nlohmann::json::array();
   for (const std::string& file : o.files) {
-    std::ifstream in(file, std::ios::binary);
-    if (!in) {
+    auto text = migrations::ReadPlanText(file);
+    if (!text.ok()) {
       exit_code = kExitInvalidInput;
-      std::cerr << file << ": cannot read the plan file; check the path\n";
-      results.push_back({{"file", file}, {"valid", false}, {"errors", {"cannot read"}}});
+      std::cerr << text.status().message() << "\n";
+      results.push_back({{"file", file},
+                         {"valid", false},
+                         {"errors", {std::string(text.status().message())}}});
       continue;
     }
-    std::stringstream text;
-    text << in.rdbuf();
-    migrations::ParseResult r = migrations::ParsePlan(text.str());
+    migrations::ParseResult r = migrations::ParsePlan(*text);
     if (r.ok()) {
       if (global.json()) {
         results.push_back(PlanJson(file, r.plan));
@@ -110,18 +110,13 @@ struct ApplyOptions {
 };
 
 int RunApply(const ApplyOptions& o, const GlobalOptions& global) {
-  std::ifstream in(o.file, std::ios::binary);
-  if (!in) {
-    return ReportError(
-        absl::InvalidArgumentError(StrCat(o.file, ": cannot read the plan file; check the path")));
-  }
-  std::stringstream text;
-  text << in.rdbuf();
+  auto text = migrations::ReadPlanText(o.file);
+  if (!text.ok()) return ReportError(absl::InvalidArgumentError(text.status().message()));
   auto out = CallApi(global, {"POST",
                               "/v1/plans",
                               {},
                               {{"file", o.file},
-                               {"yaml", text.str()},
+                               {"yaml", *text},
                                {"reason", o.reason},
                                {"force", o.force}}});
   if (!out.ok()) return ReportError(out.status());

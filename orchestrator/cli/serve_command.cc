@@ -4,6 +4,7 @@
 #include <memory>
 
 #include "absl/time/clock.h"
+#include "base/names.h"
 #include "base/strings.h"
 #include "base/units.h"
 #include "orchestrator/api/api_server.h"
@@ -38,6 +39,9 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
   if (global.state_dir_given || o.config.empty()) config.state_dir = global.state_dir;
   if (!o.kafka.empty()) config.kafka_brokers = o.kafka;
   if (!o.regions.empty()) config.regions = o.regions;
+  for (const std::string& r : config.regions) {
+    if (absl::Status s = base::ValidateName("region", r, "eu-west"); !s.ok()) return ReportError(s);
+  }
   auto role = ParseServeRole(o.role);
   if (!role.ok()) return ReportError(role.status());
   config.role = *role;
