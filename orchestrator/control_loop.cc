@@ -29,6 +29,10 @@ absl::StatusOr<std::unique_ptr<ControlLoop>> ControlLoop::Create(
       new ControlLoop(clock, options, std::move(on_transition), std::move(lag)));
   loop->state_dir_ = state_dir;
   CMO_ASSIGN_OR_RETURN(loop->state_, OpenControlState(state_dir, /*create=*/false, clock));
+  CMO_ASSIGN_OR_RETURN(loop->keys_,
+                       base::KeyRing::LoadOrCreate(options.message_key_file.empty()
+                                                       ? base::MessageKeyPath(state_dir)
+                                                       : options.message_key_file));
   CMO_ASSIGN_OR_RETURN(loop->divergences_,
                        reconcile::DivergenceLog::Open(loop->state_->flags->db()));
   ControlLoop* self = loop.get();
@@ -83,7 +87,7 @@ absl::Status ControlLoop::Publish(absl::Time now) {
   CMO_ASSIGN_OR_RETURN(std::shared_ptr<const flags::Snapshot> snap,
                        state_->flags->LoadSnapshot());
   CMO_RETURN_IF_ERROR(flags_out_->Produce(std::string(shadow::kFlagsTopic), 0, "snapshot",
-                                          flags::EncodeSnapshot(*snap, now), 0));
+                                          keys_->Sign(flags::EncodeSnapshot(*snap, now)), 0));
   flags_out_->Poll(0);
   published_revision_ = snap->revision();
   published_at_ = now;
@@ -102,9 +106,16 @@ absl::Status ControlLoop::Run() {
     }
     if (telemetry_assigned_) {
       CMO_ASSIGN_OR_RETURN(std::vector<base::KafkaMessage> messages, telemetry_->Poll(1000, 10));
-      int64_t windows = 0, bad = 0;
+      int64_t windows = 0, bad = 0, refused = 0;
       for (const base::KafkaMessage& m : messages) {
-        absl::StatusOr<shadow::TelemetryWindow> w = shadow::DecodeTelemetry(m.value);
+        // Anyone who can produce to the cluster can write here; only key holders can sign.
+        // A forged window must not open a breaker or enter the divergence log.
+        absl::StatusOr<std::string> text = keys_->Verify(m.value);
+        if (!text.ok()) {
+          ++refused;
+          continue;
+        }
+        absl::StatusOr<shadow::TelemetryWindow> w = shadow::DecodeTelemetry(*text);
         if (!w.ok()) {
           ++bad;
           continue;
@@ -116,6 +127,7 @@ absl::Status ControlLoop::Run() {
       std::lock_guard<std::mutex> lock(mu_);
       metrics_.telemetry_windows += windows;
       metrics_.undecodable += bad;
+      metrics_.telemetry_refused += refused;
     }
     const absl::Time now = clock_.Now();
     if (now >= next_eval) {

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "base/clock.h"
 #include "base/kafka.h"
+#include "base/message_auth.h"
 #include "orchestrator/budget/budget_controller.h"
 #include "orchestrator/control_state.h"
 #include "reconcile/divergence_log.h"
@@ -30,6 +31,9 @@ struct ControlLoopOptions {
   BudgetControllerOptions budget;
   absl::Duration evaluate_every = absl::Milliseconds(100);
   absl::Duration republish_every = absl::Seconds(1);
+  // The key ring that signs snapshots and verifies telemetry; empty: STATE_DIR/message-key,
+  // created if missing.
+  std::string message_key_file;
 };
 
 struct ControlLoopMetrics {
@@ -37,6 +41,7 @@ struct ControlLoopMetrics {
   int64_t mismatches_logged = 0;   // shadow mismatches written to the divergence log
   int64_t targeted_repairs = 0;    // keys healed at once after a shadow divergence
   int64_t undecodable = 0;
+  int64_t telemetry_refused = 0;  // unsigned or wrongly signed windows, dropped
   int64_t evaluations = 0;
   int64_t transitions = 0;
   int64_t snapshots_published = 0;
@@ -83,6 +88,7 @@ class ControlLoop {
   std::unique_ptr<BudgetController> controller_;
   std::unique_ptr<base::KafkaConsumer> telemetry_;
   std::unique_ptr<base::KafkaProducer> flags_out_;
+  std::shared_ptr<const base::KeyRing> keys_;
   bool telemetry_assigned_ = false;
   int64_t published_revision_ = -1;
   absl::Time published_at_ = absl::InfinitePast();

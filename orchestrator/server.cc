@@ -136,9 +136,23 @@ absl::Status Server::StartKafka(
 
 namespace {
 
-shadow::ApplierOptions ApplierOptionsFor(const ServeConfig& config, const std::string& region) {
+shadow::ApplierOptions ApplierOptionsFor(const ServeConfig& config, const std::string& region,
+                                        std::shared_ptr<const base::KeyRing> keys,
+                                        const base::Clock& clock) {
   shadow::ApplierOptions o = config.applier;
   o.region = region;
+  o.keys = std::move(keys);
+  // The primary's last LSN bounds what an applier accepts; its own connection, opened on first
+  // use, on the applier's thread.
+  auto primary = std::make_shared<std::unique_ptr<store::PrimaryStore>>();
+  o.lsn_ceiling = [primary, dir = config.state_dir, &clock]() -> absl::StatusOr<int64_t> {
+    if (*primary == nullptr) {
+      CMO_ASSIGN_OR_RETURN(*primary, store::PrimaryStore::Open(PrimaryPath(dir), clock));
+    }
+    absl::StatusOr<int64_t> last = (*primary)->LastLsn();
+    if (!last.ok()) primary->reset();
+    return last;
+  };
   auto lag = config.simulated_lag.find(region);
   o.simulated_delay = lag == config.simulated_lag.end() ? absl::ZeroDuration() : lag->second;
   return o;
@@ -161,6 +175,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
     s->threads_.emplace_back([self] { self->RunTopicCreator(); });
     return s;
   }
+  // Heartbeats are signed by the relay and verified by the appliers (the key ring of the state
+  // dir, created on first start; clients on other hosts need a copy).
+  std::shared_ptr<const base::KeyRing> keys;
+  if (relay || appliers) {
+    CMO_ASSIGN_OR_RETURN(keys, base::KeyRing::LoadOrCreate(base::MessageKeyPath(dir)));
+  }
   if (appliers) {
     for (const std::string& name : config.regions) {
       auto region = std::make_unique<Region>();
@@ -169,7 +189,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
       CMO_ASSIGN_OR_RETURN(
           region->applier,
           shadow::Applier::Create(*region->replica, kafka, clock,
-                                  ApplierOptionsFor(config, name),
+                                  ApplierOptionsFor(config, name, keys, clock),
                                   [self, dir] {
             self->republish_ = true;
             std::ofstream(RepublishRequestPath(dir));
@@ -186,7 +206,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
                                         [self](const std::map<std::string, int>& partitions) {
                                           return self->MinApplied(partitions);
                                         },
-                                        clock));
+                                        clock, {.keys = keys}));
     s->threads_.emplace_back([self] { self->RunRelay(); });
   }
   for (auto& r : s->regions_) {

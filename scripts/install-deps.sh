@@ -9,7 +9,7 @@ PACKAGES=(
   clang-14 libclang-rt-14-dev
   libabsl-dev libsqlite3-dev sqlite3 libxxhash-dev
   librdkafka-dev kcat
-  libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libcpp-httplib-dev
+  libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
   curl procps chromium
 )

@@ -114,6 +114,13 @@ absl::Status Applier::Step(int timeout_ms) {
       ++metrics_.undecodable;
       continue;
     }
+    const bool signed_ok =
+        e->heartbeat && options_.keys != nullptr && options_.keys->Verify(m.value).ok();
+    CMO_ASSIGN_OR_RETURN(bool plausible, Plausible(e->heartbeat, signed_ok, e->row.lsn));
+    if (!plausible) {
+      ++metrics_.refused;
+      continue;
+    }
     p.max_lsn = std::max(p.max_lsn, e->row.lsn);
     if (e->heartbeat) {
       ++metrics_.heartbeats;
@@ -139,6 +146,17 @@ absl::Status Applier::Step(int timeout_ms) {
   const absl::Time now = clock_.Now();
   for (const store::Row& r : rows) RecordLag(now - r.commit_time);
   return absl::OkStatus();
+}
+
+absl::StatusOr<bool> Applier::Plausible(bool heartbeat, bool signed_ok, int64_t lsn) {
+  if (lsn <= 0) return false;
+  if (heartbeat && options_.keys != nullptr && !signed_ok) return false;
+  if (!options_.lsn_ceiling || lsn <= lsn_ceiling_) return true;
+  // Asked again only when an event goes past the last answer: once per batch at most.
+  absl::StatusOr<int64_t> ceiling = options_.lsn_ceiling();
+  if (!ceiling.ok()) return ceiling.status();
+  lsn_ceiling_ = *ceiling;
+  return lsn <= lsn_ceiling_;
 }
 
 absl::StatusOr<int64_t> Applier::Watermark() {

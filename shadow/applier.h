@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "base/clock.h"
 #include "base/kafka.h"
+#include "base/message_auth.h"
 #include "store/replica_store.h"
 
 namespace cmo::shadow {
@@ -34,6 +35,12 @@ struct ApplierOptions {
   // Holds each batch until its oldest change is this old: a long inter-region link, for
   // demos and lag tests. Zero in production.
   absl::Duration simulated_delay = absl::ZeroDuration();
+  // When set, heartbeats must be signed with one of these keys (unsigned ones are refused).
+  std::shared_ptr<const base::KeyRing> keys = nullptr;
+  // The primary's last committed LSN. When set, an event with a higher LSN is refused: the relay
+  // publishes only committed changes, so such an event is forged or corrupt, and storing it
+  // would move the watermark past data that does not exist.
+  std::function<absl::StatusOr<int64_t>()> lsn_ceiling = nullptr;
 };
 
 struct ApplierMetrics {
@@ -43,6 +50,7 @@ struct ApplierMetrics {
   int64_t heartbeats = 0;
   int64_t undecodable = 0;  // messages that are not cmo change events, skipped
   int64_t log_resets = 0;   // times the stored position was past the log (log lost)
+  int64_t refused = 0;      // forged or implausible events (unsigned heartbeat, LSN > primary's)
   int64_t watermark = 0;
   // apply time - commit time, over the last `lag_samples` changes
   double lag_p50_ms = 0, lag_p95_ms = 0, lag_p99_ms = 0;
@@ -76,6 +84,8 @@ class Applier {
           OnLogLoss on_log_loss);
   absl::Status RefreshTopics();
   void RecordLag(absl::Duration lag);
+  // Whether an event of `lsn` (`signed_ok`: a heartbeat's signature held) may be applied.
+  absl::StatusOr<bool> Plausible(bool heartbeat, bool signed_ok, int64_t lsn);
 
   store::ReplicaStore& replica_;
   std::unique_ptr<base::KafkaConsumer> consumer_;
@@ -87,6 +97,7 @@ class Applier {
   std::vector<double> lag_ms_;  // ring buffer
   size_t lag_next_ = 0;
   ApplierMetrics metrics_;
+  int64_t lsn_ceiling_ = 0;  // the primary's last LSN when last asked
 };
 
 }  // namespace cmo::shadow

@@ -367,6 +367,18 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Open(ClientConfig config,
     shadow.comparators.emplace(domain, *std::move(c));
   }
   CMO_ASSIGN_OR_RETURN(std::string brokers, TelemetryBrokers(config));
+  std::shared_ptr<const base::KeyRing> keys;
+  {
+    const std::string key_path = config.message_key_file.empty()
+                                     ? base::MessageKeyPath(config.state_dir)
+                                     : config.message_key_file;
+    auto loaded = base::KeyRing::Load(key_path);
+    if (loaded.ok()) {
+      keys = *std::move(loaded);
+    } else if (!absl::IsNotFound(loaded.status()) || !config.message_key_file.empty()) {
+      return loaded.status();
+    }
+  }
   auto impl = std::make_unique<Impl>(std::move(config), clock);
   Impl* p = impl.get();
   {
@@ -380,7 +392,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Open(ClientConfig config,
       }
       CMO_ASSIGN_OR_RETURN(p->flag_source,
                            KafkaFlagSource::Create(
-                               {{"bootstrap.servers", brokers}, {"log_level", "0"}}, clock));
+                               {{"bootstrap.servers", brokers}, {"log_level", "0"}}, clock, keys));
     }
     if (p->flag_source == nullptr) {
       p->flag_source =
@@ -391,8 +403,9 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Open(ClientConfig config,
     p->revision.store(snap->revision());
     p->evaluator = std::make_unique<flags::FlagEvaluator>(std::move(snap));
     if (!brokers.empty()) {
-      CMO_ASSIGN_OR_RETURN(p->sink, KafkaTelemetrySink::Create(
-                                        {{"bootstrap.servers", brokers}, {"log_level", "0"}}));
+      CMO_ASSIGN_OR_RETURN(p->sink,
+                           KafkaTelemetrySink::Create(
+                               {{"bootstrap.servers", brokers}, {"log_level", "0"}}, keys));
     }
   }
   // Fail at Open, not on the first request, when the stores cannot be opened.
@@ -442,11 +455,17 @@ TelemetryWindow Client::CutTelemetryForTest() {
 }
 
 ClientStats Client::stats() {
+  int64_t refused = 0;
+  {
+    base::MutexLock lock(&impl_->tick_mu);
+    if (impl_->flag_source != nullptr) refused = impl_->flag_source->refused();
+  }
   // Sample totals cover the windows cut so far (one every telemetry_window).
   return {impl_->revision.load(),      impl_->reachable.load(),
           impl_->flag_errors.load(),   impl_->published.load(),
           impl_->publish_errors.load(), impl_->samples_compared.load(),
-          impl_->samples_dropped.load()};
+          impl_->samples_dropped.load(),
+          refused};
 }
 
 const flags::FlagEvaluator& Client::evaluator() const { return *impl_->evaluator; }

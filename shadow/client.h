@@ -76,6 +76,10 @@ struct ClientConfig {
   bool flags_from_kafka = false;
   // Overrides both (tests).
   std::shared_ptr<FlagSource> flag_source;
+  // The key ring that signs telemetry and verifies flag snapshots on Kafka
+  // (base/message_auth.h). Empty: STATE_DIR/message-key when it exists. Without one, telemetry
+  // goes unsigned (the control service drops it, counted) and flags_from_kafka is refused.
+  std::string message_key_file;
 };
 
 struct WriteResult {
@@ -104,6 +108,7 @@ struct ClientStats {
   int64_t telemetry_errors = 0;
   int64_t samples_compared = 0;  // shadow comparisons settled (any class)
   int64_t samples_dropped = 0;   // shadow queue full
+  int64_t flag_snapshots_refused = 0;  // unsigned, forged or implausible snapshots dropped
 };
 
 class Client {

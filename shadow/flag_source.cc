@@ -22,14 +22,20 @@ absl::StatusOr<std::shared_ptr<const flags::Snapshot>> ControlDbFlagSource::Poll
 }
 
 absl::StatusOr<std::unique_ptr<KafkaFlagSource>> KafkaFlagSource::Create(
-    const base::KafkaConfig& kafka, const base::Clock& clock, absl::Duration silence_limit) {
+    const base::KafkaConfig& kafka, const base::Clock& clock,
+    std::shared_ptr<const base::KeyRing> keys, absl::Duration silence_limit) {
+  if (keys == nullptr) {
+    return absl::FailedPreconditionError(
+        "flags from Kafka need the message key (STATE_DIR/message-key of `cmo serve`): an "
+        "unsigned snapshot cannot be told from a forged one");
+  }
   base::KafkaConfig config = kafka;
   // A trip must reach every client within a second: fetch as soon as anything arrives.
   config.emplace("fetch.wait.max.ms", "10");
   config.emplace("reconnect.backoff.max.ms", "1000");
   CMO_ASSIGN_OR_RETURN(auto consumer, base::KafkaConsumer::Create(config));
   return std::unique_ptr<KafkaFlagSource>(
-      new KafkaFlagSource(std::move(consumer), clock, silence_limit));
+      new KafkaFlagSource(std::move(consumer), clock, std::move(keys), silence_limit));
 }
 
 KafkaFlagSource::~KafkaFlagSource() = default;
@@ -52,9 +58,19 @@ absl::StatusOr<std::shared_ptr<const flags::Snapshot>> KafkaFlagSource::Poll(int
     CMO_ASSIGN_OR_RETURN(std::vector<base::KafkaMessage> messages,
                          consumer_->Poll(100, revision < 0 ? 50 : 0));
     for (const base::KafkaMessage& m : messages) {
-      absl::StatusOr<std::shared_ptr<const flags::Snapshot>> snap = flags::DecodeSnapshot(m.value);
+      absl::StatusOr<std::string> signed_text = keys_->Verify(m.value);
+      if (!signed_text.ok()) {  // unsigned or forged: never applied, counted
+        ++refused_;
+        continue;
+      }
+      absl::StatusOr<std::shared_ptr<const flags::Snapshot>> snap =
+          flags::DecodeSnapshot(*signed_text);
       if (!snap.ok()) continue;  // not ours: skip, as change consumers do
       last_heard_ = clock_.Now();
+      if (revision >= 0 && (*snap)->revision() > revision + kMaxRevisionJump) {
+        ++refused_;
+        continue;
+      }
       if (best == nullptr || (*snap)->revision() > best->revision()) best = *std::move(snap);
     }
   } while (best == nullptr && clock_.Now() < give_up);

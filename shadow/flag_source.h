@@ -3,12 +3,14 @@
 #ifndef CMO_SHADOW_FLAG_SOURCE_H_
 #define CMO_SHADOW_FLAG_SOURCE_H_
 
+#include <atomic>
 #include <memory>
 #include <string>
 
 #include "absl/status/statusor.h"
 #include "base/clock.h"
 #include "base/kafka.h"
+#include "base/message_auth.h"
 #include "flags/flag_store.h"
 #include "flags/snapshot.h"
 
@@ -21,7 +23,13 @@ class FlagSource {
   // A newer snapshot than `revision`, or nullptr when nothing changed. An error means the
   // control plane could not be reached: the client keeps routing on what it has.
   virtual absl::StatusOr<std::shared_ptr<const flags::Snapshot>> Poll(int64_t revision) = 0;
+  // Snapshots received and refused (unsigned, wrongly signed, implausible revision).
+  virtual int64_t refused() const { return 0; }
 };
+
+// A snapshot whose revision is this far above the one a client has is refused: revisions move
+// by one per change, and a forged huge one would otherwise win over every later real one.
+inline constexpr int64_t kMaxRevisionJump = 1'000'000;
 
 // Polls the control database (SQLite, WAL) by its revision; reopens it after an error.
 class ControlDbFlagSource final : public FlagSource {
@@ -44,22 +52,29 @@ inline constexpr std::string_view kFlagsTopic = "cmo.flags";
 // newer. Silence longer than `silence_limit` counts as the control plane being unreachable.
 class KafkaFlagSource final : public FlagSource {
  public:
+  // Only snapshots signed with a key of `keys` are taken (base/message_auth.h).
   static absl::StatusOr<std::unique_ptr<KafkaFlagSource>> Create(
       const base::KafkaConfig& kafka, const base::Clock& clock,
-      absl::Duration silence_limit = absl::Seconds(3));
+      std::shared_ptr<const base::KeyRing> keys, absl::Duration silence_limit = absl::Seconds(3));
   ~KafkaFlagSource() override;
   // With revision -1 (the first call) waits up to `silence_limit` for a snapshot.
   absl::StatusOr<std::shared_ptr<const flags::Snapshot>> Poll(int64_t revision) override;
+  int64_t refused() const override { return refused_.load(); }
 
  private:
   KafkaFlagSource(std::unique_ptr<base::KafkaConsumer> consumer, const base::Clock& clock,
-                  absl::Duration silence_limit)
-      : consumer_(std::move(consumer)), clock_(clock), silence_limit_(silence_limit) {}
+                  std::shared_ptr<const base::KeyRing> keys, absl::Duration silence_limit)
+      : consumer_(std::move(consumer)),
+        clock_(clock),
+        keys_(std::move(keys)),
+        silence_limit_(silence_limit) {}
   absl::Status Assign();
 
   std::unique_ptr<base::KafkaConsumer> consumer_;
   const base::Clock& clock_;
+  const std::shared_ptr<const base::KeyRing> keys_;
   const absl::Duration silence_limit_;
+  std::atomic<int64_t> refused_{0};  // read by stats() from any thread
   bool assigned_ = false;
   absl::Time last_heard_ = absl::InfinitePast();
 };

@@ -122,7 +122,8 @@ absl::Status OutboxRelay::Step(int timeout_ms) {
   if (now - last_heartbeat_ >= heartbeat_every) {
     last_heartbeat_ = now;
     heartbeat_lsn_ = published_through_;
-    const std::string hb = EncodeHeartbeat(published_through_, now);
+    std::string hb = EncodeHeartbeat(published_through_, now);
+    if (options_.keys != nullptr) hb = options_.keys->Sign(hb);
     for (const auto& [topic, partitions] : partitions_) {
       for (int32_t p = 0; p < partitions; ++p) {
         absl::Status s = producer_->Produce(topic, p, "", hb, 0);

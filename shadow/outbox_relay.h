@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "base/kafka.h"
+#include "base/message_auth.h"
 #include "store/primary_store.h"
 
 namespace cmo::shadow {
@@ -34,6 +35,9 @@ struct RelayOptions {
   absl::Duration idle_heartbeat_interval = absl::Seconds(10);
   absl::Duration trim_interval = absl::Seconds(1);
   absl::Duration persist_interval = absl::Milliseconds(250);  // of published_through
+  // Signs heartbeats (base/message_auth.h), so that appliers can refuse forged ones: a
+  // heartbeat moves a region's watermark, which read-your-writes trusts.
+  std::shared_ptr<const base::KeyRing> keys = nullptr;
 };
 
 struct RelayMetrics {

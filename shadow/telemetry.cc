@@ -262,19 +262,21 @@ absl::StatusOr<TelemetryWindow> DecodeTelemetry(std::string_view text) {
 }
 
 absl::StatusOr<std::unique_ptr<KafkaTelemetrySink>> KafkaTelemetrySink::Create(
-    const base::KafkaConfig& kafka) {
+    const base::KafkaConfig& kafka, std::shared_ptr<const base::KeyRing> keys) {
   base::KafkaConfig config = kafka;
   config.emplace("linger.ms", "20");
   config.emplace("message.timeout.ms", "5000");
   CMO_ASSIGN_OR_RETURN(auto producer,
                        base::KafkaProducer::Create(config, [](const base::DeliveryReport&) {}));
-  return std::unique_ptr<KafkaTelemetrySink>(new KafkaTelemetrySink(std::move(producer)));
+  return std::unique_ptr<KafkaTelemetrySink>(
+      new KafkaTelemetrySink(std::move(producer), std::move(keys)));
 }
 
 absl::Status KafkaTelemetrySink::Publish(const TelemetryWindow& w) {
   producer_->Poll(0);
   absl::Status s = producer_->Produce(std::string(kTelemetryTopic), -1, w.client_id,
-                                      EncodeTelemetry(w), 0);
+                                      keys_ ? keys_->Sign(EncodeTelemetry(w)) : EncodeTelemetry(w),
+                                      0);
   if (!s.ok()) ++dropped_;
   return s;
 }

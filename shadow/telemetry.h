@@ -22,6 +22,7 @@
 #include "base/mutex.h"
 #include "absl/time/time.h"
 #include "base/kafka.h"
+#include "base/message_auth.h"
 #include "flags/flag.h"
 #include "shadow/mismatch.h"
 
@@ -124,14 +125,19 @@ class TelemetrySink {
 // hold up the app, so a window that cannot be queued is dropped and counted.
 class KafkaTelemetrySink final : public TelemetrySink {
  public:
-  static absl::StatusOr<std::unique_ptr<KafkaTelemetrySink>> Create(const base::KafkaConfig& kafka);
+  // Windows are signed with `keys` (base/message_auth.h); without keys they go unsigned and
+  // the control service drops them (counted as telemetry_refused).
+  static absl::StatusOr<std::unique_ptr<KafkaTelemetrySink>> Create(
+      const base::KafkaConfig& kafka, std::shared_ptr<const base::KeyRing> keys);
   absl::Status Publish(const TelemetryWindow& w) override;
   int64_t dropped() const { return dropped_; }
 
  private:
-  explicit KafkaTelemetrySink(std::unique_ptr<base::KafkaProducer> producer)
-      : producer_(std::move(producer)) {}
+  KafkaTelemetrySink(std::unique_ptr<base::KafkaProducer> producer,
+                     std::shared_ptr<const base::KeyRing> keys)
+      : producer_(std::move(producer)), keys_(std::move(keys)) {}
   std::unique_ptr<base::KafkaProducer> producer_;
+  std::shared_ptr<const base::KeyRing> keys_;
   int64_t dropped_ = 0;
 };
 

@@ -7,6 +7,7 @@
 #include <fstream>
 
 #include "base/kafka.h"
+#include "base/message_auth.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "shadow/telemetry.h"
@@ -64,9 +65,12 @@ class BreakerRestartTest : public ::testing::Test {
     o.classes[static_cast<size_t>(shadow::MismatchClass::kMatch)] = 1800;
     o.classes[static_cast<size_t>(shadow::MismatchClass::kDivergence)] = 200;
     w.ops.push_back(o);
+    // Signed with the state dir's key, as a client's windows are (unsigned ones are dropped).
+    auto keys = base::KeyRing::Load(base::MessageKeyPath(cli_.StateDir()));
+    ASSERT_TRUE(keys.ok()) << keys.status();
     ASSERT_TRUE((*producer)
                     ->Produce(std::string(shadow::kTelemetryTopic), -1, w.client_id,
-                              shadow::EncodeTelemetry(w), 0)
+                              (*keys)->Sign(shadow::EncodeTelemetry(w)), 0)
                     .ok());
     ASSERT_TRUE((*producer)->Flush(5000).ok());
   }
