@@ -193,6 +193,8 @@ absl::Status SqliteDb::ExecScript(std::string_view sql) {
   return absl::OkStatus();
 }
 
+int SqliteDb::Changes() { return sqlite3_changes(db_); }
+
 absl::StatusOr<Statement*> SqliteDb::Prepare(std::string_view sql) {
   auto it = statements_.find(sql);
   if (it != statements_.end()) return it->second.get();

@@ -116,6 +116,8 @@ class SqliteDb {
 
   // Runs fixed SQL text with no parameters (schema, pragmas). Never used with user input.
   absl::Status ExecScript(std::string_view sql);
+  // Rows changed by the last INSERT/UPDATE/DELETE on this connection.
+  int Changes();
 
   // Returns the cached prepared statement for this SQL text, preparing it on first use.
   absl::StatusOr<Statement*> Prepare(std::string_view sql);

@@ -116,6 +116,18 @@ absl::StatusOr<std::vector<PartitionProgress>> ReplicaStore::Progress() {
   return out;
 }
 
+absl::StatusOr<int> ReplicaStore::ClampProgress(int64_t ceiling) {
+  CMO_ASSIGN_OR_RETURN(auto txn, base::WriteTransaction::Begin(*db_));
+  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
+                       db_->Prepare("UPDATE partition_progress SET max_lsn = ?1 WHERE max_lsn > ?1"));
+  base::Statement::Scope s(*stmt);
+  s->Bind(1, ceiling);
+  CMO_RETURN_IF_ERROR(s->Run());
+  const int changed = db_->Changes();
+  CMO_RETURN_IF_ERROR(txn->Commit());
+  return changed;
+}
+
 absl::StatusOr<int64_t> ReplicaStore::Watermark(
     std::span<const std::pair<std::string, int32_t>> partitions) {
   CMO_ASSIGN_OR_RETURN(std::vector<PartitionProgress> all, Progress());

@@ -77,6 +77,10 @@ class ReplicaStore {
   // Forgets all positions (after the change log was lost): events are consumed from the start
   // again, and already-applied LSNs are skipped by Apply.
   absl::Status ResetProgress();
+  // Lowers every partition's recorded highest LSN above `ceiling` to it, in one transaction;
+  // returns how many partitions changed. For an operator clearing a watermark poisoned by a
+  // forged event (the primary's last LSN is the ceiling no real event exceeds).
+  absl::StatusOr<int> ClampProgress(int64_t ceiling);
 
   absl::StatusOr<std::vector<uint64_t>> Digests(std::string_view domain);
   absl::StatusOr<std::vector<Row>> RowsInBucket(std::string_view domain, uint32_t bucket);

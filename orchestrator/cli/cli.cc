@@ -50,6 +50,7 @@ int RunCli(int argc, char** argv) {
   SetupPlanCommands(app, global, registry);
   SetupBreakerCommands(app, global, registry);
   SetupReconcileCommands(app, global, registry);
+  SetupWatermarkCommands(app, global, registry);
   SetupServeCommand(app, global, registry);
   SetupBenchCommands(app, global, registry);
   SetupDemoCommand(app, global, registry);

@@ -42,6 +42,9 @@ void SetupBreakerCommands(CLI::App& app, const GlobalOptions& global, CommandReg
 // `reconcile run`, `report divergence`.
 void SetupReconcileCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry);
 
+// `watermarks`, `watermarks clamp`.
+void SetupWatermarkCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry);
+
 // `serve`.
 void SetupServeCommand(CLI::App& app, GlobalOptions& global, CommandRegistry& registry);
 
