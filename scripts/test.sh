@@ -39,7 +39,7 @@ scripts/build.sh tsan
 step "libFuzzer (${CMO_FUZZ_SECONDS:-60} s per target)"
 cmake --preset fuzz -DCMO_FUZZ_SECONDS="${CMO_FUZZ_SECONDS:-60}" >/dev/null
 cmake --build build-fuzz -j "$(nproc)"
-(cd build-fuzz && ctest --output-on-failure -L fuzz)
+(cd build-fuzz && ctest --output-on-failure -j "$(nproc)" -L fuzz)
 
 echo
 echo "all test suites passed"

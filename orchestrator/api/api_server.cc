@@ -47,6 +47,37 @@ bool SameToken(std::string_view a, std::string_view b) {
   return diff == 0;
 }
 
+}  // namespace
+
+namespace api_internal {
+
+absl::StatusOr<ApiCall> ToApiCall(const http::Request& req) {
+  ApiCall call;
+  call.method = req.method;
+  call.path = req.path;
+  call.query = req.query;
+  if (req.method == "POST" && !req.body.empty()) {
+    // nlohmann's parser refuses strings that are not UTF-8, so no such text gets stored.
+    call.body = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
+    if (call.body.is_discarded() || !call.body.is_object()) {
+      return absl::InvalidArgumentError(
+          "request body is not a JSON object (in UTF-8); send "
+          "Content-Type: application/json with {\"field\": ...}");
+    }
+  }
+  call.actor = std::string(req.Header("x-cmo-actor"));
+  if (call.actor.empty()) call.actor = base::StrCat("api:", req.remote_addr);
+  return call;
+}
+
+http::Response ToResponse(const absl::StatusOr<nlohmann::json>& out) {
+  return out.ok() ? Json(200, *out) : Error(out.status());
+}
+
+}  // namespace api_internal
+
+namespace {
+
 absl::StatusOr<std::pair<std::string, int>> ParseListen(const std::string& listen) {
   const size_t colon = listen.rfind(':');
   int port = -1;
@@ -192,28 +223,14 @@ struct ApiServer::Impl {
   }
 
   Response HandleApi(const Request& req) {
-    ApiCall call;
-    call.method = req.method;
-    call.path = req.path;
-    call.query = req.query;
-    if (req.method == "POST" && !req.body.empty()) {
-      // nlohmann's parser refuses strings that are not UTF-8, so no such text gets stored.
-      call.body = nlohmann::json::parse(req.body, nullptr, /*allow_exceptions=*/false);
-      if (call.body.is_discarded() || !call.body.is_object()) {
-        return Error(absl::InvalidArgumentError(
-            "request body is not a JSON object (in UTF-8); send "
-            "Content-Type: application/json with {\"field\": ...}"));
-      }
-    }
-    call.actor = std::string(req.Header("x-cmo-actor"));
-    if (call.actor.empty()) call.actor = base::StrCat("api:", req.remote_addr);
+    absl::StatusOr<ApiCall> call = api_internal::ToApiCall(req);
+    if (!call.ok()) return api_internal::ToResponse(call.status());
     absl::StatusOr<nlohmann::json> out;
     {
       base::MutexLock lock(&mu);
-      out = api->Call(call);
+      out = api->Call(*call);
     }
-    if (!out.ok()) return Error(out.status());
-    return Json(200, *out);
+    return api_internal::ToResponse(out);
   }
 
   std::optional<Response> Inline(const Request& req) {

@@ -7,6 +7,8 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "orchestrator/api/control_api.h"
+#include "orchestrator/api/http/request_parser.h"
 #include "orchestrator/control_state.h"
 
 namespace cmo::orchestrator {
@@ -24,6 +26,11 @@ absl::StatusOr<std::string> RenderMetrics(ControlState& state, Server* data_path
 
 // GET /v1/status: the data path of this process (relay, regions' lag, control loop).
 nlohmann::json DataPathJson(Server* data_path);
+
+// An API request as the control API's call (the body parsed as a JSON object), and its answer
+// as an HTTP response. Untrusted input: fuzzed by tests/fuzz/http_request_fuzz.cc.
+absl::StatusOr<ApiCall> ToApiCall(const http::Request& req);
+http::Response ToResponse(const absl::StatusOr<nlohmann::json>& out);
 
 }  // namespace cmo::orchestrator::api_internal
 
