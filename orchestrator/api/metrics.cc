@@ -183,9 +183,18 @@ void RenderDataPath(Server& server, Exposition& m) {
     m.Sample("cmo_applier_applied_total", {{"region", r.region}},
              static_cast<double>(r.applier.applied));
   }
+  m.Family("cmo_applier_refused_total", "counter",
+           "Change-log events refused per region: unsigned heartbeats, LSNs past the primary's");
+  for (const auto& r : regions) {
+    m.Sample("cmo_applier_refused_total", {{"region", r.region}},
+             static_cast<double>(r.applier.refused));
+  }
   if (auto c = server.control_metrics(); c.has_value()) {
     m.Family("cmo_telemetry_windows_total", "counter", "Client telemetry windows received");
     m.Sample("cmo_telemetry_windows_total", {}, static_cast<double>(c->telemetry_windows));
+    m.Family("cmo_telemetry_refused_total", "counter",
+             "Telemetry windows dropped: unsigned or wrongly signed");
+    m.Sample("cmo_telemetry_refused_total", {}, static_cast<double>(c->telemetry_refused));
     m.Family("cmo_breaker_transitions_total", "counter", "Breaker transitions since start");
     m.Sample("cmo_breaker_transitions_total", {}, static_cast<double>(c->transitions));
     m.Family("cmo_shadow_mismatches_logged_total", "counter",
@@ -213,7 +222,8 @@ nlohmann::json DataPathJson(Server* data_path) {
                        {"lag_lsn", std::max<int64_t>(0, relay.last_lsn - r.watermark)},
                        {"lag_p50_ms", r.applier.lag_p50_ms},
                        {"lag_p99_ms", r.applier.lag_p99_ms},
-                       {"applied", r.applier.applied}});
+                       {"applied", r.applier.applied},
+                       {"refused", r.applier.refused}});
   }
   nlohmann::json out = {{"data_path", true},
                         {"last_lsn", relay.last_lsn},
@@ -223,6 +233,7 @@ nlohmann::json DataPathJson(Server* data_path) {
                         {"reconcile_passes", data_path->reconcile_passes()}};
   if (auto c = data_path->control_metrics(); c.has_value()) {
     out["telemetry_windows"] = c->telemetry_windows;
+    out["telemetry_refused"] = c->telemetry_refused;
     out["breaker_transitions"] = c->transitions;
   }
   return out;
