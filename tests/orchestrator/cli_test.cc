@@ -204,5 +204,29 @@ TEST_F(CliTest, RepeatedRampIsANoOp) {
   EXPECT_EQ(Json({"history", "post.like"}).size(), 4u);
 }
 
+// The CLI aborted (134) on non-UTF-8 arguments; they would have reached the audit log.
+TEST_F(CliTest, NonUtf8ArgumentsAreInvalidInput) {
+  Seed();
+  const RunResult r = Cmo({"pause", "post.like", "--reason", "bad \xff\xfe reason"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_THAT(r.err, HasSubstr("not valid UTF-8"));
+  EXPECT_THAT(Ok({"history", "--output", "json"}), Not(HasSubstr("bad ")));
+}
+
+// `cmo plan validate /dev/zero` read 273 MB before its 1 MiB check.
+TEST_F(CliTest, PlanFilesAreReadNoFurtherThanTheLimit) {
+  const RunResult r = Cmo({"plan", "validate", "/dev/zero"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("/dev/zero:1:1: the plan is larger than 1048576 bytes"));
+}
+
+// One grammar for names: a domain that cannot be a topic name is refused where it enters.
+TEST_F(CliTest, DomainsFollowTheNameGrammar) {
+  const RunResult r = Cmo({"ops", "add", "post.like", "--domain", "Likes; DROP", "--target",
+                           "eventual"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("domain \"Likes; DROP\" may contain only lowercase letters"));
+}
+
 }  // namespace
 }  // namespace cmo
