@@ -23,8 +23,14 @@ done
 # The dashboard test drives Debian's Chromium with playwright-core from npm (pinned in
 # tests/dashboard/package-lock.json). Node.js comes from Debian unless one is installed.
 command -v npm >/dev/null || missing+=(nodejs npm)
+# playwright-core is pinned to the last release that runs on Debian 12's Node 18 (1.62 and
+# later require Node 20); reinstalled whenever the installed version is not the pinned one.
 npm_deps() {
-  if [ ! -d tests/dashboard/node_modules/playwright-core ]; then
+  local want have
+  want=$(sed -n 's/.*"playwright-core": "\(.*\)".*/\1/p' tests/dashboard/package.json)
+  have=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' \
+         tests/dashboard/node_modules/playwright-core/package.json 2>/dev/null || true)
+  if [ "$want" != "$have" ]; then
     (cd tests/dashboard && npm ci --no-audit --no-fund --loglevel=error)
   fi
 }
