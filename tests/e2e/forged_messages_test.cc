@@ -129,6 +129,16 @@ shadow::TelemetryWindow BadWindow() {
   op.reads_eventual = 1000;
   op.samples = 1000;
   op.guarantee_violations = 1000;
+  shadow::Mismatch m;
+  m.subject = "victim";
+  m.domain = "likes";
+  m.key = "k1";
+  m.region = "eu-west";
+  m.mismatch_class = shadow::MismatchClass::kDivergence;
+  m.primary_lsn = 1;
+  m.replica_lsn = 1;
+  m.detected_at = absl::Now();
+  op.mismatches.push_back(m);
   w.ops.push_back(op);
   return w;
 }
@@ -140,6 +150,7 @@ TEST_F(ForgedMessagesTest, ForgedTelemetryNeverReachesTheBudgets) {
   }
   ASSERT_TRUE(WaitFor([&] { return server_->control_metrics()->telemetry_refused >= 3; }, 20s));
   EXPECT_EQ(server_->control_metrics()->telemetry_windows, 0);
+  EXPECT_EQ(server_->control_metrics()->mismatches_logged, 0) << "no forged divergence logged";
   // Positive control: signed with the state dir's key, the same window is taken.
   auto keys = base::KeyRing::Load(base::MessageKeyPath(state_dir_));
   ASSERT_TRUE(keys.ok()) << keys.status();

@@ -17,8 +17,20 @@ namespace cmo::testing {
 
 class RawConn {
  public:
-  explicit RawConn(int port) {
+  // `from`: a loopback source address to connect from (e.g. "127.0.3.7"), as a client with
+  // many addresses would; empty for the default.
+  explicit RawConn(int port, const std::string& from = "") {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (!from.empty()) {
+      sockaddr_in src{};
+      src.sin_family = AF_INET;
+      ::inet_pton(AF_INET, from.c_str(), &src.sin_addr);
+      if (::bind(fd_, reinterpret_cast<sockaddr*>(&src), sizeof(src)) != 0) {
+        ::close(fd_);
+        fd_ = -1;
+        return;
+      }
+    }
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(static_cast<uint16_t>(port));
@@ -61,8 +73,9 @@ class RawConn {
     return out;
   }
   // One response to a request sent with Connection: close.
-  static std::string Exchange(int port, std::string_view request, int timeout_ms = 5000) {
-    RawConn c(port);
+  static std::string Exchange(int port, std::string_view request, int timeout_ms = 5000,
+                              const std::string& from = "") {
+    RawConn c(port, from);
     if (!c.ok() || !c.Send(request)) return "";
     return c.ReadAll(timeout_ms);
   }
