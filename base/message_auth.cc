@@ -110,23 +110,29 @@ absl::StatusOr<std::shared_ptr<const KeyRing>> KeyRing::Load(const std::string& 
 }
 
 absl::StatusOr<std::shared_ptr<const KeyRing>> KeyRing::LoadOrCreate(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
-  if (fd >= 0) {
-    unsigned char secret[32];
-    if (RAND_bytes(secret, sizeof(secret)) != 1) {
-      ::close(fd);
-      ::unlink(path.c_str());
-      return absl::InternalError("no randomness for a message key");
+  if (::access(path.c_str(), F_OK) != 0) {
+    // Written whole to a private temp file, then linked into place: link() never replaces an
+    // existing file, so of several processes starting at once one key wins, and none ever
+    // reads a half-written file.
+    const std::string tmp = StrCat(path, ".tmp.", ::getpid());
+    const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      return absl::FailedPreconditionError(StrCat("cannot create ", path, ": ",
+                                                  std::strerror(errno),
+                                                  "; check that the state dir is writable"));
     }
+    unsigned char secret[32];
+    const bool random = RAND_bytes(secret, sizeof(secret)) == 1;
     const std::string line = StrCat("k1 ", Hex(secret, sizeof(secret)), "\n");
-    const bool ok = ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
+    const bool ok = random &&
+                    ::write(fd, line.data(), line.size()) == static_cast<ssize_t>(line.size()) &&
                     ::fsync(fd) == 0;
     ::close(fd);
-    if (!ok) return absl::FailedPreconditionError(StrCat("cannot write ", path, "; disk full?"));
-  } else if (errno != EEXIST) {
-    return absl::FailedPreconditionError(StrCat("cannot create ", path, ": ",
-                                                std::strerror(errno),
-                                                "; check that the state dir is writable"));
+    const bool linked = ok && (::link(tmp.c_str(), path.c_str()) == 0 || errno == EEXIST);
+    ::unlink(tmp.c_str());
+    if (!linked) {
+      return absl::FailedPreconditionError(StrCat("cannot write ", path, "; disk full?"));
+    }
   }
   return Load(path);
 }
