@@ -41,13 +41,20 @@ absl::StatusOr<Flag> FlagFromJson(const nlohmann::json& j) {
     f.target = *target;
     f.stage = *stage;
     f.breaker = *breaker;
-    f.ramp_bp = j.at("ramp_bp").get<int32_t>();
-    f.shadow_bp = j.at("shadow_bp").get<int32_t>();
+    // Basis points are 0..10000; anything outside int32 is refused here, the rest by
+    // ValidateFlag.
+    auto bp = [&](const char* name) {
+      const int64_t v = base::JsonInt(j.at(name));
+      if (v < INT32_MIN || v > INT32_MAX) throw std::out_of_range(std::string(name));
+      return static_cast<int32_t>(v);
+    };
+    f.ramp_bp = bp("ramp_bp");
+    f.shadow_bp = bp("shadow_bp");
     f.salt = j.at("salt").get<std::string>();
-    f.probe_bp = j.at("probe_bp").get<int32_t>();
-    f.revision = j.at("revision").get<int64_t>();
+    f.probe_bp = bp("probe_bp");
+    f.revision = base::JsonInt(j.at("revision"));
     return f;
-  } catch (const nlohmann::json::exception& e) {
+  } catch (const std::exception& e) {  // nlohmann's, or JsonInt's out_of_range
     return absl::InvalidArgumentError(std::string("malformed flag: ") + e.what());
   }
 }
@@ -76,7 +83,13 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> DecodeSnapshot(std::string_view 
     if (absl::Status s = ValidateFlag(*flag); !s.ok()) return s;
     flags.push_back(*std::move(flag));
   }
-  return std::make_shared<const Snapshot>(j["revision"].get<int64_t>(), std::move(flags));
+  int64_t revision = 0;
+  try {
+    revision = base::JsonInt(j["revision"]);
+  } catch (const std::out_of_range&) {
+    return absl::InvalidArgumentError("flag snapshot: revision out of range");
+  }
+  return std::make_shared<const Snapshot>(revision, std::move(flags));
 }
 
 }  // namespace cmo::flags

@@ -107,17 +107,19 @@ absl::StatusOr<DivergenceRecord> RecordFromJson(const nlohmann::json& j) {
   };
   try {
     DivergenceRecord r;
-    r.id = j.at("id").get<int64_t>();
+    r.id = base::JsonInt(j.at("id"));
     r.domain = j.at("domain").get<std::string>();
     r.key = j.at("key").get<std::string>();
     r.subject = j.at("subject").get<std::string>();
     r.op = j.at("op").get<std::string>();
     r.diff_class = j.at("class").get<std::string>();
     r.region = j.at("region").get<std::string>();
-    r.primary_lsn = j.at("primary_lsn").get<int64_t>();
-    r.replica_lsn = j.at("replica_lsn").get<int64_t>();
-    r.partition = j.at("partition").get<int32_t>();
-    r.offset = j.at("offset").get<int64_t>();
+    r.primary_lsn = base::JsonInt(j.at("primary_lsn"));
+    r.replica_lsn = base::JsonInt(j.at("replica_lsn"));
+    const int64_t partition = base::JsonInt(j.at("partition"));
+    if (partition < INT32_MIN || partition > INT32_MAX) throw std::out_of_range("partition");
+    r.partition = static_cast<int32_t>(partition);
+    r.offset = base::JsonInt(j.at("offset"));
     r.primary_digest = j.at("primary_digest").get<std::string>();
     r.replica_digest = j.at("replica_digest").get<std::string>();
     r.detected_by = j.at("detected_by").get<std::string>();
@@ -127,7 +129,7 @@ absl::StatusOr<DivergenceRecord> RecordFromJson(const nlohmann::json& j) {
     }
     if (absl::Time healed; time(j.at("healed_at"), &healed)) r.healed_at = healed;
     return r;
-  } catch (const nlohmann::json::exception& e) {
+  } catch (const std::exception& e) {
     return absl::InvalidArgumentError(base::StrCat("divergence record: ", e.what()));
   }
 }

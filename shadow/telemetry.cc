@@ -201,37 +201,45 @@ absl::StatusOr<TelemetryWindow> DecodeTelemetry(std::string_view text) {
   }
   try {
     TelemetryWindow w;
-    w.version = j.at("v").get<int>();
-    if (w.version != kTelemetryVersion) {
+    const int64_t version = base::JsonInt(j.at("v"));
+    w.version = version == kTelemetryVersion ? kTelemetryVersion : -1;
+    if (version != kTelemetryVersion) {
       return absl::InvalidArgumentError(
-          base::StrCat("telemetry version ", w.version, " is not supported (expected ",
+          base::StrCat("telemetry version ", version, " is not supported (expected ",
                        kTelemetryVersion, ")"));
     }
     w.client_id = j.at("client").get<std::string>();
     w.region = j.at("region").get<std::string>();
-    w.start = absl::FromUnixMillis(j.at("start_ms").get<int64_t>());
-    w.end = absl::FromUnixMillis(j.at("end_ms").get<int64_t>());
-    w.snapshot_revision = j.at("snapshot_revision").get<int64_t>();
+    w.start = absl::FromUnixMillis(base::JsonInt(j.at("start_ms")));
+    w.end = absl::FromUnixMillis(base::JsonInt(j.at("end_ms")));
+    w.snapshot_revision = base::JsonInt(j.at("snapshot_revision"));
     w.control_plane_reachable = j.at("control_plane_reachable").get<bool>();
-    w.mismatches_dropped = j.at("mismatches_dropped").get<int64_t>();
+    w.mismatches_dropped = base::JsonInt(j.at("mismatches_dropped"));
     for (const Json& o : j.at("ops")) {
       OpWindow ow;
       ow.op = o.at("op").get<std::string>();
-      ow.writes = o.at("writes").get<int64_t>();
-      ow.reads_strong = o.at("reads_strong").get<int64_t>();
-      ow.reads_eventual = o.at("reads_eventual").get<int64_t>();
-      ow.samples = o.at("samples").get<int64_t>();
-      ow.dropped_samples = o.at("dropped_samples").get<int64_t>();
+      ow.writes = base::JsonInt(o.at("writes"));
+      ow.reads_strong = base::JsonInt(o.at("reads_strong"));
+      ow.reads_eventual = base::JsonInt(o.at("reads_eventual"));
+      ow.samples = base::JsonInt(o.at("samples"));
+      ow.dropped_samples = base::JsonInt(o.at("dropped_samples"));
       for (int i = 0; i < kMismatchClasses; ++i) {
-        ow.classes[static_cast<size_t>(i)] =
-            o.at("classes").at(std::string(MismatchClassName(static_cast<MismatchClass>(i))))
-                .get<int64_t>();
+        ow.classes[static_cast<size_t>(i)] = base::JsonInt(
+            o.at("classes").at(std::string(MismatchClassName(static_cast<MismatchClass>(i)))));
       }
-      ow.waits = o.at("waits").get<int64_t>();
-      ow.fallbacks = o.at("fallbacks").get<int64_t>();
-      ow.guarantee_violations = o.at("guarantee_violations").get<int64_t>();
-      ow.latency_strong = o.at("latency_strong_us_log2").get<LatencyHistogram>();
-      ow.latency_eventual = o.at("latency_eventual_us_log2").get<LatencyHistogram>();
+      ow.waits = base::JsonInt(o.at("waits"));
+      ow.fallbacks = base::JsonInt(o.at("fallbacks"));
+      ow.guarantee_violations = base::JsonInt(o.at("guarantee_violations"));
+      for (auto [name, hist] : {std::pair{"latency_strong_us_log2", &ow.latency_strong},
+                                std::pair{"latency_eventual_us_log2", &ow.latency_eventual}}) {
+        const Json& a = o.at(name);
+        if (!a.is_array() || a.size() != hist->size()) {
+          return absl::InvalidArgumentError(
+              base::StrCat("malformed telemetry window: ", name, " must be an array of ",
+                           hist->size(), " integers"));
+        }
+        for (size_t i = 0; i < hist->size(); ++i) (*hist)[i] = base::JsonInt(a[i]);
+      }
       for (const Json& m : o.at("mismatches")) {
         Mismatch mm;
         mm.op = ow.op;
@@ -248,15 +256,15 @@ absl::StatusOr<TelemetryWindow> DecodeTelemetry(std::string_view text) {
           }
         }
         if (!known) return absl::InvalidArgumentError(base::StrCat("unknown class \"", cls, "\""));
-        mm.primary_lsn = m.at("primary_lsn").get<int64_t>();
-        mm.replica_lsn = m.at("replica_lsn").get<int64_t>();
-        mm.detected_at = absl::FromUnixMillis(m.at("detected_ms").get<int64_t>());
+        mm.primary_lsn = base::JsonInt(m.at("primary_lsn"));
+        mm.replica_lsn = base::JsonInt(m.at("replica_lsn"));
+        mm.detected_at = absl::FromUnixMillis(base::JsonInt(m.at("detected_ms")));
         ow.mismatches.push_back(std::move(mm));
       }
       w.ops.push_back(std::move(ow));
     }
     return w;
-  } catch (const Json::exception& e) {
+  } catch (const std::exception& e) {  // Json::exception, or JsonInt's std::out_of_range
     return absl::InvalidArgumentError(base::StrCat("malformed telemetry window: ", e.what()));
   }
 }

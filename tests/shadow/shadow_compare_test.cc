@@ -250,6 +250,11 @@ TEST(TelemetryTest, WindowsRoundTripAndHistogramQuantiles) {
   EXPECT_THAT(DecodeTelemetry(R"({"v":2})"),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("version 2")));
   EXPECT_THAT(DecodeTelemetry("[]"), StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("")));
+  // Found by telemetry_fuzz: a number that is not an int64 was cast (undefined behaviour).
+  EXPECT_THAT(DecodeTelemetry(R"({"v":888888888888888888888800250,"ops":[]})"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("integer")));
+  EXPECT_THAT(DecodeTelemetry(R"({"v":1.5,"ops":[]})"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("integer")));
 }
 
 }  // namespace
