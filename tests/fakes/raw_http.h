@@ -47,6 +47,7 @@ class RawConn {
   RawConn& operator=(const RawConn&) = delete;
 
   bool ok() const { return fd_ >= 0; }
+  int fd() const { return fd_; }
   // Whole write; false once the peer has closed (EPIPE/ECONNRESET).
   bool Send(std::string_view bytes) {
     while (!bytes.empty()) {

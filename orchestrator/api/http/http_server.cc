@@ -543,6 +543,9 @@ void HttpServer::Stop() {
   impl_->stopping.store(true);
   impl_->Wake();
   impl_->loop.join();
+  // Connections still in the listen backlog are reset, and new ones refused, from now on.
+  ::close(impl_->listen_fd);
+  impl_->listen_fd = -1;
   {
     base::MutexLock lock(&impl_->mu);
     impl_->workers_stop = true;
