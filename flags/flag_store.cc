@@ -72,6 +72,18 @@ absl::StatusOr<Flag> ReadFlagRow(base::Statement::Scope& s, const std::string& d
   return f;
 }
 
+// ?1..?5 and ?7, ?8 of an audit or notice INSERT: the columns both kinds of entry have.
+void BindEntry(base::Statement::Scope& s, int64_t revision, absl::Time at, std::string_view op,
+               const ChangeContext& ctx, const nlohmann::json& after) {
+  s->Bind(1, revision)
+      .Bind(2, absl::ToUnixMillis(at))
+      .Bind(3, ctx.actor)
+      .Bind(4, op)
+      .Bind(5, ctx.action)
+      .Bind(7, base::JsonText(after))
+      .Bind(8, ctx.reason);
+}
+
 }  // namespace
 
 FlagStore::FlagStore(std::unique_ptr<base::SqliteDb> db, const base::Clock& clock)
@@ -227,15 +239,9 @@ absl::Status FlagStore::RecordNotice(std::string_view op, const ChangeContext& c
   CMO_ASSIGN_OR_RETURN(
       base::Statement * stmt,
       db_->Prepare("INSERT INTO notices (revision, at_ms, actor, op, action, after, reason) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"));
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?7, ?8)"));
   base::Statement::Scope s(*stmt);
-  s->Bind(1, revision)
-      .Bind(2, absl::ToUnixMillis(clock_.Now()))
-      .Bind(3, ctx.actor)
-      .Bind(4, op)
-      .Bind(5, ctx.action)
-      .Bind(6, base::JsonText(after))
-      .Bind(7, ctx.reason);
+  BindEntry(s, revision, clock_.Now(), op, ctx, after);
   return s->Run();
 }
 
@@ -246,13 +252,7 @@ absl::Status FlagStore::AppendAudit(int64_t revision, std::string_view op, const
       db_->Prepare("INSERT INTO audit (revision, at_ms, actor, op, action, before, after, "
                    "reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
   base::Statement::Scope s(*stmt);
-  s->Bind(1, revision)
-      .Bind(2, absl::ToUnixMillis(clock_.Now()))
-      .Bind(3, ctx.actor)
-      .Bind(4, op)
-      .Bind(5, ctx.action)
-      .Bind(7, base::JsonText(after))
-      .Bind(8, ctx.reason);
+  BindEntry(s, revision, clock_.Now(), op, ctx, after);
   if (before.is_null()) {
     s->BindNull(6);
   } else {
