@@ -1,0 +1,145 @@
+#include "base/postgres.h"
+
+#include <libpq-fe.h>
+
+#include <charconv>
+#include <cstdlib>
+
+#include "base/strings.h"
+
+namespace cmo::base {
+namespace {
+
+// SQLSTATE classes (PostgreSQL Appendix A) to what the caller should do next.
+absl::StatusCode CodeFor(std::string_view sqlstate) {
+  if (sqlstate.substr(0, 2) == "08" || sqlstate == "57P01" || sqlstate == "57P02" ||
+      sqlstate == "57P03" || sqlstate == "53300") {
+    return absl::StatusCode::kUnavailable;  // connection lost, shutdown, too many connections
+  }
+  if (sqlstate == "40001" || sqlstate == "40P01") return absl::StatusCode::kAborted;
+  if (sqlstate == "23505") return absl::StatusCode::kAlreadyExists;
+  return absl::StatusCode::kInternal;
+}
+
+std::string Trimmed(const char* message) {
+  std::string m = message == nullptr ? "" : message;
+  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
+  return m;
+}
+
+}  // namespace
+
+std::string RedactPgUri(std::string_view uri) {
+  const size_t scheme = uri.find("://");
+  const size_t at = uri.find('@');
+  if (scheme == std::string_view::npos || at == std::string_view::npos || at < scheme) {
+    return std::string(uri);
+  }
+  const size_t colon = uri.find(':', scheme + 3);
+  if (colon == std::string_view::npos || colon > at) return std::string(uri);
+  return StrCat(uri.substr(0, colon + 1), "***", uri.substr(at));
+}
+
+struct PgResult::Impl {
+  PGresult* res = nullptr;
+  ~Impl() { PQclear(res); }
+};
+
+PgResult::PgResult(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PgResult::PgResult(PgResult&&) noexcept = default;
+PgResult& PgResult::operator=(PgResult&&) noexcept = default;
+PgResult::~PgResult() = default;
+int PgResult::rows() const { return PQntuples(impl_->res); }
+int PgResult::columns() const { return PQnfields(impl_->res); }
+bool PgResult::IsNull(int row, int col) const { return PQgetisnull(impl_->res, row, col) != 0; }
+std::string_view PgResult::Text(int row, int col) const {
+  return {PQgetvalue(impl_->res, row, col),
+          static_cast<size_t>(PQgetlength(impl_->res, row, col))};
+}
+
+absl::StatusOr<int64_t> PgResult::Int(int row, int col) const {
+  const std::string_view t = Text(row, col);
+  int64_t v = 0;
+  const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
+  if (ec != std::errc() || end != t.data() + t.size()) {
+    return absl::InternalError(StrCat("column ", PQfname(impl_->res, col), " is not an integer: \"",
+                                      t, "\""));
+  }
+  return v;
+}
+
+int64_t PgResult::affected() const {
+  const char* n = PQcmdTuples(impl_->res);
+  return n == nullptr || *n == '\0' ? 0 : std::strtoll(n, nullptr, 10);
+}
+
+struct PgConnection::Impl {
+  PGconn* conn = nullptr;
+  std::string where;  // the redacted URI, for messages
+  ~Impl() { PQfinish(conn); }
+
+  absl::Status ResultError(PGresult* res, std::string_view sql) {
+    const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    // No SQLSTATE: the connection itself failed (the server went away mid-statement).
+    const absl::StatusCode code =
+        state == nullptr ? absl::StatusCode::kUnavailable : CodeFor(state);
+    return absl::Status(code, StrCat(where, ": ", Trimmed(PQresultErrorMessage(res)), " (in: ",
+                                     sql.substr(0, 120), ")"));
+  }
+};
+
+PgConnection::PgConnection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+PgConnection::~PgConnection() = default;
+
+absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& uri) {
+  auto impl = std::make_unique<Impl>();
+  impl->where = RedactPgUri(uri);
+  char* error = nullptr;
+  PQconninfoOption* parsed = PQconninfoParse(uri.c_str(), &error);
+  if (parsed == nullptr) {
+    const std::string why = Trimmed(error);
+    PQfreemem(error);
+    return absl::InvalidArgumentError(
+        StrCat("\"", impl->where, "\" is not a PostgreSQL connection URI (", why,
+               "); use postgresql://USER@HOST:PORT/DB"));
+  }
+  PQconninfoFree(parsed);
+  impl->conn = PQconnectdb(uri.c_str());
+  if (PQstatus(impl->conn) != CONNECTION_OK) {
+    return absl::UnavailableError(StrCat("cannot connect to ", impl->where, ": ",
+                                         Trimmed(PQerrorMessage(impl->conn)),
+                                         "; is the server up and reachable?"));
+  }
+  return std::unique_ptr<PgConnection>(new PgConnection(std::move(impl)));
+}
+
+absl::StatusOr<PgResult> PgConnection::Exec(std::string_view sql,
+                                            const std::vector<PgParam>& params) {
+  std::vector<const char*> values;
+  values.reserve(params.size());
+  for (const PgParam& p : params) values.push_back(p.has_value() ? p->c_str() : nullptr);
+  const std::string text(sql);
+  auto result = std::make_unique<PgResult::Impl>();
+  result->res = PQexecParams(impl_->conn, text.c_str(), static_cast<int>(values.size()), nullptr,
+                             values.data(), nullptr, nullptr, /*resultFormat=*/0);
+  const ExecStatusType st = PQresultStatus(result->res);
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+    return impl_->ResultError(result->res, sql);
+  }
+  return PgResult(std::move(result));
+}
+
+absl::Status PgConnection::ExecScript(std::string_view sql) {
+  const std::string text(sql);
+  PGresult* res = PQexec(impl_->conn, text.c_str());
+  const ExecStatusType st = PQresultStatus(res);
+  absl::Status out = (st == PGRES_COMMAND_OK || st == PGRES_TUPLES_OK)
+                         ? absl::OkStatus()
+                         : impl_->ResultError(res, sql);
+  PQclear(res);
+  return out;
+}
+
+bool PgConnection::ok() const { return PQstatus(impl_->conn) == CONNECTION_OK; }
+
+}  // namespace cmo::base
