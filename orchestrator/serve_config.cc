@@ -90,13 +90,18 @@ absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path) {
           base::StrCat(Where(path, root), "the config must be a mapping of `key: value` lines"));
     }
     if (auto s =
-            CheckKeys(path, root, {"state_dir", "listen", "kafka", "regions", "breaker", "applier"},
+            CheckKeys(path, root, {"state_dir", "listen", "kafka", "regions", "breaker", "applier",
+                       "message_key_file"},
                       "the config");
         !s.ok()) {
       return s;
     }
     if (root["state_dir"]) config.state_dir = root["state_dir"].as<std::string>();
     if (root["listen"]) config.listen = root["listen"].as<std::string>();
+    if (root["message_key_file"]) {
+      config.message_key_file = root["message_key_file"].as<std::string>();
+      config.control.message_key_file = config.message_key_file;
+    }
     if (const YAML::Node kafka = root["kafka"]) {
       if (!kafka.IsMap()) {
         return absl::InvalidArgumentError(

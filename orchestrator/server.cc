@@ -179,7 +179,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
   // dir, created on first start; clients on other hosts need a copy).
   std::shared_ptr<const base::KeyRing> keys;
   if (relay || appliers) {
-    CMO_ASSIGN_OR_RETURN(keys, base::KeyRing::LoadOrCreate(base::MessageKeyPath(dir)));
+    CMO_ASSIGN_OR_RETURN(keys, base::KeyRing::LoadOrCreate(config.message_key_file.empty()
+                                                                ? base::MessageKeyPath(dir)
+                                                                : config.message_key_file));
   }
   if (appliers) {
     for (const std::string& name : config.regions) {

@@ -35,6 +35,16 @@ TEST_F(ServeConfigTest, ReadsEveryField) {
   EXPECT_EQ(c->applier.batch, shadow::ApplierOptions{}.batch);  // defaults when absent
 }
 
+TEST_F(ServeConfigTest, ReadsTheMessageKeyFileAndRefusesBadRegions) {
+  auto c = LoadServeConfig(Write("message_key_file: /etc/cmo/message-key\n"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->message_key_file, "/etc/cmo/message-key");
+  EXPECT_EQ(c->control.message_key_file, "/etc/cmo/message-key") << "the control loop's too";
+  EXPECT_THAT(LoadServeConfig(Write("regions: [eu-west, EU_East]\n")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("serve.yaml:1:20: region \"EU_East\" may contain only")));
+}
+
 TEST_F(ServeConfigTest, ReadsApplierBatching) {
   auto c =
       LoadServeConfig(Write("applier: {batch: 2000, linger: 0ms, linger_when_behind: 20ms}\n"));
