@@ -131,8 +131,13 @@ absl::StatusOr<int> ReplicaStore::ClampProgress(int64_t ceiling) {
 absl::StatusOr<int64_t> ReplicaStore::Watermark(
     std::span<const std::pair<std::string, int32_t>> partitions) {
   CMO_ASSIGN_OR_RETURN(std::vector<PartitionProgress> all, Progress());
+  return WatermarkOf(all, partitions);
+}
+
+int64_t WatermarkOf(std::span<const PartitionProgress> progress,
+                    std::span<const std::pair<std::string, int32_t>> partitions) {
   std::map<std::pair<std::string, int32_t>, int64_t> seen;
-  for (const PartitionProgress& p : all) seen[{p.topic, p.partition}] = p.max_lsn;
+  for (const PartitionProgress& p : progress) seen[{p.topic, p.partition}] = p.max_lsn;
   int64_t watermark = -1;
   for (const auto& tp : partitions) {
     auto it = seen.find(tp);

@@ -36,6 +36,11 @@ struct ApplyStats {
   int below_horizon = 0;  // older than the tombstone horizon for an absent key: refused
 };
 
+// min over `partitions` of the highest LSN `progress` records for each (0 for one never seen):
+// the watermark, the same for every backend.
+int64_t WatermarkOf(std::span<const PartitionProgress> progress,
+                    std::span<const std::pair<std::string, int32_t>> partitions);
+
 // Not thread-safe: one ReplicaStore per applier thread.
 class ReplicaStore {
  public:
