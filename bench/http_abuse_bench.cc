@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <string>
@@ -106,5 +107,8 @@ int main(int argc, char** argv) {
       "\"upload_bytes_sent\": %lld}\n",
       requests, quiet.p50, quiet.p99, quiet.max, attacked.p50, attacked.p99, attacked.max,
       quiet.failed + attacked.failed, static_cast<long long>(uploaded.load()));
+  server->reset();
+  std::error_code ec;
+  std::filesystem::remove_all(dir.substr(0, dir.rfind('/')), ec);
   return attacked.failed == 0 ? 0 : 1;
 }

@@ -5,6 +5,7 @@
 #include <pwd.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -53,12 +54,17 @@ int FreePort() {
 
 // Runs `argv` as the postgres user when we are root; output to `log`. Returns the child's PID.
 pid_t Spawn(const std::vector<std::string>& argv, const std::string& log) {
+  const pid_t parent = ::getpid();
   const pid_t pid = ::fork();
   if (pid != 0) return pid;
   if (::geteuid() == 0) {
     const passwd* pw = ::getpwnam("postgres");
     if (pw == nullptr || ::setgid(pw->pw_gid) != 0 || ::setuid(pw->pw_uid) != 0) ::_exit(126);
   }
+  // A test that crashes or is killed by its timeout must not leave a server behind: the server
+  // gets SIGINT (fast shutdown) when the test process dies. Set after setuid, which clears it.
+  ::prctl(PR_SET_PDEATHSIG, SIGINT);
+  if (::getppid() != parent) ::_exit(125);  // the test died before the line above
   FILE* out = std::fopen(log.c_str(), "a");
   if (out != nullptr) {
     ::dup2(fileno(out), 1);

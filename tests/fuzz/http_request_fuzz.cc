@@ -7,6 +7,8 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -21,8 +23,12 @@ namespace {
 
 cmo::orchestrator::LocalApi& Api() {
   static std::unique_ptr<cmo::orchestrator::LocalApi> api = [] {
-    char tmpl[] = "/tmp/cmo_http_fuzz_XXXXXX";
+    static char tmpl[] = "/tmp/cmo_http_fuzz_XXXXXX";
     const std::string dir = std::string(mkdtemp(tmpl)) + "/state";
+    std::atexit([] {
+      std::error_code ec;
+      std::filesystem::remove_all(tmpl, ec);
+    });
     return std::make_unique<cmo::orchestrator::LocalApi>(dir, cmo::base::SystemClock());
   }();
   return *api;
