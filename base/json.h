@@ -4,8 +4,8 @@
 #ifndef CMO_BASE_JSON_H_
 #define CMO_BASE_JSON_H_
 
-#include <nlohmann/json.hpp>
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 

@@ -82,7 +82,8 @@ absl::StatusOr<std::shared_ptr<const KeyRing>> KeyRing::Load(const std::string& 
                                       "to every host that runs clients"));
   }
   if ((st.st_mode & 077) != 0) {
-    return absl::InvalidArgumentError(StrCat(path, ": the message key file is readable by others; "
+    return absl::InvalidArgumentError(StrCat(path,
+                                             ": the message key file is readable by others; "
                                              "chmod 600 it"));
   }
   std::ifstream in(path);
@@ -98,8 +99,9 @@ absl::StatusOr<std::shared_ptr<const KeyRing>> KeyRing::Load(const std::string& 
     std::string secret;
     if (!IsKeyId(id) || !Unhex(hex, &secret) || secret.size() < 16 || !extra.empty()) {
       return absl::InvalidArgumentError(
-          StrCat(path, ":", n, ": expected `ID HEX-SECRET` (ID of [a-z0-9_-], a secret of at "
-                               "least 32 hex digits)"));
+          StrCat(path, ":", n,
+                 ": expected `ID HEX-SECRET` (ID of [a-z0-9_-], a secret of at "
+                 "least 32 hex digits)"));
     }
     keys.emplace_back(std::move(id), std::move(secret));
   }
@@ -165,8 +167,8 @@ absl::StatusOr<std::string> KeyRing::Verify(std::string_view text) const {
     const std::string want = Mac(secret, message);
     if (CRYPTO_memcmp(want.data(), mac.data(), kMacHex) == 0) return message;
   }
-  return absl::UnauthenticatedError(StrCat("bad signature (key \"", id.size() <= 32 ? id : "?",
-                                           "\")"));
+  return absl::UnauthenticatedError(
+      StrCat("bad signature (key \"", id.size() <= 32 ? id : "?", "\")"));
 }
 
 }  // namespace cmo::base

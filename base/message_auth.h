@@ -30,7 +30,8 @@ class KeyRing {
   // Load, creating the file (0600) with one random 256-bit key first if it does not exist.
   static absl::StatusOr<std::shared_ptr<const KeyRing>> LoadOrCreate(const std::string& path);
   // From (id, secret) pairs; the first signs (tests).
-  static std::shared_ptr<const KeyRing> FromKeys(std::vector<std::pair<std::string, std::string>> keys);
+  static std::shared_ptr<const KeyRing> FromKeys(
+      std::vector<std::pair<std::string, std::string>> keys);
 
   // `json_object` (text ending in '}') with the "sig" member appended.
   std::string Sign(std::string_view json_object) const;
@@ -40,7 +41,8 @@ class KeyRing {
   const std::string& signing_key_id() const { return keys_.front().first; }
 
  private:
-  explicit KeyRing(std::vector<std::pair<std::string, std::string>> keys) : keys_(std::move(keys)) {}
+  explicit KeyRing(std::vector<std::pair<std::string, std::string>> keys)
+      : keys_(std::move(keys)) {}
   std::vector<std::pair<std::string, std::string>> keys_;  // id -> secret bytes
 };
 

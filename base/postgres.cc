@@ -53,8 +53,7 @@ int PgResult::rows() const { return PQntuples(impl_->res); }
 int PgResult::columns() const { return PQnfields(impl_->res); }
 bool PgResult::IsNull(int row, int col) const { return PQgetisnull(impl_->res, row, col) != 0; }
 std::string_view PgResult::Text(int row, int col) const {
-  return {PQgetvalue(impl_->res, row, col),
-          static_cast<size_t>(PQgetlength(impl_->res, row, col))};
+  return {PQgetvalue(impl_->res, row, col), static_cast<size_t>(PQgetlength(impl_->res, row, col))};
 }
 
 absl::StatusOr<int64_t> PgResult::Int(int row, int col) const {
@@ -62,8 +61,8 @@ absl::StatusOr<int64_t> PgResult::Int(int row, int col) const {
   int64_t v = 0;
   const auto [end, ec] = std::from_chars(t.data(), t.data() + t.size(), v);
   if (ec != std::errc() || end != t.data() + t.size()) {
-    return absl::InternalError(StrCat("column ", PQfname(impl_->res, col), " is not an integer: \"",
-                                      t, "\""));
+    return absl::InternalError(
+        StrCat("column ", PQfname(impl_->res, col), " is not an integer: \"", t, "\""));
   }
   return v;
 }
@@ -83,8 +82,8 @@ struct PgConnection::Impl {
     // No SQLSTATE: the connection itself failed (the server went away mid-statement).
     const absl::StatusCode code =
         state == nullptr ? absl::StatusCode::kUnavailable : CodeFor(state);
-    return absl::Status(code, StrCat(where, ": ", Trimmed(PQresultErrorMessage(res)), " (in: ",
-                                     sql.substr(0, 120), ")"));
+    return absl::Status(code, StrCat(where, ": ", Trimmed(PQresultErrorMessage(res)),
+                                     " (in: ", sql.substr(0, 120), ")"));
   }
 };
 
@@ -99,9 +98,9 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::s
   if (parsed == nullptr) {
     const std::string why = Trimmed(error);
     PQfreemem(error);
-    return absl::InvalidArgumentError(
-        StrCat("\"", impl->where, "\" is not a PostgreSQL connection URI (", why,
-               "); use postgresql://USER@HOST:PORT/DB"));
+    return absl::InvalidArgumentError(StrCat("\"", impl->where,
+                                             "\" is not a PostgreSQL connection URI (", why,
+                                             "); use postgresql://USER@HOST:PORT/DB"));
   }
   PQconninfoFree(parsed);
   impl->conn = PQconnectdb(uri.c_str());

@@ -10,39 +10,42 @@
 
 namespace cmo::base {
 
-// Whether `s` is well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, ≤ U+10FFFF).
-// NUL bytes are well-formed UTF-8; callers that must refuse them say so themselves.
+// The length of the well-formed UTF-8 sequence starting at `s[i]` (RFC 3629: no overlong forms,
+// no surrogates, <= U+10FFFF), or 0 when the bytes there are not one.
+inline size_t Utf8SequenceAt(std::string_view s, size_t i) {
+  const unsigned char c = static_cast<unsigned char>(s[i]);
+  if (c < 0x80) return 1;
+  size_t len = 0;
+  unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
+  if (c >= 0xC2 && c <= 0xDF) {
+    len = 2;
+  } else if (c >= 0xE0 && c <= 0xEF) {
+    len = 3;
+    if (c == 0xE0) lo = 0xA0;  // overlong
+    if (c == 0xED) hi = 0x9F;  // surrogates
+  } else if (c >= 0xF0 && c <= 0xF4) {
+    len = 4;
+    if (c == 0xF0) lo = 0x90;  // overlong
+    if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
+  } else {
+    return 0;
+  }
+  if (s.size() - i < len) return 0;
+  const unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
+  if (c1 < lo || c1 > hi) return 0;
+  for (size_t k = 2; k < len; ++k) {
+    const unsigned char ck = static_cast<unsigned char>(s[i + k]);
+    if (ck < 0x80 || ck > 0xBF) return 0;
+  }
+  return len;
+}
+
+// Whether `s` is well-formed UTF-8. NUL bytes are well-formed UTF-8; callers that must refuse
+// them say so themselves.
 inline bool IsValidUtf8(std::string_view s) {
-  size_t i = 0;
-  const size_t n = s.size();
-  while (i < n) {
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
-      ++i;
-      continue;
-    }
-    size_t len = 0;
-    unsigned char lo = 0x80, hi = 0xBF;  // allowed range of the second byte
-    if (c >= 0xC2 && c <= 0xDF) {
-      len = 2;
-    } else if (c >= 0xE0 && c <= 0xEF) {
-      len = 3;
-      if (c == 0xE0) lo = 0xA0;  // overlong
-      if (c == 0xED) hi = 0x9F;  // surrogates
-    } else if (c >= 0xF0 && c <= 0xF4) {
-      len = 4;
-      if (c == 0xF0) lo = 0x90;  // overlong
-      if (c == 0xF4) hi = 0x8F;  // above U+10FFFF
-    } else {
-      return false;
-    }
-    if (n - i < len) return false;
-    const unsigned char c1 = static_cast<unsigned char>(s[i + 1]);
-    if (c1 < lo || c1 > hi) return false;
-    for (size_t k = 2; k < len; ++k) {
-      const unsigned char ck = static_cast<unsigned char>(s[i + k]);
-      if (ck < 0x80 || ck > 0xBF) return false;
-    }
+  for (size_t i = 0; i < s.size();) {
+    const size_t len = Utf8SequenceAt(s, i);
+    if (len == 0) return false;
     i += len;
   }
   return true;
@@ -63,19 +66,14 @@ inline bool IsPrintableUtf8(std::string_view s) {
 inline std::string SanitizeUtf8(std::string_view s) {
   std::string out;
   out.reserve(s.size());
-  size_t i = 0;
-  while (i < s.size()) {
-    size_t len = 1;
-    const unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0xC2 && c <= 0xDF) len = 2;
-    else if (c >= 0xE0 && c <= 0xEF) len = 3;
-    else if (c >= 0xF0 && c <= 0xF4) len = 4;
-    if (c < 0x80 || (i + len <= s.size() && IsValidUtf8(s.substr(i, len)))) {
-      out.append(s.substr(i, len));
-      i += len;
-    } else {
+  for (size_t i = 0; i < s.size();) {
+    const size_t len = Utf8SequenceAt(s, i);
+    if (len == 0) {
       out.append("\xEF\xBF\xBD");
       ++i;
+    } else {
+      out.append(s.substr(i, len));
+      i += len;
     }
   }
   return out;

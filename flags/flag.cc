@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <array>
 
-#include "base/status_macros.h"
 #include "base/names.h"
+#include "base/status_macros.h"
 #include "base/strings.h"
 #include "base/units.h"
 

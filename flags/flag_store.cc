@@ -303,10 +303,9 @@ absl::StatusOr<std::vector<AuditEntry>> FlagStore::History(std::optional<std::st
       "FROM audit UNION ALL "
       "SELECT revision, at_ms, actor, op, action, NULL, after, reason, 1, id FROM notices)";
   constexpr std::string_view kOrder = " ORDER BY revision DESC, notice DESC, seq DESC LIMIT ?2";
-  CMO_ASSIGN_OR_RETURN(
-      base::Statement * stmt,
-      db_->Prepare(op.has_value() ? base::StrCat(kUnion, " WHERE op = ?1", kOrder)
-                                  : base::StrCat(kUnion, kOrder)));
+  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
+                       db_->Prepare(op.has_value() ? base::StrCat(kUnion, " WHERE op = ?1", kOrder)
+                                                   : base::StrCat(kUnion, kOrder)));
   base::Statement::Scope s(*stmt);
   if (op.has_value()) s->Bind(1, *op);
   s->Bind(2, int64_t{limit});

@@ -476,8 +476,7 @@ absl::StatusOr<std::string> ReadPlanText(const std::string& path) {
   text.resize(static_cast<size_t>(in.gcount()));
   if (in.bad()) return absl::NotFoundError(StrCat(path, ": cannot read the plan file"));
   if (text.size() > kMaxPlanBytes) {
-    return absl::InvalidArgumentError(StrCat(path, ":1:1: the plan is larger than ",
-                                             kMaxPlanBytes,
+    return absl::InvalidArgumentError(StrCat(path, ":1:1: the plan is larger than ", kMaxPlanBytes,
                                              " bytes; split it into several plans"));
   }
   return text;

@@ -29,10 +29,10 @@ absl::StatusOr<std::unique_ptr<ControlLoop>> ControlLoop::Create(
       new ControlLoop(clock, options, std::move(on_transition), std::move(lag)));
   loop->state_dir_ = state_dir;
   CMO_ASSIGN_OR_RETURN(loop->state_, OpenControlState(state_dir, /*create=*/false, clock));
-  CMO_ASSIGN_OR_RETURN(loop->keys_,
-                       base::KeyRing::LoadOrCreate(options.message_key_file.empty()
-                                                       ? base::MessageKeyPath(state_dir)
-                                                       : options.message_key_file));
+  CMO_ASSIGN_OR_RETURN(
+      loop->keys_,
+      base::KeyRing::LoadOrCreate(options.message_key_file.empty() ? base::MessageKeyPath(state_dir)
+                                                                   : options.message_key_file));
   CMO_ASSIGN_OR_RETURN(loop->divergences_,
                        reconcile::DivergenceLog::Open(loop->state_->flags->db()));
   ControlLoop* self = loop.get();

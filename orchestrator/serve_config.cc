@@ -89,10 +89,10 @@ absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path) {
       return absl::InvalidArgumentError(
           base::StrCat(Where(path, root), "the config must be a mapping of `key: value` lines"));
     }
-    if (auto s =
-            CheckKeys(path, root, {"state_dir", "listen", "kafka", "regions", "breaker", "applier",
-                       "message_key_file"},
-                      "the config");
+    if (auto s = CheckKeys(
+            path, root,
+            {"state_dir", "listen", "kafka", "regions", "breaker", "applier", "message_key_file"},
+            "the config");
         !s.ok()) {
       return s;
     }

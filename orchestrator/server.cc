@@ -137,8 +137,8 @@ absl::Status Server::StartKafka(
 namespace {
 
 shadow::ApplierOptions ApplierOptionsFor(const ServeConfig& config, const std::string& region,
-                                        std::shared_ptr<const base::KeyRing> keys,
-                                        const base::Clock& clock) {
+                                         std::shared_ptr<const base::KeyRing> keys,
+                                         const base::Clock& clock) {
   shadow::ApplierOptions o = config.applier;
   o.region = region;
   o.keys = std::move(keys);
@@ -180,8 +180,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
   std::shared_ptr<const base::KeyRing> keys;
   if (relay || appliers) {
     CMO_ASSIGN_OR_RETURN(keys, base::KeyRing::LoadOrCreate(config.message_key_file.empty()
-                                                                ? base::MessageKeyPath(dir)
-                                                                : config.message_key_file));
+                                                               ? base::MessageKeyPath(dir)
+                                                               : config.message_key_file));
   }
   if (appliers) {
     for (const std::string& name : config.regions) {
@@ -191,11 +191,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
       CMO_ASSIGN_OR_RETURN(
           region->applier,
           shadow::Applier::Create(*region->replica, kafka, clock,
-                                  ApplierOptionsFor(config, name, keys, clock),
-                                  [self, dir] {
-            self->republish_ = true;
-            std::ofstream(RepublishRequestPath(dir));
-          }));
+                                  ApplierOptionsFor(config, name, keys, clock), [self, dir] {
+                                    self->republish_ = true;
+                                    std::ofstream(RepublishRequestPath(dir));
+                                  }));
       CMO_ASSIGN_OR_RETURN(int64_t w, region->applier->Watermark());
       region->watermark = w;
       s->regions_.push_back(std::move(region));

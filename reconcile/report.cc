@@ -48,7 +48,8 @@ std::string What(const DivergenceRecord& r) {
 // it starts like a formula (= + - @, or a tab/CR that some spreadsheets skip before one), so a
 // subject named `=HYPERLINK(...)` is shown, never evaluated (OWASP's CSV injection advice).
 std::string CsvCell(const std::string& s) {
-  const bool formula = !s.empty() && std::string_view("=+-@\t\r").find(s[0]) != std::string_view::npos;
+  const bool formula =
+      !s.empty() && std::string_view("=+-@\t\r").find(s[0]) != std::string_view::npos;
   if (!formula && s.find_first_of(",\"\n\r") == std::string::npos) return s;
   std::string out = formula ? "\"'" : "\"";
   for (char ch : s) {
@@ -212,9 +213,9 @@ std::string RenderReport(const std::vector<DivergenceRecord>& records, ReportFor
              "detected_by,healed_at,heal_action,summary\n";
       for (const DivergenceRecord& r : records) {
         out << Stamp(r.detected_at) << "," << CsvCell(r.subject) << "," << CsvCell(r.op) << ","
-            << CsvCell(r.domain) << "," << CsvCell(r.key) << "," << CsvCell(r.region) << "," << r.diff_class
-            << "," << r.primary_lsn << "," << r.replica_lsn << "," << r.partition << ","
-            << r.detected_by << "," << (r.healed_at ? Stamp(*r.healed_at) : "") << ","
+            << CsvCell(r.domain) << "," << CsvCell(r.key) << "," << CsvCell(r.region) << ","
+            << r.diff_class << "," << r.primary_lsn << "," << r.replica_lsn << "," << r.partition
+            << "," << r.detected_by << "," << (r.healed_at ? Stamp(*r.healed_at) : "") << ","
             << CsvCell(r.heal_action) << "," << CsvCell(Describe(r)) << "\n";
       }
       break;

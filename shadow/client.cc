@@ -403,9 +403,9 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Open(ClientConfig config,
     p->revision.store(snap->revision());
     p->evaluator = std::make_unique<flags::FlagEvaluator>(std::move(snap));
     if (!brokers.empty()) {
-      CMO_ASSIGN_OR_RETURN(p->sink,
-                           KafkaTelemetrySink::Create(
-                               {{"bootstrap.servers", brokers}, {"log_level", "0"}}, keys));
+      CMO_ASSIGN_OR_RETURN(
+          p->sink,
+          KafkaTelemetrySink::Create({{"bootstrap.servers", brokers}, {"log_level", "0"}}, keys));
     }
   }
   // Fail at Open, not on the first request, when the stores cannot be opened.
@@ -461,11 +461,10 @@ ClientStats Client::stats() {
     if (impl_->flag_source != nullptr) refused = impl_->flag_source->refused();
   }
   // Sample totals cover the windows cut so far (one every telemetry_window).
-  return {impl_->revision.load(),      impl_->reachable.load(),
-          impl_->flag_errors.load(),   impl_->published.load(),
-          impl_->publish_errors.load(), impl_->samples_compared.load(),
-          impl_->samples_dropped.load(),
-          refused};
+  return {impl_->revision.load(),        impl_->reachable.load(),
+          impl_->flag_errors.load(),     impl_->published.load(),
+          impl_->publish_errors.load(),  impl_->samples_compared.load(),
+          impl_->samples_dropped.load(), refused};
 }
 
 const flags::FlagEvaluator& Client::evaluator() const { return *impl_->evaluator; }

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <optional>
 
-#include "base/json.h"
 #include "absl/strings/str_split.h"
+#include "base/json.h"
 #include "base/strings.h"
 #include "nlohmann/json.hpp"
 

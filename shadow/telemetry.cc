@@ -204,9 +204,8 @@ absl::StatusOr<TelemetryWindow> DecodeTelemetry(std::string_view text) {
     const int64_t version = base::JsonInt(j.at("v"));
     w.version = version == kTelemetryVersion ? kTelemetryVersion : -1;
     if (version != kTelemetryVersion) {
-      return absl::InvalidArgumentError(
-          base::StrCat("telemetry version ", version, " is not supported (expected ",
-                       kTelemetryVersion, ")"));
+      return absl::InvalidArgumentError(base::StrCat(
+          "telemetry version ", version, " is not supported (expected ", kTelemetryVersion, ")"));
     }
     w.client_id = j.at("client").get<std::string>();
     w.region = j.at("region").get<std::string>();
@@ -234,9 +233,9 @@ absl::StatusOr<TelemetryWindow> DecodeTelemetry(std::string_view text) {
                                 std::pair{"latency_eventual_us_log2", &ow.latency_eventual}}) {
         const Json& a = o.at(name);
         if (!a.is_array() || a.size() != hist->size()) {
-          return absl::InvalidArgumentError(
-              base::StrCat("malformed telemetry window: ", name, " must be an array of ",
-                           hist->size(), " integers"));
+          return absl::InvalidArgumentError(base::StrCat("malformed telemetry window: ", name,
+                                                         " must be an array of ", hist->size(),
+                                                         " integers"));
         }
         for (size_t i = 0; i < hist->size(); ++i) (*hist)[i] = base::JsonInt(a[i]);
       }
@@ -282,9 +281,9 @@ absl::StatusOr<std::unique_ptr<KafkaTelemetrySink>> KafkaTelemetrySink::Create(
 
 absl::Status KafkaTelemetrySink::Publish(const TelemetryWindow& w) {
   producer_->Poll(0);
-  absl::Status s = producer_->Produce(std::string(kTelemetryTopic), -1, w.client_id,
-                                      keys_ ? keys_->Sign(EncodeTelemetry(w)) : EncodeTelemetry(w),
-                                      0);
+  absl::Status s =
+      producer_->Produce(std::string(kTelemetryTopic), -1, w.client_id,
+                         keys_ ? keys_->Sign(EncodeTelemetry(w)) : EncodeTelemetry(w), 0);
   if (!s.ok()) ++dropped_;
   return s;
 }

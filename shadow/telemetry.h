@@ -19,10 +19,10 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "base/mutex.h"
 #include "absl/time/time.h"
 #include "base/kafka.h"
 #include "base/message_auth.h"
+#include "base/mutex.h"
 #include "flags/flag.h"
 #include "shadow/mismatch.h"
 

@@ -28,8 +28,8 @@ PgPrimaryStore::PgPrimaryStore(std::unique_ptr<base::PgConnection> db, const bas
 PgPrimaryStore::~PgPrimaryStore() = default;
 
 absl::StatusOr<std::unique_ptr<PgPrimaryStore>> PgPrimaryStore::Open(const std::string& uri,
-                                                                    const base::Clock& clock,
-                                                                    const StoreOptions& options) {
+                                                                     const base::Clock& clock,
+                                                                     const StoreOptions& options) {
   CMO_ASSIGN_OR_RETURN(auto db, base::PgConnection::Connect(uri));
   CMO_ASSIGN_OR_RETURN(int bits, internal::OpenPgRowTables(*db, options.digest_bits));
   CMO_RETURN_IF_ERROR(db->ExecScript(kOutboxSchema));
@@ -81,8 +81,7 @@ absl::StatusOr<int64_t> PgPrimaryStore::LastLsn() {
   return r.Int(0, 0);
 }
 
-absl::StatusOr<std::vector<OutboxEntry>> PgPrimaryStore::ReadOutbox(int64_t after_lsn,
-                                                                    int limit) {
+absl::StatusOr<std::vector<OutboxEntry>> PgPrimaryStore::ReadOutbox(int64_t after_lsn, int limit) {
   CMO_ASSIGN_OR_RETURN(
       base::PgResult r,
       db_->Exec("SELECT lsn, domain, key, value, tombstone, commit_ms, op, subject FROM "

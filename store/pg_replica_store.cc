@@ -1,6 +1,5 @@
 #include "store/pg_replica_store.h"
 
-
 #include "base/postgres.h"
 #include "base/status_macros.h"
 #include "store/internal/pg_row_table.h"
@@ -21,7 +20,7 @@ PgReplicaStore::PgReplicaStore(std::unique_ptr<base::PgConnection> db, int bits)
 PgReplicaStore::~PgReplicaStore() = default;
 
 absl::StatusOr<std::unique_ptr<PgReplicaStore>> PgReplicaStore::Open(const std::string& uri,
-                                                                    const StoreOptions& options) {
+                                                                     const StoreOptions& options) {
   CMO_ASSIGN_OR_RETURN(auto db, base::PgConnection::Connect(uri));
   CMO_ASSIGN_OR_RETURN(int bits, internal::OpenPgRowTables(*db, options.digest_bits));
   CMO_RETURN_IF_ERROR(db->ExecScript(kProgressSchema));

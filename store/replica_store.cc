@@ -118,8 +118,9 @@ absl::StatusOr<std::vector<PartitionProgress>> ReplicaStore::Progress() {
 
 absl::StatusOr<int> ReplicaStore::ClampProgress(int64_t ceiling) {
   CMO_ASSIGN_OR_RETURN(auto txn, base::WriteTransaction::Begin(*db_));
-  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
-                       db_->Prepare("UPDATE partition_progress SET max_lsn = ?1 WHERE max_lsn > ?1"));
+  CMO_ASSIGN_OR_RETURN(
+      base::Statement * stmt,
+      db_->Prepare("UPDATE partition_progress SET max_lsn = ?1 WHERE max_lsn > ?1"));
   base::Statement::Scope s(*stmt);
   s->Bind(1, ceiling);
   CMO_RETURN_IF_ERROR(s->Run());

@@ -1,7 +1,6 @@
 #include "orchestrator/api/api_server.h"
 
 #include <fcntl.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -89,7 +88,8 @@ absl::StatusOr<std::pair<std::string, int>> ParseListen(const std::string& liste
                      "any free port)"));
   }
   std::string host = listen.substr(0, colon);
-  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
   return std::make_pair(host, port);
 }
 
@@ -210,8 +210,8 @@ struct ApiServer::Impl {
   std::optional<Response> CheckHeaders(const Request& req) {
     const std::string_view actor = req.Header("x-cmo-actor");
     if (actor.size() > 200 || !base::IsPrintableUtf8(actor)) {
-      return Error(absl::InvalidArgumentError(
-          "X-Cmo-Actor must be printable UTF-8 of at most 200 bytes"));
+      return Error(
+          absl::InvalidArgumentError("X-Cmo-Actor must be printable UTF-8 of at most 200 bytes"));
     }
     if (req.method != "POST") return std::nullopt;
     const std::string_view auth = req.Header("authorization");
@@ -270,11 +270,12 @@ struct ApiServer::Impl {
       r.body = *std::move(text);
       return r;
     }
-    if (get && req.path == "/v1/status") return Json(200, api_internal::DataPathJson(options.data_path));
+    if (get && req.path == "/v1/status")
+      return Json(200, api_internal::DataPathJson(options.data_path));
     if (req.path.rfind("/v1/", 0) == 0 && (get || req.method == "POST")) return HandleApi(req);
     if (!get && req.method != "POST") {
-      return http::ErrorResponse(405, base::StrCat("method ", req.method,
-                                                   " is not allowed; the API uses GET and POST"));
+      return http::ErrorResponse(
+          405, base::StrCat("method ", req.method, " is not allowed; the API uses GET and POST"));
     }
     return http::ErrorResponse(404, base::StrCat("no such path: ", req.path, "; see docs/API.md"));
   }

@@ -19,8 +19,8 @@ struct ApiServerOptions {
   std::string listen = "127.0.0.1:7070";  // host:port; port 0 picks a free one
   std::string state_dir;
   size_t max_body_bytes = 1 << 20;  // with or without Content-Length (chunked)
-  int threads = 4;                   // workers; slow clients never hold one
-  size_t max_connections = 256;      // beyond: the longest-reading connection is evicted
+  int threads = 4;                  // workers; slow clients never hold one
+  size_t max_connections = 256;     // beyond: the longest-reading connection is evicted
   absl::Duration request_deadline = absl::Seconds(10);  // first byte to last, else 408
   // The data path of this process (lag, outbox, breakers' control loop), or nullptr when the
   // API runs without one (tests; a control-only process).

@@ -2,8 +2,8 @@
 // GET /v1/ops/{op}/decide.
 #include <optional>
 
-#include "base/status_macros.h"
 #include "base/json.h"
+#include "base/status_macros.h"
 #include "base/strings.h"
 #include "base/units.h"
 #include "flags/flag_json.h"

@@ -1,8 +1,8 @@
 #include <iostream>
 #include <memory>
 
-#include "orchestrator/bench/breaker_bench.h"
 #include "base/json.h"
+#include "orchestrator/bench/breaker_bench.h"
 #include "orchestrator/bench/pipeline_bench.h"
 #include "orchestrator/bench/read_bench.h"
 #include "orchestrator/bench/reconcile_bench.h"

@@ -1,8 +1,7 @@
 #include <iostream>
 
-#include "orchestrator/cli/commands.h"
-
 #include "base/utf8.h"
+#include "orchestrator/cli/commands.h"
 
 namespace cmo::orchestrator {
 namespace {

@@ -1,12 +1,11 @@
 #include "orchestrator/cli/cli_context.h"
 
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 
-#include <fstream>
-
-#include "base/json.h"
 #include "base/clock.h"
+#include "base/json.h"
 #include "base/strings.h"
 #include "orchestrator/api/api_server.h"
 #include "orchestrator/api/http_api.h"

@@ -77,9 +77,8 @@ int RunValidate(const ValidateOptions& o, const GlobalOptions& global) {
     if (!text.ok()) {
       exit_code = kExitInvalidInput;
       std::cerr << text.status().message() << "\n";
-      results.push_back({{"file", file},
-                         {"valid", false},
-                         {"errors", {std::string(text.status().message())}}});
+      results.push_back(
+          {{"file", file}, {"valid", false}, {"errors", {std::string(text.status().message())}}});
       continue;
     }
     migrations::ParseResult r = migrations::ParsePlan(*text);
@@ -112,13 +111,11 @@ struct ApplyOptions {
 int RunApply(const ApplyOptions& o, const GlobalOptions& global) {
   auto text = migrations::ReadPlanText(o.file);
   if (!text.ok()) return ReportError(absl::InvalidArgumentError(text.status().message()));
-  auto out = CallApi(global, {"POST",
-                              "/v1/plans",
-                              {},
-                              {{"file", o.file},
-                               {"yaml", *text},
-                               {"reason", o.reason},
-                               {"force", o.force}}});
+  auto out = CallApi(
+      global, {"POST",
+               "/v1/plans",
+               {},
+               {{"file", o.file}, {"yaml", *text}, {"reason", o.reason}, {"force", o.force}}});
   if (!out.ok()) return ReportError(out.status());
   const auto registered = (*out)["registered"].get<std::vector<std::string>>();
   const auto replanned = (*out)["replanned"].get<std::vector<std::string>>();

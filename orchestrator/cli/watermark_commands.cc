@@ -31,8 +31,8 @@ absl::StatusOr<std::vector<std::string>> Regions(const WatermarkOptions& o,
     if (absl::Status s = base::ValidateName("region", r, "eu-west"); !s.ok()) return s;
   }
   if (regions.empty()) {
-    return absl::FailedPreconditionError(base::StrCat(
-        "no replica in ", global.state_dir, "; start `cmo serve` with --regions first"));
+    return absl::FailedPreconditionError(base::StrCat("no replica in ", global.state_dir,
+                                                      "; start `cmo serve` with --regions first"));
   }
   return regions;
 }
@@ -43,8 +43,8 @@ int RunWatermarks(const WatermarkOptions& o, const GlobalOptions& global, bool c
   }
   auto regions = Regions(o, global);
   if (!regions.ok()) return ReportError(regions.status());
-  auto primary = store::PrimaryStore::Open(shadow::PrimaryPath(global.state_dir),
-                                           base::SystemClock());
+  auto primary =
+      store::PrimaryStore::Open(shadow::PrimaryPath(global.state_dir), base::SystemClock());
   if (!primary.ok()) return ReportError(primary.status());
   auto last = (*primary)->LastLsn();
   if (!last.ok()) return ReportError(last.status());
@@ -60,8 +60,8 @@ int RunWatermarks(const WatermarkOptions& o, const GlobalOptions& global, bool c
     for (const store::PartitionProgress& p : *progress) {
       const bool bad = p.max_lsn > *last;
       poisoned += bad;
-      const std::string state = bad ? (clamp && !o.dry_run ? "clamped" : "above the primary")
-                                    : "ok";
+      const std::string state =
+          bad ? (clamp && !o.dry_run ? "clamped" : "above the primary") : "ok";
       out.push_back({{"region", region},
                      {"topic", p.topic},
                      {"partition", p.partition},
@@ -79,9 +79,10 @@ int RunWatermarks(const WatermarkOptions& o, const GlobalOptions& global, bool c
   if (clamp && !o.dry_run && !changed.empty()) {
     auto state = OpenControlState(global.state_dir, /*create=*/false, base::SystemClock());
     if (!state.ok()) return ReportError(state.status());
-    auto logged = (*state)->flags->RecordEvent(
-        "watermarks", {Actor(), o.reason, "watermarks.clamp", false},
-        nlohmann::json{{"primary_last_lsn", *last}}, nlohmann::json{{"partitions_clamped", changed}});
+    auto logged =
+        (*state)->flags->RecordEvent("watermarks", {Actor(), o.reason, "watermarks.clamp", false},
+                                     nlohmann::json{{"primary_last_lsn", *last}},
+                                     nlohmann::json{{"partitions_clamped", changed}});
     if (!logged.ok()) return ReportError(logged.status());
   }
   if (global.json()) {
@@ -95,8 +96,7 @@ int RunWatermarks(const WatermarkOptions& o, const GlobalOptions& global, bool c
 
 }  // namespace
 
-void SetupWatermarkCommands(CLI::App& app, const GlobalOptions& global,
-                            CommandRegistry& registry) {
+void SetupWatermarkCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry) {
   auto o = std::make_shared<WatermarkOptions>();
   CLI::App* wm = app.add_subcommand(
       "watermarks", "Each region's recorded highest LSN per partition, against the primary's");
@@ -104,8 +104,9 @@ void SetupWatermarkCommands(CLI::App& app, const GlobalOptions& global,
   registry.On(wm, [o, &global] { return RunWatermarks(*o, global, /*clamp=*/false); });
   auto c = std::make_shared<WatermarkOptions>();
   CLI::App* clamp = wm->add_subcommand(
-      "clamp", "Lower recorded LSNs above the primary's last LSN to it (clears a watermark "
-               "poisoned by a forged event); audited");
+      "clamp",
+      "Lower recorded LSNs above the primary's last LSN to it (clears a watermark "
+      "poisoned by a forged event); audited");
   clamp->add_option("--region", c->regions, "Only these regions (default: every replica)");
   clamp->add_option("--reason", c->reason, "Why (for the audit log)")->required();
   clamp->add_flag("--dry-run", c->dry_run, "Show what would change, change nothing");

@@ -102,13 +102,14 @@ absl::Status PgRowWriter::Put(const Row& row,
   sum += RowHash(row);
   ++rows;
   return db_
-      .Exec("INSERT INTO cmo_rows (domain, key, bucket, value, lsn, tombstone, commit_ms) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (domain, key) DO UPDATE SET "
-            "value = EXCLUDED.value, lsn = EXCLUDED.lsn, tombstone = EXCLUDED.tombstone, "
-            "commit_ms = EXCLUDED.commit_ms",
-            {row.domain, ByteaParam(row.key), std::to_string(bucket), ByteaParam(row.value),
-             std::to_string(row.lsn), row.tombstone ? "true" : "false",
-             std::to_string(absl::ToUnixMillis(row.commit_time))})
+      .Exec(
+          "INSERT INTO cmo_rows (domain, key, bucket, value, lsn, tombstone, commit_ms) "
+          "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (domain, key) DO UPDATE SET "
+          "value = EXCLUDED.value, lsn = EXCLUDED.lsn, tombstone = EXCLUDED.tombstone, "
+          "commit_ms = EXCLUDED.commit_ms",
+          {row.domain, ByteaParam(row.key), std::to_string(bucket), ByteaParam(row.value),
+           std::to_string(row.lsn), row.tombstone ? "true" : "false",
+           std::to_string(absl::ToUnixMillis(row.commit_time))})
       .status();
 }
 

@@ -39,7 +39,8 @@ TEST(DocsLinks, EveryRelativeLinkResolvesInsideTheRepository) {
     std::stringstream text;
     text << in.rdbuf();
     const std::string s = text.str();
-    for (auto m = std::sregex_iterator(s.begin(), s.end(), link); m != std::sregex_iterator(); ++m) {
+    for (auto m = std::sregex_iterator(s.begin(), s.end(), link); m != std::sregex_iterator();
+         ++m) {
       std::string target = (*m)[1];
       if (target.rfind("http://", 0) == 0 || target.rfind("https://", 0) == 0 ||
           target.rfind("mailto:", 0) == 0 || target[0] == '#') {

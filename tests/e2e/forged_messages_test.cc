@@ -86,8 +86,8 @@ TEST_F(ForgedMessagesTest, AForgedHeartbeatNeverMovesTheWatermark) {
     Produce(topic, p, shadow::EncodeHeartbeat(999999999999999999, absl::Now()));
     Produce(topic, p, wrong_key->Sign(shadow::EncodeHeartbeat(999999999999999998, absl::Now())));
   }
-  ASSERT_TRUE(WaitFor(
-      [&] { return server_->regions()[0].applier.refused >= 2 * *partitions; }, 20s))
+  ASSERT_TRUE(
+      WaitFor([&] { return server_->regions()[0].applier.refused >= 2 * *partitions; }, 20s))
       << "refused: " << server_->regions()[0].applier.refused;
   // Positive control: a real write still moves the watermark, exactly to the primary's LSN.
   Write("k2");
@@ -184,7 +184,8 @@ TEST_F(ForgedMessagesTest, AForgedFlagSnapshotNeverWinsOnAClient) {
 
 TEST(MessageAuth, SignVerifyAndRotate) {
   const auto old_ring = base::KeyRing::FromKeys({{"k1", std::string(32, 'a')}});
-  const auto both = base::KeyRing::FromKeys({{"k2", std::string(32, 'b')}, {"k1", std::string(32, 'a')}});
+  const auto both =
+      base::KeyRing::FromKeys({{"k2", std::string(32, 'b')}, {"k1", std::string(32, 'a')}});
   const std::string msg = R"({"v":1,"x":"y"})";
   const std::string by_old = old_ring->Sign(msg);
   EXPECT_THAT(by_old, ::testing::StartsWith(R"({"v":1,"x":"y","sig":"k1:)"));

@@ -34,7 +34,8 @@ std::string FindBinDir() {
   }
   std::sort(candidates.rbegin(), candidates.rend());  // newest version first
   for (const std::string& c : candidates) {
-    if (::access((c + "/initdb").c_str(), X_OK) == 0 && ::access((c + "/postgres").c_str(), X_OK) == 0)
+    if (::access((c + "/initdb").c_str(), X_OK) == 0 &&
+        ::access((c + "/postgres").c_str(), X_OK) == 0)
       return c;
   }
   return "";
@@ -125,11 +126,11 @@ absl::StatusOr<std::unique_ptr<PgServer>> PgServer::Start() {
 absl::Status PgServer::Launch() {
   const std::string log = dir_ + "/server.log";
   // fsync off: a test server's data need not survive a power cut, and it is much faster.
-  pid_ = Spawn({bin_ + "/postgres", "-D", dir_ + "/data", "-p", std::to_string(port_), "-k",
-                dir_, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c",
-                "synchronous_commit=off", "-c", "full_page_writes=off", "-c",
-                "max_connections=200", "-c", "wal_level=logical"},
-               log);
+  pid_ =
+      Spawn({bin_ + "/postgres", "-D", dir_ + "/data", "-p", std::to_string(port_), "-k", dir_,
+             "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off", "-c", "synchronous_commit=off",
+             "-c", "full_page_writes=off", "-c", "max_connections=200", "-c", "wal_level=logical"},
+            log);
   for (int i = 0; i < 300; ++i) {
     if (base::PgConnection::Connect(Uri()).ok()) return absl::OkStatus();
     int status = 0;
@@ -139,8 +140,8 @@ absl::Status PgServer::Launch() {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  return absl::UnavailableError(base::StrCat("postgres did not accept connections in 15 s: ",
-                                             Slurp(log)));
+  return absl::UnavailableError(
+      base::StrCat("postgres did not accept connections in 15 s: ", Slurp(log)));
 }
 
 std::string PgServer::Uri(const std::string& db) const {

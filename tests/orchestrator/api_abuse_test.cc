@@ -47,8 +47,7 @@ class ApiAbuseTest : public ::testing::Test {
     return RawConn::Exchange(port_, "GET " + target + " HTTP/1.1\r\nHost: x\r\n" + headers +
                                         "Connection: close\r\n\r\n");
   }
-  std::string Post(const std::string& target, const std::string& body,
-                   const std::string& headers) {
+  std::string Post(const std::string& target, const std::string& body, const std::string& headers) {
     return RawConn::Exchange(port_, "POST " + target + " HTTP/1.1\r\nHost: x\r\n" + headers +
                                         "Content-Type: application/json\r\nContent-Length: " +
                                         std::to_string(body.size()) +
@@ -81,8 +80,8 @@ class ApiAbuseTest : public ::testing::Test {
 
 // `curl "$URL/x%FF"` once killed the process (exit 134): JSON of a non-UTF-8 path threw.
 TEST_F(ApiAbuseTest, NonUtf8PathsAndQueriesAre400AndTheServerLives) {
-  for (const std::string target : {"/x%FF", "/v1/ops/%FF", "/v1/divergence?user=%FF",
-                                   "/v1/ops/%ED%A0%80", "/%C0%AF"}) {
+  for (const std::string target :
+       {"/x%FF", "/v1/ops/%FF", "/v1/divergence?user=%FF", "/v1/ops/%ED%A0%80", "/%C0%AF"}) {
     const std::string r = Get(target);
     EXPECT_EQ(StatusOf(r), 400) << target << ": " << r;
     EXPECT_THAT(r, HasSubstr("UTF-8"));
@@ -226,14 +225,14 @@ TEST_F(ApiAbuseTest, RefusalsAreAuditedWithoutTakingARevision) {
 TEST_F(ApiAbuseTest, RefusalsFromManyAddressesAreCappedInAll) {
   int refused = 0;
   for (int addr = 0; addr < 300; ++addr) {
-    const std::string from = "127.0." + std::to_string(1 + addr / 200) + "." +
-                             std::to_string(1 + addr % 200);
+    const std::string from =
+        "127.0." + std::to_string(1 + addr / 200) + "." + std::to_string(1 + addr % 200);
     for (int i = 0; i < 11; ++i) {
-      const std::string r = RawConn::Exchange(
-          port_,
-          "POST /v1/ops/x/pause HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
-          "Connection: close\r\n\r\n{}",
-          5000, from);
+      const std::string r =
+          RawConn::Exchange(port_,
+                            "POST /v1/ops/x/pause HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n"
+                            "Connection: close\r\n\r\n{}",
+                            5000, from);
       refused += StatusOf(r) == 401;
     }
   }
@@ -262,8 +261,8 @@ TEST_F(ApiAbuseTest, OldNonUtf8AuditRowsStillRead) {
   const std::string audit = Get("/v1/audit");
   EXPECT_EQ(StatusOf(audit), 200) << audit;
   EXPECT_THAT(audit, HasSubstr("\xEF\xBF\xBD")) << "U+FFFD in place of the bad bytes";
-  const auto cli = ::cmo::testing::Run({CMO_BINARY, "--state-dir", state_, "history", "--output",
-                                        "json"});
+  const auto cli =
+      ::cmo::testing::Run({CMO_BINARY, "--state-dir", state_, "history", "--output", "json"});
   EXPECT_EQ(cli.exit_code, 0) << cli.err;
 }
 

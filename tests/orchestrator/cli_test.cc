@@ -222,8 +222,8 @@ TEST_F(CliTest, PlanFilesAreReadNoFurtherThanTheLimit) {
 
 // One grammar for names: a domain that cannot be a topic name is refused where it enters.
 TEST_F(CliTest, DomainsFollowTheNameGrammar) {
-  const RunResult r = Cmo({"ops", "add", "post.like", "--domain", "Likes; DROP", "--target",
-                           "eventual"});
+  const RunResult r =
+      Cmo({"ops", "add", "post.like", "--domain", "Likes; DROP", "--target", "eventual"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("domain \"Likes; DROP\" may contain only lowercase letters"));
 }

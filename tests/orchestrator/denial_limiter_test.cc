@@ -44,9 +44,9 @@ TEST(DenialLimiter, OneGlobalCapBoundsAllAddressesTogether) {
   int64_t unlogged = 0;
   for (int addr = 0; addr < 2000; ++addr) {
     for (int i = 0; i < 11; ++i) {
-      logged += limiter.Admit("127.0." + std::to_string(addr / 250) + "." +
-                                  std::to_string(addr % 250),
-                              t0 + absl::Milliseconds(addr * 10), &unlogged);
+      logged +=
+          limiter.Admit("127.0." + std::to_string(addr / 250) + "." + std::to_string(addr % 250),
+                        t0 + absl::Milliseconds(addr * 10), &unlogged);
     }
   }
   EXPECT_EQ(logged, 60);

@@ -27,8 +27,7 @@ TEST(WatermarkCli, ClampLowersPoisonedPositionsToThePrimarysLastLsn) {
     auto replica = store::ReplicaStore::Open(shadow::ReplicaPath(dir, "eu-west"));
     ASSERT_TRUE(replica.ok());
     const std::vector<store::PartitionProgress> poisoned = {
-        {"cmo.changes.likes", 0, 10, 999999999999999999, 0},
-        {"cmo.changes.likes", 1, 10, last, 0}};
+        {"cmo.changes.likes", 0, 10, 999999999999999999, 0}, {"cmo.changes.likes", 1, 10, last, 0}};
     ASSERT_TRUE((*replica)->Apply({}, poisoned).ok());
   }
   const nlohmann::json before = cli.Json({"watermarks"});
@@ -39,7 +38,8 @@ TEST(WatermarkCli, ClampLowersPoisonedPositionsToThePrimarysLastLsn) {
   EXPECT_EQ(missing_reason.exit_code, 2);
   cli.Ok({"watermarks", "clamp", "--dry-run", "--reason", "forged heartbeat"});
   EXPECT_EQ(cli.Json({"watermarks"})[0]["state"], "above the primary") << "dry run";
-  EXPECT_THAT(cli.Ok({"watermarks", "clamp", "--reason", "forged heartbeat"}), HasSubstr("clamped"));
+  EXPECT_THAT(cli.Ok({"watermarks", "clamp", "--reason", "forged heartbeat"}),
+              HasSubstr("clamped"));
   const nlohmann::json after = cli.Json({"watermarks"});
   EXPECT_EQ(after[0]["recorded_lsn"], last);
   EXPECT_EQ(after[0]["state"], "ok");

@@ -15,8 +15,8 @@ TEST(CsvCell, FormulaLikeCellsAreNeutralised) {
   EXPECT_EQ(CsvCell("user-42"), "user-42");
   EXPECT_EQ(CsvCell("a,b"), "\"a,b\"");
   EXPECT_EQ(CsvCell("say \"hi\""), "\"say \"\"hi\"\"\"");
-  for (const std::string evil : {"=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)",
-                                 "\t=1", "\r=1"}) {
+  for (const std::string evil :
+       {"=HYPERLINK(\"http://x\",\"y\")", "+1+1", "-2+3", "@SUM(A1)", "\t=1", "\r=1"}) {
     const std::string cell = CsvCell(evil);
     EXPECT_EQ(cell.substr(0, 2), "\"'") << evil;
   }

@@ -40,8 +40,9 @@ std::vector<WriteRequest> Batch(int from, int n) {
   std::vector<WriteRequest> w;
   for (int i = from; i < from + n; ++i) {
     // Keys repeat (i % 37) so rows are replaced, values hold arbitrary bytes, some deletes.
-    w.push_back({"likes", "k" + std::to_string(i % 37), std::string("v\0\xff", 3) + std::to_string(i),
-                 i % 11 == 0, "post.like", "u" + std::to_string(i % 5)});
+    w.push_back({"likes", "k" + std::to_string(i % 37),
+                 std::string("v\0\xff", 3) + std::to_string(i), i % 11 == 0, "post.like",
+                 "u" + std::to_string(i % 5)});
   }
   return w;
 }
@@ -82,7 +83,7 @@ TEST_F(PgPrimaryStoreTest, SameRowsOutboxAndDigestsAsTheSqlitePrimary) {
 struct GapChecker {
   std::atomic<bool> stop{false};
   std::atomic<int64_t> seen{0};  // read by the test thread while the checker runs
-  int64_t gaps = 0;               // read after join
+  int64_t gaps = 0;              // read after join
   void Run(const std::function<absl::StatusOr<std::vector<int64_t>>(int64_t)>& read_after) {
     while (!stop.load()) {
       auto lsns = read_after(seen.load());
@@ -134,14 +135,15 @@ TEST_F(PgPrimaryStoreTest, CommitOrderIsLsnOrderWithManyWriters) {
 TEST_F(PgPrimaryStoreTest, TheCheckerCatchesLsnsThatCommitOutOfOrder) {
   auto setup = base::PgConnection::Connect(server_->Uri());
   ASSERT_TRUE(setup.ok());
-  ASSERT_TRUE((*setup)->ExecScript("CREATE SEQUENCE s; CREATE TABLE o (lsn BIGINT PRIMARY KEY)").ok());
+  ASSERT_TRUE(
+      (*setup)->ExecScript("CREATE SEQUENCE s; CREATE TABLE o (lsn BIGINT PRIMARY KEY)").ok());
   auto reader_conn = base::PgConnection::Connect(server_->Uri());
   ASSERT_TRUE(reader_conn.ok());
   GapChecker checker;
   std::thread reader([&] {
     checker.Run([&](int64_t after) -> absl::StatusOr<std::vector<int64_t>> {
-      auto r = (*reader_conn)->Exec("SELECT lsn FROM o WHERE lsn > $1 ORDER BY lsn",
-                                    {std::to_string(after)});
+      auto r = (*reader_conn)
+                   ->Exec("SELECT lsn FROM o WHERE lsn > $1 ORDER BY lsn", {std::to_string(after)});
       if (!r.ok()) return r.status();
       std::vector<int64_t> lsns;
       for (int i = 0; i < r->rows(); ++i) lsns.push_back(*r->Int(i, 0));

@@ -32,7 +32,7 @@ constexpr uint64_t kListenId = 0;
 constexpr uint64_t kWakeId = 1;
 constexpr size_t kReadChunk = 16 * 1024;
 constexpr size_t kMaxReadPerEvent = 256 * 1024;  // fairness between connections
-constexpr size_t kMaxDrain = 4 << 20;             // lingering close: bytes read and dropped
+constexpr size_t kMaxDrain = 4 << 20;            // lingering close: bytes read and dropped
 constexpr auto kDrainFor = std::chrono::seconds(2);
 
 SteadyTime Now() { return std::chrono::steady_clock::now(); }
@@ -84,9 +84,7 @@ Response ErrorResponse(int status, const std::string& message) {
   Response r;
   r.status = status;
   r.body = base::JsonText(
-               {{"error",
-                 {{"code", base::StrCat("HTTP_", status)}, {"message", message}}}},
-               2) +
+               {{"error", {{"code", base::StrCat("HTTP_", status)}, {"message", message}}}}, 2) +
            "\n";
   return r;
 }
@@ -249,9 +247,12 @@ struct HttpServer::Impl {
         total += static_cast<size_t>(n);
         continue;
       }
-      if (n == 0) eof = true;
-      else if (errno == EINTR) continue;
-      else if (errno != EAGAIN && errno != EWOULDBLOCK) eof = true;
+      if (n == 0)
+        eof = true;
+      else if (errno == EINTR)
+        continue;
+      else if (errno != EAGAIN && errno != EWOULDBLOCK)
+        eof = true;
       break;
     }
     const uint64_t id = c.id;
@@ -419,15 +420,16 @@ struct HttpServer::Impl {
     for (uint64_t id : late) {
       Count(&ServerStats::timed_out);
       Conn& c = *conns[id];
-      Response r = ErrorResponse(
-          408, base::StrCat("request not received within ",
-                            absl::FormatDuration(limits.request_deadline)));
+      Response r = ErrorResponse(408, base::StrCat("request not received within ",
+                                                   absl::FormatDuration(limits.request_deadline)));
       r.close = true;
       Respond(c, std::move(r));
     }
     for (uint64_t id : expired) {
-      if (conns.count(id) == 0) continue;
-      Count(&ServerStats::timed_out);
+      auto it = conns.find(id);
+      if (it == conns.end()) continue;
+      // A finished lingering drain is not a client that timed out.
+      if (it->second->state != Conn::State::kDraining) Count(&ServerStats::timed_out);
       Close(id);
     }
   }
@@ -464,8 +466,8 @@ struct HttpServer::Impl {
 };
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& host, int port,
-                                                             ServerLimits limits,
-                                                             ServerHandlers handlers) {
+                                                              ServerLimits limits,
+                                                              ServerHandlers handlers) {
   auto impl = std::make_unique<Impl>();
   impl->limits = limits;
   impl->handlers = std::move(handlers);
@@ -476,9 +478,9 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
   addrinfo* res = nullptr;
   const std::string service = std::to_string(port);
   const auto cannot = [&](const std::string& why) {
-    return absl::FailedPreconditionError(base::StrCat(
-        "cannot listen on ", host, ":", port, ": ", why,
-        "; pick another with --listen (or `listen:` in the config)"));
+    return absl::FailedPreconditionError(
+        base::StrCat("cannot listen on ", host, ":", port, ": ", why,
+                     "; pick another with --listen (or `listen:` in the config)"));
   };
   if (::getaddrinfo(host.empty() ? nullptr : host.c_str(), service.c_str(), &hints, &res) != 0 ||
       res == nullptr) {
@@ -504,9 +506,8 @@ absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string&
   sockaddr_storage bound{};
   socklen_t len = sizeof(bound);
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &len);
-  impl->port = ntohs(bound.ss_family == AF_INET6
-                         ? reinterpret_cast<sockaddr_in6&>(bound).sin6_port
-                         : reinterpret_cast<sockaddr_in&>(bound).sin_port);
+  impl->port = ntohs(bound.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6&>(bound).sin6_port
+                                                 : reinterpret_cast<sockaddr_in&>(bound).sin_port);
   impl->listen_fd = fd;
   impl->epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
   impl->wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);

@@ -49,10 +49,10 @@ struct ServerHandlers {
 struct ServerStats {
   int64_t connections_open = 0;
   int64_t accepted = 0;
-  int64_t evicted = 0;      // closed to make room for a new connection
-  int64_t timed_out = 0;    // request deadline, idle or write timeout
-  int64_t refused = 0;      // parse errors and early refusals
-  int64_t overloaded = 0;   // 503 because the worker queue was full
+  int64_t evicted = 0;     // closed to make room for a new connection
+  int64_t timed_out = 0;   // request deadline, idle or write timeout
+  int64_t refused = 0;     // parse errors and early refusals
+  int64_t overloaded = 0;  // 503 because the worker queue was full
 };
 
 // Thread-safe: Start, Stop and stats may be called from any thread; handlers run as said above.
@@ -61,8 +61,8 @@ class HttpServer {
   // Binds `host:port` (port 0: any free port) and starts serving. kFailedPrecondition when the
   // address cannot be bound.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const std::string& host, int port,
-                                                          ServerLimits limits,
-                                                          ServerHandlers handlers);
+                                                           ServerLimits limits,
+                                                           ServerHandlers handlers);
   ~HttpServer();  // stops
   int port() const;
   void Stop();

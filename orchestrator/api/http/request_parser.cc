@@ -91,27 +91,48 @@ bool PercentDecode(std::string_view in, bool plus_is_space, std::string* out) {
 
 const char* ReasonPhrase(int status) {
   switch (status) {
-    case 100: return "Continue";
-    case 200: return "OK";
-    case 400: return "Bad Request";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 405: return "Method Not Allowed";
-    case 408: return "Request Timeout";
-    case 409: return "Conflict";
-    case 411: return "Length Required";
-    case 412: return "Precondition Failed";
-    case 413: return "Content Too Large";
-    case 417: return "Expectation Failed";
-    case 414: return "URI Too Long";
-    case 429: return "Too Many Requests";
-    case 431: return "Request Header Fields Too Large";
-    case 500: return "Internal Server Error";
-    case 501: return "Not Implemented";
-    case 503: return "Service Unavailable";
-    case 505: return "HTTP Version Not Supported";
-    default: return "Status";
+    case 100:
+      return "Continue";
+    case 200:
+      return "OK";
+    case 400:
+      return "Bad Request";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 405:
+      return "Method Not Allowed";
+    case 408:
+      return "Request Timeout";
+    case 409:
+      return "Conflict";
+    case 411:
+      return "Length Required";
+    case 412:
+      return "Precondition Failed";
+    case 413:
+      return "Content Too Large";
+    case 417:
+      return "Expectation Failed";
+    case 414:
+      return "URI Too Long";
+    case 429:
+      return "Too Many Requests";
+    case 431:
+      return "Request Header Fields Too Large";
+    case 500:
+      return "Internal Server Error";
+    case 501:
+      return "Not Implemented";
+    case 503:
+      return "Service Unavailable";
+    case 505:
+      return "HTTP Version Not Supported";
+    default:
+      return "Status";
   }
 }
 
@@ -173,8 +194,8 @@ size_t RequestParser::FeedHead(std::string_view data) {
   const size_t end = head_.find("\r\n\r\n", search_from);
   if (end == std::string::npos) {
     if (head_.size() > limits_.max_header_bytes) {
-      Fail(431, base::StrCat("request line and headers exceed ", limits_.max_header_bytes,
-                             " bytes"));
+      Fail(431,
+           base::StrCat("request line and headers exceed ", limits_.max_header_bytes, " bytes"));
     }
     return skip + (head_.size() - before);
   }
@@ -199,7 +220,8 @@ bool RequestParser::ParseHead() {
   std::vector<std::string_view> lines = Split(head_, "\r\n");
   const std::string_view request_line = lines[0];
   std::vector<std::string_view> parts = Split(request_line, " ");
-  if (parts.size() != 3) return Fail(400, "malformed request line; expected METHOD TARGET HTTP/1.1");
+  if (parts.size() != 3)
+    return Fail(400, "malformed request line; expected METHOD TARGET HTTP/1.1");
   if (!IsToken(parts[0]) || parts[0].size() > 16) return Fail(400, "malformed request method");
   if (parts[2] != "HTTP/1.1" && parts[2] != "HTTP/1.0") {
     return Fail(505, "only HTTP/1.1 and HTTP/1.0 are served");
@@ -210,7 +232,8 @@ bool RequestParser::ParseHead() {
   if (target.empty() || target[0] != '/') return Fail(400, "request target must start with /");
   for (char ch : target) {
     const unsigned char c = static_cast<unsigned char>(ch);
-    if (c <= 0x20 || c >= 0x7F) return Fail(400, "request target holds a control or non-ASCII byte");
+    if (c <= 0x20 || c >= 0x7F)
+      return Fail(400, "request target holds a control or non-ASCII byte");
   }
   const size_t q = target.find('?');
   if (!PercentDecode(target.substr(0, q), /*plus_is_space=*/false, &request_.path)) {

@@ -17,8 +17,8 @@
 namespace cmo::orchestrator::http {
 
 struct Request {
-  std::string method;  // "GET", "POST", ...
-  std::string path;    // percent-decoded, valid UTF-8
+  std::string method;                        // "GET", "POST", ...
+  std::string path;                          // percent-decoded, valid UTF-8
   std::map<std::string, std::string> query;  // decoded; a repeated key keeps its last value
   std::vector<std::pair<std::string, std::string>> headers;  // names lower-cased
   std::string body;

@@ -93,9 +93,9 @@ TEST(HttpServer, EarlyRefusalsInlineAnswersAndHandlerExceptions) {
   std::atomic<int> handled{0};
   auto server = Start(&handled);
   const int port = server->port();
-  EXPECT_EQ(StatusOf(RawConn::Exchange(
-                port, "POST /refuse HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello")),
-            401);
+  EXPECT_EQ(
+      StatusOf(RawConn::Exchange(port, "POST /refuse HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello")),
+      401);
   EXPECT_THAT(RawConn::Exchange(port, "GET /inline HTTP/1.1\r\nConnection: close\r\n\r\n"),
               HasSubstr("inline"));
   const std::string thrown =

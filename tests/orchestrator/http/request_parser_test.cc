@@ -43,8 +43,8 @@ TEST(RequestParser, ParsesAGetWithDecodedPathAndQuery) {
 }
 
 TEST(RequestParser, InvalidUtf8InPathOrQueryIs400) {
-  for (const std::string target : {"/x%FF", "/v1/ops/%FF", "/v1/divergence?user=%FF",
-                                   "/v1/ops/%C0%AF", "/a%00b", "/a%zz"}) {
+  for (const std::string target :
+       {"/x%FF", "/v1/ops/%FF", "/v1/divergence?user=%FF", "/v1/ops/%C0%AF", "/a%00b", "/a%zz"}) {
     RequestParser p(Small());
     p.Feed("GET " + target + " HTTP/1.1\r\n\r\n");
     EXPECT_EQ(p.state(), State::kError) << target;
@@ -118,7 +118,9 @@ TEST(RequestParser, RefusesSmugglingAndOversizedHeaders) {
   EXPECT_EQ(big.state(), State::kError);
   EXPECT_EQ(big.error_status(), 431);
   RequestParser ctl(Small());
-  ctl.Feed("GET / HTTP/1.1\r\nX-Cmo-Actor: a\x01" "b\r\n\r\n");
+  ctl.Feed(
+      "GET / HTTP/1.1\r\nX-Cmo-Actor: a\x01"
+      "b\r\n\r\n");
   EXPECT_EQ(ctl.error_status(), 400);
   RequestParser version(Small());
   version.Feed("GET / HTTP/2.0\r\n\r\n");
