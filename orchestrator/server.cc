@@ -165,6 +165,13 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
   std::unique_ptr<Server> s(new Server(config, clock));
   Server* self = s.get();
   const std::string& dir = config.state_dir;
+  // The key ring first: it must exist before kafka.bootstrap does, since clients that find the
+  // bootstrap file open right away and sign their telemetry with it (an unsigned window would
+  // be dropped). The relay signs heartbeats with it and the appliers verify them.
+  CMO_ASSIGN_OR_RETURN(std::shared_ptr<const base::KeyRing> keys,
+                       base::KeyRing::LoadOrCreate(config.message_key_file.empty()
+                                                       ? base::MessageKeyPath(dir)
+                                                       : config.message_key_file));
   std::function<absl::StatusOr<int>(const std::string&)> ensure_topic;
   CMO_RETURN_IF_ERROR(s->StartKafka(ensure_topic));
   const base::KafkaConfig kafka = {{"bootstrap.servers", s->bootstrap_}, {"log_level", "3"}};
@@ -174,14 +181,6 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
     CMO_ASSIGN_OR_RETURN(s->primary_, store::PrimaryStore::Open(PrimaryPath(dir), clock));
     s->threads_.emplace_back([self] { self->RunTopicCreator(); });
     return s;
-  }
-  // Heartbeats are signed by the relay and verified by the appliers (the key ring of the state
-  // dir, created on first start; clients on other hosts need a copy).
-  std::shared_ptr<const base::KeyRing> keys;
-  if (relay || appliers) {
-    CMO_ASSIGN_OR_RETURN(keys, base::KeyRing::LoadOrCreate(config.message_key_file.empty()
-                                                               ? base::MessageKeyPath(dir)
-                                                               : config.message_key_file));
   }
   if (appliers) {
     for (const std::string& name : config.regions) {
