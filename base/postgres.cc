@@ -103,7 +103,16 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::s
                                              "); use postgresql://USER@HOST:PORT/DB"));
   }
   PQconninfoFree(parsed);
-  impl->conn = PQconnectdb(uri.c_str());
+  // Defaults a server fleet needs and libpq lacks: a bounded connect (libpq waits forever) and
+  // TCP keepalives plus a user timeout, so a peer that vanished behind a partition surfaces as
+  // kUnavailable in seconds instead of a query hanging until the kernel gives up (~15 min).
+  // Keywords are applied in order, so whatever the URI itself says wins.
+  const char* const keywords[] = {"connect_timeout",     "keepalives_idle",
+                                  "keepalives_interval", "keepalives_count",
+                                  "tcp_user_timeout",    "application_name",
+                                  "dbname",              nullptr};
+  const char* const values[] = {"5", "10", "3", "3", "15000", "cmo", uri.c_str(), nullptr};
+  impl->conn = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
   if (PQstatus(impl->conn) != CONNECTION_OK) {
     return absl::UnavailableError(StrCat("cannot connect to ", impl->where, ": ",
                                          Trimmed(PQerrorMessage(impl->conn)),

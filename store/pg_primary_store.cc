@@ -4,97 +4,115 @@
 
 #include "base/postgres.h"
 #include "base/status_macros.h"
-#include "base/strings.h"
 #include "store/internal/pg_row_table.h"
+#include "store/internal/pg_session.h"
 
 namespace cmo::store {
 namespace {
 
-using internal::ByteaParam;
-using internal::ByteaValue;
+using internal::PgArray;
 
-constexpr std::string_view kOutboxSchema = R"sql(
-CREATE TABLE IF NOT EXISTS cmo_outbox (
+constexpr internal::PgSchemaPart kPrimaryPart{"primary", 1, R"sql(
+CREATE TABLE IF NOT EXISTS outbox (
   lsn BIGINT PRIMARY KEY, domain TEXT NOT NULL, key BYTEA NOT NULL, value BYTEA NOT NULL,
   tombstone BOOLEAN NOT NULL, commit_ms BIGINT NOT NULL, op TEXT NOT NULL, subject TEXT NOT NULL);
-INSERT INTO cmo_settings VALUES ('last_lsn', 0) ON CONFLICT (name) DO NOTHING;
-)sql";
+INSERT INTO settings VALUES ('last_lsn', 0), ('published_through', 0)
+  ON CONFLICT (name) DO NOTHING;
+)sql", "replica"};
 
 }  // namespace
 
-PgPrimaryStore::PgPrimaryStore(std::unique_ptr<base::PgConnection> db, const base::Clock& clock,
-                               int bits)
-    : db_(std::move(db)), clock_(clock), bits_(bits) {}
+PgPrimaryStore::PgPrimaryStore(std::unique_ptr<internal::PgSession> session,
+                               const base::Clock& clock)
+    : session_(std::move(session)), clock_(clock) {}
 PgPrimaryStore::~PgPrimaryStore() = default;
 
 absl::StatusOr<std::unique_ptr<PgPrimaryStore>> PgPrimaryStore::Open(const std::string& uri,
                                                                      const base::Clock& clock,
                                                                      const StoreOptions& options) {
-  CMO_ASSIGN_OR_RETURN(auto db, base::PgConnection::Connect(uri));
-  CMO_ASSIGN_OR_RETURN(int bits, internal::OpenPgRowTables(*db, options.digest_bits));
-  CMO_RETURN_IF_ERROR(db->ExecScript(kOutboxSchema));
-  return std::unique_ptr<PgPrimaryStore>(new PgPrimaryStore(std::move(db), clock, bits));
+  CMO_ASSIGN_OR_RETURN(auto session, internal::PgSession::Open(uri, options, kPrimaryPart));
+  return std::unique_ptr<PgPrimaryStore>(new PgPrimaryStore(std::move(session), clock));
 }
+
+int PgPrimaryStore::digest_bits() const { return session_->digest_bits(); }
 
 absl::StatusOr<std::vector<int64_t>> PgPrimaryStore::Write(std::span<const WriteRequest> writes) {
   if (writes.empty()) return std::vector<int64_t>();
-  internal::PgTxn txn(*db_);
+  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
+  internal::PgTxn txn(*db);
   CMO_RETURN_IF_ERROR(txn.Begin());
-  // First statement of the transaction: the counter row's lock is held from here to COMMIT.
+  // First statement of the transaction: the counter row's lock is held from here to COMMIT, so
+  // no transaction with a larger LSN can commit before this one.
   CMO_ASSIGN_OR_RETURN(
       base::PgResult counter,
-      db_->Exec("UPDATE cmo_settings SET value = value + $1 WHERE name = 'last_lsn' "
-                "RETURNING value",
-                {std::to_string(writes.size())}));
+      db->Exec("UPDATE settings SET value = value + $1 WHERE name = 'last_lsn' RETURNING value",
+               {std::to_string(writes.size())}));
   CMO_ASSIGN_OR_RETURN(int64_t last, counter.Int(0, 0));
   int64_t lsn = last - static_cast<int64_t>(writes.size());
   const absl::Time now = clock_.Now();
-  internal::PgRowWriter rows(*db_, bits_);
-  std::vector<int64_t> lsns;
-  lsns.reserve(writes.size());
+  const std::string now_ms = std::to_string(absl::ToUnixMillis(now));
+
+  internal::PgRowWriter rows(*db, session_->digest_bits());
+  std::vector<std::pair<std::string_view, std::string_view>> keys;
+  keys.reserve(writes.size());
+  for (const WriteRequest& w : writes) keys.emplace_back(w.domain, w.key);
+  CMO_RETURN_IF_ERROR(rows.Prefetch(keys));
+
+  PgArray lsns, domains, names, values, tombstones, ops, subjects;
+  std::vector<int64_t> out;
+  out.reserve(writes.size());
   for (const WriteRequest& w : writes) {
     const Row row{w.domain, w.key, w.tombstone ? std::string() : w.value, ++lsn, w.tombstone, now};
-    CMO_ASSIGN_OR_RETURN(auto old, rows.Version(w.domain, w.key));
-    CMO_RETURN_IF_ERROR(rows.Put(row, old));
-    CMO_RETURN_IF_ERROR(
-        db_->Exec("INSERT INTO cmo_outbox (lsn, domain, key, value, tombstone, commit_ms, op, "
-                  "subject) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                  {std::to_string(lsn), w.domain, ByteaParam(w.key), ByteaParam(row.value),
-                   w.tombstone ? "true" : "false", std::to_string(absl::ToUnixMillis(now)), w.op,
-                   w.subject})
-            .status());
-    lsns.push_back(lsn);
+    CMO_RETURN_IF_ERROR(rows.Put(row));
+    lsns.Add(lsn);
+    domains.Add(row.domain);
+    names.AddBytea(row.key);
+    values.AddBytea(row.value);
+    tombstones.Add(row.tombstone);
+    ops.Add(w.op);
+    subjects.Add(w.subject);
+    out.push_back(lsn);
   }
+  CMO_RETURN_IF_ERROR(
+      db->Exec("INSERT INTO outbox (lsn, domain, key, value, tombstone, commit_ms, op, subject) "
+               "SELECT l, d, k, v, t, $8, o, s FROM unnest($1::bigint[], $2::text[], "
+               "$3::bytea[], $4::bytea[], $5::bool[], $6::text[], $7::text[]) AS "
+               "u(l, d, k, v, t, o, s)",
+               {std::move(lsns).Done(), std::move(domains).Done(), std::move(names).Done(),
+                std::move(values).Done(), std::move(tombstones).Done(), std::move(ops).Done(),
+                std::move(subjects).Done(), now_ms})
+          .status());
   CMO_RETURN_IF_ERROR(rows.Flush());
   CMO_RETURN_IF_ERROR(txn.Commit());
-  return lsns;
+  return out;
 }
 
 absl::StatusOr<std::optional<Row>> PgPrimaryStore::Get(std::string_view domain,
                                                        std::string_view key) {
-  return internal::PgGetRow(*db_, domain, key);
+  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
+  return internal::PgGetRow(*db, session_->digest_bits(), domain, key);
 }
 
 absl::StatusOr<int64_t> PgPrimaryStore::LastLsn() {
-  CMO_ASSIGN_OR_RETURN(base::PgResult r,
-                       db_->Exec("SELECT value FROM cmo_settings WHERE name = 'last_lsn'"));
-  return r.Int(0, 0);
+  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
+  return internal::PgSetting(*db, "last_lsn");
 }
 
 absl::StatusOr<std::vector<OutboxEntry>> PgPrimaryStore::ReadOutbox(int64_t after_lsn, int limit) {
+  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
   CMO_ASSIGN_OR_RETURN(
       base::PgResult r,
-      db_->Exec("SELECT lsn, domain, key, value, tombstone, commit_ms, op, subject FROM "
-                "cmo_outbox WHERE lsn > $1 ORDER BY lsn LIMIT $2",
-                {std::to_string(after_lsn), std::to_string(limit)}));
+      db->Exec("SELECT lsn, domain, key, value, tombstone, commit_ms, op, subject FROM outbox "
+               "WHERE lsn > $1 ORDER BY lsn LIMIT $2",
+               {std::to_string(after_lsn), std::to_string(limit)}));
   std::vector<OutboxEntry> out;
   out.reserve(static_cast<size_t>(r.rows()));
   for (int i = 0; i < r.rows(); ++i) {
     OutboxEntry e;
     CMO_ASSIGN_OR_RETURN(e.row.lsn, r.Int(i, 0));
     e.row.domain = std::string(r.Text(i, 1));
-    CMO_ASSIGN_OR_RETURN(e.row.key, ByteaValue(r.Text(i, 2)));
-    CMO_ASSIGN_OR_RETURN(e.row.value, ByteaValue(r.Text(i, 3)));
+    CMO_ASSIGN_OR_RETURN(e.row.key, internal::ByteaValue(r.Text(i, 2)));
+    CMO_ASSIGN_OR_RETURN(e.row.value, internal::ByteaValue(r.Text(i, 3)));
     e.row.tombstone = r.Text(i, 4) == "t";
     CMO_ASSIGN_OR_RETURN(int64_t ms, r.Int(i, 5));
     e.row.commit_time = absl::FromUnixMillis(ms);
@@ -105,8 +123,69 @@ absl::StatusOr<std::vector<OutboxEntry>> PgPrimaryStore::ReadOutbox(int64_t afte
   return out;
 }
 
+absl::Status PgPrimaryStore::SetPublishedThrough(int64_t lsn) {
+  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
+  return internal::PgSetSetting(*db, "published_through", lsn);
+}
+
+absl::StatusOr<int64_t> PgPrimaryStore::PublishedThrough() {
+  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
+  return internal::PgSetting(*db, "published_through");
+}
+
+absl::Status PgPrimaryStore::TrimOutbox(int64_t lsn) {
+  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
+  return db->Exec("DELETE FROM outbox WHERE lsn <= $1", {std::to_string(lsn)}).status();
+}
+
+absl::StatusOr<int64_t> PgPrimaryStore::OutboxSize() {
+  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
+  CMO_ASSIGN_OR_RETURN(base::PgResult r, db->Exec("SELECT count(*) FROM outbox"));
+  return r.Int(0, 0);
+}
+
 absl::StatusOr<std::vector<uint64_t>> PgPrimaryStore::Digests(std::string_view domain) {
-  return internal::PgDigests(*db_, domain, bits_);
+  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
+  return internal::PgDigests(*db, domain, session_->digest_bits());
+}
+
+absl::StatusOr<std::vector<Row>> PgPrimaryStore::RowsInBucket(std::string_view domain,
+                                                              uint32_t bucket) {
+  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
+  return internal::PgRowsInBucket(*db, domain, bucket);
+}
+
+absl::StatusOr<int64_t> PgPrimaryStore::CollectTombstones(std::string_view domain,
+                                                          absl::Time cutoff, int64_t limit) {
+  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
+  internal::PgTxn txn(*db);
+  CMO_RETURN_IF_ERROR(txn.Begin());
+  CMO_RETURN_IF_ERROR(internal::PgLockWriters(*db, "last_lsn").status());
+  CMO_ASSIGN_OR_RETURN(int64_t n, internal::PgCollectTombstones(*db, session_->digest_bits(),
+                                                                domain, cutoff, limit));
+  CMO_RETURN_IF_ERROR(txn.Commit());
+  return n;
+}
+
+absl::StatusOr<absl::Time> PgPrimaryStore::TombstoneHorizon() {
+  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
+  return internal::PgTombstoneHorizon(*db);
+}
+
+absl::StatusOr<int64_t> PgPrimaryStore::CollectedThroughLsn() {
+  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
+  return internal::PgSetting(*db, "collected_through_lsn");
+}
+
+absl::Status PgPrimaryStore::Scan(std::string_view domain,
+                                  const std::function<void(uint32_t bucket, const Row& row)>& fn) {
+  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
+  return internal::PgScan(*db, domain, fn);
+}
+
+absl::StatusOr<std::vector<std::string>> PgPrimaryStore::Domains() {
+  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
+  return internal::PgDomains(*db);
 }
 
 }  // namespace cmo::store

@@ -1,56 +1,83 @@
 #include "store/pg_replica_store.h"
 
+#include <utility>
+
 #include "base/postgres.h"
 #include "base/status_macros.h"
 #include "store/internal/pg_row_table.h"
+#include "store/internal/pg_session.h"
 
 namespace cmo::store {
 namespace {
 
-constexpr std::string_view kProgressSchema = R"sql(
-CREATE TABLE IF NOT EXISTS cmo_partition_progress (
+using internal::PgArray;
+
+// writer_lock: the settings row every row-changing transaction locks (PgLockWriters).
+constexpr internal::PgSchemaPart kReplicaPart{"replica", 1, R"sql(
+CREATE TABLE IF NOT EXISTS partition_progress (
   topic TEXT NOT NULL, partition INT NOT NULL, next_offset BIGINT NOT NULL,
   max_lsn BIGINT NOT NULL, last_seq BIGINT NOT NULL, PRIMARY KEY (topic, partition));
-)sql";
+CREATE TABLE IF NOT EXISTS topic_partitions (topic TEXT PRIMARY KEY, partitions INT NOT NULL);
+INSERT INTO settings VALUES ('writer_lock', 0) ON CONFLICT (name) DO NOTHING;
+)sql", "primary"};
 
 }  // namespace
 
-PgReplicaStore::PgReplicaStore(std::unique_ptr<base::PgConnection> db, int bits)
-    : db_(std::move(db)), bits_(bits) {}
+PgReplicaStore::PgReplicaStore(std::unique_ptr<internal::PgSession> session)
+    : session_(std::move(session)) {}
 PgReplicaStore::~PgReplicaStore() = default;
 
 absl::StatusOr<std::unique_ptr<PgReplicaStore>> PgReplicaStore::Open(const std::string& uri,
                                                                      const StoreOptions& options) {
-  CMO_ASSIGN_OR_RETURN(auto db, base::PgConnection::Connect(uri));
-  CMO_ASSIGN_OR_RETURN(int bits, internal::OpenPgRowTables(*db, options.digest_bits));
-  CMO_RETURN_IF_ERROR(db->ExecScript(kProgressSchema));
-  return std::unique_ptr<PgReplicaStore>(new PgReplicaStore(std::move(db), bits));
+  CMO_ASSIGN_OR_RETURN(auto session, internal::PgSession::Open(uri, options, kReplicaPart));
+  return std::unique_ptr<PgReplicaStore>(new PgReplicaStore(std::move(session)));
 }
 
 absl::StatusOr<ApplyStats> PgReplicaStore::Apply(std::span<const Row> rows,
                                                  std::span<const PartitionProgress> progress) {
+  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
   ApplyStats stats;
-  internal::PgTxn txn(*db_);
+  internal::PgTxn txn(*db);
   CMO_RETURN_IF_ERROR(txn.Begin());
-  internal::PgRowWriter writer(*db_, bits_);
+  CMO_RETURN_IF_ERROR(internal::PgLockWriters(*db, "writer_lock").status());
+  CMO_ASSIGN_OR_RETURN(const absl::Time horizon, internal::PgTombstoneHorizon(*db));
+  internal::PgRowWriter writer(*db, session_->digest_bits());
+  std::vector<std::pair<std::string_view, std::string_view>> keys;
+  keys.reserve(rows.size());
+  for (const Row& row : rows) keys.emplace_back(row.domain, row.key);
+  CMO_RETURN_IF_ERROR(writer.Prefetch(keys));
   for (const Row& row : rows) {
-    CMO_ASSIGN_OR_RETURN(auto old, writer.Version(row.domain, row.key));
-    if (old.has_value() && old->first >= row.lsn) {
+    CMO_ASSIGN_OR_RETURN(std::optional<internal::PgVersion> old,
+                         writer.Version(row.domain, row.key));
+    if (old.has_value() && old->lsn >= row.lsn) {
       ++stats.stale;  // a duplicate or an older version: newer-only makes replays harmless
       continue;
     }
-    CMO_RETURN_IF_ERROR(writer.Put(row, old));
+    if (!old.has_value() && row.commit_time < horizon) {
+      ++stats.below_horizon;  // its tombstone may have been collected (see SqliteReplicaStore)
+      continue;
+    }
+    CMO_RETURN_IF_ERROR(writer.Put(row));
     ++stats.applied;
   }
-  for (const PartitionProgress& p : progress) {
+  if (!progress.empty()) {
+    PgArray topics, partitions, offsets, lsns, seqs;
+    for (const PartitionProgress& p : progress) {
+      topics.Add(p.topic);
+      partitions.Add(int64_t{p.partition});
+      offsets.Add(p.next_offset);
+      lsns.Add(p.max_lsn);
+      seqs.Add(p.last_seq);
+    }
     CMO_RETURN_IF_ERROR(
-        db_->Exec("INSERT INTO cmo_partition_progress (topic, partition, next_offset, max_lsn, "
-                  "last_seq) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (topic, partition) DO "
-                  "UPDATE SET next_offset = EXCLUDED.next_offset, max_lsn = "
-                  "GREATEST(cmo_partition_progress.max_lsn, EXCLUDED.max_lsn), "
-                  "last_seq = EXCLUDED.last_seq",
-                  {p.topic, std::to_string(p.partition), std::to_string(p.next_offset),
-                   std::to_string(p.max_lsn), std::to_string(p.last_seq)})
+        db->Exec("INSERT INTO partition_progress (topic, partition, next_offset, max_lsn, "
+                 "last_seq) SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], "
+                 "$4::bigint[], $5::bigint[]) ON CONFLICT (topic, partition) DO UPDATE SET "
+                 "next_offset = EXCLUDED.next_offset, max_lsn = "
+                 "GREATEST(partition_progress.max_lsn, EXCLUDED.max_lsn), "
+                 "last_seq = EXCLUDED.last_seq",
+                 {std::move(topics).Done(), std::move(partitions).Done(),
+                  std::move(offsets).Done(), std::move(lsns).Done(), std::move(seqs).Done()})
             .status());
   }
   CMO_RETURN_IF_ERROR(writer.Flush());
@@ -58,15 +85,44 @@ absl::StatusOr<ApplyStats> PgReplicaStore::Apply(std::span<const Row> rows,
   return stats;
 }
 
+absl::StatusOr<int> PgReplicaStore::Repair(std::span<const Fix> fixes) {
+  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
+  internal::PgTxn txn(*db);
+  CMO_RETURN_IF_ERROR(txn.Begin());
+  CMO_RETURN_IF_ERROR(internal::PgLockWriters(*db, "writer_lock").status());
+  internal::PgRowWriter writer(*db, session_->digest_bits());
+  std::vector<std::pair<std::string_view, std::string_view>> keys;
+  keys.reserve(fixes.size());
+  for (const Fix& f : fixes) keys.emplace_back(f.domain, f.key);
+  CMO_RETURN_IF_ERROR(writer.Prefetch(keys));
+  int applied = 0;
+  for (const Fix& f : fixes) {
+    CMO_ASSIGN_OR_RETURN(std::optional<internal::PgVersion> current,
+                         writer.Version(f.domain, f.key));
+    if ((current.has_value() ? current->lsn : 0) != f.expected_lsn) continue;
+    if (f.row.has_value()) {
+      CMO_RETURN_IF_ERROR(writer.Put(*f.row));
+    } else {
+      CMO_RETURN_IF_ERROR(writer.Delete(f.domain, f.key));
+    }
+    ++applied;
+  }
+  CMO_RETURN_IF_ERROR(writer.Flush());
+  CMO_RETURN_IF_ERROR(txn.Commit());
+  return applied;
+}
+
 absl::StatusOr<std::optional<Row>> PgReplicaStore::Get(std::string_view domain,
                                                        std::string_view key) {
-  return internal::PgGetRow(*db_, domain, key);
+  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
+  return internal::PgGetRow(*db, session_->digest_bits(), domain, key);
 }
 
 absl::StatusOr<std::vector<PartitionProgress>> PgReplicaStore::Progress() {
+  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
   CMO_ASSIGN_OR_RETURN(base::PgResult r,
-                       db_->Exec("SELECT topic, partition, next_offset, max_lsn, last_seq FROM "
-                                 "cmo_partition_progress ORDER BY topic, partition"));
+                       db->Exec("SELECT topic, partition, next_offset, max_lsn, last_seq FROM "
+                                "partition_progress ORDER BY topic, partition"));
   std::vector<PartitionProgress> out;
   for (int i = 0; i < r.rows(); ++i) {
     PartitionProgress p;
@@ -81,14 +137,103 @@ absl::StatusOr<std::vector<PartitionProgress>> PgReplicaStore::Progress() {
   return out;
 }
 
-absl::StatusOr<int64_t> PgReplicaStore::Watermark(
-    std::span<const std::pair<std::string, int32_t>> partitions) {
-  CMO_ASSIGN_OR_RETURN(std::vector<PartitionProgress> all, Progress());
-  return WatermarkOf(all, partitions);
+absl::Status PgReplicaStore::SetTopicPartitions(const std::map<std::string, int>& topics) {
+  if (topics.empty()) return absl::OkStatus();
+  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
+  PgArray names, counts;
+  for (const auto& [topic, n] : topics) {
+    names.Add(topic);
+    counts.Add(int64_t{n});
+  }
+  return db
+      ->Exec("INSERT INTO topic_partitions (topic, partitions) SELECT * FROM unnest($1::text[], "
+             "$2::int[]) ON CONFLICT (topic) DO UPDATE SET partitions = EXCLUDED.partitions",
+             {std::move(names).Done(), std::move(counts).Done()})
+      .status();
+}
+
+absl::StatusOr<int64_t> PgReplicaStore::TopicWatermark(std::string_view topic) {
+  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
+  // One statement, so the partition count and the positions are from the same snapshot.
+  CMO_ASSIGN_OR_RETURN(
+      base::PgResult r,
+      db->Exec("SELECT t.partitions, count(p.partition), COALESCE(min(p.max_lsn), 0) FROM "
+               "topic_partitions t LEFT JOIN partition_progress p ON p.topic = t.topic AND "
+               "p.partition < t.partitions WHERE t.topic = $1 GROUP BY t.partitions",
+               {std::string(topic)}));
+  if (r.rows() == 0) return 0;
+  CMO_ASSIGN_OR_RETURN(int64_t partitions, r.Int(0, 0));
+  CMO_ASSIGN_OR_RETURN(int64_t seen, r.Int(0, 1));
+  // A partition never seen yet holds the watermark at 0.
+  if (partitions <= 0 || seen != partitions) return 0;
+  return r.Int(0, 2);
+}
+
+absl::StatusOr<int> PgReplicaStore::TopicPartitions(std::string_view topic) {
+  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
+  CMO_ASSIGN_OR_RETURN(base::PgResult r,
+                       db->Exec("SELECT partitions FROM topic_partitions WHERE topic = $1",
+                                {std::string(topic)}));
+  if (r.rows() == 0) return 0;
+  CMO_ASSIGN_OR_RETURN(int64_t n, r.Int(0, 0));
+  return static_cast<int>(n);
+}
+
+absl::Status PgReplicaStore::ResetProgress() {
+  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
+  return db->ExecScript("DELETE FROM partition_progress");
+}
+
+absl::StatusOr<int> PgReplicaStore::ClampProgress(int64_t ceiling) {
+  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
+  CMO_ASSIGN_OR_RETURN(base::PgResult r,
+                       db->Exec("UPDATE partition_progress SET max_lsn = $1 WHERE max_lsn > $1",
+                                {std::to_string(ceiling)}));
+  return static_cast<int>(r.affected());
 }
 
 absl::StatusOr<std::vector<uint64_t>> PgReplicaStore::Digests(std::string_view domain) {
-  return internal::PgDigests(*db_, domain, bits_);
+  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
+  return internal::PgDigests(*db, domain, session_->digest_bits());
+}
+
+absl::StatusOr<std::vector<Row>> PgReplicaStore::RowsInBucket(std::string_view domain,
+                                                              uint32_t bucket) {
+  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
+  return internal::PgRowsInBucket(*db, domain, bucket);
+}
+
+absl::StatusOr<int64_t> PgReplicaStore::CollectTombstones(std::string_view domain,
+                                                          absl::Time cutoff, int64_t limit) {
+  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
+  internal::PgTxn txn(*db);
+  CMO_RETURN_IF_ERROR(txn.Begin());
+  CMO_RETURN_IF_ERROR(internal::PgLockWriters(*db, "writer_lock").status());
+  CMO_ASSIGN_OR_RETURN(int64_t n, internal::PgCollectTombstones(*db, session_->digest_bits(),
+                                                                domain, cutoff, limit));
+  CMO_RETURN_IF_ERROR(txn.Commit());
+  return n;
+}
+
+absl::StatusOr<absl::Time> PgReplicaStore::TombstoneHorizon() {
+  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
+  return internal::PgTombstoneHorizon(*db);
+}
+
+absl::StatusOr<int64_t> PgReplicaStore::CollectedThroughLsn() {
+  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
+  return internal::PgSetting(*db, "collected_through_lsn");
+}
+
+absl::Status PgReplicaStore::Scan(std::string_view domain,
+                                  const std::function<void(uint32_t bucket, const Row& row)>& fn) {
+  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
+  return internal::PgScan(*db, domain, fn);
+}
+
+absl::StatusOr<int64_t> PgReplicaStore::CountRows(std::string_view domain) {
+  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
+  return internal::PgCountRows(*db, domain);
 }
 
 }  // namespace cmo::store

@@ -1,47 +1,49 @@
-// A region's replica on a PostgreSQL server (issue: run across machines; in progress — not yet
-// behind a store interface). Same contract as ReplicaStore: Apply writes every row whose LSN is
-// newer than the stored one and records the consumed partition positions in the same
-// transaction (so a replay after a crash is harmless), with bucket digests kept in step.
+// A regional replica on a PostgreSQL server (see PgPrimaryStore for the schema). Apply takes
+// the store's writer lock, so the applier and reconciliation's repairs never compute digest
+// deltas from each other's stale reads.
 #ifndef CMO_STORE_PG_REPLICA_STORE_H_
 #define CMO_STORE_PG_REPLICA_STORE_H_
 
+#include <map>
 #include <memory>
-#include <optional>
-#include <span>
 #include <string>
-#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "store/primary_store.h"
 #include "store/replica_store.h"
-#include "store/row.h"
-
-namespace cmo::base {
-class PgConnection;
-}
 
 namespace cmo::store {
 
-// Not thread-safe: one per applier thread.
-class PgReplicaStore {
+namespace internal {
+class PgSession;
+}
+
+class PgReplicaStore final : public ReplicaStore {
  public:
   static absl::StatusOr<std::unique_ptr<PgReplicaStore>> Open(const std::string& uri,
                                                               const StoreOptions& options = {});
-  ~PgReplicaStore();
+  ~PgReplicaStore() override;
 
-  absl::StatusOr<ApplyStats> Apply(std::span<const Row> rows,
-                                   std::span<const PartitionProgress> progress);
-  absl::StatusOr<std::optional<Row>> Get(std::string_view domain, std::string_view key);
-  absl::StatusOr<std::vector<PartitionProgress>> Progress();
-  // min over `partitions` of the highest LSN seen there; 0 while one was never seen.
-  absl::StatusOr<int64_t> Watermark(std::span<const std::pair<std::string, int32_t>> partitions);
-  absl::StatusOr<std::vector<uint64_t>> Digests(std::string_view domain);
+  absl::StatusOr<ApplyStats> Apply(std::span<const Row> rows, std::span<const PartitionProgress> progress) override;
+  absl::StatusOr<int> Repair(std::span<const Fix> fixes) override;
+  absl::StatusOr<std::optional<Row>> Get(std::string_view domain, std::string_view key) override;
+  absl::StatusOr<std::vector<PartitionProgress>> Progress() override;
+  absl::Status SetTopicPartitions(const std::map<std::string, int>& topics) override;
+  absl::StatusOr<int64_t> TopicWatermark(std::string_view topic) override;
+  absl::StatusOr<int> TopicPartitions(std::string_view topic) override;
+  absl::Status ResetProgress() override;
+  absl::StatusOr<int> ClampProgress(int64_t ceiling) override;
+  absl::StatusOr<std::vector<uint64_t>> Digests(std::string_view domain) override;
+  absl::StatusOr<std::vector<Row>> RowsInBucket(std::string_view domain, uint32_t bucket) override;
+  absl::StatusOr<int64_t> CollectTombstones(std::string_view domain, absl::Time cutoff, int64_t limit) override;
+  absl::StatusOr<absl::Time> TombstoneHorizon() override;
+  absl::StatusOr<int64_t> CollectedThroughLsn() override;
+  absl::Status Scan(std::string_view domain, const std::function<void(uint32_t bucket, const Row& row)>& fn) override;
+  absl::StatusOr<int64_t> CountRows(std::string_view domain) override;
 
  private:
-  PgReplicaStore(std::unique_ptr<base::PgConnection> db, int bits);
-  std::unique_ptr<base::PgConnection> db_;
-  int bits_;
+  explicit PgReplicaStore(std::unique_ptr<internal::PgSession> session);
+  std::unique_ptr<internal::PgSession> session_;
 };
 
 }  // namespace cmo::store

@@ -16,15 +16,7 @@
 #include "base/clock.h"
 #include "store/row.h"
 
-namespace cmo::base {
-class SqliteDb;
-}
-
 namespace cmo::store {
-
-namespace internal {
-class RowTable;
-}
 
 struct WriteRequest {
   std::string domain;
@@ -44,57 +36,57 @@ struct OutboxEntry {
 
 struct StoreOptions {
   int digest_bits = 12;  // 4096 digest buckets per domain; fixed when the store is created
-  bool synchronous_full = true;
+  bool synchronous_full = true;  // SQLite: fsync on every commit
+  std::string pg_schema = "cmo";  // PostgreSQL: the schema cmo's tables live in
 };
 
-// Not thread-safe: one PrimaryStore per thread (SQLite serializes writers across them).
+// The primary side of a store: SQLite (SqlitePrimaryStore) or PostgreSQL (PgPrimaryStore),
+// chosen by the URL given to Open. Not thread-safe: one PrimaryStore per thread (the pool in
+// the client library leases them); the database serializes what must be serialized.
 class PrimaryStore {
  public:
-  static absl::StatusOr<std::unique_ptr<PrimaryStore>> Open(const std::string& path,
+  // `url`: a file path or `sqlite:PATH` (embedded SQLite), or a libpq connection URI
+  // `postgresql://user@host:port/db?...` (PostgreSQL; the schema is created on first use).
+  // kInvalidArgument for a URL of another scheme.
+  static absl::StatusOr<std::unique_ptr<PrimaryStore>> Open(const std::string& url,
                                                             const base::Clock& clock,
                                                             const StoreOptions& options = {});
-  ~PrimaryStore();
+  virtual ~PrimaryStore() = default;
 
-  // Commits the writes in one transaction with consecutive LSNs; returns them in order.
-  absl::StatusOr<std::vector<int64_t>> Write(std::span<const WriteRequest> writes);
+  // Commits the writes in one transaction with consecutive LSNs; returns them in order. On
+  // every backend, a transaction holding LSN n commits before any transaction holding a larger
+  // LSN becomes visible (store/README.md): the outbox never shows a gap that fills in later.
+  virtual absl::StatusOr<std::vector<int64_t>> Write(std::span<const WriteRequest> writes) = 0;
 
-  absl::StatusOr<std::optional<Row>> Get(std::string_view domain, std::string_view key);
-  absl::StatusOr<int64_t> LastLsn();
+  virtual absl::StatusOr<std::optional<Row>> Get(std::string_view domain,
+                                                 std::string_view key) = 0;
+  virtual absl::StatusOr<int64_t> LastLsn() = 0;
 
   // Outbox entries with LSN > after_lsn, in LSN order, at most `limit`.
-  absl::StatusOr<std::vector<OutboxEntry>> ReadOutbox(int64_t after_lsn, int limit);
+  virtual absl::StatusOr<std::vector<OutboxEntry>> ReadOutbox(int64_t after_lsn, int limit) = 0;
   // Every LSN <= lsn has been delivered to Kafka (acknowledged).
-  absl::Status SetPublishedThrough(int64_t lsn);
-  absl::StatusOr<int64_t> PublishedThrough();
+  virtual absl::Status SetPublishedThrough(int64_t lsn) = 0;
+  virtual absl::StatusOr<int64_t> PublishedThrough() = 0;
   // Deletes entries with LSN <= lsn: call only once every region has applied them.
-  absl::Status TrimOutbox(int64_t lsn);
-  absl::StatusOr<int64_t> OutboxSize();
+  virtual absl::Status TrimOutbox(int64_t lsn) = 0;
+  virtual absl::StatusOr<int64_t> OutboxSize() = 0;
 
-  absl::StatusOr<std::vector<uint64_t>> Digests(std::string_view domain);
-  absl::StatusOr<std::vector<Row>> RowsInBucket(std::string_view domain, uint32_t bucket);
+  virtual absl::StatusOr<std::vector<uint64_t>> Digests(std::string_view domain) = 0;
+  virtual absl::StatusOr<std::vector<Row>> RowsInBucket(std::string_view domain,
+                                                        uint32_t bucket) = 0;
   // Tombstone collection: deletes tombstones of `domain` committed before `cutoff` (at most
   // `limit` per call) and raises the store's horizon (see internal/row_table.h). Run it with the
   // same cutoff on the primary and every replica, a grace period longer than the longest
   // tolerated replica downtime in the past.
-  absl::StatusOr<int64_t> CollectTombstones(std::string_view domain, absl::Time cutoff,
-                                            int64_t limit = 100'000);
-  absl::StatusOr<absl::Time> TombstoneHorizon();
-  absl::StatusOr<int64_t> CollectedThroughLsn();
+  virtual absl::StatusOr<int64_t> CollectTombstones(std::string_view domain, absl::Time cutoff,
+                                                    int64_t limit = 100'000) = 0;
+  virtual absl::StatusOr<absl::Time> TombstoneHorizon() = 0;
+  virtual absl::StatusOr<int64_t> CollectedThroughLsn() = 0;
   // Every row of `domain`, in (bucket, key) order (full-scan verification of the digests).
-  absl::Status Scan(std::string_view domain,
-                    const std::function<void(uint32_t bucket, const Row& row)>& fn);
-  absl::StatusOr<std::vector<std::string>> Domains();
-  int digest_bits() const;
-
- private:
-  PrimaryStore(std::unique_ptr<base::SqliteDb> db, std::unique_ptr<internal::RowTable> rows,
-               const base::Clock& clock);
-  absl::StatusOr<int64_t> Setting(std::string_view name);
-  absl::Status SetSetting(std::string_view name, int64_t value);
-
-  std::unique_ptr<base::SqliteDb> db_;
-  std::unique_ptr<internal::RowTable> rows_;
-  const base::Clock& clock_;
+  virtual absl::Status Scan(std::string_view domain,
+                            const std::function<void(uint32_t bucket, const Row& row)>& fn) = 0;
+  virtual absl::StatusOr<std::vector<std::string>> Domains() = 0;
+  virtual int digest_bits() const = 0;
 };
 
 }  // namespace cmo::store

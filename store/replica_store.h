@@ -41,18 +41,19 @@ struct ApplyStats {
 int64_t WatermarkOf(std::span<const PartitionProgress> progress,
                     std::span<const std::pair<std::string, int32_t>> partitions);
 
-// Not thread-safe: one ReplicaStore per applier thread.
+// The replica side of a store: SQLite (SqliteReplicaStore) or PostgreSQL (PgReplicaStore), chosen
+// by the URL given to Open (see PrimaryStore::Open). Not thread-safe: one per thread.
 class ReplicaStore {
  public:
-  static absl::StatusOr<std::unique_ptr<ReplicaStore>> Open(const std::string& path,
+  static absl::StatusOr<std::unique_ptr<ReplicaStore>> Open(const std::string& url,
                                                             const StoreOptions& options = {});
-  ~ReplicaStore();
+  virtual ~ReplicaStore() = default;
 
   // In one transaction: writes every row whose LSN is newer than the stored one (a tombstone
   // is a row, so an older write arriving late never resurrects a deleted key) and records
   // `progress`.
-  absl::StatusOr<ApplyStats> Apply(std::span<const Row> rows,
-                                   std::span<const PartitionProgress> progress);
+  virtual absl::StatusOr<ApplyStats> Apply(std::span<const Row> rows,
+                                   std::span<const PartitionProgress> progress) = 0;
 
   // Reconciliation's repair, in one transaction: for each fix, if the replica's row of that
   // key still has version `expected_lsn` (0: still absent) — i.e. nothing was applied since the
@@ -64,48 +65,44 @@ class ReplicaStore {
     int64_t expected_lsn = 0;
     std::optional<Row> row;
   };
-  absl::StatusOr<int> Repair(std::span<const Fix> fixes);
+  virtual absl::StatusOr<int> Repair(std::span<const Fix> fixes) = 0;
 
-  absl::StatusOr<std::optional<Row>> Get(std::string_view domain, std::string_view key);
-  absl::StatusOr<std::vector<PartitionProgress>> Progress();
+  virtual absl::StatusOr<std::optional<Row>> Get(std::string_view domain, std::string_view key) = 0;
+  virtual absl::StatusOr<std::vector<PartitionProgress>> Progress() = 0;
   // min over `partitions` of the highest LSN seen there: every change <= it has been applied
   // (the relay's heartbeats reach every partition). 0 while some partition was never seen.
   absl::StatusOr<int64_t> Watermark(std::span<const std::pair<std::string, int32_t>> partitions);
   // Records the partition count of the change topics being applied (the applier, on discovery).
-  absl::Status SetTopicPartitions(const std::map<std::string, int>& topics);
+  virtual absl::Status SetTopicPartitions(const std::map<std::string, int>& topics) = 0;
   // min over the partitions of `topic` of the highest LSN seen there: every change of that
   // topic with LSN <= it has been applied. 0 for a topic not (yet) recorded or a partition
   // never seen. What the client library checks session tokens against.
-  absl::StatusOr<int64_t> TopicWatermark(std::string_view topic);
+  virtual absl::StatusOr<int64_t> TopicWatermark(std::string_view topic) = 0;
   // The recorded partition count of `topic`; 0 if not recorded.
-  absl::StatusOr<int> TopicPartitions(std::string_view topic);
+  virtual absl::StatusOr<int> TopicPartitions(std::string_view topic) = 0;
   // Forgets all positions (after the change log was lost): events are consumed from the start
   // again, and already-applied LSNs are skipped by Apply.
-  absl::Status ResetProgress();
+  virtual absl::Status ResetProgress() = 0;
   // Lowers every partition's recorded highest LSN above `ceiling` to it, in one transaction;
   // returns how many partitions changed. For an operator clearing a watermark poisoned by a
   // forged event (the primary's last LSN is the ceiling no real event exceeds).
-  absl::StatusOr<int> ClampProgress(int64_t ceiling);
+  virtual absl::StatusOr<int> ClampProgress(int64_t ceiling) = 0;
 
-  absl::StatusOr<std::vector<uint64_t>> Digests(std::string_view domain);
-  absl::StatusOr<std::vector<Row>> RowsInBucket(std::string_view domain, uint32_t bucket);
+  virtual absl::StatusOr<std::vector<uint64_t>> Digests(std::string_view domain) = 0;
+  virtual absl::StatusOr<std::vector<Row>> RowsInBucket(std::string_view domain, uint32_t bucket) = 0;
   // Tombstone collection: deletes tombstones of `domain` committed before `cutoff` (at most
   // `limit` per call) and raises the store's horizon (see internal/row_table.h). Run it with the
   // same cutoff on the primary and every replica, a grace period longer than the longest
   // tolerated replica downtime in the past.
-  absl::StatusOr<int64_t> CollectTombstones(std::string_view domain, absl::Time cutoff,
-                                            int64_t limit = 100'000);
-  absl::StatusOr<absl::Time> TombstoneHorizon();
-  absl::StatusOr<int64_t> CollectedThroughLsn();
+  virtual absl::StatusOr<int64_t> CollectTombstones(std::string_view domain, absl::Time cutoff,
+                                            int64_t limit = 100'000) = 0;
+  virtual absl::StatusOr<absl::Time> TombstoneHorizon() = 0;
+  virtual absl::StatusOr<int64_t> CollectedThroughLsn() = 0;
   // Every row of `domain`, in (bucket, key) order (full-scan verification of the digests).
-  absl::Status Scan(std::string_view domain,
-                    const std::function<void(uint32_t bucket, const Row& row)>& fn);
-  absl::StatusOr<int64_t> CountRows(std::string_view domain);
+  virtual absl::Status Scan(std::string_view domain,
+                    const std::function<void(uint32_t bucket, const Row& row)>& fn) = 0;
+  virtual absl::StatusOr<int64_t> CountRows(std::string_view domain) = 0;
 
- private:
-  ReplicaStore(std::unique_ptr<base::SqliteDb> db, std::unique_ptr<internal::RowTable> rows);
-  std::unique_ptr<base::SqliteDb> db_;
-  std::unique_ptr<internal::RowTable> rows_;
 };
 
 }  // namespace cmo::store

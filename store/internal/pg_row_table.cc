@@ -6,40 +6,38 @@
 namespace cmo::store::internal {
 namespace {
 
-// Idempotent: every Open runs it. A schema version table comes with the store interface.
-constexpr std::string_view kSchema = R"sql(
-CREATE TABLE IF NOT EXISTS cmo_settings (name TEXT PRIMARY KEY, value BIGINT NOT NULL);
-CREATE TABLE IF NOT EXISTS cmo_rows (
-  domain TEXT NOT NULL, key BYTEA NOT NULL, bucket INT NOT NULL, value BYTEA NOT NULL,
-  lsn BIGINT NOT NULL, tombstone BOOLEAN NOT NULL, commit_ms BIGINT NOT NULL,
-  PRIMARY KEY (domain, key));
-CREATE INDEX IF NOT EXISTS cmo_rows_by_bucket ON cmo_rows (domain, bucket, key);
-CREATE TABLE IF NOT EXISTS cmo_digests (
-  domain TEXT NOT NULL, bucket INT NOT NULL, sum BIGINT NOT NULL, rows BIGINT NOT NULL,
-  PRIMARY KEY (domain, bucket));
-)sql";
-
 constexpr char kHex[] = "0123456789abcdef";
+constexpr int kScanPage = 10'000;
+constexpr std::string_view kRowColumns =
+    "value, lsn, tombstone, commit_ms, kafka_offset, key, bucket";
 
-// A digest sum is a uint64 mod 2^64; PostgreSQL has no unsigned type, so it is stored as the
-// BIGINT with the same bits.
+// A digest sum is a uint64 mod 2^64; PostgreSQL has no unsigned type, so a row's hash is
+// stored as the BIGINT with the same bits.
 int64_t AsStored(uint64_t v) { return static_cast<int64_t>(v); }
-uint64_t AsDigest(int64_t v) { return static_cast<uint64_t>(v); }
+
+// Columns as kRowColumns orders them.
+absl::StatusOr<Row> ReadRow(const base::PgResult& r, int i, std::string_view domain) {
+  Row row;
+  row.domain = std::string(domain);
+  CMO_ASSIGN_OR_RETURN(row.value, ByteaValue(r.Text(i, 0)));
+  CMO_ASSIGN_OR_RETURN(row.lsn, r.Int(i, 1));
+  row.tombstone = r.Text(i, 2) == "t";
+  CMO_ASSIGN_OR_RETURN(int64_t ms, r.Int(i, 3));
+  row.commit_time = absl::FromUnixMillis(ms);
+  CMO_ASSIGN_OR_RETURN(row.kafka_offset, r.Int(i, 4));
+  CMO_ASSIGN_OR_RETURN(row.key, ByteaValue(r.Text(i, 5)));
+  return row;
+}
+
+absl::Status RaiseSetting(base::PgConnection& db, std::string_view name, int64_t value) {
+  return db
+      .Exec("INSERT INTO settings VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = "
+            "GREATEST(settings.value, EXCLUDED.value)",
+            {std::string(name), std::to_string(value)})
+      .status();
+}
 
 }  // namespace
-
-absl::StatusOr<int> OpenPgRowTables(base::PgConnection& db, int digest_bits_if_new) {
-  CMO_RETURN_IF_ERROR(db.ExecScript("SET client_min_messages = warning"));
-  CMO_RETURN_IF_ERROR(db.ExecScript(kSchema));
-  CMO_RETURN_IF_ERROR(db.Exec("INSERT INTO cmo_settings VALUES ('digest_bits', $1) "
-                              "ON CONFLICT (name) DO NOTHING",
-                              {std::to_string(digest_bits_if_new)})
-                          .status());
-  CMO_ASSIGN_OR_RETURN(base::PgResult bits,
-                       db.Exec("SELECT value FROM cmo_settings WHERE name = 'digest_bits'"));
-  CMO_ASSIGN_OR_RETURN(int64_t b, bits.Int(0, 0));
-  return static_cast<int>(b);
-}
 
 std::string ByteaParam(std::string_view bytes) {
   std::string out = "\\x";
@@ -64,6 +62,41 @@ absl::StatusOr<std::string> ByteaValue(std::string_view text) {
   return out;
 }
 
+void PgArray::Add(std::string_view text) {
+  if (out_.size() > 1) out_.push_back(',');
+  out_.push_back('"');
+  for (char c : text) {
+    if (c == '"' || c == '\\') out_.push_back('\\');
+    out_.push_back(c);
+  }
+  out_.push_back('"');
+}
+
+void PgArray::AddBytea(std::string_view bytes) {
+  if (out_.size() > 1) out_.push_back(',');
+  out_.append("\"\\\\x");  // the element's own backslash, escaped inside the quoted element
+  for (unsigned char c : bytes) {
+    out_.push_back(kHex[c >> 4]);
+    out_.push_back(kHex[c & 15]);
+  }
+  out_.push_back('"');
+}
+
+void PgArray::Add(int64_t v) {
+  if (out_.size() > 1) out_.push_back(',');
+  out_.append(std::to_string(v));
+}
+
+void PgArray::Add(bool v) {
+  if (out_.size() > 1) out_.push_back(',');
+  out_.push_back(v ? 't' : 'f');
+}
+
+std::string PgArray::Done() && {
+  out_.push_back('}');
+  return std::move(out_);
+}
+
 PgTxn::~PgTxn() {
   if (open_) (void)db_.ExecScript("ROLLBACK");
 }
@@ -79,100 +112,288 @@ absl::Status PgTxn::Commit() {
   return db_.ExecScript("COMMIT");
 }
 
-absl::StatusOr<std::optional<std::pair<int64_t, uint64_t>>> PgRowWriter::Version(
-    std::string_view domain, std::string_view key) {
+absl::StatusOr<int64_t> PgLockWriters(base::PgConnection& db, std::string_view row) {
   CMO_ASSIGN_OR_RETURN(
-      base::PgResult old,
-      db_.Exec("SELECT lsn, tombstone, value FROM cmo_rows WHERE domain = $1 AND key = $2",
-               {std::string(domain), ByteaParam(key)}));
-  if (old.rows() == 0) return std::optional<std::pair<int64_t, uint64_t>>();
-  CMO_ASSIGN_OR_RETURN(int64_t lsn, old.Int(0, 0));
-  CMO_ASSIGN_OR_RETURN(std::string value, ByteaValue(old.Text(0, 2)));
-  return std::optional(std::make_pair(lsn, RowHash(key, lsn, old.Text(0, 1) == "t", value)));
+      base::PgResult r,
+      db.Exec("SELECT value FROM settings WHERE name = $1 FOR UPDATE", {std::string(row)}));
+  if (r.rows() != 1) {
+    return absl::DataLossError(base::StrCat("settings row ", row, " is missing; it was deleted "
+                                            "by hand: restore it or recreate the store"));
+  }
+  return r.Int(0, 0);
 }
 
-absl::Status PgRowWriter::Put(const Row& row,
-                              const std::optional<std::pair<int64_t, uint64_t>>& old) {
-  const uint32_t bucket = DigestBucket(row.key, bits_);
-  auto& [sum, rows] = deltas_[{row.domain, bucket}];
-  if (old.has_value()) {
-    sum -= old->second;
-    --rows;
-  }
-  sum += RowHash(row);
-  ++rows;
-  return db_
-      .Exec(
-          "INSERT INTO cmo_rows (domain, key, bucket, value, lsn, tombstone, commit_ms) "
-          "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (domain, key) DO UPDATE SET "
-          "value = EXCLUDED.value, lsn = EXCLUDED.lsn, tombstone = EXCLUDED.tombstone, "
-          "commit_ms = EXCLUDED.commit_ms",
-          {row.domain, ByteaParam(row.key), std::to_string(bucket), ByteaParam(row.value),
-           std::to_string(row.lsn), row.tombstone ? "true" : "false",
-           std::to_string(absl::ToUnixMillis(row.commit_time))})
+absl::StatusOr<int64_t> PgSetting(base::PgConnection& db, std::string_view name) {
+  CMO_ASSIGN_OR_RETURN(base::PgResult r, db.Exec("SELECT value FROM settings WHERE name = $1",
+                                                 {std::string(name)}));
+  return r.rows() == 0 ? 0 : r.Int(0, 0);
+}
+
+absl::Status PgSetSetting(base::PgConnection& db, std::string_view name, int64_t value) {
+  return db
+      .Exec("INSERT INTO settings VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = "
+            "EXCLUDED.value",
+            {std::string(name), std::to_string(value)})
       .status();
 }
 
-absl::Status PgRowWriter::Flush() {
-  for (const auto& [where, delta] : deltas_) {
-    const std::string bucket = std::to_string(where.second);
-    CMO_ASSIGN_OR_RETURN(
-        base::PgResult cur,
-        db_.Exec("SELECT sum, rows FROM cmo_digests WHERE domain = $1 AND bucket = $2",
-                 {where.first, bucket}));
-    uint64_t sum = delta.first;
-    int64_t rows = delta.second;
-    if (cur.rows() == 1) {
-      CMO_ASSIGN_OR_RETURN(int64_t stored, cur.Int(0, 0));
-      CMO_ASSIGN_OR_RETURN(int64_t stored_rows, cur.Int(0, 1));
-      sum += AsDigest(stored);
-      rows += stored_rows;
-    }
-    CMO_RETURN_IF_ERROR(
-        db_.Exec("INSERT INTO cmo_digests (domain, bucket, sum, rows) VALUES ($1, $2, $3, $4) "
-                 "ON CONFLICT (domain, bucket) DO UPDATE SET sum = EXCLUDED.sum, "
-                 "rows = EXCLUDED.rows",
-                 {where.first, bucket, std::to_string(AsStored(sum)), std::to_string(rows)})
-            .status());
+absl::Status PgRowWriter::Prefetch(
+    std::span<const std::pair<std::string_view, std::string_view>> keys) {
+  PgArray domains, buckets, names;
+  int n = 0;
+  for (const auto& [domain, key] : keys) {
+    auto [it, inserted] = current_.try_emplace(Key(domain, key), std::nullopt);
+    if (!inserted) continue;
+    domains.Add(domain);
+    buckets.Add(int64_t{DigestBucket(key, bits_)});
+    names.AddBytea(key);
+    ++n;
   }
-  deltas_.clear();
+  if (n == 0) return absl::OkStatus();
+  CMO_ASSIGN_OR_RETURN(
+      base::PgResult r,
+      db_.Exec("SELECT r.domain, r.key, r.lsn, r.hash FROM unnest($1::text[], $2::int[], "
+               "$3::bytea[]) AS k(domain, bucket, key) JOIN rows r ON r.domain = k.domain AND "
+               "r.bucket = k.bucket AND r.key = k.key",
+               {std::move(domains).Done(), std::move(buckets).Done(), std::move(names).Done()}));
+  for (int i = 0; i < r.rows(); ++i) {
+    CMO_ASSIGN_OR_RETURN(std::string key, ByteaValue(r.Text(i, 1)));
+    PgVersion v;
+    CMO_ASSIGN_OR_RETURN(v.lsn, r.Int(i, 2));
+    CMO_ASSIGN_OR_RETURN(int64_t hash, r.Int(i, 3));
+    v.hash = static_cast<uint64_t>(hash);
+    current_[Key(r.Text(i, 0), std::move(key))] = v;
+  }
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::optional<Row>> PgGetRow(base::PgConnection& db, std::string_view domain,
-                                            std::string_view key) {
-  CMO_ASSIGN_OR_RETURN(base::PgResult r,
-                       db.Exec("SELECT value, lsn, tombstone, commit_ms FROM cmo_rows "
-                               "WHERE domain = $1 AND key = $2",
-                               {std::string(domain), ByteaParam(key)}));
+absl::StatusOr<std::optional<PgVersion>> PgRowWriter::Version(std::string_view domain,
+                                                              std::string_view key) const {
+  auto it = current_.find(Key(domain, key));
+  if (it == current_.end()) {
+    return absl::InternalError(base::StrCat("row ", domain, "/", key, " was not prefetched"));
+  }
+  return it->second;
+}
+
+void PgRowWriter::Known(const Row& row) {
+  current_[Key(row.domain, row.key)] = PgVersion{row.lsn, RowHash(row)};
+}
+
+absl::Status PgRowWriter::Put(const Row& row) {
+  CMO_ASSIGN_OR_RETURN(std::optional<PgVersion> old, Version(row.domain, row.key));
+  const uint64_t hash = RowHash(row);
+  Delta& d = digests_[{row.domain, DigestBucket(row.key, bits_)}];
+  d.sum += hash - (old.has_value() ? old->hash : 0);
+  d.rows += old.has_value() ? 0 : 1;
+  current_[Key(row.domain, row.key)] = PgVersion{row.lsn, hash};
+  pending_[Key(row.domain, row.key)] = row;
+  return absl::OkStatus();
+}
+
+absl::Status PgRowWriter::Delete(std::string_view domain, std::string_view key) {
+  CMO_ASSIGN_OR_RETURN(std::optional<PgVersion> old, Version(domain, key));
+  if (!old.has_value()) return absl::OkStatus();
+  Delta& d = digests_[{std::string(domain), DigestBucket(key, bits_)}];
+  d.sum -= old->hash;
+  d.rows -= 1;
+  current_[Key(domain, key)] = std::nullopt;
+  pending_[Key(domain, key)] = std::nullopt;
+  return absl::OkStatus();
+}
+
+absl::Status PgRowWriter::Flush() {
+  std::vector<Row> puts;
+  std::vector<Key> deletes;
+  for (auto& [key, row] : pending_) {
+    if (row.has_value()) {
+      puts.push_back(std::move(*row));
+    } else {
+      deletes.push_back(key);
+    }
+  }
+  pending_.clear();
+  CMO_RETURN_IF_ERROR(Send(puts, deletes));
+  return SendDigests();
+}
+
+absl::Status PgRowWriter::Send(std::span<const Row> puts, std::span<const Key> deletes) {
+  if (!deletes.empty()) {
+    PgArray domains, buckets, keys;
+    for (const auto& [domain, key] : deletes) {
+      domains.Add(domain);
+      buckets.Add(int64_t{DigestBucket(key, bits_)});
+      keys.AddBytea(key);
+    }
+    CMO_RETURN_IF_ERROR(
+        db_.Exec("DELETE FROM rows r USING unnest($1::text[], $2::int[], $3::bytea[]) AS "
+                 "k(domain, bucket, key) WHERE r.domain = k.domain AND r.bucket = k.bucket AND "
+                 "r.key = k.key",
+                 {std::move(domains).Done(), std::move(buckets).Done(), std::move(keys).Done()})
+            .status());
+  }
+  if (puts.empty()) return absl::OkStatus();
+  PgArray domains, buckets, keys, values, lsns, tombstones, commit_ms, offsets, hashes;
+  for (const Row& row : puts) {
+    domains.Add(row.domain);
+    buckets.Add(int64_t{DigestBucket(row.key, bits_)});
+    keys.AddBytea(row.key);
+    values.AddBytea(row.value);
+    lsns.Add(row.lsn);
+    tombstones.Add(row.tombstone);
+    commit_ms.Add(absl::ToUnixMillis(row.commit_time));
+    offsets.Add(row.kafka_offset);
+    hashes.Add(AsStored(RowHash(row)));
+  }
+  return db_
+      .Exec("INSERT INTO rows (domain, bucket, key, value, lsn, tombstone, commit_ms, "
+            "kafka_offset, hash) SELECT * FROM unnest($1::text[], $2::int[], $3::bytea[], "
+            "$4::bytea[], $5::bigint[], $6::bool[], $7::bigint[], $8::bigint[], $9::bigint[]) "
+            "ON CONFLICT (domain, bucket, key) DO UPDATE SET value = EXCLUDED.value, lsn = "
+            "EXCLUDED.lsn, tombstone = EXCLUDED.tombstone, commit_ms = EXCLUDED.commit_ms, "
+            "kafka_offset = EXCLUDED.kafka_offset, hash = EXCLUDED.hash",
+            {std::move(domains).Done(), std::move(buckets).Done(), std::move(keys).Done(),
+             std::move(values).Done(), std::move(lsns).Done(), std::move(tombstones).Done(),
+             std::move(commit_ms).Done(), std::move(offsets).Done(), std::move(hashes).Done()})
+      .status();
+}
+
+absl::Status PgRowWriter::SendDigests() {
+  if (digests_.empty()) return absl::OkStatus();
+  PgArray domains, buckets, los, his, rows;
+  for (const auto& [where, d] : digests_) {
+    domains.Add(where.first);
+    buckets.Add(int64_t{where.second});
+    los.Add(static_cast<int64_t>(d.sum & 0xffffffffu));
+    his.Add(static_cast<int64_t>(d.sum >> 32));
+    rows.Add(d.rows);
+  }
+  digests_.clear();
+  // sum mod 2^64 in two 32-bit halves: every intermediate stays below 2^34 (see the schema).
+  return db_
+      .Exec("INSERT INTO digests (domain, bucket, lo, hi, rows) SELECT * FROM unnest($1::text[], "
+            "$2::int[], $3::bigint[], $4::bigint[], $5::bigint[]) ON CONFLICT (domain, bucket) "
+            "DO UPDATE SET lo = (digests.lo + EXCLUDED.lo) % 4294967296, hi = (digests.hi + "
+            "EXCLUDED.hi + (digests.lo + EXCLUDED.lo) / 4294967296) % 4294967296, rows = "
+            "digests.rows + EXCLUDED.rows",
+            {std::move(domains).Done(), std::move(buckets).Done(), std::move(los).Done(),
+             std::move(his).Done(), std::move(rows).Done()})
+      .status();
+}
+
+absl::StatusOr<std::optional<Row>> PgGetRow(base::PgConnection& db, int bits,
+                                            std::string_view domain, std::string_view key) {
+  CMO_ASSIGN_OR_RETURN(
+      base::PgResult r,
+      db.Exec(base::StrCat("SELECT ", kRowColumns,
+                           " FROM rows WHERE domain = $1 AND bucket = $2 AND key = $3"),
+              {std::string(domain), std::to_string(DigestBucket(key, bits)), ByteaParam(key)}));
   if (r.rows() == 0) return std::optional<Row>();
-  Row row;
-  row.domain = std::string(domain);
-  row.key = std::string(key);
-  CMO_ASSIGN_OR_RETURN(row.value, ByteaValue(r.Text(0, 0)));
-  CMO_ASSIGN_OR_RETURN(row.lsn, r.Int(0, 1));
-  row.tombstone = r.Text(0, 2) == "t";
-  CMO_ASSIGN_OR_RETURN(int64_t ms, r.Int(0, 3));
-  row.commit_time = absl::FromUnixMillis(ms);
+  CMO_ASSIGN_OR_RETURN(Row row, ReadRow(r, 0, domain));
   return std::optional<Row>(std::move(row));
 }
 
 absl::StatusOr<std::vector<uint64_t>> PgDigests(base::PgConnection& db, std::string_view domain,
                                                 int bits) {
   std::vector<uint64_t> out(size_t{1} << bits, 0);
-  CMO_ASSIGN_OR_RETURN(
-      base::PgResult r,
-      db.Exec("SELECT bucket, sum FROM cmo_digests WHERE domain = $1", {std::string(domain)}));
+  CMO_ASSIGN_OR_RETURN(base::PgResult r,
+                       db.Exec("SELECT bucket, lo, hi FROM digests WHERE domain = $1",
+                               {std::string(domain)}));
   for (int i = 0; i < r.rows(); ++i) {
     CMO_ASSIGN_OR_RETURN(int64_t bucket, r.Int(i, 0));
-    CMO_ASSIGN_OR_RETURN(int64_t sum, r.Int(i, 1));
+    CMO_ASSIGN_OR_RETURN(int64_t lo, r.Int(i, 1));
+    CMO_ASSIGN_OR_RETURN(int64_t hi, r.Int(i, 2));
     if (bucket < 0 || static_cast<size_t>(bucket) >= out.size()) {
-      return absl::DataLossError(base::StrCat("cmo_digests holds bucket ", bucket, " of ",
-                                              out.size(), "; the table was changed by hand"));
+      return absl::DataLossError(base::StrCat("digests holds bucket ", bucket, " of ", out.size(),
+                                              "; the table was changed by hand"));
     }
-    out[static_cast<size_t>(bucket)] = AsDigest(sum);
+    out[static_cast<size_t>(bucket)] = static_cast<uint64_t>(lo) | (static_cast<uint64_t>(hi) << 32);
   }
   return out;
+}
+
+absl::StatusOr<std::vector<Row>> PgRowsInBucket(base::PgConnection& db, std::string_view domain,
+                                                uint32_t bucket) {
+  CMO_ASSIGN_OR_RETURN(
+      base::PgResult r,
+      db.Exec(base::StrCat("SELECT ", kRowColumns,
+                           " FROM rows WHERE domain = $1 AND bucket = $2 ORDER BY key"),
+              {std::string(domain), std::to_string(bucket)}));
+  std::vector<Row> out;
+  out.reserve(static_cast<size_t>(r.rows()));
+  for (int i = 0; i < r.rows(); ++i) {
+    CMO_ASSIGN_OR_RETURN(Row row, ReadRow(r, i, domain));
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
+absl::Status PgScan(base::PgConnection& db, std::string_view domain,
+                    const std::function<void(uint32_t bucket, const Row& row)>& fn) {
+  std::optional<std::pair<int64_t, std::string>> after;  // keyset paging: no OFFSET rescans
+  while (true) {
+    absl::StatusOr<base::PgResult> page =
+        after.has_value()
+            ? db.Exec(base::StrCat("SELECT ", kRowColumns,
+                                   " FROM rows WHERE domain = $1 AND (bucket, key) > ($2, $3) "
+                                   "ORDER BY bucket, key LIMIT $4"),
+                      {std::string(domain), std::to_string(after->first),
+                       ByteaParam(after->second), std::to_string(kScanPage)})
+            : db.Exec(base::StrCat("SELECT ", kRowColumns,
+                                   " FROM rows WHERE domain = $1 ORDER BY bucket, key LIMIT $2"),
+                      {std::string(domain), std::to_string(kScanPage)});
+    if (!page.ok()) return page.status();
+    for (int i = 0; i < page->rows(); ++i) {
+      CMO_ASSIGN_OR_RETURN(Row row, ReadRow(*page, i, domain));
+      CMO_ASSIGN_OR_RETURN(int64_t bucket, page->Int(i, 6));
+      fn(static_cast<uint32_t>(bucket), row);
+      after = std::make_pair(bucket, std::move(row.key));
+    }
+    if (page->rows() < kScanPage) return absl::OkStatus();
+  }
+}
+
+absl::StatusOr<int64_t> PgCountRows(base::PgConnection& db, std::string_view domain) {
+  CMO_ASSIGN_OR_RETURN(base::PgResult r, db.Exec("SELECT count(*) FROM rows WHERE domain = $1",
+                                                 {std::string(domain)}));
+  return r.Int(0, 0);
+}
+
+absl::StatusOr<std::vector<std::string>> PgDomains(base::PgConnection& db) {
+  CMO_ASSIGN_OR_RETURN(base::PgResult r,
+                       db.Exec("SELECT DISTINCT domain FROM digests ORDER BY domain"));
+  std::vector<std::string> out;
+  for (int i = 0; i < r.rows(); ++i) out.emplace_back(r.Text(i, 0));
+  return out;
+}
+
+absl::StatusOr<int64_t> PgCollectTombstones(base::PgConnection& db, int bits,
+                                            std::string_view domain, absl::Time cutoff,
+                                            int64_t limit) {
+  CMO_ASSIGN_OR_RETURN(
+      base::PgResult r,
+      db.Exec(base::StrCat("SELECT ", kRowColumns,
+                           " FROM rows WHERE domain = $1 AND tombstone AND commit_ms < $2 "
+                           "LIMIT $3"),
+              {std::string(domain), std::to_string(absl::ToUnixMillis(cutoff)),
+               std::to_string(limit)}));
+  PgRowWriter writer(db, bits);
+  int64_t max_lsn = 0;
+  for (int i = 0; i < r.rows(); ++i) {
+    CMO_ASSIGN_OR_RETURN(Row row, ReadRow(r, i, domain));
+    writer.Known(row);
+    CMO_RETURN_IF_ERROR(writer.Delete(row.domain, row.key));
+    max_lsn = std::max(max_lsn, row.lsn);
+  }
+  CMO_RETURN_IF_ERROR(writer.Flush());
+  CMO_RETURN_IF_ERROR(RaiseSetting(db, "tombstone_horizon_ms", absl::ToUnixMillis(cutoff)));
+  CMO_RETURN_IF_ERROR(RaiseSetting(db, "collected_through_lsn", max_lsn));
+  return r.rows();
+}
+
+absl::StatusOr<absl::Time> PgTombstoneHorizon(base::PgConnection& db) {
+  CMO_ASSIGN_OR_RETURN(int64_t ms, PgSetting(db, "tombstone_horizon_ms"));
+  return ms == 0 ? absl::InfinitePast() : absl::FromUnixMillis(ms);
 }
 
 }  // namespace cmo::store::internal

@@ -1,31 +1,43 @@
-// Rows and their bucket digests in PostgreSQL (cmo_rows, cmo_digests), shared by the
-// PostgreSQL primary and replica stores as RowTable is by the SQLite ones. Every method runs
-// inside the caller's transaction; digest changes are summed per bucket and written once at
-// Flush, before the caller commits, so a row and its digest always change together.
+// The rows and digests tables on PostgreSQL, shared by the primary and the replica: batched
+// writes (a batch costs the same few round trips whatever its size: keys are sent as arrays and
+// unnest()ed server-side) and the read side every store offers.
 #ifndef CMO_STORE_INTERNAL_PG_ROW_TABLE_H_
 #define CMO_STORE_INTERNAL_PG_ROW_TABLE_H_
 
-#include <map>
+#include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "base/postgres.h"
 #include "store/row.h"
 
 namespace cmo::store::internal {
 
-// Creates the shared tables (idempotent) and reads or records the digest bucket bits.
-absl::StatusOr<int> OpenPgRowTables(base::PgConnection& db, int digest_bits_if_new);
-
-// bytea in text format ("\x" + hex), both ways.
+// bytea in PostgreSQL's hex text format, both ways.
 std::string ByteaParam(std::string_view bytes);
 absl::StatusOr<std::string> ByteaValue(std::string_view text);
 
-// Rolls back unless committed: no early return leaves half a transaction behind.
+// A PostgreSQL array literal, for binding a whole column of a batch as one parameter.
+class PgArray {
+ public:
+  void Add(std::string_view text);
+  void AddBytea(std::string_view bytes);
+  void Add(int64_t v);
+  void Add(bool v);
+  std::string Done() &&;
+
+ private:
+  std::string out_ = "{";
+};
+
+// BEGIN now, ROLLBACK on destruction unless committed.
 class PgTxn {
  public:
   explicit PgTxn(base::PgConnection& db) : db_(db) {}
@@ -38,28 +50,71 @@ class PgTxn {
   bool open_ = false;
 };
 
-// Not thread-safe; borrows the connection. One per transaction.
+// Takes the store's writer lock for the current transaction: a row of `settings`, locked to
+// COMMIT. Every transaction that changes rows or digests holds it, so their digest deltas,
+// computed from versions read before writing, are never computed from a stale read. On the
+// primary it is the LSN counter itself (see PgPrimaryStore::Write). Returns the row's value.
+absl::StatusOr<int64_t> PgLockWriters(base::PgConnection& db, std::string_view row);
+
+absl::StatusOr<int64_t> PgSetting(base::PgConnection& db, std::string_view name);
+absl::Status PgSetSetting(base::PgConnection& db, std::string_view name, int64_t value);
+
+struct PgVersion {
+  int64_t lsn = 0;
+  uint64_t hash = 0;  // RowHash
+};
+
+// One transaction's row changes, buffered and sent in Flush. Callers Prefetch every key they
+// will touch first (one round trip), then decide with Version(), which sees the batch's own
+// earlier changes. A key written twice in a batch is sent once (its last version) — ON CONFLICT
+// DO UPDATE cannot touch a row twice in one statement — while the digests count both.
 class PgRowWriter {
  public:
   PgRowWriter(base::PgConnection& db, int bits) : db_(db), bits_(bits) {}
-  // The stored version of a key (lsn, hash), or nullopt.
-  absl::StatusOr<std::optional<std::pair<int64_t, uint64_t>>> Version(std::string_view domain,
-                                                                      std::string_view key);
-  // Upserts `row`, replacing `old` (its stored version) in its bucket's digest.
-  absl::Status Put(const Row& row, const std::optional<std::pair<int64_t, uint64_t>>& old);
-  // Writes the summed digest changes; call once, right before COMMIT.
+
+  absl::Status Prefetch(std::span<const std::pair<std::string_view, std::string_view>> keys);
+  // The key's version as of this batch; kInternal for a key not prefetched (a bug).
+  absl::StatusOr<std::optional<PgVersion>> Version(std::string_view domain,
+                                                   std::string_view key) const;
+  // Records a version known without a read (rows just selected for collection).
+  void Known(const Row& row);
+  absl::Status Put(const Row& row);
+  absl::Status Delete(std::string_view domain, std::string_view key);
+  // Deletes, upserts and digest deltas: at most three statements.
   absl::Status Flush();
 
  private:
+  using Key = std::pair<std::string, std::string>;
+  struct Delta {
+    uint64_t sum = 0;
+    int64_t rows = 0;
+  };
+  absl::Status Send(std::span<const Row> puts, std::span<const Key> deletes);
+  absl::Status SendDigests();
+
   base::PgConnection& db_;
   int bits_;
-  std::map<std::pair<std::string, uint32_t>, std::pair<uint64_t, int64_t>> deltas_;
+  absl::flat_hash_map<Key, std::optional<PgVersion>> current_;
+  absl::flat_hash_map<Key, std::optional<Row>> pending_;  // nullopt: delete
+  absl::flat_hash_map<std::pair<std::string, uint32_t>, Delta> digests_;
 };
 
-absl::StatusOr<std::optional<Row>> PgGetRow(base::PgConnection& db, std::string_view domain,
-                                            std::string_view key);
+absl::StatusOr<std::optional<Row>> PgGetRow(base::PgConnection& db, int bits,
+                                            std::string_view domain, std::string_view key);
 absl::StatusOr<std::vector<uint64_t>> PgDigests(base::PgConnection& db, std::string_view domain,
                                                 int bits);
+absl::StatusOr<std::vector<Row>> PgRowsInBucket(base::PgConnection& db, std::string_view domain,
+                                                uint32_t bucket);
+// In (bucket, key) order, a page at a time: memory stays flat at any table size.
+absl::Status PgScan(base::PgConnection& db, std::string_view domain,
+                    const std::function<void(uint32_t bucket, const Row& row)>& fn);
+absl::StatusOr<int64_t> PgCountRows(base::PgConnection& db, std::string_view domain);
+absl::StatusOr<std::vector<std::string>> PgDomains(base::PgConnection& db);
+// Tombstone collection inside the caller's transaction, which holds the writer lock.
+absl::StatusOr<int64_t> PgCollectTombstones(base::PgConnection& db, int bits,
+                                            std::string_view domain, absl::Time cutoff,
+                                            int64_t limit);
+absl::StatusOr<absl::Time> PgTombstoneHorizon(base::PgConnection& db);
 
 }  // namespace cmo::store::internal
 

@@ -1,0 +1,175 @@
+#include "store/sqlite_primary_store.h"
+
+#include "base/sqlite.h"
+#include "base/status_macros.h"
+#include "store/internal/row_table.h"
+
+namespace cmo::store {
+namespace {
+
+constexpr std::string_view kPrimarySchema = R"sql(
+CREATE TABLE outbox (
+  lsn INTEGER PRIMARY KEY, domain TEXT NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL,
+  tombstone INTEGER NOT NULL, commit_ms INTEGER NOT NULL, op TEXT NOT NULL,
+  subject TEXT NOT NULL) STRICT;
+CREATE TABLE primary_state (name TEXT PRIMARY KEY, value INTEGER NOT NULL) STRICT;
+INSERT INTO primary_state VALUES ('last_lsn', 0), ('published_through', 0);
+)sql";
+
+}  // namespace
+
+SqlitePrimaryStore::SqlitePrimaryStore(std::unique_ptr<base::SqliteDb> db,
+                           std::unique_ptr<internal::RowTable> rows, const base::Clock& clock)
+    : db_(std::move(db)), rows_(std::move(rows)), clock_(clock) {}
+
+SqlitePrimaryStore::~SqlitePrimaryStore() = default;
+
+absl::StatusOr<std::unique_ptr<SqlitePrimaryStore>> SqlitePrimaryStore::Open(const std::string& path,
+                                                                 const base::Clock& clock,
+                                                                 const StoreOptions& options) {
+  CMO_ASSIGN_OR_RETURN(internal::OpenedStore opened,
+                       internal::OpenStore(path, options.synchronous_full, options.digest_bits,
+                                           "primary", {kPrimarySchema}));
+  return std::unique_ptr<SqlitePrimaryStore>(
+      new SqlitePrimaryStore(std::move(opened.db), std::move(opened.rows), clock));
+}
+
+int SqlitePrimaryStore::digest_bits() const { return rows_->digest_bits(); }
+
+absl::StatusOr<int64_t> SqlitePrimaryStore::Setting(std::string_view name) {
+  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
+                       db_->Prepare("SELECT value FROM primary_state WHERE name = ?1"));
+  base::Statement::Scope s(*stmt);
+  s->Bind(1, name);
+  CMO_ASSIGN_OR_RETURN(bool row, s->Step());
+  return row ? s->ColumnInt(0) : 0;
+}
+
+absl::Status SqlitePrimaryStore::SetSetting(std::string_view name, int64_t value) {
+  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
+                       db_->Prepare("UPDATE primary_state SET value = ?2 WHERE name = ?1"));
+  base::Statement::Scope s(*stmt);
+  s->Bind(1, name).Bind(2, value);
+  return s->Run();
+}
+
+absl::StatusOr<std::vector<int64_t>> SqlitePrimaryStore::Write(std::span<const WriteRequest> writes) {
+  CMO_ASSIGN_OR_RETURN(auto txn, base::WriteTransaction::Begin(*db_));
+  internal::DigestDeltas digests;
+  CMO_ASSIGN_OR_RETURN(int64_t lsn, Setting("last_lsn"));
+  const absl::Time now = clock_.Now();
+  std::vector<int64_t> lsns;
+  lsns.reserve(writes.size());
+  CMO_ASSIGN_OR_RETURN(
+      base::Statement * outbox,
+      db_->Prepare("INSERT INTO outbox (lsn, domain, key, value, tombstone, commit_ms, op, "
+                   "subject) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
+  for (const WriteRequest& w : writes) {
+    Row row{w.domain, w.key, w.tombstone ? std::string() : w.value, ++lsn, w.tombstone, now};
+    CMO_ASSIGN_OR_RETURN(std::optional<internal::StoredVersion> old,
+                         rows_->Version(w.domain, w.key));
+    CMO_RETURN_IF_ERROR(rows_->Put(row, old, digests));
+    base::Statement::Scope s(*outbox);
+    s->Bind(1, row.lsn)
+        .BindView(2, row.domain)
+        .BindBlobView(3, row.key)
+        .BindBlobView(4, row.value)
+        .Bind(5, int64_t{row.tombstone})
+        .Bind(6, absl::ToUnixMillis(now))
+        .BindView(7, w.op)
+        .BindView(8, w.subject);
+    CMO_RETURN_IF_ERROR(s->Run());
+    lsns.push_back(row.lsn);
+  }
+  CMO_RETURN_IF_ERROR(SetSetting("last_lsn", lsn));
+  CMO_RETURN_IF_ERROR(rows_->Commit(digests, *txn));
+  return lsns;
+}
+
+absl::StatusOr<std::optional<Row>> SqlitePrimaryStore::Get(std::string_view domain,
+                                                     std::string_view key) {
+  return rows_->Get(domain, key);
+}
+
+absl::StatusOr<int64_t> SqlitePrimaryStore::LastLsn() { return Setting("last_lsn"); }
+
+absl::StatusOr<std::vector<OutboxEntry>> SqlitePrimaryStore::ReadOutbox(int64_t after_lsn, int limit) {
+  CMO_ASSIGN_OR_RETURN(
+      base::Statement * stmt,
+      db_->Prepare("SELECT lsn, domain, key, value, tombstone, commit_ms, op, subject FROM "
+                   "outbox WHERE lsn > ?1 ORDER BY lsn LIMIT ?2"));
+  base::Statement::Scope s(*stmt);
+  s->Bind(1, after_lsn).Bind(2, int64_t{limit});
+  std::vector<OutboxEntry> out;
+  CMO_RETURN_IF_ERROR(s->ForEachRow([&] {
+    OutboxEntry e;
+    e.row.lsn = s->ColumnInt(0);
+    e.row.domain = s->ColumnText(1);
+    e.row.key = s->ColumnText(2);
+    e.row.value = s->ColumnText(3);
+    e.row.tombstone = s->ColumnInt(4) != 0;
+    e.row.commit_time = absl::FromUnixMillis(s->ColumnInt(5));
+    e.op = s->ColumnText(6);
+    e.subject = s->ColumnText(7);
+    out.push_back(std::move(e));
+  }));
+  return out;
+}
+
+absl::Status SqlitePrimaryStore::SetPublishedThrough(int64_t lsn) {
+  return SetSetting("published_through", lsn);
+}
+
+absl::StatusOr<int64_t> SqlitePrimaryStore::PublishedThrough() { return Setting("published_through"); }
+
+absl::Status SqlitePrimaryStore::TrimOutbox(int64_t lsn) {
+  CMO_ASSIGN_OR_RETURN(base::Statement * stmt, db_->Prepare("DELETE FROM outbox WHERE lsn <= ?1"));
+  base::Statement::Scope s(*stmt);
+  s->Bind(1, lsn);
+  return s->Run();
+}
+
+absl::StatusOr<int64_t> SqlitePrimaryStore::OutboxSize() {
+  CMO_ASSIGN_OR_RETURN(base::Statement * stmt, db_->Prepare("SELECT count(*) FROM outbox"));
+  base::Statement::Scope s(*stmt);
+  CMO_ASSIGN_OR_RETURN(bool row, s->Step());
+  return row ? s->ColumnInt(0) : 0;
+}
+
+absl::StatusOr<std::vector<uint64_t>> SqlitePrimaryStore::Digests(std::string_view domain) {
+  return rows_->Digests(domain);
+}
+
+absl::StatusOr<std::vector<Row>> SqlitePrimaryStore::RowsInBucket(std::string_view domain,
+                                                            uint32_t bucket) {
+  return rows_->RowsInBucket(domain, bucket);
+}
+
+absl::StatusOr<std::vector<std::string>> SqlitePrimaryStore::Domains() {
+  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
+                       db_->Prepare("SELECT DISTINCT domain FROM digests ORDER BY domain"));
+  base::Statement::Scope s(*stmt);
+  std::vector<std::string> out;
+  CMO_RETURN_IF_ERROR(s->ForEachRow([&] { out.push_back(s->ColumnText(0)); }));
+  return out;
+}
+
+absl::Status SqlitePrimaryStore::Scan(std::string_view domain,
+                                const std::function<void(uint32_t bucket, const Row& row)>& fn) {
+  return rows_->Scan(domain, fn);
+}
+
+absl::StatusOr<int64_t> SqlitePrimaryStore::CollectTombstones(std::string_view domain, absl::Time cutoff,
+                                                        int64_t limit) {
+  CMO_ASSIGN_OR_RETURN(auto txn, base::WriteTransaction::Begin(*db_));
+  internal::DigestDeltas digests;
+  CMO_ASSIGN_OR_RETURN(int64_t n, rows_->CollectTombstones(domain, cutoff, limit, digests));
+  CMO_RETURN_IF_ERROR(rows_->Commit(digests, *txn));
+  return n;
+}
+
+absl::StatusOr<absl::Time> SqlitePrimaryStore::TombstoneHorizon() { return rows_->TombstoneHorizon(); }
+
+absl::StatusOr<int64_t> SqlitePrimaryStore::CollectedThroughLsn() { return rows_->CollectedThroughLsn(); }
+
+}  // namespace cmo::store

@@ -1,0 +1,29 @@
+// Which backend a store URL names. One grammar for every place a store is configured (the
+// client library, `cmo serve`, the CLI, the benches): a file path or `sqlite:PATH` is embedded
+// SQLite; `postgresql://...` (or `postgres://...`) is a libpq connection URI.
+#ifndef CMO_STORE_STORE_URL_H_
+#define CMO_STORE_STORE_URL_H_
+
+#include <string>
+#include <string_view>
+
+#include "absl/status/statusor.h"
+
+namespace cmo::store {
+
+struct StoreUrl {
+  enum class Backend { kSqlite, kPostgres };
+  Backend backend = Backend::kSqlite;
+  std::string target;  // the SQLite path, or the whole libpq URI
+};
+
+// kInvalidArgument, saying which forms are accepted, for an empty URL or another scheme
+// (`mysql://...`).
+absl::StatusOr<StoreUrl> ParseStoreUrl(std::string_view url);
+
+// The URL fit for logs and messages: a PostgreSQL password becomes "***".
+std::string RedactStoreUrl(std::string_view url);
+
+}  // namespace cmo::store
+
+#endif  // CMO_STORE_STORE_URL_H_
