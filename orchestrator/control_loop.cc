@@ -1,11 +1,11 @@
 #include "orchestrator/control_loop.h"
 
-#include <filesystem>
 
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "flags/flag_json.h"
 #include "reconcile/reconciler.h"
+#include "shadow/deployment_stores.h"
 #include "shadow/change_event.h"
 #include "shadow/flag_source.h"
 #include "shadow/state_layout.h"
@@ -155,11 +155,7 @@ absl::Status ControlLoop::Run() {
 absl::StatusOr<store::ReplicaStore*> ControlLoop::Replica(const std::string& region) {
   auto it = replicas_.find(region);
   if (it != replicas_.end()) return it->second.get();
-  const std::string path = shadow::ReplicaPath(state_dir_, region);
-  if (!std::filesystem::exists(path)) {
-    return absl::NotFoundError(base::StrCat("no replica for region ", region, " here"));
-  }
-  CMO_ASSIGN_OR_RETURN(auto replica, store::ReplicaStore::Open(path));
+  CMO_ASSIGN_OR_RETURN(auto replica, shadow::OpenReplica(state_dir_, region));
   return replicas_.emplace(region, std::move(replica)).first->second.get();
 }
 
@@ -204,7 +200,7 @@ absl::Status ControlLoop::HandleMismatches(const shadow::TelemetryWindow& w) {
     if (!replica.ok()) continue;  // that region's replica lives in another process
     if (primary_ == nullptr) {
       CMO_ASSIGN_OR_RETURN(primary_,
-                           store::PrimaryStore::Open(shadow::PrimaryPath(state_dir_), clock_));
+                           shadow::OpenPrimary(state_dir_, clock_));
     }
     CMO_ASSIGN_OR_RETURN(int64_t watermark,
                          (*replica)->TopicWatermark(shadow::ChangeTopic(domain)));

@@ -2,12 +2,15 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <set>
 #include <span>
 
 #include "base/names.h"
 #include "base/strings.h"
 #include "base/units.h"
+#include "shadow/state_layout.h"
+#include "store/store_url.h"
 
 namespace cmo::orchestrator {
 namespace {
@@ -69,7 +72,53 @@ absl::Status ReadApplier(const std::string& path, const YAML::Node& a,
   return ReadDurations(path, a, "applier", fields, /*zero_ok=*/true);
 }
 
+absl::Status CheckStoreUrl(const std::string& path, const YAML::Node& n, std::string_view what) {
+  if (absl::StatusOr<store::StoreUrl> url = store::ParseStoreUrl(n.as<std::string>()); !url.ok()) {
+    return absl::InvalidArgumentError(base::StrCat(Where(path, n), what, ": ", url.status().message()));
+  }
+  return absl::OkStatus();
+}
+
+// A region: its name (embedded SQLite replica in the state dir), or {name, replica: URL}.
+absl::Status ReadRegion(const std::string& path, const YAML::Node& r, ServeConfig& config) {
+  const YAML::Node name = r.IsMap() ? r["name"] : r;
+  if (r.IsMap()) {
+    if (auto s = CheckKeys(path, r, {"name", "replica"}, "a region"); !s.ok()) return s;
+    if (!name) {
+      return absl::InvalidArgumentError(base::StrCat(
+          Where(path, r), "a region needs a name, e.g. {name: eu-west, replica: postgresql://...}"));
+    }
+  }
+  if (!name.IsScalar()) {
+    return absl::InvalidArgumentError(base::StrCat(
+        Where(path, r), "a region is a name or {name: NAME, replica: URL}"));
+  }
+  const std::string region = name.as<std::string>();
+  if (absl::Status s = base::ValidateName("region", region, "eu-west"); !s.ok()) {
+    return absl::InvalidArgumentError(base::StrCat(Where(path, name), s.message()));
+  }
+  if (std::find(config.regions.begin(), config.regions.end(), region) != config.regions.end()) {
+    return absl::InvalidArgumentError(
+        base::StrCat(Where(path, name), "region ", region, " is listed twice"));
+  }
+  config.regions.push_back(region);
+  if (r.IsMap() && r["replica"]) {
+    if (auto s = CheckStoreUrl(path, r["replica"], "replica"); !s.ok()) return s;
+    config.replicas[region] = r["replica"].as<std::string>();
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+std::string PrimaryUrl(const ServeConfig& config) {
+  return config.primary.empty() ? shadow::PrimaryPath(config.state_dir) : config.primary;
+}
+
+std::string ReplicaUrl(const ServeConfig& config, const std::string& region) {
+  auto it = config.replicas.find(region);
+  return it == config.replicas.end() ? shadow::ReplicaPath(config.state_dir, region) : it->second;
+}
 
 absl::StatusOr<ServeRole> ParseServeRole(std::string_view text) {
   if (text == "all") return ServeRole::kAll;
@@ -91,13 +140,18 @@ absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path) {
     }
     if (auto s = CheckKeys(
             path, root,
-            {"state_dir", "listen", "kafka", "regions", "breaker", "applier", "message_key_file"},
+            {"state_dir", "listen", "kafka", "primary", "regions", "breaker", "applier",
+             "message_key_file"},
             "the config");
         !s.ok()) {
       return s;
     }
     if (root["state_dir"]) config.state_dir = root["state_dir"].as<std::string>();
     if (root["listen"]) config.listen = root["listen"].as<std::string>();
+    if (root["primary"]) {
+      config.primary = root["primary"].as<std::string>();
+      if (absl::Status s = CheckStoreUrl(path, root["primary"], "primary"); !s.ok()) return s;
+    }
     if (root["message_key_file"]) {
       config.message_key_file = root["message_key_file"].as<std::string>();
       config.control.message_key_file = config.message_key_file;
@@ -124,11 +178,7 @@ absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path) {
       }
       config.regions.clear();
       for (const YAML::Node& r : regions) {
-        config.regions.push_back(r.as<std::string>());
-        if (absl::Status s = base::ValidateName("region", config.regions.back(), "eu-west");
-            !s.ok()) {
-          return absl::InvalidArgumentError(base::StrCat(Where(path, r), s.message()));
-        }
+        if (absl::Status s = ReadRegion(path, r, config); !s.ok()) return s;
       }
     }
     if (const YAML::Node b = root["breaker"]) {

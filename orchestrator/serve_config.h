@@ -29,6 +29,10 @@ struct ServeConfig {
   // Every region (the relay trims the outbox only below what all of them applied); with role
   // `applier`, the regions this process applies.
   std::vector<std::string> regions = {"eu-west", "us-east"};
+  // Across machines: the primary's store URL and each region's replica URL (store/store_url.h:
+  // a path, sqlite:PATH or postgresql://...). Empty / absent: SQLite files in the state dir.
+  std::string primary;
+  std::map<std::string, std::string> replicas;
   // Extra apply delay per region, simulating a slow link (`cmo demo`); empty in production.
   std::map<std::string, absl::Duration> simulated_lag;
   // Appliers' batching (roles all and applier): `batch`, `linger` and `linger_when_behind`
@@ -47,12 +51,18 @@ struct ServeConfig {
 //   state_dir: ./cmo-state
 //   listen: 127.0.0.1:7070            (HTTP API, /metrics, dashboard; "" turns it off)
 //   kafka: {brokers: embedded, partitions: 4}
-//   regions: [eu-west, us-east]
+//   regions: [eu-west, us-east]       (embedded SQLite replicas in the state dir)
+//   primary: postgresql://cmo@leader:5432/app      (default STATE_DIR/primary.db)
+//   regions: [{name: eu-west, replica: postgresql://cmo@eu-db:5432/cmo}, us-east]
 //   breaker: {short_window: 10s, long_window: 2m, cooldown: 30s, max_cooldown: 10m,
 //             probe_for: 30s, evaluate_every: 100ms}     (all optional)
 //   applier: {batch: 10000, linger: 5ms, linger_when_behind: 50ms}   (all optional)
 //   message_key_file: /etc/cmo/message-key   (default STATE_DIR/message-key)
 absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path);
+
+// Where the stores are: the configured URL, else the state dir's SQLite file.
+std::string PrimaryUrl(const ServeConfig& config);
+std::string ReplicaUrl(const ServeConfig& config, const std::string& region);
 
 }  // namespace cmo::orchestrator
 

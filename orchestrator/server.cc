@@ -12,14 +12,14 @@
 #include "reconcile/divergence_log.h"
 #include "reconcile/reconcile_job.h"
 #include "shadow/change_event.h"
+#include "shadow/deployment_stores.h"
 #include "shadow/flag_source.h"
 #include "shadow/telemetry.h"
+#include "store/store_url.h"
 
 namespace cmo::orchestrator {
 
 using shadow::BootstrapPath;
-using shadow::PrimaryPath;
-using shadow::ReplicaPath;
 using shadow::RepublishRequestPath;
 
 struct Server::Region {
@@ -59,10 +59,10 @@ absl::StatusOr<int64_t> Server::MinApplied(const std::map<std::string, int>& par
   }
   int64_t min = INT64_MAX;
   for (const std::string& region : config_.regions) {
-    const std::string path = ReplicaPath(config_.state_dir, region);
+    const std::string path = ReplicaUrl(config_, region);
     auto& replica = remote_replicas_[region];
     if (replica == nullptr) {
-      if (::access(path.c_str(), F_OK) != 0) return 0;
+      if (store::IsMissingSqliteFile(path)) return 0;
       CMO_ASSIGN_OR_RETURN(replica, store::ReplicaStore::Open(path));
     }
     CMO_ASSIGN_OR_RETURN(int64_t w, replica->Watermark(parts));
@@ -145,9 +145,9 @@ shadow::ApplierOptions ApplierOptionsFor(const ServeConfig& config, const std::s
   // The primary's last LSN bounds what an applier accepts; its own connection, opened on first
   // use, on the applier's thread.
   auto primary = std::make_shared<std::unique_ptr<store::PrimaryStore>>();
-  o.lsn_ceiling = [primary, dir = config.state_dir, &clock]() -> absl::StatusOr<int64_t> {
+  o.lsn_ceiling = [primary, url = PrimaryUrl(config), &clock]() -> absl::StatusOr<int64_t> {
     if (*primary == nullptr) {
-      CMO_ASSIGN_OR_RETURN(*primary, store::PrimaryStore::Open(PrimaryPath(dir), clock));
+      CMO_ASSIGN_OR_RETURN(*primary, store::PrimaryStore::Open(url, clock));
     }
     absl::StatusOr<int64_t> last = (*primary)->LastLsn();
     if (!last.ok()) primary->reset();
@@ -175,10 +175,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
   std::function<absl::StatusOr<int>(const std::string&)> ensure_topic;
   CMO_RETURN_IF_ERROR(s->StartKafka(ensure_topic));
   const base::KafkaConfig kafka = {{"bootstrap.servers", s->bootstrap_}, {"log_level", "3"}};
+  if (config.role == ServeRole::kAll) {
+    // So that the control loop, the API, the CLI and clients given only this state dir open
+    // the stores this config names.
+    CMO_RETURN_IF_ERROR(shadow::RecordStoreLocations(dir, {config.primary, config.replicas}));
+  }
   const bool relay = config.role == ServeRole::kAll || config.role == ServeRole::kRelay;
   const bool appliers = config.role == ServeRole::kAll || config.role == ServeRole::kApplier;
   if (config.role == ServeRole::kKafka) {
-    CMO_ASSIGN_OR_RETURN(s->primary_, store::PrimaryStore::Open(PrimaryPath(dir), clock));
+    CMO_ASSIGN_OR_RETURN(s->primary_, store::PrimaryStore::Open(PrimaryUrl(config), clock));
     s->threads_.emplace_back([self] { self->RunTopicCreator(); });
     return s;
   }
@@ -186,7 +191,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
     for (const std::string& name : config.regions) {
       auto region = std::make_unique<Region>();
       region->name = name;
-      CMO_ASSIGN_OR_RETURN(region->replica, store::ReplicaStore::Open(ReplicaPath(dir, name)));
+      CMO_ASSIGN_OR_RETURN(region->replica, store::ReplicaStore::Open(ReplicaUrl(config, name)));
       CMO_ASSIGN_OR_RETURN(
           region->applier,
           shadow::Applier::Create(*region->replica, kafka, clock,
@@ -200,7 +205,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
     }
   }
   if (relay) {
-    CMO_ASSIGN_OR_RETURN(s->primary_, store::PrimaryStore::Open(PrimaryPath(dir), clock));
+    CMO_ASSIGN_OR_RETURN(s->primary_, store::PrimaryStore::Open(PrimaryUrl(config), clock));
     CMO_ASSIGN_OR_RETURN(s->relay_, shadow::OutboxRelay::Create(
                                         *s->primary_, kafka, ensure_topic,
                                         [self](const std::map<std::string, int>& partitions) {
@@ -316,7 +321,7 @@ void Server::RunReconciler() {
     CMO_ASSIGN_OR_RETURN(auto state, OpenControlState(dir, /*create=*/false, clock_));
     CMO_ASSIGN_OR_RETURN(auto log, reconcile::DivergenceLog::Open(state->flags->db()));
     CMO_ASSIGN_OR_RETURN(auto jobs, reconcile::JobStore::Open(state->flags->db()));
-    CMO_ASSIGN_OR_RETURN(auto primary, store::PrimaryStore::Open(PrimaryPath(dir), clock_));
+    CMO_ASSIGN_OR_RETURN(auto primary, store::PrimaryStore::Open(PrimaryUrl(config_), clock_));
     absl::Time last_pass = clock_.Now();
     std::set<std::string> flagged;  // region/domain pairs already flagged for a full resync
     while (!stop_.load()) {
@@ -333,8 +338,8 @@ void Server::RunReconciler() {
       last_pass = clock_.Now();
       CMO_ASSIGN_OR_RETURN(std::vector<std::string> domains, primary->Domains());
       for (const std::string& region : config_.regions) {
-        const std::string path = ReplicaPath(dir, region);
-        if (::access(path.c_str(), F_OK) != 0) continue;
+        const std::string path = ReplicaUrl(config_, region);
+        if (store::IsMissingSqliteFile(path)) continue;
         CMO_ASSIGN_OR_RETURN(auto replica, store::ReplicaStore::Open(path));
         for (const std::string& domain : domains) {
           const std::string topic = shadow::ChangeTopic(domain);

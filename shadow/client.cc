@@ -15,6 +15,7 @@
 #include "shadow/lsn_history.h"
 #include "shadow/session_token.h"
 #include "shadow/shadow_comparer.h"
+#include "shadow/deployment_stores.h"
 #include "shadow/state_layout.h"
 #include "store/primary_store.h"
 #include "store/replica_store.h"
@@ -58,6 +59,33 @@ absl::StatusOr<std::string> TelemetryBrokers(const ClientConfig& config) {
   return std::string();
 }
 
+// Fills in the store URLs from the state dir, or checks that an app host without one has
+// everything it needs instead.
+absl::Status ResolveStores(ClientConfig& config) {
+  if (config.region.empty()) {
+    return absl::InvalidArgumentError("the client needs the local region (ClientConfig.region)");
+  }
+  if (config.state_dir.empty()) {
+    const bool from_kafka = config.flag_source != nullptr ||
+                            (!config.kafka_brokers.empty() && config.kafka_brokers != "none");
+    if (config.primary_url.empty() || config.replica_url.empty() || !from_kafka ||
+        (config.flag_source == nullptr && config.message_key_file.empty())) {
+      return absl::InvalidArgumentError(
+          "without a state dir the client needs primary_url, replica_url, kafka_brokers (flags "
+          "come from cmo.flags) and message_key_file (the deployment's key ring)");
+    }
+    config.flags_from_kafka = true;
+    return absl::OkStatus();
+  }
+  if (config.primary_url.empty()) {
+    CMO_ASSIGN_OR_RETURN(config.primary_url, PrimaryStoreUrl(config.state_dir));
+  }
+  if (config.replica_url.empty()) {
+    CMO_ASSIGN_OR_RETURN(config.replica_url, ReplicaStoreUrl(config.state_dir, config.region));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 struct Client::Impl {
@@ -65,12 +93,11 @@ struct Client::Impl {
       : config(std::move(c)),
         clock(clk),
         primaries([this]() {
-          return store::PrimaryStore::Open(PrimaryPath(config.state_dir), clock,
+          return store::PrimaryStore::Open(config.primary_url, clock,
                                            {.synchronous_full = config.synchronous_full});
         }),
         replicas([this]() {
-          return store::ReplicaStore::Open(ReplicaPath(config.state_dir, config.region),
-                                           {.synchronous_full = false});
+          return store::ReplicaStore::Open(config.replica_url, {.synchronous_full = false});
         }) {}
 
   ClientConfig config;
@@ -100,6 +127,24 @@ struct Client::Impl {
   std::atomic<bool> reachable{true};
   std::atomic<int64_t> flag_errors{0}, published{0}, publish_errors{0};
   std::atomic<int64_t> samples_compared{0}, samples_dropped{0};  // over every cut window
+
+  // UnixNanos until which the replica is not tried (replica_retry_after); 0 = healthy. Read on
+  // every eventual read, so the clock is consulted only while it is set.
+  std::atomic<int64_t> replica_down_until{0};
+
+  bool ReplicaResting() {
+    const int64_t until = replica_down_until.load(std::memory_order_relaxed);
+    if (until == 0) [[likely]] return false;
+    if (absl::ToUnixNanos(clock.Now()) < until) return true;
+    replica_down_until.store(0, std::memory_order_relaxed);
+    return false;
+  }
+
+  void ReplicaFailed(const absl::Status& s) {
+    if (!absl::IsUnavailable(s)) return;
+    replica_down_until.store(absl::ToUnixNanos(clock.Now() + config.replica_retry_after),
+                             std::memory_order_relaxed);
+  }
 
   std::atomic<bool> stop{false};
   std::thread background;
@@ -225,13 +270,14 @@ struct Client::Impl {
     if (ctx.watermark_uid != ctx.route.snapshot_uid) [[unlikely]] Rebind(ctx, flag);
     result.path = d.path;
     if (d.path == flags::Path::kEventual &&
-        !ReplicaMayServe(flag, *ctx.watermark, token.lsn, &result.waited)) {
+        (ReplicaResting() || !ReplicaMayServe(flag, *ctx.watermark, token.lsn, &result.waited))) {
       result.path = flags::Path::kStrong;
       result.fell_back = true;
     }
     absl::StatusOr<std::optional<store::Row>> row = Get(result.path, flag.domain, key);
     if (!row.ok() && result.path == flags::Path::kEventual) [[unlikely]] {
       // The replica is unreadable: the primary is always there and always right.
+      ReplicaFailed(row.status());
       result.path = flags::Path::kStrong;
       result.fell_back = true;
       row = Get(result.path, flag.domain, key);
@@ -348,10 +394,7 @@ Client::~Client() {
 
 absl::StatusOr<std::unique_ptr<Client>> Client::Open(ClientConfig config,
                                                      const base::Clock& clock) {
-  if (config.state_dir.empty() || config.region.empty()) {
-    return absl::InvalidArgumentError(
-        "the client needs a state dir and the local region (ClientConfig.state_dir, .region)");
-  }
+  CMO_RETURN_IF_ERROR(ResolveStores(config));
   if (config.client_id.empty()) {
     char host[256] = {};
     ::gethostname(host, sizeof(host) - 1);
@@ -410,7 +453,14 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Open(ClientConfig config,
   }
   // Fail at Open, not on the first request, when the stores cannot be opened.
   { CMO_ASSIGN_OR_RETURN(auto primary, p->primaries.Acquire()); }
-  { CMO_ASSIGN_OR_RETURN(auto replica, p->replicas.Acquire()); }
+  {
+    // A replica server that is down does not keep the app from starting: its reads go to the
+    // primary until it is back. Anything else (a bad URL, a schema of another version) does.
+    absl::StatusOr<internal::ConnectionPool<store::ReplicaStore>::Lease> replica =
+        p->replicas.Acquire();
+    if (!replica.ok() && !absl::IsUnavailable(replica.status())) return replica.status();
+    if (!replica.ok()) p->ReplicaFailed(replica.status());
+  }
   p->comparer = std::make_unique<ShadowComparer>(
       [p](flags::Path path, const std::string& domain, const std::string& key) {
         return p->Get(path, domain, key);

@@ -52,8 +52,15 @@
 namespace cmo::shadow {
 
 struct ClientConfig {
-  std::string state_dir;  // holds control.db, primary.db, replica-<region>.db
-  std::string region;     // the local replica's region
+  // The deployment's state dir (control.db; the stores unless `cmo serve` recorded server
+  // stores in it). Empty on an app host of a fleet: then primary_url, replica_url,
+  // kafka_brokers and message_key_file are required, and flags come from Kafka `cmo.flags`.
+  std::string state_dir;
+  std::string region;  // the local replica's region
+  // Store URLs (store/store_url.h: a path, sqlite:PATH or postgresql://...); empty = as the
+  // state dir says. Each request thread leases its own connection from a pool per store.
+  std::string primary_url;
+  std::string replica_url;  // the local region's replica
   // Where telemetry goes: "" = the embedded cluster of the state dir if `cmo serve` runs one
   // (STATE/kafka.bootstrap), else nowhere; "none" = nowhere; otherwise host:port,...
   std::string kafka_brokers;
@@ -80,6 +87,10 @@ struct ClientConfig {
   // (base/message_auth.h). Empty: STATE_DIR/message-key when it exists. Without one, telemetry
   // goes unsigned (the control service drops it, counted) and flags_from_kafka is refused.
   std::string message_key_file;
+  // After the replica fails with kUnavailable (server down, network cut), eventual reads go to
+  // the primary for this long before the replica is tried again, so a dead replica costs
+  // reads neither errors nor a connect timeout each. Counted as fallbacks in telemetry.
+  absl::Duration replica_retry_after = absl::Seconds(1);
 };
 
 struct WriteResult {

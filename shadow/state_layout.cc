@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "base/strings.h"
+#include "shadow/deployment_stores.h"
 
 namespace cmo::shadow {
 
@@ -33,7 +34,11 @@ std::vector<std::string> ReplicaRegions(const std::string& state_dir) {
       out.push_back(name.substr(8, name.size() - 11));
     }
   }
+  if (absl::StatusOr<StoreLocations> where = ReadStoreLocations(state_dir); where.ok()) {
+    for (const auto& [region, url] : where->replicas) out.push_back(region);
+  }
   std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
   return out;
 }
 

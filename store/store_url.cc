@@ -1,5 +1,7 @@
 #include "store/store_url.h"
 
+#include <unistd.h>
+
 #include "base/postgres.h"
 #include "base/strings.h"
 
@@ -43,6 +45,12 @@ absl::StatusOr<StoreUrl> ParseStoreUrl(std::string_view url) {
                                                    "\"; ", kAccepted));
   }
   return StoreUrl{StoreUrl::Backend::kSqlite, std::string(url)};
+}
+
+bool IsMissingSqliteFile(std::string_view url) {
+  absl::StatusOr<StoreUrl> parsed = ParseStoreUrl(url);
+  return parsed.ok() && parsed->backend == StoreUrl::Backend::kSqlite &&
+         ::access(parsed->target.c_str(), F_OK) != 0;
 }
 
 std::string RedactStoreUrl(std::string_view url) {

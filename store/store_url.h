@@ -21,6 +21,10 @@ struct StoreUrl {
 // (`mysql://...`).
 absl::StatusOr<StoreUrl> ParseStoreUrl(std::string_view url);
 
+// Whether `url` names an SQLite file that does not exist yet (a region whose applier never ran
+// here); false for a server store, which is asked instead.
+bool IsMissingSqliteFile(std::string_view url);
+
 // The URL fit for logs and messages: a PostgreSQL password becomes "***".
 std::string RedactStoreUrl(std::string_view url);
 

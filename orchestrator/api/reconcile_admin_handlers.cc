@@ -6,6 +6,7 @@
 #include "base/units.h"
 #include "orchestrator/api/internal/handlers.h"
 #include "reconcile/reconcile_job.h"
+#include "shadow/deployment_stores.h"
 #include "shadow/state_layout.h"
 #include "store/primary_store.h"
 #include "store/replica_store.h"
@@ -44,13 +45,13 @@ absl::StatusOr<nlohmann::json> CollectTombstones(const Context& c, const std::st
         "grace must be at least 1h: it must exceed the longest replica downtime you tolerate");
   }
   const absl::Time cutoff = c.clock.Now() - *grace;
-  auto primary = store::PrimaryStore::Open(shadow::PrimaryPath(c.state_dir), c.clock);
+  auto primary = shadow::OpenPrimary(c.state_dir, c.clock);
   if (!primary.ok()) return primary.status();
   nlohmann::json out = nlohmann::json::object();
   // Replicas first: a crash in between leaves the primary holding tombstones the replicas no
   // longer have, which the next reconciliation puts back — never the reverse.
   for (const std::string& region : shadow::ReplicaRegions(c.state_dir)) {
-    auto replica = store::ReplicaStore::Open(shadow::ReplicaPath(c.state_dir, region));
+    auto replica = shadow::OpenReplica(c.state_dir, region);
     if (!replica.ok()) return replica.status();
     auto n = (*replica)->CollectTombstones(domain, cutoff);
     if (!n.ok()) return n.status();

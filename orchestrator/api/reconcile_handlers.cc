@@ -1,7 +1,6 @@
 // GET /v1/divergence, POST /v1/reconcile (a checkpointed job per region), GET /v1/reconcile.
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 
 #include "base/strings.h"
 #include "base/units.h"
@@ -10,6 +9,7 @@
 #include "reconcile/reconcile_job.h"
 #include "reconcile/reconciler.h"
 #include "reconcile/report.h"
+#include "shadow/deployment_stores.h"
 #include "shadow/change_event.h"
 #include "shadow/state_layout.h"
 #include "store/primary_store.h"
@@ -95,11 +95,7 @@ absl::StatusOr<nlohmann::json> ReconcileRegion(const Context& c, const Reconcile
                                                store::PrimaryStore& primary,
                                                reconcile::DivergenceLog& log,
                                                reconcile::JobStore& jobs) {
-  const std::string path = shadow::ReplicaPath(c.state_dir, region);
-  if (!std::filesystem::exists(path)) {
-    return absl::NotFoundError(base::StrCat("no replica for region ", region, " (", path, ")"));
-  }
-  auto replica = store::ReplicaStore::Open(path);
+  auto replica = shadow::OpenReplica(c.state_dir, region);
   if (!replica.ok()) return replica.status();
   const std::string topic = shadow::ChangeTopic(rq.domain);
   auto watermark = (*replica)->TopicWatermark(topic);
@@ -181,7 +177,7 @@ absl::StatusOr<nlohmann::json> Reconcile(const Context& c) {
   if (!log.ok()) return log.status();
   auto jobs = reconcile::JobStore::Open(c.state.flags->db());
   if (!jobs.ok()) return jobs.status();
-  auto primary = store::PrimaryStore::Open(shadow::PrimaryPath(c.state_dir), c.clock);
+  auto primary = shadow::OpenPrimary(c.state_dir, c.clock);
   if (!primary.ok()) return primary.status();
   nlohmann::json out = nlohmann::json::array();
   for (const std::string& region : rq->regions) {

@@ -1,5 +1,4 @@
 // `cmo reconcile run`, `cmo report divergence`.
-#include <filesystem>
 #include <cmath>
 #include <fstream>
 #include <map>
@@ -17,6 +16,7 @@
 #include "reconcile/reconcile_job.h"
 #include "reconcile/reconciler.h"
 #include "reconcile/report.h"
+#include "shadow/deployment_stores.h"
 #include "shadow/change_event.h"
 #include "shadow/state_layout.h"
 
@@ -141,8 +141,7 @@ int RunVerify(const VerifyOptions& o, const GlobalOptions& global) {
               r.corrupt_buckets.empty() ? "none" : base::StrJoin(r.corrupt_buckets, ","),
               base::StrCat(std::llround(r.rows_per_s))});
   };
-  auto primary = store::PrimaryStore::Open(shadow::PrimaryPath(global.state_dir),
-                                           base::SystemClock());
+  auto primary = shadow::OpenPrimary(global.state_dir, base::SystemClock());
   if (!primary.ok()) return ReportError(primary.status());
   auto digests = (*primary)->Digests(o.domain);
   if (!digests.ok()) return ReportError(digests.status());
@@ -154,7 +153,7 @@ int RunVerify(const VerifyOptions& o, const GlobalOptions& global) {
   if (!report.ok()) return ReportError(report.status());
   add("primary", *report);
   for (const std::string& region : shadow::ReplicaRegions(global.state_dir)) {
-    auto replica = store::ReplicaStore::Open(shadow::ReplicaPath(global.state_dir, region));
+    auto replica = shadow::OpenReplica(global.state_dir, region);
     if (!replica.ok()) return ReportError(replica.status());
     auto rd = (*replica)->Digests(o.domain);
     if (!rd.ok()) return ReportError(rd.status());

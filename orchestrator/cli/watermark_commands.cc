@@ -10,6 +10,7 @@
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/cli/table.h"
 #include "orchestrator/control_state.h"
+#include "shadow/deployment_stores.h"
 #include "shadow/state_layout.h"
 #include "store/primary_store.h"
 #include "store/replica_store.h"
@@ -44,7 +45,7 @@ int RunWatermarks(const WatermarkOptions& o, const GlobalOptions& global, bool c
   auto regions = Regions(o, global);
   if (!regions.ok()) return ReportError(regions.status());
   auto primary =
-      store::PrimaryStore::Open(shadow::PrimaryPath(global.state_dir), base::SystemClock());
+      shadow::OpenPrimary(global.state_dir, base::SystemClock());
   if (!primary.ok()) return ReportError(primary.status());
   auto last = (*primary)->LastLsn();
   if (!last.ok()) return ReportError(last.status());
@@ -52,7 +53,7 @@ int RunWatermarks(const WatermarkOptions& o, const GlobalOptions& global, bool c
   Table t({"region", "topic", "partition", "recorded lsn", "state"});
   nlohmann::json changed = nlohmann::json::object();
   for (const std::string& region : *regions) {
-    auto replica = store::ReplicaStore::Open(shadow::ReplicaPath(global.state_dir, region));
+    auto replica = shadow::OpenReplica(global.state_dir, region);
     if (!replica.ok()) return ReportError(replica.status());
     auto progress = (*replica)->Progress();
     if (!progress.ok()) return ReportError(progress.status());

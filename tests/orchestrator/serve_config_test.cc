@@ -66,6 +66,31 @@ TEST_F(ServeConfigTest, ReadsApplierBatching) {
                        HasSubstr("breaker.cooldown must be a positive duration")));
 }
 
+TEST_F(ServeConfigTest, ReadsServerStoreUrls) {
+  auto c = LoadServeConfig(
+      Write("state_dir: /var/lib/cmo\nprimary: postgresql://cmo@leader:5432/app\n"
+            "regions:\n  - {name: eu-west, replica: 'postgresql://cmo:pw@eu-db/cmo'}\n"
+            "  - us-east\n"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->regions, (std::vector<std::string>{"eu-west", "us-east"}));
+  EXPECT_EQ(PrimaryUrl(*c), "postgresql://cmo@leader:5432/app");
+  EXPECT_EQ(ReplicaUrl(*c, "eu-west"), "postgresql://cmo:pw@eu-db/cmo");
+  EXPECT_EQ(ReplicaUrl(*c, "us-east"), "/var/lib/cmo/replica-us-east.db") << "embedded default";
+  auto plain = LoadServeConfig(Write("state_dir: /s\n"));
+  ASSERT_TRUE(plain.ok());
+  EXPECT_EQ(PrimaryUrl(*plain), "/s/primary.db");
+  EXPECT_THAT(LoadServeConfig(Write("primary: mysql://x@y/z\n")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("serve.yaml:1:10: primary: unsupported store URL")));
+  EXPECT_THAT(LoadServeConfig(Write("regions: [{replica: 'postgresql://h/db'}]\n")),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("a region needs a name")));
+  EXPECT_THAT(LoadServeConfig(Write("regions: [{name: eu-west, replia: x}]\n")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("unknown key `replia` in a region")));
+  EXPECT_THAT(LoadServeConfig(Write("regions: [eu-west, {name: eu-west}]\n")),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("listed twice")));
+}
+
 TEST_F(ServeConfigTest, BadConfigsSayWhereAndWhat) {
   const std::string path = Write("kafka: {brokers: embedded, partitons: 4}\n");
   EXPECT_THAT(LoadServeConfig(path),
