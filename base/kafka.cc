@@ -24,6 +24,8 @@ absl::Status KafkaError(rd_kafka_resp_err_t err, std::string_view context) {
     case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
     case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
       return absl::NotFoundError(msg);
+    case RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS:
+      return absl::AlreadyExistsError(msg);
     default:
       return absl::InternalError(msg);
   }

@@ -118,6 +118,9 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::s
                                          Trimmed(PQerrorMessage(impl->conn)),
                                          "; is the server up and reachable?"));
   }
+  // Server notices (a WARNING on a ROLLBACK with no transaction, say) would go to the app's
+  // stderr by default; errors come back as Status, notices are dropped.
+  PQsetNoticeProcessor(impl->conn, [](void*, const char*) {}, nullptr);
   return std::unique_ptr<PgConnection>(new PgConnection(std::move(impl)));
 }
 
@@ -137,6 +140,56 @@ absl::StatusOr<PgResult> PgConnection::Exec(std::string_view sql,
   return PgResult(std::move(result));
 }
 
+absl::StatusOr<std::vector<PgResult>> PgConnection::ExecPipeline(
+    const std::vector<PgStatement>& statements) {
+  PGconn* conn = impl_->conn;
+  // Anything unexpected leaves the protocol state unknown: drop the connection (ok() turns
+  // false, so its owner reconnects) rather than guess.
+  auto broken = [&](std::string_view why) {
+    PQfinish(impl_->conn);
+    impl_->conn = nullptr;
+    return absl::UnavailableError(StrCat(impl_->where, ": ", why));
+  };
+  if (conn == nullptr || PQenterPipelineMode(conn) != 1) return broken("cannot start a pipeline");
+  for (const PgStatement& st : statements) {
+    std::vector<const char*> values;
+    values.reserve(st.params.size());
+    for (const PgParam& p : st.params) values.push_back(p.has_value() ? p->c_str() : nullptr);
+    if (PQsendQueryParams(conn, st.sql.c_str(), static_cast<int>(values.size()), nullptr,
+                          values.data(), nullptr, nullptr, /*resultFormat=*/0) != 1) {
+      return broken(Trimmed(PQerrorMessage(conn)));
+    }
+  }
+  if (PQpipelineSync(conn) != 1) return broken(Trimmed(PQerrorMessage(conn)));
+  std::vector<PgResult> out;
+  out.reserve(statements.size());
+  absl::Status first_error;
+  for (const PgStatement& st : statements) {
+    auto result = std::make_unique<PgResult::Impl>();
+    result->res = PQgetResult(conn);
+    if (result->res == nullptr) return broken(Trimmed(PQerrorMessage(conn)));
+    const ExecStatusType status = PQresultStatus(result->res);
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) {
+      out.push_back(PgResult(std::move(result)));
+    } else if (status != PGRES_PIPELINE_ABORTED && first_error.ok()) {
+      first_error = impl_->ResultError(result->res, st.sql);
+    }
+    if (PGresult* end = PQgetResult(conn); end != nullptr) {  // each query ends with a null
+      PQclear(end);
+      return broken("unexpected extra result in a pipeline");
+    }
+  }
+  PGresult* sync = PQgetResult(conn);
+  const bool synced = sync != nullptr && PQresultStatus(sync) == PGRES_PIPELINE_SYNC;
+  PQclear(sync);
+  if (!synced || PQexitPipelineMode(conn) != 1) {
+    if (!first_error.ok() && PQstatus(conn) != CONNECTION_OK) return first_error;
+    return broken("pipeline did not end in sync");
+  }
+  if (!first_error.ok()) return first_error;
+  return out;
+}
+
 absl::Status PgConnection::ExecScript(std::string_view sql) {
   const std::string text(sql);
   PGresult* res = PQexec(impl_->conn, text.c_str());
@@ -148,6 +201,8 @@ absl::Status PgConnection::ExecScript(std::string_view sql) {
   return out;
 }
 
-bool PgConnection::ok() const { return PQstatus(impl_->conn) == CONNECTION_OK; }
+bool PgConnection::ok() const {
+  return impl_->conn != nullptr && PQstatus(impl_->conn) == CONNECTION_OK;
+}
 
 }  // namespace cmo::base

@@ -44,6 +44,12 @@ class PgResult {
 // A parameter: text, or NULL.
 using PgParam = std::optional<std::string>;
 
+// One statement of a pipeline.
+struct PgStatement {
+  std::string sql;
+  std::vector<PgParam> params;
+};
+
 // Not thread-safe: one connection per thread (as with SqliteDb).
 class PgConnection {
  public:
@@ -54,6 +60,11 @@ class PgConnection {
 
   // One statement with $1, $2, ... bound to `params` (text format).
   absl::StatusOr<PgResult> Exec(std::string_view sql, const std::vector<PgParam>& params = {});
+  // Sends every statement before reading any result (libpq pipeline mode): one network round
+  // trip for all of them, which is what makes a transaction across a long link affordable.
+  // Results in order; on the first failing statement, its error (the server skips the rest;
+  // an open transaction is then aborted and must be rolled back).
+  absl::StatusOr<std::vector<PgResult>> ExecPipeline(const std::vector<PgStatement>& statements);
   // Several statements without parameters (schema scripts).
   absl::Status ExecScript(std::string_view sql);
   // Whether the connection is still usable (false after the server went away).

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <fstream>
 #include <set>
 
@@ -26,6 +27,7 @@ struct Server::Region {
   std::string name;
   std::unique_ptr<store::ReplicaStore> replica;
   std::unique_ptr<shadow::Applier> applier;
+  std::function<absl::StatusOr<std::unique_ptr<shadow::Applier>>()> make_applier;
   std::atomic<int64_t> watermark{0};
   std::mutex mu;
   shadow::ApplierMetrics metrics;  // guarded by mu
@@ -65,8 +67,11 @@ absl::StatusOr<int64_t> Server::MinApplied(const std::map<std::string, int>& par
       if (store::IsMissingSqliteFile(path)) return 0;
       CMO_ASSIGN_OR_RETURN(replica, store::ReplicaStore::Open(path));
     }
-    CMO_ASSIGN_OR_RETURN(int64_t w, replica->Watermark(parts));
-    min = std::min(min, w);
+    // A replica server that is down keeps its last known watermark (watermarks only grow, so
+    // it is a safe under-estimate): the relay goes on publishing, and trims less meanwhile.
+    absl::StatusOr<int64_t> w = replica->Watermark(parts);
+    if (w.ok()) remote_watermarks_[region] = *w;
+    min = std::min(min, remote_watermarks_[region]);
   }
   return config_.regions.empty() ? 0 : min;
 }
@@ -96,7 +101,9 @@ absl::Status Server::StartKafka(
     base::KafkaMockCluster* cluster = embedded_.get();
     const int partitions = config_.kafka_partitions;
     ensure_topic = [cluster, partitions](const std::string& topic) -> absl::StatusOr<int> {
-      CMO_RETURN_IF_ERROR(cluster->CreateTopic(topic, partitions, 3));
+      // Already there when a relay is rebuilt after its store came back: same partitions.
+      const absl::Status created = cluster->CreateTopic(topic, partitions, 3);
+      if (!created.ok() && !absl::IsAlreadyExists(created)) return created;
       return partitions;
     };
     return absl::OkStatus();
@@ -192,13 +199,16 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
       auto region = std::make_unique<Region>();
       region->name = name;
       CMO_ASSIGN_OR_RETURN(region->replica, store::ReplicaStore::Open(ReplicaUrl(config, name)));
-      CMO_ASSIGN_OR_RETURN(
-          region->applier,
-          shadow::Applier::Create(*region->replica, kafka, clock,
-                                  ApplierOptionsFor(config, name, keys, clock), [self, dir] {
-                                    self->republish_ = true;
-                                    std::ofstream(RepublishRequestPath(dir));
-                                  }));
+      Region* r = region.get();
+      region->make_applier = [self, r, kafka, keys, dir, &clock] {
+        return shadow::Applier::Create(*r->replica, kafka, clock,
+                                       ApplierOptionsFor(self->config_, r->name, keys, clock),
+                                       [self, dir] {
+                                         self->republish_ = true;
+                                         std::ofstream(RepublishRequestPath(dir));
+                                       });
+      };
+      CMO_ASSIGN_OR_RETURN(region->applier, region->make_applier());
       CMO_ASSIGN_OR_RETURN(int64_t w, region->applier->Watermark());
       region->watermark = w;
       s->regions_.push_back(std::move(region));
@@ -206,12 +216,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
   }
   if (relay) {
     CMO_ASSIGN_OR_RETURN(s->primary_, store::PrimaryStore::Open(PrimaryUrl(config), clock));
-    CMO_ASSIGN_OR_RETURN(s->relay_, shadow::OutboxRelay::Create(
-                                        *s->primary_, kafka, ensure_topic,
-                                        [self](const std::map<std::string, int>& partitions) {
-                                          return self->MinApplied(partitions);
-                                        },
-                                        clock, {.keys = keys}));
+    s->make_relay_ = [self, kafka, ensure_topic, keys, &clock] {
+      return shadow::OutboxRelay::Create(
+          *self->primary_, kafka, ensure_topic,
+          [self](const std::map<std::string, int>& partitions) {
+            return self->MinApplied(partitions);
+          },
+          clock, {.keys = keys});
+    };
+    CMO_ASSIGN_OR_RETURN(s->relay_, s->make_relay_());
     s->threads_.emplace_back([self] { self->RunRelay(); });
   }
   for (auto& r : s->regions_) {
@@ -260,6 +273,29 @@ void Server::RunTopicCreator() {
   }
 }
 
+template <typename T>
+absl::Status Server::Rebuild(std::string_view what, const absl::Status& why,
+                             const std::function<absl::StatusOr<std::unique_ptr<T>>()>& make,
+                             std::unique_ptr<T>& out) {
+  std::fprintf(stderr, "cmo serve: %.*s: %s; retrying until its store answers\n",
+               static_cast<int>(what.size()), what.data(), std::string(why.message()).c_str());
+  out.reset();  // its Kafka consumer leaves the group before the new one joins
+  absl::Duration backoff = absl::Milliseconds(100);
+  while (!stop_.load()) {
+    clock_.SleepFor(backoff);
+    absl::StatusOr<std::unique_ptr<T>> made = make();
+    if (made.ok()) {
+      out = *std::move(made);
+      std::fprintf(stderr, "cmo serve: %.*s: resumed\n", static_cast<int>(what.size()),
+                   what.data());
+      return absl::OkStatus();
+    }
+    if (!absl::IsUnavailable(made.status())) return made.status();
+    backoff = std::min(backoff * 2, absl::Seconds(2));
+  }
+  return absl::OkStatus();
+}
+
 void Server::RunRelay() {
   const std::string request = RepublishRequestPath(config_.state_dir);
   absl::Time checked = absl::InfinitePast();
@@ -273,8 +309,16 @@ void Server::RunRelay() {
     }
     absl::Status st = relay_->Step(10);
     if (!st.ok()) {
-      Fail(st);
-      return;
+      // The relay restarts from what the primary recorded (published_through): a change sent
+      // twice is harmless (appliers apply newer-only), a change never sent is impossible.
+      const absl::Status rebuilt =
+          absl::IsUnavailable(st) ? Rebuild("relay", st, make_relay_, relay_) : st;
+      if (!rebuilt.ok()) {
+        Fail(rebuilt);
+        return;
+      }
+      if (relay_ == nullptr) return;  // stopped while the primary was away
+      continue;
     }
     std::lock_guard<std::mutex> lock(mu_);
     relay_metrics_ = relay_->metrics();
@@ -287,8 +331,17 @@ void Server::RunApplier(Region& region) {
   while (!stop_.load()) {
     absl::Status st = region.applier->Step(50);
     if (!st.ok()) {
-      Fail(st);
-      return;
+      // The batch was not committed; a new applier resumes from the positions the replica
+      // committed with its rows, so the events are consumed again, not lost.
+      const std::string what = base::StrCat("applier ", region.name);
+      const absl::Status rebuilt =
+          absl::IsUnavailable(st) ? Rebuild(what, st, region.make_applier, region.applier) : st;
+      if (!rebuilt.ok()) {
+        Fail(rebuilt);
+        return;
+      }
+      if (region.applier == nullptr) return;
+      continue;
     }
     auto w = region.applier->Watermark();
     if (w.ok()) region.watermark = *w;

@@ -67,6 +67,12 @@ class Server {
   // plans' `reconciliation.every` says (the shortest wins).
   void RunReconciler();
   absl::StatusOr<int64_t> MinApplied(const std::map<std::string, int>& partitions);
+  // After a store answered kUnavailable: drops `out`, then remakes it with backoff until the
+  // store answers (OK), another error comes (returned), or the server stops (OK, `out` null).
+  template <typename T>
+  absl::Status Rebuild(std::string_view what, const absl::Status& why,
+                       const std::function<absl::StatusOr<std::unique_ptr<T>>()>& make,
+                       std::unique_ptr<T>& out);
 
   ServeConfig config_;
   const base::Clock& clock_;
@@ -78,6 +84,8 @@ class Server {
   std::vector<std::unique_ptr<Region>> regions_;
   // Role relay: the replicas of appliers running in other processes, read for watermarks.
   std::map<std::string, std::unique_ptr<store::ReplicaStore>> remote_replicas_;
+  std::map<std::string, int64_t> remote_watermarks_;  // the last each remote replica answered
+  std::function<absl::StatusOr<std::unique_ptr<shadow::OutboxRelay>>()> make_relay_;
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};
   std::atomic<bool> republish_{false};

@@ -36,27 +36,31 @@ absl::StatusOr<std::unique_ptr<PgPrimaryStore>> PgPrimaryStore::Open(const std::
 
 int PgPrimaryStore::digest_bits() const { return session_->digest_bits(); }
 
+// Two round trips whatever the batch size, each a pipeline: (1) BEGIN, take the LSNs, read
+// the touched keys' versions; (2) the outbox rows, the rows, the digest deltas, COMMIT.
 absl::StatusOr<std::vector<int64_t>> PgPrimaryStore::Write(std::span<const WriteRequest> writes) {
   if (writes.empty()) return std::vector<int64_t>();
   CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
-  internal::PgTxn txn(*db);
-  CMO_RETURN_IF_ERROR(txn.Begin());
-  // First statement of the transaction: the counter row's lock is held from here to COMMIT, so
-  // no transaction with a larger LSN can commit before this one.
-  CMO_ASSIGN_OR_RETURN(
-      base::PgResult counter,
-      db->Exec("UPDATE settings SET value = value + $1 WHERE name = 'last_lsn' RETURNING value",
-               {std::to_string(writes.size())}));
-  CMO_ASSIGN_OR_RETURN(int64_t last, counter.Int(0, 0));
-  int64_t lsn = last - static_cast<int64_t>(writes.size());
-  const absl::Time now = clock_.Now();
-  const std::string now_ms = std::to_string(absl::ToUnixMillis(now));
-
   internal::PgRowWriter rows(*db, session_->digest_bits());
   std::vector<std::pair<std::string_view, std::string_view>> keys;
   keys.reserve(writes.size());
   for (const WriteRequest& w : writes) keys.emplace_back(w.domain, w.key);
-  CMO_RETURN_IF_ERROR(rows.Prefetch(keys));
+  // The counter row's lock is taken by the first statement after BEGIN and held to COMMIT, so
+  // no transaction with a larger LSN can commit before this one.
+  std::vector<base::PgStatement> first = {
+      internal::PgTxn::BeginStatement(),
+      {"UPDATE settings SET value = value + $1 WHERE name = 'last_lsn' RETURNING value",
+       {std::to_string(writes.size())}}};
+  if (std::optional<base::PgStatement> read = rows.PrefetchStatement(keys)) {
+    first.push_back(*std::move(read));
+  }
+  internal::PgTxn txn(*db);
+  txn.Sent();
+  CMO_ASSIGN_OR_RETURN(std::vector<base::PgResult> got, db->ExecPipeline(first));
+  CMO_ASSIGN_OR_RETURN(int64_t last, got[1].Int(0, 0));
+  if (got.size() > 2) CMO_RETURN_IF_ERROR(rows.TakePrefetched(got[2]));
+  int64_t lsn = last - static_cast<int64_t>(writes.size());
+  const absl::Time now = clock_.Now();
 
   PgArray lsns, domains, names, values, tombstones, ops, subjects;
   std::vector<int64_t> out;
@@ -73,17 +77,17 @@ absl::StatusOr<std::vector<int64_t>> PgPrimaryStore::Write(std::span<const Write
     subjects.Add(w.subject);
     out.push_back(lsn);
   }
-  CMO_RETURN_IF_ERROR(
-      db->Exec("INSERT INTO outbox (lsn, domain, key, value, tombstone, commit_ms, op, subject) "
-               "SELECT l, d, k, v, t, $8, o, s FROM unnest($1::bigint[], $2::text[], "
-               "$3::bytea[], $4::bytea[], $5::bool[], $6::text[], $7::text[]) AS "
-               "u(l, d, k, v, t, o, s)",
-               {std::move(lsns).Done(), std::move(domains).Done(), std::move(names).Done(),
-                std::move(values).Done(), std::move(tombstones).Done(), std::move(ops).Done(),
-                std::move(subjects).Done(), now_ms})
-          .status());
-  CMO_RETURN_IF_ERROR(rows.Flush());
-  CMO_RETURN_IF_ERROR(txn.Commit());
+  std::vector<base::PgStatement> second = {
+      {"INSERT INTO outbox (lsn, domain, key, value, tombstone, commit_ms, op, subject) "
+       "SELECT l, d, k, v, t, $8, o, s FROM unnest($1::bigint[], $2::text[], $3::bytea[], "
+       "$4::bytea[], $5::bool[], $6::text[], $7::text[]) AS u(l, d, k, v, t, o, s)",
+       {std::move(lsns).Done(), std::move(domains).Done(), std::move(names).Done(),
+        std::move(values).Done(), std::move(tombstones).Done(), std::move(ops).Done(),
+        std::move(subjects).Done(), std::to_string(absl::ToUnixMillis(now))}}};
+  for (base::PgStatement& st : rows.FlushStatements()) second.push_back(std::move(st));
+  second.push_back(internal::PgTxn::CommitStatement());
+  CMO_RETURN_IF_ERROR(db->ExecPipeline(second).status());
+  txn.Done();
   return out;
 }
 

@@ -33,19 +33,33 @@ absl::StatusOr<std::unique_ptr<PgReplicaStore>> PgReplicaStore::Open(const std::
   return std::unique_ptr<PgReplicaStore>(new PgReplicaStore(std::move(session)));
 }
 
+// Two round trips, each a pipeline (see PgPrimaryStore::Write): the applier of a region far
+// from where it runs pays the link's latency twice per batch, not once per statement.
 absl::StatusOr<ApplyStats> PgReplicaStore::Apply(std::span<const Row> rows,
                                                  std::span<const PartitionProgress> progress) {
   CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
-  ApplyStats stats;
-  internal::PgTxn txn(*db);
-  CMO_RETURN_IF_ERROR(txn.Begin());
-  CMO_RETURN_IF_ERROR(internal::PgLockWriters(*db, "writer_lock").status());
-  CMO_ASSIGN_OR_RETURN(const absl::Time horizon, internal::PgTombstoneHorizon(*db));
   internal::PgRowWriter writer(*db, session_->digest_bits());
   std::vector<std::pair<std::string_view, std::string_view>> keys;
   keys.reserve(rows.size());
   for (const Row& row : rows) keys.emplace_back(row.domain, row.key);
-  CMO_RETURN_IF_ERROR(writer.Prefetch(keys));
+  std::vector<base::PgStatement> first = {
+      internal::PgTxn::BeginStatement(), internal::PgLockWritersStatement("writer_lock"),
+      {"SELECT value FROM settings WHERE name = 'tombstone_horizon_ms'", {}}};
+  if (std::optional<base::PgStatement> read = writer.PrefetchStatement(keys)) {
+    first.push_back(*std::move(read));
+  }
+  internal::PgTxn txn(*db);
+  txn.Sent();
+  CMO_ASSIGN_OR_RETURN(std::vector<base::PgResult> got, db->ExecPipeline(first));
+  if (got[1].rows() != 1) return absl::DataLossError("settings row writer_lock is missing");
+  absl::Time horizon = absl::InfinitePast();
+  if (got[2].rows() == 1) {
+    CMO_ASSIGN_OR_RETURN(int64_t ms, got[2].Int(0, 0));
+    if (ms != 0) horizon = absl::FromUnixMillis(ms);
+  }
+  if (got.size() > 3) CMO_RETURN_IF_ERROR(writer.TakePrefetched(got[3]));
+
+  ApplyStats stats;
   for (const Row& row : rows) {
     CMO_ASSIGN_OR_RETURN(std::optional<internal::PgVersion> old,
                          writer.Version(row.domain, row.key));
@@ -60,6 +74,7 @@ absl::StatusOr<ApplyStats> PgReplicaStore::Apply(std::span<const Row> rows,
     CMO_RETURN_IF_ERROR(writer.Put(row));
     ++stats.applied;
   }
+  std::vector<base::PgStatement> second;
   if (!progress.empty()) {
     PgArray topics, partitions, offsets, lsns, seqs;
     for (const PartitionProgress& p : progress) {
@@ -69,19 +84,19 @@ absl::StatusOr<ApplyStats> PgReplicaStore::Apply(std::span<const Row> rows,
       lsns.Add(p.max_lsn);
       seqs.Add(p.last_seq);
     }
-    CMO_RETURN_IF_ERROR(
-        db->Exec("INSERT INTO partition_progress (topic, partition, next_offset, max_lsn, "
-                 "last_seq) SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], "
-                 "$4::bigint[], $5::bigint[]) ON CONFLICT (topic, partition) DO UPDATE SET "
-                 "next_offset = EXCLUDED.next_offset, max_lsn = "
-                 "GREATEST(partition_progress.max_lsn, EXCLUDED.max_lsn), "
-                 "last_seq = EXCLUDED.last_seq",
-                 {std::move(topics).Done(), std::move(partitions).Done(),
-                  std::move(offsets).Done(), std::move(lsns).Done(), std::move(seqs).Done()})
-            .status());
+    second.push_back(
+        {"INSERT INTO partition_progress (topic, partition, next_offset, max_lsn, last_seq) "
+         "SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[], $5::bigint[]) "
+         "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset, "
+         "max_lsn = GREATEST(partition_progress.max_lsn, EXCLUDED.max_lsn), "
+         "last_seq = EXCLUDED.last_seq",
+         {std::move(topics).Done(), std::move(partitions).Done(), std::move(offsets).Done(),
+          std::move(lsns).Done(), std::move(seqs).Done()}});
   }
-  CMO_RETURN_IF_ERROR(writer.Flush());
-  CMO_RETURN_IF_ERROR(txn.Commit());
+  for (base::PgStatement& st : writer.FlushStatements()) second.push_back(std::move(st));
+  second.push_back(internal::PgTxn::CommitStatement());
+  CMO_RETURN_IF_ERROR(db->ExecPipeline(second).status());
+  txn.Done();
   return stats;
 }
 

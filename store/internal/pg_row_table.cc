@@ -112,10 +112,13 @@ absl::Status PgTxn::Commit() {
   return db_.ExecScript("COMMIT");
 }
 
+base::PgStatement PgLockWritersStatement(std::string_view row) {
+  return {"SELECT value FROM settings WHERE name = $1 FOR UPDATE", {std::string(row)}};
+}
+
 absl::StatusOr<int64_t> PgLockWriters(base::PgConnection& db, std::string_view row) {
-  CMO_ASSIGN_OR_RETURN(
-      base::PgResult r,
-      db.Exec("SELECT value FROM settings WHERE name = $1 FOR UPDATE", {std::string(row)}));
+  const base::PgStatement st = PgLockWritersStatement(row);
+  CMO_ASSIGN_OR_RETURN(base::PgResult r, db.Exec(st.sql, st.params));
   if (r.rows() != 1) {
     return absl::DataLossError(base::StrCat("settings row ", row, " is missing; it was deleted "
                                             "by hand: restore it or recreate the store"));
@@ -137,7 +140,7 @@ absl::Status PgSetSetting(base::PgConnection& db, std::string_view name, int64_t
       .status();
 }
 
-absl::Status PgRowWriter::Prefetch(
+std::optional<base::PgStatement> PgRowWriter::PrefetchStatement(
     std::span<const std::pair<std::string_view, std::string_view>> keys) {
   PgArray domains, buckets, names;
   int n = 0;
@@ -149,13 +152,15 @@ absl::Status PgRowWriter::Prefetch(
     names.AddBytea(key);
     ++n;
   }
-  if (n == 0) return absl::OkStatus();
-  CMO_ASSIGN_OR_RETURN(
-      base::PgResult r,
-      db_.Exec("SELECT r.domain, r.key, r.lsn, r.hash FROM unnest($1::text[], $2::int[], "
-               "$3::bytea[]) AS k(domain, bucket, key) JOIN rows r ON r.domain = k.domain AND "
-               "r.bucket = k.bucket AND r.key = k.key",
-               {std::move(domains).Done(), std::move(buckets).Done(), std::move(names).Done()}));
+  if (n == 0) return std::nullopt;
+  return base::PgStatement{
+      "SELECT r.domain, r.key, r.lsn, r.hash FROM unnest($1::text[], $2::int[], $3::bytea[]) "
+      "AS k(domain, bucket, key) JOIN rows r ON r.domain = k.domain AND r.bucket = k.bucket AND "
+      "r.key = k.key",
+      {std::move(domains).Done(), std::move(buckets).Done(), std::move(names).Done()}};
+}
+
+absl::Status PgRowWriter::TakePrefetched(const base::PgResult& r) {
   for (int i = 0; i < r.rows(); ++i) {
     CMO_ASSIGN_OR_RETURN(std::string key, ByteaValue(r.Text(i, 1)));
     PgVersion v;
@@ -165,6 +170,14 @@ absl::Status PgRowWriter::Prefetch(
     current_[Key(r.Text(i, 0), std::move(key))] = v;
   }
   return absl::OkStatus();
+}
+
+absl::Status PgRowWriter::Prefetch(
+    std::span<const std::pair<std::string_view, std::string_view>> keys) {
+  std::optional<base::PgStatement> st = PrefetchStatement(keys);
+  if (!st.has_value()) return absl::OkStatus();
+  CMO_ASSIGN_OR_RETURN(base::PgResult r, db_.Exec(st->sql, st->params));
+  return TakePrefetched(r);
 }
 
 absl::StatusOr<std::optional<PgVersion>> PgRowWriter::Version(std::string_view domain,
@@ -203,63 +216,61 @@ absl::Status PgRowWriter::Delete(std::string_view domain, std::string_view key) 
 }
 
 absl::Status PgRowWriter::Flush() {
-  std::vector<Row> puts;
-  std::vector<Key> deletes;
+  const std::vector<base::PgStatement> statements = FlushStatements();
+  if (statements.empty()) return absl::OkStatus();
+  return db_.ExecPipeline(statements).status();
+}
+
+std::vector<base::PgStatement> PgRowWriter::FlushStatements() {
+  std::vector<base::PgStatement> out;
+  PgArray del_domains, del_buckets, del_keys;
+  PgArray domains, buckets, keys, values, lsns, tombstones, commit_ms, offsets, hashes;
+  int deletes = 0, puts = 0;
   for (auto& [key, row] : pending_) {
-    if (row.has_value()) {
-      puts.push_back(std::move(*row));
-    } else {
-      deletes.push_back(key);
+    if (!row.has_value()) {
+      del_domains.Add(key.first);
+      del_buckets.Add(int64_t{DigestBucket(key.second, bits_)});
+      del_keys.AddBytea(key.second);
+      ++deletes;
+      continue;
     }
+    domains.Add(row->domain);
+    buckets.Add(int64_t{DigestBucket(row->key, bits_)});
+    keys.AddBytea(row->key);
+    values.AddBytea(row->value);
+    lsns.Add(row->lsn);
+    tombstones.Add(row->tombstone);
+    commit_ms.Add(absl::ToUnixMillis(row->commit_time));
+    offsets.Add(row->kafka_offset);
+    hashes.Add(AsStored(RowHash(*row)));
+    ++puts;
   }
   pending_.clear();
-  CMO_RETURN_IF_ERROR(Send(puts, deletes));
-  return SendDigests();
+  if (deletes > 0) {
+    out.push_back({"DELETE FROM rows r USING unnest($1::text[], $2::int[], $3::bytea[]) AS "
+                   "k(domain, bucket, key) WHERE r.domain = k.domain AND r.bucket = k.bucket AND "
+                   "r.key = k.key",
+                   {std::move(del_domains).Done(), std::move(del_buckets).Done(),
+                    std::move(del_keys).Done()}});
+  }
+  if (puts > 0) {
+    out.push_back(
+        {"INSERT INTO rows (domain, bucket, key, value, lsn, tombstone, commit_ms, kafka_offset, "
+         "hash) SELECT * FROM unnest($1::text[], $2::int[], $3::bytea[], $4::bytea[], "
+         "$5::bigint[], $6::bool[], $7::bigint[], $8::bigint[], $9::bigint[]) ON CONFLICT "
+         "(domain, bucket, key) DO UPDATE SET value = EXCLUDED.value, lsn = EXCLUDED.lsn, "
+         "tombstone = EXCLUDED.tombstone, commit_ms = EXCLUDED.commit_ms, kafka_offset = "
+         "EXCLUDED.kafka_offset, hash = EXCLUDED.hash",
+         {std::move(domains).Done(), std::move(buckets).Done(), std::move(keys).Done(),
+          std::move(values).Done(), std::move(lsns).Done(), std::move(tombstones).Done(),
+          std::move(commit_ms).Done(), std::move(offsets).Done(), std::move(hashes).Done()}});
+  }
+  AddDigestStatement(out);
+  return out;
 }
 
-absl::Status PgRowWriter::Send(std::span<const Row> puts, std::span<const Key> deletes) {
-  if (!deletes.empty()) {
-    PgArray domains, buckets, keys;
-    for (const auto& [domain, key] : deletes) {
-      domains.Add(domain);
-      buckets.Add(int64_t{DigestBucket(key, bits_)});
-      keys.AddBytea(key);
-    }
-    CMO_RETURN_IF_ERROR(
-        db_.Exec("DELETE FROM rows r USING unnest($1::text[], $2::int[], $3::bytea[]) AS "
-                 "k(domain, bucket, key) WHERE r.domain = k.domain AND r.bucket = k.bucket AND "
-                 "r.key = k.key",
-                 {std::move(domains).Done(), std::move(buckets).Done(), std::move(keys).Done()})
-            .status());
-  }
-  if (puts.empty()) return absl::OkStatus();
-  PgArray domains, buckets, keys, values, lsns, tombstones, commit_ms, offsets, hashes;
-  for (const Row& row : puts) {
-    domains.Add(row.domain);
-    buckets.Add(int64_t{DigestBucket(row.key, bits_)});
-    keys.AddBytea(row.key);
-    values.AddBytea(row.value);
-    lsns.Add(row.lsn);
-    tombstones.Add(row.tombstone);
-    commit_ms.Add(absl::ToUnixMillis(row.commit_time));
-    offsets.Add(row.kafka_offset);
-    hashes.Add(AsStored(RowHash(row)));
-  }
-  return db_
-      .Exec("INSERT INTO rows (domain, bucket, key, value, lsn, tombstone, commit_ms, "
-            "kafka_offset, hash) SELECT * FROM unnest($1::text[], $2::int[], $3::bytea[], "
-            "$4::bytea[], $5::bigint[], $6::bool[], $7::bigint[], $8::bigint[], $9::bigint[]) "
-            "ON CONFLICT (domain, bucket, key) DO UPDATE SET value = EXCLUDED.value, lsn = "
-            "EXCLUDED.lsn, tombstone = EXCLUDED.tombstone, commit_ms = EXCLUDED.commit_ms, "
-            "kafka_offset = EXCLUDED.kafka_offset, hash = EXCLUDED.hash",
-            {std::move(domains).Done(), std::move(buckets).Done(), std::move(keys).Done(),
-             std::move(values).Done(), std::move(lsns).Done(), std::move(tombstones).Done(),
-             std::move(commit_ms).Done(), std::move(offsets).Done(), std::move(hashes).Done()})
-      .status();
-}
-
-absl::Status PgRowWriter::SendDigests() {
-  if (digests_.empty()) return absl::OkStatus();
+void PgRowWriter::AddDigestStatement(std::vector<base::PgStatement>& out) {
+  if (digests_.empty()) return;
   PgArray domains, buckets, los, his, rows;
   for (const auto& [where, d] : digests_) {
     domains.Add(where.first);
@@ -270,15 +281,14 @@ absl::Status PgRowWriter::SendDigests() {
   }
   digests_.clear();
   // sum mod 2^64 in two 32-bit halves: every intermediate stays below 2^34 (see the schema).
-  return db_
-      .Exec("INSERT INTO digests (domain, bucket, lo, hi, rows) SELECT * FROM unnest($1::text[], "
-            "$2::int[], $3::bigint[], $4::bigint[], $5::bigint[]) ON CONFLICT (domain, bucket) "
-            "DO UPDATE SET lo = (digests.lo + EXCLUDED.lo) % 4294967296, hi = (digests.hi + "
-            "EXCLUDED.hi + (digests.lo + EXCLUDED.lo) / 4294967296) % 4294967296, rows = "
-            "digests.rows + EXCLUDED.rows",
-            {std::move(domains).Done(), std::move(buckets).Done(), std::move(los).Done(),
-             std::move(his).Done(), std::move(rows).Done()})
-      .status();
+  out.push_back(
+      {"INSERT INTO digests (domain, bucket, lo, hi, rows) SELECT * FROM unnest($1::text[], "
+       "$2::int[], $3::bigint[], $4::bigint[], $5::bigint[]) ON CONFLICT (domain, bucket) DO "
+       "UPDATE SET lo = (digests.lo + EXCLUDED.lo) % 4294967296, hi = (digests.hi + EXCLUDED.hi + "
+       "(digests.lo + EXCLUDED.lo) / 4294967296) % 4294967296, rows = digests.rows + "
+       "EXCLUDED.rows",
+       {std::move(domains).Done(), std::move(buckets).Done(), std::move(los).Done(),
+        std::move(his).Done(), std::move(rows).Done()}});
 }
 
 absl::StatusOr<std::optional<Row>> PgGetRow(base::PgConnection& db, int bits,

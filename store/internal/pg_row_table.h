@@ -44,6 +44,12 @@ class PgTxn {
   ~PgTxn();
   absl::Status Begin();
   absl::Status Commit();
+  // For a transaction whose BEGIN and COMMIT travel in pipelines (kBegin, kCommit): Sent()
+  // when BEGIN is sent (from then on it is rolled back unless Done()), Done() after COMMIT.
+  void Sent() { open_ = true; }
+  void Done() { open_ = false; }
+  static base::PgStatement BeginStatement() { return {"BEGIN", {}}; }
+  static base::PgStatement CommitStatement() { return {"COMMIT", {}}; }
 
  private:
   base::PgConnection& db_;
@@ -55,6 +61,7 @@ class PgTxn {
 // computed from versions read before writing, are never computed from a stale read. On the
 // primary it is the LSN counter itself (see PgPrimaryStore::Write). Returns the row's value.
 absl::StatusOr<int64_t> PgLockWriters(base::PgConnection& db, std::string_view row);
+base::PgStatement PgLockWritersStatement(std::string_view row);
 
 absl::StatusOr<int64_t> PgSetting(base::PgConnection& db, std::string_view name);
 absl::Status PgSetSetting(base::PgConnection& db, std::string_view name, int64_t value);
@@ -73,6 +80,11 @@ class PgRowWriter {
   PgRowWriter(base::PgConnection& db, int bits) : db_(db), bits_(bits) {}
 
   absl::Status Prefetch(std::span<const std::pair<std::string_view, std::string_view>> keys);
+  // The same in two halves, so the read can share a pipeline with other statements: the
+  // statement (nullopt when every key is known already), then its result.
+  std::optional<base::PgStatement> PrefetchStatement(
+      std::span<const std::pair<std::string_view, std::string_view>> keys);
+  absl::Status TakePrefetched(const base::PgResult& result);
   // The key's version as of this batch; kInternal for a key not prefetched (a bug).
   absl::StatusOr<std::optional<PgVersion>> Version(std::string_view domain,
                                                    std::string_view key) const;
@@ -80,8 +92,10 @@ class PgRowWriter {
   void Known(const Row& row);
   absl::Status Put(const Row& row);
   absl::Status Delete(std::string_view domain, std::string_view key);
-  // Deletes, upserts and digest deltas: at most three statements.
+  // Deletes, upserts and digest deltas: at most three statements, in one pipeline.
   absl::Status Flush();
+  // The same statements, for the caller's own pipeline; the batch is then empty again.
+  std::vector<base::PgStatement> FlushStatements();
 
  private:
   using Key = std::pair<std::string, std::string>;
@@ -89,8 +103,7 @@ class PgRowWriter {
     uint64_t sum = 0;
     int64_t rows = 0;
   };
-  absl::Status Send(std::span<const Row> puts, std::span<const Key> deletes);
-  absl::Status SendDigests();
+  void AddDigestStatement(std::vector<base::PgStatement>& out);
 
   base::PgConnection& db_;
   int bits_;

@@ -1,5 +1,7 @@
 #include "store/internal/pg_session.h"
 
+#include <map>
+
 #include "base/status_macros.h"
 #include "base/strings.h"
 
@@ -93,24 +95,42 @@ absl::StatusOr<std::unique_ptr<PgSession>> PgSession::Open(const std::string& ur
   std::unique_ptr<PgSession> session(new PgSession(uri, options.pg_schema));
   CMO_RETURN_IF_ERROR(session->Connect());
   base::PgConnection& db = *session->db_;
-  const PgSchemaPart other{role.exclusive_of, 1, "", ""};
-  CMO_ASSIGN_OR_RETURN(int64_t taken, PartVersion(db, other));
-  if (taken != 0) {
+  // The usual case, an existing store at this binary's versions, costs one round trip (every
+  // app process opens several connections, possibly across a long link).
+  absl::StatusOr<base::PgResult> known =
+      db.Exec("SELECT name, value FROM settings WHERE name IN ($1, $2, $3, 'digest_bits')",
+              {base::StrCat("schema_version_", kRowsPart.name),
+               base::StrCat("schema_version_", role.name),
+               base::StrCat("schema_version_", role.exclusive_of)});
+  std::map<std::string, int64_t, std::less<>> settings;
+  if (known.ok()) {
+    for (int i = 0; i < known->rows(); ++i) {
+      CMO_ASSIGN_OR_RETURN(settings[std::string(known->Text(i, 0))], known->Int(i, 1));
+    }
+  }
+  const auto version = [&](std::string_view part) {
+    auto it = settings.find(base::StrCat("schema_version_", part));
+    return it == settings.end() ? int64_t{0} : it->second;
+  };
+  if (version(role.exclusive_of) != 0) {
     return absl::FailedPreconditionError(base::StrCat(
         base::RedactPgUri(uri), ": schema ", session->schema_, " already holds a ",
         role.exclusive_of, " store; a ", role.name,
         " needs its own database, or another schema (pg_schema)"));
   }
-  CMO_RETURN_IF_ERROR(EnsurePart(db, session->schema_, kRowsPart, options.digest_bits));
-  CMO_RETURN_IF_ERROR(EnsurePart(db, session->schema_, role, options.digest_bits));
-  CMO_ASSIGN_OR_RETURN(base::PgResult bits,
-                       db.Exec("SELECT value FROM settings WHERE name = 'digest_bits'"));
-  if (bits.rows() != 1) {
-    return absl::DataLossError(base::StrCat(base::RedactPgUri(uri), ": schema ", session->schema_,
-                                            " lost its digest_bits setting"));
+  if (version(kRowsPart.name) != kRowsPart.version || version(role.name) != role.version ||
+      !settings.contains("digest_bits")) {
+    CMO_RETURN_IF_ERROR(EnsurePart(db, session->schema_, kRowsPart, options.digest_bits));
+    CMO_RETURN_IF_ERROR(EnsurePart(db, session->schema_, role, options.digest_bits));
+    CMO_ASSIGN_OR_RETURN(base::PgResult bits,
+                         db.Exec("SELECT value FROM settings WHERE name = 'digest_bits'"));
+    if (bits.rows() != 1) {
+      return absl::DataLossError(base::StrCat(base::RedactPgUri(uri), ": schema ",
+                                              session->schema_, " lost its digest_bits setting"));
+    }
+    CMO_ASSIGN_OR_RETURN(settings["digest_bits"], bits.Int(0, 0));
   }
-  CMO_ASSIGN_OR_RETURN(int64_t b, bits.Int(0, 0));
-  session->bits_ = static_cast<int>(b);
+  session->bits_ = static_cast<int>(settings["digest_bits"]);
   return session;
 }
 

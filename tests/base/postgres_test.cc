@@ -88,6 +88,37 @@ TEST_F(PostgresTest, AServerThatGoesAwayIsUnavailableAndComesBack) {
   EXPECT_EQ(*r->Int(0, 0), 1) << "committed data survived the restart";
 }
 
+// A crash (immediate shutdown) or a backend terminated by an operator: both are kUnavailable,
+// in plain statements and in pipelines, so callers retry instead of giving up.
+TEST_F(PostgresTest, CrashesAndTerminatedBackendsAreUnavailable) {
+  auto c = Connect();
+  auto killer = Connect();
+  auto pid = c->Exec("SELECT pg_backend_pid()");
+  ASSERT_TRUE(pid.ok());
+  ASSERT_TRUE(killer->Exec("SELECT pg_terminate_backend($1)", {std::string(pid->Text(0, 0))}).ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  auto r = c->Exec("SELECT value FROM pg_settings WHERE name = $1", {std::string("port")});
+  EXPECT_EQ(r.status().code(), absl::StatusCode::kUnavailable) << r.status();
+  EXPECT_FALSE(c->ok());
+  auto p = Connect();
+  server_->Crash();
+  auto piped = p->ExecPipeline({{"BEGIN", {}}, {"SELECT $1::int", {std::string("1")}}});
+  EXPECT_EQ(piped.status().code(), absl::StatusCode::kUnavailable) << piped.status();
+  EXPECT_FALSE(p->ok());
+  ASSERT_TRUE(server_->Restart().ok());
+  auto again = Connect();
+  auto ok = again->ExecPipeline({{"BEGIN", {}}, {"SELECT $1::int", {std::string("7")}},
+                                 {"COMMIT", {}}});
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(*(*ok)[1].Int(0, 0), 7);
+  // A failing statement: its error, the rest skipped, the connection still usable.
+  auto bad = again->ExecPipeline({{"BEGIN", {}}, {"SELECT 1/0", {}}, {"SELECT 2", {}}});
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInternal);
+  EXPECT_THAT(std::string(bad.status().message()), HasSubstr("division by zero"));
+  EXPECT_TRUE(again->ExecScript("ROLLBACK").ok());
+  EXPECT_TRUE(again->ok());
+}
+
 // The scheme store/README.md chooses for commit order = LSN order on a server database: the LSN
 // counter is one row, and taking LSNs updates it, so the row lock is held to commit and a second
 // writer's LSNs wait for the first writer's commit. This checks the property the scheme rests

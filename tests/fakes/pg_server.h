@@ -14,11 +14,19 @@
 
 namespace cmo::testing {
 
+struct PgServerOptions {
+  // A network namespace (`ip netns add`) to run the server in, as on another host; "" = ours.
+  std::string netns;
+  // The address to listen on besides the namespace's loopback, and the host in Uri(); the
+  // namespace's veth address when `netns` is set.
+  std::string listen = "127.0.0.1";
+};
+
 class PgServer {
  public:
   // kFailedPrecondition when PostgreSQL's binaries are missing (scripts/install-deps.sh
   // installs them), kUnavailable when the server did not come up (its log is in the message).
-  static absl::StatusOr<std::unique_ptr<PgServer>> Start();
+  static absl::StatusOr<std::unique_ptr<PgServer>> Start(const PgServerOptions& options = {});
   ~PgServer();  // stops the server and removes its data dir
   PgServer(const PgServer&) = delete;
   PgServer& operator=(const PgServer&) = delete;
@@ -32,12 +40,16 @@ class PgServer {
   // Stops the server now (fast shutdown), as a crash of the database host would look to a
   // client; Restart() starts it again on the same port and data.
   void Stop();
+  // Immediate shutdown (`pg_ctl stop -m immediate`: SIGQUIT, no checkpoint), as a crash; the
+  // next Restart() recovers from the WAL.
+  void Crash();
   absl::Status Restart();
 
  private:
   PgServer() = default;
   absl::Status Launch();
 
+  PgServerOptions options_;
   std::string dir_;  // holds data/ and the log
   std::string bin_;  // PostgreSQL's bin dir
   int port_ = 0;
