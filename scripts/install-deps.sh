@@ -9,7 +9,7 @@ PACKAGES=(
   clang-14 libclang-rt-14-dev
   libabsl-dev libsqlite3-dev sqlite3 libxxhash-dev
   librdkafka-dev kcat
-  libpq-dev postgresql postgresql-client
+  libpq-dev postgresql postgresql-client iproute2
   libcli11-dev libyaml-cpp-dev nlohmann-json3-dev libcpp-httplib-dev libssl-dev
   libgtest-dev libgmock-dev libbenchmark-dev librapidcheck-dev
   curl procps chromium
