@@ -9,12 +9,15 @@
 #include <thread>
 
 #include "base/kafka.h"
+#include "base/postgres.h"
 #include "base/sqlite.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "orchestrator/bench/bench_util.h"
 #include "orchestrator/server.h"
+#include "store/internal/pg_row_table.h"
 #include "store/primary_store.h"
+#include "store/store_url.h"
 
 namespace cmo::orchestrator {
 namespace {
@@ -113,6 +116,51 @@ absl::StatusOr<std::pair<double, int>> SqliteLimit(const PipelineBenchOptions& o
   return std::make_pair(best, best_batch);
 }
 
+// Raw batched upserts of the same workload into a plain table on the replica's PostgreSQL
+// server, each batch one statement (unnest of arrays, as the stores write) in its own
+// transaction: what that server takes, to hold the pipeline's rate against.
+absl::StatusOr<std::pair<double, int>> PgLimit(const PipelineBenchOptions& o) {
+  CMO_ASSIGN_OR_RETURN(auto db, base::PgConnection::Connect(o.replica_url));
+  CMO_RETURN_IF_ERROR(db->ExecScript(
+      "SET client_min_messages = warning; DROP TABLE IF EXISTS cmo_bench_limit; "
+      "CREATE TABLE cmo_bench_limit (key BYTEA PRIMARY KEY, value BYTEA NOT NULL, "
+      "lsn BIGINT NOT NULL)"));
+  double best = 0;
+  int best_batch = 0;
+  for (int batch : {1000, 5000, 10000}) {
+    CMO_RETURN_IF_ERROR(db->ExecScript("TRUNCATE cmo_bench_limit"));
+    Workload w(o);
+    int64_t rows = 0;
+    MeasuringWindow window(o, 0);
+    const auto end = window.start() + std::chrono::seconds(o.seconds);
+    while (Clock::now() < end) {
+      window.Step([&] { return rows; });
+      store::internal::PgArray keys, values, lsns;
+      for (int i = 0; i < batch; ++i) {
+        keys.AddBytea(w.Key());
+        values.AddBytea(w.Value());
+        lsns.Add(++rows);
+      }
+      // Keys repeat within a batch at small key spaces: keep each key's last version, as the
+      // stores do (ON CONFLICT cannot touch a row twice in one statement).
+      CMO_RETURN_IF_ERROR(
+          db->Exec("INSERT INTO cmo_bench_limit SELECT DISTINCT ON (k) k, v, l FROM "
+                   "unnest($1::bytea[], $2::bytea[], $3::bigint[]) AS u(k, v, l) ORDER BY k, l "
+                   "DESC ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, lsn = "
+                   "EXCLUDED.lsn",
+                   {std::move(keys).Done(), std::move(values).Done(), std::move(lsns).Done()})
+              .status());
+    }
+    const double rate = window.Rate(rows);
+    if (rate > best) {
+      best = rate;
+      best_batch = batch;
+    }
+  }
+  CMO_RETURN_IF_ERROR(db->ExecScript("DROP TABLE cmo_bench_limit"));
+  return std::make_pair(best, best_batch);
+}
+
 // Raw produce->consume of the same messages through the embedded cluster, with the relay's
 // producer settings (idempotent, acks=all).
 absl::StatusOr<double> KafkaLimit(const PipelineBenchOptions& o) {
@@ -166,6 +214,18 @@ absl::StatusOr<double> KafkaLimit(const PipelineBenchOptions& o) {
 }  // namespace
 
 absl::StatusOr<nlohmann::json> RunPipelineBench(const PipelineBenchOptions& o) {
+  if (o.primary_url.empty() != o.replica_url.empty()) {
+    return absl::InvalidArgumentError("--primary and --replica go together");
+  }
+  for (const std::string* url : {&o.primary_url, &o.replica_url}) {
+    if (url->empty()) continue;
+    CMO_ASSIGN_OR_RETURN(store::StoreUrl parsed, store::ParseStoreUrl(*url));
+    if (parsed.backend != store::StoreUrl::Backend::kPostgres) {
+      return absl::InvalidArgumentError(base::StrCat(
+          "--primary and --replica take postgresql:// URLs (the default is SQLite); got ",
+          store::RedactStoreUrl(*url)));
+    }
+  }
   CMO_ASSIGN_OR_RETURN(const ScopedTempDir temp, ScopedTempDir::Make(o.work_dir));
   const std::string& dir = temp.path();
   nlohmann::json report = {{"seconds", o.seconds},
@@ -173,10 +233,22 @@ absl::StatusOr<nlohmann::json> RunPipelineBench(const PipelineBenchOptions& o) {
                            {"keys", o.keys},
                            {"value_bytes", o.value_bytes},
                            {"batch", o.batch}};
+  const bool postgres = !o.primary_url.empty();
+  if (postgres) {
+    report["primary"] = store::RedactStoreUrl(o.primary_url);
+    report["replica"] = store::RedactStoreUrl(o.replica_url);
+  }
+  if (o.limits && postgres) {
+    CMO_ASSIGN_OR_RETURN(auto pg, PgLimit(o));
+    report["pg_limit_per_s"] = static_cast<int64_t>(pg.first);
+    report["pg_best_batch"] = pg.second;
+  }
   if (o.limits) {
-    CMO_ASSIGN_OR_RETURN(auto sqlite, SqliteLimit(o, dir));
-    report["sqlite_limit_per_s"] = static_cast<int64_t>(sqlite.first);
-    report["sqlite_best_batch"] = sqlite.second;
+    if (!postgres) {
+      CMO_ASSIGN_OR_RETURN(auto sqlite, SqliteLimit(o, dir));
+      report["sqlite_limit_per_s"] = static_cast<int64_t>(sqlite.first);
+      report["sqlite_best_batch"] = sqlite.second;
+    }
     // The best of three: a limit is what the pipe can do, not an unlucky run.
     double kafka = 0;
     for (int i = 0; i < 3; ++i) {
@@ -190,10 +262,13 @@ absl::StatusOr<nlohmann::json> RunPipelineBench(const PipelineBenchOptions& o) {
   config.state_dir = base::StrCat(dir, "/state");
   std::filesystem::create_directories(config.state_dir);
   config.regions = {"bench"};  // the primary and one replica, as the target assumes
+  if (postgres) {
+    config.primary = o.primary_url;
+    config.replicas["bench"] = o.replica_url;
+  }
   CMO_ASSIGN_OR_RETURN(auto server, Server::Start(config, base::SystemClock()));
-  CMO_ASSIGN_OR_RETURN(
-      auto primary,
-      store::PrimaryStore::Open(shadow::PrimaryPath(config.state_dir), base::SystemClock()));
+  CMO_ASSIGN_OR_RETURN(auto primary,
+                       store::PrimaryStore::Open(PrimaryUrl(config), base::SystemClock()));
   Workload w(o);
   // The clock starts once one change has gone all the way through: joining the consumer group
   // and the first metadata round trips take seconds on a loaded machine, and are not the pipe.
@@ -259,8 +334,9 @@ absl::StatusOr<nlohmann::json> RunPipelineBench(const PipelineBenchOptions& o) {
   }
   report["outbox_lag_at_end"] = server->relay_metrics().outbox_lag;
   if (o.limits) {
-    const double limit = std::min(report["sqlite_limit_per_s"].get<double>(),
-                                  report["kafka_limit_per_s"].get<double>());
+    const double limit =
+        std::min(report[postgres ? "pg_limit_per_s" : "sqlite_limit_per_s"].get<double>(),
+                 report["kafka_limit_per_s"].get<double>());
     report["ratio_to_min_limit"] = report["changes_per_s"].get<double>() / limit;
   }
   CMO_RETURN_IF_ERROR(server->Stop());

@@ -27,7 +27,12 @@ struct PipelineBenchOptions {
   // overlapping and the applier committed smaller (costlier) batches.
   int64_t max_ahead = 40'000;
   std::string work_dir = "/tmp";  // where the temporary stores go (same disk as state dirs)
-  bool limits = true;             // also measure the SQLite and Kafka limits
+  bool limits = true;             // also measure the store's and Kafka's limits
+  // Server stores (postgresql://...): the pipeline runs on them, and the store limit is
+  // pg_limit_per_s, raw batched upserts into a plain table on the replica's server. Empty:
+  // SQLite files in a temp dir, limit sqlite_limit_per_s.
+  std::string primary_url;
+  std::string replica_url;
   uint64_t seed = 1;
 };
 

@@ -66,7 +66,12 @@ void SetupBenchCommands(CLI::App& app, const GlobalOptions& global, CommandRegis
                    "At --rate max, changes the writer may be ahead of the replica (default 40000)")
       ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
   pipeline->add_option("--work-dir", o->bench.work_dir, "Where temporary stores go (default /tmp)");
-  pipeline->add_flag("!--no-limits", o->bench.limits, "Skip measuring the SQLite and Kafka limits");
+  pipeline->add_flag("!--no-limits", o->bench.limits,
+                     "Skip measuring the store's and Kafka's limits");
+  pipeline->add_option("--primary", o->bench.primary_url,
+                       "Run on this PostgreSQL primary (postgresql://...) instead of SQLite");
+  pipeline->add_option("--replica", o->bench.replica_url,
+                       "...and this PostgreSQL replica (another database or server)");
   registry.On(pipeline, [o, &global] { return RunPipeline(*o, global); });
 
   auto r = std::make_shared<ReadBenchOptions>();
