@@ -54,11 +54,21 @@ absl::StatusOr<std::vector<int64_t>> PgPrimaryStore::Write(std::span<const Write
   if (std::optional<base::PgStatement> read = rows.PrefetchStatement(keys)) {
     first.push_back(*std::move(read));
   }
-  internal::PgTxn txn(*db);
+  absl::StatusOr<std::vector<base::PgResult>> got =
+      session_->Run([&](base::PgConnection& c) -> absl::StatusOr<std::vector<base::PgResult>> {
+        db = &c;
+        return c.ExecPipeline(first);
+      });
+  if (!got.ok()) {
+    // kUnavailable: the connection is gone, and its transaction with it (`db` may even have
+    // been replaced). Otherwise the connection holds an aborted transaction: end it.
+    if (!absl::IsUnavailable(got.status())) (void)db->ExecScript("ROLLBACK");
+    return got.status();
+  }
+  internal::PgTxn txn(*db);  // from here on, rolled back unless committed
   txn.Sent();
-  CMO_ASSIGN_OR_RETURN(std::vector<base::PgResult> got, db->ExecPipeline(first));
-  CMO_ASSIGN_OR_RETURN(int64_t last, got[1].Int(0, 0));
-  if (got.size() > 2) CMO_RETURN_IF_ERROR(rows.TakePrefetched(got[2]));
+  CMO_ASSIGN_OR_RETURN(int64_t last, (*got)[1].Int(0, 0));
+  if (got->size() > 2) CMO_RETURN_IF_ERROR(rows.TakePrefetched((*got)[2]));
   int64_t lsn = last - static_cast<int64_t>(writes.size());
   const absl::Time now = clock_.Now();
 
@@ -93,13 +103,13 @@ absl::StatusOr<std::vector<int64_t>> PgPrimaryStore::Write(std::span<const Write
 
 absl::StatusOr<std::optional<Row>> PgPrimaryStore::Get(std::string_view domain,
                                                        std::string_view key) {
-  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
-  return internal::PgGetRow(*db, session_->digest_bits(), domain, key);
+  return session_->Run([&](base::PgConnection& db) {
+    return internal::PgGetRow(db, session_->digest_bits(), domain, key);
+  });
 }
 
 absl::StatusOr<int64_t> PgPrimaryStore::LastLsn() {
-  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
-  return internal::PgSetting(*db, "last_lsn");
+  return session_->Run([&](base::PgConnection& db) { return internal::PgSetting(db, "last_lsn"); });
 }
 
 absl::StatusOr<std::vector<OutboxEntry>> PgPrimaryStore::ReadOutbox(int64_t after_lsn, int limit) {

@@ -48,9 +48,20 @@ absl::StatusOr<ApplyStats> PgReplicaStore::Apply(std::span<const Row> rows,
   if (std::optional<base::PgStatement> read = writer.PrefetchStatement(keys)) {
     first.push_back(*std::move(read));
   }
-  internal::PgTxn txn(*db);
+  absl::StatusOr<std::vector<base::PgResult>> piped =
+      session_->Run([&](base::PgConnection& c) -> absl::StatusOr<std::vector<base::PgResult>> {
+        db = &c;
+        return c.ExecPipeline(first);
+      });
+  if (!piped.ok()) {
+    // kUnavailable: the connection is gone, and its transaction with it (`db` may even have
+    // been replaced). Otherwise the connection holds an aborted transaction: end it.
+    if (!absl::IsUnavailable(piped.status())) (void)db->ExecScript("ROLLBACK");
+    return piped.status();
+  }
+  internal::PgTxn txn(*db);  // from here on, rolled back unless committed
   txn.Sent();
-  CMO_ASSIGN_OR_RETURN(std::vector<base::PgResult> got, db->ExecPipeline(first));
+  std::vector<base::PgResult>& got = *piped;
   if (got[1].rows() != 1) return absl::DataLossError("settings row writer_lock is missing");
   absl::Time horizon = absl::InfinitePast();
   if (got[2].rows() == 1) {
@@ -129,8 +140,9 @@ absl::StatusOr<int> PgReplicaStore::Repair(std::span<const Fix> fixes) {
 
 absl::StatusOr<std::optional<Row>> PgReplicaStore::Get(std::string_view domain,
                                                        std::string_view key) {
-  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
-  return internal::PgGetRow(*db, session_->digest_bits(), domain, key);
+  return session_->Run([&](base::PgConnection& db) {
+    return internal::PgGetRow(db, session_->digest_bits(), domain, key);
+  });
 }
 
 absl::StatusOr<std::vector<PartitionProgress>> PgReplicaStore::Progress() {
@@ -168,14 +180,15 @@ absl::Status PgReplicaStore::SetTopicPartitions(const std::map<std::string, int>
 }
 
 absl::StatusOr<int64_t> PgReplicaStore::TopicWatermark(std::string_view topic) {
-  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
   // One statement, so the partition count and the positions are from the same snapshot.
   CMO_ASSIGN_OR_RETURN(
       base::PgResult r,
-      db->Exec("SELECT t.partitions, count(p.partition), COALESCE(min(p.max_lsn), 0) FROM "
+      session_->Run([&](base::PgConnection& db) {
+        return db.Exec("SELECT t.partitions, count(p.partition), COALESCE(min(p.max_lsn), 0) FROM "
                "topic_partitions t LEFT JOIN partition_progress p ON p.topic = t.topic AND "
-               "p.partition < t.partitions WHERE t.topic = $1 GROUP BY t.partitions",
-               {std::string(topic)}));
+                       "p.partition < t.partitions WHERE t.topic = $1 GROUP BY t.partitions",
+                       {std::string(topic)});
+      }));
   if (r.rows() == 0) return 0;
   CMO_ASSIGN_OR_RETURN(int64_t partitions, r.Int(0, 0));
   CMO_ASSIGN_OR_RETURN(int64_t seen, r.Int(0, 1));

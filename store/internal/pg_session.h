@@ -35,6 +35,22 @@ class PgSession {
 
   // The live connection, reconnecting first when the previous one broke.
   absl::StatusOr<base::PgConnection*> Db();
+
+  // fn(connection), retried once on a new connection when it failed kUnavailable on one that
+  // was already open: a pooled connection that died while idle (the server restarted) must not
+  // fail the request that happens to find it. Only for fn safe to run twice: reads, and the
+  // part of a write before its COMMIT is sent.
+  template <typename Fn>
+  auto Run(Fn&& fn) -> decltype(fn(std::declval<base::PgConnection&>())) {
+    const bool reused = db_ != nullptr && db_->ok();
+    absl::StatusOr<base::PgConnection*> db = Db();
+    if (!db.ok()) return db.status();
+    auto result = fn(**db);
+    if (result.ok() || !reused || !absl::IsUnavailable(result.status())) return result;
+    db = Db();
+    if (!db.ok()) return db.status();
+    return fn(**db);
+  }
   int digest_bits() const { return bits_; }
 
  private:

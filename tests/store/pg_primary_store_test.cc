@@ -96,6 +96,28 @@ struct GapChecker {
   }
 };
 
+// A store whose server restarted (its connection died while idle, as in an app's pool): the
+// next read and the next write succeed on a new connection instead of failing once each; while
+// the server is down they fail kUnavailable, fast; every committed write survives.
+TEST_F(PgPrimaryStoreTest, AConnectionThatDiedIdleIsReplacedWithoutFailingTheRequest) {
+  auto store = Open();
+  ASSERT_TRUE(store->Write(Batch(0, 5)).ok());
+  server_->Crash();
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(store->Write(Batch(5, 1)).status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(store->Get("likes", "k1").status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_LT(absl::Now() - start, absl::Seconds(2)) << "fail fast while the server is down";
+  ASSERT_TRUE(server_->Restart().ok());
+  auto row = store->Get("likes", "k1");
+  ASSERT_TRUE(row.ok()) << row.status();
+  EXPECT_EQ((*row)->lsn, 2) << "committed before the crash";
+  server_->Stop();
+  ASSERT_TRUE(server_->Restart().ok());
+  auto lsns = store->Write(Batch(5, 2));
+  ASSERT_TRUE(lsns.ok()) << lsns.status();
+  EXPECT_EQ(*lsns, (std::vector<int64_t>{6, 7})) << "the failed write took no LSN";
+}
+
 TEST_F(PgPrimaryStoreTest, CommitOrderIsLsnOrderWithManyWriters) {
   auto main_store = Open();  // also creates the tables before the writers start
   auto reader_store = Open();
