@@ -277,8 +277,22 @@ template <typename T>
 absl::Status Server::Rebuild(std::string_view what, const absl::Status& why,
                              const std::function<absl::StatusOr<std::unique_ptr<T>>()>& make,
                              std::unique_ptr<T>& out) {
-  std::fprintf(stderr, "cmo serve: %.*s: %s; retrying until its store answers\n",
-               static_cast<int>(what.size()), what.data(), std::string(why.message()).c_str());
+  // One line per outage, not per retry: an applier whose primary is down (its LSN ceiling)
+  // is rebuilt every few hundred ms until the primary is back.
+  bool quiet = false;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& [message, at] = rebuild_log_[std::string(what)];
+    quiet = message == why.message() && clock_.Now() - at < absl::Seconds(30);
+    if (!quiet) {
+      message = std::string(why.message());
+      at = clock_.Now();
+    }
+  }
+  if (!quiet) {
+    std::fprintf(stderr, "cmo serve: %.*s: %s; retrying until its store answers\n",
+                 static_cast<int>(what.size()), what.data(), std::string(why.message()).c_str());
+  }
   out.reset();  // its Kafka consumer leaves the group before the new one joins
   absl::Duration backoff = absl::Milliseconds(100);
   while (!stop_.load()) {
@@ -286,8 +300,10 @@ absl::Status Server::Rebuild(std::string_view what, const absl::Status& why,
     absl::StatusOr<std::unique_ptr<T>> made = make();
     if (made.ok()) {
       out = *std::move(made);
-      std::fprintf(stderr, "cmo serve: %.*s: resumed\n", static_cast<int>(what.size()),
-                   what.data());
+      if (!quiet) {
+        std::fprintf(stderr, "cmo serve: %.*s: resumed\n", static_cast<int>(what.size()),
+                     what.data());
+      }
       return absl::OkStatus();
     }
     if (!absl::IsUnavailable(made.status())) return made.status();

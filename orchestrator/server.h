@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/time/time.h"
 #include "base/clock.h"
 #include "base/kafka.h"
 #include "orchestrator/control_loop.h"
@@ -85,6 +86,8 @@ class Server {
   // Role relay: the replicas of appliers running in other processes, read for watermarks.
   std::map<std::string, std::unique_ptr<store::ReplicaStore>> remote_replicas_;
   std::map<std::string, int64_t> remote_watermarks_;  // the last each remote replica answered
+  // Per rebuilt component: the last failure logged and when (guarded by mu_).
+  std::map<std::string, std::pair<std::string, absl::Time>> rebuild_log_;
   std::function<absl::StatusOr<std::unique_ptr<shadow::OutboxRelay>>()> make_relay_;
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};

@@ -24,7 +24,7 @@ INSERT INTO settings VALUES ('last_lsn', 0), ('published_through', 0)
 
 PgPrimaryStore::PgPrimaryStore(std::unique_ptr<internal::PgSession> session,
                                const base::Clock& clock)
-    : session_(std::move(session)), clock_(clock) {}
+    : PgRowStore(std::move(session), "last_lsn"), clock_(clock) {}
 PgPrimaryStore::~PgPrimaryStore() = default;
 
 absl::StatusOr<std::unique_ptr<PgPrimaryStore>> PgPrimaryStore::Open(const std::string& uri,
@@ -33,8 +33,6 @@ absl::StatusOr<std::unique_ptr<PgPrimaryStore>> PgPrimaryStore::Open(const std::
   CMO_ASSIGN_OR_RETURN(auto session, internal::PgSession::Open(uri, options, kPrimaryPart));
   return std::unique_ptr<PgPrimaryStore>(new PgPrimaryStore(std::move(session), clock));
 }
-
-int PgPrimaryStore::digest_bits() const { return session_->digest_bits(); }
 
 // Two round trips whatever the batch size, each a pipeline: (1) BEGIN, take the LSNs, read
 // the touched keys' versions; (2) the outbox rows, the rows, the digest deltas, COMMIT.
@@ -54,17 +52,8 @@ absl::StatusOr<std::vector<int64_t>> PgPrimaryStore::Write(std::span<const Write
   if (std::optional<base::PgStatement> read = rows.PrefetchStatement(keys)) {
     first.push_back(*std::move(read));
   }
-  absl::StatusOr<std::vector<base::PgResult>> got =
-      session_->Run([&](base::PgConnection& c) -> absl::StatusOr<std::vector<base::PgResult>> {
-        db = &c;
-        return c.ExecPipeline(first);
-      });
-  if (!got.ok()) {
-    // kUnavailable: the connection is gone, and its transaction with it (`db` may even have
-    // been replaced). Otherwise the connection holds an aborted transaction: end it.
-    if (!absl::IsUnavailable(got.status())) (void)db->ExecScript("ROLLBACK");
-    return got.status();
-  }
+  absl::StatusOr<std::vector<base::PgResult>> got = session_->BeginPipelined(first, &db);
+  if (!got.ok()) return got.status();
   internal::PgTxn txn(*db);  // from here on, rolled back unless committed
   txn.Sent();
   CMO_ASSIGN_OR_RETURN(int64_t last, (*got)[1].Int(0, 0));
@@ -99,13 +88,6 @@ absl::StatusOr<std::vector<int64_t>> PgPrimaryStore::Write(std::span<const Write
   CMO_RETURN_IF_ERROR(db->ExecPipeline(second).status());
   txn.Done();
   return out;
-}
-
-absl::StatusOr<std::optional<Row>> PgPrimaryStore::Get(std::string_view domain,
-                                                       std::string_view key) {
-  return session_->Run([&](base::PgConnection& db) {
-    return internal::PgGetRow(db, session_->digest_bits(), domain, key);
-  });
 }
 
 absl::StatusOr<int64_t> PgPrimaryStore::LastLsn() {
@@ -156,50 +138,6 @@ absl::StatusOr<int64_t> PgPrimaryStore::OutboxSize() {
   CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
   CMO_ASSIGN_OR_RETURN(base::PgResult r, db->Exec("SELECT count(*) FROM outbox"));
   return r.Int(0, 0);
-}
-
-absl::StatusOr<std::vector<uint64_t>> PgPrimaryStore::Digests(std::string_view domain) {
-  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
-  return internal::PgDigests(*db, domain, session_->digest_bits());
-}
-
-absl::StatusOr<std::vector<Row>> PgPrimaryStore::RowsInBucket(std::string_view domain,
-                                                              uint32_t bucket) {
-  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
-  return internal::PgRowsInBucket(*db, domain, bucket);
-}
-
-absl::StatusOr<int64_t> PgPrimaryStore::CollectTombstones(std::string_view domain,
-                                                          absl::Time cutoff, int64_t limit) {
-  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
-  internal::PgTxn txn(*db);
-  CMO_RETURN_IF_ERROR(txn.Begin());
-  CMO_RETURN_IF_ERROR(internal::PgLockWriters(*db, "last_lsn").status());
-  CMO_ASSIGN_OR_RETURN(int64_t n, internal::PgCollectTombstones(*db, session_->digest_bits(),
-                                                                domain, cutoff, limit));
-  CMO_RETURN_IF_ERROR(txn.Commit());
-  return n;
-}
-
-absl::StatusOr<absl::Time> PgPrimaryStore::TombstoneHorizon() {
-  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
-  return internal::PgTombstoneHorizon(*db);
-}
-
-absl::StatusOr<int64_t> PgPrimaryStore::CollectedThroughLsn() {
-  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
-  return internal::PgSetting(*db, "collected_through_lsn");
-}
-
-absl::Status PgPrimaryStore::Scan(std::string_view domain,
-                                  const std::function<void(uint32_t bucket, const Row& row)>& fn) {
-  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
-  return internal::PgScan(*db, domain, fn);
-}
-
-absl::StatusOr<std::vector<std::string>> PgPrimaryStore::Domains() {
-  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
-  return internal::PgDomains(*db);
 }
 
 }  // namespace cmo::store

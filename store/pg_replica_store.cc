@@ -24,7 +24,7 @@ INSERT INTO settings VALUES ('writer_lock', 0) ON CONFLICT (name) DO NOTHING;
 }  // namespace
 
 PgReplicaStore::PgReplicaStore(std::unique_ptr<internal::PgSession> session)
-    : session_(std::move(session)) {}
+    : PgRowStore(std::move(session), "writer_lock") {}
 PgReplicaStore::~PgReplicaStore() = default;
 
 absl::StatusOr<std::unique_ptr<PgReplicaStore>> PgReplicaStore::Open(const std::string& uri,
@@ -48,17 +48,8 @@ absl::StatusOr<ApplyStats> PgReplicaStore::Apply(std::span<const Row> rows,
   if (std::optional<base::PgStatement> read = writer.PrefetchStatement(keys)) {
     first.push_back(*std::move(read));
   }
-  absl::StatusOr<std::vector<base::PgResult>> piped =
-      session_->Run([&](base::PgConnection& c) -> absl::StatusOr<std::vector<base::PgResult>> {
-        db = &c;
-        return c.ExecPipeline(first);
-      });
-  if (!piped.ok()) {
-    // kUnavailable: the connection is gone, and its transaction with it (`db` may even have
-    // been replaced). Otherwise the connection holds an aborted transaction: end it.
-    if (!absl::IsUnavailable(piped.status())) (void)db->ExecScript("ROLLBACK");
-    return piped.status();
-  }
+  absl::StatusOr<std::vector<base::PgResult>> piped = session_->BeginPipelined(first, &db);
+  if (!piped.ok()) return piped.status();
   internal::PgTxn txn(*db);  // from here on, rolled back unless committed
   txn.Sent();
   std::vector<base::PgResult>& got = *piped;
@@ -138,13 +129,6 @@ absl::StatusOr<int> PgReplicaStore::Repair(std::span<const Fix> fixes) {
   return applied;
 }
 
-absl::StatusOr<std::optional<Row>> PgReplicaStore::Get(std::string_view domain,
-                                                       std::string_view key) {
-  return session_->Run([&](base::PgConnection& db) {
-    return internal::PgGetRow(db, session_->digest_bits(), domain, key);
-  });
-}
-
 absl::StatusOr<std::vector<PartitionProgress>> PgReplicaStore::Progress() {
   CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
   CMO_ASSIGN_OR_RETURN(base::PgResult r,
@@ -218,50 +202,6 @@ absl::StatusOr<int> PgReplicaStore::ClampProgress(int64_t ceiling) {
                        db->Exec("UPDATE partition_progress SET max_lsn = $1 WHERE max_lsn > $1",
                                 {std::to_string(ceiling)}));
   return static_cast<int>(r.affected());
-}
-
-absl::StatusOr<std::vector<uint64_t>> PgReplicaStore::Digests(std::string_view domain) {
-  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
-  return internal::PgDigests(*db, domain, session_->digest_bits());
-}
-
-absl::StatusOr<std::vector<Row>> PgReplicaStore::RowsInBucket(std::string_view domain,
-                                                              uint32_t bucket) {
-  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
-  return internal::PgRowsInBucket(*db, domain, bucket);
-}
-
-absl::StatusOr<int64_t> PgReplicaStore::CollectTombstones(std::string_view domain,
-                                                          absl::Time cutoff, int64_t limit) {
-  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
-  internal::PgTxn txn(*db);
-  CMO_RETURN_IF_ERROR(txn.Begin());
-  CMO_RETURN_IF_ERROR(internal::PgLockWriters(*db, "writer_lock").status());
-  CMO_ASSIGN_OR_RETURN(int64_t n, internal::PgCollectTombstones(*db, session_->digest_bits(),
-                                                                domain, cutoff, limit));
-  CMO_RETURN_IF_ERROR(txn.Commit());
-  return n;
-}
-
-absl::StatusOr<absl::Time> PgReplicaStore::TombstoneHorizon() {
-  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
-  return internal::PgTombstoneHorizon(*db);
-}
-
-absl::StatusOr<int64_t> PgReplicaStore::CollectedThroughLsn() {
-  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
-  return internal::PgSetting(*db, "collected_through_lsn");
-}
-
-absl::Status PgReplicaStore::Scan(std::string_view domain,
-                                  const std::function<void(uint32_t bucket, const Row& row)>& fn) {
-  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
-  return internal::PgScan(*db, domain, fn);
-}
-
-absl::StatusOr<int64_t> PgReplicaStore::CountRows(std::string_view domain) {
-  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
-  return internal::PgCountRows(*db, domain);
 }
 
 }  // namespace cmo::store

@@ -15,6 +15,7 @@
 #include "absl/status/statusor.h"
 #include "base/clock.h"
 #include "store/row.h"
+#include "store/row_store.h"
 
 namespace cmo::store {
 
@@ -43,7 +44,7 @@ struct StoreOptions {
 // The primary side of a store: SQLite (SqlitePrimaryStore) or PostgreSQL (PgPrimaryStore),
 // chosen by the URL given to Open. Not thread-safe: one PrimaryStore per thread (the pool in
 // the client library leases them); the database serializes what must be serialized.
-class PrimaryStore {
+class PrimaryStore : public RowStore {
  public:
   // `url`: a file path or `sqlite:PATH` (embedded SQLite), or a libpq connection URI
   // `postgresql://user@host:port/db?...` (PostgreSQL; the schema is created on first use).
@@ -51,15 +52,13 @@ class PrimaryStore {
   static absl::StatusOr<std::unique_ptr<PrimaryStore>> Open(const std::string& url,
                                                             const base::Clock& clock,
                                                             const StoreOptions& options = {});
-  virtual ~PrimaryStore() = default;
+  ~PrimaryStore() override = default;
 
   // Commits the writes in one transaction with consecutive LSNs; returns them in order. On
   // every backend, a transaction holding LSN n commits before any transaction holding a larger
   // LSN becomes visible (store/README.md): the outbox never shows a gap that fills in later.
   virtual absl::StatusOr<std::vector<int64_t>> Write(std::span<const WriteRequest> writes) = 0;
 
-  virtual absl::StatusOr<std::optional<Row>> Get(std::string_view domain,
-                                                 std::string_view key) = 0;
   virtual absl::StatusOr<int64_t> LastLsn() = 0;
 
   // Outbox entries with LSN > after_lsn, in LSN order, at most `limit`.
@@ -70,23 +69,6 @@ class PrimaryStore {
   // Deletes entries with LSN <= lsn: call only once every region has applied them.
   virtual absl::Status TrimOutbox(int64_t lsn) = 0;
   virtual absl::StatusOr<int64_t> OutboxSize() = 0;
-
-  virtual absl::StatusOr<std::vector<uint64_t>> Digests(std::string_view domain) = 0;
-  virtual absl::StatusOr<std::vector<Row>> RowsInBucket(std::string_view domain,
-                                                        uint32_t bucket) = 0;
-  // Tombstone collection: deletes tombstones of `domain` committed before `cutoff` (at most
-  // `limit` per call) and raises the store's horizon (see internal/row_table.h). Run it with the
-  // same cutoff on the primary and every replica, a grace period longer than the longest
-  // tolerated replica downtime in the past.
-  virtual absl::StatusOr<int64_t> CollectTombstones(std::string_view domain, absl::Time cutoff,
-                                                    int64_t limit = 100'000) = 0;
-  virtual absl::StatusOr<absl::Time> TombstoneHorizon() = 0;
-  virtual absl::StatusOr<int64_t> CollectedThroughLsn() = 0;
-  // Every row of `domain`, in (bucket, key) order (full-scan verification of the digests).
-  virtual absl::Status Scan(std::string_view domain,
-                            const std::function<void(uint32_t bucket, const Row& row)>& fn) = 0;
-  virtual absl::StatusOr<std::vector<std::string>> Domains() = 0;
-  virtual int digest_bits() const = 0;
 };
 
 }  // namespace cmo::store

@@ -17,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "store/primary_store.h"
 #include "store/row.h"
+#include "store/row_store.h"
 
 namespace cmo::store {
 
@@ -43,11 +44,11 @@ int64_t WatermarkOf(std::span<const PartitionProgress> progress,
 
 // The replica side of a store: SQLite (SqliteReplicaStore) or PostgreSQL (PgReplicaStore), chosen
 // by the URL given to Open (see PrimaryStore::Open). Not thread-safe: one per thread.
-class ReplicaStore {
+class ReplicaStore : public RowStore {
  public:
   static absl::StatusOr<std::unique_ptr<ReplicaStore>> Open(const std::string& url,
                                                             const StoreOptions& options = {});
-  virtual ~ReplicaStore() = default;
+  ~ReplicaStore() override = default;
 
   // In one transaction: writes every row whose LSN is newer than the stored one (a tombstone
   // is a row, so an older write arriving late never resurrects a deleted key) and records
@@ -67,7 +68,6 @@ class ReplicaStore {
   };
   virtual absl::StatusOr<int> Repair(std::span<const Fix> fixes) = 0;
 
-  virtual absl::StatusOr<std::optional<Row>> Get(std::string_view domain, std::string_view key) = 0;
   virtual absl::StatusOr<std::vector<PartitionProgress>> Progress() = 0;
   // min over `partitions` of the highest LSN seen there: every change <= it has been applied
   // (the relay's heartbeats reach every partition). 0 while some partition was never seen.
@@ -87,22 +87,6 @@ class ReplicaStore {
   // returns how many partitions changed. For an operator clearing a watermark poisoned by a
   // forged event (the primary's last LSN is the ceiling no real event exceeds).
   virtual absl::StatusOr<int> ClampProgress(int64_t ceiling) = 0;
-
-  virtual absl::StatusOr<std::vector<uint64_t>> Digests(std::string_view domain) = 0;
-  virtual absl::StatusOr<std::vector<Row>> RowsInBucket(std::string_view domain, uint32_t bucket) = 0;
-  // Tombstone collection: deletes tombstones of `domain` committed before `cutoff` (at most
-  // `limit` per call) and raises the store's horizon (see internal/row_table.h). Run it with the
-  // same cutoff on the primary and every replica, a grace period longer than the longest
-  // tolerated replica downtime in the past.
-  virtual absl::StatusOr<int64_t> CollectTombstones(std::string_view domain, absl::Time cutoff,
-                                            int64_t limit = 100'000) = 0;
-  virtual absl::StatusOr<absl::Time> TombstoneHorizon() = 0;
-  virtual absl::StatusOr<int64_t> CollectedThroughLsn() = 0;
-  // Every row of `domain`, in (bucket, key) order (full-scan verification of the digests).
-  virtual absl::Status Scan(std::string_view domain,
-                    const std::function<void(uint32_t bucket, const Row& row)>& fn) = 0;
-  virtual absl::StatusOr<int64_t> CountRows(std::string_view domain) = 0;
-
 };
 
 }  // namespace cmo::store

@@ -18,9 +18,8 @@ INSERT INTO primary_state VALUES ('last_lsn', 0), ('published_through', 0);
 
 }  // namespace
 
-SqlitePrimaryStore::SqlitePrimaryStore(std::unique_ptr<base::SqliteDb> db,
-                           std::unique_ptr<internal::RowTable> rows, const base::Clock& clock)
-    : db_(std::move(db)), rows_(std::move(rows)), clock_(clock) {}
+SqlitePrimaryStore::SqlitePrimaryStore(internal::OpenedStore opened, const base::Clock& clock)
+    : SqliteRowStore(std::move(opened)), clock_(clock) {}
 
 SqlitePrimaryStore::~SqlitePrimaryStore() = default;
 
@@ -31,10 +30,8 @@ absl::StatusOr<std::unique_ptr<SqlitePrimaryStore>> SqlitePrimaryStore::Open(con
                        internal::OpenStore(path, options.synchronous_full, options.digest_bits,
                                            "primary", {kPrimarySchema}));
   return std::unique_ptr<SqlitePrimaryStore>(
-      new SqlitePrimaryStore(std::move(opened.db), std::move(opened.rows), clock));
+      new SqlitePrimaryStore(std::move(opened), clock));
 }
-
-int SqlitePrimaryStore::digest_bits() const { return rows_->digest_bits(); }
 
 absl::StatusOr<int64_t> SqlitePrimaryStore::Setting(std::string_view name) {
   CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
@@ -86,11 +83,6 @@ absl::StatusOr<std::vector<int64_t>> SqlitePrimaryStore::Write(std::span<const W
   return lsns;
 }
 
-absl::StatusOr<std::optional<Row>> SqlitePrimaryStore::Get(std::string_view domain,
-                                                     std::string_view key) {
-  return rows_->Get(domain, key);
-}
-
 absl::StatusOr<int64_t> SqlitePrimaryStore::LastLsn() { return Setting("last_lsn"); }
 
 absl::StatusOr<std::vector<OutboxEntry>> SqlitePrimaryStore::ReadOutbox(int64_t after_lsn, int limit) {
@@ -135,41 +127,5 @@ absl::StatusOr<int64_t> SqlitePrimaryStore::OutboxSize() {
   CMO_ASSIGN_OR_RETURN(bool row, s->Step());
   return row ? s->ColumnInt(0) : 0;
 }
-
-absl::StatusOr<std::vector<uint64_t>> SqlitePrimaryStore::Digests(std::string_view domain) {
-  return rows_->Digests(domain);
-}
-
-absl::StatusOr<std::vector<Row>> SqlitePrimaryStore::RowsInBucket(std::string_view domain,
-                                                            uint32_t bucket) {
-  return rows_->RowsInBucket(domain, bucket);
-}
-
-absl::StatusOr<std::vector<std::string>> SqlitePrimaryStore::Domains() {
-  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
-                       db_->Prepare("SELECT DISTINCT domain FROM digests ORDER BY domain"));
-  base::Statement::Scope s(*stmt);
-  std::vector<std::string> out;
-  CMO_RETURN_IF_ERROR(s->ForEachRow([&] { out.push_back(s->ColumnText(0)); }));
-  return out;
-}
-
-absl::Status SqlitePrimaryStore::Scan(std::string_view domain,
-                                const std::function<void(uint32_t bucket, const Row& row)>& fn) {
-  return rows_->Scan(domain, fn);
-}
-
-absl::StatusOr<int64_t> SqlitePrimaryStore::CollectTombstones(std::string_view domain, absl::Time cutoff,
-                                                        int64_t limit) {
-  CMO_ASSIGN_OR_RETURN(auto txn, base::WriteTransaction::Begin(*db_));
-  internal::DigestDeltas digests;
-  CMO_ASSIGN_OR_RETURN(int64_t n, rows_->CollectTombstones(domain, cutoff, limit, digests));
-  CMO_RETURN_IF_ERROR(rows_->Commit(digests, *txn));
-  return n;
-}
-
-absl::StatusOr<absl::Time> SqlitePrimaryStore::TombstoneHorizon() { return rows_->TombstoneHorizon(); }
-
-absl::StatusOr<int64_t> SqlitePrimaryStore::CollectedThroughLsn() { return rows_->CollectedThroughLsn(); }
 
 }  // namespace cmo::store

@@ -21,9 +21,8 @@ CREATE TABLE topic_partitions (topic TEXT PRIMARY KEY, partitions INTEGER NOT NU
 
 }  // namespace
 
-SqliteReplicaStore::SqliteReplicaStore(std::unique_ptr<base::SqliteDb> db,
-                           std::unique_ptr<internal::RowTable> rows)
-    : db_(std::move(db)), rows_(std::move(rows)) {}
+SqliteReplicaStore::SqliteReplicaStore(internal::OpenedStore opened)
+    : SqliteRowStore(std::move(opened)) {}
 
 SqliteReplicaStore::~SqliteReplicaStore() = default;
 
@@ -33,7 +32,7 @@ absl::StatusOr<std::unique_ptr<SqliteReplicaStore>> SqliteReplicaStore::Open(con
                        internal::OpenStore(path, options.synchronous_full, options.digest_bits,
                                            "replica", {kReplicaSchema, kTopicPartitionsSchema}));
   return std::unique_ptr<SqliteReplicaStore>(
-      new SqliteReplicaStore(std::move(opened.db), std::move(opened.rows)));
+      new SqliteReplicaStore(std::move(opened)));
 }
 
 absl::StatusOr<ApplyStats> SqliteReplicaStore::Apply(std::span<const Row> rows,
@@ -94,11 +93,6 @@ absl::StatusOr<int> SqliteReplicaStore::Repair(std::span<const Fix> fixes) {
   }
   CMO_RETURN_IF_ERROR(rows_->Commit(digests, *txn));
   return applied;
-}
-
-absl::StatusOr<std::optional<Row>> SqliteReplicaStore::Get(std::string_view domain,
-                                                     std::string_view key) {
-  return rows_->Get(domain, key);
 }
 
 absl::StatusOr<std::vector<PartitionProgress>> SqliteReplicaStore::Progress() {
@@ -171,36 +165,5 @@ absl::StatusOr<int> SqliteReplicaStore::TopicPartitions(std::string_view topic) 
 absl::Status SqliteReplicaStore::ResetProgress() {
   return db_->ExecScript("DELETE FROM partition_progress;");
 }
-
-absl::StatusOr<std::vector<uint64_t>> SqliteReplicaStore::Digests(std::string_view domain) {
-  return rows_->Digests(domain);
-}
-
-absl::StatusOr<std::vector<Row>> SqliteReplicaStore::RowsInBucket(std::string_view domain,
-                                                            uint32_t bucket) {
-  return rows_->RowsInBucket(domain, bucket);
-}
-
-absl::StatusOr<int64_t> SqliteReplicaStore::CountRows(std::string_view domain) {
-  return rows_->CountRows(domain);
-}
-
-absl::Status SqliteReplicaStore::Scan(std::string_view domain,
-                                const std::function<void(uint32_t bucket, const Row& row)>& fn) {
-  return rows_->Scan(domain, fn);
-}
-
-absl::StatusOr<int64_t> SqliteReplicaStore::CollectTombstones(std::string_view domain, absl::Time cutoff,
-                                                        int64_t limit) {
-  CMO_ASSIGN_OR_RETURN(auto txn, base::WriteTransaction::Begin(*db_));
-  internal::DigestDeltas digests;
-  CMO_ASSIGN_OR_RETURN(int64_t n, rows_->CollectTombstones(domain, cutoff, limit, digests));
-  CMO_RETURN_IF_ERROR(rows_->Commit(digests, *txn));
-  return n;
-}
-
-absl::StatusOr<absl::Time> SqliteReplicaStore::TombstoneHorizon() { return rows_->TombstoneHorizon(); }
-
-absl::StatusOr<int64_t> SqliteReplicaStore::CollectedThroughLsn() { return rows_->CollectedThroughLsn(); }
 
 }  // namespace cmo::store

@@ -42,12 +42,15 @@ class Reads {
 };
 
 // Primary and replica hold the same rows; the replica's watermark is the primary's last LSN.
-absl::Status Populate(const std::string& dir, const ReadBenchOptions& o, const Reads& reads) {
-  CMO_ASSIGN_OR_RETURN(auto primary,
-                       store::PrimaryStore::Open(shadow::PrimaryPath(dir), base::SystemClock(),
-                                                 {.synchronous_full = false}));
-  CMO_ASSIGN_OR_RETURN(auto replica, store::ReplicaStore::Open(shadow::ReplicaPath(dir, "local"),
+// Returns the last LSN written. A server store may hold earlier runs' rows and LSNs: the
+// outbox is read from where this run started.
+absl::StatusOr<int64_t> Populate(const std::string& primary_url, const std::string& replica_url,
+                                 const ReadBenchOptions& o, const Reads& reads) {
+  CMO_ASSIGN_OR_RETURN(auto primary, store::PrimaryStore::Open(primary_url, base::SystemClock(),
                                                                {.synchronous_full = false}));
+  CMO_ASSIGN_OR_RETURN(auto replica,
+                       store::ReplicaStore::Open(replica_url, {.synchronous_full = false}));
+  CMO_ASSIGN_OR_RETURN(const int64_t base_lsn, primary->LastLsn());
   const std::string value(static_cast<size_t>(o.value_bytes), 'v');
   const auto& keys = reads.keys();
   for (size_t at = 0; at < keys.size(); at += 5000) {
@@ -56,7 +59,8 @@ absl::Status Populate(const std::string& dir, const ReadBenchOptions& o, const R
       batch.push_back({kDomain, keys[i], value, false, kOp, "bench"});
     }
     CMO_RETURN_IF_ERROR(primary->Write(batch).status());
-    CMO_ASSIGN_OR_RETURN(auto outbox, primary->ReadOutbox(static_cast<int64_t>(at), 5000));
+    CMO_ASSIGN_OR_RETURN(auto outbox,
+                         primary->ReadOutbox(base_lsn + static_cast<int64_t>(at), 5000));
     std::vector<store::Row> rows;
     for (auto& e : outbox) rows.push_back(std::move(e.row));
     const std::string topic = shadow::ChangeTopic(kDomain);
@@ -65,8 +69,9 @@ absl::Status Populate(const std::string& dir, const ReadBenchOptions& o, const R
     CMO_RETURN_IF_ERROR(replica->Apply(rows, {&progress, 1}).status());
   }
   CMO_RETURN_IF_ERROR(replica->SetTopicPartitions({{shadow::ChangeTopic(kDomain), 1}}));
-  CMO_RETURN_IF_ERROR(primary->TrimOutbox(static_cast<int64_t>(keys.size())));
-  return absl::OkStatus();
+  CMO_ASSIGN_OR_RETURN(const int64_t last, primary->LastLsn());
+  CMO_RETURN_IF_ERROR(primary->TrimOutbox(last));
+  return last;
 }
 
 absl::Status RegisterOps(const std::string& dir) {
@@ -157,9 +162,16 @@ absl::StatusOr<nlohmann::json> RunReadBench(const ReadBenchOptions& o) {
   CMO_ASSIGN_OR_RETURN(const ScopedTempDir temp, ScopedTempDir::Make(o.work_dir));
   const std::string& dir = temp.path();
   Reads reads(o);
-  CMO_RETURN_IF_ERROR(Populate(dir, o, reads));
+  if (o.primary_url.empty() != o.replica_url.empty()) {
+    return absl::InvalidArgumentError("--primary and --replica go together");
+  }
+  const std::string primary_url =
+      o.primary_url.empty() ? shadow::PrimaryPath(dir) : o.primary_url;
+  const std::string replica_url =
+      o.replica_url.empty() ? shadow::ReplicaPath(dir, "local") : o.replica_url;
+  CMO_ASSIGN_OR_RETURN(const int64_t last, Populate(primary_url, replica_url, o, reads));
   CMO_RETURN_IF_ERROR(RegisterOps(dir));
-  const std::string token = shadow::EncodeToken({o.keys / 2});  // the replica is past it
+  const std::string token = shadow::EncodeToken({last / 2});  // the replica is past it
 
   shadow::ClientConfig config;
   config.state_dir = dir;
@@ -167,9 +179,11 @@ absl::StatusOr<nlohmann::json> RunReadBench(const ReadBenchOptions& o) {
   config.kafka_brokers = "none";
   config.synchronous_full = false;
   config.flag_poll = absl::Milliseconds(50);
+  config.primary_url = primary_url;
+  config.replica_url = replica_url;
   CMO_ASSIGN_OR_RETURN(auto client, shadow::Client::Open(config));
-  CMO_ASSIGN_OR_RETURN(auto direct, store::ReplicaStore::Open(shadow::ReplicaPath(dir, "local"),
-                                                              {.synchronous_full = false}));
+  CMO_ASSIGN_OR_RETURN(auto direct,
+                       store::ReplicaStore::Open(replica_url, {.synchronous_full = false}));
   int64_t found = 0;
   auto direct_read = [&]() -> absl::Status {
     const std::string& subject = reads.Subject();  // same RNG draws as the client's reads

@@ -22,6 +22,10 @@ struct ReadBenchOptions {
   int value_bytes = 100;
   std::string work_dir = "/tmp";
   uint64_t seed = 1;
+  // Server stores (postgresql://...): the rows go there (re-upserted if present) and both the
+  // direct reads and the client's read the replica over the network. Empty: SQLite files.
+  std::string primary_url;
+  std::string replica_url;
 };
 
 // Fields: direct_ops_per_s, client_ops_per_s_0pct, client_ops_per_s_1pct (over all slices),

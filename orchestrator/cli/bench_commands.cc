@@ -86,6 +86,9 @@ void SetupBenchCommands(CLI::App& app, const GlobalOptions& global, CommandRegis
   read->add_option("--keys", r->keys, "Rows in the store (default 100000)")
       ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
   read->add_option("--work-dir", r->work_dir, "Where temporary stores go (default /tmp)");
+  read->add_option("--primary", r->primary_url,
+                   "Read against this PostgreSQL primary (postgresql://...) instead of SQLite");
+  read->add_option("--replica", r->replica_url, "...and this PostgreSQL replica");
   registry.On(read, [r, &global] { return PrintReport(RunReadBench(*r), global); });
 
   auto b = std::make_shared<BreakerBenchOptions>();

@@ -150,4 +150,17 @@ absl::StatusOr<base::PgConnection*> PgSession::Db() {
   return db_.get();
 }
 
+absl::StatusOr<std::vector<base::PgResult>> PgSession::BeginPipelined(
+    const std::vector<base::PgStatement>& first, base::PgConnection** db) {
+  absl::StatusOr<std::vector<base::PgResult>> got =
+      Run([&](base::PgConnection& c) -> absl::StatusOr<std::vector<base::PgResult>> {
+        *db = &c;
+        return c.ExecPipeline(first);
+      });
+  // kUnavailable: the connection is gone, and its transaction with it (*db may even have been
+  // replaced). Otherwise the connection holds an aborted transaction: end it.
+  if (!got.ok() && !absl::IsUnavailable(got.status())) (void)(*db)->ExecScript("ROLLBACK");
+  return got;
+}
+
 }  // namespace cmo::store::internal

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
 #include "base/postgres.h"
@@ -52,6 +53,12 @@ class PgSession {
     return fn(**db);
   }
   int digest_bits() const { return bits_; }
+
+  // The first half of a pipelined transaction: `first` starts with BEGIN; run as Run() does
+  // (retried once if a pooled connection died idle — nothing was committed). On success *db is
+  // the connection now holding the open transaction; on failure no transaction is left open.
+  absl::StatusOr<std::vector<base::PgResult>> BeginPipelined(
+      const std::vector<base::PgStatement>& first, base::PgConnection** db);
 
  private:
   PgSession(std::string uri, std::string schema) : uri_(std::move(uri)), schema_(std::move(schema)) {}

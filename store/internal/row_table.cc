@@ -297,4 +297,13 @@ absl::StatusOr<int64_t> RowTable::CountRows(std::string_view domain) {
   return row ? s->ColumnInt(0) : 0;
 }
 
+absl::StatusOr<std::vector<std::string>> RowTable::Domains() {
+  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
+                       db_->Prepare("SELECT DISTINCT domain FROM digests ORDER BY domain"));
+  base::Statement::Scope s(*stmt);
+  std::vector<std::string> out;
+  CMO_RETURN_IF_ERROR(s->ForEachRow([&] { out.push_back(s->ColumnText(0)); }));
+  return out;
+}
+
 }  // namespace cmo::store::internal

@@ -97,6 +97,7 @@ class RowTable {
   absl::Status Scan(std::string_view domain,
                     const std::function<void(uint32_t bucket, const Row& row)>& fn);
   absl::StatusOr<int64_t> CountRows(std::string_view domain);
+  absl::StatusOr<std::vector<std::string>> Domains();
   int digest_bits() const { return bits_; }
 
  private:
