@@ -107,10 +107,14 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::s
   // TCP keepalives plus a user timeout, so a peer that vanished behind a partition surfaces as
   // kUnavailable in seconds instead of a query hanging until the kernel gives up (~15 min).
   // Keywords are applied in order, so whatever the URI itself says wins.
-  const char* const keywords[] = {"connect_timeout",     "keepalives_idle",
-                                  "keepalives_interval", "keepalives_count",
-                                  "tcp_user_timeout",    "application_name",
-                                  "dbname",              nullptr};
+  const char* const keywords[] = {"connect_timeout",
+                                  "keepalives_idle",
+                                  "keepalives_interval",
+                                  "keepalives_count",
+                                  "tcp_user_timeout",
+                                  "application_name",
+                                  "dbname",
+                                  nullptr};
   const char* const values[] = {"5", "10", "3", "3", "15000", "cmo", uri.c_str(), nullptr};
   impl->conn = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
   if (PQstatus(impl->conn) != CONNECTION_OK) {
@@ -120,7 +124,8 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::s
   }
   // Server notices (a WARNING on a ROLLBACK with no transaction, say) would go to the app's
   // stderr by default; errors come back as Status, notices are dropped.
-  PQsetNoticeProcessor(impl->conn, [](void*, const char*) {}, nullptr);
+  PQsetNoticeProcessor(
+      impl->conn, [](void*, const char*) {}, nullptr);
   return std::unique_ptr<PgConnection>(new PgConnection(std::move(impl)));
 }
 

@@ -1,12 +1,11 @@
 #include "orchestrator/control_loop.h"
 
-
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "flags/flag_json.h"
 #include "reconcile/reconciler.h"
-#include "shadow/deployment_stores.h"
 #include "shadow/change_event.h"
+#include "shadow/deployment_stores.h"
 #include "shadow/flag_source.h"
 #include "shadow/state_layout.h"
 #include "shadow/telemetry.h"
@@ -199,8 +198,7 @@ absl::Status ControlLoop::HandleMismatches(const shadow::TelemetryWindow& w) {
     absl::StatusOr<store::ReplicaStore*> replica = Replica(region);
     if (!replica.ok()) continue;  // that region's replica lives in another process
     if (primary_ == nullptr) {
-      CMO_ASSIGN_OR_RETURN(primary_,
-                           shadow::OpenPrimary(state_dir_, clock_));
+      CMO_ASSIGN_OR_RETURN(primary_, shadow::OpenPrimary(state_dir_, clock_));
     }
     CMO_ASSIGN_OR_RETURN(int64_t watermark,
                          (*replica)->TopicWatermark(shadow::ChangeTopic(domain)));

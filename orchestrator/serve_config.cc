@@ -74,7 +74,8 @@ absl::Status ReadApplier(const std::string& path, const YAML::Node& a,
 
 absl::Status CheckStoreUrl(const std::string& path, const YAML::Node& n, std::string_view what) {
   if (absl::StatusOr<store::StoreUrl> url = store::ParseStoreUrl(n.as<std::string>()); !url.ok()) {
-    return absl::InvalidArgumentError(base::StrCat(Where(path, n), what, ": ", url.status().message()));
+    return absl::InvalidArgumentError(
+        base::StrCat(Where(path, n), what, ": ", url.status().message()));
   }
   return absl::OkStatus();
 }
@@ -85,13 +86,14 @@ absl::Status ReadRegion(const std::string& path, const YAML::Node& r, ServeConfi
   if (r.IsMap()) {
     if (auto s = CheckKeys(path, r, {"name", "replica"}, "a region"); !s.ok()) return s;
     if (!name) {
-      return absl::InvalidArgumentError(base::StrCat(
-          Where(path, r), "a region needs a name, e.g. {name: eu-west, replica: postgresql://...}"));
+      return absl::InvalidArgumentError(
+          base::StrCat(Where(path, r),
+                       "a region needs a name, e.g. {name: eu-west, replica: postgresql://...}"));
     }
   }
   if (!name.IsScalar()) {
-    return absl::InvalidArgumentError(base::StrCat(
-        Where(path, r), "a region is a name or {name: NAME, replica: URL}"));
+    return absl::InvalidArgumentError(
+        base::StrCat(Where(path, r), "a region is a name or {name: NAME, replica: URL}"));
   }
   const std::string region = name.as<std::string>();
   if (absl::Status s = base::ValidateName("region", region, "eu-west"); !s.ok()) {
@@ -138,11 +140,10 @@ absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path) {
       return absl::InvalidArgumentError(
           base::StrCat(Where(path, root), "the config must be a mapping of `key: value` lines"));
     }
-    if (auto s = CheckKeys(
-            path, root,
-            {"state_dir", "listen", "kafka", "primary", "regions", "breaker", "applier",
-             "message_key_file"},
-            "the config");
+    if (auto s = CheckKeys(path, root,
+                           {"state_dir", "listen", "kafka", "primary", "regions", "breaker",
+                            "applier", "message_key_file"},
+                           "the config");
         !s.ok()) {
       return s;
     }

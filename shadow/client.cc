@@ -11,11 +11,11 @@
 #include "base/strings.h"
 #include "base/thread_name_cache.h"
 #include "shadow/change_event.h"
+#include "shadow/deployment_stores.h"
 #include "shadow/internal/connection_pool.h"
 #include "shadow/lsn_history.h"
 #include "shadow/session_token.h"
 #include "shadow/shadow_comparer.h"
-#include "shadow/deployment_stores.h"
 #include "shadow/state_layout.h"
 #include "store/primary_store.h"
 #include "store/replica_store.h"
@@ -134,7 +134,8 @@ struct Client::Impl {
 
   bool ReplicaResting() {
     const int64_t until = replica_down_until.load(std::memory_order_relaxed);
-    if (until == 0) [[likely]] return false;
+    if (until == 0) [[likely]]
+      return false;
     if (absl::ToUnixNanos(clock.Now()) < until) return true;
     replica_down_until.store(0, std::memory_order_relaxed);
     return false;

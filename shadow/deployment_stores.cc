@@ -24,7 +24,8 @@ absl::Status RecordStoreLocations(const std::string& state_dir, const StoreLocat
     }
     return absl::OkStatus();
   }
-  std::string text = "# Written by `cmo serve` from its config: where this deployment's stores are.\n";
+  std::string text =
+      "# Written by `cmo serve` from its config: where this deployment's stores are.\n";
   if (!where.primary.empty()) text += base::StrCat("primary ", where.primary, "\n");
   for (const auto& [region, url] : where.replicas) {
     text += base::StrCat("replica ", region, " ", url, "\n");
@@ -57,7 +58,8 @@ absl::StatusOr<StoreLocations> ReadStoreLocations(const std::string& state_dir) 
       where.replicas[a] = b;
     } else {
       return absl::InvalidArgumentError(base::StrCat(
-          path, ":", n, ": expected `primary URL` or `replica REGION URL`; the file is written "
+          path, ":", n,
+          ": expected `primary URL` or `replica REGION URL`; the file is written "
           "by `cmo serve` from its config: restart it, or delete the file to use the state dir's "
           "SQLite stores"));
     }

@@ -31,11 +31,11 @@ absl::StatusOr<std::string> PrimaryStoreUrl(const std::string& state_dir);
 absl::StatusOr<std::string> ReplicaStoreUrl(const std::string& state_dir,
                                             const std::string& region);
 
-
 // The stores themselves. OpenReplica is kNotFound for a region with neither a recorded URL nor
 // a replica file in the state dir (its applier runs elsewhere, or never ran).
 absl::StatusOr<std::unique_ptr<store::PrimaryStore>> OpenPrimary(
-    const std::string& state_dir, const base::Clock& clock, const store::StoreOptions& options = {});
+    const std::string& state_dir, const base::Clock& clock,
+    const store::StoreOptions& options = {});
 absl::StatusOr<std::unique_ptr<store::ReplicaStore>> OpenReplica(
     const std::string& state_dir, const std::string& region,
     const store::StoreOptions& options = {});

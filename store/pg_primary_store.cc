@@ -18,7 +18,8 @@ CREATE TABLE IF NOT EXISTS outbox (
   tombstone BOOLEAN NOT NULL, commit_ms BIGINT NOT NULL, op TEXT NOT NULL, subject TEXT NOT NULL);
 INSERT INTO settings VALUES ('last_lsn', 0), ('published_through', 0)
   ON CONFLICT (name) DO NOTHING;
-)sql", "replica"};
+)sql",
+                                              "replica"};
 
 }  // namespace
 

@@ -19,7 +19,8 @@ CREATE TABLE IF NOT EXISTS partition_progress (
   max_lsn BIGINT NOT NULL, last_seq BIGINT NOT NULL, PRIMARY KEY (topic, partition));
 CREATE TABLE IF NOT EXISTS topic_partitions (topic TEXT PRIMARY KEY, partitions INT NOT NULL);
 INSERT INTO settings VALUES ('writer_lock', 0) ON CONFLICT (name) DO NOTHING;
-)sql", "primary"};
+)sql",
+                                              "primary"};
 
 }  // namespace
 
@@ -43,7 +44,8 @@ absl::StatusOr<ApplyStats> PgReplicaStore::Apply(std::span<const Row> rows,
   keys.reserve(rows.size());
   for (const Row& row : rows) keys.emplace_back(row.domain, row.key);
   std::vector<base::PgStatement> first = {
-      internal::PgTxn::BeginStatement(), internal::PgLockWritersStatement("writer_lock"),
+      internal::PgTxn::BeginStatement(),
+      internal::PgLockWritersStatement("writer_lock"),
       {"SELECT value FROM settings WHERE name = 'tombstone_horizon_ms'", {}}};
   if (std::optional<base::PgStatement> read = writer.PrefetchStatement(keys)) {
     first.push_back(*std::move(read));
@@ -157,22 +159,22 @@ absl::Status PgReplicaStore::SetTopicPartitions(const std::map<std::string, int>
     counts.Add(int64_t{n});
   }
   return db
-      ->Exec("INSERT INTO topic_partitions (topic, partitions) SELECT * FROM unnest($1::text[], "
-             "$2::int[]) ON CONFLICT (topic) DO UPDATE SET partitions = EXCLUDED.partitions",
-             {std::move(names).Done(), std::move(counts).Done()})
+      ->Exec(
+          "INSERT INTO topic_partitions (topic, partitions) SELECT * FROM unnest($1::text[], "
+          "$2::int[]) ON CONFLICT (topic) DO UPDATE SET partitions = EXCLUDED.partitions",
+          {std::move(names).Done(), std::move(counts).Done()})
       .status();
 }
 
 absl::StatusOr<int64_t> PgReplicaStore::TopicWatermark(std::string_view topic) {
   // One statement, so the partition count and the positions are from the same snapshot.
-  CMO_ASSIGN_OR_RETURN(
-      base::PgResult r,
-      session_->Run([&](base::PgConnection& db) {
-        return db.Exec("SELECT t.partitions, count(p.partition), COALESCE(min(p.max_lsn), 0) FROM "
-               "topic_partitions t LEFT JOIN partition_progress p ON p.topic = t.topic AND "
-                       "p.partition < t.partitions WHERE t.topic = $1 GROUP BY t.partitions",
-                       {std::string(topic)});
-      }));
+  CMO_ASSIGN_OR_RETURN(base::PgResult r, session_->Run([&](base::PgConnection& db) {
+    return db.Exec(
+        "SELECT t.partitions, count(p.partition), COALESCE(min(p.max_lsn), 0) FROM "
+        "topic_partitions t LEFT JOIN partition_progress p ON p.topic = t.topic AND "
+        "p.partition < t.partitions WHERE t.topic = $1 GROUP BY t.partitions",
+        {std::string(topic)});
+  }));
   if (r.rows() == 0) return 0;
   CMO_ASSIGN_OR_RETURN(int64_t partitions, r.Int(0, 0));
   CMO_ASSIGN_OR_RETURN(int64_t seen, r.Int(0, 1));
@@ -183,9 +185,9 @@ absl::StatusOr<int64_t> PgReplicaStore::TopicWatermark(std::string_view topic) {
 
 absl::StatusOr<int> PgReplicaStore::TopicPartitions(std::string_view topic) {
   CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
-  CMO_ASSIGN_OR_RETURN(base::PgResult r,
-                       db->Exec("SELECT partitions FROM topic_partitions WHERE topic = $1",
-                                {std::string(topic)}));
+  CMO_ASSIGN_OR_RETURN(
+      base::PgResult r,
+      db->Exec("SELECT partitions FROM topic_partitions WHERE topic = $1", {std::string(topic)}));
   if (r.rows() == 0) return 0;
   CMO_ASSIGN_OR_RETURN(int64_t n, r.Int(0, 0));
   return static_cast<int>(n);

@@ -21,7 +21,8 @@ class PgReplicaStore final : public internal::PgRowStore<ReplicaStore> {
                                                               const StoreOptions& options = {});
   ~PgReplicaStore() override;
 
-  absl::StatusOr<ApplyStats> Apply(std::span<const Row> rows, std::span<const PartitionProgress> progress) override;
+  absl::StatusOr<ApplyStats> Apply(std::span<const Row> rows,
+                                   std::span<const PartitionProgress> progress) override;
   absl::StatusOr<int> Repair(std::span<const Fix> fixes) override;
   absl::StatusOr<std::vector<PartitionProgress>> Progress() override;
   absl::Status SetTopicPartitions(const std::map<std::string, int>& topics) override;

@@ -37,7 +37,7 @@ struct OutboxEntry {
 
 struct StoreOptions {
   int digest_bits = 12;  // 4096 digest buckets per domain; fixed when the store is created
-  bool synchronous_full = true;  // SQLite: fsync on every commit
+  bool synchronous_full = true;   // SQLite: fsync on every commit
   std::string pg_schema = "cmo";  // PostgreSQL: the schema cmo's tables live in
 };
 

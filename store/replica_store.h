@@ -54,7 +54,7 @@ class ReplicaStore : public RowStore {
   // is a row, so an older write arriving late never resurrects a deleted key) and records
   // `progress`.
   virtual absl::StatusOr<ApplyStats> Apply(std::span<const Row> rows,
-                                   std::span<const PartitionProgress> progress) = 0;
+                                           std::span<const PartitionProgress> progress) = 0;
 
   // Reconciliation's repair, in one transaction: for each fix, if the replica's row of that
   // key still has version `expected_lsn` (0: still absent) — i.e. nothing was applied since the

@@ -21,8 +21,7 @@ class RowStore {
  public:
   virtual ~RowStore() = default;
 
-  virtual absl::StatusOr<std::optional<Row>> Get(std::string_view domain,
-                                                 std::string_view key) = 0;
+  virtual absl::StatusOr<std::optional<Row>> Get(std::string_view domain, std::string_view key) = 0;
   virtual absl::StatusOr<std::vector<uint64_t>> Digests(std::string_view domain) = 0;
   virtual absl::StatusOr<std::vector<Row>> RowsInBucket(std::string_view domain,
                                                         uint32_t bucket) = 0;

@@ -23,14 +23,12 @@ SqlitePrimaryStore::SqlitePrimaryStore(internal::OpenedStore opened, const base:
 
 SqlitePrimaryStore::~SqlitePrimaryStore() = default;
 
-absl::StatusOr<std::unique_ptr<SqlitePrimaryStore>> SqlitePrimaryStore::Open(const std::string& path,
-                                                                 const base::Clock& clock,
-                                                                 const StoreOptions& options) {
+absl::StatusOr<std::unique_ptr<SqlitePrimaryStore>> SqlitePrimaryStore::Open(
+    const std::string& path, const base::Clock& clock, const StoreOptions& options) {
   CMO_ASSIGN_OR_RETURN(internal::OpenedStore opened,
                        internal::OpenStore(path, options.synchronous_full, options.digest_bits,
                                            "primary", {kPrimarySchema}));
-  return std::unique_ptr<SqlitePrimaryStore>(
-      new SqlitePrimaryStore(std::move(opened), clock));
+  return std::unique_ptr<SqlitePrimaryStore>(new SqlitePrimaryStore(std::move(opened), clock));
 }
 
 absl::StatusOr<int64_t> SqlitePrimaryStore::Setting(std::string_view name) {
@@ -50,7 +48,8 @@ absl::Status SqlitePrimaryStore::SetSetting(std::string_view name, int64_t value
   return s->Run();
 }
 
-absl::StatusOr<std::vector<int64_t>> SqlitePrimaryStore::Write(std::span<const WriteRequest> writes) {
+absl::StatusOr<std::vector<int64_t>> SqlitePrimaryStore::Write(
+    std::span<const WriteRequest> writes) {
   CMO_ASSIGN_OR_RETURN(auto txn, base::WriteTransaction::Begin(*db_));
   internal::DigestDeltas digests;
   CMO_ASSIGN_OR_RETURN(int64_t lsn, Setting("last_lsn"));
@@ -85,7 +84,8 @@ absl::StatusOr<std::vector<int64_t>> SqlitePrimaryStore::Write(std::span<const W
 
 absl::StatusOr<int64_t> SqlitePrimaryStore::LastLsn() { return Setting("last_lsn"); }
 
-absl::StatusOr<std::vector<OutboxEntry>> SqlitePrimaryStore::ReadOutbox(int64_t after_lsn, int limit) {
+absl::StatusOr<std::vector<OutboxEntry>> SqlitePrimaryStore::ReadOutbox(int64_t after_lsn,
+                                                                        int limit) {
   CMO_ASSIGN_OR_RETURN(
       base::Statement * stmt,
       db_->Prepare("SELECT lsn, domain, key, value, tombstone, commit_ms, op, subject FROM "
@@ -112,7 +112,9 @@ absl::Status SqlitePrimaryStore::SetPublishedThrough(int64_t lsn) {
   return SetSetting("published_through", lsn);
 }
 
-absl::StatusOr<int64_t> SqlitePrimaryStore::PublishedThrough() { return Setting("published_through"); }
+absl::StatusOr<int64_t> SqlitePrimaryStore::PublishedThrough() {
+  return Setting("published_through");
+}
 
 absl::Status SqlitePrimaryStore::TrimOutbox(int64_t lsn) {
   CMO_ASSIGN_OR_RETURN(base::Statement * stmt, db_->Prepare("DELETE FROM outbox WHERE lsn <= ?1"));

@@ -26,17 +26,16 @@ SqliteReplicaStore::SqliteReplicaStore(internal::OpenedStore opened)
 
 SqliteReplicaStore::~SqliteReplicaStore() = default;
 
-absl::StatusOr<std::unique_ptr<SqliteReplicaStore>> SqliteReplicaStore::Open(const std::string& path,
-                                                                 const StoreOptions& options) {
+absl::StatusOr<std::unique_ptr<SqliteReplicaStore>> SqliteReplicaStore::Open(
+    const std::string& path, const StoreOptions& options) {
   CMO_ASSIGN_OR_RETURN(internal::OpenedStore opened,
                        internal::OpenStore(path, options.synchronous_full, options.digest_bits,
                                            "replica", {kReplicaSchema, kTopicPartitionsSchema}));
-  return std::unique_ptr<SqliteReplicaStore>(
-      new SqliteReplicaStore(std::move(opened)));
+  return std::unique_ptr<SqliteReplicaStore>(new SqliteReplicaStore(std::move(opened)));
 }
 
 absl::StatusOr<ApplyStats> SqliteReplicaStore::Apply(std::span<const Row> rows,
-                                               std::span<const PartitionProgress> progress) {
+                                                     std::span<const PartitionProgress> progress) {
   ApplyStats stats;
   CMO_ASSIGN_OR_RETURN(auto txn, base::WriteTransaction::Begin(*db_));
   internal::DigestDeltas digests;

@@ -19,7 +19,8 @@ class SqliteReplicaStore final : public internal::SqliteRowStore<ReplicaStore> {
                                                                   const StoreOptions& options);
   ~SqliteReplicaStore() override;
 
-  absl::StatusOr<ApplyStats> Apply(std::span<const Row> rows, std::span<const PartitionProgress> progress) override;
+  absl::StatusOr<ApplyStats> Apply(std::span<const Row> rows,
+                                   std::span<const PartitionProgress> progress) override;
   absl::StatusOr<int> Repair(std::span<const Fix> fixes) override;
   absl::StatusOr<std::vector<PartitionProgress>> Progress() override;
   absl::Status SetTopicPartitions(const std::map<std::string, int>& topics) override;

@@ -41,8 +41,8 @@ absl::StatusOr<StoreUrl> ParseStoreUrl(std::string_view url) {
     return StoreUrl{StoreUrl::Backend::kSqlite, std::string(path)};
   }
   if (HasOtherScheme(url)) {
-    return absl::InvalidArgumentError(base::StrCat("unsupported store URL \"", RedactStoreUrl(url),
-                                                   "\"; ", kAccepted));
+    return absl::InvalidArgumentError(
+        base::StrCat("unsupported store URL \"", RedactStoreUrl(url), "\"; ", kAccepted));
   }
   return StoreUrl{StoreUrl::Backend::kSqlite, std::string(url)};
 }

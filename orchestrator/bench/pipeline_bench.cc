@@ -121,10 +121,10 @@ absl::StatusOr<std::pair<double, int>> SqliteLimit(const PipelineBenchOptions& o
 // transaction: what that server takes, to hold the pipeline's rate against.
 absl::StatusOr<std::pair<double, int>> PgLimit(const PipelineBenchOptions& o) {
   CMO_ASSIGN_OR_RETURN(auto db, base::PgConnection::Connect(o.replica_url));
-  CMO_RETURN_IF_ERROR(db->ExecScript(
-      "SET client_min_messages = warning; DROP TABLE IF EXISTS cmo_bench_limit; "
-      "CREATE TABLE cmo_bench_limit (key BYTEA PRIMARY KEY, value BYTEA NOT NULL, "
-      "lsn BIGINT NOT NULL)"));
+  CMO_RETURN_IF_ERROR(
+      db->ExecScript("SET client_min_messages = warning; DROP TABLE IF EXISTS cmo_bench_limit; "
+                     "CREATE TABLE cmo_bench_limit (key BYTEA PRIMARY KEY, value BYTEA NOT NULL, "
+                     "lsn BIGINT NOT NULL)"));
   double best = 0;
   int best_batch = 0;
   for (int batch : {1000, 5000, 10000}) {

@@ -165,8 +165,7 @@ absl::StatusOr<nlohmann::json> RunReadBench(const ReadBenchOptions& o) {
   if (o.primary_url.empty() != o.replica_url.empty()) {
     return absl::InvalidArgumentError("--primary and --replica go together");
   }
-  const std::string primary_url =
-      o.primary_url.empty() ? shadow::PrimaryPath(dir) : o.primary_url;
+  const std::string primary_url = o.primary_url.empty() ? shadow::PrimaryPath(dir) : o.primary_url;
   const std::string replica_url =
       o.replica_url.empty() ? shadow::ReplicaPath(dir, "local") : o.replica_url;
   CMO_ASSIGN_OR_RETURN(const int64_t last, Populate(primary_url, replica_url, o, reads));

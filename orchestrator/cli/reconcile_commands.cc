@@ -1,8 +1,8 @@
 // `cmo reconcile run`, `cmo report divergence`.
 #include <cmath>
 #include <fstream>
-#include <map>
 #include <iostream>
+#include <map>
 #include <memory>
 
 #include "absl/strings/str_format.h"
@@ -16,8 +16,8 @@
 #include "reconcile/reconcile_job.h"
 #include "reconcile/reconciler.h"
 #include "reconcile/report.h"
-#include "shadow/deployment_stores.h"
 #include "shadow/change_event.h"
+#include "shadow/deployment_stores.h"
 #include "shadow/state_layout.h"
 
 namespace cmo::orchestrator {

@@ -44,8 +44,7 @@ int RunWatermarks(const WatermarkOptions& o, const GlobalOptions& global, bool c
   }
   auto regions = Regions(o, global);
   if (!regions.ok()) return ReportError(regions.status());
-  auto primary =
-      shadow::OpenPrimary(global.state_dir, base::SystemClock());
+  auto primary = shadow::OpenPrimary(global.state_dir, base::SystemClock());
   if (!primary.ok()) return ReportError(primary.status());
   auto last = (*primary)->LastLsn();
   if (!last.ok()) return ReportError(last.status());

@@ -19,17 +19,16 @@ template <typename Interface>
 class PgRowStore : public Interface {
  public:
   absl::StatusOr<std::optional<Row>> Get(std::string_view domain, std::string_view key) override {
-    return session_->Run([&](base::PgConnection& db) {
-      return PgGetRow(db, session_->digest_bits(), domain, key);
-    });
+    return session_->Run(
+        [&](base::PgConnection& db) { return PgGetRow(db, session_->digest_bits(), domain, key); });
   }
   absl::StatusOr<std::vector<uint64_t>> Digests(std::string_view domain) override {
     return session_->Run(
         [&](base::PgConnection& db) { return PgDigests(db, domain, session_->digest_bits()); });
   }
-  absl::StatusOr<std::vector<Row>> RowsInBucket(std::string_view domain,
-                                                uint32_t bucket) override {
-    return session_->Run([&](base::PgConnection& db) { return PgRowsInBucket(db, domain, bucket); });
+  absl::StatusOr<std::vector<Row>> RowsInBucket(std::string_view domain, uint32_t bucket) override {
+    return session_->Run(
+        [&](base::PgConnection& db) { return PgRowsInBucket(db, domain, bucket); });
   }
   absl::Status Scan(std::string_view domain,
                     const std::function<void(uint32_t bucket, const Row& row)>& fn) override {

@@ -31,9 +31,10 @@ absl::StatusOr<Row> ReadRow(const base::PgResult& r, int i, std::string_view dom
 
 absl::Status RaiseSetting(base::PgConnection& db, std::string_view name, int64_t value) {
   return db
-      .Exec("INSERT INTO settings VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = "
-            "GREATEST(settings.value, EXCLUDED.value)",
-            {std::string(name), std::to_string(value)})
+      .Exec(
+          "INSERT INTO settings VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = "
+          "GREATEST(settings.value, EXCLUDED.value)",
+          {std::string(name), std::to_string(value)})
       .status();
 }
 
@@ -120,23 +121,25 @@ absl::StatusOr<int64_t> PgLockWriters(base::PgConnection& db, std::string_view r
   const base::PgStatement st = PgLockWritersStatement(row);
   CMO_ASSIGN_OR_RETURN(base::PgResult r, db.Exec(st.sql, st.params));
   if (r.rows() != 1) {
-    return absl::DataLossError(base::StrCat("settings row ", row, " is missing; it was deleted "
+    return absl::DataLossError(base::StrCat("settings row ", row,
+                                            " is missing; it was deleted "
                                             "by hand: restore it or recreate the store"));
   }
   return r.Int(0, 0);
 }
 
 absl::StatusOr<int64_t> PgSetting(base::PgConnection& db, std::string_view name) {
-  CMO_ASSIGN_OR_RETURN(base::PgResult r, db.Exec("SELECT value FROM settings WHERE name = $1",
-                                                 {std::string(name)}));
+  CMO_ASSIGN_OR_RETURN(base::PgResult r,
+                       db.Exec("SELECT value FROM settings WHERE name = $1", {std::string(name)}));
   return r.rows() == 0 ? 0 : r.Int(0, 0);
 }
 
 absl::Status PgSetSetting(base::PgConnection& db, std::string_view name, int64_t value) {
   return db
-      .Exec("INSERT INTO settings VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = "
-            "EXCLUDED.value",
-            {std::string(name), std::to_string(value)})
+      .Exec(
+          "INSERT INTO settings VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = "
+          "EXCLUDED.value",
+          {std::string(name), std::to_string(value)})
       .status();
 }
 
@@ -247,11 +250,12 @@ std::vector<base::PgStatement> PgRowWriter::FlushStatements() {
   }
   pending_.clear();
   if (deletes > 0) {
-    out.push_back({"DELETE FROM rows r USING unnest($1::text[], $2::int[], $3::bytea[]) AS "
-                   "k(domain, bucket, key) WHERE r.domain = k.domain AND r.bucket = k.bucket AND "
-                   "r.key = k.key",
-                   {std::move(del_domains).Done(), std::move(del_buckets).Done(),
-                    std::move(del_keys).Done()}});
+    out.push_back(
+        {"DELETE FROM rows r USING unnest($1::text[], $2::int[], $3::bytea[]) AS "
+         "k(domain, bucket, key) WHERE r.domain = k.domain AND r.bucket = k.bucket AND "
+         "r.key = k.key",
+         {std::move(del_domains).Done(), std::move(del_buckets).Done(),
+          std::move(del_keys).Done()}});
   }
   if (puts > 0) {
     out.push_back(
@@ -306,9 +310,9 @@ absl::StatusOr<std::optional<Row>> PgGetRow(base::PgConnection& db, int bits,
 absl::StatusOr<std::vector<uint64_t>> PgDigests(base::PgConnection& db, std::string_view domain,
                                                 int bits) {
   std::vector<uint64_t> out(size_t{1} << bits, 0);
-  CMO_ASSIGN_OR_RETURN(base::PgResult r,
-                       db.Exec("SELECT bucket, lo, hi FROM digests WHERE domain = $1",
-                               {std::string(domain)}));
+  CMO_ASSIGN_OR_RETURN(
+      base::PgResult r,
+      db.Exec("SELECT bucket, lo, hi FROM digests WHERE domain = $1", {std::string(domain)}));
   for (int i = 0; i < r.rows(); ++i) {
     CMO_ASSIGN_OR_RETURN(int64_t bucket, r.Int(i, 0));
     CMO_ASSIGN_OR_RETURN(int64_t lo, r.Int(i, 1));
@@ -317,7 +321,8 @@ absl::StatusOr<std::vector<uint64_t>> PgDigests(base::PgConnection& db, std::str
       return absl::DataLossError(base::StrCat("digests holds bucket ", bucket, " of ", out.size(),
                                               "; the table was changed by hand"));
     }
-    out[static_cast<size_t>(bucket)] = static_cast<uint64_t>(lo) | (static_cast<uint64_t>(hi) << 32);
+    out[static_cast<size_t>(bucket)] =
+        static_cast<uint64_t>(lo) | (static_cast<uint64_t>(hi) << 32);
   }
   return out;
 }
@@ -347,8 +352,8 @@ absl::Status PgScan(base::PgConnection& db, std::string_view domain,
             ? db.Exec(base::StrCat("SELECT ", kRowColumns,
                                    " FROM rows WHERE domain = $1 AND (bucket, key) > ($2, $3) "
                                    "ORDER BY bucket, key LIMIT $4"),
-                      {std::string(domain), std::to_string(after->first),
-                       ByteaParam(after->second), std::to_string(kScanPage)})
+                      {std::string(domain), std::to_string(after->first), ByteaParam(after->second),
+                       std::to_string(kScanPage)})
             : db.Exec(base::StrCat("SELECT ", kRowColumns,
                                    " FROM rows WHERE domain = $1 ORDER BY bucket, key LIMIT $2"),
                       {std::string(domain), std::to_string(kScanPage)});

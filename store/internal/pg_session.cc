@@ -22,7 +22,8 @@ CREATE TABLE IF NOT EXISTS rows (
 CREATE TABLE IF NOT EXISTS digests (
   domain TEXT NOT NULL, bucket INT NOT NULL, lo BIGINT NOT NULL, hi BIGINT NOT NULL,
   rows BIGINT NOT NULL, PRIMARY KEY (domain, bucket));
-)sql", ""};
+)sql",
+                                 ""};
 
 bool ValidSchemaName(std::string_view s) {
   if (s.empty() || s.size() > 63 || (s[0] >= '0' && s[0] <= '9')) return false;
@@ -36,9 +37,8 @@ absl::StatusOr<int64_t> PartVersion(base::PgConnection& db, const PgSchemaPart& 
   CMO_ASSIGN_OR_RETURN(base::PgResult exists,
                        db.Exec("SELECT to_regclass('settings') IS NOT NULL"));
   if (exists.Text(0, 0) != "t") return 0;
-  CMO_ASSIGN_OR_RETURN(base::PgResult r,
-                       db.Exec("SELECT value FROM settings WHERE name = $1",
-                               {base::StrCat("schema_version_", part.name)}));
+  CMO_ASSIGN_OR_RETURN(base::PgResult r, db.Exec("SELECT value FROM settings WHERE name = $1",
+                                                 {base::StrCat("schema_version_", part.name)}));
   return r.rows() == 0 ? 0 : r.Int(0, 0);
 }
 
@@ -55,9 +55,9 @@ absl::Status EnsurePart(base::PgConnection& db, std::string_view schema, const P
   }
   CMO_RETURN_IF_ERROR(db.ExecScript("BEGIN"));
   absl::Status s = [&]() -> absl::Status {
-    CMO_RETURN_IF_ERROR(
-        db.Exec("SELECT pg_advisory_xact_lock(hashtext('cmo schema ' || $1))", {std::string(schema)})
-            .status());
+    CMO_RETURN_IF_ERROR(db.Exec("SELECT pg_advisory_xact_lock(hashtext('cmo schema ' || $1))",
+                                {std::string(schema)})
+                            .status());
     CMO_RETURN_IF_ERROR(db.ExecScript(base::StrCat("CREATE SCHEMA IF NOT EXISTS ", schema)));
     CMO_RETURN_IF_ERROR(db.ExecScript(
         "CREATE TABLE IF NOT EXISTS settings (name TEXT PRIMARY KEY, value BIGINT NOT NULL)"));
@@ -67,9 +67,10 @@ absl::Status EnsurePart(base::PgConnection& db, std::string_view schema, const P
                             .status());
     CMO_RETURN_IF_ERROR(db.ExecScript(part.ddl));
     return db
-        .Exec("INSERT INTO settings VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = "
-              "EXCLUDED.value",
-              {base::StrCat("schema_version_", part.name), std::to_string(part.version)})
+        .Exec(
+            "INSERT INTO settings VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET value = "
+            "EXCLUDED.value",
+            {base::StrCat("schema_version_", part.name), std::to_string(part.version)})
         .status();
   }();
   if (!s.ok()) {
@@ -97,11 +98,10 @@ absl::StatusOr<std::unique_ptr<PgSession>> PgSession::Open(const std::string& ur
   base::PgConnection& db = *session->db_;
   // The usual case, an existing store at this binary's versions, costs one round trip (every
   // app process opens several connections, possibly across a long link).
-  absl::StatusOr<base::PgResult> known =
-      db.Exec("SELECT name, value FROM settings WHERE name IN ($1, $2, $3, 'digest_bits')",
-              {base::StrCat("schema_version_", kRowsPart.name),
-               base::StrCat("schema_version_", role.name),
-               base::StrCat("schema_version_", role.exclusive_of)});
+  absl::StatusOr<base::PgResult> known = db.Exec(
+      "SELECT name, value FROM settings WHERE name IN ($1, $2, $3, 'digest_bits')",
+      {base::StrCat("schema_version_", kRowsPart.name), base::StrCat("schema_version_", role.name),
+       base::StrCat("schema_version_", role.exclusive_of)});
   std::map<std::string, int64_t, std::less<>> settings;
   if (known.ok()) {
     for (int i = 0; i < known->rows(); ++i) {
@@ -113,10 +113,10 @@ absl::StatusOr<std::unique_ptr<PgSession>> PgSession::Open(const std::string& ur
     return it == settings.end() ? int64_t{0} : it->second;
   };
   if (version(role.exclusive_of) != 0) {
-    return absl::FailedPreconditionError(base::StrCat(
-        base::RedactPgUri(uri), ": schema ", session->schema_, " already holds a ",
-        role.exclusive_of, " store; a ", role.name,
-        " needs its own database, or another schema (pg_schema)"));
+    return absl::FailedPreconditionError(
+        base::StrCat(base::RedactPgUri(uri), ": schema ", session->schema_, " already holds a ",
+                     role.exclusive_of, " store; a ", role.name,
+                     " needs its own database, or another schema (pg_schema)"));
   }
   if (version(kRowsPart.name) != kRowsPart.version || version(role.name) != role.version ||
       !settings.contains("digest_bits")) {
@@ -125,8 +125,8 @@ absl::StatusOr<std::unique_ptr<PgSession>> PgSession::Open(const std::string& ur
     CMO_ASSIGN_OR_RETURN(base::PgResult bits,
                          db.Exec("SELECT value FROM settings WHERE name = 'digest_bits'"));
     if (bits.rows() != 1) {
-      return absl::DataLossError(base::StrCat(base::RedactPgUri(uri), ": schema ",
-                                              session->schema_, " lost its digest_bits setting"));
+      return absl::DataLossError(base::StrCat(base::RedactPgUri(uri), ": schema ", session->schema_,
+                                              " lost its digest_bits setting"));
     }
     CMO_ASSIGN_OR_RETURN(settings["digest_bits"], bits.Int(0, 0));
   }

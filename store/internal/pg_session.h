@@ -61,7 +61,8 @@ class PgSession {
       const std::vector<base::PgStatement>& first, base::PgConnection** db);
 
  private:
-  PgSession(std::string uri, std::string schema) : uri_(std::move(uri)), schema_(std::move(schema)) {}
+  PgSession(std::string uri, std::string schema)
+      : uri_(std::move(uri)), schema_(std::move(schema)) {}
   absl::Status Connect();
 
   std::string uri_;

@@ -25,8 +25,7 @@ class SqliteRowStore : public Interface {
   absl::StatusOr<std::vector<uint64_t>> Digests(std::string_view domain) override {
     return rows_->Digests(domain);
   }
-  absl::StatusOr<std::vector<Row>> RowsInBucket(std::string_view domain,
-                                                uint32_t bucket) override {
+  absl::StatusOr<std::vector<Row>> RowsInBucket(std::string_view domain, uint32_t bucket) override {
     return rows_->RowsInBucket(domain, bucket);
   }
   absl::Status Scan(std::string_view domain,

@@ -107,8 +107,8 @@ TEST_F(PostgresTest, CrashesAndTerminatedBackendsAreUnavailable) {
   EXPECT_FALSE(p->ok());
   ASSERT_TRUE(server_->Restart().ok());
   auto again = Connect();
-  auto ok = again->ExecPipeline({{"BEGIN", {}}, {"SELECT $1::int", {std::string("7")}},
-                                 {"COMMIT", {}}});
+  auto ok =
+      again->ExecPipeline({{"BEGIN", {}}, {"SELECT $1::int", {std::string("7")}}, {"COMMIT", {}}});
   ASSERT_TRUE(ok.ok()) << ok.status();
   EXPECT_EQ(*(*ok)[1].Int(0, 0), 7);
   // A failing statement: its error, the rest skipped, the connection still usable.

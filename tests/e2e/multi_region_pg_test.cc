@@ -88,8 +88,9 @@ void RegisterOps(const std::string& state_dir) {
 }
 
 // Every row of `domain`, for comparing stores row by row.
-std::map<std::string, store::Row> Rows(const std::function<absl::Status(
-                                           const std::function<void(uint32_t, const store::Row&)>&)>& scan) {
+std::map<std::string, store::Row> Rows(
+    const std::function<absl::Status(const std::function<void(uint32_t, const store::Row&)>&)>&
+        scan) {
   std::map<std::string, store::Row> out;
   const absl::Status s = scan([&](uint32_t, const store::Row& r) { out[r.key] = r; });
   if (!s.ok()) out.clear();
@@ -155,8 +156,8 @@ TEST(MultiRegionPgTest, LocalReadsGuaranteesAndNothingLostThroughCrashesAndCuts)
          {std::string(CMO_REGION_CLIENT), std::string("--state-dir"), state,
           std::string("--region"), r.name, std::string("--primary-url"),
           PgUrl(r.ns->root_ip(), r.to_primary->port()), std::string("--replica-url"),
-          PgUrl("127.0.0.1", r.db->port()), std::string("--seconds"),
-          std::to_string(kRunSeconds), std::string("--history"), r.history}) {
+          PgUrl("127.0.0.1", r.db->port()), std::string("--seconds"), std::to_string(kRunSeconds),
+          std::string("--history"), r.history}) {
       argv.push_back(a);
     }
     clients.push_back(std::make_unique<Child>(argv));
@@ -191,15 +192,15 @@ TEST(MultiRegionPgTest, LocalReadsGuaranteesAndNothingLostThroughCrashesAndCuts)
     ASSERT_TRUE(line.has_value());
     regions[i].summary = nlohmann::json::parse(*line);
     nlohmann::json shown = regions[i].summary;  // the failure times as counts
-    for (const char* key : {"read_failures_ms", "write_failures_ms"}) shown[key] = shown[key].size();
+    for (const char* key : {"read_failures_ms", "write_failures_ms"})
+      shown[key] = shown[key].size();
     std::printf("%s: %s\n", regions[i].name.c_str(), shown.dump().c_str());
   }
 
   // Nothing lost: the replicas converge to the primary, row by row.
   auto p = store::PrimaryStore::Open((*primary)->Uri(), base::SystemClock());
   ASSERT_TRUE(p.ok()) << p.status();
-  const auto primary_rows =
-      Rows([&](const auto& fn) { return (*p)->Scan("comments", fn); });
+  const auto primary_rows = Rows([&](const auto& fn) { return (*p)->Scan("comments", fn); });
   ASSERT_FALSE(primary_rows.empty());
   for (Region& r : regions) {
     auto replica = store::ReplicaStore::Open(r.db->Uri());
@@ -225,7 +226,8 @@ TEST(MultiRegionPgTest, LocalReadsGuaranteesAndNothingLostThroughCrashesAndCuts)
     auto ops = checker::ParseHistory(text.str());
     ASSERT_TRUE(ops.ok()) << ops.status();
     const auto violations = checker::CheckHistory(*ops, {true, true, true});
-    for (const auto& v : violations) ADD_FAILURE() << r.name << " " << v.guarantee << ": " << v.message;
+    for (const auto& v : violations)
+      ADD_FAILURE() << r.name << " " << v.guarantee << ": " << v.message;
     // Every acknowledged write is on the primary (at that version or a later one).
     int acked = 0;
     for (const checker::HistoryOp& op : *ops) {
@@ -235,8 +237,8 @@ TEST(MultiRegionPgTest, LocalReadsGuaranteesAndNothingLostThroughCrashesAndCuts)
       ASSERT_NE(it, primary_rows.end()) << "acknowledged write lost: " << op.key;
       EXPECT_GE(it->second.lsn, op.lsn) << "acknowledged write lost: " << op.key;
     }
-    std::printf("%s: %d acknowledged writes all on the primary; %zu violations\n",
-                r.name.c_str(), acked, violations.size());
+    std::printf("%s: %d acknowledged writes all on the primary; %zu violations\n", r.name.c_str(),
+                acked, violations.size());
     EXPECT_GT(acked, 20);
     EXPECT_EQ(s["other_failures"], 0) << s["first_other_failure"];
     // The benefit: the eventual path is served in the region, the strong path crosses to the

@@ -60,8 +60,8 @@ TEST(PgWritersWatermarkTest, EveryChangeAtOrBelowTheWatermarkIsOnTheReplica) {
   std::vector<std::unique_ptr<testing::Child>> writers;
   for (int w = 0; w < kWriters; ++w) {
     // 1,500 changes each in batches of 3, 150 batches/s, over 50 shared keys: contended.
-    writers.push_back(std::make_unique<testing::Child>(std::vector<std::string>{
-        CMO_WRITER, primary_url, "1500", "3", "150", "50"}));
+    writers.push_back(std::make_unique<testing::Child>(
+        std::vector<std::string>{CMO_WRITER, primary_url, "1500", "3", "150", "50"}));
   }
 
   // The checker: a watermark W says every change with LSN <= W is on the replica. A change once
@@ -97,8 +97,8 @@ TEST(PgWritersWatermarkTest, EveryChangeAtOrBelowTheWatermarkIsOnTheReplica) {
         ASSERT_TRUE(got.ok()) << got.status();
         if (!got->has_value() || (*got)->lsn < e.row.lsn) {
           if (violations++ < 5) {
-            ADD_FAILURE() << "watermark " << w << " passed LSN " << e.row.lsn << " ("
-                          << e.row.key << ") which the replica does not have";
+            ADD_FAILURE() << "watermark " << w << " passed LSN " << e.row.lsn << " (" << e.row.key
+                          << ") which the replica does not have";
           }
         }
       }

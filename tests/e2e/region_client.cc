@@ -26,7 +26,7 @@ struct Recorder {
   std::mutex mu;
   std::vector<cmo::checker::HistoryOp> ops;
   std::map<std::string, std::vector<double>> latency_ms;  // per path
-  std::vector<int64_t> read_failures_ms;                   // unix ms of each failed read
+  std::vector<int64_t> read_failures_ms;                  // unix ms of each failed read
   std::vector<int64_t> write_failures_ms;
   double write_fail_max_ms = 0;
   int64_t other_failures = 0;  // anything but kUnavailable
@@ -59,8 +59,8 @@ double Percentile(std::vector<double> v, double q) {
 int main(int argc, char** argv) {
   std::map<std::string, std::string> args;
   for (int i = 1; i + 1 < argc; i += 2) args[argv[i]] = argv[i + 1];
-  for (const char* required : {"--state-dir", "--region", "--primary-url", "--replica-url",
-                               "--seconds", "--history"}) {
+  for (const char* required :
+       {"--state-dir", "--region", "--primary-url", "--replica-url", "--seconds", "--history"}) {
     if (!args.contains(required)) {
       std::fprintf(stderr, "region_client: missing %s\n", required);
       return 2;
@@ -103,8 +103,8 @@ int main(int argc, char** argv) {
               std::lock_guard<std::mutex> lock(rec.mu);
               rec.write_fail_max_ms = std::max(rec.write_fail_max_ms, ms);
               if (ms > 1000 && rec.slow_failures.size() < 5) {
-                rec.slow_failures.push_back(std::to_string(static_cast<int>(ms)) + " ms: " +
-                                            w.status().ToString());
+                rec.slow_failures.push_back(std::to_string(static_cast<int>(ms)) +
+                                            " ms: " + w.status().ToString());
               }
             }
             rec.Add({p, "info", "write", key, value, 0, 0});
@@ -132,8 +132,8 @@ int main(int argc, char** argv) {
           if (r->path == cmo::flags::Path::kEventual) ++rec.eventual;
           if (r->fell_back) ++rec.fallbacks;
           // Latency per path as served: a fallback pays the strong path's round trip.
-          rec.latency_ms[r->path == cmo::flags::Path::kEventual ? "eventual" : "strong"]
-              .push_back(ms);
+          rec.latency_ms[r->path == cmo::flags::Path::kEventual ? "eventual" : "strong"].push_back(
+              ms);
         }
         rec.Add({p, "ok", "read", key, r->value.value_or(""), r->lsn, 0});
       }

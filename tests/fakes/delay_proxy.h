@@ -23,8 +23,7 @@ class DelayProxy {
   // Listens on listen_ip (a free port) and relays each connection to target_ip:target_port.
   static absl::StatusOr<std::unique_ptr<DelayProxy>> Start(const std::string& listen_ip,
                                                            const std::string& target_ip,
-                                                           int target_port,
-                                                           absl::Duration one_way);
+                                                           int target_port, absl::Duration one_way);
   ~DelayProxy();
   DelayProxy(const DelayProxy&) = delete;
   DelayProxy& operator=(const DelayProxy&) = delete;

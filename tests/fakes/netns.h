@@ -16,13 +16,12 @@ class NetNamespace {
  public:
   // `subnet` in 1..250 picks 10.<pid % 200 + 20>.<subnet>.0/24. kFailedPrecondition when not
   // root or without iproute2 (scripts/install-deps.sh installs it).
-  static absl::StatusOr<std::unique_ptr<NetNamespace>> Create(const std::string& label,
-                                                              int subnet);
+  static absl::StatusOr<std::unique_ptr<NetNamespace>> Create(const std::string& label, int subnet);
   ~NetNamespace();
   NetNamespace(const NetNamespace&) = delete;
   NetNamespace& operator=(const NetNamespace&) = delete;
 
-  const std::string& name() const { return name_; }      // for PgServerOptions::netns
+  const std::string& name() const { return name_; }        // for PgServerOptions::netns
   const std::string& host_ip() const { return host_ip_; }  // the namespace's address
   const std::string& root_ip() const { return root_ip_; }  // ours, as seen from it
   // argv prefix that runs a command inside the namespace.

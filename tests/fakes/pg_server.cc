@@ -2,9 +2,9 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
-#include <sched.h>
 #include <netinet/in.h>
 #include <pwd.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <sys/prctl.h>
@@ -143,15 +143,13 @@ absl::Status PgServer::Launch() {
   // fsync off: a test server's data need not survive a power cut, and it is much faster. Commits
   // stay synchronous (WAL written before COMMIT returns), so a crash of the server process —
   // what the fault tests do — loses no acknowledged transaction.
-  pid_ =
-      Spawn({bin_ + "/postgres", "-D", dir_ + "/data", "-p", std::to_string(port_), "-k", dir_,
-             "-c",
-             "listen_addresses=" + (options_.listen == "127.0.0.1"
-                                        ? options_.listen
-                                        : "127.0.0.1," + options_.listen),
-             "-c", "fsync=off",
-             "-c", "full_page_writes=off", "-c", "max_connections=200", "-c", "wal_level=logical"},
-            log, options_.netns);
+  pid_ = Spawn(
+      {bin_ + "/postgres", "-D", dir_ + "/data", "-p", std::to_string(port_), "-k", dir_, "-c",
+       "listen_addresses=" +
+           (options_.listen == "127.0.0.1" ? options_.listen : "127.0.0.1," + options_.listen),
+       "-c", "fsync=off", "-c", "full_page_writes=off", "-c", "max_connections=200", "-c",
+       "wal_level=logical"},
+      log, options_.netns);
   for (int i = 0; i < 300; ++i) {
     if (base::PgConnection::Connect(Uri()).ok()) return absl::OkStatus();
     int status = 0;

@@ -84,9 +84,9 @@ TEST_F(ServeConfigTest, ReadsServerStoreUrls) {
                        HasSubstr("serve.yaml:1:10: primary: unsupported store URL")));
   EXPECT_THAT(LoadServeConfig(Write("regions: [{replica: 'postgresql://h/db'}]\n")),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("a region needs a name")));
-  EXPECT_THAT(LoadServeConfig(Write("regions: [{name: eu-west, replia: x}]\n")),
-              StatusIs(absl::StatusCode::kInvalidArgument,
-                       HasSubstr("unknown key `replia` in a region")));
+  EXPECT_THAT(
+      LoadServeConfig(Write("regions: [{name: eu-west, replia: x}]\n")),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unknown key `replia` in a region")));
   EXPECT_THAT(LoadServeConfig(Write("regions: [eu-west, {name: eu-west}]\n")),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("listed twice")));
 }

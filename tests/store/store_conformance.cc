@@ -143,7 +143,6 @@ TEST_P(StoreConformance, DigestsMatchOnlyWhenRowsMatch) {
   EXPECT_EQ(sum, (*p)[DigestBucket(bad.key, 6)]);
 }
 
-
 // Keys and values are bytes: NUL, quotes, backslashes and array-literal punctuation survive
 // every path (the PostgreSQL backend sends whole batches as array literals).
 TEST_P(StoreConformance, KeysAndValuesAreBytes) {
@@ -193,8 +192,8 @@ TEST_P(StoreConformance, TombstonesAreCollectedAndTheHorizonRefusesOlderRows) {
   const absl::Time cutoff = clock_.Now() + absl::Minutes(1);
   EXPECT_THAT(primary_->CollectTombstones("c", cutoff), IsOkAndHolds(1));
   EXPECT_THAT(replica_->CollectTombstones("c", cutoff), IsOkAndHolds(1));
-  EXPECT_THAT(primary_->TombstoneHorizon(), IsOkAndHolds(absl::FromUnixMillis(
-                                                absl::ToUnixMillis(cutoff))));
+  EXPECT_THAT(primary_->TombstoneHorizon(),
+              IsOkAndHolds(absl::FromUnixMillis(absl::ToUnixMillis(cutoff))));
   EXPECT_THAT(primary_->CollectedThroughLsn(), IsOkAndHolds(2));
   EXPECT_THAT(replica_->CollectedThroughLsn(), IsOkAndHolds(2));
   EXPECT_THAT(replica_->CountRows("c"), IsOkAndHolds(1));
@@ -213,9 +212,9 @@ TEST_P(StoreConformance, RepairAppliesOnlyWhereTheRowDidNotMove) {
   Row extra{"d", "zombie", "z", 99, false, clock_.Now()};
   ASSERT_THAT(replica_->Apply(std::vector<Row>{extra}, {}), IsOk());
   const std::vector<ReplicaStore::Fix> fixes = {
-      {"d", "a", 0, rows[0]},        // missing: copied
+      {"d", "a", 0, rows[0]},             // missing: copied
       {"d", "zombie", 99, std::nullopt},  // extra: deleted
-      {"d", "b", 1, rows[1]},        // expected version 1 but it is 2: moved, skipped
+      {"d", "b", 1, rows[1]},             // expected version 1 but it is 2: moved, skipped
   };
   EXPECT_THAT(replica_->Repair(fixes), IsOkAndHolds(2));
   EXPECT_THAT(replica_->Get("d", "zombie"), IsOkAndHolds(std::nullopt));
@@ -225,14 +224,17 @@ TEST_P(StoreConformance, RepairAppliesOnlyWhereTheRowDidNotMove) {
 TEST_P(StoreConformance, ScanVisitsEveryRowInBucketKeyOrder) {
   std::vector<WriteRequest> writes;
   // More rows than one page of a PostgreSQL scan (10,000).
-  for (int i = 0; i < 10'050; ++i) writes.push_back({"s", "k" + std::to_string(i), "v", false, "op", "s"});
+  for (int i = 0; i < 10'050; ++i)
+    writes.push_back({"s", "k" + std::to_string(i), "v", false, "op", "s"});
   Write(writes);
   Write({{"t", "other", "v", false, "op", "s"}});
   std::vector<std::pair<uint32_t, std::string>> seen;
-  ASSERT_THAT(primary_->Scan("s", [&](uint32_t bucket, const Row& row) {
-    EXPECT_EQ(bucket, DigestBucket(row.key, 6));
-    seen.emplace_back(bucket, row.key);
-  }), IsOk());
+  ASSERT_THAT(primary_->Scan("s",
+                             [&](uint32_t bucket, const Row& row) {
+                               EXPECT_EQ(bucket, DigestBucket(row.key, 6));
+                               seen.emplace_back(bucket, row.key);
+                             }),
+              IsOk());
   EXPECT_EQ(seen.size(), 10'050u);
   EXPECT_TRUE(std::is_sorted(seen.begin(), seen.end()));
   EXPECT_THAT(primary_->Domains(), IsOkAndHolds(std::vector<std::string>{"s", "t"}));
@@ -243,15 +245,18 @@ TEST_P(StoreConformance, TopicWatermarkNeedsEveryPartitionAndClampLowersIt) {
   ASSERT_THAT(replica_->SetTopicPartitions({{"cmo.changes.likes", 2}}), IsOk());
   EXPECT_THAT(replica_->TopicPartitions("cmo.changes.likes"), IsOkAndHolds(2));
   EXPECT_THAT(replica_->TopicPartitions("nope"), IsOkAndHolds(0));
-  ASSERT_THAT(replica_->Apply({}, std::vector<PartitionProgress>{{"cmo.changes.likes", 0, 3, 9, 1}}),
-              IsOk());
+  ASSERT_THAT(
+      replica_->Apply({}, std::vector<PartitionProgress>{{"cmo.changes.likes", 0, 3, 9, 1}}),
+      IsOk());
   EXPECT_THAT(replica_->TopicWatermark("cmo.changes.likes"), IsOkAndHolds(0));  // p1 unseen
-  ASSERT_THAT(replica_->Apply({}, std::vector<PartitionProgress>{{"cmo.changes.likes", 1, 4, 12, 1}}),
-              IsOk());
+  ASSERT_THAT(
+      replica_->Apply({}, std::vector<PartitionProgress>{{"cmo.changes.likes", 1, 4, 12, 1}}),
+      IsOk());
   EXPECT_THAT(replica_->TopicWatermark("cmo.changes.likes"), IsOkAndHolds(9));
   // A position never goes back on replay: max_lsn only rises.
-  ASSERT_THAT(replica_->Apply({}, std::vector<PartitionProgress>{{"cmo.changes.likes", 0, 3, 2, 1}}),
-              IsOk());
+  ASSERT_THAT(
+      replica_->Apply({}, std::vector<PartitionProgress>{{"cmo.changes.likes", 0, 3, 2, 1}}),
+      IsOk());
   EXPECT_THAT(replica_->TopicWatermark("cmo.changes.likes"), IsOkAndHolds(9));
   EXPECT_THAT(replica_->ClampProgress(10), IsOkAndHolds(1));
   EXPECT_THAT(replica_->TopicWatermark("cmo.changes.likes"), IsOkAndHolds(9));
@@ -273,62 +278,62 @@ TEST_P(StoreConformance, EmptyWritesAndEmptyAppliesAreHarmless) {
 // the primary's state, row by row and digest by digest.
 TEST_P(StoreConformance, AnyDeliveryOrderConverges) {
   const bool ok = rc::check([&] {
-  auto p_at = backend_->Fresh(4);
-  auto r_at = backend_->Fresh(4);
-  RC_ASSERT(p_at.ok() && r_at.ok());
-  auto primary = PrimaryStore::Open(p_at->url, clock_, p_at->options);
-  auto replica = ReplicaStore::Open(r_at->url, r_at->options);
-  RC_ASSERT(primary.ok() && replica.ok());
-  const int n = *rc::gen::inRange(1, 60);
-  // Written in batches of 1-8: one transaction may write a key several times (its bucket's
-  // digest then changes by the sum of the steps), and may write both domains.
-  const std::array<std::string, 2> domains = {"d", "e"};
-  std::vector<WriteRequest> w;
-  for (int i = 0; i < n; ++i) {
-    const int key = *rc::gen::inRange(0, 8);
-    const bool del = *rc::gen::inRange(0, 4) == 0;
-    const std::string& domain = domains[static_cast<size_t>(*rc::gen::inRange(0, 2))];
-    w.push_back({domain, "k" + std::to_string(key), "v" + std::to_string(i), del, "op", "s"});
-    if (i == n - 1 || *rc::gen::inRange(0, 8) == 0) {
-      RC_ASSERT((*primary)->Write(w).ok());
-      w.clear();
+    auto p_at = backend_->Fresh(4);
+    auto r_at = backend_->Fresh(4);
+    RC_ASSERT(p_at.ok() && r_at.ok());
+    auto primary = PrimaryStore::Open(p_at->url, clock_, p_at->options);
+    auto replica = ReplicaStore::Open(r_at->url, r_at->options);
+    RC_ASSERT(primary.ok() && replica.ok());
+    const int n = *rc::gen::inRange(1, 60);
+    // Written in batches of 1-8: one transaction may write a key several times (its bucket's
+    // digest then changes by the sum of the steps), and may write both domains.
+    const std::array<std::string, 2> domains = {"d", "e"};
+    std::vector<WriteRequest> w;
+    for (int i = 0; i < n; ++i) {
+      const int key = *rc::gen::inRange(0, 8);
+      const bool del = *rc::gen::inRange(0, 4) == 0;
+      const std::string& domain = domains[static_cast<size_t>(*rc::gen::inRange(0, 2))];
+      w.push_back({domain, "k" + std::to_string(key), "v" + std::to_string(i), del, "op", "s"});
+      if (i == n - 1 || *rc::gen::inRange(0, 8) == 0) {
+        RC_ASSERT((*primary)->Write(w).ok());
+        w.clear();
+      }
     }
-  }
-  auto outbox = (*primary)->ReadOutbox(0, 1000);
-  RC_ASSERT(outbox.ok());
-  std::vector<Row> delivery;
-  for (const OutboxEntry& e : *outbox) delivery.push_back(e.row);
-  const auto extra = *rc::gen::container<std::vector<int>>(rc::gen::inRange(0, n));
-  for (int i : extra) delivery.push_back(delivery[static_cast<size_t>(i)]);  // duplicates
-  const auto order = *rc::gen::arbitrary<uint32_t>();
-  std::shuffle(delivery.begin(), delivery.end(), std::mt19937(order));
-  // Apply in random-sized batches, as an applier restarting mid-stream would.
-  size_t at = 0;
-  while (at < delivery.size()) {
-    const size_t len = static_cast<size_t>(*rc::gen::inRange(1, 10));
-    const size_t end = std::min(delivery.size(), at + len);
-    RC_ASSERT((*replica)->Apply(std::span<const Row>(delivery).subspan(at, end - at), {}).ok());
-    at = end;
-  }
-  for (const std::string& domain : domains) {
-    for (int key = 0; key < 8; ++key) {
-      const std::string k = "k" + std::to_string(key);
-      auto p = (*primary)->Get(domain, k);
-      auto r = (*replica)->Get(domain, k);
-      RC_ASSERT(p.ok() && r.ok());
-      RC_ASSERT(*p == *r);
+    auto outbox = (*primary)->ReadOutbox(0, 1000);
+    RC_ASSERT(outbox.ok());
+    std::vector<Row> delivery;
+    for (const OutboxEntry& e : *outbox) delivery.push_back(e.row);
+    const auto extra = *rc::gen::container<std::vector<int>>(rc::gen::inRange(0, n));
+    for (int i : extra) delivery.push_back(delivery[static_cast<size_t>(i)]);  // duplicates
+    const auto order = *rc::gen::arbitrary<uint32_t>();
+    std::shuffle(delivery.begin(), delivery.end(), std::mt19937(order));
+    // Apply in random-sized batches, as an applier restarting mid-stream would.
+    size_t at = 0;
+    while (at < delivery.size()) {
+      const size_t len = static_cast<size_t>(*rc::gen::inRange(1, 10));
+      const size_t end = std::min(delivery.size(), at + len);
+      RC_ASSERT((*replica)->Apply(std::span<const Row>(delivery).subspan(at, end - at), {}).ok());
+      at = end;
     }
-    RC_ASSERT(*(*primary)->Digests(domain) == *(*replica)->Digests(domain));
-    // And each digest is what it claims to be: the sum of its bucket's row hashes.
-    const std::vector<uint64_t> digests = *(*primary)->Digests(domain);
-    for (uint32_t b = 0; b < digests.size(); ++b) {
-      const absl::StatusOr<std::vector<Row>> rows = (*primary)->RowsInBucket(domain, b);
-      RC_ASSERT(rows.ok());
-      uint64_t sum = 0;
-      for (const Row& row : *rows) sum += RowHash(row);
-      RC_ASSERT(sum == digests[b]);
+    for (const std::string& domain : domains) {
+      for (int key = 0; key < 8; ++key) {
+        const std::string k = "k" + std::to_string(key);
+        auto p = (*primary)->Get(domain, k);
+        auto r = (*replica)->Get(domain, k);
+        RC_ASSERT(p.ok() && r.ok());
+        RC_ASSERT(*p == *r);
+      }
+      RC_ASSERT(*(*primary)->Digests(domain) == *(*replica)->Digests(domain));
+      // And each digest is what it claims to be: the sum of its bucket's row hashes.
+      const std::vector<uint64_t> digests = *(*primary)->Digests(domain);
+      for (uint32_t b = 0; b < digests.size(); ++b) {
+        const absl::StatusOr<std::vector<Row>> rows = (*primary)->RowsInBucket(domain, b);
+        RC_ASSERT(rows.ok());
+        uint64_t sum = 0;
+        for (const Row& row : *rows) sum += RowHash(row);
+        RC_ASSERT(sum == digests[b]);
+      }
     }
-  }
   });
   EXPECT_TRUE(ok);
 }
