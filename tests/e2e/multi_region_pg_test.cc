@@ -249,7 +249,9 @@ TEST(MultiRegionPgTest, LocalReadsGuaranteesAndNothingLostThroughCrashesAndCuts)
     // While the primary was down, and only then (plus the reconnect after it came back),
     // writes and reads failed — fast, with kUnavailable.
     EXPECT_GT(s["write_failures_ms"].size(), 0u) << r.name;
-    EXPECT_LT(s["write_fail_max_ms"].get<double>(), 3 * rtt_ms + 1000) << r.name;
+    // Bounded by the connect timeout (5 s): a down primary is never waited on longer, whatever
+    // the load (a failed write pays the round trip, sometimes a reconnect attempt).
+    EXPECT_LT(s["write_fail_max_ms"].get<double>(), 5000) << r.name;
     for (const auto* key : {"write_failures_ms", "read_failures_ms"}) {
       for (const auto& t : s[key]) {
         EXPECT_GE(t.get<int64_t>(), primary_down) << r.name << " " << key;
