@@ -2,6 +2,7 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cstdlib>
 
@@ -30,14 +31,23 @@ std::string Trimmed(const char* message) {
 }  // namespace
 
 std::string RedactPgUri(std::string_view uri) {
-  const size_t scheme = uri.find("://");
-  const size_t at = uri.find('@');
-  if (scheme == std::string_view::npos || at == std::string_view::npos || at < scheme) {
-    return std::string(uri);
+  std::string out(uri);
+  // user:PASSWORD@host
+  const size_t scheme = out.find("://");
+  const size_t at = out.find('@');
+  if (scheme != std::string::npos && at != std::string::npos && at > scheme) {
+    const size_t colon = out.find(':', scheme + 3);
+    if (colon != std::string::npos && colon < at) out.replace(colon + 1, at - colon - 1, "***");
   }
-  const size_t colon = uri.find(':', scheme + 3);
-  if (colon == std::string_view::npos || colon > at) return std::string(uri);
-  return StrCat(uri.substr(0, colon + 1), "***", uri.substr(at));
+  // ...?password=PASSWORD&...
+  const size_t query = out.find('?');
+  for (size_t p = query; p != std::string::npos && p < out.size(); p = out.find('&', p + 1)) {
+    if (out.compare(p + 1, 9, "password=") != 0) continue;
+    const size_t value = p + 10;
+    const size_t end = std::min(out.find('&', value), out.size());
+    out.replace(value, end - value, "***");
+  }
+  return out;
 }
 
 struct PgResult::Impl {

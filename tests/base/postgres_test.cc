@@ -71,6 +71,10 @@ TEST_F(PostgresTest, UnreachableAndMalformedUrisAreClear) {
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kUnavailable);
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("postgresql://cmo:***@127.0.0.1:1"));
   EXPECT_THAT(std::string(bad.status().message()), Not(HasSubstr("s3cret")));
+  EXPECT_EQ(RedactPgUri("postgresql://cmo@h:5/db?sslmode=disable&password=s3cret&x=1"),
+            "postgresql://cmo@h:5/db?sslmode=disable&password=***&x=1");
+  EXPECT_EQ(RedactPgUri("postgresql://h/db?password=s3cret"), "postgresql://h/db?password=***");
+  EXPECT_EQ(RedactPgUri("postgresql://u:p@h/db"), "postgresql://u:***@h/db");
   auto malformed = PgConnection::Connect("postgresql://h/db?no_such_option=1");
   EXPECT_EQ(malformed.status().code(), absl::StatusCode::kInvalidArgument);
 }
