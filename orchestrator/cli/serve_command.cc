@@ -141,9 +141,12 @@ void SetupServeCommand(CLI::App& app, GlobalOptions& global, CommandRegistry& re
                    "applier (for --regions)")
       ->check(CLI::IsMember({"all", "kafka", "relay", "applier"}));
   serve->add_option("--config", o->config,
-                    "YAML config: state_dir, kafka: {brokers, partitions}, regions, breaker: "
-                    "{short_window, long_window, cooldown, max_cooldown, probe_for, "
-                    "evaluate_every}, applier: {batch, linger, linger_when_behind}");
+                    "YAML config: state_dir, kafka: {brokers, partitions}, primary: URL, "
+                    "regions: [NAME | {name: NAME, replica: URL}], breaker: {short_window, "
+                    "long_window, cooldown, max_cooldown, probe_for, evaluate_every}, applier: "
+                    "{batch, linger, linger_when_behind}, message_key_file. A store URL is "
+                    "postgresql://USER@HOST:PORT/DB, or a path / sqlite:PATH (default: the state "
+                    "dir's SQLite files)");
   serve->add_option("--listen", o->listen,
                     "HTTP API, /metrics, /healthz, /readyz and dashboard address (default "
                     "127.0.0.1:7070 with role all; port 0 = any free port, written to "
