@@ -20,6 +20,11 @@ struct ReconcileBenchOptions {
   int digest_bits = 16;
   std::string work_dir = "/tmp";
   uint64_t seed = 7;
+  // PostgreSQL stores (postgresql://...; may be the same server): filled through the real
+  // write path (primary writes, replica applies the outbox), in a schema of their own
+  // (cmo_bench_PID) dropped at the end. Empty: SQLite files in work_dir.
+  std::string primary_url;
+  std::string replica_url;
 };
 
 absl::StatusOr<nlohmann::json> RunReconcileBench(const ReconcileBenchOptions& options);

@@ -121,6 +121,9 @@ void SetupBenchCommands(CLI::App& app, const GlobalOptions& global, CommandRegis
   rec->add_option("--digest-bits", rc->digest_bits, "Digest buckets = 2^bits (default 16)")
       ->check(CLI::Range(4, 24));
   rec->add_option("--work-dir", rc->work_dir, "Where the temporary stores go (default /tmp)");
+  rec->add_option("--primary", rc->primary_url,
+                  "Run on this PostgreSQL primary (postgresql://...) instead of SQLite");
+  rec->add_option("--replica", rc->replica_url, "...and this PostgreSQL replica");
   registry.On(rec, [rc, &global] { return PrintReport(RunReconcileBench(*rc), global); });
 
   // The client processes `bench breaker` starts; not for people.
