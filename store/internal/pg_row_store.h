@@ -4,6 +4,7 @@
 #define CMO_STORE_INTERNAL_PG_ROW_STORE_H_
 
 #include <memory>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,6 +30,11 @@ class PgRowStore : public Interface {
   absl::StatusOr<std::vector<Row>> RowsInBucket(std::string_view domain, uint32_t bucket) override {
     return session_->Run(
         [&](base::PgConnection& db) { return PgRowsInBucket(db, domain, bucket); });
+  }
+  absl::StatusOr<std::vector<Row>> RowsInBuckets(std::string_view domain,
+                                                 std::span<const uint32_t> buckets) override {
+    return session_->Run(
+        [&](base::PgConnection& db) { return PgRowsInBuckets(db, domain, buckets); });
   }
   absl::Status Scan(std::string_view domain,
                     const std::function<void(uint32_t bucket, const Row& row)>& fn) override {

@@ -343,6 +343,25 @@ absl::StatusOr<std::vector<Row>> PgRowsInBucket(base::PgConnection& db, std::str
   return out;
 }
 
+absl::StatusOr<std::vector<Row>> PgRowsInBuckets(base::PgConnection& db, std::string_view domain,
+                                                 std::span<const uint32_t> buckets) {
+  PgArray list;
+  for (uint32_t b : buckets) list.Add(int64_t{b});
+  CMO_ASSIGN_OR_RETURN(
+      base::PgResult r,
+      db.Exec(base::StrCat("SELECT ", kRowColumns,
+                           " FROM rows WHERE domain = $1 AND bucket = ANY($2::int[]) ORDER BY "
+                           "bucket, key"),
+              {std::string(domain), std::move(list).Done()}));
+  std::vector<Row> out;
+  out.reserve(static_cast<size_t>(r.rows()));
+  for (int i = 0; i < r.rows(); ++i) {
+    CMO_ASSIGN_OR_RETURN(Row row, ReadRow(r, i, domain));
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
 absl::Status PgScan(base::PgConnection& db, std::string_view domain,
                     const std::function<void(uint32_t bucket, const Row& row)>& fn) {
   std::optional<std::pair<int64_t, std::string>> after;  // keyset paging: no OFFSET rescans

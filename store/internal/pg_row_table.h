@@ -118,6 +118,8 @@ absl::StatusOr<std::vector<uint64_t>> PgDigests(base::PgConnection& db, std::str
                                                 int bits);
 absl::StatusOr<std::vector<Row>> PgRowsInBucket(base::PgConnection& db, std::string_view domain,
                                                 uint32_t bucket);
+absl::StatusOr<std::vector<Row>> PgRowsInBuckets(base::PgConnection& db, std::string_view domain,
+                                                 std::span<const uint32_t> buckets);
 // In (bucket, key) order, a page at a time: memory stays flat at any table size.
 absl::Status PgScan(base::PgConnection& db, std::string_view domain,
                     const std::function<void(uint32_t bucket, const Row& row)>& fn);

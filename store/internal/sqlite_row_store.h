@@ -6,6 +6,7 @@
 #define CMO_STORE_INTERNAL_SQLITE_ROW_STORE_H_
 
 #include <memory>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -27,6 +28,15 @@ class SqliteRowStore : public Interface {
   }
   absl::StatusOr<std::vector<Row>> RowsInBucket(std::string_view domain, uint32_t bucket) override {
     return rows_->RowsInBucket(domain, bucket);
+  }
+  absl::StatusOr<std::vector<Row>> RowsInBuckets(std::string_view domain,
+                                                 std::span<const uint32_t> buckets) override {
+    std::vector<Row> out;  // an embedded store pays no round trip: one query per bucket
+    for (uint32_t b : buckets) {
+      CMO_ASSIGN_OR_RETURN(std::vector<Row> rows, rows_->RowsInBucket(domain, b));
+      for (Row& r : rows) out.push_back(std::move(r));
+    }
+    return out;
   }
   absl::Status Scan(std::string_view domain,
                     const std::function<void(uint32_t bucket, const Row& row)>& fn) override {
