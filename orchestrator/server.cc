@@ -179,14 +179,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
                        base::KeyRing::LoadOrCreate(config.message_key_file.empty()
                                                        ? base::MessageKeyPath(dir)
                                                        : config.message_key_file));
+  if (config.role == ServeRole::kAll) {
+    // So that the control loop, the API, the CLI and clients given only this state dir open
+    // the stores this config names. Before kafka.bootstrap exists, for the reason above:
+    // clients open as soon as they see it.
+    CMO_RETURN_IF_ERROR(shadow::RecordStoreLocations(dir, {config.primary, config.replicas}));
+  }
   std::function<absl::StatusOr<int>(const std::string&)> ensure_topic;
   CMO_RETURN_IF_ERROR(s->StartKafka(ensure_topic));
   const base::KafkaConfig kafka = {{"bootstrap.servers", s->bootstrap_}, {"log_level", "3"}};
-  if (config.role == ServeRole::kAll) {
-    // So that the control loop, the API, the CLI and clients given only this state dir open
-    // the stores this config names.
-    CMO_RETURN_IF_ERROR(shadow::RecordStoreLocations(dir, {config.primary, config.replicas}));
-  }
   const bool relay = config.role == ServeRole::kAll || config.role == ServeRole::kRelay;
   const bool appliers = config.role == ServeRole::kAll || config.role == ServeRole::kApplier;
   if (config.role == ServeRole::kKafka) {
