@@ -3,55 +3,22 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include <fstream>
+#include <iterator>
+
+#include "base/internal/rdkafka_util.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 
 namespace cmo::base {
 namespace {
 
+using internal::KafkaError;
+using internal::MakeClient;
+using internal::MakeConf;
+
 // Kafka protocol ApiKey of Produce requests (rdkafka_mock.h takes raw ApiKeys).
 constexpr int16_t kProduceApiKey = 0;
-
-absl::Status KafkaError(rd_kafka_resp_err_t err, std::string_view context) {
-  const std::string msg = StrCat(context, ": ", rd_kafka_err2str(err));
-  switch (err) {
-    case RD_KAFKA_RESP_ERR__QUEUE_FULL:
-    case RD_KAFKA_RESP_ERR__TRANSPORT:
-    case RD_KAFKA_RESP_ERR__TIMED_OUT:
-    case RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN:
-    case RD_KAFKA_RESP_ERR__MSG_TIMED_OUT:
-      return absl::UnavailableError(msg);
-    case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
-    case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
-      return absl::NotFoundError(msg);
-    case RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS:
-      return absl::AlreadyExistsError(msg);
-    default:
-      return absl::InternalError(msg);
-  }
-}
-
-absl::StatusOr<rd_kafka_conf_t*> MakeConf(const KafkaConfig& config) {
-  rd_kafka_conf_t* conf = rd_kafka_conf_new();
-  char err[512];
-  for (const auto& [k, v] : config) {
-    if (rd_kafka_conf_set(conf, k.c_str(), v.c_str(), err, sizeof(err)) != RD_KAFKA_CONF_OK) {
-      rd_kafka_conf_destroy(conf);
-      return absl::InvalidArgumentError(StrCat("kafka setting ", k, "=", v, ": ", err));
-    }
-  }
-  return conf;
-}
-
-absl::StatusOr<rd_kafka_t*> MakeClient(rd_kafka_type_t type, rd_kafka_conf_t* conf) {
-  char err[512];
-  rd_kafka_t* rk = rd_kafka_new(type, conf, err, sizeof(err));  // takes conf on success
-  if (rk == nullptr) {
-    rd_kafka_conf_destroy(conf);
-    return absl::InvalidArgumentError(StrCat("cannot create Kafka client: ", err));
-  }
-  return rk;
-}
 
 absl::StatusOr<int> CountPartitions(rd_kafka_t* rk, const std::string& topic, int timeout_ms) {
   rd_kafka_topic_t* rkt = rd_kafka_topic_new(rk, topic.c_str(), nullptr);
@@ -73,6 +40,22 @@ absl::StatusOr<int> CountPartitions(rd_kafka_t* rk, const std::string& topic, in
 }
 
 }  // namespace
+
+absl::StatusOr<std::string> ResolveKafkaProperty(std::string_view key, std::string_view value) {
+  if (!value.starts_with("file:")) return std::string(value);
+  const std::string path(value.substr(5));
+  std::ifstream in(path, std::ios::binary);
+  std::string contents;
+  if (in.is_open()) contents.assign(std::istreambuf_iterator<char>(in), {});
+  if (!in.is_open() || in.bad()) {
+    return absl::InvalidArgumentError(StrCat("kafka property ", key, ": cannot read file ", path,
+                                             "; check that it exists and cmo may read it"));
+  }
+  while (!contents.empty() && (contents.back() == '\n' || contents.back() == '\r')) {
+    contents.pop_back();
+  }
+  return contents;
+}
 
 // ---- mock cluster ----
 

@@ -19,6 +19,12 @@ namespace cmo::base {
 
 using KafkaConfig = std::map<std::string, std::string>;
 
+// A librdkafka setting as written in a config: `file:PATH` stands for the contents of PATH
+// (trailing newlines dropped), so that passwords live in files an operator protects, never in
+// the config itself; anything else is the value. kInvalidArgument names the setting and the
+// file, never the value.
+absl::StatusOr<std::string> ResolveKafkaProperty(std::string_view key, std::string_view value);
+
 // librdkafka's in-process Kafka protocol mock. It listens on loopback, so other processes
 // (kcat, appliers) can use it. Thread-safe for the fault-injection calls.
 class KafkaMockCluster {

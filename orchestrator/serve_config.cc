@@ -6,6 +6,7 @@
 #include <set>
 #include <span>
 
+#include "base/kafka.h"
 #include "base/names.h"
 #include "base/strings.h"
 #include "base/units.h"
@@ -111,7 +112,71 @@ absl::Status ReadRegion(const std::string& path, const YAML::Node& r, ServeConfi
   return absl::OkStatus();
 }
 
+absl::Status ReadKafka(const std::string& path, const YAML::Node& kafka, ServeConfig& config) {
+  if (!kafka.IsMap()) {
+    return absl::InvalidArgumentError(
+        base::StrCat(Where(path, kafka), "kafka must be a mapping, e.g. {brokers: embedded}"));
+  }
+  if (auto s = CheckKeys(path, kafka,
+                         {"brokers", "partitions", "replication_factor", "telemetry_retention",
+                          "properties"},
+                         "kafka");
+      !s.ok()) {
+    return s;
+  }
+  if (kafka["brokers"]) config.kafka_brokers = kafka["brokers"].as<std::string>();
+  const std::pair<const char*, std::pair<int*, int>> ints[] = {
+      {"partitions", {&config.kafka_partitions, 1024}},
+      {"replication_factor", {&config.kafka_replication_factor, 32}}};
+  for (const auto& [name, field] : ints) {
+    if (!kafka[name]) continue;
+    *field.first = kafka[name].as<int>();
+    if (*field.first < 1 || *field.first > field.second) {
+      return absl::InvalidArgumentError(base::StrCat(
+          Where(path, kafka[name]), "kafka.", name, " must be between 1 and ", field.second));
+    }
+  }
+  const std::pair<const char*, absl::Duration*> durations[] = {
+      {"telemetry_retention", &config.telemetry_retention}};
+  if (auto s = ReadDurations(path, kafka, "kafka", durations, /*zero_ok=*/false); !s.ok()) {
+    return s;
+  }
+  if (const YAML::Node props = kafka["properties"]) {
+    if (!props.IsMap()) {
+      return absl::InvalidArgumentError(base::StrCat(
+          Where(path, props),
+          "kafka.properties must be a mapping of librdkafka settings, e.g. "
+          "{security.protocol: SASL_SSL, sasl.password: file:/etc/cmo/kafka-password}"));
+    }
+    for (auto it = props.begin(); it != props.end(); ++it) {
+      const std::string key = it->first.Scalar();
+      if (!it->second.IsScalar()) {
+        return absl::InvalidArgumentError(base::StrCat(
+            Where(path, it->second), "kafka.properties.", key, " must be a single value"));
+      }
+      if (key == "bootstrap.servers") {
+        return absl::InvalidArgumentError(base::StrCat(
+            Where(path, it->first), "set the brokers with kafka.brokers, not in kafka.properties"));
+      }
+      absl::StatusOr<std::string> value = base::ResolveKafkaProperty(key, it->second.Scalar());
+      if (!value.ok()) {
+        return absl::InvalidArgumentError(
+            base::StrCat(Where(path, it->second), value.status().message()));
+      }
+      config.kafka_properties[key] = *std::move(value);
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
+
+base::KafkaConfig KafkaClientConfig(const ServeConfig& config, const std::string& bootstrap) {
+  base::KafkaConfig out(config.kafka_properties.begin(), config.kafka_properties.end());
+  out["bootstrap.servers"] = bootstrap;
+  out.emplace("log_level", "3");
+  return out;
+}
 
 std::string PrimaryUrl(const ServeConfig& config) {
   return config.primary.empty() ? shadow::PrimaryPath(config.state_dir) : config.primary;
@@ -158,19 +223,7 @@ absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path) {
       config.control.message_key_file = config.message_key_file;
     }
     if (const YAML::Node kafka = root["kafka"]) {
-      if (!kafka.IsMap()) {
-        return absl::InvalidArgumentError(
-            base::StrCat(Where(path, kafka), "kafka must be a mapping, e.g. {brokers: embedded}"));
-      }
-      if (auto s = CheckKeys(path, kafka, {"brokers", "partitions"}, "kafka"); !s.ok()) return s;
-      if (kafka["brokers"]) config.kafka_brokers = kafka["brokers"].as<std::string>();
-      if (kafka["partitions"]) {
-        config.kafka_partitions = kafka["partitions"].as<int>();
-        if (config.kafka_partitions < 1 || config.kafka_partitions > 1024) {
-          return absl::InvalidArgumentError(base::StrCat(
-              Where(path, kafka["partitions"]), "kafka.partitions must be between 1 and 1024"));
-        }
-      }
+      if (auto s = ReadKafka(path, kafka, config); !s.ok()) return s;
     }
     if (const YAML::Node regions = root["regions"]) {
       if (!regions.IsSequence() || regions.size() == 0) {

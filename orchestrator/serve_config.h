@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "base/kafka.h"
 #include "orchestrator/control_loop.h"
 #include "shadow/applier.h"
 
@@ -26,6 +27,12 @@ struct ServeConfig {
   std::string listen = "127.0.0.1:7070";
   std::string kafka_brokers = "embedded";  // or "host:port,host:port"
   int kafka_partitions = 4;                // partitions of the change topics cmo creates
+  // Replication factor of the topics cmo creates on a real cluster; 0 = min(3, brokers).
+  int kafka_replication_factor = 0;
+  absl::Duration telemetry_retention = absl::Hours(1);  // retention.ms of cmo.telemetry
+  // librdkafka settings for every Kafka client of this process (security.protocol, sasl.*,
+  // ssl.*), with `file:PATH` values already replaced by the file's contents. Never logged.
+  std::map<std::string, std::string> kafka_properties;
   // Every region (the relay trims the outbox only below what all of them applied); with role
   // `applier`, the regions this process applies.
   std::vector<std::string> regions = {"eu-west", "us-east"};
@@ -51,6 +58,10 @@ struct ServeConfig {
 //   state_dir: ./cmo-state
 //   listen: 127.0.0.1:7070            (HTTP API, /metrics, dashboard; "" turns it off)
 //   kafka: {brokers: embedded, partitions: 4}
+//   kafka: {brokers: "k1:9092,k2:9092", partitions: 8, replication_factor: 3,
+//           telemetry_retention: 1h,
+//           properties: {security.protocol: SASL_SSL, sasl.mechanisms: SCRAM-SHA-512,
+//                        sasl.username: cmo, sasl.password: "file:/etc/cmo/kafka-password"}}
 //   regions: [eu-west, us-east]       (embedded SQLite replicas in the state dir)
 //   primary: postgresql://cmo@leader:5432/app      (default STATE_DIR/primary.db)
 //   regions: [{name: eu-west, replica: postgresql://cmo@eu-db:5432/cmo}, us-east]
@@ -59,6 +70,10 @@ struct ServeConfig {
 //   applier: {batch: 10000, linger: 5ms, linger_when_behind: 50ms}   (all optional)
 //   message_key_file: /etc/cmo/message-key   (default STATE_DIR/message-key)
 absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path);
+
+// The settings of every Kafka client this process makes: the brokers at `bootstrap`, quiet
+// logging, and kafka.properties.
+base::KafkaConfig KafkaClientConfig(const ServeConfig& config, const std::string& bootstrap);
 
 // Where the stores are: the configured URL, else the state dir's SQLite file.
 std::string PrimaryUrl(const ServeConfig& config);

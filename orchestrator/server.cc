@@ -10,6 +10,7 @@
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "migrations/plan_parser.h"
+#include "orchestrator/kafka_topics.h"
 #include "reconcile/divergence_log.h"
 #include "reconcile/reconcile_job.h"
 #include "shadow/change_event.h"
@@ -76,6 +77,23 @@ absl::StatusOr<int64_t> Server::MinApplied(const std::map<std::string, int>& par
   return config_.regions.empty() ? 0 : min;
 }
 
+namespace {
+
+// Other local processes (kcat, clients and tools given only the state dir, appliers and a
+// relay of the embedded cluster) find the deployment's Kafka here; written once its topics
+// exist, atomically, since its appearance is what they wait for.
+absl::Status WriteBootstrapFile(const std::string& dir, const std::string& bootstrap) {
+  const std::string tmp = BootstrapPath(dir) + ".tmp";
+  std::ofstream(tmp) << bootstrap << "\n";
+  if (::rename(tmp.c_str(), BootstrapPath(dir).c_str()) != 0) {
+    return absl::FailedPreconditionError(
+        base::StrCat("cannot write ", BootstrapPath(dir), "; check the state dir"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 // Starts or finds Kafka; sets how the relay gets a change topic's partition count.
 absl::Status Server::StartKafka(
     std::function<absl::StatusOr<int>(const std::string&)>& ensure_topic) {
@@ -91,13 +109,7 @@ absl::Status Server::StartKafka(
         embedded_->CreateTopic(std::string(shadow::kTelemetryTopic), config_.kafka_partitions, 3));
     // One partition: a snapshot is the whole state, and clients read only the newest.
     CMO_RETURN_IF_ERROR(embedded_->CreateTopic(std::string(shadow::kFlagsTopic), 1, 3));
-    // Other local processes (kcat, appliers, a relay) find the embedded cluster here.
-    const std::string tmp = BootstrapPath(dir) + ".tmp";
-    std::ofstream(tmp) << bootstrap_ << "\n";
-    if (::rename(tmp.c_str(), BootstrapPath(dir).c_str()) != 0) {
-      return absl::FailedPreconditionError(
-          base::StrCat("cannot write ", BootstrapPath(dir), "; check the state dir"));
-    }
+    CMO_RETURN_IF_ERROR(WriteBootstrapFile(dir, bootstrap_));
     base::KafkaMockCluster* cluster = embedded_.get();
     const int partitions = config_.kafka_partitions;
     ensure_topic = [cluster, partitions](const std::string& topic) -> absl::StatusOr<int> {
@@ -108,22 +120,40 @@ absl::Status Server::StartKafka(
     };
     return absl::OkStatus();
   }
-  if (config_.kafka_brokers == "embedded") {
-    std::ifstream in(BootstrapPath(dir));
-    if (!(in >> bootstrap_)) {
-      return absl::FailedPreconditionError(base::StrCat(
-          "no embedded Kafka for ", dir, " (", BootstrapPath(dir),
-          " is missing); start `cmo serve --role kafka` (or --role all) on this state dir first"));
-    }
-  } else {
+  if (config_.kafka_brokers != "embedded") {
+    // A real cluster: cmo creates and checks its own topics (orchestrator/kafka_topics.h).
     bootstrap_ = config_.kafka_brokers;
+    const TopicPolicy policy = {.partitions = config_.kafka_partitions,
+                                .replication_factor = config_.kafka_replication_factor,
+                                .telemetry_retention = config_.telemetry_retention};
+    CMO_ASSIGN_OR_RETURN(std::shared_ptr<KafkaTopics> topics,
+                         KafkaTopics::Connect(KafkaClientConfig(config_, bootstrap_), policy,
+                                              [](const std::string& warning) {
+                                                std::fprintf(stderr, "cmo serve: warning: %s\n",
+                                                             warning.c_str());
+                                              }));
+    if (config_.role == ServeRole::kAll) {
+      // Clients publish telemetry and read flags from the start.
+      for (std::string_view t : {shadow::kFlagsTopic, shadow::kTelemetryTopic}) {
+        CMO_RETURN_IF_ERROR(topics->Ensure(std::string(t)).status());
+      }
+      CMO_RETURN_IF_ERROR(WriteBootstrapFile(dir, bootstrap_));
+    }
+    ensure_topic = [topics](const std::string& topic) { return topics->Ensure(topic); };
+    return absl::OkStatus();
+  }
+  std::ifstream in(BootstrapPath(dir));
+  if (!(in >> bootstrap_)) {
+    return absl::FailedPreconditionError(base::StrCat(
+        "no embedded Kafka for ", dir, " (", BootstrapPath(dir),
+        " is missing); start `cmo serve --role kafka` (or --role all) on this state dir first"));
   }
   const base::KafkaConfig probe = {{"bootstrap.servers", bootstrap_}, {"log_level", "3"}};
   CMO_ASSIGN_OR_RETURN(std::shared_ptr<base::KafkaConsumer> meta,
                        base::KafkaConsumer::Create(probe));
-  // Topics are created by whoever hosts the cluster (role kafka creates one per domain of the
-  // primary) or by the operator on a real cluster; wait a little for them to appear.
-  ensure_topic = [meta, brokers = config_.kafka_brokers, partitions = config_.kafka_partitions,
+  // The mock cluster has no admin API: the process hosting it (role kafka or all) creates one
+  // change topic per domain of the primary; wait a little for it to appear.
+  ensure_topic = [meta, dir, partitions = config_.kafka_partitions,
                   clock = &clock_](const std::string& topic) -> absl::StatusOr<int> {
     const absl::Time deadline = clock->Now() + absl::Seconds(10);
     absl::StatusOr<int> n = meta->PartitionCount(topic, 2000);
@@ -133,8 +163,8 @@ absl::Status Server::StartKafka(
     }
     if (!n.ok() || *n <= 0) {
       return absl::FailedPreconditionError(
-          base::StrCat("change topic ", topic, " does not exist on ", brokers, "; create it with ",
-                       partitions, " partitions"));
+          base::StrCat("change topic ", topic, " does not exist on the embedded Kafka of ", dir,
+                       "; is `cmo serve --role kafka` running on that state dir?"));
     }
     return n;
   };
@@ -185,9 +215,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
     // clients open as soon as they see it.
     CMO_RETURN_IF_ERROR(shadow::RecordStoreLocations(dir, {config.primary, config.replicas}));
   }
+  if (config.role == ServeRole::kKafka && config.kafka_brokers != "embedded") {
+    return absl::InvalidArgumentError(base::StrCat(
+        "--role kafka hosts the embedded Kafka; with kafka.brokers = ", config.kafka_brokers,
+        " there is nothing to host (cmo serve --role all or relay creates the topics there)"));
+  }
   std::function<absl::StatusOr<int>(const std::string&)> ensure_topic;
   CMO_RETURN_IF_ERROR(s->StartKafka(ensure_topic));
-  const base::KafkaConfig kafka = {{"bootstrap.servers", s->bootstrap_}, {"log_level", "3"}};
+  const base::KafkaConfig kafka = KafkaClientConfig(config, s->bootstrap_);
   const bool relay = config.role == ServeRole::kAll || config.role == ServeRole::kRelay;
   const bool appliers = config.role == ServeRole::kAll || config.role == ServeRole::kApplier;
   if (config.role == ServeRole::kKafka) {

@@ -411,6 +411,11 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Open(ClientConfig config,
     shadow.comparators.emplace(domain, *std::move(c));
   }
   CMO_ASSIGN_OR_RETURN(std::string brokers, TelemetryBrokers(config));
+  base::KafkaConfig kafka = {{"log_level", "0"}};
+  for (const auto& [k, v] : config.kafka_properties) {
+    CMO_ASSIGN_OR_RETURN(kafka[k], base::ResolveKafkaProperty(k, v));
+  }
+  kafka["bootstrap.servers"] = brokers;
   std::shared_ptr<const base::KeyRing> keys;
   {
     const std::string key_path = config.message_key_file.empty()
@@ -436,7 +441,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Open(ClientConfig config,
       }
       CMO_ASSIGN_OR_RETURN(p->flag_source,
                            KafkaFlagSource::Create(
-                               {{"bootstrap.servers", brokers}, {"log_level", "0"}}, clock, keys));
+                               kafka, clock, keys));
     }
     if (p->flag_source == nullptr) {
       p->flag_source =
@@ -449,7 +454,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Open(ClientConfig config,
     if (!brokers.empty()) {
       CMO_ASSIGN_OR_RETURN(
           p->sink,
-          KafkaTelemetrySink::Create({{"bootstrap.servers", brokers}, {"log_level", "0"}}, keys));
+          KafkaTelemetrySink::Create(kafka, keys));
     }
   }
   // Fail at Open, not on the first request, when the stores cannot be opened.

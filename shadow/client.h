@@ -64,6 +64,9 @@ struct ClientConfig {
   // Where telemetry goes: "" = the embedded cluster of the state dir if `cmo serve` runs one
   // (STATE/kafka.bootstrap), else nowhere; "none" = nowhere; otherwise host:port,...
   std::string kafka_brokers;
+  // librdkafka settings for a real cluster (security.protocol, sasl.*, ssl.*); a `file:PATH`
+  // value is read from PATH (base::ResolveKafkaProperty). Never logged.
+  std::map<std::string, std::string> kafka_properties;
   std::string client_id;  // default: host-pid
   absl::Duration max_wait = absl::Milliseconds(20);  // for the replica to reach a token
   absl::Duration poll_interval = absl::Milliseconds(1);  // while waiting
