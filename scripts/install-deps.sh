@@ -24,6 +24,10 @@ done
 # The dashboard test drives Debian's Chromium with playwright-core from npm (pinned in
 # tests/dashboard/package-lock.json). Node.js comes from Debian unless one is installed.
 command -v npm >/dev/null || missing+=(nodejs npm)
+# The real-broker tests (label kafka-real) run Apache Kafka, fetched by Maven
+# (scripts/kafka-cluster.sh, tests/kafka/pom.xml). A JDK already installed serves.
+command -v java >/dev/null || missing+=(default-jre-headless)
+command -v mvn >/dev/null || missing+=(maven)
 # playwright-core is pinned to the last release that runs on Debian 12's Node 18 (1.62 and
 # later require Node 20); reinstalled whenever the installed version is not the pinned one.
 npm_deps() {

@@ -91,6 +91,35 @@ TEST_F(ServeConfigTest, ReadsServerStoreUrls) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("listed twice")));
 }
 
+TEST_F(ServeConfigTest, ReadsRealClusterSettingsWithSecretsFromFiles) {
+  std::ofstream(cli_.dir() + "/kafka-password") << "s3cret\n";
+  auto c = LoadServeConfig(
+      Write("kafka:\n  brokers: 'k1:9092'\n  replication_factor: 3\n  telemetry_retention: 30m\n"
+            "  properties:\n    security.protocol: SASL_SSL\n    sasl.password: 'file:" +
+            cli_.dir() + "/kafka-password'\n"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->kafka_replication_factor, 3);
+  EXPECT_EQ(c->telemetry_retention, absl::Minutes(30));
+  EXPECT_EQ(c->kafka_properties.at("sasl.password"), "s3cret") << "read from the file";
+  const base::KafkaConfig kafka = KafkaClientConfig(*c, "k1:9092");
+  EXPECT_EQ(kafka.at("security.protocol"), "SASL_SSL");
+  EXPECT_EQ(kafka.at("bootstrap.servers"), "k1:9092");
+
+  // A missing secret file names the setting and the file, never a value.
+  absl::StatusOr<ServeConfig> missing = LoadServeConfig(
+      Write("kafka: {properties: {sasl.password: 'file:/nonexistent/pw'}}\n"));
+  EXPECT_THAT(missing, StatusIs(absl::StatusCode::kInvalidArgument,
+                                HasSubstr("1:37: kafka property sasl.password: cannot read file "
+                                          "/nonexistent/pw")));
+  EXPECT_THAT(LoadServeConfig(Write("kafka: {properties: {bootstrap.servers: x}}\n")),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("kafka.brokers")));
+  EXPECT_THAT(LoadServeConfig(Write("kafka: {properties: {ssl.ca.location: [a, b]}}\n")),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("single value")));
+  EXPECT_THAT(LoadServeConfig(Write("kafka: {replication_factor: 0}\n")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("kafka.replication_factor must be between 1 and 32")));
+}
+
 TEST_F(ServeConfigTest, BadConfigsSayWhereAndWhat) {
   const std::string path = Write("kafka: {brokers: embedded, partitons: 4}\n");
   EXPECT_THAT(LoadServeConfig(path),
