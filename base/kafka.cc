@@ -242,6 +242,15 @@ absl::StatusOr<std::vector<KafkaMessage>> KafkaConsumer::Poll(int max, int timeo
         msg.value.assign(static_cast<const char*>(m->payload), m->len);
       }
       out.push_back(std::move(msg));
+    } else if (m->err == RD_KAFKA_RESP_ERR__AUTO_OFFSET_RESET ||
+               m->err == RD_KAFKA_RESP_ERR_OFFSET_OUT_OF_RANGE) {
+      // With auto.offset.reset=error: the position is outside the log (retention deleted
+      // records not yet read, or the log restarted). The owner of the position decides.
+      absl::Status s = absl::OutOfRangeError(
+          StrCat("consume ", m->rkt != nullptr ? rd_kafka_topic_name(m->rkt) : "?", "[",
+                 m->partition, "]: position outside the log (", rd_kafka_err2str(m->err), ")"));
+      rd_kafka_message_destroy(m);
+      return s;
     } else if (m->err != RD_KAFKA_RESP_ERR__PARTITION_EOF &&
                rd_kafka_fatal_error(impl_->rk, nullptr, 0)) {
       absl::Status s = KafkaError(m->err, "consume");

@@ -106,7 +106,9 @@ class KafkaConsumer {
   // its positions, which live in the replica store).
   absl::Status Assign(const std::vector<TopicPartitionOffset>& partitions);
   // Up to `max` messages, waiting at most `timeout_ms` for the first. Partition EOF and
-  // transient errors are skipped; a fatal consumer error is returned.
+  // transient errors are skipped; a fatal consumer error is returned. kOutOfRange when a
+  // position is outside its partition's log and the consumer has auto.offset.reset=error
+  // (what was polled in this call is dropped: it is read again from the kept positions).
   absl::StatusOr<std::vector<KafkaMessage>> Poll(int max, int timeout_ms);
   absl::StatusOr<int> PartitionCount(const std::string& topic, int timeout_ms);
   // Topics whose names start with `prefix`, with their partition counts.

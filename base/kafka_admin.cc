@@ -171,6 +171,37 @@ absl::StatusOr<TopicSettings> KafkaAdmin::DescribeTopic(const std::string& topic
   return out;
 }
 
+absl::Status KafkaAdmin::DeleteRecordsBefore(const std::string& topic, int32_t partition,
+                                             int64_t offset, int timeout_ms) {
+  const std::string what = StrCat("delete records of ", topic, "[", partition, "]");
+  rd_kafka_topic_partition_list_t* before = rd_kafka_topic_partition_list_new(1);
+  rd_kafka_topic_partition_list_add(before, topic.c_str(), partition)->offset =
+      offset < 0 ? RD_KAFKA_OFFSET_END : offset;
+  rd_kafka_DeleteRecords_t* del = rd_kafka_DeleteRecords_new(before);
+  rd_kafka_topic_partition_list_destroy(before);
+  absl::StatusOr<rd_kafka_AdminOptions_t*> o =
+      Options(impl_->rk, RD_KAFKA_ADMIN_OP_DELETERECORDS, timeout_ms);
+  if (!o.ok()) {
+    rd_kafka_DeleteRecords_destroy(del);
+    return o.status();
+  }
+  char err[256];
+  rd_kafka_AdminOptions_set_operation_timeout(*o, timeout_ms, err, sizeof(err));
+  rd_kafka_DeleteRecords(impl_->rk, &del, 1, *o, impl_->queue);
+  rd_kafka_AdminOptions_destroy(*o);
+  rd_kafka_DeleteRecords_destroy(del);
+  Event ev;
+  CMO_RETURN_IF_ERROR(AwaitResult(impl_->queue, timeout_ms, what, ev));
+  const rd_kafka_topic_partition_list_t* result =
+      rd_kafka_DeleteRecords_result_offsets(rd_kafka_event_DeleteRecords_result(ev.ev));
+  for (int i = 0; result != nullptr && i < result->cnt; ++i) {
+    if (result->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return KafkaError(result->elems[i].err, what);
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<int> KafkaAdmin::BrokerCount(int timeout_ms) {
   const rd_kafka_metadata_t* md = nullptr;
   const rd_kafka_resp_err_t err = rd_kafka_metadata(impl_->rk, 0, nullptr, &md, timeout_ms);

@@ -5,6 +5,7 @@
 #ifndef CMO_BASE_KAFKA_ADMIN_H_
 #define CMO_BASE_KAFKA_ADMIN_H_
 
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -37,6 +38,10 @@ class KafkaAdmin {
   // The topic as the cluster has it: partitions, the smallest replica count of its partitions,
   // and every topic config with its effective value. kNotFound when it does not exist.
   absl::StatusOr<TopicSettings> DescribeTopic(const std::string& topic, int timeout_ms);
+  // Deletes the records of `topic`[`partition`] before `offset` (-1: all of them), as
+  // retention would (fault tests; `kafka-delete-records.sh` does the same).
+  absl::Status DeleteRecordsBefore(const std::string& topic, int32_t partition, int64_t offset,
+                                   int timeout_ms);
   // How many brokers the cluster's metadata lists.
   absl::StatusOr<int> BrokerCount(int timeout_ms);
 

@@ -29,6 +29,9 @@ absl::StatusOr<std::unique_ptr<Applier>> Applier::Create(store::ReplicaStore& re
   config.emplace("enable.auto.offset.store", "false");
   config.emplace("reconnect.backoff.max.ms", "200");
   config.emplace("fetch.wait.max.ms", "10");
+  // Never jump silently: a position outside the log (retention deleted changes not yet
+  // applied) must be seen, so that what is missing is re-published from the outbox.
+  config.emplace("auto.offset.reset", "error");
   CMO_ASSIGN_OR_RETURN(a->consumer_, base::KafkaConsumer::Create(config));
   CMO_RETURN_IF_ERROR(a->RefreshTopics());
   return a;
@@ -71,6 +74,13 @@ absl::Status Applier::RefreshTopics() {
   return absl::OkStatus();
 }
 
+absl::Status Applier::Reassign() {
+  // Nothing of this batch was applied; the positions in the replica are still the truth.
+  // Assigning afresh checks each against its log (and reports a loss, see RefreshTopics).
+  topics_.clear();
+  return RefreshTopics();
+}
+
 void Applier::RecordLag(absl::Duration lag) {
   const double ms = absl::ToDoubleMilliseconds(lag);
   if (lag_ms_.size() < static_cast<size_t>(options_.lag_samples)) {
@@ -88,8 +98,11 @@ absl::Duration LingerFor(const ApplierOptions& options, int polled) {
 absl::Status Applier::Step(int timeout_ms) {
   if (clock_.Now() - last_refresh_ >= options_.topic_refresh) CMO_RETURN_IF_ERROR(RefreshTopics());
   if (topics_.empty()) return absl::OkStatus();
-  CMO_ASSIGN_OR_RETURN(std::vector<base::KafkaMessage> messages,
-                       consumer_->Poll(options_.batch, timeout_ms));
+  absl::StatusOr<std::vector<base::KafkaMessage>> polled =
+      consumer_->Poll(options_.batch, timeout_ms);
+  if (absl::IsOutOfRange(polled.status())) return Reassign();
+  CMO_RETURN_IF_ERROR(polled.status());
+  std::vector<base::KafkaMessage> messages = *std::move(polled);
   if (messages.empty()) return absl::OkStatus();
   // Linger to fill the batch: every apply is one transaction (one fsync, one write of each page
   // it touches), so many small batches would cap throughput. A few ms is small next to the lag
@@ -97,10 +110,12 @@ absl::Status Applier::Step(int timeout_ms) {
   const absl::Time linger_until =
       clock_.Now() + LingerFor(options_, static_cast<int>(messages.size()));
   while (static_cast<int>(messages.size()) < options_.batch && clock_.Now() < linger_until) {
-    CMO_ASSIGN_OR_RETURN(std::vector<base::KafkaMessage> more,
-                         consumer_->Poll(options_.batch - static_cast<int>(messages.size()), 1));
-    if (more.empty()) continue;
-    for (base::KafkaMessage& m : more) messages.push_back(std::move(m));
+    absl::StatusOr<std::vector<base::KafkaMessage>> more =
+        consumer_->Poll(options_.batch - static_cast<int>(messages.size()), 1);
+    if (absl::IsOutOfRange(more.status())) return Reassign();
+    CMO_RETURN_IF_ERROR(more.status());
+    if (more->empty()) continue;
+    for (base::KafkaMessage& m : *more) messages.push_back(std::move(m));
   }
   std::vector<store::Row> rows;
   std::map<std::pair<std::string, int32_t>, store::PartitionProgress> progress;

@@ -83,6 +83,8 @@ class Applier {
   Applier(store::ReplicaStore& replica, const base::Clock& clock, ApplierOptions options,
           OnLogLoss on_log_loss);
   absl::Status RefreshTopics();
+  // After a position fell outside its log: assign every partition again from the replica.
+  absl::Status Reassign();
   void RecordLag(absl::Duration lag);
   // Whether an event of `lsn` (`signed_ok`: a heartbeat's signature held) may be applied.
   absl::StatusOr<bool> Plausible(bool heartbeat, bool signed_ok, int64_t lsn);

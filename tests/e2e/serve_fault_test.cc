@@ -28,6 +28,7 @@ const std::vector<std::string> kDomains = {"likes", "comments"};
 const std::vector<std::string> kRegions = {"eu-west", "us-east"};
 
 enum class Kafka { kEmbedded, kReal };
+void PrintTo(Kafka k, std::ostream* os) { *os << (k == Kafka::kReal ? "real" : "embedded"); }
 
 class ServeFaultTest : public ::testing::TestWithParam<Kafka> {
  protected:

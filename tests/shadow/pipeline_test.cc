@@ -1,10 +1,12 @@
-// primary -> outbox -> relay -> Kafka (librdkafka's mock cluster) -> appliers -> replicas,
-// in one process, under broker faults. Every test ends with each replica equal to the
-// primary, row by row and digest by digest.
+// primary -> outbox -> relay -> Kafka -> appliers -> replicas, in one process, under broker
+// faults: on librdkafka's mock cluster, and (built with CMO_KAFKA_REAL, label kafka-real) on
+// a real broker of each test's own. Every test ends with each replica equal to the primary,
+// row by row and digest by digest.
 #include <chrono>
 #include <memory>
 
 #include "base/kafka.h"
+#include "base/kafka_admin.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "shadow/applier.h"
@@ -12,17 +14,40 @@
 #include "shadow/outbox_relay.h"
 #include "store/primary_store.h"
 #include "store/replica_store.h"
+#include "tests/fakes/kafka_cluster.h"
 #include "tests/fakes/temp_dir.h"
 
 namespace cmo::shadow {
 namespace {
 
 constexpr int kPartitions = 4;
-const std::vector<std::string> kDomains = {"likes", "comments"};
 
-class PipelineTest : public ::testing::Test {
+enum class Kafka { kEmbedded, kReal };
+void PrintTo(Kafka k, std::ostream* os) { *os << (k == Kafka::kReal ? "real" : "embedded"); }
+
+class PipelineTest : public ::testing::TestWithParam<Kafka> {
  protected:
   void SetUp() override {
+    if (GetParam() == Kafka::kReal) {
+      // A broker of its own: appliers read every cmo.changes.* topic of their cluster, so
+      // other tests' topics on a shared broker would hold their watermarks back.
+      auto cluster = ::cmo::testing::KafkaCluster::Start(1);
+      ASSERT_TRUE(cluster.ok()) << cluster.status();
+      real_ = *std::move(cluster);
+      bootstrap_ = real_->bootstrap();
+      auto admin = base::KafkaAdmin::Create({{"bootstrap.servers", bootstrap_}});
+      ASSERT_TRUE(admin.ok()) << admin.status();
+      admin_ = *std::move(admin);
+      for (const std::string& d : domains_) {
+        ASSERT_TRUE(admin_
+                        ->CreateTopic({.name = ChangeTopic(d),
+                                       .partitions = kPartitions,
+                                       .replication_factor = 1,
+                                       .configs = {}},
+                                      10000)
+                        .ok());
+      }
+    }
     auto primary =
         store::PrimaryStore::Open(dir_.File("primary.db"), base::SystemClock(), {8, false});
     ASSERT_TRUE(primary.ok()) << primary.status();
@@ -35,20 +60,22 @@ class PipelineTest : public ::testing::Test {
     StartKafka();
   }
 
-  // A fresh (empty) cluster, a relay and one applier per region: what `cmo serve` with the
-  // embedded cluster does at start.
+  // A relay and one applier per region, as `cmo serve` starts them; on the embedded cluster
+  // a fresh (empty) one, as each start of `cmo serve` brings. The real broker keeps its log.
   void StartKafka() {
     appliers_.clear();
     relay_.reset();
-    cluster_.reset();
-    auto cluster = base::KafkaMockCluster::Start(3);
-    ASSERT_TRUE(cluster.ok()) << cluster.status();
-    cluster_ = *std::move(cluster);
-    for (const std::string& d : kDomains) {
-      ASSERT_TRUE(cluster_->CreateTopic(ChangeTopic(d), kPartitions, 3).ok());
+    if (GetParam() == Kafka::kEmbedded) {
+      cluster_.reset();
+      auto cluster = base::KafkaMockCluster::Start(3);
+      ASSERT_TRUE(cluster.ok()) << cluster.status();
+      cluster_ = *std::move(cluster);
+      for (const std::string& d : domains_) {
+        ASSERT_TRUE(cluster_->CreateTopic(ChangeTopic(d), kPartitions, 3).ok());
+      }
+      bootstrap_ = cluster_->bootstrap_servers();
     }
-    const base::KafkaConfig kafka = {{"bootstrap.servers", cluster_->bootstrap_servers()},
-                                     {"log_level", "0"}};
+    const base::KafkaConfig kafka = {{"bootstrap.servers", bootstrap_}, {"log_level", "0"}};
     for (size_t i = 0; i < replicas_.size(); ++i) {
       auto a =
           Applier::Create(*replicas_[i], kafka, base::SystemClock(),
@@ -76,7 +103,7 @@ class PipelineTest : public ::testing::Test {
     std::vector<store::WriteRequest> batch;
     for (int i = 0; i < n; ++i) {
       const int k = (i * 7919 + seed * 104729) % key_space;
-      const std::string& domain = kDomains[static_cast<size_t>(k % 2)];
+      const std::string& domain = domains_[static_cast<size_t>(k % 2)];
       batch.push_back({domain, "key-" + std::to_string(k), "value-" + std::to_string(seed * n + i),
                        (i + seed) % 11 == 0, "op", "user-" + std::to_string(k % 97)});
       if (batch.size() == 100) {
@@ -113,7 +140,7 @@ class PipelineTest : public ::testing::Test {
   }
 
   void ExpectReplicasEqualPrimary() {
-    for (const std::string& d : kDomains) {
+    for (const std::string& d : domains_) {
       auto want = primary_->Digests(d);
       ASSERT_TRUE(want.ok());
       for (auto& r : replicas_) {
@@ -128,13 +155,17 @@ class PipelineTest : public ::testing::Test {
   ::cmo::testing::TempDir dir_;
   std::unique_ptr<store::PrimaryStore> primary_;
   std::vector<std::unique_ptr<store::ReplicaStore>> replicas_;
-  std::unique_ptr<base::KafkaMockCluster> cluster_;
+  std::vector<std::string> domains_ = {"likes", "comments"};
+  std::string bootstrap_;
+  std::unique_ptr<base::KafkaMockCluster> cluster_;  // embedded only
+  std::unique_ptr<::cmo::testing::KafkaCluster> real_;  // real only
+  std::unique_ptr<base::KafkaAdmin> admin_;             // real only
   std::unique_ptr<OutboxRelay> relay_;
   std::vector<std::unique_ptr<Applier>> appliers_;
   bool log_lost_ = false;
 };
 
-TEST_F(PipelineTest, EveryWriteReachesEveryRegion) {
+TEST_P(PipelineTest, EveryWriteReachesEveryRegion) {
   Write(3000, 500, 1);
   ASSERT_TRUE(Converge(std::chrono::seconds(60)));
   ExpectReplicasEqualPrimary();
@@ -163,7 +194,11 @@ TEST(ApplierLingerTest, OnlyAnApplierThatIsBehindWaitsLongToFillItsBatch) {
   EXPECT_EQ(LingerFor(o, 1000), absl::Milliseconds(50));
 }
 
-TEST_F(PipelineTest, BrokerDownAndInjectedErrorsUnderLoadLoseNothing) {
+// The mock's fault injection (its real-broker counterparts kill the broker process:
+// tests/e2e/serve_fault_test.cc).
+using EmbeddedPipelineTest = PipelineTest;
+
+TEST_P(EmbeddedPipelineTest, BrokerDownAndInjectedErrorsUnderLoadLoseNothing) {
   for (int round = 0; round < 20; ++round) {
     Write(150, 400, round);
     if (round == 3) cluster_->SetBrokerDown(1);
@@ -178,7 +213,7 @@ TEST_F(PipelineTest, BrokerDownAndInjectedErrorsUnderLoadLoseNothing) {
 // A relay that restarts re-publishes everything not applied everywhere, even if Kafka had
 // acknowledged it (the crash may have come between publish and mark): every change then
 // arrives twice, and the second copy must have no effect.
-TEST_F(PipelineTest, RepublishedChangesHaveNoDoubleEffect) {
+TEST_P(PipelineTest, RepublishedChangesHaveNoDoubleEffect) {
   Write(1000, 300, 7);
   const int64_t last = *primary_->LastLsn();
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
@@ -206,7 +241,7 @@ TEST_F(PipelineTest, RepublishedChangesHaveNoDoubleEffect) {
   }
 }
 
-TEST_F(PipelineTest, ALostChangeLogIsRepublishedFromTheOutbox) {
+TEST_P(PipelineTest, ALostChangeLogIsRepublishedFromTheOutbox) {
   Write(1000, 300, 2);
   ASSERT_TRUE(Converge(std::chrono::seconds(60)));
   // us-east stops consuming; more writes reach only eu-west.
@@ -218,13 +253,34 @@ TEST_F(PipelineTest, ALostChangeLogIsRepublishedFromTheOutbox) {
   }
   ASSERT_EQ(appliers_[0]->Watermark().value_or(0), *primary_->LastLsn());
   ASSERT_LT(appliers_[1]->Watermark().value_or(0), *primary_->LastLsn());
-  // The embedded cluster restarts empty (as after `cmo serve` is killed): the outbox kept
-  // every change us-east had not applied, and the relay re-publishes it.
+  // The log loses what us-east had not read: the embedded cluster restarts empty (as after
+  // `cmo serve` is killed); on the real broker retention deletes it (DeleteRecords, as
+  // retention.ms would) and the applier starts again. The outbox kept every change us-east
+  // had not applied, and the relay re-publishes it.
+  if (GetParam() == Kafka::kReal) {
+    appliers_.clear();
+    for (const std::string& d : domains_) {
+      for (int32_t p = 0; p < kPartitions; ++p) {
+        ASSERT_TRUE(admin_->DeleteRecordsBefore(ChangeTopic(d), p, -1, 10000).ok());
+      }
+    }
+  }
   StartKafka();
   ASSERT_TRUE(Converge(std::chrono::seconds(60)));
   ExpectReplicasEqualPrimary();
   EXPECT_GE(appliers_[0]->metrics().log_resets + appliers_[1]->metrics().log_resets, 1);
 }
+
+#ifdef CMO_KAFKA_REAL
+INSTANTIATE_TEST_SUITE_P(Kafka, PipelineTest, ::testing::Values(Kafka::kReal),
+                         [](const auto&) { return "Real"; });
+GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(EmbeddedPipelineTest);
+#else
+INSTANTIATE_TEST_SUITE_P(Kafka, PipelineTest, ::testing::Values(Kafka::kEmbedded),
+                         [](const auto&) { return "Embedded"; });
+INSTANTIATE_TEST_SUITE_P(Kafka, EmbeddedPipelineTest, ::testing::Values(Kafka::kEmbedded),
+                         [](const auto&) { return "Embedded"; });
+#endif
 
 }  // namespace
 }  // namespace cmo::shadow
