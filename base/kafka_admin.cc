@@ -171,6 +171,30 @@ absl::StatusOr<TopicSettings> KafkaAdmin::DescribeTopic(const std::string& topic
   return out;
 }
 
+absl::Status KafkaAdmin::DeleteTopic(const std::string& topic, int timeout_ms) {
+  const std::string what = StrCat("delete topic ", topic);
+  rd_kafka_DeleteTopic_t* dt = rd_kafka_DeleteTopic_new(topic.c_str());
+  absl::StatusOr<rd_kafka_AdminOptions_t*> o =
+      Options(impl_->rk, RD_KAFKA_ADMIN_OP_DELETETOPICS, timeout_ms);
+  if (!o.ok()) {
+    rd_kafka_DeleteTopic_destroy(dt);
+    return o.status();
+  }
+  rd_kafka_DeleteTopics(impl_->rk, &dt, 1, *o, impl_->queue);
+  rd_kafka_AdminOptions_destroy(*o);
+  rd_kafka_DeleteTopic_destroy(dt);
+  Event ev;
+  CMO_RETURN_IF_ERROR(AwaitResult(impl_->queue, timeout_ms, what, ev));
+  size_t n = 0;
+  const rd_kafka_topic_result_t** results =
+      rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev.ev), &n);
+  for (size_t i = 0; i < n; ++i) {
+    const rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[i]);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(e, what);
+  }
+  return absl::OkStatus();
+}
+
 absl::Status KafkaAdmin::DeleteRecordsBefore(const std::string& topic, int32_t partition,
                                              int64_t offset, int timeout_ms) {
   const std::string what = StrCat("delete records of ", topic, "[", partition, "]");

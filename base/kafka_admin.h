@@ -38,6 +38,8 @@ class KafkaAdmin {
   // The topic as the cluster has it: partitions, the smallest replica count of its partitions,
   // and every topic config with its effective value. kNotFound when it does not exist.
   absl::StatusOr<TopicSettings> DescribeTopic(const std::string& topic, int timeout_ms);
+  // Deletes the topic and its log (benchmarks clean up after themselves).
+  absl::Status DeleteTopic(const std::string& topic, int timeout_ms);
   // Deletes the records of `topic`[`partition`] before `offset` (-1: all of them), as
   // retention would (fault tests; `kafka-delete-records.sh` does the same).
   absl::Status DeleteRecordsBefore(const std::string& topic, int32_t partition, int64_t offset,

@@ -11,6 +11,8 @@
 #include <random>
 #include <sstream>
 
+#include "absl/cleanup/cleanup.h"
+#include "base/kafka_admin.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "orchestrator/bench/bench_util.h"
@@ -30,6 +32,12 @@ namespace {
 
 constexpr char kOp[] = "bench.read";
 constexpr char kDomain[] = "items";
+
+// On a real cluster a domain of this run's own: the broker keeps other runs' change logs,
+// whose LSNs would mean nothing to this run's stores.
+std::string DomainFor(const BreakerBenchOptions& o) {
+  return o.kafka.empty() ? kDomain : base::StrCat(kDomain, "_", ::getpid());
+}
 constexpr char kRegion[] = "eu-west";
 
 std::string Key(int i) { return base::StrCat("item-", i); }
@@ -148,7 +156,7 @@ absl::StatusOr<nlohmann::json> RunBreakerBench(const BreakerBenchOptions& o) {
     CMO_ASSIGN_OR_RETURN(auto state, OpenControlState(dir, /*create=*/true, base::SystemClock()));
     flags::Flag f;
     f.op = kOp;
-    f.domain = kDomain;
+    f.domain = DomainFor(o);
     f.target.model = flags::Model::kEventual;
     const flags::ChangeContext ctx{"bench", "cmo bench breaker", "add", false};
     CMO_RETURN_IF_ERROR(state->flags->Add(f, ctx).status());
@@ -170,13 +178,24 @@ absl::StatusOr<nlohmann::json> RunBreakerBench(const BreakerBenchOptions& o) {
     std::vector<store::WriteRequest> batch;
     for (int i = 0; i < o.keys; ++i) {
       values.emplace_back(Key(i), base::StrCat("value-", i));
-      batch.push_back({kDomain, Key(i), values.back().second, false, "bench.write", "bench"});
+      batch.push_back(
+          {DomainFor(o), Key(i), values.back().second, false, "bench.write", "bench"});
     }
     CMO_RETURN_IF_ERROR(primary->Write(batch).status());
   }
   ServeConfig config;
   config.state_dir = dir;
   config.regions = {kRegion};
+  std::unique_ptr<base::KafkaAdmin> admin;
+  if (!o.kafka.empty()) {
+    config.kafka_brokers = o.kafka;  // clients find it in STATE/kafka.bootstrap
+    CMO_ASSIGN_OR_RETURN(admin, base::KafkaAdmin::Create({{"bootstrap.servers", o.kafka}}));
+  }
+  absl::Cleanup drop_topic = [&] {
+    if (admin != nullptr) {
+      admin->DeleteTopic(shadow::ChangeTopic(DomainFor(o)), 15000).IgnoreError();
+    }
+  };
   config.control.evaluate_every = absl::Milliseconds(20);
   config.control.budget.short_window = absl::Seconds(2);
   config.control.budget.long_window = absl::Seconds(20);
@@ -241,8 +260,9 @@ absl::StatusOr<nlohmann::json> RunBreakerBench(const BreakerBenchOptions& o) {
     for (const auto& [key, value] : values) {
       if (rng() % 10 != 0) continue;
       ++stray_lsn;
-      corrupt.push_back({kDomain, key, "corrupted", stray_lsn, false, absl::Now()});
-      repair.push_back({kDomain, key, value, stray_lsn + (int64_t{1} << 30), false, absl::Now()});
+      corrupt.push_back({DomainFor(o), key, "corrupted", stray_lsn, false, absl::Now()});
+      repair.push_back(
+          {DomainFor(o), key, value, stray_lsn + (int64_t{1} << 30), false, absl::Now()});
     }
     const int64_t injected_ms = NowMs();
     CMO_RETURN_IF_ERROR(RetryWhileBusy([&] { return replica->Apply(corrupt, {}).status(); }));

@@ -23,6 +23,9 @@ struct BreakerBenchOptions {
   int healthy_seconds = 0;  // a fault-free run first: any trip in it is a false trip
   std::string work_dir = "/tmp";
   std::string cmo_binary;  // for the client processes; default /proc/self/exe
+  // A real Kafka cluster (host:port,...) instead of the embedded one; the run's change topic
+  // is its own and deleted at the end (cmo.flags and cmo.telemetry are shared and kept).
+  std::string kafka;
 };
 
 // Fields: p50_ms, p99_ms, max_ms (first bad telemetry window → last client routing strong),

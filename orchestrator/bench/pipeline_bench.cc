@@ -1,6 +1,7 @@
 #include "orchestrator/bench/pipeline_bench.h"
 
 #include <stdlib.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -8,13 +9,16 @@
 #include <random>
 #include <thread>
 
+#include "absl/cleanup/cleanup.h"
 #include "base/kafka.h"
+#include "base/kafka_admin.h"
 #include "base/postgres.h"
 #include "base/sqlite.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "orchestrator/bench/bench_util.h"
 #include "orchestrator/server.h"
+#include "shadow/change_event.h"
 #include "store/internal/pg_row_table.h"
 #include "store/primary_store.h"
 #include "store/store_url.h"
@@ -161,13 +165,27 @@ absl::StatusOr<std::pair<double, int>> PgLimit(const PipelineBenchOptions& o) {
   return std::make_pair(best, best_batch);
 }
 
-// Raw produce->consume of the same messages through the embedded cluster, with the relay's
-// producer settings (idempotent, acks=all).
+// Raw produce->consume of the same messages, with the relay's producer settings (idempotent,
+// acks=all): through the embedded cluster, or a topic of its own on the real one (--kafka),
+// deleted afterwards.
 absl::StatusOr<double> KafkaLimit(const PipelineBenchOptions& o) {
-  CMO_ASSIGN_OR_RETURN(auto cluster, base::KafkaMockCluster::Start(3));
-  CMO_RETURN_IF_ERROR(cluster->CreateTopic("bench", 4, 3));
-  const base::KafkaConfig common = {{"bootstrap.servers", cluster->bootstrap_servers()},
-                                    {"log_level", "0"}};
+  std::unique_ptr<base::KafkaMockCluster> cluster;
+  std::unique_ptr<base::KafkaAdmin> admin;
+  std::string bootstrap = o.kafka;
+  const std::string topic = o.kafka.empty() ? "bench" : base::StrCat("cmo.bench.", ::getpid());
+  if (o.kafka.empty()) {
+    CMO_ASSIGN_OR_RETURN(cluster, base::KafkaMockCluster::Start(3));
+    CMO_RETURN_IF_ERROR(cluster->CreateTopic(topic, 4, 3));
+    bootstrap = cluster->bootstrap_servers();
+  } else {
+    CMO_ASSIGN_OR_RETURN(admin, base::KafkaAdmin::Create({{"bootstrap.servers", o.kafka}}));
+    CMO_RETURN_IF_ERROR(admin->CreateTopic(
+        {.name = topic, .partitions = 4, .replication_factor = 1, .configs = {}}, 15000));
+  }
+  absl::Cleanup drop = [&] {
+    if (admin != nullptr) admin->DeleteTopic(topic, 15000).IgnoreError();
+  };
+  const base::KafkaConfig common = {{"bootstrap.servers", bootstrap}, {"log_level", "0"}};
   base::KafkaConfig pc = common;
   pc["enable.idempotence"] = "true";
   pc["acks"] = "all";
@@ -182,7 +200,7 @@ absl::StatusOr<double> KafkaLimit(const PipelineBenchOptions& o) {
   cc["fetch.wait.max.ms"] = "10";
   CMO_ASSIGN_OR_RETURN(auto consumer, base::KafkaConsumer::Create(cc));
   std::vector<base::TopicPartitionOffset> parts;
-  for (int32_t p = 0; p < 4; ++p) parts.push_back({"bench", p, base::kOffsetBeginning});
+  for (int32_t p = 0; p < 4; ++p) parts.push_back({topic, p, base::kOffsetBeginning});
   CMO_RETURN_IF_ERROR(consumer->Assign(parts));
   Workload w(o);
   // Produce at most kAhead messages ahead of the consumer: the mock caps each partition's log
@@ -195,7 +213,7 @@ absl::StatusOr<double> KafkaLimit(const PipelineBenchOptions& o) {
   while (consumed < total && Clock::now() - start < std::chrono::seconds(60)) {
     while (produced < total && produced - consumed < kAhead) {
       const std::string key = w.Key();
-      absl::Status s = producer->Produce("bench", -1, key, w.Value(), 1);
+      absl::Status s = producer->Produce(topic, -1, key, w.Value(), 1);
       if (absl::IsUnavailable(s)) break;
       CMO_RETURN_IF_ERROR(s);
       ++produced;
@@ -262,6 +280,18 @@ absl::StatusOr<nlohmann::json> RunPipelineBench(const PipelineBenchOptions& o) {
   config.state_dir = base::StrCat(dir, "/state");
   std::filesystem::create_directories(config.state_dir);
   config.regions = {"bench"};  // the primary and one replica, as the target assumes
+  // On a real cluster a domain of this run's own: the broker keeps other runs' change logs,
+  // whose LSNs would mean nothing to these stores. Its topic is deleted at the end.
+  const std::string domain = o.kafka.empty() ? "bench" : base::StrCat("bench_", ::getpid());
+  std::unique_ptr<base::KafkaAdmin> admin;
+  if (!o.kafka.empty()) {
+    config.kafka_brokers = o.kafka;
+    CMO_ASSIGN_OR_RETURN(admin, base::KafkaAdmin::Create({{"bootstrap.servers", o.kafka}}));
+    report["kafka"] = o.kafka;
+  }
+  absl::Cleanup drop_topic = [&] {
+    if (admin != nullptr) admin->DeleteTopic(shadow::ChangeTopic(domain), 15000).IgnoreError();
+  };
   if (postgres) {
     config.primary = o.primary_url;
     config.replicas["bench"] = o.replica_url;
@@ -273,7 +303,7 @@ absl::StatusOr<nlohmann::json> RunPipelineBench(const PipelineBenchOptions& o) {
   // The clock starts once one change has gone all the way through: joining the consumer group
   // and the first metadata round trips take seconds on a loaded machine, and are not the pipe.
   const std::vector<store::WriteRequest> probe = {
-      {"bench", w.Key(), w.Value(), false, "bench", "s"}};
+      {domain, w.Key(), w.Value(), false, "bench", "s"}};
   CMO_ASSIGN_OR_RETURN(const std::vector<int64_t> probe_lsns, (*primary).Write(probe));
   const int64_t first = probe_lsns.back();
   const auto ready_by = Clock::now() + std::chrono::seconds(60);
@@ -281,7 +311,9 @@ absl::StatusOr<nlohmann::json> RunPipelineBench(const PipelineBenchOptions& o) {
     CMO_RETURN_IF_ERROR(server->error());
     if (Clock::now() > ready_by) {
       return absl::DeadlineExceededError(
-          "bench pipeline: the first change did not reach the replica within 60 s");
+          "bench pipeline: the first change did not reach the replica within 60 s (on a real "
+          "cluster: cmo.changes.* topics left by other deployments or killed runs hold the "
+          "replica's watermark back; delete them)");
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
@@ -314,7 +346,7 @@ absl::StatusOr<nlohmann::json> RunPipelineBench(const PipelineBenchOptions& o) {
           written;
       n = static_cast<int>(std::clamp<int64_t>(due, o.rate / 100 + 1, o.batch));
     }
-    for (int i = 0; i < n; ++i) batch.push_back({"bench", w.Key(), w.Value(), false, "bench", "s"});
+    for (int i = 0; i < n; ++i) batch.push_back({domain, w.Key(), w.Value(), false, "bench", "s"});
     CMO_ASSIGN_OR_RETURN(const std::vector<int64_t> lsns, (*primary).Write(batch));
     last_lsn = lsns.back();
     written += n;

@@ -33,6 +33,9 @@ struct PipelineBenchOptions {
   // SQLite files in a temp dir, limit sqlite_limit_per_s.
   std::string primary_url;
   std::string replica_url;
+  // A real Kafka cluster (host:port,...) instead of the embedded one, for the pipeline and
+  // kafka_limit_per_s alike; the run's topics are its own and deleted at the end.
+  std::string kafka;
   uint64_t seed = 1;
 };
 

@@ -72,6 +72,9 @@ void SetupBenchCommands(CLI::App& app, const GlobalOptions& global, CommandRegis
                        "Run on this PostgreSQL primary (postgresql://...) instead of SQLite");
   pipeline->add_option("--replica", o->bench.replica_url,
                        "...and this PostgreSQL replica (another database or server)");
+  pipeline->add_option("--kafka", o->bench.kafka,
+                       "Run on this real Kafka cluster (host:port,...) instead of the embedded "
+                       "one; kafka_limit_per_s is measured there too");
   registry.On(pipeline, [o, &global] { return RunPipeline(*o, global); });
 
   auto r = std::make_shared<ReadBenchOptions>();
@@ -107,6 +110,8 @@ void SetupBenchCommands(CLI::App& app, const GlobalOptions& global, CommandRegis
                    "Run this long without faults first; trips in it count as false (default 0)")
       ->check(CLI::Range(0, 86400));
   breaker->add_option("--work-dir", b->work_dir, "Where the temporary state dir goes");
+  breaker->add_option("--kafka", b->kafka,
+                      "Run on this real Kafka cluster (host:port,...) instead of the embedded one");
   registry.On(breaker, [b, &global] { return PrintReport(RunBreakerBench(*b), global); });
 
   auto rc = std::make_shared<ReconcileBenchOptions>();
