@@ -1,5 +1,7 @@
 #include "orchestrator/kafka_topics.h"
 
+#include <unistd.h>
+
 #include <algorithm>
 
 #include "base/status_macros.h"
@@ -122,7 +124,17 @@ absl::StatusOr<int> KafkaTopics::Ensure(const std::string& topic) {
     }
     if (!absl::IsAlreadyExists(created)) return created;
     // Another process won the race: checked like any existing topic (it may use other settings).
+    // Its creation may still be on its way to the broker we ask (seen when a serve killed just
+    // after creating it was restarted at once): give the metadata a few seconds.
     have = admin_->DescribeTopic(topic, kAdminTimeoutMs);
+    for (int i = 0; i < 25 && absl::IsNotFound(have.status()); ++i) {
+      ::usleep(200'000);
+      have = admin_->DescribeTopic(topic, kAdminTimeoutMs);
+    }
+    if (absl::IsNotFound(have.status())) {
+      return absl::UnavailableError(base::StrCat(
+          "Kafka says topic ", topic, " exists but lists no metadata for it yet; retrying"));
+    }
   }
   CMO_RETURN_IF_ERROR(have.status());
   TopicProblems problems = CheckTopic(want, *have, bootstrap_);

@@ -173,22 +173,44 @@ absl::Status Server::StartKafka(
 
 namespace {
 
+// The primary as one thread sees it: opened on first use, reopened after any failure (a
+// server that went away). Not thread-safe.
+class LazyPrimary {
+ public:
+  LazyPrimary(std::string url, const base::Clock& clock) : url_(std::move(url)), clock_(clock) {}
+
+  template <typename T>
+  absl::StatusOr<T> Call(const std::function<absl::StatusOr<T>(store::PrimaryStore&)>& fn) {
+    if (primary_ == nullptr) {
+      CMO_ASSIGN_OR_RETURN(primary_, store::PrimaryStore::Open(url_, clock_));
+    }
+    absl::StatusOr<T> r = fn(*primary_);
+    if (!r.ok()) primary_.reset();
+    return r;
+  }
+
+ private:
+  const std::string url_;
+  const base::Clock& clock_;
+  std::unique_ptr<store::PrimaryStore> primary_;
+};
+
 shadow::ApplierOptions ApplierOptionsFor(const ServeConfig& config, const std::string& region,
                                          std::shared_ptr<const base::KeyRing> keys,
                                          const base::Clock& clock) {
   shadow::ApplierOptions o = config.applier;
   o.region = region;
   o.keys = std::move(keys);
-  // The primary's last LSN bounds what an applier accepts; its own connection, opened on first
-  // use, on the applier's thread.
-  auto primary = std::make_shared<std::unique_ptr<store::PrimaryStore>>();
-  o.lsn_ceiling = [primary, url = PrimaryUrl(config), &clock]() -> absl::StatusOr<int64_t> {
-    if (*primary == nullptr) {
-      CMO_ASSIGN_OR_RETURN(*primary, store::PrimaryStore::Open(url, clock));
-    }
-    absl::StatusOr<int64_t> last = (*primary)->LastLsn();
-    if (!last.ok()) primary->reset();
-    return last;
+  // The primary's last LSN bounds what an applier accepts, and its domains say which change
+  // topics are this deployment's; its own connection, opened on first use, on the applier's
+  // thread.
+  auto primary = std::make_shared<LazyPrimary>(PrimaryUrl(config), clock);
+  o.lsn_ceiling = [primary] {
+    return primary->Call<int64_t>([](store::PrimaryStore& p) { return p.LastLsn(); });
+  };
+  o.domains = [primary] {
+    return primary->Call<std::vector<std::string>>(
+        [](store::PrimaryStore& p) { return p.Domains(); });
   };
   auto lag = config.simulated_lag.find(region);
   o.simulated_delay = lag == config.simulated_lag.end() ? absl::ZeroDuration() : lag->second;

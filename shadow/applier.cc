@@ -41,6 +41,16 @@ absl::Status Applier::RefreshTopics() {
   last_refresh_ = clock_.Now();
   auto listed = consumer_->ListTopics("cmo.changes.", 2000);
   if (!listed.ok()) return absl::OkStatus();  // broker unreachable: keep what we have
+  if (options_.domains) {
+    absl::StatusOr<std::vector<std::string>> domains = options_.domains();
+    if (!domains.ok()) return absl::OkStatus();  // primary unreachable: keep what we have
+    std::map<std::string, int> ours;
+    for (const std::string& d : *domains) {
+      auto it = listed->find(ChangeTopic(d));
+      if (it != listed->end()) ours.insert(*it);
+    }
+    *listed = std::move(ours);
+  }
   if (*listed == topics_) return absl::OkStatus();
   CMO_ASSIGN_OR_RETURN(std::vector<store::PartitionProgress> stored, replica_.Progress());
   std::vector<base::TopicPartitionOffset> assignment;

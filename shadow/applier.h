@@ -41,6 +41,10 @@ struct ApplierOptions {
   // publishes only committed changes, so such an event is forged or corrupt, and storing it
   // would move the watermark past data that does not exist.
   std::function<absl::StatusOr<int64_t>()> lsn_ceiling = nullptr;
+  // The deployment's domains (the primary's). When set, only their change topics are applied:
+  // a real cluster may hold other deployments' cmo.changes.* topics, or leftovers of deleted
+  // domains, whose changes must never reach this replica nor hold its watermark back.
+  std::function<absl::StatusOr<std::vector<std::string>>()> domains = nullptr;
 };
 
 struct ApplierMetrics {
