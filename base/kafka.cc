@@ -4,6 +4,7 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include <fstream>
+#include <utility>
 #include <iterator>
 
 #include "base/internal/rdkafka_util.h"
@@ -189,6 +190,8 @@ int KafkaProducer::OutQueueLength() { return rd_kafka_outq_len(impl_->rk); }
 
 struct KafkaConsumer::Impl {
   rd_kafka_t* rk = nullptr;
+  PositionsFor positions;      // group mode only
+  absl::Status rebalance_error;  // from `positions`, returned by the next Poll
   ~Impl() {
     if (rk != nullptr) {
       rd_kafka_consumer_close(rk);
@@ -208,9 +211,68 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(const Kafka
   config.emplace("group.id", "cmo-reader");
   config.emplace("enable.auto.commit", "false");
   CMO_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, MakeConf(config));
+  // Only ever called in group mode (Subscribe); the Impl outlives the client it owns.
+  rd_kafka_conf_set_opaque(conf, impl.get());
+  rd_kafka_conf_set_rebalance_cb(conf, [](rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                                          rd_kafka_topic_partition_list_t* parts, void* opaque) {
+    OnRebalance(rk, static_cast<int>(err), parts, opaque);
+  });
   CMO_ASSIGN_OR_RETURN(impl->rk, MakeClient(RD_KAFKA_CONSUMER, conf));
   rd_kafka_poll_set_consumer(impl->rk);
   return std::unique_ptr<KafkaConsumer>(new KafkaConsumer(std::move(impl)));
+}
+
+void KafkaConsumer::OnRebalance(rd_kafka_s* rk, int err, rd_kafka_topic_partition_list_s* parts,
+                                void* opaque) {
+  Impl* impl = static_cast<Impl*>(opaque);
+  if (err != RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS || !impl->positions) {
+    rd_kafka_assign(rk, nullptr);  // revoked (eager protocol: everything, until reassigned)
+    return;
+  }
+  std::vector<TopicPartitionOffset> given;
+  for (int i = 0; i < parts->cnt; ++i) {
+    given.push_back({parts->elems[i].topic, parts->elems[i].partition, kOffsetBeginning});
+  }
+  absl::StatusOr<std::vector<TopicPartitionOffset>> positions = impl->positions(given);
+  if (!positions.ok()) {
+    // Read nothing rather than from a wrong place; the owner sees the error and rebuilds.
+    impl->rebalance_error = positions.status();
+    rd_kafka_assign(rk, nullptr);
+    return;
+  }
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(positions->size()));
+  for (const TopicPartitionOffset& p : *positions) {
+    rd_kafka_topic_partition_list_add(list, p.topic.c_str(), p.partition)->offset = p.offset;
+  }
+  rd_kafka_assign(rk, list);
+  rd_kafka_topic_partition_list_destroy(list);
+}
+
+absl::Status KafkaConsumer::Subscribe(const std::vector<std::string>& topics,
+                                      PositionsFor positions) {
+  impl_->positions = std::move(positions);
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(topics.size()));
+  for (const std::string& t : topics) {
+    rd_kafka_topic_partition_list_add(list, t.c_str(), RD_KAFKA_PARTITION_UA);
+  }
+  const rd_kafka_resp_err_t err = rd_kafka_subscribe(impl_->rk, list);
+  rd_kafka_topic_partition_list_destroy(list);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(err, "subscribe");
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<TopicPartitionOffset>> KafkaConsumer::Assignment() {
+  rd_kafka_topic_partition_list_t* list = nullptr;
+  const rd_kafka_resp_err_t err = rd_kafka_assignment(impl_->rk, &list);
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(err, "assignment");
+  std::vector<TopicPartitionOffset> out;
+  for (int i = 0; i < list->cnt; ++i) {
+    out.push_back({list->elems[i].topic, list->elems[i].partition, list->elems[i].offset});
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  return out;
 }
 
 absl::Status KafkaConsumer::Assign(const std::vector<TopicPartitionOffset>& partitions) {
@@ -230,6 +292,10 @@ absl::StatusOr<std::vector<KafkaMessage>> KafkaConsumer::Poll(int max, int timeo
   int wait = timeout_ms;
   while (static_cast<int>(out.size()) < max) {
     rd_kafka_message_t* m = rd_kafka_consumer_poll(impl_->rk, wait);
+    if (!impl_->rebalance_error.ok()) {
+      if (m != nullptr) rd_kafka_message_destroy(m);
+      return std::exchange(impl_->rebalance_error, absl::OkStatus());
+    }
     if (m == nullptr) break;
     wait = 0;  // take what is already buffered, without waiting again
     if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {

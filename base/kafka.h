@@ -15,6 +15,9 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
+struct rd_kafka_s;
+struct rd_kafka_topic_partition_list_s;
+
 namespace cmo::base {
 
 using KafkaConfig = std::map<std::string, std::string>;
@@ -103,8 +106,20 @@ class KafkaConsumer {
   ~KafkaConsumer();
 
   // Reads exactly these partitions from these offsets (no group rebalancing: the applier owns
-  // its positions, which live in the replica store).
+  // its positions, which live in the replica store). Replaces the current assignment, also one
+  // the group gave.
   absl::Status Assign(const std::vector<TopicPartitionOffset>& partitions);
+  // Where to read each partition the group just gave this member from (offsets ignored on
+  // input); called from Poll() on the polling thread.
+  using PositionsFor = std::function<absl::StatusOr<std::vector<TopicPartitionOffset>>(
+      const std::vector<TopicPartitionOffset>& given)>;
+  // Joins the consumer group (`group.id`) for `topics`: the group spreads their partitions over
+  // its members and moves them when members join or leave. Positions still come from their
+  // owner (`positions`), never from the group's committed offsets. Called again, replaces the
+  // subscription. When `positions` fails, the next Poll() returns its error.
+  absl::Status Subscribe(const std::vector<std::string>& topics, PositionsFor positions);
+  // The partitions this consumer reads now (assigned, or given by the group).
+  absl::StatusOr<std::vector<TopicPartitionOffset>> Assignment();
   // Up to `max` messages, waiting at most `timeout_ms` for the first. Partition EOF and
   // transient errors are skipped; a fatal consumer error is returned. kOutOfRange when a
   // position is outside its partition's log and the consumer has auto.offset.reset=error
@@ -120,6 +135,9 @@ class KafkaConsumer {
  private:
   struct Impl;
   explicit KafkaConsumer(std::unique_ptr<Impl> impl);
+  // librdkafka's rebalance callback (types declared below, kept out of this header's users).
+  static void OnRebalance(rd_kafka_s* rk, int err, rd_kafka_topic_partition_list_s* parts,
+                          void* opaque);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -201,6 +201,9 @@ shadow::ApplierOptions ApplierOptionsFor(const ServeConfig& config, const std::s
   shadow::ApplierOptions o = config.applier;
   o.region = region;
   o.keys = std::move(keys);
+  // On a real cluster several appliers of a region share its partitions (and take over from
+  // each other); the embedded cluster is one process's, with one applier per region.
+  o.consumer_group = config.kafka_brokers != "embedded";
   // The primary's last LSN bounds what an applier accepts, and its domains say which change
   // topics are this deployment's; its own connection, opened on first use, on the applier's
   // thread.

@@ -29,6 +29,12 @@ absl::StatusOr<std::unique_ptr<Applier>> Applier::Create(store::ReplicaStore& re
   config.emplace("enable.auto.offset.store", "false");
   config.emplace("reconnect.backoff.max.ms", "200");
   config.emplace("fetch.wait.max.ms", "10");
+  if (a->options_.consumer_group) {
+    // A member that dies (kill -9, host down) gives its partitions back after this, not after
+    // the broker default (45 s): its region's lag grows meanwhile.
+    config.emplace("session.timeout.ms", "6000");
+    config.emplace("heartbeat.interval.ms", "1000");
+  }
   // Never jump silently: a position outside the log (retention deleted changes not yet
   // applied) must be seen, so that what is missing is re-published from the outbox.
   config.emplace("auto.offset.reset", "error");
@@ -52,43 +58,62 @@ absl::Status Applier::RefreshTopics() {
     *listed = std::move(ours);
   }
   if (*listed == topics_) return absl::OkStatus();
-  CMO_ASSIGN_OR_RETURN(std::vector<store::PartitionProgress> stored, replica_.Progress());
-  std::vector<base::TopicPartitionOffset> assignment;
-  bool log_lost = false;
-  for (const auto& [topic, partitions] : *listed) {
-    for (int32_t p = 0; p < partitions; ++p) {
-      int64_t next = base::kOffsetBeginning;
-      for (const store::PartitionProgress& s : stored) {
-        if (s.topic == topic && s.partition == p) next = s.next_offset;
-      }
-      if (next >= 0) {
-        auto marks = consumer_->Watermarks(topic, p, 2000);
-        if (marks.ok() && (next > marks->second || next < marks->first)) {
-          // Our position is past the end (the log restarted empty) or before the start (the
-          // capped log dropped records we never read): read what is there, have the relay
-          // re-publish the rest. Already-applied versions are skipped by LSN.
-          log_lost = true;
-          next = base::kOffsetBeginning;
-        }
-      }
-      assignment.push_back({topic, p, next});
+  if (options_.consumer_group) {
+    // The group decides which partitions are ours; PositionsFor says where to read them.
+    std::vector<std::string> names;
+    for (const auto& [topic, n] : *listed) names.push_back(topic);
+    CMO_RETURN_IF_ERROR(consumer_->Subscribe(
+        names, [this](const std::vector<base::TopicPartitionOffset>& given) {
+          return PositionsFor(given);
+        }));
+  } else {
+    std::vector<base::TopicPartitionOffset> all;
+    for (const auto& [topic, partitions] : *listed) {
+      for (int32_t p = 0; p < partitions; ++p) all.push_back({topic, p, base::kOffsetBeginning});
     }
+    CMO_ASSIGN_OR_RETURN(std::vector<base::TopicPartitionOffset> assignment, PositionsFor(all));
+    CMO_RETURN_IF_ERROR(consumer_->Assign(assignment));
   }
-  CMO_RETURN_IF_ERROR(consumer_->Assign(assignment));
-  if (*listed != topics_) CMO_RETURN_IF_ERROR(replica_.SetTopicPartitions(*listed));
+  CMO_RETURN_IF_ERROR(replica_.SetTopicPartitions(*listed));
   topics_ = *listed;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::vector<base::TopicPartitionOffset>> Applier::PositionsFor(
+    const std::vector<base::TopicPartitionOffset>& partitions) {
+  CMO_ASSIGN_OR_RETURN(std::vector<store::PartitionProgress> stored, replica_.Progress());
+  std::vector<base::TopicPartitionOffset> out;
+  bool log_lost = false;
+  for (const base::TopicPartitionOffset& given : partitions) {
+    int64_t next = base::kOffsetBeginning;
+    for (const store::PartitionProgress& s : stored) {
+      if (s.topic == given.topic && s.partition == given.partition) next = s.next_offset;
+    }
+    if (next >= 0) {
+      auto marks = consumer_->Watermarks(given.topic, given.partition, 2000);
+      if (marks.ok() && (next > marks->second || next < marks->first)) {
+        // Our position is past the end (the log restarted empty) or before the start
+        // (retention, or the capped log, dropped records we never read): read what is there,
+        // have the relay re-publish the rest. Already-applied versions are skipped by LSN.
+        log_lost = true;
+        next = base::kOffsetBeginning;
+      }
+    }
+    out.push_back({given.topic, given.partition, next});
+  }
   if (log_lost) {
     ++metrics_.log_resets;
     if (on_log_loss_) on_log_loss_();
   }
-  return absl::OkStatus();
+  return out;
 }
 
 absl::Status Applier::Reassign() {
   // Nothing of this batch was applied; the positions in the replica are still the truth.
-  // Assigning afresh checks each against its log (and reports a loss, see RefreshTopics).
-  topics_.clear();
-  return RefreshTopics();
+  // Reading each partition again from there checks it against its log (PositionsFor).
+  CMO_ASSIGN_OR_RETURN(std::vector<base::TopicPartitionOffset> current, consumer_->Assignment());
+  CMO_ASSIGN_OR_RETURN(std::vector<base::TopicPartitionOffset> positions, PositionsFor(current));
+  return consumer_->Assign(positions);
 }
 
 void Applier::RecordLag(absl::Duration lag) {

@@ -45,6 +45,10 @@ struct ApplierOptions {
   // a real cluster may hold other deployments' cmo.changes.* topics, or leftovers of deleted
   // domains, whose changes must never reach this replica nor hold its watermark back.
   std::function<absl::StatusOr<std::vector<std::string>>()> domains = nullptr;
+  // Share the region's partitions with the other appliers of the region through the Kafka
+  // consumer group `cmo-applier-<region>` (real clusters: several appliers per region for
+  // availability). Off: this applier reads every partition itself.
+  bool consumer_group = false;
 };
 
 struct ApplierMetrics {
@@ -89,6 +93,10 @@ class Applier {
   absl::Status RefreshTopics();
   // After a position fell outside its log: assign every partition again from the replica.
   absl::Status Reassign();
+  // Where to read each of `partitions` from: the replica's position, or the start of the log
+  // when that position is outside it (counted in log_resets; on_log_loss is called).
+  absl::StatusOr<std::vector<base::TopicPartitionOffset>> PositionsFor(
+      const std::vector<base::TopicPartitionOffset>& partitions);
   void RecordLag(absl::Duration lag);
   // Whether an event of `lsn` (`signed_ok`: a heartbeat's signature held) may be applied.
   absl::StatusOr<bool> Plausible(bool heartbeat, bool signed_ok, int64_t lsn);
