@@ -1,0 +1,267 @@
+// Faults of a real three-broker Apache Kafka cluster (replication factor 3, min.insync.replicas
+// 2) under sustained write load through `cmo serve`: kill -9 of the broker leading the change
+// partitions and its restart, a broker down for 30 s, a rolling restart of all three, and a
+// second applier of a region joining and leaving its consumer group. Each fault reports how
+// long after it the replicas' lag was back to normal (≤ 1 s, held for 2 s) and the worst lag
+// (KAFKA_FAULT lines; docs/BENCHMARKS.md); the run ends with every replica equal to the
+// primary, row by row (nothing lost, nothing applied twice). The cluster runs Kafka's
+// defaults for failure detection (broker.session.timeout.ms 9 s).
+#include <signal.h>
+
+#include <atomic>
+#include <cstdio>
+#include <filesystem>
+#include <mutex>
+#include <regex>
+#include <thread>
+
+#include "base/clock.h"
+#include "gtest/gtest.h"
+#include "shadow/change_event.h"
+#include "store/primary_store.h"
+#include "store/replica_store.h"
+#include "tests/fakes/kafka_cluster.h"
+#include "tests/fakes/subprocess.h"
+#include "tests/fakes/temp_dir.h"
+#include "tests/fakes/wait.h"
+
+namespace cmo {
+namespace {
+
+using ::cmo::testing::Child;
+using ::cmo::testing::WaitFor;
+using namespace std::chrono_literals;
+using SteadyClock = std::chrono::steady_clock;
+
+const std::vector<std::string> kDomains = {"likes", "comments"};
+const std::vector<std::string> kRegions = {"eu-west", "us-east"};
+constexpr auto kNormalLag = 1000ms;
+
+// Samples the primary's last LSN and the replicas' lowest watermark every 50 ms; the lag at a
+// moment is how long ago the primary was where the slowest replica is now.
+class LagProbe {
+ public:
+  explicit LagProbe(const std::string& state) : state_(state) {
+    thread_ = std::thread([this] { Run(); });
+  }
+  ~LagProbe() {
+    stop_ = true;
+    thread_.join();
+  }
+
+  // The lag now, in ms (-1 before the first sample).
+  int64_t LagMs() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return lag_ms_;
+  }
+  int64_t MaxLagSinceMs(SteadyClock::time_point since) {
+    std::lock_guard<std::mutex> lock(mu_);
+    int64_t max = 0;
+    for (const auto& [t, lag] : lags_) {
+      if (t >= since) max = std::max(max, lag);
+    }
+    return max;
+  }
+  // Waits until the lag has been normal for 2 s in a row; returns when that stretch began.
+  std::optional<SteadyClock::time_point> AwaitNormal(std::chrono::seconds timeout) {
+    const auto deadline = SteadyClock::now() + timeout;
+    std::optional<SteadyClock::time_point> normal_since;
+    while (SteadyClock::now() < deadline) {
+      const int64_t lag = LagMs();
+      if (lag >= 0 && lag <= kNormalLag.count()) {
+        if (!normal_since) normal_since = SteadyClock::now();
+        if (SteadyClock::now() - *normal_since >= 2s) return normal_since;
+      } else {
+        normal_since.reset();
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+    return std::nullopt;
+  }
+
+ private:
+  void Run() {
+    auto primary = store::PrimaryStore::Open(state_ + "/primary.db", base::SystemClock());
+    std::vector<std::unique_ptr<store::ReplicaStore>> replicas;
+    for (const std::string& r : kRegions) {
+      auto replica = store::ReplicaStore::Open(state_ + "/replica-" + r + ".db");
+      if (!primary.ok() || !replica.ok()) return;
+      replicas.push_back(*std::move(replica));
+    }
+    std::vector<std::pair<SteadyClock::time_point, int64_t>> history;  // primary's last LSN
+    while (!stop_) {
+      const auto now = SteadyClock::now();
+      absl::StatusOr<int64_t> last = (*primary)->LastLsn();
+      int64_t min = INT64_MAX;
+      for (auto& replica : replicas) {
+        for (const std::string& d : kDomains) {
+          absl::StatusOr<int64_t> w = replica->TopicWatermark(shadow::ChangeTopic(d));
+          min = std::min(min, w.ok() ? *w : 0);
+        }
+      }
+      if (last.ok()) {
+        history.emplace_back(now, *last);
+        // The first moment the primary had gone past what the slowest replica has now.
+        int64_t lag = 0;
+        for (const auto& [t, lsn] : history) {
+          if (lsn > min) {
+            lag = std::chrono::duration_cast<std::chrono::milliseconds>(now - t).count();
+            break;
+          }
+        }
+        std::lock_guard<std::mutex> lock(mu_);
+        lag_ms_ = lag;
+        lags_.emplace_back(now, lag);
+      }
+      std::this_thread::sleep_for(50ms);
+    }
+  }
+
+  const std::string state_;
+  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  int64_t lag_ms_ = -1;
+  std::vector<std::pair<SteadyClock::time_point, int64_t>> lags_;
+  std::thread thread_;
+};
+
+class KafkaClusterFaultTest : public ::testing::Test {
+ protected:
+  std::string State() const { return dir_.File("state"); }
+
+  std::unique_ptr<Child> Serve(const std::vector<std::string>& extra) {
+    std::vector<std::string> argv = {CMO_BINARY, "--state-dir", State(), "serve", "--kafka",
+                                     cluster_->bootstrap(), "--status-interval", "5s"};
+    argv.insert(argv.end(), extra.begin(), extra.end());
+    return std::make_unique<Child>(argv);
+  }
+
+  // The broker (1-based node) leading partition 0 of the likes change topic, from kcat.
+  int LeaderOfLikes() {
+    const ::cmo::testing::RunResult r = ::cmo::testing::Run(
+        {"/usr/bin/kcat", "-b", cluster_->bootstrap(), "-L", "-t", shadow::ChangeTopic("likes")});
+    std::smatch m;
+    static const std::regex kLeader("partition 0, leader (\\d+)");
+    return std::regex_search(r.out, m, kLeader) ? std::stoi(m[1]) : 0;
+  }
+
+  // Reports one fault, which began at `began` and whose last action (a restart, a leave)
+  // returned now: how long after that the lag was normal again, and the worst lag since it
+  // began.
+  void Report(const std::string& fault, SteadyClock::time_point began, LagProbe& probe) {
+    const auto ended = SteadyClock::now();
+    const std::optional<SteadyClock::time_point> normal = probe.AwaitNormal(120s);
+    ASSERT_TRUE(normal.has_value()) << fault << ": lag not back to normal within 120 s";
+    const auto ms = [](SteadyClock::duration d) {
+      return static_cast<long long>(
+          std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(d).count()));
+    };
+    const long long recovered = ms(*normal - ended);
+    const long long max_lag = probe.MaxLagSinceMs(began);
+    std::printf("KAFKA_FAULT %s: fault lasted %lld ms; lag normal (<= 1 s) %lld ms after it "
+                "ended; max lag %lld ms\n",
+                fault.c_str(), ms(ended - began), recovered, max_lag);
+    std::fflush(stdout);
+    RecordProperty(fault + "_recovered_ms", std::to_string(recovered));
+    RecordProperty(fault + "_max_lag_ms", std::to_string(max_lag));
+  }
+
+  void ExpectRowByRowEqual() {
+    auto primary = store::PrimaryStore::Open(State() + "/primary.db", base::SystemClock());
+    ASSERT_TRUE(primary.ok());
+    for (const std::string& region : kRegions) {
+      auto replica = store::ReplicaStore::Open(State() + "/replica-" + region + ".db");
+      ASSERT_TRUE(replica.ok());
+      for (const std::string& d : kDomains) {
+        for (uint32_t b = 0; b < (1u << (*primary)->digest_bits()); ++b) {
+          ASSERT_EQ(*(*replica)->RowsInBucket(d, b), *(*primary)->RowsInBucket(d, b))
+              << region << " " << d << " bucket " << b;
+        }
+      }
+    }
+  }
+
+  bool Converged() {
+    auto primary = store::PrimaryStore::Open(State() + "/primary.db", base::SystemClock());
+    if (!primary.ok()) return false;
+    for (const std::string& region : kRegions) {
+      auto replica = store::ReplicaStore::Open(State() + "/replica-" + region + ".db");
+      if (!replica.ok()) return false;
+      for (const std::string& d : kDomains) {
+        auto want = (*primary)->Digests(d);
+        auto got = (*replica)->Digests(d);
+        if (!want.ok() || !got.ok() || *want != *got) return false;
+      }
+    }
+    return true;
+  }
+
+  ::cmo::testing::TempDir dir_;
+  std::unique_ptr<::cmo::testing::KafkaCluster> cluster_;
+};
+
+TEST_F(KafkaClusterFaultTest, BrokerFaultsAndRebalancesUnderLoadLoseNothing) {
+  auto cluster = ::cmo::testing::KafkaCluster::Start(3);
+  ASSERT_TRUE(cluster.ok()) << cluster.status();
+  cluster_ = *std::move(cluster);
+  std::filesystem::create_directories(State());
+  auto serve = Serve({"--listen", ""});
+  ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(State() + "/kafka.bootstrap"); }, 60s));
+  // 2,000 changes/s until the faults are over; its "W <lsn>" lines drained on a thread.
+  Child writer({CMO_WRITER, State() + "/primary.db", "100000000", "50", "40", "5000"});
+  std::thread drain([&] {
+    while (writer.ReadLine().has_value()) {
+    }
+  });
+  ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(State() + "/replica-us-east.db"); },
+                      60s));
+  LagProbe probe(State());
+  ASSERT_TRUE(probe.AwaitNormal(120s).has_value()) << "never reached a normal lag before faults";
+  const int rf_leader = LeaderOfLikes();
+  ASSERT_GE(rf_leader, 1) << "no leader found for cmo.changes.likes";
+
+  // 1. kill -9 of the broker leading the change partitions; restarted once the lag is back.
+  auto began = SteadyClock::now();
+  ASSERT_TRUE(cluster_->Kill(rf_leader, SIGKILL).ok());
+  Report("leader_kill9", began, probe);
+  began = SteadyClock::now();
+  ASSERT_TRUE(cluster_->Restart(rf_leader).ok());
+  Report("leader_restart", began, probe);
+
+  // 2. A broker down for 30 s (stopped cleanly), then back.
+  const int down = rf_leader % 3 + 1;
+  began = SteadyClock::now();
+  ASSERT_TRUE(cluster_->Kill(down, SIGTERM).ok());
+  std::this_thread::sleep_for(30s);
+  ASSERT_TRUE(cluster_->Restart(down).ok());
+  Report("broker_down_30s", began, probe);
+
+  // 3. A rolling restart of all three, one after the other.
+  began = SteadyClock::now();
+  for (int node = 1; node <= 3; ++node) {
+    ASSERT_TRUE(cluster_->Kill(node, SIGTERM).ok());
+    ASSERT_TRUE(cluster_->Restart(node).ok());
+  }
+  Report("rolling_restart", began, probe);
+
+  // 4. A second applier of eu-west joins its consumer group mid-load, then leaves.
+  began = SteadyClock::now();
+  auto second = Serve({"--role", "applier", "--regions", "eu-west"});
+  Report("applier_joins", began, probe);
+  std::this_thread::sleep_for(5s);  // both members apply for a while
+  began = SteadyClock::now();
+  second->Kill(SIGTERM);
+  EXPECT_EQ(second->Wait(), 0);
+  Report("applier_leaves", began, probe);
+
+  writer.Kill(SIGTERM);
+  writer.Wait();
+  drain.join();
+  ASSERT_TRUE(WaitFor([&] { return Converged(); }, 120s, 250ms)) << "replicas did not converge";
+  serve->Kill(SIGTERM);
+  EXPECT_EQ(serve->Wait(), 0);
+  ExpectRowByRowEqual();
+}
+
+}  // namespace
+}  // namespace cmo
