@@ -131,7 +131,7 @@ class KafkaClusterFaultTest : public ::testing::Test {
 
   std::unique_ptr<Child> Serve(const std::vector<std::string>& extra) {
     std::vector<std::string> argv = {CMO_BINARY, "--state-dir", State(), "serve", "--kafka",
-                                     cluster_->bootstrap(), "--status-interval", "5s"};
+                                     cluster_->bootstrap(), "--status-interval", "1s"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return std::make_unique<Child>(argv);
   }
@@ -244,14 +244,27 @@ TEST_F(KafkaClusterFaultTest, BrokerFaultsAndRebalancesUnderLoadLoseNothing) {
   }
   Report("rolling_restart", began, probe);
 
-  // 4. A second applier of eu-west joins its consumer group mid-load, then leaves.
+  // 4. A second applier of eu-west joins its consumer group mid-load (measured over the 10 s
+  // after its start, the rebalance included), applies its share, then leaves.
   began = SteadyClock::now();
   auto second = Serve({"--role", "applier", "--regions", "eu-west"});
+  std::atomic<int64_t> second_applied{0};
+  std::thread second_status([&] {
+    static const std::regex kApplied("eu-west=\\d+ \\(applied (\\d+)\\)");
+    std::optional<std::string> line;
+    std::smatch m;
+    while ((line = second->ReadLine()).has_value()) {
+      if (std::regex_search(*line, m, kApplied)) second_applied = std::stoll(m[1]);
+    }
+  });
+  std::this_thread::sleep_for(10s);
   Report("applier_joins", began, probe);
-  std::this_thread::sleep_for(5s);  // both members apply for a while
+  EXPECT_TRUE(WaitFor([&] { return second_applied.load() > 0; }, 30s))
+      << "the second applier was given no partitions of eu-west";
   began = SteadyClock::now();
   second->Kill(SIGTERM);
   EXPECT_EQ(second->Wait(), 0);
+  second_status.join();
   Report("applier_leaves", began, probe);
 
   writer.Kill(SIGTERM);
