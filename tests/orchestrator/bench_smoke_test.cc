@@ -1,16 +1,47 @@
 // `cmo bench pipeline` runs end to end and reports every field docs/BENCHMARKS.md quotes.
 // (A smoke test of the driver; the figures themselves come from long runs, not from CI.)
+// Built with CMO_KAFKA_REAL (label kafka-real), the pipeline and breaker benches run on a real
+// broker of their own (`--kafka`): the breaker one is the flag channel and breaker propagation
+// end to end there — telemetry in, budget, breaker, snapshot on cmo.flags, every client strong.
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/cmo_cli.h"
+#include "tests/fakes/kafka_cluster.h"
+
+#ifdef CMO_KAFKA_REAL
+#define CMO_BENCH_SUITE BenchSmokeRealKafka
+#else
+#define CMO_BENCH_SUITE BenchSmoke
+#endif
 
 namespace cmo {
 namespace {
 
-TEST(BenchSmoke, PipelineReportsThroughputAndLag) {
+// The arguments that put a bench on a real broker (started here, stopped with `cluster`).
+std::vector<std::string> KafkaArgs(std::unique_ptr<::cmo::testing::KafkaCluster>& cluster) {
+#ifdef CMO_KAFKA_REAL
+  auto started = ::cmo::testing::KafkaCluster::Start(1);
+  EXPECT_TRUE(started.ok()) << started.status();
+  if (!started.ok()) return {};
+  cluster = *std::move(started);
+  return {"--kafka", cluster->bootstrap()};
+#else
+  (void)cluster;
+  return {};
+#endif
+}
+
+std::vector<std::string> With(std::vector<std::string> args, const std::vector<std::string>& more) {
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+TEST(CMO_BENCH_SUITE, PipelineReportsThroughputAndLag) {
   ::cmo::testing::CmoCli cli;
-  nlohmann::json r = cli.Json({"bench", "pipeline", "--seconds", "3", "--rate", "2000",
-                               "--no-limits", "--work-dir", cli.dir()});
+  std::unique_ptr<::cmo::testing::KafkaCluster> cluster;
+  nlohmann::json r = cli.Json(With({"bench", "pipeline", "--seconds", "3", "--rate", "2000",
+                                    "--no-limits", "--work-dir", cli.dir()},
+                                   KafkaArgs(cluster)));
   ASSERT_TRUE(r.is_object());
   EXPECT_GT(r["changes_per_s"].get<int64_t>(), 500);
   EXPECT_GT(r["written_per_s"].get<int64_t>(), 500);
@@ -19,6 +50,7 @@ TEST(BenchSmoke, PipelineReportsThroughputAndLag) {
   EXPECT_EQ(cli.Run({"bench", "pipeline", "--rate", "fast"}).exit_code, 2);
 }
 
+#ifndef CMO_KAFKA_REAL  // no Kafka in these two
 TEST(BenchSmoke, ReadReportsClientOverheadAndDecideCost) {
   ::cmo::testing::CmoCli cli;
   nlohmann::json r = cli.Json({"bench", "read", "--seconds", "0.4", "--rounds", "1", "--keys",
@@ -33,10 +65,14 @@ TEST(BenchSmoke, ReadReportsClientOverheadAndDecideCost) {
   EXPECT_EQ(cli.Run({"bench", "read", "--rounds", "0"}).exit_code, 2);
 }
 
-TEST(BenchSmoke, BreakerTripsEveryClientAndRecovers) {
+#endif
+
+TEST(CMO_BENCH_SUITE, BreakerTripsEveryClientAndRecovers) {
   ::cmo::testing::CmoCli cli;
-  nlohmann::json r = cli.Json({"bench", "breaker", "--clients", "2", "--trips", "2",
-                               "--reads-per-s", "400", "--work-dir", cli.dir()});
+  std::unique_ptr<::cmo::testing::KafkaCluster> cluster;
+  nlohmann::json r = cli.Json(With({"bench", "breaker", "--clients", "2", "--trips", "2",
+                                    "--reads-per-s", "400", "--work-dir", cli.dir()},
+                                   KafkaArgs(cluster)));
   ASSERT_TRUE(r.is_object());
   EXPECT_EQ(r["trips"], 2);
   EXPECT_EQ(r["false_trips"], 0);
@@ -48,6 +84,7 @@ TEST(BenchSmoke, BreakerTripsEveryClientAndRecovers) {
   EXPECT_EQ(cli.Run({"bench", "breaker", "--clients", "0"}).exit_code, 2);
 }
 
+#ifndef CMO_KAFKA_REAL
 TEST(BenchSmoke, ReconcileFindsAndHealsEveryCorruptedKey) {
   ::cmo::testing::CmoCli cli;
   nlohmann::json r = cli.Json({"bench", "reconcile", "--keys", "20000", "--divergent", "50",
@@ -60,6 +97,8 @@ TEST(BenchSmoke, ReconcileFindsAndHealsEveryCorruptedKey) {
   EXPECT_GT(r["fullscan_rows_per_s"].get<double>(), 0);
   EXPECT_GT(r["naive_ms"].get<double>(), 0);
 }
+
+#endif
 
 }  // namespace
 }  // namespace cmo
