@@ -4,8 +4,8 @@
 #include <librdkafka/rdkafka_mock.h>
 
 #include <fstream>
-#include <utility>
 #include <iterator>
+#include <utility>
 
 #include "base/internal/rdkafka_util.h"
 #include "base/status_macros.h"
@@ -190,7 +190,7 @@ int KafkaProducer::OutQueueLength() { return rd_kafka_outq_len(impl_->rk); }
 
 struct KafkaConsumer::Impl {
   rd_kafka_t* rk = nullptr;
-  PositionsFor positions;      // group mode only
+  PositionsFor positions;        // group mode only
   absl::Status rebalance_error;  // from `positions`, returned by the next Poll
   ~Impl() {
     if (rk != nullptr) {
@@ -213,10 +213,9 @@ absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(const Kafka
   CMO_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, MakeConf(config));
   // Only ever called in group mode (Subscribe); the Impl outlives the client it owns.
   rd_kafka_conf_set_opaque(conf, impl.get());
-  rd_kafka_conf_set_rebalance_cb(conf, [](rd_kafka_t* rk, rd_kafka_resp_err_t err,
-                                          rd_kafka_topic_partition_list_t* parts, void* opaque) {
-    OnRebalance(rk, static_cast<int>(err), parts, opaque);
-  });
+  rd_kafka_conf_set_rebalance_cb(
+      conf, [](rd_kafka_t* rk, rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts,
+               void* opaque) { OnRebalance(rk, static_cast<int>(err), parts, opaque); });
   CMO_ASSIGN_OR_RETURN(impl->rk, MakeClient(RD_KAFKA_CONSUMER, conf));
   rd_kafka_poll_set_consumer(impl->rk);
   return std::unique_ptr<KafkaConsumer>(new KafkaConsumer(std::move(impl)));

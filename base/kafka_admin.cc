@@ -3,6 +3,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include <algorithm>
+#include <functional>
 
 #include "base/internal/rdkafka_util.h"
 #include "base/status_macros.h"
@@ -31,27 +32,37 @@ struct Event {
   }
 };
 
-absl::StatusOr<rd_kafka_AdminOptions_t*> Options(rd_kafka_t* rk, rd_kafka_admin_op_t op,
-                                                 int timeout_ms) {
+// One admin request: `issue` sends it with the options (request and operation timeout) onto
+// `queue`; then waits for its result event.
+absl::Status Request(rd_kafka_t* rk, rd_kafka_queue_t* queue, rd_kafka_admin_op_t op,
+                     int timeout_ms, std::string_view what,
+                     const std::function<void(rd_kafka_AdminOptions_t*)>& issue, Event& out) {
   rd_kafka_AdminOptions_t* o = rd_kafka_AdminOptions_new(rk, op);
   char err[256];
-  if (rd_kafka_AdminOptions_set_request_timeout(o, timeout_ms, err, sizeof(err)) !=
-      RD_KAFKA_RESP_ERR_NO_ERROR) {
-    rd_kafka_AdminOptions_destroy(o);
-    return absl::InvalidArgumentError(StrCat("admin request timeout: ", err));
-  }
-  return o;
-}
-
-// Waits for the result of the one request in flight on `queue`.
-absl::Status AwaitResult(rd_kafka_queue_t* queue, int timeout_ms, std::string_view what,
-                         Event& out) {
+  rd_kafka_AdminOptions_set_request_timeout(o, timeout_ms, err, sizeof(err));
+  // Create/delete wait on the broker until the change took effect (leaders elected).
+  rd_kafka_AdminOptions_set_operation_timeout(o, timeout_ms, err, sizeof(err));
+  issue(o);
+  rd_kafka_AdminOptions_destroy(o);
   // The request times out on its own after timeout_ms; a little more here so its own error,
   // not a silent poll timeout, is what the caller sees.
   out.ev = rd_kafka_queue_poll(queue, timeout_ms + 2000);
   if (out.ev == nullptr) return absl::UnavailableError(StrCat(what, ": no answer from Kafka"));
   if (rd_kafka_event_error(out.ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return KafkaError(rd_kafka_event_error(out.ev), what, rd_kafka_event_error_string(out.ev));
+  }
+  return absl::OkStatus();
+}
+
+// The first failed topic of a create/delete result, if any.
+absl::Status TopicResults(const rd_kafka_topic_result_t** results, size_t n,
+                          std::string_view what) {
+  for (size_t i = 0; i < n; ++i) {
+    const rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[i]);
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      const char* detail = rd_kafka_topic_result_error_string(results[i]);
+      return KafkaError(e, what, detail != nullptr ? detail : rd_kafka_err2str(e));
+    }
   }
   return absl::OkStatus();
 }
@@ -81,34 +92,22 @@ absl::Status KafkaAdmin::CreateTopic(const TopicSettings& topic, int timeout_ms)
   for (const auto& [k, v] : topic.configs) {
     rd_kafka_NewTopic_set_config(nt, k.c_str(), v.c_str());
   }
-  absl::StatusOr<rd_kafka_AdminOptions_t*> o =
-      Options(impl_->rk, RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout_ms);
-  if (!o.ok()) {
-    rd_kafka_NewTopic_destroy(nt);
-    return o.status();
-  }
-  // The broker waits for the topic's partitions to have leaders before it answers.
-  rd_kafka_AdminOptions_set_operation_timeout(*o, timeout_ms, err, sizeof(err));
-  rd_kafka_CreateTopics(impl_->rk, &nt, 1, *o, impl_->queue);
-  rd_kafka_AdminOptions_destroy(*o);
-  rd_kafka_NewTopic_destroy(nt);
   Event ev;
-  CMO_RETURN_IF_ERROR(AwaitResult(impl_->queue, timeout_ms, what, ev));
+  const absl::Status sent = Request(
+      impl_->rk, impl_->queue, RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout_ms, what,
+      [&](rd_kafka_AdminOptions_t* o) {
+        rd_kafka_CreateTopics(impl_->rk, &nt, 1, o, impl_->queue);
+      },
+      ev);
+  rd_kafka_NewTopic_destroy(nt);
+  CMO_RETURN_IF_ERROR(sent);
   size_t n = 0;
   const rd_kafka_topic_result_t** results =
       rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev.ev), &n);
-  for (size_t i = 0; i < n; ++i) {
-    const rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[i]);
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
-      const char* detail = rd_kafka_topic_result_error_string(results[i]);
-      return KafkaError(e, what, detail != nullptr ? detail : rd_kafka_err2str(e));
-    }
-  }
-  return absl::OkStatus();
+  return TopicResults(results, n, what);
 }
 
-absl::StatusOr<TopicSettings> KafkaAdmin::DescribeTopic(const std::string& topic,
-                                                        int timeout_ms) {
+absl::StatusOr<TopicSettings> KafkaAdmin::DescribeTopic(const std::string& topic, int timeout_ms) {
   TopicSettings out;
   out.name = topic;
   {
@@ -140,20 +139,18 @@ absl::StatusOr<TopicSettings> KafkaAdmin::DescribeTopic(const std::string& topic
   const std::string what = StrCat("describe configs of topic ", topic);
   rd_kafka_ConfigResource_t* res =
       rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic.c_str());
-  absl::StatusOr<rd_kafka_AdminOptions_t*> o =
-      Options(impl_->rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout_ms);
-  if (!o.ok()) {
-    rd_kafka_ConfigResource_destroy(res);
-    return o.status();
-  }
-  rd_kafka_DescribeConfigs(impl_->rk, &res, 1, *o, impl_->queue);
-  rd_kafka_AdminOptions_destroy(*o);
-  rd_kafka_ConfigResource_destroy(res);
   Event ev;
-  CMO_RETURN_IF_ERROR(AwaitResult(impl_->queue, timeout_ms, what, ev));
+  const absl::Status sent = Request(
+      impl_->rk, impl_->queue, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS, timeout_ms, what,
+      [&](rd_kafka_AdminOptions_t* o) {
+        rd_kafka_DescribeConfigs(impl_->rk, &res, 1, o, impl_->queue);
+      },
+      ev);
+  rd_kafka_ConfigResource_destroy(res);
+  CMO_RETURN_IF_ERROR(sent);
   size_t n = 0;
-  const rd_kafka_ConfigResource_t** resources = rd_kafka_DescribeConfigs_result_resources(
-      rd_kafka_event_DescribeConfigs_result(ev.ev), &n);
+  const rd_kafka_ConfigResource_t** resources =
+      rd_kafka_DescribeConfigs_result_resources(rd_kafka_event_DescribeConfigs_result(ev.ev), &n);
   for (size_t i = 0; i < n; ++i) {
     const rd_kafka_resp_err_t e = rd_kafka_ConfigResource_error(resources[i]);
     if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -174,25 +171,19 @@ absl::StatusOr<TopicSettings> KafkaAdmin::DescribeTopic(const std::string& topic
 absl::Status KafkaAdmin::DeleteTopic(const std::string& topic, int timeout_ms) {
   const std::string what = StrCat("delete topic ", topic);
   rd_kafka_DeleteTopic_t* dt = rd_kafka_DeleteTopic_new(topic.c_str());
-  absl::StatusOr<rd_kafka_AdminOptions_t*> o =
-      Options(impl_->rk, RD_KAFKA_ADMIN_OP_DELETETOPICS, timeout_ms);
-  if (!o.ok()) {
-    rd_kafka_DeleteTopic_destroy(dt);
-    return o.status();
-  }
-  rd_kafka_DeleteTopics(impl_->rk, &dt, 1, *o, impl_->queue);
-  rd_kafka_AdminOptions_destroy(*o);
-  rd_kafka_DeleteTopic_destroy(dt);
   Event ev;
-  CMO_RETURN_IF_ERROR(AwaitResult(impl_->queue, timeout_ms, what, ev));
+  const absl::Status sent = Request(
+      impl_->rk, impl_->queue, RD_KAFKA_ADMIN_OP_DELETETOPICS, timeout_ms, what,
+      [&](rd_kafka_AdminOptions_t* o) {
+        rd_kafka_DeleteTopics(impl_->rk, &dt, 1, o, impl_->queue);
+      },
+      ev);
+  rd_kafka_DeleteTopic_destroy(dt);
+  CMO_RETURN_IF_ERROR(sent);
   size_t n = 0;
   const rd_kafka_topic_result_t** results =
       rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev.ev), &n);
-  for (size_t i = 0; i < n; ++i) {
-    const rd_kafka_resp_err_t e = rd_kafka_topic_result_error(results[i]);
-    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(e, what);
-  }
-  return absl::OkStatus();
+  return TopicResults(results, n, what);
 }
 
 absl::Status KafkaAdmin::DeleteRecordsBefore(const std::string& topic, int32_t partition,
@@ -203,19 +194,15 @@ absl::Status KafkaAdmin::DeleteRecordsBefore(const std::string& topic, int32_t p
       offset < 0 ? RD_KAFKA_OFFSET_END : offset;
   rd_kafka_DeleteRecords_t* del = rd_kafka_DeleteRecords_new(before);
   rd_kafka_topic_partition_list_destroy(before);
-  absl::StatusOr<rd_kafka_AdminOptions_t*> o =
-      Options(impl_->rk, RD_KAFKA_ADMIN_OP_DELETERECORDS, timeout_ms);
-  if (!o.ok()) {
-    rd_kafka_DeleteRecords_destroy(del);
-    return o.status();
-  }
-  char err[256];
-  rd_kafka_AdminOptions_set_operation_timeout(*o, timeout_ms, err, sizeof(err));
-  rd_kafka_DeleteRecords(impl_->rk, &del, 1, *o, impl_->queue);
-  rd_kafka_AdminOptions_destroy(*o);
-  rd_kafka_DeleteRecords_destroy(del);
   Event ev;
-  CMO_RETURN_IF_ERROR(AwaitResult(impl_->queue, timeout_ms, what, ev));
+  const absl::Status sent = Request(
+      impl_->rk, impl_->queue, RD_KAFKA_ADMIN_OP_DELETERECORDS, timeout_ms, what,
+      [&](rd_kafka_AdminOptions_t* o) {
+        rd_kafka_DeleteRecords(impl_->rk, &del, 1, o, impl_->queue);
+      },
+      ev);
+  rd_kafka_DeleteRecords_destroy(del);
+  CMO_RETURN_IF_ERROR(sent);
   const rd_kafka_topic_partition_list_t* result =
       rd_kafka_DeleteRecords_result_offsets(rd_kafka_event_DeleteRecords_result(ev.ev));
   for (int i = 0; result != nullptr && i < result->cnt; ++i) {

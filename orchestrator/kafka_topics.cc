@@ -29,8 +29,8 @@ std::string AlterConfigCommand(const std::string& bootstrap, const std::string& 
 
 }  // namespace
 
-absl::StatusOr<base::TopicSettings> WantedTopic(const std::string& topic,
-                                                const TopicPolicy& policy, int replication) {
+absl::StatusOr<base::TopicSettings> WantedTopic(const std::string& topic, const TopicPolicy& policy,
+                                                int replication) {
   base::TopicSettings t;
   t.name = topic;
   t.replication_factor = replication;
@@ -74,16 +74,17 @@ TopicProblems CheckTopic(const base::TopicSettings& want, const base::TopicSetti
         "Delete it while cmo serve is stopped; cmo serve creates it again with 1"));
   } else if (name.starts_with(shadow::ChangeTopic("")) && have.partitions < want.partitions) {
     p.errors.push_back(base::StrCat(
-        "Kafka topic ", name, " has ", have.partitions, " partitions, fewer than kafka.partitions (",
-        want.partitions, "). Set kafka.partitions: ", have.partitions,
+        "Kafka topic ", name, " has ", have.partitions,
+        " partitions, fewer than kafka.partitions (", want.partitions,
+        "). Set kafka.partitions: ", have.partitions,
         " in the config to use it as it is, or delete it while cmo serve is stopped and let "
         "cmo serve create it (adding partitions to a live change topic moves keys between "
         "partitions and breaks their order)"));
   }
   if (have.replication_factor < want.replication_factor) {
-    p.warnings.push_back(base::StrCat(
-        "Kafka topic ", name, " has replication factor ", have.replication_factor, ", below ",
-        want.replication_factor, ": losing one broker can lose or stall its messages"));
+    p.warnings.push_back(base::StrCat("Kafka topic ", name, " has replication factor ",
+                                      have.replication_factor, ", below ", want.replication_factor,
+                                      ": losing one broker can lose or stall its messages"));
   }
   return p;
 }

@@ -35,8 +35,8 @@ struct TopicPolicy {
 };
 
 // The settings cmo creates `topic` with; kInvalidArgument for a name that is not one of cmo's.
-absl::StatusOr<base::TopicSettings> WantedTopic(const std::string& topic,
-                                                const TopicPolicy& policy, int replication);
+absl::StatusOr<base::TopicSettings> WantedTopic(const std::string& topic, const TopicPolicy& policy,
+                                                int replication);
 
 struct TopicProblems {
   std::vector<std::string> errors;    // cmo must not run on this topic as it is

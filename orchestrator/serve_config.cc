@@ -117,10 +117,10 @@ absl::Status ReadKafka(const std::string& path, const YAML::Node& kafka, ServeCo
     return absl::InvalidArgumentError(
         base::StrCat(Where(path, kafka), "kafka must be a mapping, e.g. {brokers: embedded}"));
   }
-  if (auto s = CheckKeys(path, kafka,
-                         {"brokers", "partitions", "replication_factor", "telemetry_retention",
-                          "properties"},
-                         "kafka");
+  if (auto s = CheckKeys(
+          path, kafka,
+          {"brokers", "partitions", "replication_factor", "telemetry_retention", "properties"},
+          "kafka");
       !s.ok()) {
     return s;
   }
@@ -132,8 +132,8 @@ absl::Status ReadKafka(const std::string& path, const YAML::Node& kafka, ServeCo
     if (!kafka[name]) continue;
     *field.first = kafka[name].as<int>();
     if (*field.first < 1 || *field.first > field.second) {
-      return absl::InvalidArgumentError(base::StrCat(
-          Where(path, kafka[name]), "kafka.", name, " must be between 1 and ", field.second));
+      return absl::InvalidArgumentError(base::StrCat(Where(path, kafka[name]), "kafka.", name,
+                                                     " must be between 1 and ", field.second));
     }
   }
   const std::pair<const char*, absl::Duration*> durations[] = {
@@ -151,8 +151,8 @@ absl::Status ReadKafka(const std::string& path, const YAML::Node& kafka, ServeCo
     for (auto it = props.begin(); it != props.end(); ++it) {
       const std::string key = it->first.Scalar();
       if (!it->second.IsScalar()) {
-        return absl::InvalidArgumentError(base::StrCat(
-            Where(path, it->second), "kafka.properties.", key, " must be a single value"));
+        return absl::InvalidArgumentError(base::StrCat(Where(path, it->second), "kafka.properties.",
+                                                       key, " must be a single value"));
       }
       if (key == "bootstrap.servers") {
         return absl::InvalidArgumentError(base::StrCat(

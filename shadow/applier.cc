@@ -62,8 +62,8 @@ absl::Status Applier::RefreshTopics() {
     // The group decides which partitions are ours; PositionsFor says where to read them.
     std::vector<std::string> names;
     for (const auto& [topic, n] : *listed) names.push_back(topic);
-    CMO_RETURN_IF_ERROR(consumer_->Subscribe(
-        names, [this](const std::vector<base::TopicPartitionOffset>& given) {
+    CMO_RETURN_IF_ERROR(
+        consumer_->Subscribe(names, [this](const std::vector<base::TopicPartitionOffset>& given) {
           return PositionsFor(given);
         }));
   } else {

@@ -439,9 +439,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Open(ClientConfig config,
             "flags_from_kafka needs Kafka: set kafka_brokers, or run `cmo serve` with the embedded "
             "cluster on this state dir");
       }
-      CMO_ASSIGN_OR_RETURN(p->flag_source,
-                           KafkaFlagSource::Create(
-                               kafka, clock, keys));
+      CMO_ASSIGN_OR_RETURN(p->flag_source, KafkaFlagSource::Create(kafka, clock, keys));
     }
     if (p->flag_source == nullptr) {
       p->flag_source =
@@ -452,9 +450,7 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Open(ClientConfig config,
     p->revision.store(snap->revision());
     p->evaluator = std::make_unique<flags::FlagEvaluator>(std::move(snap));
     if (!brokers.empty()) {
-      CMO_ASSIGN_OR_RETURN(
-          p->sink,
-          KafkaTelemetrySink::Create(kafka, keys));
+      CMO_ASSIGN_OR_RETURN(p->sink, KafkaTelemetrySink::Create(kafka, keys));
     }
   }
   // Fail at Open, not on the first request, when the stores cannot be opened.

@@ -17,8 +17,7 @@ namespace cmo::base::internal {
 // kAlreadyExists, kInvalidArgument for settings a broker refuses; kInternal otherwise.
 absl::Status KafkaError(rd_kafka_resp_err_t err, std::string_view context);
 // The same with the broker's own error string (admin results carry one).
-absl::Status KafkaError(rd_kafka_resp_err_t err, std::string_view context,
-                        std::string_view detail);
+absl::Status KafkaError(rd_kafka_resp_err_t err, std::string_view context, std::string_view detail);
 // A conf with every setting applied; never echoes a value (it may be a secret).
 absl::StatusOr<rd_kafka_conf_t*> MakeConf(const KafkaConfig& config);
 // Takes `conf` (destroyed on failure too).

@@ -178,8 +178,7 @@ absl::StatusOr<nlohmann::json> RunBreakerBench(const BreakerBenchOptions& o) {
     std::vector<store::WriteRequest> batch;
     for (int i = 0; i < o.keys; ++i) {
       values.emplace_back(Key(i), base::StrCat("value-", i));
-      batch.push_back(
-          {DomainFor(o), Key(i), values.back().second, false, "bench.write", "bench"});
+      batch.push_back({DomainFor(o), Key(i), values.back().second, false, "bench.write", "bench"});
     }
     CMO_RETURN_IF_ERROR(primary->Write(batch).status());
   }

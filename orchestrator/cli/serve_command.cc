@@ -106,8 +106,8 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
       const shadow::RelayMetrics m = (*server)->relay_metrics();
       std::string regions;
       for (const auto& r : (*server)->regions()) {
-        regions += base::StrCat(" ", r.region, "=", r.watermark, " (applied ", r.applier.applied,
-                                ")");
+        regions +=
+            base::StrCat(" ", r.region, "=", r.watermark, " (applied ", r.applier.applied, ")");
       }
       std::string control;
       if (auto c = (*server)->control_metrics(); c.has_value()) {

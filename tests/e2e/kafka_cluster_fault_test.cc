@@ -20,6 +20,7 @@
 #include "shadow/change_event.h"
 #include "store/primary_store.h"
 #include "store/replica_store.h"
+#include "tests/e2e/state_dir_stores.h"
 #include "tests/fakes/kafka_cluster.h"
 #include "tests/fakes/subprocess.h"
 #include "tests/fakes/temp_dir.h"
@@ -130,8 +131,9 @@ class KafkaClusterFaultTest : public ::testing::Test {
   std::string State() const { return dir_.File("state"); }
 
   std::unique_ptr<Child> Serve(const std::vector<std::string>& extra) {
-    std::vector<std::string> argv = {CMO_BINARY, "--state-dir", State(), "serve", "--kafka",
-                                     cluster_->bootstrap(), "--status-interval", "1s"};
+    std::vector<std::string> argv = {
+        CMO_BINARY,          "--state-dir", State(), "serve", "--kafka", cluster_->bootstrap(),
+        "--status-interval", "1s"};
     argv.insert(argv.end(), extra.begin(), extra.end());
     return std::make_unique<Child>(argv);
   }
@@ -158,42 +160,13 @@ class KafkaClusterFaultTest : public ::testing::Test {
     };
     const long long recovered = ms(*normal - ended);
     const long long max_lag = probe.MaxLagSinceMs(began);
-    std::printf("KAFKA_FAULT %s: fault lasted %lld ms; lag normal (<= 1 s) %lld ms after it "
-                "ended; max lag %lld ms\n",
-                fault.c_str(), ms(ended - began), recovered, max_lag);
+    std::printf(
+        "KAFKA_FAULT %s: fault lasted %lld ms; lag normal (<= 1 s) %lld ms after it "
+        "ended; max lag %lld ms\n",
+        fault.c_str(), ms(ended - began), recovered, max_lag);
     std::fflush(stdout);
     RecordProperty(fault + "_recovered_ms", std::to_string(recovered));
     RecordProperty(fault + "_max_lag_ms", std::to_string(max_lag));
-  }
-
-  void ExpectRowByRowEqual() {
-    auto primary = store::PrimaryStore::Open(State() + "/primary.db", base::SystemClock());
-    ASSERT_TRUE(primary.ok());
-    for (const std::string& region : kRegions) {
-      auto replica = store::ReplicaStore::Open(State() + "/replica-" + region + ".db");
-      ASSERT_TRUE(replica.ok());
-      for (const std::string& d : kDomains) {
-        for (uint32_t b = 0; b < (1u << (*primary)->digest_bits()); ++b) {
-          ASSERT_EQ(*(*replica)->RowsInBucket(d, b), *(*primary)->RowsInBucket(d, b))
-              << region << " " << d << " bucket " << b;
-        }
-      }
-    }
-  }
-
-  bool Converged() {
-    auto primary = store::PrimaryStore::Open(State() + "/primary.db", base::SystemClock());
-    if (!primary.ok()) return false;
-    for (const std::string& region : kRegions) {
-      auto replica = store::ReplicaStore::Open(State() + "/replica-" + region + ".db");
-      if (!replica.ok()) return false;
-      for (const std::string& d : kDomains) {
-        auto want = (*primary)->Digests(d);
-        auto got = (*replica)->Digests(d);
-        if (!want.ok() || !got.ok() || *want != *got) return false;
-      }
-    }
-    return true;
   }
 
   ::cmo::testing::TempDir dir_;
@@ -213,8 +186,8 @@ TEST_F(KafkaClusterFaultTest, BrokerFaultsAndRebalancesUnderLoadLoseNothing) {
     while (writer.ReadLine().has_value()) {
     }
   });
-  ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(State() + "/replica-us-east.db"); },
-                      60s));
+  ASSERT_TRUE(
+      WaitFor([&] { return std::filesystem::exists(State() + "/replica-us-east.db"); }, 60s));
   LagProbe probe(State());
   ASSERT_TRUE(probe.AwaitNormal(120s).has_value()) << "never reached a normal lag before faults";
   const int rf_leader = LeaderOfLikes();
@@ -270,10 +243,12 @@ TEST_F(KafkaClusterFaultTest, BrokerFaultsAndRebalancesUnderLoadLoseNothing) {
   writer.Kill(SIGTERM);
   writer.Wait();
   drain.join();
-  ASSERT_TRUE(WaitFor([&] { return Converged(); }, 120s, 250ms)) << "replicas did not converge";
+  ASSERT_TRUE(
+      WaitFor([&] { return ::cmo::testing::Converged(State(), kRegions, kDomains); }, 120s, 250ms))
+      << "replicas did not converge";
   serve->Kill(SIGTERM);
   EXPECT_EQ(serve->Wait(), 0);
-  ExpectRowByRowEqual();
+  ::cmo::testing::ExpectRowByRowEqual(State(), kRegions, kDomains);
 }
 
 }  // namespace

@@ -89,12 +89,11 @@ TEST(KafkaRealTopicsTest, AnExistingTopicThatWouldLoseChangesIsRefused) {
                           HasSubstr("has 2 partitions, fewer than kafka.partitions (4)")));
   // A replication factor the cluster cannot give is the operator's to fix, said so.
   auto greedy = orchestrator::KafkaTopics::Connect(
-      {{"bootstrap.servers", *bootstrap}, {"log_level", "3"}}, {.replication_factor = 3},
-      nullptr);
+      {{"bootstrap.servers", *bootstrap}, {"log_level", "3"}}, {.replication_factor = 3}, nullptr);
   ASSERT_TRUE(greedy.ok());
-  EXPECT_THAT((*greedy)->Ensure(FreshChangeTopic("rf3")),
-              StatusIs(absl::StatusCode::kFailedPrecondition,
-                       HasSubstr("set kafka.replication_factor")));
+  EXPECT_THAT(
+      (*greedy)->Ensure(FreshChangeTopic("rf3")),
+      StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("set kafka.replication_factor")));
 }
 
 // A cluster of its own: cmo.flags is created wrongly here, which would spoil the shared one.
@@ -106,8 +105,8 @@ TEST(KafkaRealTopicsTest, ServeCreatesItsTopicsAndRefusesAWrongFlagsTopic) {
 
   // Started on an empty cluster, serve creates cmo.flags and cmo.telemetry before it is ready.
   {
-    ::cmo::testing::Child serve({CMO_BINARY, "--state-dir", dir.File("ok"), "serve", "--kafka",
-                                 bootstrap, "--listen", ""});
+    ::cmo::testing::Child serve(
+        {CMO_BINARY, "--state-dir", dir.File("ok"), "serve", "--kafka", bootstrap, "--listen", ""});
     std::optional<std::string> line;
     while ((line = serve.ReadLine()).has_value() && line->find("ready") == std::string::npos) {
     }
@@ -124,10 +123,11 @@ TEST(KafkaRealTopicsTest, ServeCreatesItsTopicsAndRefusesAWrongFlagsTopic) {
   auto fresh = ::cmo::testing::KafkaCluster::Start(1);
   ASSERT_TRUE(fresh.ok()) << fresh.status();
   auto admin = Admin((*fresh)->bootstrap());
-  ASSERT_TRUE(admin->CreateTopic({.name = "cmo.flags", .partitions = 1, .configs = {}}, 10000).ok());
-  const ::cmo::testing::RunResult r = ::cmo::testing::Run(
-      {CMO_BINARY, "--state-dir", dir.File("bad"), "serve", "--kafka", (*fresh)->bootstrap(),
-       "--listen", ""});
+  ASSERT_TRUE(
+      admin->CreateTopic({.name = "cmo.flags", .partitions = 1, .configs = {}}, 10000).ok());
+  const ::cmo::testing::RunResult r =
+      ::cmo::testing::Run({CMO_BINARY, "--state-dir", dir.File("bad"), "serve", "--kafka",
+                           (*fresh)->bootstrap(), "--listen", ""});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.err, HasSubstr("Kafka topic cmo.flags has cleanup.policy=delete; cmo needs "
                                "compact"));

@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "store/primary_store.h"
 #include "store/replica_store.h"
+#include "tests/e2e/state_dir_stores.h"
 #include "tests/fakes/kafka_cluster.h"
 #include "tests/fakes/subprocess.h"
 #include "tests/fakes/temp_dir.h"
@@ -48,53 +49,22 @@ class ServeFaultTest : public ::testing::TestWithParam<Kafka> {
   }
 
   std::unique_ptr<Child> StartRole(const std::string& role, const std::string& regions) {
-    std::vector<std::string> argv = {CMO_BINARY, "--state-dir", State(),       "serve",
-                                     "--role",   role,          "--regions",   regions,
-                                     "--status-interval", "1s"};
+    std::vector<std::string> argv = {
+        CMO_BINARY, "--state-dir",       State(), "serve", "--role", role, "--regions",
+        regions,    "--status-interval", "1s"};
     for (const std::string& a : KafkaArgs()) argv.push_back(a);
     return std::make_unique<Child>(argv);
   }
 
   std::unique_ptr<Child> StartServe() {
     std::filesystem::remove(State() + "/kafka.bootstrap");
-    std::vector<std::string> argv = {CMO_BINARY, "--state-dir", State(), "serve",
-                                     "--status-interval", "1s", "--listen", "127.0.0.1:0"};
+    std::vector<std::string> argv = {CMO_BINARY,          "--state-dir", State(),    "serve",
+                                     "--status-interval", "1s",          "--listen", "127.0.0.1:0"};
     for (const std::string& a : KafkaArgs()) argv.push_back(a);
     auto serve = std::make_unique<Child>(argv);
     EXPECT_TRUE(
         WaitFor([&] { return std::filesystem::exists(State() + "/kafka.bootstrap"); }, 20s));
     return serve;
-  }
-
-  // True when every region's digests equal the primary's, for every domain.
-  bool Converged() {
-    auto primary = store::PrimaryStore::Open(State() + "/primary.db", base::SystemClock());
-    if (!primary.ok()) return false;
-    for (const std::string& region : kRegions) {
-      auto replica = store::ReplicaStore::Open(State() + "/replica-" + region + ".db");
-      if (!replica.ok()) return false;
-      for (const std::string& d : kDomains) {
-        auto want = (*primary)->Digests(d);
-        auto got = (*replica)->Digests(d);
-        if (!want.ok() || !got.ok() || *want != *got) return false;
-      }
-    }
-    return true;
-  }
-
-  void ExpectRowByRowEqual() {
-    auto primary = store::PrimaryStore::Open(State() + "/primary.db", base::SystemClock());
-    ASSERT_TRUE(primary.ok());
-    for (const std::string& region : kRegions) {
-      auto replica = store::ReplicaStore::Open(State() + "/replica-" + region + ".db");
-      ASSERT_TRUE(replica.ok());
-      for (const std::string& d : kDomains) {
-        for (uint32_t b = 0; b < (1u << (*primary)->digest_bits()); ++b) {
-          ASSERT_EQ(*(*replica)->RowsInBucket(d, b), *(*primary)->RowsInBucket(d, b))
-              << region << " " << d << " bucket " << b;
-        }
-      }
-    }
   }
 
   ::cmo::testing::TempDir dir_;
@@ -127,10 +97,12 @@ TEST_P(ServeFaultTest, KilledServeLosesNothing) {
   }
   ASSERT_EQ(line, std::optional<std::string>("DONE"));
   EXPECT_EQ(writer.Wait(), 0);
-  ASSERT_TRUE(WaitFor([&] { return Converged(); }, 90s, 250ms)) << "replicas did not converge";
+  ASSERT_TRUE(
+      WaitFor([&] { return ::cmo::testing::Converged(State(), kRegions, kDomains); }, 90s, 250ms))
+      << "replicas did not converge";
   serve->Kill(SIGTERM);
   EXPECT_EQ(serve->Wait(), 0);  // graceful stop
-  ExpectRowByRowEqual();
+  ::cmo::testing::ExpectRowByRowEqual(State(), kRegions, kDomains);
 }
 
 // The parts of the data path as separate processes on one state dir (as with appliers in their
@@ -167,13 +139,15 @@ TEST_P(ServeFaultTest, KillingTheRelayOrOneApplierLosesNothing) {
   }
   ASSERT_EQ(line, std::optional<std::string>("DONE"));
   EXPECT_EQ(writer.Wait(), 0);
-  ASSERT_TRUE(WaitFor([&] { return Converged(); }, 90s, 250ms)) << "replicas did not converge";
+  ASSERT_TRUE(
+      WaitFor([&] { return ::cmo::testing::Converged(State(), kRegions, kDomains); }, 90s, 250ms))
+      << "replicas did not converge";
   for (auto* p : {relay.get(), appliers["eu-west"].get(), appliers["us-east"].get(), kafka.get()}) {
     if (p == nullptr) continue;
     p->Kill(SIGTERM);
     EXPECT_EQ(p->Wait(), 0);
   }
-  ExpectRowByRowEqual();
+  ::cmo::testing::ExpectRowByRowEqual(State(), kRegions, kDomains);
 }
 
 #ifdef CMO_KAFKA_REAL

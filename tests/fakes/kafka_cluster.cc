@@ -27,8 +27,8 @@ absl::StatusOr<std::unique_ptr<KafkaCluster>> KafkaCluster::Start(int brokers) {
   c->dir_ = tmpl;
   const RunResult r = Run({"/bin/bash", Script(), "start", c->dir_, std::to_string(brokers)});
   if (r.exit_code != 0) {
-    return absl::UnavailableError(base::StrCat("kafka-cluster.sh start failed (exit ",
-                                               r.exit_code, "): ", r.err, r.out));
+    return absl::UnavailableError(
+        base::StrCat("kafka-cluster.sh start failed (exit ", r.exit_code, "): ", r.err, r.out));
   }
   c->bootstrap_ = Trim(r.out);
   return c;
@@ -41,8 +41,8 @@ KafkaCluster::~KafkaCluster() {
 }
 
 absl::Status KafkaCluster::Kill(int node, int signal) {
-  const RunResult r = Run({"/bin/bash", Script(), "kill", dir_, std::to_string(node),
-                           std::to_string(signal)});
+  const RunResult r =
+      Run({"/bin/bash", Script(), "kill", dir_, std::to_string(node), std::to_string(signal)});
   if (r.exit_code != 0) return absl::InternalError(base::StrCat("kill failed: ", r.err));
   return absl::OkStatus();
 }

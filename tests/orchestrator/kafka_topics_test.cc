@@ -83,8 +83,7 @@ TEST(KafkaTopicsTest, TooFewPartitionsIsAnErrorAndALowReplicationFactorAWarning)
   const base::TopicSettings flags = *WantedTopic("cmo.flags", kPolicy, 1);
   have = flags;
   have.partitions = 3;
-  EXPECT_THAT(CheckTopic(flags, have, "k").errors,
-              ElementsAre(HasSubstr("cmo needs exactly 1")));
+  EXPECT_THAT(CheckTopic(flags, have, "k").errors, ElementsAre(HasSubstr("cmo needs exactly 1")));
   const base::TopicSettings telemetry = *WantedTopic("cmo.telemetry", kPolicy, 1);
   have = telemetry;
   have.partitions = 1;  // any count serves telemetry

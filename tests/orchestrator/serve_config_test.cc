@@ -106,8 +106,8 @@ TEST_F(ServeConfigTest, ReadsRealClusterSettingsWithSecretsFromFiles) {
   EXPECT_EQ(kafka.at("bootstrap.servers"), "k1:9092");
 
   // A missing secret file names the setting and the file, never a value.
-  absl::StatusOr<ServeConfig> missing = LoadServeConfig(
-      Write("kafka: {properties: {sasl.password: 'file:/nonexistent/pw'}}\n"));
+  absl::StatusOr<ServeConfig> missing =
+      LoadServeConfig(Write("kafka: {properties: {sasl.password: 'file:/nonexistent/pw'}}\n"));
   EXPECT_THAT(missing, StatusIs(absl::StatusCode::kInvalidArgument,
                                 HasSubstr("1:37: kafka property sasl.password: cannot read file "
                                           "/nonexistent/pw")));

@@ -157,7 +157,7 @@ class PipelineTest : public ::testing::TestWithParam<Kafka> {
   std::vector<std::unique_ptr<store::ReplicaStore>> replicas_;
   std::vector<std::string> domains_ = {"likes", "comments"};
   std::string bootstrap_;
-  std::unique_ptr<base::KafkaMockCluster> cluster_;  // embedded only
+  std::unique_ptr<base::KafkaMockCluster> cluster_;     // embedded only
   std::unique_ptr<::cmo::testing::KafkaCluster> real_;  // real only
   std::unique_ptr<base::KafkaAdmin> admin_;             // real only
   std::unique_ptr<OutboxRelay> relay_;
