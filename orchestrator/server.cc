@@ -153,8 +153,7 @@ absl::Status Server::StartKafka(
                        base::KafkaConsumer::Create(probe));
   // The mock cluster has no admin API: the process hosting it (role kafka or all) creates one
   // change topic per domain of the primary; wait a little for it to appear.
-  ensure_topic = [meta, dir, partitions = config_.kafka_partitions,
-                  clock = &clock_](const std::string& topic) -> absl::StatusOr<int> {
+  ensure_topic = [meta, dir, clock = &clock_](const std::string& topic) -> absl::StatusOr<int> {
     const absl::Time deadline = clock->Now() + absl::Seconds(10);
     absl::StatusOr<int> n = meta->PartitionCount(topic, 2000);
     while ((!n.ok() || *n <= 0) && clock->Now() < deadline) {
@@ -230,10 +229,10 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
   // The key ring first: it must exist before kafka.bootstrap does, since clients that find the
   // bootstrap file open right away and sign their telemetry with it (an unsigned window would
   // be dropped). The relay signs heartbeats with it and the appliers verify them.
-  CMO_ASSIGN_OR_RETURN(std::shared_ptr<const base::KeyRing> keys,
-                       base::KeyRing::LoadOrCreate(config.message_key_file.empty()
-                                                       ? base::MessageKeyPath(dir)
-                                                       : config.message_key_file));
+  CMO_ASSIGN_OR_RETURN(
+      std::shared_ptr<const base::KeyRing> keys,
+      base::KeyRing::LoadOrCreate(config.message_key_file.empty() ? base::MessageKeyPath(dir)
+                                                                  : config.message_key_file));
   if (config.role == ServeRole::kAll) {
     // So that the control loop, the API, the CLI and clients given only this state dir open
     // the stores this config names. Before kafka.bootstrap exists, for the reason above:
@@ -292,24 +291,24 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
     s->threads_.emplace_back([self, region] { self->RunApplier(*region); });
   }
   if (config.role == ServeRole::kAll) {
-    CMO_ASSIGN_OR_RETURN(
-        s->control_,
-        ControlLoop::Create(
-            dir, kafka, clock, config.control,
-            [self](const Transition& t) {
-              std::lock_guard<std::mutex> lock(self->mu_);
-              self->transitions_.push_back(t);
-            },
-            [self]() -> std::optional<absl::Duration> {
-              // The worst region's p99 (apply time - commit time) over its recent changes.
-              std::optional<absl::Duration> worst;
-              for (const RegionStatus& r : self->regions()) {
-                if (r.applier.applied == 0) continue;
-                const absl::Duration p99 = absl::Milliseconds(r.applier.lag_p99_ms);
-                if (!worst.has_value() || p99 > *worst) worst = p99;
-              }
-              return worst;
-            }));
+    CMO_ASSIGN_OR_RETURN(s->control_, ControlLoop::Create(
+                                          dir, kafka, clock, config.control,
+                                          [self](const Transition& t) {
+                                            std::lock_guard<std::mutex> lock(self->mu_);
+                                            self->transitions_.push_back(t);
+                                          },
+                                          [self]() -> std::optional<absl::Duration> {
+                                            // The worst region's p99 (apply time - commit time)
+                                            // over its recent changes.
+                                            std::optional<absl::Duration> worst;
+                                            for (const RegionStatus& r : self->regions()) {
+                                              if (r.applier.applied == 0) continue;
+                                              const absl::Duration p99 =
+                                                  absl::Milliseconds(r.applier.lag_p99_ms);
+                                              if (!worst.has_value() || p99 > *worst) worst = p99;
+                                            }
+                                            return worst;
+                                          }));
     s->threads_.emplace_back([self] {
       if (absl::Status st = self->control_->Run(); !st.ok()) self->Fail(st);
     });
@@ -504,10 +503,10 @@ void Server::RunReconciler() {
           if (!job.ok() && flagged.insert(region + "/" + domain).second) {
             CMO_RETURN_IF_ERROR(
                 state->flags
-                    ->RecordEvent(base::StrCat("reconcile:", region),
-                                  {"reconciler", std::string(job.status().message()),
-                                   "resync_needed", false},
-                                  nullptr, {{"region", region}, {"domain", domain}})
+                    ->RecordEvent(
+                        base::StrCat("reconcile:", region),
+                        {"reconciler", std::string(job.status().message()), "resync_needed", false},
+                        nullptr, {{"region", region}, {"domain", domain}})
                     .status());
           }
         }
