@@ -168,6 +168,15 @@ absl::Status KafkaProducer::Produce(const std::string& topic, int32_t partition,
   const rd_kafka_resp_err_t err =
       error == nullptr ? RD_KAFKA_RESP_ERR_NO_ERROR : rd_kafka_error_code(error);
   if (error != nullptr) rd_kafka_error_destroy(error);
+  if (err == RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC || err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
+    // A topic created a moment ago is unknown to this producer until its metadata reaches the
+    // brokers it asks (seconds on a three-broker cluster): ask again now (so the next attempt
+    // sees it) and have the caller retry, rather than give up on it.
+    CountPartitions(impl_->rk, topic, 1000).IgnoreError();
+    return absl::UnavailableError(StrCat("produce to ", topic,
+                                         ": not in this producer's metadata yet (",
+                                         rd_kafka_err2str(err), ")"));
+  }
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(err, StrCat("produce to ", topic));
   return absl::OkStatus();
 }

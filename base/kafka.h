@@ -67,7 +67,7 @@ class KafkaProducer {
   ~KafkaProducer();
 
   // Queues a message; partition -1 lets the partitioner pick by key. kUnavailable when the
-  // local queue is full (poll and retry).
+  // local queue is full (poll and retry) or the topic is not in this producer's metadata yet.
   absl::Status Produce(const std::string& topic, int32_t partition, std::string_view key,
                        std::string_view value, uint64_t opaque);
   // Serves delivery reports; returns how many were served.

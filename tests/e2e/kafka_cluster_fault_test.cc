@@ -186,6 +186,15 @@ TEST_F(KafkaClusterFaultTest, BrokerFaultsAndRebalancesUnderLoadLoseNothing) {
     while (writer.ReadLine().has_value()) {
     }
   });
+  // However the test ends (an assertion returns early), the writer stops and its reader ends.
+  struct StopWriter {
+    Child& writer;
+    std::thread& drain;
+    ~StopWriter() {
+      writer.Kill(SIGTERM);
+      if (drain.joinable()) drain.join();
+    }
+  } stop_writer{writer, drain};
   ASSERT_TRUE(
       WaitFor([&] { return std::filesystem::exists(State() + "/replica-us-east.db"); }, 60s));
   LagProbe probe(State());
@@ -241,7 +250,6 @@ TEST_F(KafkaClusterFaultTest, BrokerFaultsAndRebalancesUnderLoadLoseNothing) {
   Report("applier_leaves", began, probe);
 
   writer.Kill(SIGTERM);
-  writer.Wait();
   drain.join();
   ASSERT_TRUE(
       WaitFor([&] { return ::cmo::testing::Converged(State(), kRegions, kDomains); }, 120s, 250ms))
