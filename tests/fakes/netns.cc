@@ -10,8 +10,13 @@
 namespace cmo::testing {
 namespace {
 
-absl::Status Ip(const std::vector<std::string>& args) {
-  std::vector<std::string> argv = {"/usr/sbin/ip"};
+// `ip ARGS`, inside network namespace `netns` when set. Entered with nsenter --net, not
+// `ip -n`: that also makes a mount namespace and remounts /, which fails where / is not a mount
+// point (a chroot such as the fresh-machine check's).
+absl::Status Ip(const std::vector<std::string>& args, const std::string& netns = "") {
+  std::vector<std::string> argv;
+  if (!netns.empty()) argv = {"/usr/bin/nsenter", "--net=/var/run/netns/" + netns};
+  argv.push_back("/usr/sbin/ip");
   argv.insert(argv.end(), args.begin(), args.end());
   const RunResult r = Run(argv);
   if (r.exit_code != 0) {
@@ -47,11 +52,15 @@ absl::StatusOr<std::unique_ptr<NetNamespace>> NetNamespace::Create(const std::st
            {"link", "set", peer, "netns", ns->name_},
            {"addr", "add", ns->root_ip_ + "/24", "dev", ns->veth_},
            {"link", "set", ns->veth_, "up"},
-           {"-n", ns->name_, "addr", "add", ns->host_ip_ + "/24", "dev", peer},
-           {"-n", ns->name_, "link", "set", peer, "up"},
-           {"-n", ns->name_, "link", "set", "lo", "up"},
        }) {
     if (absl::Status s = Ip(args); !s.ok()) return s;
+  }
+  for (const auto& args : std::vector<std::vector<std::string>>{
+           {"addr", "add", ns->host_ip_ + "/24", "dev", peer},
+           {"link", "set", peer, "up"},
+           {"link", "set", "lo", "up"},
+       }) {
+    if (absl::Status s = Ip(args, ns->name_); !s.ok()) return s;
   }
   return ns;
 }

@@ -25,7 +25,9 @@ class NetNamespace {
   const std::string& host_ip() const { return host_ip_; }  // the namespace's address
   const std::string& root_ip() const { return root_ip_; }  // ours, as seen from it
   // argv prefix that runs a command inside the namespace.
-  std::vector<std::string> Exec() const { return {"/usr/sbin/ip", "netns", "exec", name_}; }
+  std::vector<std::string> Exec() const {
+    return {"/usr/bin/nsenter", "--net=/var/run/netns/" + name_};
+  }
 
  private:
   NetNamespace() = default;
