@@ -327,22 +327,6 @@ absl::StatusOr<std::vector<uint64_t>> PgDigests(base::PgConnection& db, std::str
   return out;
 }
 
-absl::StatusOr<std::vector<Row>> PgRowsInBucket(base::PgConnection& db, std::string_view domain,
-                                                uint32_t bucket) {
-  CMO_ASSIGN_OR_RETURN(
-      base::PgResult r,
-      db.Exec(base::StrCat("SELECT ", kRowColumns,
-                           " FROM rows WHERE domain = $1 AND bucket = $2 ORDER BY key"),
-              {std::string(domain), std::to_string(bucket)}));
-  std::vector<Row> out;
-  out.reserve(static_cast<size_t>(r.rows()));
-  for (int i = 0; i < r.rows(); ++i) {
-    CMO_ASSIGN_OR_RETURN(Row row, ReadRow(r, i, domain));
-    out.push_back(std::move(row));
-  }
-  return out;
-}
-
 absl::StatusOr<std::vector<Row>> PgRowsInBuckets(base::PgConnection& db, std::string_view domain,
                                                  std::span<const uint32_t> buckets) {
   PgArray list;
@@ -360,6 +344,11 @@ absl::StatusOr<std::vector<Row>> PgRowsInBuckets(base::PgConnection& db, std::st
     out.push_back(std::move(row));
   }
   return out;
+}
+
+absl::StatusOr<std::vector<Row>> PgRowsInBucket(base::PgConnection& db, std::string_view domain,
+                                                uint32_t bucket) {
+  return PgRowsInBuckets(db, domain, std::span<const uint32_t>(&bucket, 1));
 }
 
 absl::Status PgScan(base::PgConnection& db, std::string_view domain,
