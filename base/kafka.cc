@@ -214,8 +214,8 @@ KafkaConsumer::~KafkaConsumer() = default;
 
 absl::StatusOr<std::unique_ptr<KafkaConsumer>> KafkaConsumer::Create(const KafkaConfig& given) {
   auto impl = std::make_unique<Impl>();
-  // Positions are always assigned explicitly and kept by their owners, never by the group;
-  // librdkafka still wants a group id for assign().
+  // Positions are kept by their owners, never committed to the group (also in group mode,
+  // Subscribe); librdkafka still wants a group id, for assign() too.
   KafkaConfig config = given;
   config.emplace("group.id", "cmo-reader");
   config.emplace("enable.auto.commit", "false");
