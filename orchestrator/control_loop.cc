@@ -131,11 +131,7 @@ absl::Status ControlLoop::Run() {
     const absl::Time now = clock_.Now();
     if (now >= next_eval) {
       next_eval = now + options_.evaluate_every;
-      if (lag_) {
-        if (std::optional<absl::Duration> p99 = lag_(); p99.has_value()) {
-          controller_->SetReplicationLagP99(*p99);
-        }
-      }
+      controller_->SetReplicationLagP99(lag_ ? lag_() : std::nullopt);
       CMO_ASSIGN_OR_RETURN(std::vector<Transition> transitions, controller_->Evaluate());
       {
         std::lock_guard<std::mutex> lock(mu_);

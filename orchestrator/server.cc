@@ -15,6 +15,7 @@
 #include "reconcile/reconcile_job.h"
 #include "shadow/change_event.h"
 #include "shadow/deployment_stores.h"
+#include "orchestrator/budget/replication_lag.h"
 #include "shadow/flag_source.h"
 #include "shadow/telemetry.h"
 #include "store/store_url.h"
@@ -297,17 +298,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
                                             std::lock_guard<std::mutex> lock(self->mu_);
                                             self->transitions_.push_back(t);
                                           },
-                                          [self]() -> std::optional<absl::Duration> {
-                                            // The worst region's p99 (apply time - commit time)
-                                            // over its recent changes.
-                                            std::optional<absl::Duration> worst;
+                                          [self, started = clock.Now()] {
+                                            std::vector<shadow::ApplierMetrics> m;
                                             for (const RegionStatus& r : self->regions()) {
-                                              if (r.applier.applied == 0) continue;
-                                              const absl::Duration p99 =
-                                                  absl::Milliseconds(r.applier.lag_p99_ms);
-                                              if (!worst.has_value() || p99 > *worst) worst = p99;
+                                              m.push_back(r.applier);
                                             }
-                                            return worst;
+                                            return ReplicationLagNow(
+                                                m, self->clock_.Now(), started,
+                                                shadow::RelayOptions().idle_heartbeat_interval);
                                           }));
     s->threads_.emplace_back([self] {
       if (absl::Status st = self->control_->Run(); !st.ok()) self->Fail(st);

@@ -7,6 +7,16 @@
 #include "shadow/change_event.h"
 
 namespace cmo::shadow {
+namespace {
+
+struct Heartbeat {
+  std::string topic;
+  int32_t partition;
+  int64_t lsn;
+  absl::Time sent;
+};
+
+}  // namespace
 
 Applier::Applier(store::ReplicaStore& replica, const base::Clock& clock, ApplierOptions options,
                  OnLogLoss on_log_loss)
@@ -87,7 +97,10 @@ absl::StatusOr<std::vector<base::TopicPartitionOffset>> Applier::PositionsFor(
   for (const base::TopicPartitionOffset& given : partitions) {
     int64_t next = base::kOffsetBeginning;
     for (const store::PartitionProgress& s : stored) {
-      if (s.topic == given.topic && s.partition == given.partition) next = s.next_offset;
+      if (s.topic == given.topic && s.partition == given.partition) {
+        next = s.next_offset;
+        applied_lsn_[{s.topic, s.partition}] = s.max_lsn;
+      }
     }
     if (next >= 0) {
       auto marks = consumer_->Watermarks(given.topic, given.partition, 2000);
@@ -116,13 +129,14 @@ absl::Status Applier::Reassign() {
   return consumer_->Assign(positions);
 }
 
-void Applier::RecordLag(absl::Duration lag) {
-  const double ms = absl::ToDoubleMilliseconds(lag);
-  if (lag_ms_.size() < static_cast<size_t>(options_.lag_samples)) {
-    lag_ms_.push_back(ms);
-  } else {
-    lag_ms_[lag_next_] = ms;
-    lag_next_ = (lag_next_ + 1) % lag_ms_.size();
+void Applier::RecordLag(absl::Time now, absl::Duration lag) {
+  lag_ms_.emplace_back(now, absl::ToDoubleMilliseconds(lag));
+  while (lag_ms_.size() > static_cast<size_t>(options_.lag_samples)) lag_ms_.pop_front();
+}
+
+void Applier::PruneLag(absl::Time now) {
+  while (!lag_ms_.empty() && lag_ms_.front().first < now - options_.lag_window) {
+    lag_ms_.pop_front();
   }
 }
 
@@ -153,6 +167,8 @@ absl::Status Applier::Step(int timeout_ms) {
     for (base::KafkaMessage& m : *more) messages.push_back(std::move(m));
   }
   std::vector<store::Row> rows;
+  std::vector<std::pair<std::string, int32_t>> row_partitions;  // of rows[i]
+  std::vector<Heartbeat> heartbeats;
   std::map<std::pair<std::string, int32_t>, store::PartitionProgress> progress;
   for (const base::KafkaMessage& m : messages) {
     store::PartitionProgress& p = progress[{m.topic, m.partition}];
@@ -174,9 +190,11 @@ absl::Status Applier::Step(int timeout_ms) {
     p.max_lsn = std::max(p.max_lsn, e->row.lsn);
     if (e->heartbeat) {
       ++metrics_.heartbeats;
+      heartbeats.push_back({m.topic, m.partition, e->row.lsn, e->sent});
     } else {
       e->row.kafka_offset = m.offset;
       rows.push_back(std::move(e->row));
+      row_partitions.emplace_back(m.topic, m.partition);
     }
   }
   if (options_.simulated_delay > absl::ZeroDuration() && !rows.empty()) {
@@ -194,7 +212,28 @@ absl::Status Applier::Step(int timeout_ms) {
   metrics_.transactions += stats.applied > 0 ? 1 : 0;
   metrics_.stale += stats.stale;
   const absl::Time now = clock_.Now();
-  for (const store::Row& r : rows) RecordLag(now - r.commit_time);
+  // Only changes applied for the first time are lag; a redelivery (the relay re-publishing
+  // after a lost log, at-least-once delivery) carries a commit time from long ago.
+  std::optional<absl::Time> caught_up = metrics_.caught_up_to;
+  auto prove = [&](absl::Time t) {
+    if (!caught_up.has_value() || t > *caught_up) caught_up = t;
+  };
+  for (size_t i = 0; i < rows.size(); ++i) {
+    if (rows[i].lsn <= applied_lsn_[row_partitions[i]]) continue;
+    RecordLag(now, now - rows[i].commit_time);
+    prove(rows[i].commit_time);
+  }
+  // A heartbeat is a promise that every change of its partition up to the primary's last LSN
+  // at `sent` came before it: once it is applied, the partition is caught up to `sent`. Only
+  // one that is not older than what the partition already applied proves anything now.
+  for (const Heartbeat& h : heartbeats) {
+    if (h.lsn >= applied_lsn_[{h.topic, h.partition}]) prove(h.sent);
+  }
+  for (const auto& [tp, p] : progress) {
+    int64_t& applied = applied_lsn_[tp];
+    applied = std::max(applied, p.max_lsn);
+  }
+  metrics_.caught_up_to = caught_up;
   return absl::OkStatus();
 }
 
@@ -220,11 +259,16 @@ absl::StatusOr<int64_t> Applier::Watermark() {
 ApplierMetrics Applier::metrics() {
   auto w = Watermark();
   if (w.ok()) metrics_.watermark = *w;
+  PruneLag(clock_.Now());
+  metrics_.lag_samples = static_cast<int64_t>(lag_ms_.size());
+  metrics_.lag_p50_ms = metrics_.lag_p95_ms = metrics_.lag_p99_ms = 0;
   if (!lag_ms_.empty()) {
     // Three selections instead of a sort: this runs on every status read (the control loop
     // reads it ten times a second), over up to lag_samples values. Ascending quantiles, so
     // each selection only searches what lies above the one before.
-    std::vector<double> v = lag_ms_;
+    std::vector<double> v;
+    v.reserve(lag_ms_.size());
+    for (const auto& [at, ms] : lag_ms_) v.push_back(ms);
     auto at = [&, from = v.begin()](double q) mutable {
       auto nth = v.begin() + static_cast<std::ptrdiff_t>(q * static_cast<double>(v.size() - 1));
       std::nth_element(from, nth, v.end());

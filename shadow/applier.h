@@ -5,9 +5,11 @@
 #define CMO_SHADOW_APPLIER_H_
 
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -31,7 +33,11 @@ struct ApplierOptions {
   // backlog's lag is far above this anyway. A caught-up applier lingers only `linger`.
   absl::Duration linger_when_behind = absl::Milliseconds(50);
   absl::Duration topic_refresh = absl::Seconds(1);
-  int lag_samples = 20'000;  // the window replication-lag percentiles are computed over
+  // Replication-lag percentiles are over the changes applied in the last `lag_window`, at most
+  // `lag_samples` of them: an older measurement describes a state that is over (a restart must
+  // not judge the present on the lag of a backlog drained minutes ago).
+  int lag_samples = 20'000;
+  absl::Duration lag_window = absl::Seconds(60);
   // Holds each batch until its oldest change is this old: a long inter-region link, for
   // demos and lag tests. Zero in production.
   absl::Duration simulated_delay = absl::ZeroDuration();
@@ -60,8 +66,14 @@ struct ApplierMetrics {
   int64_t log_resets = 0;   // times the stored position was past the log (log lost)
   int64_t refused = 0;      // forged or implausible events (unsigned heartbeat, LSN > primary's)
   int64_t watermark = 0;
-  // apply time - commit time, over the last `lag_samples` changes
+  // apply time - commit time of the changes applied in the last `lag_window` (0 when none:
+  // see lag_samples); changes delivered again (already applied) are not lag.
   double lag_p50_ms = 0, lag_p95_ms = 0, lag_p99_ms = 0;
+  int64_t lag_samples = 0;
+  // The newest moment the replica is known to have caught up to: the commit time of the newest
+  // change or the send time of the newest heartbeat applied. The relay sends a heartbeat even
+  // when idle, so how far this falls behind the clock is the lag when nothing is written.
+  std::optional<absl::Time> caught_up_to;
 };
 
 // How long Step() waits to fill a batch whose first poll brought `polled` messages.
@@ -97,7 +109,8 @@ class Applier {
   // when that position is outside it (counted in log_resets; on_log_loss is called).
   absl::StatusOr<std::vector<base::TopicPartitionOffset>> PositionsFor(
       const std::vector<base::TopicPartitionOffset>& partitions);
-  void RecordLag(absl::Duration lag);
+  void RecordLag(absl::Time now, absl::Duration lag);
+  void PruneLag(absl::Time now);
   // Whether an event of `lsn` (`signed_ok`: a heartbeat's signature held) may be applied.
   absl::StatusOr<bool> Plausible(bool heartbeat, bool signed_ok, int64_t lsn);
 
@@ -108,8 +121,10 @@ class Applier {
   OnLogLoss on_log_loss_;
   std::map<std::string, int> topics_;  // assigned change topics -> partitions
   absl::Time last_refresh_ = absl::InfinitePast();
-  std::vector<double> lag_ms_;  // ring buffer
-  size_t lag_next_ = 0;
+  std::deque<std::pair<absl::Time, double>> lag_ms_;  // (applied at, lag), oldest first
+  // Per partition: the highest LSN applied (from the replica at assignment, then as applied).
+  // A change at or below it is a redelivery, whose commit time says nothing about lag now.
+  std::map<std::pair<std::string, int32_t>, int64_t> applied_lsn_;
   ApplierMetrics metrics_;
   int64_t lsn_ceiling_ = 0;  // the primary's last LSN when last asked
 };

@@ -55,8 +55,10 @@ class BudgetController {
       OnRecover on_recover = nullptr);
 
   void Ingest(const shadow::TelemetryWindow& window);
-  // Replication lag p99 measured by the control service's appliers (all regions' worst).
-  void SetReplicationLagP99(absl::Duration p99) { lag_p99_ = p99; }
+  // Replication lag measured by the control service's appliers (all regions' worst), set
+  // before every Evaluate(); nullopt (no evidence) clears the last one: a stale figure is not
+  // an observation.
+  void SetReplicationLagP99(std::optional<absl::Duration> p99) { lag_p99_ = p99; }
 
   // Evaluates every op that has an eventual path to lose (stage shadow or later) or a breaker
   // that is not closed; returns the transitions applied.

@@ -6,6 +6,7 @@
 #include "migrations/plan_parser.h"
 #include "migrations/plan_store.h"
 #include "orchestrator/budget/budget_controller.h"
+#include "orchestrator/budget/replication_lag.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/temp_dir.h"
 #include "tests/status_matchers.h"
@@ -252,6 +253,55 @@ TEST_F(BudgetControllerTest, GatesOnSampleCountAndLagGetTheirMetrics) {
   ASSERT_THAT(lag, IsOk());
   ASSERT_TRUE(lag->has_value()) << "a `replication_lag_p99 < X` gate would never pass";
   EXPECT_EQ((*lag)->first, 140);
+}
+
+TEST_F(BudgetControllerTest, ALagReadingThatStopsIsNotKept) {
+  AddRampedOp();
+  controller_->SetReplicationLagP99(absl::Seconds(600));  // one stale figure...
+  controller_->SetReplicationLagP99(std::nullopt);         // ...then no evidence
+  for (int i = 0; i < 8; ++i) {
+    clock_.Advance(absl::Milliseconds(250));
+    Telemetry(300, 0);
+    EXPECT_TRUE(Evaluate().empty());
+  }
+  EXPECT_EQ(flags_->Get("comment.read")->breaker, BreakerState::kClosed);
+  auto lag = plans_->GetMetric("comment.read", migrations::Metric::kReplicationLagP99);
+  ASSERT_THAT(lag, IsOk());
+  EXPECT_FALSE(lag->has_value());
+}
+
+shadow::ApplierMetrics Applied(int64_t samples, double p99_ms, std::optional<absl::Time> proof) {
+  shadow::ApplierMetrics m;
+  m.lag_samples = samples;
+  m.lag_p99_ms = p99_ms;
+  m.caught_up_to = proof;
+  return m;
+}
+
+TEST(ReplicationLagTest, IdleWithHeartbeatsIsCaughtUpAndAnOutageGrows) {
+  const absl::Duration gap = absl::Seconds(10);
+  const absl::Time started = kT0 - absl::Hours(1);
+  // Idle: no change in the window, the last heartbeat 4 s ago (they come every 10 s).
+  EXPECT_EQ(ReplicationLagNow({Applied(0, 0, kT0 - absl::Seconds(4))}, kT0, started, gap),
+            absl::ZeroDuration());
+  // Traffic: the p99 of the window's changes.
+  EXPECT_EQ(ReplicationLagNow({Applied(500, 80, kT0)}, kT0, started, gap), absl::Milliseconds(80));
+  // Heartbeats stopped 70 s ago (broker, relay or replica down while idle): 60 s behind.
+  EXPECT_EQ(ReplicationLagNow({Applied(0, 0, kT0 - absl::Seconds(70))}, kT0, started, gap),
+            absl::Seconds(60));
+  // The worst region counts.
+  EXPECT_EQ(ReplicationLagNow({Applied(500, 80, kT0), Applied(0, 0, kT0 - absl::Seconds(30))},
+                              kT0, started, gap),
+            absl::Seconds(20));
+}
+
+TEST(ReplicationLagTest, NothingProvedYetIsNoDataThenBehindSinceStart) {
+  const absl::Duration gap = absl::Seconds(10);
+  EXPECT_EQ(ReplicationLagNow({Applied(0, 0, std::nullopt)}, kT0, kT0 - absl::Seconds(3), gap),
+            std::nullopt);
+  EXPECT_EQ(ReplicationLagNow({}, kT0, kT0 - absl::Hours(1), gap), std::nullopt);
+  EXPECT_EQ(ReplicationLagNow({Applied(0, 0, std::nullopt)}, kT0, kT0 - absl::Seconds(45), gap),
+            absl::Seconds(35));
 }
 
 TEST_F(BudgetControllerTest, ABurstTripsTheBreakerWithTheMeasuredValuesInTheAudit) {

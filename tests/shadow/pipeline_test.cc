@@ -2,6 +2,7 @@
 // faults: on librdkafka's mock cluster, and (built with CMO_KAFKA_REAL, label kafka-real) on
 // a real broker of each test's own. Every test ends with each replica equal to the primary,
 // row by row and digest by digest.
+#include <atomic>
 #include <chrono>
 #include <memory>
 
@@ -21,6 +22,17 @@ namespace cmo::shadow {
 namespace {
 
 constexpr int kPartitions = 4;
+
+// The real clock moved on by an offset the test sets: "ten minutes later" without waiting.
+class ShiftedClock final : public base::Clock {
+ public:
+  absl::Time Now() const override { return absl::Now() + absl::Milliseconds(offset_ms_.load()); }
+  void SleepFor(absl::Duration d) const override { absl::SleepFor(d); }
+  void Shift(absl::Duration d) { offset_ms_ += absl::ToInt64Milliseconds(d); }
+
+ private:
+  std::atomic<int64_t> offset_ms_{0};
+};
 
 enum class Kafka { kEmbedded, kReal };
 void PrintTo(Kafka k, std::ostream* os) { *os << (k == Kafka::kReal ? "real" : "embedded"); }
@@ -78,7 +90,7 @@ class PipelineTest : public ::testing::TestWithParam<Kafka> {
     const base::KafkaConfig kafka = {{"bootstrap.servers", bootstrap_}, {"log_level", "0"}};
     for (size_t i = 0; i < replicas_.size(); ++i) {
       auto a =
-          Applier::Create(*replicas_[i], kafka, base::SystemClock(),
+          Applier::Create(*replicas_[i], kafka, clock_,
                           {.region = i == 0 ? "eu-west" : "us-east"}, [this] { log_lost_ = true; });
       ASSERT_TRUE(a.ok()) << a.status();
       appliers_.push_back(*std::move(a));
@@ -86,9 +98,9 @@ class PipelineTest : public ::testing::TestWithParam<Kafka> {
     auto relay = OutboxRelay::Create(
         *primary_, kafka, [](const std::string&) -> absl::StatusOr<int> { return kPartitions; },
         [this](const std::map<std::string, int>&) -> absl::StatusOr<int64_t> {
-          return MinApplied();
+          return forget_applied_ ? 0 : MinApplied();
         },
-        base::SystemClock());
+        clock_);
     ASSERT_TRUE(relay.ok()) << relay.status();
     relay_ = *std::move(relay);
   }
@@ -163,6 +175,8 @@ class PipelineTest : public ::testing::TestWithParam<Kafka> {
   std::unique_ptr<OutboxRelay> relay_;
   std::vector<std::unique_ptr<Applier>> appliers_;
   bool log_lost_ = false;
+  ShiftedClock clock_;  // the relay's and appliers' (the primary stamps commits on the real one)
+  bool forget_applied_ = false;  // the relay cannot learn what was applied: re-publish it all
 };
 
 TEST_P(PipelineTest, EveryWriteReachesEveryRegion) {
@@ -238,6 +252,44 @@ TEST_P(PipelineTest, RepublishedChangesHaveNoDoubleEffect) {
     const ApplierMetrics m = a->metrics();
     EXPECT_EQ(m.applied, 1000);  // changes to the same key may coalesce, never double
     EXPECT_GE(m.stale, 1000);    // every duplicate seen and ignored
+  }
+}
+
+// `cmo serve` restarted on an idle deployment ten minutes after the last write once opened
+// three breakers: the changes re-published at start carried ten-minute-old commit times and
+// were counted as replication lag. Only first deliveries within the lag window are lag; an
+// idle replica's lag comes from the heartbeats it applies.
+TEST_P(EmbeddedPipelineTest, OnlyRecentFirstDeliveriesAreLag) {
+  Write(500, 300, 4);
+  ASSERT_TRUE(Converge(std::chrono::seconds(60)));
+  for (auto& a : appliers_) EXPECT_GT(a->metrics().lag_samples, 0);
+  clock_.Shift(absl::Minutes(2));  // past the 60 s lag window, nothing new applied
+  for (auto& a : appliers_) {
+    const ApplierMetrics m = a->metrics();
+    EXPECT_EQ(m.lag_samples, 0);
+    EXPECT_EQ(m.lag_p99_ms, 0);
+    EXPECT_TRUE(m.caught_up_to.has_value());
+  }
+  clock_.Shift(absl::Minutes(8));
+  StartKafka();  // the restart: new relay and appliers, an empty embedded log
+  forget_applied_ = true;
+  ASSERT_TRUE(relay_->RequestRepublish().ok());
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  auto settled = [&] {
+    for (auto& a : appliers_) {
+      const ApplierMetrics m = a->metrics();
+      if (m.stale < 300 || !m.caught_up_to.has_value()) return false;
+    }
+    return true;
+  };
+  while (!settled() && std::chrono::steady_clock::now() < deadline) Step();
+  ASSERT_TRUE(settled());
+  for (auto& a : appliers_) {
+    const ApplierMetrics m = a->metrics();
+    EXPECT_EQ(m.applied, 0);
+    EXPECT_EQ(m.lag_samples, 0) << "redelivered changes counted as lag: p99 " << m.lag_p99_ms;
+    // Caught up to a heartbeat sent a moment ago, not to the ten-minute-old commits.
+    EXPECT_GT(*m.caught_up_to, clock_.Now() - absl::Seconds(5));
   }
 }
 
