@@ -1,5 +1,7 @@
 #include "flags/transitions.h"
 
+#include <algorithm>
+
 #include "base/strings.h"
 #include "base/units.h"
 
@@ -14,11 +16,40 @@ absl::Status CriticalError(const Flag& f, std::string_view verb) {
 
 }  // namespace
 
+int32_t NextStandardBp(int32_t from_bp) {
+  for (int32_t bp : {100, 500, 1000, 2500, 5000}) {
+    if (from_bp < bp) return bp;
+  }
+  return base::kMaxBasisPoints;
+}
+
+int32_t StagedEventualBp(const Flag& f) {
+  if (f.op_class == OpClass::kCritical) return 0;
+  if (f.stage == Stage::kRamp) return f.ramp_bp;
+  return f.stage == Stage::kEventual ? base::kMaxBasisPoints : 0;
+}
+
+int32_t StepLimitBp(int32_t from_bp, std::optional<int32_t> max_step_bp) {
+  if (!max_step_bp.has_value()) return NextStandardBp(from_bp);
+  return std::min(base::kMaxBasisPoints, from_bp + *max_step_bp);
+}
+
 absl::Status Advance(Flag& f, const AdvanceOptions& o) {
   if (f.op_class == OpClass::kCritical) return CriticalError(f, "advanced");
   if (f.stage == Stage::kEventual) {
     return absl::InvalidArgumentError(base::StrCat(
         "op ", f.op, " is already eventual, the final stage; use rollback to go back"));
+  }
+  if (f.stage == Stage::kRamp && f.ramp_bp < base::kMaxBasisPoints) {
+    // Never from a partial ramp straight to everyone: the next standard percent first.
+    if (o.ramp_to_bp.has_value() || o.shadow_sample_bp.has_value()) {
+      return absl::InvalidArgumentError(base::StrCat(
+          "op ", f.op, " is ramping (", base::FormatBp(f.ramp_bp), "); `advance` takes it to the "
+          "next standard percent (", base::FormatBp(NextStandardBp(f.ramp_bp)), ") — drop "
+          "--to/--sample, or use `cmo ramp ", f.op, " --to PERCENT`"));
+    }
+    f.ramp_bp = NextStandardBp(f.ramp_bp);
+    return absl::OkStatus();
   }
   const Stage next = static_cast<Stage>(static_cast<int>(f.stage) + 1);
   if (o.ramp_to_bp.has_value() && next != Stage::kRamp) {

@@ -21,9 +21,23 @@ struct AdvanceOptions {
   std::optional<int32_t> shadow_sample_bp;  // only when advancing into shadow
 };
 
-// strong → dual_write → shadow → ramp (at 1% or ramp_to) → eventual. kInvalidArgument with the
+// strong → dual_write → shadow → ramp (at 1% or ramp_to) → the next standard percent, up to
+// 100% → eventual. kInvalidArgument with the
 // fix when the move is not legal (critical op, already eventual, option for another stage).
 absl::Status Advance(Flag& flag, const AdvanceOptions& options);
+
+// The standard percents an unconfirmed operator command climbs by: 1, 5, 10, 25, 50, 100%.
+// The next one above `from_bp` (100% at and above 50%).
+int32_t NextStandardBp(int32_t from_bp);
+
+// The eventual share the flag's stage gives, before any breaker (what it returns to once a
+// breaker closes).
+int32_t StagedEventualBp(const Flag& flag);
+
+// The largest eventual share one operator command may give an op staged at `from_bp` without
+// confirmation: the next standard percent, or `from_bp + max_step_bp` when a step size is
+// configured (`cmo settings set max_step`).
+int32_t StepLimitBp(int32_t from_bp, std::optional<int32_t> max_step_bp);
 
 // Sets the eventual share. Legal from shadow (enters ramp) and ramp; lowering is allowed and
 // moves the highest buckets (most recently added subjects) back first.

@@ -10,7 +10,7 @@ namespace cmo::migrations {
 
 std::vector<std::string_view> MetricNames() {
   std::vector<std::string_view> out;
-  for (int m = 0; m <= static_cast<int>(Metric::kShadowSamples); ++m) {
+  for (int m = 0; m <= static_cast<int>(Metric::kTelemetryWindows); ++m) {
     out.push_back(MetricName(static_cast<Metric>(m)));
   }
   return out;

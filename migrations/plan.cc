@@ -42,9 +42,9 @@ const Budget* Plan::BudgetFor(const PlanOp& op) const {
 }
 
 namespace {
-constexpr std::array<std::string_view, 6> kMetricNames = {
-    "stale_read_ratio",   "divergence_ratio", "replication_lag_p99",
-    "session_violations", "fallback_ratio",   "shadow_samples"};
+constexpr std::array<std::string_view, 7> kMetricNames = {
+    "stale_read_ratio",   "divergence_ratio", "replication_lag_p99", "session_violations",
+    "fallback_ratio",     "shadow_samples",   "telemetry_windows"};
 }  // namespace
 
 std::string_view MetricName(Metric m) { return kMetricNames[static_cast<size_t>(m)]; }
@@ -55,6 +55,7 @@ MetricUnit UnitOf(Metric m) {
       return MetricUnit::kDuration;
     case Metric::kSessionViolations:
     case Metric::kShadowSamples:
+    case Metric::kTelemetryWindows:
       return MetricUnit::kCount;
     default:
       return MetricUnit::kRatio;

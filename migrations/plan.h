@@ -32,6 +32,7 @@ enum class Metric {
   kSessionViolations,
   kFallbackRatio,
   kShadowSamples,
+  kTelemetryWindows,  // clients' telemetry windows in the short window: is anyone watching?
 };
 enum class MetricUnit { kRatio, kDuration, kCount };
 
@@ -75,6 +76,9 @@ struct Phase {
   std::vector<std::string> regions;  // empty: every region
   std::vector<Step> steps;
   RollbackPolicy rollback;
+  // A step that gives an op more eventual share waits for live telemetry from a client of the
+  // op (no evidence is not health). `require_telemetry: false` lets it move unwatched.
+  bool require_telemetry = true;
   Position pos;
 
   // Sum of the step holds: how long the phase takes at best.

@@ -250,10 +250,44 @@ std::vector<GateStatus> PlanExecutor::EvaluateGates(const Step& step, const OpPr
     } else {
       measured = r.measured.has_value() ? FormatMetricValue(g.metric, *r.measured) : "no data";
     }
-    out.push_back({g.text, measured, r.holds});
+    const bool inconclusive = !g.manual && !r.measured.has_value();
+    out.push_back({g.text, measured, r.holds, r.holds ? "pass" : inconclusive ? "inconclusive" : "fail"});
     *all_hold = *all_hold && r.holds;
   }
   return out;
+}
+
+namespace {
+
+int32_t StepEventualBp(const Step& s) {
+  if (s.stage == flags::Stage::kRamp) return s.ramp_bp;
+  return s.stage == flags::Stage::kEventual ? base::kMaxBasisPoints : 0;
+}
+
+// Why gates that do not all hold keep the op where it is, for `cmo plan status`.
+std::string WhyGatesWait(const std::vector<GateStatus>& gates) {
+  std::vector<std::string> failing, inconclusive;
+  for (const GateStatus& g : gates) {
+    if (g.verdict == "fail") failing.push_back(StrCat(g.condition, " (", g.measured, ")"));
+    if (g.verdict == "inconclusive") inconclusive.push_back(g.condition);
+  }
+  std::string out;
+  if (!failing.empty()) out = StrCat("gates not met: ", base::StrJoin(failing, ", "));
+  if (!inconclusive.empty()) {
+    out += StrCat(out.empty() ? "" : "; ", "inconclusive (no fresh data with enough samples): ",
+                  base::StrJoin(inconclusive, ", "));
+  }
+  return out.empty() ? "gates not met" : out;
+}
+
+}  // namespace
+
+bool PlanExecutor::NeedsTelemetry(const Phase& phase, int step, const std::string& op) {
+  if (!phase.require_telemetry || step + 1 >= static_cast<int>(phase.steps.size())) return false;
+  const Step& now = phase.steps[static_cast<size_t>(step)];
+  const Step& next = phase.steps[static_cast<size_t>(step) + 1];
+  if (StepEventualBp(next) <= StepEventualBp(now)) return false;
+  return metrics_.Latest(op, Metric::kTelemetryWindows).value_or(0) <= 0;
 }
 
 absl::StatusOr<std::vector<TickEvent>> PlanExecutor::Tick() {
@@ -308,7 +342,8 @@ absl::StatusOr<std::vector<TickEvent>> PlanExecutor::Tick() {
           p.held_since = now;
           CMO_RETURN_IF_ERROR(plans_.PutProgress(p));
         }
-        if (now - *p.held_since >= step.hold) {
+        // More traffic toward eventual only while someone is watching it.
+        if (now - *p.held_since >= step.hold && !NeedsTelemetry(phase, p.step, op)) {
           CMO_RETURN_IF_ERROR(StartStep(
               plan, phase, p, p.step + 1,
               StrCat("gates held for ", base::HumanDuration(now - *p.held_since)), events));
@@ -352,10 +387,17 @@ absl::StatusOr<std::vector<OpStatus>> PlanExecutor::Status() {
             st.state = "done";
           } else if (st.flag.breaker != flags::BreakerState::kClosed) {
             st.state = StrCat("frozen: breaker ", flags::BreakerStateName(st.flag.breaker));
+          } else if (!all_hold) {
+            st.state = WhyGatesWait(st.gates);
+          } else if (st.held_for >= st.hold && NeedsTelemetry(phase, p->step, op)) {
+            st.state = StrCat(
+                "waiting for live telemetry: no client of ", op, " reported in the last minute, "
+                "and the next step moves traffic toward eventual (no evidence is not health; "
+                "`require_telemetry: false` in the phase, or `cmo pause` and move it by hand, "
+                "to go on unwatched)");
           } else {
-            st.state = all_hold ? StrCat("holding ", base::HumanDuration(st.held_for), " of ",
-                                         base::HumanDuration(st.hold))
-                                : "gates not met";
+            st.state = StrCat("holding ", base::HumanDuration(st.held_for), " of ",
+                              base::HumanDuration(st.hold));
           }
         } else {
           st.state = p->paused             ? StrCat("paused: ", p->pause_reason)

@@ -33,6 +33,9 @@ struct GateStatus {
   std::string condition;
   std::string measured;  // in the gate's units; "no data" when nothing recent was measured
   bool holds = false;
+  // "pass", "fail", or "inconclusive": no fresh measurement with enough samples behind it (a
+  // gate never passes on missing evidence; the Argo Rollouts word).
+  std::string verdict;
 };
 
 struct OpStatus {
@@ -97,6 +100,9 @@ class PlanExecutor {
   absl::Status Pause(OpProgress& progress, std::string reason, const flags::ChangeContext& ctx);
   std::vector<GateStatus> EvaluateGates(const Step& step, const OpProgress& progress,
                                         bool* all_hold);
+  // Whether op's move from `step` to the next waits for live telemetry: the next step gives
+  // more eventual share, the phase requires telemetry, and no client of op reported lately.
+  bool NeedsTelemetry(const Phase& phase, int step, const std::string& op);
 
   flags::FlagStore& flags_;
   PlanStore& plans_;

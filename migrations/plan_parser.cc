@@ -304,7 +304,17 @@ class Parser {
   Phase ReadPhase(const YAML::Node& n) {
     Phase p;
     p.pos = Pos(n);
-    if (!CheckMap(n, "a phase", {"name", "ops", "regions", "steps", "rollback"})) return p;
+    if (!CheckMap(n, "a phase", {"name", "ops", "regions", "steps", "rollback", "require_telemetry"})) {
+      return p;
+    }
+    if (auto text = Scalar(n, "require_telemetry")) {
+      if (*text == "false") {
+        p.require_telemetry = false;
+      } else if (*text != "true") {
+        d_.Add(Pos(n["require_telemetry"]),
+               StrCat("require_telemetry: \"", *text, "\" is not true or false"));
+      }
+    }
     p.name = Scalar(n, "name", true).value_or("");
     p.ops = StringList(n, "ops", true);
     p.regions = StringList(n, "regions");

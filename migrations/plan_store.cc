@@ -20,6 +20,11 @@ CREATE TABLE metrics (
   PRIMARY KEY (op, metric)) STRICT;
 )sql";
 
+// Operator settings of the control plane (`cmo settings`), e.g. max_step.
+constexpr std::string_view kSchemaV2 = R"sql(
+CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
+)sql";
+
 constexpr std::string_view kProgressColumns =
     "SELECT op, plan, phase, step, step_started_ms, held_since_ms, paused, pause_reason, "
     "manual_approved FROM plan_progress";
@@ -55,7 +60,7 @@ nlohmann::json ProgressToJson(const OpProgress& p) {
 }
 
 absl::StatusOr<std::unique_ptr<PlanStore>> PlanStore::Open(base::SqliteDb& db) {
-  CMO_RETURN_IF_ERROR(db.Migrate("migrations", {kSchemaV1}));
+  CMO_RETURN_IF_ERROR(db.Migrate("migrations", {kSchemaV1, kSchemaV2}));
   return std::unique_ptr<PlanStore>(new PlanStore(db));
 }
 
@@ -169,6 +174,25 @@ absl::StatusOr<std::optional<std::pair<int64_t, absl::Time>>> PlanStore::GetMetr
   if (!row) return std::optional<std::pair<int64_t, absl::Time>>();
   return std::optional<std::pair<int64_t, absl::Time>>(
       std::make_pair(s->ColumnInt(0), absl::FromUnixMillis(s->ColumnInt(1))));
+}
+
+absl::StatusOr<std::optional<std::string>> PlanStore::GetSetting(std::string_view name) {
+  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
+                       db_.Prepare("SELECT value FROM settings WHERE name = ?1"));
+  base::Statement::Scope s(*stmt);
+  s->Bind(1, name);
+  CMO_ASSIGN_OR_RETURN(bool row, s->Step());
+  if (!row) return std::optional<std::string>();
+  return std::optional<std::string>(s->ColumnText(0));
+}
+
+absl::Status PlanStore::PutSetting(std::string_view name, std::string_view value) {
+  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
+                       db_.Prepare("INSERT INTO settings (name, value) VALUES (?1, ?2) "
+                                   "ON CONFLICT (name) DO UPDATE SET value = ?2"));
+  base::Statement::Scope s(*stmt);
+  s->Bind(1, name).Bind(2, value);
+  return s->Run();
 }
 
 std::optional<int64_t> StoredMetrics::Latest(std::string_view op, Metric metric) {

@@ -63,6 +63,10 @@ class PlanStore {
   absl::Status PutProgress(const OpProgress& p);
   absl::Status DeleteProgress(std::string_view op);
 
+  // Control-plane settings (`cmo settings`); nullopt: never set (the default applies).
+  absl::StatusOr<std::optional<std::string>> GetSetting(std::string_view name);
+  absl::Status PutSetting(std::string_view name, std::string_view value);
+
   // The latest value of an SLI, as written by the telemetry intake (or an operator with sqlite3).
   absl::Status SetMetric(std::string_view op, Metric metric, int64_t value, absl::Time at);
   absl::StatusOr<std::optional<std::pair<int64_t, absl::Time>>> GetMetric(std::string_view op,

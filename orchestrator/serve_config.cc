@@ -207,7 +207,7 @@ absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path) {
     }
     if (auto s = CheckKeys(path, root,
                            {"state_dir", "listen", "kafka", "primary", "regions", "breaker",
-                            "applier", "message_key_file"},
+                            "applier", "plans", "message_key_file"},
                            "the config");
         !s.ok()) {
       return s;
@@ -258,6 +258,16 @@ absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path) {
     }
     if (const YAML::Node a = root["applier"]) {
       if (auto s = ReadApplier(path, a, config.applier); !s.ok()) return s;
+    }
+    if (const YAML::Node p = root["plans"]) {
+      if (!p.IsMap()) {
+        return absl::InvalidArgumentError(
+            base::StrCat(Where(path, p), "plans must be a mapping, e.g. {evaluate_every: 1s}"));
+      }
+      if (auto s = CheckKeys(path, p, {"evaluate_every"}, "plans"); !s.ok()) return s;
+      const std::pair<const char*, absl::Duration*> fields[] = {
+          {"evaluate_every", &config.executor_every}};
+      if (auto s = ReadDurations(path, p, "plans", fields, /*zero_ok=*/false); !s.ok()) return s;
     }
   } catch (const YAML::BadFile&) {
     return absl::InvalidArgumentError(

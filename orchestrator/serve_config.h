@@ -48,6 +48,8 @@ struct ServeConfig {
   // Budgets and breakers (role all): window overrides (time compression for demos; otherwise
   // each budget's own windows), cooldowns, probe time, evaluation period.
   ControlLoopOptions control;
+  // How often the plan executor (role all) evaluates applied plans' gates and steps.
+  absl::Duration executor_every = absl::Seconds(1);
   // The key ring that signs and verifies snapshots, telemetry and heartbeats
   // (base/message_auth.h); "" = STATE_DIR/message-key, created if missing. Processes of one
   // deployment on different hosts (relay, appliers, control) must share it.
@@ -68,6 +70,7 @@ struct ServeConfig {
 //   breaker: {short_window: 10s, long_window: 2m, cooldown: 30s, max_cooldown: 10m,
 //             probe_for: 30s, evaluate_every: 100ms}     (all optional)
 //   applier: {batch: 10000, linger: 5ms, linger_when_behind: 50ms}   (all optional)
+//   plans: {evaluate_every: 1s}       (how often the plan executor evaluates gates)
 //   message_key_file: /etc/cmo/message-key   (default STATE_DIR/message-key)
 absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path);
 

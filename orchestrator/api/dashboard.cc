@@ -73,12 +73,15 @@ async function refreshOps() {
     cell(tr, f.stage === "shadow" || f.stage === "ramp" ? pct(f.shadow_bp / 100) : "–");
     cell(tr, f.breaker.replace("_", "-"), f.breaker);
     const b = budgets[i];
-    if (b && b.slis) {
-      const burn = Math.max(0, ...b.slis.map((s) => typeof s.burn_short === "number" ? s.burn_short : 1e9));
-      const left = Math.min(...b.slis.map((s) => s.remaining));
+    // Only SLIs with enough fresh evidence count: no data is not health (never "100% left").
+    const known = b && b.slis ? b.slis.filter((s) => s.enough_data) : [];
+    if (known.length > 0) {
+      const burn = Math.max(0, ...known.map((s) => typeof s.burn_short === "number" ? s.burn_short : 1e9));
+      const left = Math.min(...known.map((s) => s.remaining));
       cell(tr, burn >= 1e9 ? "∞" : burn.toFixed(1) + "×", burn >= 1 ? "burn-hot" : "");
       cell(tr, Math.round(left * 100) + "%");
-    } else { cell(tr, "–", "muted"); cell(tr, "–", "muted"); }
+    } else if (b && b.slis) { cell(tr, "no data", "muted"); cell(tr, "no data", "muted"); }
+    else { cell(tr, "–", "muted"); cell(tr, "–", "muted"); }
     const p = steps[f.op];
     cell(tr, p && p.step > 0 ? p.phase + " " + p.step + "/" + p.steps + (p.paused ? " (paused)" : "") : "–");
   });

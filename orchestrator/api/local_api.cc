@@ -59,6 +59,7 @@ absl::StatusOr<nlohmann::json> LocalApi::Call(const ApiCall& call) {
     if (res == "ops") return get ? api_internal::ListOps(c) : api_internal::AddOp(c);
     if (res == "plans") return get ? api_internal::PlanStatus(c) : api_internal::ApplyPlan(c);
     if (res == "audit" && get) return api_internal::Audit(c);
+    if (res == "settings") return get ? api_internal::Settings(c) : api_internal::SetSetting(c);
     if (res == "breakers" && get) return api_internal::Breakers(c);
     if (res == "divergence" && get) return api_internal::Divergence(c);
     if (res == "reconcile") return get ? api_internal::ReconcileJobs(c) : api_internal::Reconcile(c);

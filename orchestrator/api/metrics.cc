@@ -92,6 +92,9 @@ absl::Status RenderControl(ControlState& state, Exposition& m) {
   m.Family("cmo_sli", "gauge", "Consistency SLIs per op and window (unit in the label)");
   m.Family("cmo_budget_burn_rate", "gauge", "Budget burn rate per SLI and window (1 = on budget)");
   m.Family("cmo_budget_remaining_ratio", "gauge", "Share of the consistency budget left");
+  m.Family("cmo_sli_enough_data", "gauge",
+           "1 when the SLI has min_samples of evidence in its short window; 0: no data (its "
+           "value, burn and remaining are not exported)");
   for (const flags::Flag& f : all) {
     CMO_ASSIGN_OR_RETURN(BreakerRecord r, breakers->Get(f.op));
     m.Sample("cmo_breaker_trips", {{"op", f.op}}, static_cast<double>(r.trips));
@@ -102,6 +105,11 @@ absl::Status RenderControl(ControlState& state, Exposition& m) {
     for (const nlohmann::json& s : j["slis"]) {
       const std::string name = s.value("name", "?");
       const std::string unit = s.value("unit", "");
+      // Below min_samples a value is not evidence: no sample at all rather than a healthy-looking
+      // one (a burn of 0 and 100% left), and cmo_sli_enough_data says which.
+      const bool enough = s.value("enough_data", false);
+      m.Sample("cmo_sli_enough_data", {{"op", f.op}, {"sli", name}}, enough ? 1 : 0);
+      if (!enough) continue;
       for (const char* w : {"short", "long"}) {
         if (s.contains(w) && s[w].is_number()) {
           m.Sample("cmo_sli", {{"op", f.op}, {"sli", name}, {"window", w}, {"unit", unit}},

@@ -20,9 +20,11 @@ nlohmann::json ChangeJson(const flags::Change& c) {
   const int32_t from = flags::EffectiveEventualBp(*c.before);
   const int32_t to = flags::EffectiveEventualBp(c.after);
   const std::string direction = to > from ? "to_eventual" : to < from ? "to_strong" : "none";
+  // A dry run changes nothing; `would_change` says whether the real call would.
   return {{"op", c.after.op},
           {"dry_run", c.dry_run},
-          {"changed", c.changed},
+          {"changed", c.changed && !c.dry_run},
+          {"would_change", c.changed},
           {"revision", c.revision},
           {"before", flags::FlagToJson(*c.before)},
           {"after", flags::FlagToJson(c.after)},
@@ -30,16 +32,53 @@ nlohmann::json ChangeJson(const flags::Change& c) {
           {"direction", direction}};
 }
 
+// Applies `edit` to op's flag. A change that gives the op more eventual share than one step
+// allows (MaxStepBp) is refused unless the call says `confirm: true`; a confirmed one says so
+// in its audit entry.
 absl::StatusOr<nlohmann::json> ApplyChange(const Context& c, const std::string& op,
                                            const char* action,
                                            absl::FunctionRef<absl::Status(flags::Flag&)> edit) {
   auto dry_run = BodyBool(c.call, "dry_run");
   if (!dry_run.ok()) return dry_run.status();
+  auto confirm = BodyBool(c.call, "confirm");
+  if (!confirm.ok()) return confirm.status();
+  auto max_step = MaxStepBp(c);
+  if (!max_step.ok()) return max_step.status();
   auto ctx = c.Audit(action, *dry_run);
   if (!ctx.ok()) return ctx.status();
-  auto change = c.state.flags->Update(op, *ctx, edit);
+  bool beyond = false;
+  int32_t limit = 0;
+  auto change = c.state.flags->Update(op, *ctx, [&](flags::Flag& f) -> absl::Status {
+    const int32_t from = flags::StagedEventualBp(f);
+    if (absl::Status s = edit(f); !s.ok()) return s;
+    const int32_t to = flags::StagedEventualBp(f);
+    limit = flags::StepLimitBp(from, *max_step);
+    beyond = to > limit;
+    if (beyond && !*confirm && !*dry_run) {
+      return absl::FailedPreconditionError(base::StrCat(
+          "op ", op, " would go from ", base::FormatBp(from), " to ", base::FormatBp(to),
+          " eventual in one step; one command may take it to ", base::FormatBp(limit),
+          max_step->has_value() ? base::StrCat(" (max_step ", base::FormatBp(**max_step), ")")
+                                : " (the next standard percent of 1/5/10/25/50/100%)",
+          ". Take smaller steps, or repeat with --confirm to move it anyway (audited)"));
+    }
+    return absl::OkStatus();
+  });
   if (!change.ok()) return change.status();
-  return ChangeJson(*change);
+  if (beyond && change->changed && !change->dry_run) {
+    // The audit entry of the change itself carries the operator's reason; this one says that
+    // the step limit was knowingly passed.
+    auto note = c.state.flags->RecordEvent(
+        op, {ctx->actor, ctx->reason, "step_limit.confirmed", false},
+        {{"limit_percent", flags::BpToPercent(limit)}},
+        {{"eventual_percent", flags::BpToPercent(flags::StagedEventualBp(change->after))}});
+    if (!note.ok()) return note.status();
+  }
+  nlohmann::json out = ChangeJson(*change);
+  out["step_limit_percent"] = flags::BpToPercent(limit);
+  out["beyond_step_limit"] = beyond;
+  out["needs_confirm"] = beyond && !*confirm;
+  return out;
 }
 
 // A percent field ("10", "10%", "0.5%", or a number); nullopt when absent.

@@ -172,6 +172,8 @@ absl::StatusOr<std::vector<Transition>> BudgetController::Evaluate() {
     if (short_counts.windows > 0) {
       CMO_RETURN_IF_ERROR(
           plans_.SetMetric(flag.op, migrations::Metric::kShadowSamples, short_counts.samples, now));
+      CMO_RETURN_IF_ERROR(plans_.SetMetric(flag.op, migrations::Metric::kTelemetryWindows,
+                                           short_counts.windows, now));
     }
     if (lag.short_p99_ms.has_value()) {
       CMO_RETURN_IF_ERROR(plans_.SetMetric(flag.op, migrations::Metric::kReplicationLagP99,

@@ -32,7 +32,7 @@ int PrintChange(const nlohmann::json& c, const GlobalOptions& global) {
   if (!before.ok()) return ReportError(before.status());
   if (!after.ok()) return ReportError(after.status());
   const bool dry_run = c.value("dry_run", false);
-  if (!c.value("changed", false)) {
+  if (!c.value(dry_run ? "would_change" : "changed", false)) {
     std::cout << after->op << ": unchanged, already " << Describe(*after) << "\n";
     return kExitOk;
   }
@@ -40,6 +40,12 @@ int PrintChange(const nlohmann::json& c, const GlobalOptions& global) {
   std::cout << after->op << ": " << Describe(*before) << " -> " << Describe(*after);
   if (!dry_run) std::cout << ", revision " << c.value("revision", int64_t{0});
   std::cout << "\n";
+  if (c.value("beyond_step_limit", false)) {
+    std::cout << "  beyond the step limit (" << c.value("step_limit_percent", 0.0) << "%): "
+              << (c.value("needs_confirm", false) ? "the real call needs --confirm"
+                                                  : "confirmed, audited")
+              << "\n";
+  }
   // The API says how much of the bucket space switches path and which way.
   const std::string direction = c.value("direction", "none");
   if (direction == "none") {
@@ -61,6 +67,7 @@ struct ChangeOptions {
   std::string op;
   std::string reason;
   bool dry_run = false;
+  bool confirm = false;
   std::string to;      // ramp/advance: percent; rollback: stage
   std::string sample;  // advance into shadow: sample percent
 };
@@ -73,6 +80,9 @@ CLI::App* AddChangeCommand(CLI::App& app, std::string_view name, std::string_vie
   cmd->add_flag("--dry-run", o.dry_run,
                 "Show what would change (and how many subjects would "
                 "switch path) without changing anything");
+  cmd->add_flag("--confirm", o.confirm,
+                "Allow a move beyond the step limit (`cmo settings`: max_step; default the "
+                "next of 1/5/10/25/50/100%); audited");
   return cmd;
 }
 
@@ -80,6 +90,7 @@ int RunChange(const std::string& verb, const ChangeOptions& o, nlohmann::json bo
               const GlobalOptions& global) {
   body["reason"] = o.reason;
   body["dry_run"] = o.dry_run;
+  body["confirm"] = o.confirm;
   auto out = CallApi(global, {"POST", base::StrCat("/v1/ops/", o.op, "/", verb), {}, body});
   if (!out.ok()) return ReportError(out.status());
   return PrintChange(*out, global);
@@ -109,7 +120,8 @@ void SetupChangeCommands(CLI::App& app, const GlobalOptions& global, CommandRegi
   auto adv = std::make_shared<ChangeOptions>();
   CLI::App* advance = AddChangeCommand(
       app, "advance",
-      "Move an op to its next stage: strong -> dual_write -> shadow -> ramp -> eventual", *adv);
+      "Move an op to its next stage: strong -> dual_write -> shadow -> ramp -> eventual; from a "
+      "partial ramp, to the next standard percent (1/5/10/25/50/100%), never straight to 100%", *adv);
   advance->add_option("--to", adv->to, "When entering ramp: the starting percent (default 1%)");
   advance->add_option("--sample", adv->sample,
                       "When entering shadow: share of reads to compare (default 1%)");

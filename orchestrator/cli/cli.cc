@@ -50,6 +50,7 @@ int RunCli(int argc, char** argv) {
   SetupBreakerCommands(app, global, registry);
   SetupReconcileCommands(app, global, registry);
   SetupWatermarkCommands(app, global, registry);
+  SetupSettingsCommands(app, global, registry);
   SetupServeCommand(app, global, registry);
   SetupBenchCommands(app, global, registry);
   SetupDemoCommand(app, global, registry);

@@ -46,6 +46,7 @@ void SetupReconcileCommands(CLI::App& app, const GlobalOptions& global, CommandR
 void SetupWatermarkCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry);
 
 // `serve`.
+void SetupSettingsCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry);
 void SetupServeCommand(CLI::App& app, GlobalOptions& global, CommandRegistry& registry);
 
 // `bench pipeline`.

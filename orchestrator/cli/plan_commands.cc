@@ -10,6 +10,7 @@
 #include "migrations/plan_parser.h"
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/cli/table.h"
+#include "orchestrator/service/executor_lock.h"
 #include "orchestrator/stop_signals.h"
 
 namespace cmo::orchestrator {
@@ -130,8 +131,8 @@ int RunApply(const ApplyOptions& o, const GlobalOptions& global) {
     if (!replanned.empty()) {
       std::cout << "; replanned mid-migration: " << base::StrJoin(replanned, ", ");
     }
-    std::cout << "\nrun `cmo plan run` (or `cmo serve`) to carry it out; follow it with "
-                 "`cmo plan status`\n";
+    std::cout << "\na running `cmo serve` carries it out (without a server: `cmo plan run`); "
+                 "follow it with `cmo plan status`\n";
   }
   return kExitOk;
 }
@@ -192,6 +193,9 @@ int RunExecutorLoop(const RunOptions& o, const GlobalOptions& global) {
   if (absl::Status s = RequireLocal(global, "plan run"); !s.ok()) return ReportError(s);
   auto state = OpenState(global, /*create=*/false);
   if (!state.ok()) return ReportError(state.status());
+  // Never beside a live `cmo serve` (which runs the executor) or another `plan run`.
+  auto lock = ExecutorLock::Acquire(global.state_dir, "cmo plan run");
+  if (!lock.ok()) return ReportError(lock.status());
   // SIGTERM/SIGINT end the loop between ticks: a tick is never cut in half by us (and a
   // kill -9 inside one is safe: every step commits atomically with its progress).
   const StopSignals stop;
@@ -276,7 +280,10 @@ void SetupPlanCommands(CLI::App& app, const GlobalOptions& global, CommandRegist
 
   auto r = std::make_shared<RunOptions>();
   CLI::App* run = plan->add_subcommand(
-      "run", "Carry out applied plans: advance steps whose gates held for their hold time");
+      "run",
+      "Carry out applied plans without a server: advance steps whose gates held for their hold "
+      "time. `cmo serve` runs the executor itself; this refuses to run beside it (or beside "
+      "another `plan run`) on the same state dir");
   run->add_option("--interval", r->interval, "Time between evaluations (default 1s)");
   run->add_flag("--once", r->once, "Evaluate once and exit");
   registry.On(run, [r, &global] { return RunExecutorLoop(*r, global); });

@@ -10,6 +10,7 @@
 #include "orchestrator/api/api_server.h"
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/server.h"
+#include "orchestrator/service/control_service.h"
 #include "orchestrator/stop_signals.h"
 
 namespace cmo::orchestrator {
@@ -57,29 +58,33 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
   auto state = OpenControlState(config.state_dir, /*create=*/true, base::SystemClock());
   if (!state.ok()) return ReportError(state.status());
 
-  const StopSignals stop;  // before Server::Start: its threads inherit the blocked mask
+  const StopSignals stop;  // before the service starts: its threads inherit the blocked mask
 
-  auto server = Server::Start(config, base::SystemClock());
-  if (!server.ok()) return ReportError(server.status());
-  std::unique_ptr<ApiServer> api;
-  if (!config.listen.empty()) {
-    auto started = ApiServer::Start(
-        {.listen = config.listen, .state_dir = config.state_dir, .data_path = server->get()},
-        base::SystemClock());
-    if (!started.ok()) {
-      (void)(*server)->Stop();
-      return ReportError(started.status());
+  auto service = ControlService::Start(config, base::SystemClock());
+  if (!service.ok()) return ReportError(service.status());
+  Server* server = &(*service)->data_path();
+  if (config.role == ServeRole::kAll) {
+    // The one executor of this state dir: applied plans move while the server runs.
+    if (absl::Status s = (*service)->StartExecutor(); !s.ok()) {
+      (void)(*service)->Stop();
+      return ReportError(s);
     }
-    api = *std::move(started);
+  }
+  if (ApiServer* api = (*service)->api(); api != nullptr) {
     Log(base::StrCat("HTTP API, /metrics and dashboard at ", api->url(), "/ (token for mutating "
                      "calls: ", TokenPath(config.state_dir), ")"));
   }
   Log(base::StrCat("cmo serve (role ", o.role, "): state dir ", config.state_dir, ", kafka ",
                    config.kafka_brokers == "embedded"
-                       ? base::StrCat("embedded at ", (*server)->bootstrap_servers(),
+                       ? base::StrCat("embedded at ", server->bootstrap_servers(),
                                       " (written to ", shadow::BootstrapPath(config.state_dir), ")")
                        : config.kafka_brokers,
-                   ", regions ", base::StrJoin(config.regions, ", "), "; ready"));
+                   ", regions ", base::StrJoin(config.regions, ", "),
+                   config.role == ServeRole::kAll
+                       ? base::StrCat(", plan executor every ",
+                                      absl::FormatDuration(config.executor_every))
+                       : "",
+                   "; ready"));
   int64_t revision = (*state)->flags->Revision().value_or(-1);
   absl::Time last_status = absl::Now();
   int exit_code = kExitOk;
@@ -89,11 +94,14 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
                        "; draining and stopping"));
       break;
     }
-    if (absl::Status e = (*server)->error(); !e.ok()) {
+    if (absl::Status e = (*service)->error(); !e.ok()) {
       exit_code = ReportError(e);
       break;
     }
-    for (const Transition& t : (*server)->TakeTransitions()) {
+    for (const migrations::TickEvent& e : (*service)->TakePlanEvents()) {
+      Log(base::StrCat("plan: ", e.op, ": ", e.what));
+    }
+    for (const Transition& t : server->TakeTransitions()) {
       Log(base::StrCat("breaker ", t.op, ": ", BreakerEventName(t.event), " (",
                        flags::BreakerStateName(t.record.state), "): ", t.record.reason));
     }
@@ -103,14 +111,14 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
     }
     if (absl::Now() - last_status >= *interval) {
       last_status = absl::Now();
-      const shadow::RelayMetrics m = (*server)->relay_metrics();
+      const shadow::RelayMetrics m = server->relay_metrics();
       std::string regions;
-      for (const auto& r : (*server)->regions()) {
+      for (const auto& r : server->regions()) {
         regions +=
             base::StrCat(" ", r.region, "=", r.watermark, " (applied ", r.applier.applied, ")");
       }
       std::string control;
-      if (auto c = (*server)->control_metrics(); c.has_value()) {
+      if (auto c = server->control_metrics(); c.has_value()) {
         control = base::StrCat(", telemetry windows ", c->telemetry_windows, ", breaker transitions ",
                                c->transitions, ", flags published at revision ",
                                c->snapshot_revision);
@@ -119,10 +127,8 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
                        ", outbox lag ", m.outbox_lag, ", watermarks", regions, control));
     }
   }
-  if (api != nullptr) api->Stop();  // no new calls while the data path drains
-  absl::Status stopped = (*server)->Stop();
-  server->reset();  // closes the stores: every commit was already durable (synchronous=FULL)
-  if (!stopped.ok()) return ReportError(stopped);
+  // API first, then the executor between two ticks, then the data path drains.
+  if (absl::Status stopped = (*service)->Stop(); !stopped.ok()) return ReportError(stopped);
   Log("stopped cleanly");
   return exit_code;
 }
@@ -133,8 +139,10 @@ void SetupServeCommand(CLI::App& app, GlobalOptions& global, CommandRegistry& re
   auto o = std::make_shared<ServeOptions>();
   CLI::App* serve = app.add_subcommand(
       "serve",
-      "Run the data path (outbox relay to Kafka, one applier per region) and, with role all, the "
-      "control loop: telemetry intake, budgets and breakers, flag snapshots on cmo.flags");
+      "Run the control plane: the data path (outbox relay to Kafka, one applier per region) and, "
+      "with role all, the control loop (telemetry intake, budgets and breakers, flag snapshots on "
+      "cmo.flags), the plan executor (applied plans move while it runs), scheduled "
+      "reconciliation and the HTTP API");
   serve
       ->add_option("--role", o->role,
                    "all (default): everything in this process; or one part, to run them as "
@@ -145,7 +153,7 @@ void SetupServeCommand(CLI::App& app, GlobalOptions& global, CommandRegistry& re
                     "YAML config: state_dir, kafka: {brokers, partitions}, primary: URL, "
                     "regions: [NAME | {name: NAME, replica: URL}], breaker: {short_window, "
                     "long_window, cooldown, max_cooldown, probe_for, evaluate_every}, applier: "
-                    "{batch, linger, linger_when_behind}, message_key_file. A store URL is "
+                    "{batch, linger, linger_when_behind}, plans: {evaluate_every}, message_key_file. A store URL is "
                     "postgresql://USER@HOST:PORT/DB, or a path / sqlite:PATH (default: the state "
                     "dir's SQLite files)");
   serve->add_option("--listen", o->listen,

@@ -13,13 +13,14 @@
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "base/units.h"
-#include "orchestrator/api/api_server.h"
+#include "flags/transitions.h"
 #include "orchestrator/api/local_api.h"
 #include "orchestrator/bench/bench_util.h"
 #include "orchestrator/control_state.h"
 #include "orchestrator/demo/plan_compression.h"
 #include "orchestrator/demo/workload.h"
 #include "orchestrator/server.h"
+#include "orchestrator/service/control_service.h"
 #include "reconcile/divergence_log.h"
 #include "reconcile/report.h"
 #include "shadow/state_layout.h"
@@ -165,13 +166,14 @@ absl::Status RunDemo(const DemoOptions& o, std::ostream& out) {
   config.control.budget.long_window = absl::Seconds(60);
   config.control.budget.breaker = {absl::Seconds(4), absl::Seconds(16), absl::Seconds(4)};
   CMO_ASSIGN_OR_RETURN(auto control, OpenControlState(dir, /*create=*/true, base::SystemClock()));
-  CMO_ASSIGN_OR_RETURN(auto server, Server::Start(config, base::SystemClock()));
-  CMO_ASSIGN_OR_RETURN(auto api, ApiServer::Start({.listen = o.listen, .state_dir = dir,
-                                                   .data_path = server.get()},
-                                                  base::SystemClock()));
+  config.listen = o.listen;
+  config.executor_every = absl::Milliseconds(250);
+  // The same control service `cmo serve` runs: data path, control loop, API, plan executor.
+  CMO_ASSIGN_OR_RETURN(auto service, ControlService::Start(config, base::SystemClock()));
+  Server* server = &service->data_path();
   say.Say(base::StrCat("embedded Kafka at ", server->bootstrap_servers(),
                        "; replicas eu-west (+25 ms link) and us-east (+60 ms link); dashboard ",
-                       api->url(), "/"));
+                       service->api()->url(), "/"));
 
   {
     // One row per domain first, so every change topic exists and both replicas follow before
@@ -256,6 +258,7 @@ absl::Status RunDemo(const DemoOptions& o, std::ostream& out) {
     }
     say.Say(base::StrCat("replication lag p99:", lags, "; the plan starts now"));
   }
+  CMO_RETURN_IF_ERROR(service->StartExecutor());
   CMO_ASSIGN_OR_RETURN(auto log, reconcile::DivergenceLog::Open(control->flags->db()));
   FaultStory fault;
   std::optional<absl::Time> at_half;
@@ -267,13 +270,14 @@ absl::Status RunDemo(const DemoOptions& o, std::ostream& out) {
   const absl::Time end = start + o.duration;
   while (absl::Now() < end) {
     absl::SleepFor(absl::Milliseconds(250));
-    CMO_RETURN_IF_ERROR(server->error());
-    CMO_ASSIGN_OR_RETURN(auto events, control->executor->Tick());
+    CMO_RETURN_IF_ERROR(service->error());
+    const std::vector<migrations::TickEvent> events = service->TakePlanEvents();
     for (const migrations::TickEvent& e : events) say.Say(base::StrCat("plan: ", e.op, ": ", e.what));
     CMO_ASSIGN_OR_RETURN(flags::Flag story, control->flags->Get(kStoryOp));
     if (events.empty() && last_route.has_value() &&
-        (story.stage != last_route->stage || story.ramp_bp != last_route->ramp_bp)) {
-      // Moved by someone other than the executor's tick: the breaker's recovery stepping the
+        flags::StagedEventualBp(story) < flags::StagedEventualBp(*last_route)) {
+      // Moved back by someone other than the executor (whose steps only climb, and whose
+      // events may come a poll after its flag change): the breaker's recovery stepping the
       // plan back (rollback.after_recovery: resume).
       say.Say(base::StrCat(kStoryOp, " stepped back to ", FlagWords(story),
                            " after recovery; the plan climbs again from there"));
@@ -410,11 +414,10 @@ absl::Status RunDemo(const DemoOptions& o, std::ostream& out) {
   out << "all divergences of the run: " << words(classes) << "\n";
   out << "divergence report (HTML): " << report_path << "\n";
   out << "state dir (kept; inspect with `cmo --state-dir " << dir << " history`): " << dir << "\n";
-  api->Stop();
   for (std::thread& t : workers) t.join();
   workers.clear();
   clients.clear();
-  CMO_RETURN_IF_ERROR(server->Stop());
+  CMO_RETURN_IF_ERROR(service->Stop());
   return verdict;
 }
 

@@ -40,7 +40,7 @@ try {
   const remote = ["--server", url, "--token-file", join(state, "api-token")];
   cli("advance", "post.like", "--reason", "dual-write likes", ...remote);
   cli("advance", "post.like", "--sample", "5%", "--reason", "shadow 5%", ...remote);
-  cli("ramp", "post.like", "--to", "10%", "--reason", "first ramp", ...remote);
+  cli("ramp", "post.like", "--to", "10%", "--reason", "first ramp", "--confirm", ...remote);
 
   browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
                                     args: ["--no-sandbox", "--headless=new"] });
@@ -68,7 +68,7 @@ try {
   check(true, "a rollback shows without reloading");
   check(external.length === 0, `no external requests (${external.join(", ")})`);
   const shot = join(outDir, "dashboard.png");
-  cli("ramp", "post.like", "--to", "10%", "--reason", "ramp again for the screenshot", ...remote);
+  cli("ramp", "post.like", "--to", "10%", "--reason", "ramp again for the screenshot", "--confirm", ...remote);
   await row.locator("td.stage").filter({ hasText: "ramp" }).waitFor({ timeout: 10000 });
   await page.screenshot({ path: shot, fullPage: true });
   check(existsSync(shot), `screenshot saved to ${shot}`);

@@ -28,7 +28,7 @@ class BreakerRestartTest : public ::testing::Test {
     cli_.Ok({"ops", "add", "post.like", "--domain", "likes", "--target", "eventual"});
     cli_.Ok({"advance", "post.like", "--reason", "dual-write"});
     cli_.Ok({"advance", "post.like", "--sample", "5%", "--reason", "shadow"});
-    cli_.Ok({"advance", "post.like", "--to", "50%", "--reason", "ramp"});
+    cli_.Ok({"advance", "post.like", "--to", "50%", "--reason", "ramp", "--confirm"});
     std::ofstream(Config()) << "breaker: {cooldown: 6s, probe_for: 1s, evaluate_every: 50ms,"
                                " short_window: 5s, long_window: 30s}\n";
   }

@@ -30,11 +30,46 @@ TEST(Advance, WalksEveryStageInOrder) {
   ASSERT_THAT(Advance(f, {}), IsOk());
   EXPECT_EQ(f.stage, Stage::kRamp);
   EXPECT_EQ(f.ramp_bp, kDefaultRampEntryBp);
+  // From a partial ramp: the next standard percent each time, never straight to 100%.
+  for (int32_t want : {500, 1000, 2500, 5000, 10000}) {
+    ASSERT_THAT(Advance(f, {}), IsOk());
+    EXPECT_EQ(f.stage, Stage::kRamp);
+    EXPECT_EQ(f.ramp_bp, want);
+  }
   ASSERT_THAT(Advance(f, {}), IsOk());
   EXPECT_EQ(f.stage, Stage::kEventual);
   EXPECT_EQ(EffectiveEventualBp(f), 10000);
   EXPECT_THAT(Advance(f, {}),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("already eventual")));
+}
+
+TEST(StepLimit, TheNextStandardPercentOrTheConfiguredStep) {
+  EXPECT_EQ(NextStandardBp(0), 100);
+  EXPECT_EQ(NextStandardBp(100), 500);
+  EXPECT_EQ(NextStandardBp(300), 500);
+  EXPECT_EQ(NextStandardBp(1000), 2500);
+  EXPECT_EQ(NextStandardBp(5000), 10000);
+  EXPECT_EQ(NextStandardBp(10000), 10000);
+  EXPECT_EQ(StepLimitBp(1000, std::nullopt), 2500);
+  EXPECT_EQ(StepLimitBp(1000, 500), 1500);
+  EXPECT_EQ(StepLimitBp(9000, 2000), 10000);
+  Flag f = StandardOp();
+  EXPECT_EQ(StagedEventualBp(f), 0);
+  f.stage = Stage::kRamp;
+  f.ramp_bp = 2500;
+  f.breaker = BreakerState::kOpen;  // the share it returns to once the breaker closes
+  EXPECT_EQ(StagedEventualBp(f), 2500);
+  f.op_class = OpClass::kCritical;
+  EXPECT_EQ(StagedEventualBp(f), 0);
+}
+
+TEST(Advance, FromAPartialRampTakesNoPercentOptions) {
+  Flag f = StandardOp();
+  f.stage = Stage::kRamp;
+  f.ramp_bp = 1000;
+  EXPECT_THAT(Advance(f, {.ramp_to_bp = 10000, .shadow_sample_bp = std::nullopt}),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("cmo ramp")));
+  EXPECT_EQ(f.ramp_bp, 1000);
 }
 
 TEST(Advance, OptionsApplyOnlyToTheirStage) {

@@ -60,8 +60,14 @@ class PlanExecutorTest : public ::testing::Test {
   flags::Flag Flag(const std::string& op) { return *flags_->Get(op); }
   OpProgress Progress(const std::string& op) { return **plans_->Progress(op); }
   void Tick() { ASSERT_THAT(executor_->Tick(), IsOk()); }
+  // A measurement of post.like, which comes with the telemetry windows it was computed from.
   void Measure(Metric m, int64_t v) {
     ASSERT_THAT(plans_->SetMetric("post.like", m, v, clock_.Now()), IsOk());
+    Watched("post.like");
+  }
+  // Some client of `op` reported telemetry just now.
+  void Watched(const std::string& op) {
+    ASSERT_THAT(plans_->SetMetric(op, Metric::kTelemetryWindows, 4, clock_.Now()), IsOk());
   }
 
   ::cmo::testing::TempDir dir_;
@@ -132,12 +138,14 @@ TEST_F(PlanExecutorTest, WalksTheStepsOnlyWhenGatesHoldForTheHold) {
   EXPECT_THAT(*approved, HasSubstr("approved step 3"));
   Tick();
   clock_.Advance(absl::Minutes(30));
+  Watched("post.like");
   Tick();
   EXPECT_EQ(Flag("post.like").stage, flags::Stage::kEventual);
 
   // The next phase starts only now.
   Tick();
   EXPECT_EQ(Flag("feed.read").stage, flags::Stage::kDualWrite);
+  Watched("feed.read");
   Tick();
   EXPECT_EQ(Flag("feed.read").stage, flags::Stage::kEventual);
 
@@ -146,6 +154,77 @@ TEST_F(PlanExecutorTest, WalksTheStepsOnlyWhenGatesHoldForTheHold) {
   EXPECT_EQ((*history)[0].actor, "plan:fast");
   EXPECT_EQ((*history)[0].action, "plan.step");
   EXPECT_THAT((*history)[0].reason, HasSubstr("phase likes step 4/4: eventual"));
+}
+
+// No evidence is not health: a plan whose gates were all removed must still not carry an op
+// toward eventual while no client of it reports telemetry.
+TEST_F(PlanExecutorTest, AStepTowardEventualWaitsForLiveTelemetry) {
+  ASSERT_THAT(Apply(kPlan), IsOk());
+  Tick();
+  clock_.Advance(absl::Minutes(10));
+  Tick();
+  Measure(Metric::kStaleReadRatio, 100);
+  Tick();
+  clock_.Advance(absl::Hours(1));
+  Measure(Metric::kStaleReadRatio, 100);
+  Tick();
+  ASSERT_EQ(Flag("post.like").stage, flags::Stage::kRamp);
+  ASSERT_THAT(executor_->Approve("post.like", {"alice", "ok", "", false}), IsOk());
+  Tick();
+  clock_.Advance(absl::Hours(2));  // the hold is long over, but nobody has reported since
+  Tick();
+  EXPECT_EQ(Flag("post.like").stage, flags::Stage::kRamp);
+  auto status = executor_->Status();
+  ASSERT_THAT(status, IsOk());
+  EXPECT_THAT((*status)[0].state, HasSubstr("waiting for live telemetry"));
+  Watched("post.like");
+  Tick();
+  EXPECT_EQ(Flag("post.like").stage, flags::Stage::kEventual);
+}
+
+TEST_F(PlanExecutorTest, APlanMayGoOnUnwatchedOnlyByWritingItDown) {
+  constexpr char kUnwatched[] = R"(
+version: 1
+name: fast
+operations:
+  - {op: feed.read, kind: read, domain: feeds, target: eventual}
+phases:
+  - name: feeds
+    ops: [feed.read]
+    require_telemetry: false
+    steps:
+      - dual_write
+      - eventual
+)";
+  ASSERT_THAT(Apply(kUnwatched), IsOk());
+  Tick();
+  Tick();
+  EXPECT_EQ(Flag("feed.read").stage, flags::Stage::kEventual);
+  ParseResult bad = ParsePlan(std::string(kUnwatched).replace(
+      std::string(kUnwatched).find("false"), 5, "maybe"));
+  ASSERT_FALSE(bad.ok());
+  EXPECT_THAT(bad.errors[0].message, HasSubstr("require_telemetry"));
+}
+
+TEST_F(PlanExecutorTest, GatesWithoutDataAreInconclusiveNotFailed) {
+  ASSERT_THAT(Apply(kPlan), IsOk());
+  Tick();
+  clock_.Advance(absl::Minutes(10));
+  Tick();
+  ASSERT_EQ(Flag("post.like").stage, flags::Stage::kShadow);
+  auto status = executor_->Status();
+  ASSERT_THAT(status, IsOk());
+  EXPECT_EQ((*status)[0].gates[0].verdict, "inconclusive");
+  EXPECT_THAT((*status)[0].state, HasSubstr("inconclusive"));
+  Measure(Metric::kStaleReadRatio, 20000);  // 2% against < 1%
+  status = executor_->Status();
+  ASSERT_THAT(status, IsOk());
+  EXPECT_EQ((*status)[0].gates[0].verdict, "fail");
+  EXPECT_THAT((*status)[0].state, HasSubstr("gates not met: stale_read_ratio < 1% (2%)"));
+  Measure(Metric::kStaleReadRatio, 100);
+  status = executor_->Status();
+  ASSERT_THAT(status, IsOk());
+  EXPECT_EQ((*status)[0].gates[0].verdict, "pass");
 }
 
 TEST_F(PlanExecutorTest, StaleMetricsDoNotHoldGates) {

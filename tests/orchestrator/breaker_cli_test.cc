@@ -19,7 +19,7 @@ class BreakerCliTest : public ::testing::Test {
     cli_.Ok({"ops", "add", "post.like", "--domain", "likes", "--target", "eventual"});
     cli_.Ok({"advance", "post.like", "--reason", "dual-write on"});
     cli_.Ok({"advance", "post.like", "--sample", "5%", "--reason", "shadow"});
-    cli_.Ok({"advance", "post.like", "--to", "10%", "--reason", "ramp"});
+    cli_.Ok({"advance", "post.like", "--to", "10%", "--reason", "ramp", "--confirm"});
   }
 
   // What `cmo serve` does when clients report a divergence burst for post.like.

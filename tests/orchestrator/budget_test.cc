@@ -206,7 +206,14 @@ class BudgetControllerTest : public ::testing::Test {
     EXPECT_THAT(
         p.executor->Apply(parsed.plan, "plan.yaml", yaml, {"t", "t", "plan.apply", false}, false),
         IsOk());
-    for (int i = 0; i < ticks; ++i) EXPECT_THAT(p.executor->Tick(), IsOk());
+    for (int i = 0; i < ticks; ++i) {
+      // Clients of every op report (steps toward eventual wait for live telemetry).
+      for (const migrations::PlanOp& op : parsed.plan.ops) {
+        EXPECT_THAT(plans_->SetMetric(op.op, migrations::Metric::kTelemetryWindows, 1, clock_.Now()),
+                    IsOk());
+      }
+      EXPECT_THAT(p.executor->Tick(), IsOk());
+    }
     return p;
   }
 

@@ -76,8 +76,8 @@ TEST_F(CliTest, WalksAnOpThroughEveryStage) {
   Seed();
   Ok({"advance", "post.like", "--reason", "dual-write on"});
   Ok({"advance", "post.like", "--sample", "5%", "--reason", "shadow"});
-  Ok({"ramp", "post.like", "--to", "10", "--reason", "r"});
-  Ok({"ramp", "post.like", "--to", "0.5%", "--reason", "r"});
+  Ok({"ramp", "post.like", "--to", "10", "--reason", "r", "--confirm"});
+  Ok({"ramp", "post.like", "--to", "0.5%", "--reason", "r"});  // toward strong: never limited
   nlohmann::json ops = Json({"ops", "list"});
   ASSERT_TRUE(ops.is_array());
   ASSERT_EQ(ops.size(), 2u);
@@ -85,7 +85,7 @@ TEST_F(CliTest, WalksAnOpThroughEveryStage) {
   EXPECT_EQ(ops[1]["stage"], "ramp");
   EXPECT_DOUBLE_EQ(ops[1]["percent"].get<double>(), 0.5);
   EXPECT_DOUBLE_EQ(ops[1]["shadow_sample_percent"].get<double>(), 5.0);
-  Ok({"ramp", "post.like", "--to", "100%", "--reason", "r"});
+  Ok({"ramp", "post.like", "--to", "100%", "--reason", "r", "--confirm"});
   Ok({"advance", "post.like", "--reason", "done"});
   ops = Json({"ops", "list"});
   EXPECT_EQ(ops[1]["stage"], "eventual");
@@ -97,7 +97,7 @@ TEST_F(CliTest, WalksAnOpThroughEveryStage) {
   EXPECT_DOUBLE_EQ(ops[1]["percent"].get<double>(), 0.0);
 
   nlohmann::json history = Json({"history", "post.like"});
-  ASSERT_EQ(history.size(), 8u);
+  ASSERT_EQ(history.size(), 10u);  // two confirmed moves beyond the step limit, audited as such
   EXPECT_EQ(history[0]["action"], "rollback");
   EXPECT_EQ(history[0]["actor"], "alice");
   EXPECT_EQ(history[0]["reason"], "incident 42");
@@ -154,7 +154,7 @@ TEST_F(CliTest, DecideExplainsThePath) {
   Seed();
   Ok({"advance", "post.like", "--reason", "r"});
   Ok({"advance", "post.like", "--reason", "r"});
-  Ok({"ramp", "post.like", "--to", "10%", "--reason", "r"});
+  Ok({"ramp", "post.like", "--to", "10%", "--reason", "r", "--confirm"});
   nlohmann::json d = Json({"decide", "post.like", "user-42"});
   // Bucket of (likes, user-42): see tests/flags/testdata/bucketing_golden.tsv.
   EXPECT_EQ(d["bucket"], 8167);
@@ -163,7 +163,7 @@ TEST_F(CliTest, DecideExplainsThePath) {
   EXPECT_EQ(d["stage"], "ramp");
   ExpectGolden("decide_user_42.txt", Ok({"decide", "post.like", "user-42"}));
   // user-1 is in bucket 4648: eventual at 50%, strong again after lowering to 40%.
-  Ok({"ramp", "post.like", "--to", "50", "--reason", "r"});
+  Ok({"ramp", "post.like", "--to", "50", "--reason", "r", "--confirm"});
   EXPECT_EQ(Json({"decide", "post.like", "user-1"})["path"], "eventual");
   Ok({"ramp", "post.like", "--to", "40", "--reason", "r"});
   EXPECT_EQ(Json({"decide", "post.like", "user-1"})["path"], "strong");
@@ -181,6 +181,10 @@ TEST_F(CliTest, DryRunShowsTheMoveAndChangesNothing) {
   ExpectGolden("ramp_dry_run.txt", out);
   nlohmann::json j = Json({"advance", "post.like", "--to", "25", "--reason", "r", "--dry-run"});
   EXPECT_EQ(j["dry_run"], true);
+  EXPECT_EQ(j["changed"], false);
+  EXPECT_EQ(j["would_change"], true);
+  EXPECT_EQ(j["beyond_step_limit"], true);  // 25% from shadow: one step is 1%
+  EXPECT_EQ(j["needs_confirm"], true);
   EXPECT_DOUBLE_EQ(j["moving_percent"].get<double>(), 25.0);
   EXPECT_EQ(j["direction"], "to_eventual");
   EXPECT_EQ(j["after"]["stage"], "ramp");
@@ -194,12 +198,43 @@ TEST_F(CliTest, OpsListTable) {
   ExpectGolden("ops_list.txt", Ok({"ops", "list"}));
 }
 
+// An operator command moves at most one step toward eventual (default: the next of
+// 1/5/10/25/50/100%) unless confirmed; `advance` from a partial ramp never jumps to 100%.
+TEST_F(CliTest, StepsTowardEventualAreBoundedUnlessConfirmed) {
+  Seed();
+  Ok({"advance", "post.like", "--reason", "r"});
+  Ok({"advance", "post.like", "--reason", "r"});
+  RunResult r = Cmo({"ramp", "post.like", "--to", "50%", "--reason", "hurry"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("one command may take it to 1%"));
+  EXPECT_THAT(r.err, HasSubstr("--confirm"));
+  EXPECT_EQ(Json({"ops", "list"})[1]["stage"], "shadow");  // nothing moved
+  Ok({"advance", "post.like", "--reason", "r"});
+  for (double want : {5.0, 10.0, 25.0}) {
+    Ok({"advance", "post.like", "--reason", "r"});
+    EXPECT_DOUBLE_EQ(Json({"ops", "list"})[1]["percent"].get<double>(), want);
+  }
+  Ok({"settings", "set", "max_step", "30%", "--reason", "faster ramps for likes"});
+  EXPECT_EQ(Json({"settings"})["max_step"], "30%");
+  Ok({"ramp", "post.like", "--to", "55%", "--reason", "r"});  // 25% + 30%
+  r = Cmo({"ramp", "post.like", "--to", "90%", "--reason", "r"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("(max_step 30%)"));
+  Ok({"ramp", "post.like", "--to", "90%", "--reason", "r", "--confirm"});
+  nlohmann::json h = Json({"history", "post.like"});
+  EXPECT_EQ(h[0]["action"], "step_limit.confirmed");
+  EXPECT_EQ(h[1]["action"], "ramp");
+  const RunResult bad = Cmo({"settings", "set", "max_step", "lots", "--reason", "r"});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_THAT(bad.err, HasSubstr("max_step must be `standard`"));
+}
+
 TEST_F(CliTest, RepeatedRampIsANoOp) {
   Seed();
   Ok({"advance", "post.like", "--reason", "r"});
   Ok({"advance", "post.like", "--reason", "r"});
-  Ok({"ramp", "post.like", "--to", "5", "--reason", "r"});
-  const std::string out = Ok({"ramp", "post.like", "--to", "5%", "--reason", "again"});
+  Ok({"ramp", "post.like", "--to", "1", "--reason", "r"});
+  const std::string out = Ok({"ramp", "post.like", "--to", "1%", "--reason", "again"});
   EXPECT_THAT(out, HasSubstr("unchanged"));
   EXPECT_EQ(Json({"history", "post.like"}).size(), 4u);
 }

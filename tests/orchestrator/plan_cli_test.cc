@@ -137,6 +137,23 @@ TEST_F(PlanCliTest, ManualGateWaitsForAnOperator) {
               HasSubstr("approved step 2"));
   cli_.Ok({"plan", "run", "--once"});
   cli_.Ok({"plan", "run", "--once"});
+  // Approved, but no client of post.like has reported: no evidence is not health.
+  EXPECT_EQ(StatusOf("post.like")["stage"], "shadow");
+  EXPECT_THAT(StatusOf("post.like")["state"].get<std::string>(),
+              HasSubstr("waiting for live telemetry"));
+  {
+    // What the control loop writes when a client's telemetry for the op arrives.
+    auto db = base::SqliteDb::Open(cli_.StateDir() + "/control.db");
+    ASSERT_TRUE(db.ok());
+    auto stmt = (*db)->Prepare(
+        "INSERT INTO metrics (op, metric, value, at_ms) VALUES ('post.like', "
+        "'telemetry_windows', 3, ?1)");
+    ASSERT_TRUE(stmt.ok());
+    base::Statement::Scope q(**stmt);
+    q->Bind(1, absl::ToUnixMillis(absl::Now()));
+    ASSERT_TRUE(q->Run().ok());
+  }
+  cli_.Ok({"plan", "run", "--once"});
   EXPECT_EQ(StatusOf("post.like")["stage"], "eventual");
   EXPECT_EQ(StatusOf("post.like")["state"], "done");
 }

@@ -51,6 +51,12 @@ absl::StatusOr<nlohmann::json> PlanStatus(const Context& c);
 absl::StatusOr<nlohmann::json> ApplyPlan(const Context& c);
 absl::StatusOr<nlohmann::json> SetPaused(const Context& c, const std::string& op, bool paused);
 
+// GET /v1/settings, POST /v1/settings {name, value, reason}
+absl::StatusOr<nlohmann::json> Settings(const Context& c);
+absl::StatusOr<nlohmann::json> SetSetting(const Context& c);
+// The configured max_step; nullopt: the standard percents.
+absl::StatusOr<std::optional<int32_t>> MaxStepBp(const Context& c);
+
 // GET /v1/audit?op=&limit=
 absl::StatusOr<nlohmann::json> Audit(const Context& c);
 
