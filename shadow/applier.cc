@@ -23,7 +23,8 @@ Applier::Applier(store::ReplicaStore& replica, const base::Clock& clock, Applier
     : replica_(replica),
       clock_(clock),
       options_(std::move(options)),
-      on_log_loss_(std::move(on_log_loss)) {}
+      on_log_loss_(std::move(on_log_loss)),
+      started_(clock.Now()) {}
 
 absl::StatusOr<std::unique_ptr<Applier>> Applier::Create(store::ReplicaStore& replica,
                                                          const base::KafkaConfig& kafka,
@@ -220,7 +221,10 @@ absl::Status Applier::Step(int timeout_ms) {
   };
   for (size_t i = 0; i < rows.size(); ++i) {
     if (rows[i].lsn <= applied_lsn_[row_partitions[i]]) continue;
-    RecordLag(now, now - rows[i].commit_time);
+    // A backlog drained at start is lag since the start, not since its commit: the windows
+    // start afresh with the process (what happened while no one measured is not an
+    // observation, and a ten-minute-old commit must not pin the p99 for the next minute).
+    RecordLag(now, now - std::max(rows[i].commit_time, started_));
     prove(rows[i].commit_time);
   }
   // A heartbeat is a promise that every change of its partition up to the primary's last LSN

@@ -67,7 +67,8 @@ struct ApplierMetrics {
   int64_t refused = 0;      // forged or implausible events (unsigned heartbeat, LSN > primary's)
   int64_t watermark = 0;
   // apply time - commit time of the changes applied in the last `lag_window` (0 when none:
-  // see lag_samples); changes delivered again (already applied) are not lag.
+  // see lag_samples), counted from the applier's start at the earliest; changes delivered
+  // again (already applied) are not lag.
   double lag_p50_ms = 0, lag_p95_ms = 0, lag_p99_ms = 0;
   int64_t lag_samples = 0;
   // The newest moment the replica is known to have caught up to: the commit time of the newest
@@ -122,6 +123,7 @@ class Applier {
   std::map<std::string, int> topics_;  // assigned change topics -> partitions
   absl::Time last_refresh_ = absl::InfinitePast();
   std::deque<std::pair<absl::Time, double>> lag_ms_;  // (applied at, lag), oldest first
+  absl::Time started_;  // lag counts from here at the earliest
   // Per partition: the highest LSN applied (from the replica at assignment, then as applied).
   // A change at or below it is a redelivery, whose commit time says nothing about lag now.
   std::map<std::pair<std::string, int32_t>, int64_t> applied_lsn_;

@@ -1,0 +1,172 @@
+// `cmo serve` as the one control service, with real processes: a plan applied to a running
+// server moves (and waits for live telemetry before any step toward eventual); `cmo plan run`
+// refuses to race it; an idle restart trips nothing, while a real outage during idle (the
+// region's PostgreSQL replica down) still trips the breaker.
+#include <signal.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "tests/fakes/cmo_cli.h"
+#include "tests/fakes/pg_server.h"
+#include "tests/fakes/subprocess.h"
+#include "tests/fakes/wait.h"
+
+namespace cmo {
+namespace {
+
+using ::cmo::testing::Child;
+using ::cmo::testing::RunResult;
+using ::cmo::testing::WaitFor;
+using ::testing::HasSubstr;
+using namespace std::chrono_literals;
+
+class ControlServiceTest : public ::testing::Test {
+ protected:
+  std::string Config() const { return cli_.dir() + "/serve.yaml"; }
+
+  std::unique_ptr<Child> StartServe(const std::string& config_text) {
+    std::ofstream(Config()) << config_text;
+    const std::string bootstrap = cli_.StateDir() + "/kafka.bootstrap";
+    std::filesystem::remove(bootstrap);
+    auto serve = std::make_unique<Child>(std::vector<std::string>{
+        CMO_BINARY, "--state-dir", cli_.StateDir(), "serve", "--config", Config(), "--listen",
+        "127.0.0.1:0", "--status-interval", "1s"});
+    EXPECT_TRUE(WaitFor([&] { return std::filesystem::exists(bootstrap); }, 20s));
+    return serve;
+  }
+
+  nlohmann::json StatusOf(const std::string& op) {
+    for (const nlohmann::json& s : cli_.Json({"plan", "status"})) {
+      if (s["op"] == op) return s;
+    }
+    return {};
+  }
+
+  std::string Breaker() {
+    nlohmann::json j = cli_.Json({"breakers"});
+    return j.is_array() && !j.empty() ? j[0]["breaker"].get<std::string>() : "";
+  }
+
+  // post.like at ramp 50%, judged by the default budget (replication_lag_p99 < 5s).
+  void RampedOp() {
+    cli_.Ok({"ops", "add", "post.like", "--domain", "likes", "--target", "eventual"});
+    cli_.Ok({"advance", "post.like", "--reason", "dual-write"});
+    cli_.Ok({"advance", "post.like", "--reason", "shadow"});
+    cli_.Ok({"ramp", "post.like", "--to", "50%", "--reason", "ramp", "--confirm"});
+  }
+
+  void Write(int changes) {
+    RunResult w = ::cmo::testing::Run({CMO_WRITER, cli_.StateDir() + "/primary.db",
+                                       std::to_string(changes), "50", "100", "300"});
+    ASSERT_EQ(w.exit_code, 0) << w.err;
+  }
+
+  ::cmo::testing::CmoCli cli_;
+};
+
+constexpr char kPlan[] = R"(version: 1
+name: likes
+operations:
+  - {op: post.like, kind: read, domain: likes, target: eventual}
+phases:
+  - name: likes
+    ops: [post.like]
+    steps:
+      - dual_write: {hold: 1s}
+      - shadow: {sample: 5%, hold: 1s}
+      - ramp: {to: 1%}
+)";
+
+TEST_F(ControlServiceTest, APlanAppliedToARunningServerMovesAndNothingRacesIt) {
+  auto serve = StartServe("regions: [eu-west]\nplans: {evaluate_every: 200ms}\n");
+  const std::string plan = cli_.dir() + "/likes.yaml";
+  std::ofstream(plan) << kPlan;
+  cli_.Ok({"plan", "apply", plan, "--reason", "migrate likes"});
+  // The server's executor carries it to shadow by itself...
+  ASSERT_TRUE(WaitFor([&] { return StatusOf("post.like")["stage"] == "shadow"; }, 20s));
+  // ...and no further: ramp moves traffic toward eventual, and no client reports telemetry.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return StatusOf("post.like")["state"].get<std::string>().find(
+                   "waiting for live telemetry") != std::string::npos;
+      },
+      20s));
+  EXPECT_EQ(StatusOf("post.like")["stage"], "shadow");
+  // A second executor on the same state would race the server's.
+  RunResult run = cli_.Run({"plan", "run", "--once"});
+  EXPECT_NE(run.exit_code, 0);
+  EXPECT_THAT(run.err, HasSubstr("already runs in cmo serve (pid " +
+                                 std::to_string(serve->pid()) + ")"));
+  nlohmann::json history = cli_.Json({"history", "post.like"});
+  int steps = 0;
+  for (const nlohmann::json& e : history) steps += e["action"] == "plan.step" ? 1 : 0;
+  EXPECT_EQ(steps, 2);  // dual_write, shadow: each once
+  serve->Kill(SIGTERM);
+  EXPECT_EQ(serve->Wait(), 0);
+  // With the server gone, the lock is free (the kernel drops it even after kill -9).
+  cli_.Ok({"plan", "run", "--once"});
+}
+
+// `cmo serve` restarted on a deployment it had not followed for minutes once opened its
+// breakers on a replication lag computed from commit times long past (the changes written
+// while it was down, drained in a second at start), and kept them flapping: the figure stayed
+// in the window for good. A restart starts the windows afresh; idle is not lag.
+TEST_F(ControlServiceTest, ARestartAfterAnIdleSpellTripsNothing) {
+  RampedOp();
+  constexpr char kConfig[] =
+      "regions: [eu-west]\nbreaker: {evaluate_every: 100ms, short_window: 5s, long_window: 30s}\n";
+  auto serve = StartServe(kConfig);
+  Write(300);
+  absl::SleepFor(absl::Seconds(3));
+  serve->Kill(SIGTERM);
+  ASSERT_EQ(serve->Wait(), 0);
+  EXPECT_EQ(Breaker(), "closed");
+  Write(100);  // while the control service is down (the app writes on; the outbox keeps it)
+  absl::SleepFor(absl::Seconds(12));  // those commits are now far older than the 5s budget
+  serve = StartServe(kConfig);
+  absl::SleepFor(absl::Seconds(15));
+  EXPECT_EQ(Breaker(), "closed");
+  nlohmann::json budget = cli_.Json({"budget", "post.like"});
+  bool lag_seen = false;
+  for (const nlohmann::json& s : budget["slis"]) {
+    if (s["name"] != "replication_lag_p99") continue;
+    // A reading (heartbeats prove the replica caught up), counted from the restart: the
+    // backlog's wait for the pipeline to start, not the minutes since its commits.
+    lag_seen = true;
+    EXPECT_LT(s["short"].get<double>(), 5000) << budget.dump();
+  }
+  EXPECT_TRUE(lag_seen) << budget.dump();
+  serve->Kill(SIGTERM);
+  EXPECT_EQ(serve->Wait(), 0);
+}
+
+TEST_F(ControlServiceTest, AReplicaOutageDuringIdleStillTrips) {
+  auto pg = ::cmo::testing::PgServer::Start();
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  ASSERT_TRUE((*pg)->CreateDatabase("eu").ok());
+  RampedOp();
+  auto serve = StartServe("regions: [{name: eu-west, replica: " + (*pg)->Uri("eu") +
+                          "}]\nbreaker: {evaluate_every: 100ms, short_window: 5s, "
+                          "long_window: 30s}\n");
+  Write(100);
+  absl::SleepFor(absl::Seconds(5));
+  ASSERT_EQ(Breaker(), "closed");
+  const absl::Time down = absl::Now();
+  (*pg)->Stop();  // nothing is written, but the region no longer follows the primary
+  ASSERT_TRUE(WaitFor([&] { return Breaker() == "open"; }, 60s));
+  const absl::Duration detected = absl::Now() - down;
+  // Heartbeats come every 10 s when idle; the budget allows 5 s: ~15 s, never at once.
+  EXPECT_GE(detected, absl::Seconds(5));
+  EXPECT_LE(detected, absl::Seconds(40));
+  std::cout << "REPLICA_OUTAGE_TRIP_S " << absl::ToDoubleSeconds(detected) << "\n";
+  nlohmann::json history = cli_.Json({"history", "post.like", "--limit", "1"});
+  EXPECT_THAT(history[0]["reason"].get<std::string>(), HasSubstr("replication_lag_p99"));
+  serve->Kill(SIGTERM);
+  serve->Wait();
+}
+
+}  // namespace
+}  // namespace cmo
