@@ -1,6 +1,6 @@
 // The control plane's state in one state dir: the flag store, the plan store on the same
 // connection, gate inputs and the plan executor. Opened by the CLI per command and by
-// long-running processes (`cmo plan run`, later `cmo serve`).
+// long-running processes (`cmo serve`'s control loop and plan executor, `cmo plan run`).
 #ifndef CMO_ORCHESTRATOR_CONTROL_STATE_H_
 #define CMO_ORCHESTRATOR_CONTROL_STATE_H_
 

@@ -1,6 +1,8 @@
-// The long-running part of `cmo serve` (first version): the outbox relay and one applier per
-// region, each on its own thread, over the state dir's primary and replica stores, against
-// the embedded Kafka (librdkafka's mock cluster) or a real cluster.
+// The data path of `cmo serve`: the outbox relay and one applier per region, each on its own
+// thread, over the primary and replica stores, against the embedded Kafka (librdkafka's mock
+// cluster) or a real cluster; with role all also the control loop and the reconciliation
+// scheduler. Started by the ControlService (service/control_service.h), which adds the plan
+// executor and the API.
 #ifndef CMO_ORCHESTRATOR_SERVER_H_
 #define CMO_ORCHESTRATOR_SERVER_H_
 
