@@ -19,7 +19,7 @@
 #include "orchestrator/api/internal/denial_limiter.h"
 #include "orchestrator/api/internal/http_parts.h"
 #include "orchestrator/api/local_api.h"
-#include "orchestrator/server.h"
+#include "orchestrator/service/server.h"
 
 namespace cmo::orchestrator {
 namespace {

@@ -8,7 +8,7 @@
 
 #include "base/clock.h"
 #include "orchestrator/api/control_api.h"
-#include "orchestrator/control_state.h"
+#include "orchestrator/service/control_state.h"
 
 namespace cmo::orchestrator {
 

@@ -5,7 +5,7 @@
 #include "base/strings.h"
 #include "orchestrator/api/internal/http_parts.h"
 #include "orchestrator/budget/breaker.h"
-#include "orchestrator/server.h"
+#include "orchestrator/service/server.h"
 #include "reconcile/reconcile_job.h"
 
 namespace cmo::orchestrator::api_internal {

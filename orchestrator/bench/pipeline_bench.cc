@@ -17,7 +17,7 @@
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "orchestrator/bench/bench_util.h"
-#include "orchestrator/server.h"
+#include "orchestrator/service/server.h"
 #include "shadow/change_event.h"
 #include "store/internal/pg_row_table.h"
 #include "store/primary_store.h"

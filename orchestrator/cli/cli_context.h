@@ -10,7 +10,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "orchestrator/api/control_api.h"
-#include "orchestrator/control_state.h"
+#include "orchestrator/service/control_state.h"
 
 namespace cmo::orchestrator {
 

@@ -11,7 +11,7 @@
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/cli/table.h"
 #include "orchestrator/service/executor_lock.h"
-#include "orchestrator/stop_signals.h"
+#include "orchestrator/service/stop_signals.h"
 
 namespace cmo::orchestrator {
 namespace {

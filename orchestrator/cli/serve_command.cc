@@ -9,9 +9,9 @@
 #include "base/units.h"
 #include "orchestrator/api/api_server.h"
 #include "orchestrator/cli/commands.h"
-#include "orchestrator/server.h"
-#include "orchestrator/service/control_service.h"
-#include "orchestrator/stop_signals.h"
+#include "orchestrator/service/server.h"
+#include "orchestrator/control_service.h"
+#include "orchestrator/service/stop_signals.h"
 
 namespace cmo::orchestrator {
 namespace {

@@ -9,7 +9,7 @@
 #include "base/strings.h"
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/cli/table.h"
-#include "orchestrator/control_state.h"
+#include "orchestrator/service/control_state.h"
 #include "shadow/deployment_stores.h"
 #include "shadow/state_layout.h"
 #include "store/primary_store.h"

@@ -7,7 +7,7 @@
 #include "base/kafka_admin.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "orchestrator/kafka_topics.h"
+#include "orchestrator/service/kafka_topics.h"
 #include "tests/fakes/kafka_cluster.h"
 #include "tests/fakes/subprocess.h"
 #include "tests/fakes/temp_dir.h"

@@ -120,8 +120,14 @@ TEST_F(ApiTest, OpsLifecycleOverHttp) {
   ASSERT_TRUE(Post("/v1/ops/post.like/advance", {{"reason", "dual"}}, token_).ok());
   ASSERT_TRUE(
       Post("/v1/ops/post.like/advance", {{"reason", "shadow"}, {"sample", "5%"}}, token_).ok());
-  auto ramp = Post("/v1/ops/post.like/ramp", {{"reason", "first"}, {"to", "10%"}}, token_);
+  // 10% from shadow is beyond one step (1%): refused over HTTP too, unless confirmed.
+  auto refused = Post("/v1/ops/post.like/ramp", {{"reason", "first"}, {"to", "10%"}}, token_);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
+  EXPECT_THAT(refused.status().message(), HasSubstr("one command may take it to 1%"));
+  auto ramp = Post("/v1/ops/post.like/ramp", {{"reason", "first"}, {"to", "10%"}, {"confirm", true}},
+                   token_);
   ASSERT_TRUE(ramp.ok()) << ramp.status();
+  EXPECT_EQ((*ramp)["beyond_step_limit"], true);
   EXPECT_EQ((*ramp)["direction"], "to_eventual");
   EXPECT_DOUBLE_EQ((*ramp)["moving_percent"].get<double>(), 10.0);
   auto op = Api("")->Call({"GET", "/v1/ops/post.like"});
@@ -133,6 +139,7 @@ TEST_F(ApiTest, OpsLifecycleOverHttp) {
   ASSERT_EQ(audit->size(), 1u);
   EXPECT_EQ((*audit)[0]["actor"], "alice");
   EXPECT_EQ((*audit)[0]["reason"], "first");
+  EXPECT_EQ((*audit)[0]["action"], "step_limit.confirmed");
   auto rb = Post("/v1/ops/post.like/rollback", {{"reason", "stale reads"}}, token_);
   ASSERT_TRUE(rb.ok());
   EXPECT_EQ((*rb)["after"]["stage"], "shadow");
@@ -181,7 +188,9 @@ TEST_F(ApiTest, MetricsHealthAndDashboard) {
   AddLikes();
   ASSERT_TRUE(Post("/v1/ops/post.like/advance", {{"reason", "a"}}, token_).ok());
   ASSERT_TRUE(Post("/v1/ops/post.like/advance", {{"reason", "b"}}, token_).ok());
-  ASSERT_TRUE(Post("/v1/ops/post.like/ramp", {{"reason", "c"}, {"to", "25"}}, token_).ok());
+  ASSERT_TRUE(
+      Post("/v1/ops/post.like/ramp", {{"reason", "c"}, {"to", "25"}, {"confirm", true}}, token_)
+          .ok());
   auto metrics = http_->Get("/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_EQ(metrics->status, 200);
@@ -215,8 +224,8 @@ TEST_F(ApiTest, CliGivesTheSameAnswersWithServer) {
   cli.Ok(with({"ops", "add", "post.like", "--domain", "likes", "--target", "eventual"}));
   cli.Ok(with({"advance", "post.like", "--reason", "dual-write"}));
   cli.Ok(with({"advance", "post.like", "--reason", "shadow"}));
-  EXPECT_THAT(cli.Ok(with({"ramp", "post.like", "--to", "5", "--reason", "x"})),
-              HasSubstr("moved 5% of subjects"));
+  EXPECT_THAT(cli.Ok(with({"ramp", "post.like", "--to", "1", "--reason", "x"})),
+              HasSubstr("moved 1% of subjects"));
   EXPECT_FALSE(std::filesystem::exists(cli.StateDir())) << "--server must not touch a state dir";
   // A refusal keeps its exit code across the wire.
   const auto r = cli.Run(with({"ramp", "nope", "--to", "5", "--reason", "x"}));

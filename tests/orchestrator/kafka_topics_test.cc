@@ -1,6 +1,6 @@
 // What cmo's topics must look like, and what it says about one that does not (no broker here;
 // tests/e2e/kafka_real_topics_test.cc runs the same on a real one).
-#include "orchestrator/kafka_topics.h"
+#include "orchestrator/service/kafka_topics.h"
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"

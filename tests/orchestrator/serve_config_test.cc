@@ -1,4 +1,4 @@
-#include "orchestrator/serve_config.h"
+#include "orchestrator/service/serve_config.h"
 
 #include <fstream>
 

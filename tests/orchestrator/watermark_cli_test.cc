@@ -3,7 +3,7 @@
 #include "base/clock.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "orchestrator/control_state.h"
+#include "orchestrator/service/control_state.h"
 #include "shadow/state_layout.h"
 #include "store/primary_store.h"
 #include "store/replica_store.h"

@@ -11,7 +11,7 @@
 #include "base/clock.h"
 #include "flags/flag_store.h"
 #include "orchestrator/api/control_api.h"
-#include "orchestrator/control_state.h"
+#include "orchestrator/service/control_state.h"
 
 namespace cmo::orchestrator::api_internal {
 

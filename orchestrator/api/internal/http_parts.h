@@ -9,7 +9,7 @@
 #include "absl/status/statusor.h"
 #include "orchestrator/api/control_api.h"
 #include "orchestrator/api/http/request_parser.h"
-#include "orchestrator/control_state.h"
+#include "orchestrator/service/control_state.h"
 
 namespace cmo::orchestrator {
 class Server;

@@ -3,8 +3,8 @@
 // `evaluate_every`, and publishes the flag snapshot on Kafka `cmo.flags` whenever the revision
 // moves (and every `republish_every`, so a client that joins late or lost its connection
 // learns the state, and silence means the control plane is gone).
-#ifndef CMO_ORCHESTRATOR_CONTROL_LOOP_H_
-#define CMO_ORCHESTRATOR_CONTROL_LOOP_H_
+#ifndef CMO_ORCHESTRATOR_SERVICE_CONTROL_LOOP_H_
+#define CMO_ORCHESTRATOR_SERVICE_CONTROL_LOOP_H_
 
 #include <atomic>
 #include <functional>
@@ -19,7 +19,7 @@
 #include "base/kafka.h"
 #include "base/message_auth.h"
 #include "orchestrator/budget/budget_controller.h"
-#include "orchestrator/control_state.h"
+#include "orchestrator/service/control_state.h"
 #include "reconcile/divergence_log.h"
 #include "shadow/telemetry.h"
 #include "store/primary_store.h"
@@ -99,4 +99,4 @@ class ControlLoop {
 
 }  // namespace cmo::orchestrator
 
-#endif  // CMO_ORCHESTRATOR_CONTROL_LOOP_H_
+#endif  // CMO_ORCHESTRATOR_SERVICE_CONTROL_LOOP_H_

@@ -1,10 +1,10 @@
 // The data path of `cmo serve`: the outbox relay and one applier per region, each on its own
 // thread, over the primary and replica stores, against the embedded Kafka (librdkafka's mock
 // cluster) or a real cluster; with role all also the control loop and the reconciliation
-// scheduler. Started by the ControlService (service/control_service.h), which adds the plan
+// scheduler. Started by the ControlService (orchestrator/control_service.h), which adds the plan
 // executor and the API.
-#ifndef CMO_ORCHESTRATOR_SERVER_H_
-#define CMO_ORCHESTRATOR_SERVER_H_
+#ifndef CMO_ORCHESTRATOR_SERVICE_SERVER_H_
+#define CMO_ORCHESTRATOR_SERVICE_SERVER_H_
 
 #include <atomic>
 #include <functional>
@@ -20,8 +20,8 @@
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "base/kafka.h"
-#include "orchestrator/control_loop.h"
-#include "orchestrator/serve_config.h"
+#include "orchestrator/service/control_loop.h"
+#include "orchestrator/service/serve_config.h"
 #include "shadow/applier.h"
 #include "shadow/outbox_relay.h"
 #include "shadow/state_layout.h"
@@ -104,4 +104,4 @@ class Server {
 
 }  // namespace cmo::orchestrator
 
-#endif  // CMO_ORCHESTRATOR_SERVER_H_
+#endif  // CMO_ORCHESTRATOR_SERVICE_SERVER_H_

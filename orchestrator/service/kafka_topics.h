@@ -11,8 +11,8 @@
 //                         are read within seconds and worthless after
 // All are created with the configured replication factor (default: min(3, brokers)) and
 // min.insync.replicas 2 when that is 3 or more.
-#ifndef CMO_ORCHESTRATOR_KAFKA_TOPICS_H_
-#define CMO_ORCHESTRATOR_KAFKA_TOPICS_H_
+#ifndef CMO_ORCHESTRATOR_SERVICE_KAFKA_TOPICS_H_
+#define CMO_ORCHESTRATOR_SERVICE_KAFKA_TOPICS_H_
 
 #include <functional>
 #include <map>
@@ -82,4 +82,4 @@ class KafkaTopics {
 
 }  // namespace cmo::orchestrator
 
-#endif  // CMO_ORCHESTRATOR_KAFKA_TOPICS_H_
+#endif  // CMO_ORCHESTRATOR_SERVICE_KAFKA_TOPICS_H_

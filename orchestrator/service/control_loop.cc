@@ -1,4 +1,4 @@
-#include "orchestrator/control_loop.h"
+#include "orchestrator/service/control_loop.h"
 
 #include "base/status_macros.h"
 #include "base/strings.h"

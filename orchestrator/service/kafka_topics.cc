@@ -1,4 +1,4 @@
-#include "orchestrator/kafka_topics.h"
+#include "orchestrator/service/kafka_topics.h"
 
 #include <unistd.h>
 

@@ -1,8 +1,8 @@
-#include "orchestrator/service/control_service.h"
+#include "orchestrator/control_service.h"
 
 #include "base/status_macros.h"
 #include "base/strings.h"
-#include "orchestrator/control_state.h"
+#include "orchestrator/service/control_state.h"
 
 namespace cmo::orchestrator {
 

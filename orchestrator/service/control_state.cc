@@ -1,4 +1,4 @@
-#include "orchestrator/control_state.h"
+#include "orchestrator/service/control_state.h"
 
 #include <sys/stat.h>
 

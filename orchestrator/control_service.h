@@ -3,8 +3,8 @@
 // breakers and the reconciliation scheduler), the plan executor, and the HTTP API. It owns
 // their lifetimes: `cmo serve` and `cmo demo` both start it, and stop it in the one safe order
 // (no new API calls, then the executor between two ticks, then the data path drains).
-#ifndef CMO_ORCHESTRATOR_SERVICE_CONTROL_SERVICE_H_
-#define CMO_ORCHESTRATOR_SERVICE_CONTROL_SERVICE_H_
+#ifndef CMO_ORCHESTRATOR_CONTROL_SERVICE_H_
+#define CMO_ORCHESTRATOR_CONTROL_SERVICE_H_
 
 #include <atomic>
 #include <memory>
@@ -16,8 +16,8 @@
 #include "base/clock.h"
 #include "migrations/plan_executor.h"
 #include "orchestrator/api/api_server.h"
-#include "orchestrator/serve_config.h"
-#include "orchestrator/server.h"
+#include "orchestrator/service/serve_config.h"
+#include "orchestrator/service/server.h"
 #include "orchestrator/service/executor_lock.h"
 
 namespace cmo::orchestrator {
@@ -63,4 +63,4 @@ class ControlService {
 
 }  // namespace cmo::orchestrator
 
-#endif  // CMO_ORCHESTRATOR_SERVICE_CONTROL_SERVICE_H_
+#endif  // CMO_ORCHESTRATOR_CONTROL_SERVICE_H_

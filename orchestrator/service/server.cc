@@ -1,4 +1,4 @@
-#include "orchestrator/server.h"
+#include "orchestrator/service/server.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -10,7 +10,7 @@
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "migrations/plan_parser.h"
-#include "orchestrator/kafka_topics.h"
+#include "orchestrator/service/kafka_topics.h"
 #include "reconcile/divergence_log.h"
 #include "reconcile/reconcile_job.h"
 #include "shadow/change_event.h"
@@ -122,7 +122,7 @@ absl::Status Server::StartKafka(
     return absl::OkStatus();
   }
   if (config_.kafka_brokers != "embedded") {
-    // A real cluster: cmo creates and checks its own topics (orchestrator/kafka_topics.h).
+    // A real cluster: cmo creates and checks its own topics (orchestrator/service/kafka_topics.h).
     bootstrap_ = config_.kafka_brokers;
     const TopicPolicy policy = {.partitions = config_.kafka_partitions,
                                 .replication_factor = config_.kafka_replication_factor,

@@ -1,8 +1,8 @@
 // SIGTERM/SIGINT for long-running commands (`cmo serve`, `cmo plan run`): blocked in every
 // thread and taken synchronously by the main loop, so a stop request lands between two units
 // of work and data-path threads never see a signal.
-#ifndef CMO_ORCHESTRATOR_STOP_SIGNALS_H_
-#define CMO_ORCHESTRATOR_STOP_SIGNALS_H_
+#ifndef CMO_ORCHESTRATOR_SERVICE_STOP_SIGNALS_H_
+#define CMO_ORCHESTRATOR_SERVICE_STOP_SIGNALS_H_
 
 #include <signal.h>
 
@@ -24,4 +24,4 @@ class StopSignals {
 
 }  // namespace cmo::orchestrator
 
-#endif  // CMO_ORCHESTRATOR_STOP_SIGNALS_H_
+#endif  // CMO_ORCHESTRATOR_SERVICE_STOP_SIGNALS_H_

@@ -1,8 +1,8 @@
 // The control plane's state in one state dir: the flag store, the plan store on the same
 // connection, gate inputs and the plan executor. Opened by the CLI per command and by
 // long-running processes (`cmo serve`'s control loop and plan executor, `cmo plan run`).
-#ifndef CMO_ORCHESTRATOR_CONTROL_STATE_H_
-#define CMO_ORCHESTRATOR_CONTROL_STATE_H_
+#ifndef CMO_ORCHESTRATOR_SERVICE_CONTROL_STATE_H_
+#define CMO_ORCHESTRATOR_SERVICE_CONTROL_STATE_H_
 
 #include <memory>
 #include <string>
@@ -34,4 +34,4 @@ absl::StatusOr<std::unique_ptr<ControlState>> OpenControlState(
 
 }  // namespace cmo::orchestrator
 
-#endif  // CMO_ORCHESTRATOR_CONTROL_STATE_H_
+#endif  // CMO_ORCHESTRATOR_SERVICE_CONTROL_STATE_H_

@@ -1,4 +1,4 @@
-#include "orchestrator/stop_signals.h"
+#include "orchestrator/service/stop_signals.h"
 
 #include <pthread.h>
 

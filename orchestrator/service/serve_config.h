@@ -1,6 +1,6 @@
 // The configuration of `cmo serve`: a YAML file plus command-line overrides.
-#ifndef CMO_ORCHESTRATOR_SERVE_CONFIG_H_
-#define CMO_ORCHESTRATOR_SERVE_CONFIG_H_
+#ifndef CMO_ORCHESTRATOR_SERVICE_SERVE_CONFIG_H_
+#define CMO_ORCHESTRATOR_SERVICE_SERVE_CONFIG_H_
 
 #include <map>
 #include <string>
@@ -8,7 +8,7 @@
 
 #include "absl/status/statusor.h"
 #include "base/kafka.h"
-#include "orchestrator/control_loop.h"
+#include "orchestrator/service/control_loop.h"
 #include "shadow/applier.h"
 
 namespace cmo::orchestrator {
@@ -84,4 +84,4 @@ std::string ReplicaUrl(const ServeConfig& config, const std::string& region);
 
 }  // namespace cmo::orchestrator
 
-#endif  // CMO_ORCHESTRATOR_SERVE_CONFIG_H_
+#endif  // CMO_ORCHESTRATOR_SERVICE_SERVE_CONFIG_H_
