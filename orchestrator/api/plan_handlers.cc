@@ -14,7 +14,10 @@ absl::StatusOr<nlohmann::json> PlanStatus(const Context& c) {
   for (const migrations::OpStatus& st : *status) {
     nlohmann::json gates = nlohmann::json::array();
     for (const migrations::GateStatus& g : st.gates) {
-      gates.push_back({{"condition", g.condition}, {"measured", g.measured}, {"holds", g.holds}});
+      gates.push_back({{"condition", g.condition},
+                       {"measured", g.measured},
+                       {"holds", g.holds},
+                       {"verdict", g.verdict}});
     }
     out.push_back({{"op", st.progress.op},
                    {"plan", st.progress.plan},

@@ -173,7 +173,7 @@ int RunStatus(const GlobalOptions& global) {
       }
       std::cout << "  " << st["op"].get<std::string>() << ": " << g["condition"].get<std::string>()
                 << "  measured " << g["measured"].get<std::string>() << "  "
-                << (g["holds"].get<bool>() ? "holds" : "does not hold") << "\n";
+                << g.value("verdict", g["holds"].get<bool>() ? "pass" : "fail") << "\n";
     }
   }
   return kExitOk;

@@ -65,6 +65,19 @@ class PlanExecutorTest : public ::testing::Test {
     ASSERT_THAT(plans_->SetMetric("post.like", m, v, clock_.Now()), IsOk());
     Watched("post.like");
   }
+  // Applies kPlan and lets post.like's gates hold until it reaches the ramp step.
+  void WalkLikesToRamp() {
+    ASSERT_THAT(Apply(kPlan), IsOk());
+    Tick();
+    clock_.Advance(absl::Minutes(10));
+    Tick();
+    Measure(Metric::kStaleReadRatio, 100);
+    Tick();
+    clock_.Advance(absl::Hours(1));
+    Measure(Metric::kStaleReadRatio, 100);
+    Tick();
+    ASSERT_EQ(Flag("post.like").stage, flags::Stage::kRamp);
+  }
   // Some client of `op` reported telemetry just now.
   void Watched(const std::string& op) {
     ASSERT_THAT(plans_->SetMetric(op, Metric::kTelemetryWindows, 4, clock_.Now()), IsOk());
@@ -159,16 +172,7 @@ TEST_F(PlanExecutorTest, WalksTheStepsOnlyWhenGatesHoldForTheHold) {
 // No evidence is not health: a plan whose gates were all removed must still not carry an op
 // toward eventual while no client of it reports telemetry.
 TEST_F(PlanExecutorTest, AStepTowardEventualWaitsForLiveTelemetry) {
-  ASSERT_THAT(Apply(kPlan), IsOk());
-  Tick();
-  clock_.Advance(absl::Minutes(10));
-  Tick();
-  Measure(Metric::kStaleReadRatio, 100);
-  Tick();
-  clock_.Advance(absl::Hours(1));
-  Measure(Metric::kStaleReadRatio, 100);
-  Tick();
-  ASSERT_EQ(Flag("post.like").stage, flags::Stage::kRamp);
+  WalkLikesToRamp();
   ASSERT_THAT(executor_->Approve("post.like", {"alice", "ok", "", false}), IsOk());
   Tick();
   clock_.Advance(absl::Hours(2));  // the hold is long over, but nobody has reported since
@@ -260,16 +264,7 @@ TEST_F(PlanExecutorTest, PauseStopsAndResumeContinues) {
 }
 
 TEST_F(PlanExecutorTest, AFlagMovedByHandPausesTheOpAndResumeRealigns) {
-  ASSERT_THAT(Apply(kPlan), IsOk());
-  Tick();
-  clock_.Advance(absl::Minutes(10));
-  Tick();
-  Measure(Metric::kStaleReadRatio, 100);
-  Tick();
-  clock_.Advance(absl::Hours(1));
-  Measure(Metric::kStaleReadRatio, 100);
-  Tick();
-  ASSERT_EQ(Flag("post.like").stage, flags::Stage::kRamp);
+  WalkLikesToRamp();
   // An operator rolls back by hand during an incident.
   ASSERT_THAT(flags_->Update("post.like", {"bob", "incident", "rollback", false},
                              [](flags::Flag& f) { return flags::RollbackTo(f, std::nullopt); }),

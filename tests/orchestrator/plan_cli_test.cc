@@ -131,6 +131,7 @@ TEST_F(PlanCliTest, ManualGateWaitsForAnOperator) {
   nlohmann::json s = StatusOf("post.like");
   EXPECT_EQ(s["gates"][0]["condition"], "manual");
   EXPECT_EQ(s["gates"][0]["holds"], false);
+  EXPECT_EQ(s["gates"][0]["verdict"], "fail");  // manual: an operator's no, not missing data
   cli_.Ok({"plan", "run", "--once"});
   EXPECT_EQ(StatusOf("post.like")["stage"], "shadow");
   EXPECT_THAT(cli_.Ok({"advance", "post.like", "--reason", "shadow is clean"}),
