@@ -173,7 +173,7 @@ absl::Status RunDemo(const DemoOptions& o, std::ostream& out) {
   Server* server = &service->data_path();
   say.Say(base::StrCat("embedded Kafka at ", server->bootstrap_servers(),
                        "; replicas eu-west (+25 ms link) and us-east (+60 ms link); dashboard ",
-                       service->api()->url(), "/"));
+                       service->api() != nullptr ? service->api()->url() + "/" : "off"));
 
   {
     // One row per domain first, so every change topic exists and both replicas follow before
