@@ -9,15 +9,13 @@ namespace cmo::orchestrator {
 absl::StatusOr<std::unique_ptr<ControlService>> ControlService::Start(const ServeConfig& config,
                                                                       const base::Clock& clock) {
   std::unique_ptr<ControlService> s(new ControlService(config, clock));
+  // On an error below, `s` is destroyed with whatever did start (~ControlService stops it).
   CMO_ASSIGN_OR_RETURN(s->server_, Server::Start(config, clock));
   if (!config.listen.empty()) {
     auto api = ApiServer::Start(
         {.listen = config.listen, .state_dir = config.state_dir, .data_path = s->server_.get()},
         clock);
-    if (!api.ok()) {
-      (void)s->server_->Stop();
-      return api.status();
-    }
+    if (!api.ok()) return api.status();
     s->api_ = *std::move(api);
   }
   return s;
@@ -93,6 +91,7 @@ absl::Status ControlService::Stop() {
   stop_.store(true);
   if (executor_.joinable()) executor_.join();  // between two ticks
   executor_lock_.reset();
+  if (server_ == nullptr) return absl::OkStatus();  // Start() failed before the data path ran
   absl::Status stopped = server_->Stop();
   server_.reset();  // closes the stores: every commit was already durable
   return stopped;

@@ -4,6 +4,7 @@
 // region's PostgreSQL replica down) still trips the breaker.
 #include <signal.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -45,14 +46,37 @@ class ControlServiceTest : public ::testing::Test {
     return {};
   }
 
+  // post.like's breaker.
   std::string Breaker() {
-    nlohmann::json j = cli_.Json({"breakers"});
-    return j.is_array() && !j.empty() ? j[0]["breaker"].get<std::string>() : "";
+    for (const nlohmann::json& b : cli_.Json({"breakers"})) {
+      if (b["op"] == "post.like") return b["breaker"].get<std::string>();
+    }
+    return "";
   }
 
   // post.like at ramp 50%, judged by the default budget (replication_lag_p99 < 5s).
   void RampedOp() {
     cli_.Ok({"ops", "add", "post.like", "--domain", "likes", "--target", "eventual"});
+    cli_.Ok({"advance", "post.like", "--reason", "dual-write"});
+    cli_.Ok({"advance", "post.like", "--reason", "shadow"});
+    cli_.Ok({"ramp", "post.like", "--to", "50%", "--reason", "ramp", "--confirm"});
+  }
+
+  // post.like at ramp 50% under a budget of replication_lag_p99 < 10s: room for a slow start
+  // (sanitizers, a loaded CI machine), none for lag measured from commits made long ago.
+  void PatientRampedOp() {
+    const std::string plan = cli_.dir() + "/patient.yaml";
+    std::ofstream(plan) << R"(version: 1
+name: likes
+budgets:
+  - {name: patient, max_replication_lag_p99: 10s}
+operations:
+  - {op: post.like, kind: read, domain: likes, target: eventual, budget: patient}
+  - {op: feed.read, kind: read, domain: feeds, target: eventual}
+phases:
+  - {name: feeds, ops: [feed.read], steps: [dual_write]}
+)";
+    cli_.Ok({"plan", "apply", plan, "--reason", "budget for likes"});
     cli_.Ok({"advance", "post.like", "--reason", "dual-write"});
     cli_.Ok({"advance", "post.like", "--reason", "shadow"});
     cli_.Ok({"ramp", "post.like", "--to", "50%", "--reason", "ramp", "--confirm"});
@@ -115,7 +139,7 @@ TEST_F(ControlServiceTest, APlanAppliedToARunningServerMovesAndNothingRacesIt) {
 // while it was down, drained in a second at start), and kept them flapping: the figure stayed
 // in the window for good. A restart starts the windows afresh; idle is not lag.
 TEST_F(ControlServiceTest, ARestartAfterAnIdleSpellTripsNothing) {
-  RampedOp();
+  PatientRampedOp();
   constexpr char kConfig[] =
       "regions: [eu-west]\nbreaker: {evaluate_every: 100ms, short_window: 5s, long_window: 30s}\n";
   auto serve = StartServe(kConfig);
@@ -125,7 +149,10 @@ TEST_F(ControlServiceTest, ARestartAfterAnIdleSpellTripsNothing) {
   ASSERT_EQ(serve->Wait(), 0);
   EXPECT_EQ(Breaker(), "closed");
   Write(100);  // while the control service is down (the app writes on; the outbox keeps it)
-  absl::SleepFor(absl::Seconds(12));  // those commits are now far older than the 5s budget
+  // Those commits are now far older than the 10s budget. The `slow` CTest entry
+  // control_service_idle_10min runs this with the ten minutes of the original report.
+  const char* idle = std::getenv("CMO_IDLE_SPELL_S");
+  absl::SleepFor(absl::Seconds(idle != nullptr ? std::atoi(idle) : 25));
   serve = StartServe(kConfig);
   absl::SleepFor(absl::Seconds(15));
   EXPECT_EQ(Breaker(), "closed");
@@ -136,7 +163,7 @@ TEST_F(ControlServiceTest, ARestartAfterAnIdleSpellTripsNothing) {
     // A reading (heartbeats prove the replica caught up), counted from the restart: the
     // backlog's wait for the pipeline to start, not the minutes since its commits.
     lag_seen = true;
-    EXPECT_LT(s["short"].get<double>(), 5000) << budget.dump();
+    EXPECT_LT(s["short"].get<double>(), 10000) << budget.dump();
   }
   EXPECT_TRUE(lag_seen) << budget.dump();
   serve->Kill(SIGTERM);
