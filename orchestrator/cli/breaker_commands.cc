@@ -1,6 +1,8 @@
 // `cmo breakers`, `cmo breaker reset OP --reason TEXT`, `cmo budget OP`.
 #include <iostream>
 #include <memory>
+#include <string>
+#include <vector>
 
 #include "absl/time/clock.h"
 #include "base/json.h"
@@ -84,20 +86,38 @@ int RunBudget(const BudgetOptions& o, const GlobalOptions& global) {
             << ", long window "
             << base::FormatDuration(absl::Milliseconds(j.value("long_window_ms", 0))) << "\n";
   Table t({"sli", "short", "long", "budget", "burn short", "burn long", "left", "trips when"});
+  std::vector<std::string> no_data;
   for (const nlohmann::json& s : j["slis"]) {
     auto burn = [](const nlohmann::json& b) {
       return b.is_number() ? base::StrCat(std::round(b.get<double>() * 10) / 10, "x")
                            : std::string("inf");
     };
+    // Below min_samples a value is not evidence: show no number that could pass for health.
+    if (!s.value("enough_data", false)) {
+      no_data.push_back(s["name"]);
+      t.AddRow({s["name"], "no data", "no data", Value(s, "limit"), "-", "-", "no data",
+                s["trips_when"]});
+      continue;
+    }
     t.AddRow({s["name"], Value(s, "short"), Value(s, "long"), Value(s, "limit"),
               burn(s["burn_short"]), burn(s["burn_long"]),
               base::StrCat(std::llround(s["remaining"].get<double>() * 100), "%"),
               s["trips_when"]});
   }
   t.Print(std::cout);
-  std::cout << (j["breach"].get<bool>() ? base::StrCat("BREACH: ", j["reason"].get<std::string>())
-                                        : std::string("within budget"))
-            << "\n";
+  if (j["breach"].get<bool>()) {
+    std::cout << "BREACH: " << j["reason"].get<std::string>() << "\n";
+  } else if (no_data.size() == j["slis"].size()) {
+    std::cout << "no data: nothing measured with enough samples yet (inconclusive, not healthy)\n";
+  } else {
+    std::cout << "within budget on the SLIs with data"
+              << (no_data.empty() ? "" : base::StrCat("; no data for ", base::StrJoin(no_data, ", ")))
+              << "\n";
+  }
+  if (absl::Now() - evaluated > absl::Seconds(30)) {
+    std::cout << "stale: last evaluated " << Ago(evaluated)
+              << " — is `cmo serve` (role all) running on this state?\n";
+  }
   return kExitOk;
 }
 

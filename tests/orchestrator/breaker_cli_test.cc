@@ -23,7 +23,10 @@ class BreakerCliTest : public ::testing::Test {
   }
 
   // What `cmo serve` does when clients report a divergence burst for post.like.
-  void Trip() {
+  void Trip() { Report(2000, 100, /*tripped=*/1); }
+
+  // One evaluation after a client's window of `samples` comparisons, `bad` of them diverged.
+  void Report(int64_t samples, int64_t bad, size_t tripped) {
     auto flags = flags::FlagStore::Open(cli_.StateDir() + "/control.db", base::SystemClock());
     ASSERT_THAT(flags, IsOk());
     auto plans = migrations::PlanStore::Open((*flags)->db());
@@ -34,15 +37,15 @@ class BreakerCliTest : public ::testing::Test {
     w.end = absl::Now();
     shadow::OpWindow o;
     o.op = "post.like";
-    o.samples = 2000;
-    o.reads_eventual = 20000;
-    o.classes[static_cast<size_t>(shadow::MismatchClass::kMatch)] = 1900;
-    o.classes[static_cast<size_t>(shadow::MismatchClass::kDivergence)] = 100;
+    o.samples = samples;
+    o.reads_eventual = samples * 10;
+    o.classes[static_cast<size_t>(shadow::MismatchClass::kMatch)] = samples - bad;
+    o.classes[static_cast<size_t>(shadow::MismatchClass::kDivergence)] = bad;
     w.ops.push_back(o);
     (*c)->Ingest(w);
     auto t = (*c)->Evaluate();
     ASSERT_THAT(t, IsOk());
-    ASSERT_EQ(t->size(), 1u);
+    ASSERT_EQ(t->size(), tripped);
   }
 
   ::cmo::testing::CmoCli cli_;
@@ -73,8 +76,18 @@ TEST_F(BreakerCliTest, ListShowsTheTripAndBudgetExplainsIt) {
   EXPECT_THAT(table, HasSubstr("BREACH: divergence_ratio 5%"));
   EXPECT_THAT(table, HasSubstr("trips when"));
 
+
   // The routing follows: every subject is strong while the breaker is open.
   EXPECT_THAT(cli_.Ok({"decide", "post.like", "user-1"}), HasSubstr("breaker open"));
+}
+
+// Ten comparisons are no evidence (min_samples 1000): no value may pass for health.
+TEST_F(BreakerCliTest, BudgetWithTooFewSamplesSaysNoData) {
+  Report(10, 0, /*tripped=*/0);
+  const std::string table = cli_.Ok({"budget", "post.like"});
+  EXPECT_THAT(table, ::testing::ContainsRegex("divergence_ratio +no data +no data"));
+  EXPECT_THAT(table, HasSubstr("no data: nothing measured with enough samples yet"));
+  EXPECT_THAT(table, ::testing::Not(HasSubstr("within budget")));
 }
 
 TEST_F(BreakerCliTest, ResetClosesTheBreakerAndIsAudited) {
