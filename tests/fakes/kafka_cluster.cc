@@ -21,17 +21,25 @@ std::string Trim(std::string s) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<KafkaCluster>> KafkaCluster::Start(int brokers) {
-  std::string tmpl = "/tmp/cmo_kafka_XXXXXX";
-  if (mkdtemp(tmpl.data()) == nullptr) return absl::InternalError("mkdtemp failed");
-  std::unique_ptr<KafkaCluster> c(new KafkaCluster());
-  c->dir_ = tmpl;
-  const RunResult r = Run({"/bin/bash", Script(), "start", c->dir_, std::to_string(brokers)});
-  if (r.exit_code != 0) {
-    return absl::UnavailableError(
+  // The script picks ports that are free when it looks; a test running in parallel can take
+  // one before the broker binds it (seen in CI: a node failed in SocketServer startup). Such a
+  // start is retried on new ports; a cluster that fails three times is a real failure.
+  absl::Status last;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    std::string tmpl = "/tmp/cmo_kafka_XXXXXX";
+    if (mkdtemp(tmpl.data()) == nullptr) return absl::InternalError("mkdtemp failed");
+    std::unique_ptr<KafkaCluster> c(new KafkaCluster());
+    c->dir_ = tmpl;
+    const RunResult r = Run({"/bin/bash", Script(), "start", c->dir_, std::to_string(brokers)});
+    if (r.exit_code == 0) {
+      c->bootstrap_ = Trim(r.out);
+      return c;
+    }
+    last = absl::UnavailableError(
         base::StrCat("kafka-cluster.sh start failed (exit ", r.exit_code, "): ", r.err, r.out));
+    // ~KafkaCluster stops whatever nodes did start and removes the dir.
   }
-  c->bootstrap_ = Trim(r.out);
-  return c;
+  return last;
 }
 
 KafkaCluster::~KafkaCluster() {
