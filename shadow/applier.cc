@@ -7,16 +7,6 @@
 #include "shadow/change_event.h"
 
 namespace cmo::shadow {
-namespace {
-
-struct Heartbeat {
-  std::string topic;
-  int32_t partition;
-  int64_t lsn;
-  absl::Time sent;
-};
-
-}  // namespace
 
 Applier::Applier(store::ReplicaStore& replica, const base::Clock& clock, ApplierOptions options,
                  OnLogLoss on_log_loss)
@@ -168,13 +158,25 @@ absl::Status Applier::Step(int timeout_ms) {
     for (base::KafkaMessage& m : *more) messages.push_back(std::move(m));
   }
   std::vector<store::Row> rows;
-  std::vector<std::pair<std::string, int32_t>> row_partitions;  // of rows[i]
-  std::vector<Heartbeat> heartbeats;
-  std::map<std::pair<std::string, int32_t>, store::PartitionProgress> progress;
+  // Per row: first delivered now (its LSN above what its partition had applied before this
+  // batch). Only those are lag; a redelivery (the relay re-publishing after a lost log,
+  // at-least-once delivery) carries a commit time from long ago.
+  std::vector<char> first_delivery;
+  std::vector<absl::Time> heartbeats_sent;  // of the heartbeats that prove a catch-up
+  struct Partition {
+    store::PartitionProgress progress;
+    int64_t applied_before = 0;
+  };
+  std::map<std::pair<std::string, int32_t>, Partition> partitions;
   for (const base::KafkaMessage& m : messages) {
-    store::PartitionProgress& p = progress[{m.topic, m.partition}];
-    p.topic = m.topic;
-    p.partition = m.partition;
+    auto [it, added] = partitions.try_emplace({m.topic, m.partition});
+    Partition& part = it->second;
+    store::PartitionProgress& p = part.progress;
+    if (added) {
+      p.topic = m.topic;
+      p.partition = m.partition;
+      part.applied_before = applied_lsn_[it->first];
+    }
     p.next_offset = m.offset + 1;
     absl::StatusOr<ChangeEvent> e = DecodeEvent(m.value);
     if (!e.ok()) {
@@ -191,11 +193,14 @@ absl::Status Applier::Step(int timeout_ms) {
     p.max_lsn = std::max(p.max_lsn, e->row.lsn);
     if (e->heartbeat) {
       ++metrics_.heartbeats;
-      heartbeats.push_back({m.topic, m.partition, e->row.lsn, e->sent});
+      // A promise that every change of its partition up to the primary's last LSN at `sent`
+      // came before it: once applied, the partition is caught up to `sent`. Only one not older
+      // than what the partition had already applied proves anything now.
+      if (e->row.lsn >= part.applied_before) heartbeats_sent.push_back(e->sent);
     } else {
       e->row.kafka_offset = m.offset;
+      first_delivery.push_back(e->row.lsn > part.applied_before);
       rows.push_back(std::move(e->row));
-      row_partitions.emplace_back(m.topic, m.partition);
     }
   }
   if (options_.simulated_delay > absl::ZeroDuration() && !rows.empty()) {
@@ -207,35 +212,28 @@ absl::Status Applier::Step(int timeout_ms) {
     if (wait > absl::ZeroDuration()) clock_.SleepFor(wait);
   }
   std::vector<store::PartitionProgress> positions;
-  for (auto& [tp, p] : progress) positions.push_back(std::move(p));
+  for (const auto& [tp, part] : partitions) positions.push_back(part.progress);
   CMO_ASSIGN_OR_RETURN(store::ApplyStats stats, replica_.Apply(rows, positions));
   metrics_.applied += stats.applied;
   metrics_.transactions += stats.applied > 0 ? 1 : 0;
   metrics_.stale += stats.stale;
   const absl::Time now = clock_.Now();
-  // Only changes applied for the first time are lag; a redelivery (the relay re-publishing
-  // after a lost log, at-least-once delivery) carries a commit time from long ago.
   std::optional<absl::Time> caught_up = metrics_.caught_up_to;
   auto prove = [&](absl::Time t) {
     if (!caught_up.has_value() || t > *caught_up) caught_up = t;
   };
   for (size_t i = 0; i < rows.size(); ++i) {
-    if (rows[i].lsn <= applied_lsn_[row_partitions[i]]) continue;
+    if (!first_delivery[i]) continue;
     // A backlog drained at start is lag since the start, not since its commit: the windows
     // start afresh with the process (what happened while no one measured is not an
     // observation, and a ten-minute-old commit must not pin the p99 for the next minute).
     RecordLag(now, now - std::max(rows[i].commit_time, started_));
     prove(rows[i].commit_time);
   }
-  // A heartbeat is a promise that every change of its partition up to the primary's last LSN
-  // at `sent` came before it: once it is applied, the partition is caught up to `sent`. Only
-  // one that is not older than what the partition already applied proves anything now.
-  for (const Heartbeat& h : heartbeats) {
-    if (h.lsn >= applied_lsn_[{h.topic, h.partition}]) prove(h.sent);
-  }
-  for (const auto& [tp, p] : progress) {
+  for (absl::Time sent : heartbeats_sent) prove(sent);
+  for (const auto& [tp, part] : partitions) {
     int64_t& applied = applied_lsn_[tp];
-    applied = std::max(applied, p.max_lsn);
+    applied = std::max(applied, part.progress.max_lsn);
   }
   metrics_.caught_up_to = caught_up;
   return absl::OkStatus();
