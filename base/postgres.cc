@@ -19,6 +19,8 @@ absl::StatusCode CodeFor(std::string_view sqlstate) {
   }
   if (sqlstate == "40001" || sqlstate == "40P01") return absl::StatusCode::kAborted;
   if (sqlstate == "23505") return absl::StatusCode::kAlreadyExists;
+  // RAISE EXCEPTION in a trigger: a refusal by the schema (the append-only audit log).
+  if (sqlstate == "P0001") return absl::StatusCode::kFailedPrecondition;
   return absl::StatusCode::kInternal;
 }
 
@@ -140,14 +142,20 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::s
 }
 
 absl::StatusOr<PgResult> PgConnection::Exec(std::string_view sql,
-                                            const std::vector<PgParam>& params) {
+                                            const std::vector<PgParam>& params,
+                                            const std::vector<uint32_t>& types) {
+  if (impl_->conn == nullptr)
+    return absl::UnavailableError(StrCat(impl_->where, ": connection lost"));
   std::vector<const char*> values;
   values.reserve(params.size());
   for (const PgParam& p : params) values.push_back(p.has_value() ? p->c_str() : nullptr);
   const std::string text(sql);
   auto result = std::make_unique<PgResult::Impl>();
-  result->res = PQexecParams(impl_->conn, text.c_str(), static_cast<int>(values.size()), nullptr,
-                             values.data(), nullptr, nullptr, /*resultFormat=*/0);
+  static_assert(sizeof(Oid) == sizeof(uint32_t));
+  result->res = PQexecParams(
+      impl_->conn, text.c_str(), static_cast<int>(values.size()),
+      types.size() == values.size() ? reinterpret_cast<const Oid*>(types.data()) : nullptr,
+      values.data(), nullptr, nullptr, /*resultFormat=*/0);
   const ExecStatusType st = PQresultStatus(result->res);
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
     return impl_->ResultError(result->res, sql);

@@ -58,8 +58,10 @@ class PgConnection {
   static absl::StatusOr<std::unique_ptr<PgConnection>> Connect(const std::string& uri);
   ~PgConnection();
 
-  // One statement with $1, $2, ... bound to `params` (text format).
-  absl::StatusOr<PgResult> Exec(std::string_view sql, const std::vector<PgParam>& params = {});
+  // One statement with $1, $2, ... bound to `params` (text format). `types` (type OIDs, 0 =
+  // let the server infer) lets a parameter the statement does not use still be sent.
+  absl::StatusOr<PgResult> Exec(std::string_view sql, const std::vector<PgParam>& params = {},
+                                const std::vector<uint32_t>& types = {});
   // Sends every statement before reading any result (libpq pipeline mode): one network round
   // trip for all of them, which is what makes a transaction across a long link affordable.
   // Results in order; on the first failing statement, its error (the server skips the rest;

@@ -208,6 +208,11 @@ absl::StatusOr<Statement*> SqliteDb::Prepare(std::string_view sql) {
   return raw;
 }
 
+absl::StatusOr<SqlStatement*> SqliteDb::Prepared(std::string_view sql) {
+  CMO_ASSIGN_OR_RETURN(Statement * s, Prepare(sql));
+  return s;
+}
+
 absl::StatusOr<int64_t> SqliteDb::SchemaVersion(std::string_view component) {
   CMO_RETURN_IF_ERROR(ExecScript(
       "CREATE TABLE IF NOT EXISTS cmo_schema (component TEXT PRIMARY KEY, version INTEGER NOT "
@@ -246,20 +251,13 @@ absl::Status SqliteDb::Migrate(std::string_view component,
   }
 }
 
-absl::StatusOr<std::unique_ptr<WriteTransaction>> WriteTransaction::Begin(SqliteDb& db) {
-  CMO_RETURN_IF_ERROR(db.ExecScript("BEGIN IMMEDIATE;"));
-  return std::unique_ptr<WriteTransaction>(new WriteTransaction(db));
-}
-
-WriteTransaction::~WriteTransaction() {
-  if (!done_) db_.ExecScript("ROLLBACK;").IgnoreError();
-}
-
-absl::Status WriteTransaction::Commit() {
-  done_ = true;
-  absl::Status s = db_.ExecScript("COMMIT;");
-  if (!s.ok()) db_.ExecScript("ROLLBACK;").IgnoreError();
+absl::Status SqliteDb::BeginWrite() { return ExecScript("BEGIN IMMEDIATE;"); }
+absl::Status SqliteDb::BeginRead() { return ExecScript("BEGIN;"); }
+absl::Status SqliteDb::Commit() {
+  absl::Status s = ExecScript("COMMIT;");
+  if (!s.ok()) Rollback();
   return s;
 }
+void SqliteDb::Rollback() { ExecScript("ROLLBACK;").IgnoreError(); }
 
 }  // namespace cmo::base

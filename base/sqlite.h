@@ -1,6 +1,7 @@
 // Thin RAII wrapper over sqlite3: a connection with a cache of prepared statements, schema
-// migrations per component, and a scoped write transaction. All SQL runs through
-// prepared statements with bound parameters; nothing is ever spliced into SQL text.
+// migrations per component, and scoped transactions (base/sql.h). All SQL runs through
+// prepared statements with bound parameters; nothing is ever spliced into SQL text. Hot paths
+// (the stores) use the concrete classes: Statement is final, so its calls are direct.
 #ifndef CMO_BASE_SQLITE_H_
 #define CMO_BASE_SQLITE_H_
 
@@ -14,6 +15,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "base/sql.h"
 
 struct sqlite3;
 struct sqlite3_stmt;
@@ -24,66 +26,46 @@ class SqliteDb;
 
 // One prepared statement, owned by its SqliteDb. Not thread-safe (neither is its connection).
 // Use through Statement::Scope, which resets and clears bindings when it goes out of scope.
-class Statement {
+class Statement final : public SqlStatement {
  public:
-  ~Statement();
+  ~Statement() override;
   Statement(const Statement&) = delete;
   Statement& operator=(const Statement&) = delete;
 
   // Parameters are 1-based, as in SQLite.
-  Statement& Bind(int index, int64_t value);
-  Statement& Bind(int index, std::string_view text);
+  Statement& Bind(int index, int64_t value) override;
+  Statement& Bind(int index, std::string_view text) override;
   Statement& BindBlob(int index, std::string_view bytes);
   // Without copying the bytes (Bind and BindBlob copy): they must stay alive and unchanged
   // until the statement is reset, i.e. until its Scope ends. For hot paths binding fields of
   // objects that outlive the Scope.
   Statement& BindView(int index, std::string_view text);
   Statement& BindBlobView(int index, std::string_view bytes);
-  Statement& BindNull(int index);
+  Statement& BindNull(int index) override;
 
   // Advances; true while a row is available, false when done.
-  absl::StatusOr<bool> Step();
+  absl::StatusOr<bool> Step() override;
   // Runs a statement that returns no rows.
-  absl::Status Run();
+  absl::Status Run() override;
 
-  // Steps through every remaining row, calling `each()` (which reads the columns) per row.
-  // `each` returns void, or an absl::Status that stops the iteration when not OK.
   template <typename F>
   absl::Status ForEachRow(F each) {
-    for (;;) {
-      absl::StatusOr<bool> row = Step();
-      if (!row.ok()) return row.status();
-      if (!*row) return absl::OkStatus();
-      if constexpr (std::is_same_v<decltype(each()), void>) {
-        each();
-      } else {
-        absl::Status s = each();
-        if (!s.ok()) return s;
-      }
-    }
+    return ForEachRowOf(*this, each);
   }
 
-  int64_t ColumnInt(int column) const;
-  std::string ColumnText(int column) const;
+  int64_t ColumnInt(int column) const override;
+  std::string ColumnText(int column) const override;
   // The column's bytes without a copy: valid until the statement steps again or is reset.
   std::string_view ColumnView(int column) const;
-  bool ColumnIsNull(int column) const;
+  bool ColumnIsNull(int column) const override;
 
-  // Resets the statement (and its bindings) when destroyed, so the cache can reuse it.
-  class Scope {
-   public:
-    explicit Scope(Statement& s) : s_(s) {}
-    ~Scope() { s_.Reset(); }
-    Statement* operator->() { return &s_; }
-
-   private:
-    Statement& s_;
-  };
+  using Scope = StatementScope<Statement>;
 
  private:
   friend class SqliteDb;
+  friend class StatementScope<Statement>;
   Statement(SqliteDb& db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}
-  void Reset();
+  void Reset() override;
   absl::Status Checked(int rc, int index);
 
   SqliteDb& db_;
@@ -106,27 +88,37 @@ struct SqliteOptions {
 };
 
 // A connection. Not thread-safe: use one per thread (SQLite serializes writers across them).
-class SqliteDb {
+class SqliteDb final : public SqlDb {
  public:
   static absl::StatusOr<std::unique_ptr<SqliteDb>> Open(const std::string& path,
                                                         const SqliteOptions& options = {});
-  ~SqliteDb();
+  ~SqliteDb() override;
   SqliteDb(const SqliteDb&) = delete;
   SqliteDb& operator=(const SqliteDb&) = delete;
 
+  SqlDialect dialect() const override { return SqlDialect::kSqlite; }
+  const std::string& where() const override { return path_; }
   // Runs fixed SQL text with no parameters (schema, pragmas). Never used with user input.
-  absl::Status ExecScript(std::string_view sql);
+  absl::Status ExecScript(std::string_view sql) override;
   // Rows changed by the last INSERT/UPDATE/DELETE on this connection.
   int Changes();
 
   // Returns the cached prepared statement for this SQL text, preparing it on first use.
   absl::StatusOr<Statement*> Prepare(std::string_view sql);
+  absl::StatusOr<SqlStatement*> Prepared(std::string_view sql) override;
 
   // Brings `component`'s tables to schema version migrations.size(): step i (0-based) takes
   // version i to i+1 in its own transaction. Several components (flags, plans, ...) share one
   // database, each with its own version row in `cmo_schema`. A component newer than this
   // binary is refused (kFailedPrecondition).
-  absl::Status Migrate(std::string_view component, const std::vector<std::string_view>& migrations);
+  absl::Status Migrate(std::string_view component,
+                       const std::vector<std::string_view>& migrations) override;
+  // BEGIN IMMEDIATE takes the write lock up front, so two processes changing flags serialize
+  // instead of deadlocking.
+  absl::Status BeginWrite() override;
+  absl::Status BeginRead() override;
+  absl::Status Commit() override;
+  void Rollback() override;
 
   // The schema version of `component`; 0 if it has none yet.
   absl::StatusOr<int64_t> SchemaVersion(std::string_view component);
@@ -143,20 +135,6 @@ class SqliteDb {
   sqlite3* db_;
   std::string path_;
   std::map<std::string, std::unique_ptr<Statement>, std::less<>> statements_;
-};
-
-// BEGIN IMMEDIATE ... COMMIT. Rolls back when destroyed without Commit(). IMMEDIATE takes the
-// write lock up front, so two processes changing flags serialize instead of deadlocking.
-class WriteTransaction {
- public:
-  static absl::StatusOr<std::unique_ptr<WriteTransaction>> Begin(SqliteDb& db);
-  ~WriteTransaction();
-  absl::Status Commit();
-
- private:
-  explicit WriteTransaction(SqliteDb& db) : db_(db) {}
-  SqliteDb& db_;
-  bool done_ = false;
 };
 
 }  // namespace cmo::base

@@ -1,7 +1,8 @@
 #include "flags/flag_store.h"
 
+#include "base/db_url.h"
 #include "base/json.h"
-#include "base/sqlite.h"
+#include "base/sql.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "flags/flag_json.h"
@@ -41,11 +42,39 @@ CREATE TRIGGER notices_no_delete BEFORE DELETE ON notices
   BEGIN SELECT RAISE(ABORT, 'the audit log is append-only'); END;
 )sql";
 
+// The same tables on PostgreSQL (one control state shared by several `cmo serve` instances).
+constexpr std::string_view kPgSchemaV1 = R"sql(
+CREATE TABLE revision (id INTEGER PRIMARY KEY CHECK (id = 1), value BIGINT NOT NULL);
+INSERT INTO revision VALUES (1, 0);
+CREATE TABLE flags (
+  op TEXT PRIMARY KEY, domain TEXT NOT NULL, class TEXT NOT NULL, target TEXT NOT NULL,
+  stage TEXT NOT NULL, ramp_bp BIGINT NOT NULL, shadow_bp BIGINT NOT NULL, salt TEXT NOT NULL,
+  breaker TEXT NOT NULL, probe_bp BIGINT NOT NULL, revision BIGINT NOT NULL);
+CREATE TABLE audit (
+  revision BIGINT PRIMARY KEY, at_ms BIGINT NOT NULL, actor TEXT NOT NULL, op TEXT NOT NULL,
+  action TEXT NOT NULL, before TEXT, after TEXT NOT NULL, reason TEXT NOT NULL);
+CREATE INDEX audit_by_op ON audit (op, revision);
+CREATE FUNCTION cmo_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+  BEGIN RAISE EXCEPTION 'the audit log is append-only'; END $$;
+CREATE TRIGGER audit_append_only BEFORE UPDATE OR DELETE ON audit
+  FOR EACH ROW EXECUTE FUNCTION cmo_append_only();
+)sql";
+
+constexpr std::string_view kPgSchemaV2 = R"sql(
+CREATE TABLE notices (
+  id BIGSERIAL PRIMARY KEY, revision BIGINT NOT NULL, at_ms BIGINT NOT NULL,
+  actor TEXT NOT NULL, op TEXT NOT NULL, action TEXT NOT NULL, after TEXT NOT NULL,
+  reason TEXT NOT NULL);
+CREATE INDEX notices_by_op ON notices (op, revision);
+CREATE TRIGGER notices_append_only BEFORE UPDATE OR DELETE ON notices
+  FOR EACH ROW EXECUTE FUNCTION cmo_append_only();
+)sql";
+
 constexpr std::string_view kSelectFlags =
     "SELECT op, domain, class, target, stage, ramp_bp, shadow_bp, salt, breaker, probe_bp, "
     "revision FROM flags";
 
-absl::StatusOr<Flag> ReadFlagRow(base::Statement::Scope& s, const std::string& db_path) {
+absl::StatusOr<Flag> ReadFlagRow(base::SqlStatement::Scope& s, const std::string& db_path) {
   Flag f;
   f.op = s->ColumnText(0);
   f.domain = s->ColumnText(1);
@@ -73,7 +102,7 @@ absl::StatusOr<Flag> ReadFlagRow(base::Statement::Scope& s, const std::string& d
 }
 
 // ?1..?5 and ?7, ?8 of an audit or notice INSERT: the columns both kinds of entry have.
-void BindEntry(base::Statement::Scope& s, int64_t revision, absl::Time at, std::string_view op,
+void BindEntry(base::SqlStatement::Scope& s, int64_t revision, absl::Time at, std::string_view op,
                const ChangeContext& ctx, const nlohmann::json& after) {
   s->Bind(1, revision)
       .Bind(2, absl::ToUnixMillis(at))
@@ -86,34 +115,35 @@ void BindEntry(base::Statement::Scope& s, int64_t revision, absl::Time at, std::
 
 }  // namespace
 
-FlagStore::FlagStore(std::unique_ptr<base::SqliteDb> db, const base::Clock& clock)
+FlagStore::FlagStore(std::unique_ptr<base::SqlDb> db, const base::Clock& clock)
     : db_(std::move(db)), clock_(clock) {}
 
 FlagStore::~FlagStore() = default;
 
-absl::StatusOr<std::unique_ptr<FlagStore>> FlagStore::Open(const std::string& path,
+absl::StatusOr<std::unique_ptr<FlagStore>> FlagStore::Open(const std::string& url,
                                                            const base::Clock& clock) {
-  CMO_ASSIGN_OR_RETURN(auto db, base::SqliteDb::Open(path));
-  CMO_RETURN_IF_ERROR(db->Migrate("flags", {kSchemaV1, kSchemaV2}));
+  CMO_ASSIGN_OR_RETURN(auto db, base::OpenSqlDb(url));
+  CMO_RETURN_IF_ERROR(
+      base::MigrateSchema(*db, "flags", {kSchemaV1, kSchemaV2}, {kPgSchemaV1, kPgSchemaV2}));
   return std::unique_ptr<FlagStore>(new FlagStore(std::move(db), clock));
 }
 
 absl::StatusOr<int64_t> FlagStore::Revision() {
-  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
-                       db_->Prepare("SELECT value FROM revision WHERE id = 1"));
-  base::Statement::Scope s(*stmt);
+  CMO_ASSIGN_OR_RETURN(base::SqlStatement * stmt,
+                       db_->Prepared("SELECT value FROM revision WHERE id = 1"));
+  base::SqlStatement::Scope s(*stmt);
   CMO_ASSIGN_OR_RETURN(bool row, s->Step());
-  if (!row) return absl::DataLossError(base::StrCat(db_->path(), ": revision row is missing"));
+  if (!row) return absl::DataLossError(base::StrCat(db_->where(), ": revision row is missing"));
   return s->ColumnInt(0);
 }
 
 absl::StatusOr<std::vector<Flag>> FlagStore::List() {
-  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
-                       db_->Prepare(base::StrCat(kSelectFlags, " ORDER BY op")));
-  base::Statement::Scope s(*stmt);
+  CMO_ASSIGN_OR_RETURN(base::SqlStatement * stmt,
+                       db_->Prepared(base::StrCat(kSelectFlags, " ORDER BY op")));
+  base::SqlStatement::Scope s(*stmt);
   std::vector<Flag> out;
   CMO_RETURN_IF_ERROR(s->ForEachRow([&]() -> absl::Status {
-    CMO_ASSIGN_OR_RETURN(Flag f, ReadFlagRow(s, db_->path()));
+    CMO_ASSIGN_OR_RETURN(Flag f, ReadFlagRow(s, db_->where()));
     out.push_back(std::move(f));
     return absl::OkStatus();
   }));
@@ -121,13 +151,13 @@ absl::StatusOr<std::vector<Flag>> FlagStore::List() {
 }
 
 absl::StatusOr<std::optional<Flag>> FlagStore::Find(std::string_view op) {
-  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
-                       db_->Prepare(base::StrCat(kSelectFlags, " WHERE op = ?1")));
-  base::Statement::Scope s(*stmt);
+  CMO_ASSIGN_OR_RETURN(base::SqlStatement * stmt,
+                       db_->Prepared(base::StrCat(kSelectFlags, " WHERE op = ?1")));
+  base::SqlStatement::Scope s(*stmt);
   s->Bind(1, op);
   CMO_ASSIGN_OR_RETURN(bool row, s->Step());
   if (!row) return std::optional<Flag>();
-  CMO_ASSIGN_OR_RETURN(Flag f, ReadFlagRow(s, db_->path()));
+  CMO_ASSIGN_OR_RETURN(Flag f, ReadFlagRow(s, db_->where()));
   return std::optional<Flag>(std::move(f));
 }
 
@@ -150,13 +180,10 @@ absl::StatusOr<Flag> FlagStore::Get(std::string_view op) {
 
 absl::StatusOr<std::shared_ptr<const Snapshot>> FlagStore::LoadSnapshot() {
   // One read transaction so the revision matches the flags read with it.
-  CMO_RETURN_IF_ERROR(db_->ExecScript("BEGIN;"));
-  auto revision = Revision();
-  auto flags = List();
-  CMO_RETURN_IF_ERROR(db_->ExecScript("COMMIT;"));
-  CMO_RETURN_IF_ERROR(revision.status());
-  CMO_RETURN_IF_ERROR(flags.status());
-  return std::make_shared<const Snapshot>(*revision, *std::move(flags));
+  CMO_ASSIGN_OR_RETURN(auto txn, base::ReadTransaction::Begin(*db_));
+  CMO_ASSIGN_OR_RETURN(int64_t revision, Revision());
+  CMO_ASSIGN_OR_RETURN(std::vector<Flag> flags, List());
+  return std::make_shared<const Snapshot>(revision, std::move(flags));
 }
 
 absl::StatusOr<int64_t> FlagStore::Write(const std::optional<Flag>& before, Flag& after,
@@ -166,13 +193,13 @@ absl::StatusOr<int64_t> FlagStore::Write(const std::optional<Flag>& before, Flag
   after.revision = revision;
   {
     CMO_ASSIGN_OR_RETURN(
-        base::Statement * stmt,
-        db_->Prepare("INSERT INTO flags (op, domain, class, target, stage, ramp_bp, shadow_bp, "
-                     "salt, breaker, probe_bp, revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
-                     "?9, ?10, ?11) ON CONFLICT (op) DO UPDATE SET domain = ?2, class = ?3, "
-                     "target = ?4, stage = ?5, ramp_bp = ?6, shadow_bp = ?7, salt = ?8, "
-                     "breaker = ?9, probe_bp = ?10, revision = ?11"));
-    base::Statement::Scope s(*stmt);
+        base::SqlStatement * stmt,
+        db_->Prepared("INSERT INTO flags (op, domain, class, target, stage, ramp_bp, shadow_bp, "
+                      "salt, breaker, probe_bp, revision) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+                      "?9, ?10, ?11) ON CONFLICT (op) DO UPDATE SET domain = ?2, class = ?3, "
+                      "target = ?4, stage = ?5, ramp_bp = ?6, shadow_bp = ?7, salt = ?8, "
+                      "breaker = ?9, probe_bp = ?10, revision = ?11"));
+    base::SqlStatement::Scope s(*stmt);
     s->Bind(1, after.op)
         .Bind(2, after.domain)
         .Bind(3, OpClassName(after.op_class))
@@ -237,10 +264,10 @@ absl::Status FlagStore::RecordNotice(std::string_view op, const ChangeContext& c
                                      const nlohmann::json& after) {
   CMO_ASSIGN_OR_RETURN(int64_t revision, Revision());
   CMO_ASSIGN_OR_RETURN(
-      base::Statement * stmt,
-      db_->Prepare("INSERT INTO notices (revision, at_ms, actor, op, action, after, reason) "
-                   "VALUES (?1, ?2, ?3, ?4, ?5, ?7, ?8)"));
-  base::Statement::Scope s(*stmt);
+      base::SqlStatement * stmt,
+      db_->Prepared("INSERT INTO notices (revision, at_ms, actor, op, action, after, reason) "
+                    "VALUES (?1, ?2, ?3, ?4, ?5, ?7, ?8)"));
+  base::SqlStatement::Scope s(*stmt);
   BindEntry(s, revision, clock_.Now(), op, ctx, after);
   return s->Run();
 }
@@ -248,10 +275,10 @@ absl::Status FlagStore::RecordNotice(std::string_view op, const ChangeContext& c
 absl::Status FlagStore::AppendAudit(int64_t revision, std::string_view op, const ChangeContext& ctx,
                                     const nlohmann::json& before, const nlohmann::json& after) {
   CMO_ASSIGN_OR_RETURN(
-      base::Statement * stmt,
-      db_->Prepare("INSERT INTO audit (revision, at_ms, actor, op, action, before, after, "
-                   "reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
-  base::Statement::Scope s(*stmt);
+      base::SqlStatement * stmt,
+      db_->Prepared("INSERT INTO audit (revision, at_ms, actor, op, action, before, after, "
+                    "reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
+  base::SqlStatement::Scope s(*stmt);
   BindEntry(s, revision, clock_.Now(), op, ctx, after);
   if (before.is_null()) {
     s->BindNull(6);
@@ -262,9 +289,9 @@ absl::Status FlagStore::AppendAudit(int64_t revision, std::string_view op, const
 }
 
 absl::Status FlagStore::SetRevision(int64_t revision) {
-  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
-                       db_->Prepare("UPDATE revision SET value = ?1 WHERE id = 1"));
-  base::Statement::Scope s(*stmt);
+  CMO_ASSIGN_OR_RETURN(base::SqlStatement * stmt,
+                       db_->Prepared("UPDATE revision SET value = ?1 WHERE id = 1"));
+  base::SqlStatement::Scope s(*stmt);
   s->Bind(1, revision);
   return s->Run();
 }
@@ -301,12 +328,12 @@ absl::StatusOr<std::vector<AuditEntry>> FlagStore::History(std::optional<std::st
       "SELECT revision, at_ms, actor, op, action, before, after, reason FROM ("
       "SELECT revision, at_ms, actor, op, action, before, after, reason, 0 AS notice, 0 AS seq "
       "FROM audit UNION ALL "
-      "SELECT revision, at_ms, actor, op, action, NULL, after, reason, 1, id FROM notices)";
+      "SELECT revision, at_ms, actor, op, action, NULL, after, reason, 1, id FROM notices) AS e";
   constexpr std::string_view kOrder = " ORDER BY revision DESC, notice DESC, seq DESC LIMIT ?2";
-  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
-                       db_->Prepare(op.has_value() ? base::StrCat(kUnion, " WHERE op = ?1", kOrder)
-                                                   : base::StrCat(kUnion, kOrder)));
-  base::Statement::Scope s(*stmt);
+  CMO_ASSIGN_OR_RETURN(base::SqlStatement * stmt,
+                       db_->Prepared(op.has_value() ? base::StrCat(kUnion, " WHERE op = ?1", kOrder)
+                                                    : base::StrCat(kUnion, kOrder)));
+  base::SqlStatement::Scope s(*stmt);
   if (op.has_value()) s->Bind(1, *op);
   s->Bind(2, int64_t{limit});
   std::vector<AuditEntry> out;

@@ -1,7 +1,8 @@
 // The persisted flags of one control plane: current flags, a monotonically increasing revision,
-// and an append-only audit log, in one SQLite database (WAL). Every change is one transaction
-// that updates the flag, bumps the revision and appends the audit entry, so a crash at any
-// point leaves the old state or the new one, never a mix.
+// and an append-only audit log, in one database: the state dir's SQLite file (WAL) or a shared
+// PostgreSQL control state. Every change is one transaction that updates the flag, bumps the
+// revision and appends the audit entry, so a crash at any point leaves the old state or the
+// new one, never a mix.
 #ifndef CMO_FLAGS_FLAG_STORE_H_
 #define CMO_FLAGS_FLAG_STORE_H_
 
@@ -22,7 +23,7 @@
 #include "flags/snapshot.h"
 
 namespace cmo::base {
-class SqliteDb;
+class SqlDb;
 }
 
 namespace cmo::flags {
@@ -58,8 +59,9 @@ struct AuditEntry {
 // process; several processes may use the same database (writers serialize on SQLite's lock).
 class FlagStore {
  public:
-  // Opens (creating and migrating as needed) the database at `path`.
-  static absl::StatusOr<std::unique_ptr<FlagStore>> Open(const std::string& path,
+  // Opens (creating and migrating as needed) the database `url` names: an SQLite file path
+  // (or sqlite:PATH), or postgresql://... (base/db_url.h).
+  static absl::StatusOr<std::unique_ptr<FlagStore>> Open(const std::string& url,
                                                          const base::Clock& clock);
   ~FlagStore();
 
@@ -96,7 +98,7 @@ class FlagStore {
 
   // The connection, for components that keep their tables in the same database and must
   // write in the same transactions (migrations/plan_store.h). Same thread only.
-  base::SqliteDb& db() { return *db_; }
+  base::SqlDb& db() { return *db_; }
 
   // Newest first; `op` filters; at most `limit` entries.
   absl::StatusOr<std::vector<AuditEntry>> History(std::optional<std::string_view> op, int limit);
@@ -106,7 +108,7 @@ class FlagStore {
   void SetMidChangeHookForTest(std::function<void()> hook) { mid_change_hook_ = std::move(hook); }
 
  private:
-  FlagStore(std::unique_ptr<base::SqliteDb> db, const base::Clock& clock);
+  FlagStore(std::unique_ptr<base::SqlDb> db, const base::Clock& clock);
   absl::StatusOr<std::optional<Flag>> Find(std::string_view op);
   absl::StatusOr<int64_t> Write(const std::optional<Flag>& before, Flag& after,
                                 const ChangeContext& ctx);
@@ -115,7 +117,7 @@ class FlagStore {
                            const nlohmann::json& before, const nlohmann::json& after);
   absl::Status SetRevision(int64_t revision);
 
-  std::unique_ptr<base::SqliteDb> db_;
+  std::unique_ptr<base::SqlDb> db_;
   const base::Clock& clock_;
   std::function<void()> mid_change_hook_;
 };

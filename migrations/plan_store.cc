@@ -1,6 +1,6 @@
 #include "migrations/plan_store.h"
 
-#include "base/sqlite.h"
+#include "base/sql.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 
@@ -25,11 +25,28 @@ constexpr std::string_view kSchemaV2 = R"sql(
 CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
 )sql";
 
+constexpr std::string_view kPgSchemaV1 = R"sql(
+CREATE TABLE plans (
+  name TEXT PRIMARY KEY, file TEXT NOT NULL, content TEXT NOT NULL, digest TEXT NOT NULL,
+  applied_at_ms BIGINT NOT NULL);
+CREATE TABLE plan_progress (
+  op TEXT PRIMARY KEY, plan TEXT NOT NULL, phase TEXT NOT NULL, step BIGINT NOT NULL,
+  step_started_ms BIGINT NOT NULL, held_since_ms BIGINT, paused BIGINT NOT NULL,
+  pause_reason TEXT NOT NULL, manual_approved BIGINT NOT NULL);
+CREATE TABLE metrics (
+  op TEXT NOT NULL, metric TEXT NOT NULL, value BIGINT NOT NULL, at_ms BIGINT NOT NULL,
+  PRIMARY KEY (op, metric));
+)sql";
+
+constexpr std::string_view kPgSchemaV2 = R"sql(
+CREATE TABLE settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+)sql";
+
 constexpr std::string_view kProgressColumns =
     "SELECT op, plan, phase, step, step_started_ms, held_since_ms, paused, pause_reason, "
     "manual_approved FROM plan_progress";
 
-OpProgress ReadProgress(base::Statement::Scope& s) {
+OpProgress ReadProgress(base::SqlStatement::Scope& s) {
   OpProgress p;
   p.op = s->ColumnText(0);
   p.plan = s->ColumnText(1);
@@ -59,8 +76,9 @@ nlohmann::json ProgressToJson(const OpProgress& p) {
       {"manual_approved", p.manual_approved}};
 }
 
-absl::StatusOr<std::unique_ptr<PlanStore>> PlanStore::Open(base::SqliteDb& db) {
-  CMO_RETURN_IF_ERROR(db.Migrate("migrations", {kSchemaV1, kSchemaV2}));
+absl::StatusOr<std::unique_ptr<PlanStore>> PlanStore::Open(base::SqlDb& db) {
+  CMO_RETURN_IF_ERROR(
+      base::MigrateSchema(db, "migrations", {kSchemaV1, kSchemaV2}, {kPgSchemaV1, kPgSchemaV2}));
   return std::unique_ptr<PlanStore>(new PlanStore(db));
 }
 
@@ -74,9 +92,9 @@ absl::StatusOr<std::optional<StoredPlan>> PlanStore::GetPlan(std::string_view na
 
 absl::StatusOr<std::vector<StoredPlan>> PlanStore::Plans() {
   CMO_ASSIGN_OR_RETURN(
-      base::Statement * stmt,
-      db_.Prepare("SELECT name, file, content, digest, applied_at_ms FROM plans ORDER BY name"));
-  base::Statement::Scope s(*stmt);
+      base::SqlStatement * stmt,
+      db_.Prepared("SELECT name, file, content, digest, applied_at_ms FROM plans ORDER BY name"));
+  base::SqlStatement::Scope s(*stmt);
   std::vector<StoredPlan> out;
   CMO_RETURN_IF_ERROR(s->ForEachRow([&] {
     out.push_back({s->ColumnText(0), s->ColumnText(1), s->ColumnText(2), s->ColumnText(3),
@@ -87,11 +105,11 @@ absl::StatusOr<std::vector<StoredPlan>> PlanStore::Plans() {
 
 absl::Status PlanStore::PutPlan(const StoredPlan& p) {
   CMO_ASSIGN_OR_RETURN(
-      base::Statement * stmt,
-      db_.Prepare("INSERT INTO plans (name, file, content, digest, applied_at_ms) VALUES "
-                  "(?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO UPDATE SET file = ?2, "
-                  "content = ?3, digest = ?4, applied_at_ms = ?5"));
-  base::Statement::Scope s(*stmt);
+      base::SqlStatement * stmt,
+      db_.Prepared("INSERT INTO plans (name, file, content, digest, applied_at_ms) VALUES "
+                   "(?1, ?2, ?3, ?4, ?5) ON CONFLICT (name) DO UPDATE SET file = ?2, "
+                   "content = ?3, digest = ?4, applied_at_ms = ?5"));
+  base::SqlStatement::Scope s(*stmt);
   s->Bind(1, p.name)
       .Bind(2, p.file)
       .Bind(3, p.content)
@@ -101,18 +119,18 @@ absl::Status PlanStore::PutPlan(const StoredPlan& p) {
 }
 
 absl::StatusOr<std::vector<OpProgress>> PlanStore::AllProgress() {
-  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
-                       db_.Prepare(base::StrCat(kProgressColumns, " ORDER BY op")));
-  base::Statement::Scope s(*stmt);
+  CMO_ASSIGN_OR_RETURN(base::SqlStatement * stmt,
+                       db_.Prepared(base::StrCat(kProgressColumns, " ORDER BY op")));
+  base::SqlStatement::Scope s(*stmt);
   std::vector<OpProgress> out;
   CMO_RETURN_IF_ERROR(s->ForEachRow([&] { out.push_back(ReadProgress(s)); }));
   return out;
 }
 
 absl::StatusOr<std::optional<OpProgress>> PlanStore::Progress(std::string_view op) {
-  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
-                       db_.Prepare(base::StrCat(kProgressColumns, " WHERE op = ?1")));
-  base::Statement::Scope s(*stmt);
+  CMO_ASSIGN_OR_RETURN(base::SqlStatement * stmt,
+                       db_.Prepared(base::StrCat(kProgressColumns, " WHERE op = ?1")));
+  base::SqlStatement::Scope s(*stmt);
   s->Bind(1, op);
   CMO_ASSIGN_OR_RETURN(bool row, s->Step());
   if (!row) return std::optional<OpProgress>();
@@ -121,13 +139,13 @@ absl::StatusOr<std::optional<OpProgress>> PlanStore::Progress(std::string_view o
 
 absl::Status PlanStore::PutProgress(const OpProgress& p) {
   CMO_ASSIGN_OR_RETURN(
-      base::Statement * stmt,
-      db_.Prepare("INSERT INTO plan_progress (op, plan, phase, step, step_started_ms, "
-                  "held_since_ms, paused, pause_reason, manual_approved) VALUES (?1, ?2, ?3, "
-                  "?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (op) DO UPDATE SET plan = ?2, "
-                  "phase = ?3, step = ?4, step_started_ms = ?5, held_since_ms = ?6, "
-                  "paused = ?7, pause_reason = ?8, manual_approved = ?9"));
-  base::Statement::Scope s(*stmt);
+      base::SqlStatement * stmt,
+      db_.Prepared("INSERT INTO plan_progress (op, plan, phase, step, step_started_ms, "
+                   "held_since_ms, paused, pause_reason, manual_approved) VALUES (?1, ?2, ?3, "
+                   "?4, ?5, ?6, ?7, ?8, ?9) ON CONFLICT (op) DO UPDATE SET plan = ?2, "
+                   "phase = ?3, step = ?4, step_started_ms = ?5, held_since_ms = ?6, "
+                   "paused = ?7, pause_reason = ?8, manual_approved = ?9"));
+  base::SqlStatement::Scope s(*stmt);
   s->Bind(1, p.op)
       .Bind(2, p.plan)
       .Bind(3, p.phase)
@@ -145,9 +163,9 @@ absl::Status PlanStore::PutProgress(const OpProgress& p) {
 }
 
 absl::Status PlanStore::DeleteProgress(std::string_view op) {
-  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
-                       db_.Prepare("DELETE FROM plan_progress WHERE op = ?1"));
-  base::Statement::Scope s(*stmt);
+  CMO_ASSIGN_OR_RETURN(base::SqlStatement * stmt,
+                       db_.Prepared("DELETE FROM plan_progress WHERE op = ?1"));
+  base::SqlStatement::Scope s(*stmt);
   s->Bind(1, op);
   return s->Run();
 }
@@ -155,10 +173,10 @@ absl::Status PlanStore::DeleteProgress(std::string_view op) {
 absl::Status PlanStore::SetMetric(std::string_view op, Metric metric, int64_t value,
                                   absl::Time at) {
   CMO_ASSIGN_OR_RETURN(
-      base::Statement * stmt,
-      db_.Prepare("INSERT INTO metrics (op, metric, value, at_ms) VALUES (?1, ?2, ?3, ?4) "
-                  "ON CONFLICT (op, metric) DO UPDATE SET value = ?3, at_ms = ?4"));
-  base::Statement::Scope s(*stmt);
+      base::SqlStatement * stmt,
+      db_.Prepared("INSERT INTO metrics (op, metric, value, at_ms) VALUES (?1, ?2, ?3, ?4) "
+                   "ON CONFLICT (op, metric) DO UPDATE SET value = ?3, at_ms = ?4"));
+  base::SqlStatement::Scope s(*stmt);
   s->Bind(1, op).Bind(2, MetricName(metric)).Bind(3, value).Bind(4, absl::ToUnixMillis(at));
   return s->Run();
 }
@@ -166,9 +184,9 @@ absl::Status PlanStore::SetMetric(std::string_view op, Metric metric, int64_t va
 absl::StatusOr<std::optional<std::pair<int64_t, absl::Time>>> PlanStore::GetMetric(
     std::string_view op, Metric metric) {
   CMO_ASSIGN_OR_RETURN(
-      base::Statement * stmt,
-      db_.Prepare("SELECT value, at_ms FROM metrics WHERE op = ?1 AND metric = ?2"));
-  base::Statement::Scope s(*stmt);
+      base::SqlStatement * stmt,
+      db_.Prepared("SELECT value, at_ms FROM metrics WHERE op = ?1 AND metric = ?2"));
+  base::SqlStatement::Scope s(*stmt);
   s->Bind(1, op).Bind(2, MetricName(metric));
   CMO_ASSIGN_OR_RETURN(bool row, s->Step());
   if (!row) return std::optional<std::pair<int64_t, absl::Time>>();
@@ -177,9 +195,9 @@ absl::StatusOr<std::optional<std::pair<int64_t, absl::Time>>> PlanStore::GetMetr
 }
 
 absl::StatusOr<std::optional<std::string>> PlanStore::GetSetting(std::string_view name) {
-  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
-                       db_.Prepare("SELECT value FROM settings WHERE name = ?1"));
-  base::Statement::Scope s(*stmt);
+  CMO_ASSIGN_OR_RETURN(base::SqlStatement * stmt,
+                       db_.Prepared("SELECT value FROM settings WHERE name = ?1"));
+  base::SqlStatement::Scope s(*stmt);
   s->Bind(1, name);
   CMO_ASSIGN_OR_RETURN(bool row, s->Step());
   if (!row) return std::optional<std::string>();
@@ -187,10 +205,10 @@ absl::StatusOr<std::optional<std::string>> PlanStore::GetSetting(std::string_vie
 }
 
 absl::Status PlanStore::PutSetting(std::string_view name, std::string_view value) {
-  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
-                       db_.Prepare("INSERT INTO settings (name, value) VALUES (?1, ?2) "
-                                   "ON CONFLICT (name) DO UPDATE SET value = ?2"));
-  base::Statement::Scope s(*stmt);
+  CMO_ASSIGN_OR_RETURN(base::SqlStatement * stmt,
+                       db_.Prepared("INSERT INTO settings (name, value) VALUES (?1, ?2) "
+                                    "ON CONFLICT (name) DO UPDATE SET value = ?2"));
+  base::SqlStatement::Scope s(*stmt);
   s->Bind(1, name).Bind(2, value);
   return s->Run();
 }

@@ -17,7 +17,7 @@
 #include "migrations/gate.h"
 
 namespace cmo::base {
-class SqliteDb;
+class SqlDb;
 }
 
 namespace cmo::migrations {
@@ -51,7 +51,7 @@ nlohmann::json ProgressToJson(const OpProgress& p);
 // Not thread-safe; borrows the connection of the FlagStore it is used with.
 class PlanStore {
  public:
-  static absl::StatusOr<std::unique_ptr<PlanStore>> Open(base::SqliteDb& db);
+  static absl::StatusOr<std::unique_ptr<PlanStore>> Open(base::SqlDb& db);
 
   absl::StatusOr<std::optional<StoredPlan>> GetPlan(std::string_view name);
   absl::StatusOr<std::vector<StoredPlan>> Plans();
@@ -73,8 +73,8 @@ class PlanStore {
                                                                           Metric metric);
 
  private:
-  explicit PlanStore(base::SqliteDb& db) : db_(db) {}
-  base::SqliteDb& db_;
+  explicit PlanStore(base::SqlDb& db) : db_(db) {}
+  base::SqlDb& db_;
 };
 
 // Gate inputs from the metrics table; values older than `max_age` count as no data, so gates

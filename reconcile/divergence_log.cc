@@ -19,6 +19,18 @@ CREATE INDEX divergences_by_subject ON divergences (subject, detected_ms);
 CREATE INDEX divergences_by_key ON divergences (domain, key, region);
 )sql";
 
+constexpr std::string_view kPgSchema = R"sql(
+CREATE TABLE divergences (
+  id BIGSERIAL PRIMARY KEY, domain TEXT NOT NULL, key TEXT NOT NULL,
+  subject TEXT NOT NULL, op TEXT NOT NULL, class TEXT NOT NULL, region TEXT NOT NULL,
+  primary_lsn BIGINT NOT NULL, replica_lsn BIGINT NOT NULL, partition BIGINT NOT NULL,
+  kafka_offset BIGINT NOT NULL, primary_digest TEXT NOT NULL, replica_digest TEXT NOT NULL,
+  detected_by TEXT NOT NULL, detected_ms BIGINT NOT NULL, healed_ms BIGINT,
+  heal_action TEXT NOT NULL);
+CREATE INDEX divergences_by_subject ON divergences (subject, detected_ms);
+CREATE INDEX divergences_by_key ON divergences (domain, key, region);
+)sql";
+
 constexpr std::string_view kColumns =
     "id, domain, key, subject, op, class, region, primary_lsn, replica_lsn, partition, "
     "kafka_offset, primary_digest, replica_digest, detected_by, detected_ms, healed_ms, "
@@ -49,19 +61,19 @@ DivergenceRecord FromKeyDiff(const KeyDiff& d, const std::string& region, int32_
   return r;
 }
 
-absl::StatusOr<std::unique_ptr<DivergenceLog>> DivergenceLog::Open(base::SqliteDb& db) {
-  CMO_RETURN_IF_ERROR(db.Migrate("divergences", {kSchema}));
+absl::StatusOr<std::unique_ptr<DivergenceLog>> DivergenceLog::Open(base::SqlDb& db) {
+  CMO_RETURN_IF_ERROR(base::MigrateSchema(db, "divergences", {kSchema}, {kPgSchema}));
   return std::unique_ptr<DivergenceLog>(new DivergenceLog(db));
 }
 
 absl::StatusOr<int64_t> DivergenceLog::Append(const DivergenceRecord& r) {
   CMO_ASSIGN_OR_RETURN(
-      base::Statement * stmt,
-      db_.Prepare("INSERT INTO divergences (domain, key, subject, op, class, region, primary_lsn, "
-                  "replica_lsn, partition, kafka_offset, primary_digest, replica_digest, "
-                  "detected_by, detected_ms, healed_ms, heal_action) VALUES (?1, ?2, ?3, ?4, ?5, "
-                  "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) RETURNING id"));
-  base::Statement::Scope s(*stmt);
+      base::SqlStatement * stmt,
+      db_.Prepared("INSERT INTO divergences (domain, key, subject, op, class, region, primary_lsn, "
+                   "replica_lsn, partition, kafka_offset, primary_digest, replica_digest, "
+                   "detected_by, detected_ms, healed_ms, heal_action) VALUES (?1, ?2, ?3, ?4, ?5, "
+                   "?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16) RETURNING id"));
+  base::SqlStatement::Scope s(*stmt);
   s->Bind(1, r.domain)
       .Bind(2, r.key)
       .Bind(3, r.subject)
@@ -96,16 +108,19 @@ absl::Status DivergenceLog::Append(const std::vector<DivergenceRecord>& records)
 
 absl::StatusOr<std::vector<DivergenceRecord>> DivergenceLog::Find(const DivergenceQuery& q) {
   CMO_ASSIGN_OR_RETURN(
-      base::Statement * stmt,
-      db_.Prepare(std::string("SELECT ") + std::string(kColumns) +
-                  " FROM divergences WHERE (?1 = '' OR subject = ?1) AND (?2 = '' OR op = ?2) "
-                  "AND (?3 = '' OR domain = ?3) AND (?4 = '' OR key = ?4) AND detected_ms >= ?5 "
-                  "ORDER BY detected_ms, id LIMIT ?6"));
-  base::Statement::Scope s(*stmt);
-  const int64_t since =
-      q.since == absl::InfinitePast() ? INT64_MIN : absl::ToUnixMillis(q.since);
-  s->Bind(1, q.subject).Bind(2, q.op).Bind(3, q.domain).Bind(4, q.key).Bind(5, since).Bind(
-      6, int64_t{q.limit});
+      base::SqlStatement * stmt,
+      db_.Prepared(std::string("SELECT ") + std::string(kColumns) +
+                   " FROM divergences WHERE (?1 = '' OR subject = ?1) AND (?2 = '' OR op = ?2) "
+                   "AND (?3 = '' OR domain = ?3) AND (?4 = '' OR key = ?4) AND detected_ms >= ?5 "
+                   "ORDER BY detected_ms, id LIMIT ?6"));
+  base::SqlStatement::Scope s(*stmt);
+  const int64_t since = q.since == absl::InfinitePast() ? INT64_MIN : absl::ToUnixMillis(q.since);
+  s->Bind(1, q.subject)
+      .Bind(2, q.op)
+      .Bind(3, q.domain)
+      .Bind(4, q.key)
+      .Bind(5, since)
+      .Bind(6, int64_t{q.limit});
   std::vector<DivergenceRecord> out;
   CMO_RETURN_IF_ERROR(s->ForEachRow([&] {
     DivergenceRecord r;
@@ -135,10 +150,10 @@ absl::Status DivergenceLog::MarkHealed(const std::string& domain, const std::str
                                        const std::string& region, absl::Time at,
                                        const std::string& action) {
   CMO_ASSIGN_OR_RETURN(
-      base::Statement * stmt,
-      db_.Prepare("UPDATE divergences SET healed_ms = ?4, heal_action = ?5 WHERE domain = ?1 AND "
-                  "key = ?2 AND region = ?3 AND healed_ms IS NULL"));
-  base::Statement::Scope s(*stmt);
+      base::SqlStatement * stmt,
+      db_.Prepared("UPDATE divergences SET healed_ms = ?4, heal_action = ?5 WHERE domain = ?1 AND "
+                   "key = ?2 AND region = ?3 AND healed_ms IS NULL"));
+  base::SqlStatement::Scope s(*stmt);
   s->Bind(1, domain).Bind(2, key).Bind(3, region).Bind(4, absl::ToUnixMillis(at)).Bind(5, action);
   return s->Run();
 }

@@ -13,7 +13,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "base/sqlite.h"
+#include "base/sql.h"
 
 namespace cmo::reconcile {
 
@@ -58,7 +58,7 @@ DivergenceRecord FromKeyDiff(const KeyDiff& d, const std::string& region, int32_
 // Borrows a connection (the control database's). Not thread-safe.
 class DivergenceLog {
  public:
-  static absl::StatusOr<std::unique_ptr<DivergenceLog>> Open(base::SqliteDb& db);
+  static absl::StatusOr<std::unique_ptr<DivergenceLog>> Open(base::SqlDb& db);
   absl::StatusOr<int64_t> Append(const DivergenceRecord& r);
   absl::Status Append(const std::vector<DivergenceRecord>& records);  // one transaction
   // Oldest first.
@@ -68,8 +68,8 @@ class DivergenceLog {
                           const std::string& region, absl::Time at, const std::string& action);
 
  private:
-  explicit DivergenceLog(base::SqliteDb& db) : db_(db) {}
-  base::SqliteDb& db_;
+  explicit DivergenceLog(base::SqlDb& db) : db_(db) {}
+  base::SqlDb& db_;
 };
 
 }  // namespace cmo::reconcile

@@ -19,21 +19,30 @@ CREATE TABLE reconcile_jobs (
   updated_ms INTEGER NOT NULL, PRIMARY KEY (domain, region)) STRICT;
 )sql";
 
+constexpr std::string_view kPgSchema = R"sql(
+CREATE TABLE reconcile_jobs (
+  domain TEXT NOT NULL, region TEXT NOT NULL, state TEXT NOT NULL, buckets TEXT NOT NULL,
+  next_index BIGINT NOT NULL, rows_scanned BIGINT NOT NULL, found BIGINT NOT NULL,
+  healed BIGINT NOT NULL, in_flight BIGINT NOT NULL, max_rows_per_s BIGINT NOT NULL,
+  max_lag_lsn BIGINT NOT NULL, waiting TEXT NOT NULL, started_ms BIGINT NOT NULL,
+  updated_ms BIGINT NOT NULL, PRIMARY KEY (domain, region));
+)sql";
+
 constexpr char kSelect[] =
     "SELECT domain, region, state, buckets, next_index, rows_scanned, found, healed, in_flight, "
     "max_rows_per_s, max_lag_lsn, waiting, started_ms, updated_ms FROM reconcile_jobs";
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<JobStore>> JobStore::Open(base::SqliteDb& db) {
-  CMO_RETURN_IF_ERROR(db.Migrate("reconcile_jobs", {kSchema}));
+absl::StatusOr<std::unique_ptr<JobStore>> JobStore::Open(base::SqlDb& db) {
+  CMO_RETURN_IF_ERROR(base::MigrateSchema(db, "reconcile_jobs", {kSchema}, {kPgSchema}));
   return std::unique_ptr<JobStore>(new JobStore(db));
 }
 
 absl::StatusOr<std::vector<ReconcileJob>> JobStore::List() {
-  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
-                       db_.Prepare(std::string(kSelect) + " ORDER BY domain, region"));
-  base::Statement::Scope s(*stmt);
+  CMO_ASSIGN_OR_RETURN(base::SqlStatement * stmt,
+                       db_.Prepared(std::string(kSelect) + " ORDER BY domain, region"));
+  base::SqlStatement::Scope s(*stmt);
   std::vector<ReconcileJob> out;
   CMO_RETURN_IF_ERROR(s->ForEachRow([&] {
     ReconcileJob j;
@@ -70,12 +79,15 @@ absl::StatusOr<std::optional<ReconcileJob>> JobStore::Get(const std::string& dom
 
 absl::Status JobStore::Create(const ReconcileJob& j) {
   CMO_ASSIGN_OR_RETURN(
-      base::Statement * stmt,
-      db_.Prepare("INSERT OR REPLACE INTO reconcile_jobs (domain, region, state, buckets, "
-                  "next_index, rows_scanned, found, healed, in_flight, max_rows_per_s, "
-                  "max_lag_lsn, waiting, started_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, "
-                  "?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"));
-  base::Statement::Scope s(*stmt);
+      base::SqlStatement * stmt,
+      db_.Prepared("INSERT INTO reconcile_jobs (domain, region, state, buckets, next_index, "
+                   "rows_scanned, found, healed, in_flight, max_rows_per_s, max_lag_lsn, "
+                   "waiting, started_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, "
+                   "?9, ?10, ?11, ?12, ?13, ?14) ON CONFLICT (domain, region) DO UPDATE SET "
+                   "state = ?3, buckets = ?4, next_index = ?5, rows_scanned = ?6, found = ?7, "
+                   "healed = ?8, in_flight = ?9, max_rows_per_s = ?10, max_lag_lsn = ?11, "
+                   "waiting = ?12, started_ms = ?13, updated_ms = ?14"));
+  base::SqlStatement::Scope s(*stmt);
   s->Bind(1, j.domain)
       .Bind(2, j.region)
       .Bind(3, j.state)
@@ -95,11 +107,11 @@ absl::Status JobStore::Create(const ReconcileJob& j) {
 
 absl::Status JobStore::SaveProgress(const ReconcileJob& j) {
   CMO_ASSIGN_OR_RETURN(
-      base::Statement * stmt,
-      db_.Prepare("UPDATE reconcile_jobs SET next_index = ?3, rows_scanned = ?4, found = ?5, "
-                  "healed = ?6, in_flight = ?7, waiting = ?8, updated_ms = ?9, state = CASE WHEN "
-                  "?10 THEN 'done' ELSE state END WHERE domain = ?1 AND region = ?2"));
-  base::Statement::Scope s(*stmt);
+      base::SqlStatement * stmt,
+      db_.Prepared("UPDATE reconcile_jobs SET next_index = ?3, rows_scanned = ?4, found = ?5, "
+                   "healed = ?6, in_flight = ?7, waiting = ?8, updated_ms = ?9, state = CASE WHEN "
+                   "?10 = 1 THEN 'done' ELSE state END WHERE domain = ?1 AND region = ?2"));
+  base::SqlStatement::Scope s(*stmt);
   s->Bind(1, j.domain)
       .Bind(2, j.region)
       .Bind(3, j.next_index)
@@ -121,14 +133,14 @@ absl::Status JobStore::SetState(const std::string& domain, const std::string& re
                                             "; `cmo reconcile status` lists them"));
   }
   if (j->state == "done") {
-    return absl::FailedPreconditionError(
-        base::StrCat("the job for ", domain, " in ", region, " is done; start a new one with "
-                                                             "`cmo reconcile run`"));
+    return absl::FailedPreconditionError(base::StrCat("the job for ", domain, " in ", region,
+                                                      " is done; start a new one with "
+                                                      "`cmo reconcile run`"));
   }
-  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
-                       db_.Prepare("UPDATE reconcile_jobs SET state = ?3 WHERE domain = ?1 AND "
-                                   "region = ?2 AND state != 'done'"));
-  base::Statement::Scope s(*stmt);
+  CMO_ASSIGN_OR_RETURN(base::SqlStatement * stmt,
+                       db_.Prepared("UPDATE reconcile_jobs SET state = ?3 WHERE domain = ?1 AND "
+                                    "region = ?2 AND state != 'done'"));
+  base::SqlStatement::Scope s(*stmt);
   s->Bind(1, domain).Bind(2, region).Bind(3, state);
   return s->Run();
 }
@@ -139,10 +151,10 @@ absl::Status JobStore::SetThrottle(const std::string& domain, const std::string&
   if (!j.has_value()) {
     return absl::NotFoundError(base::StrCat("no reconciliation job for ", domain, " in ", region));
   }
-  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
-                       db_.Prepare("UPDATE reconcile_jobs SET max_rows_per_s = ?3 WHERE domain = "
-                                   "?1 AND region = ?2"));
-  base::Statement::Scope s(*stmt);
+  CMO_ASSIGN_OR_RETURN(base::SqlStatement * stmt,
+                       db_.Prepared("UPDATE reconcile_jobs SET max_rows_per_s = ?3 WHERE domain = "
+                                    "?1 AND region = ?2"));
+  base::SqlStatement::Scope s(*stmt);
   s->Bind(1, domain).Bind(2, region).Bind(3, max_rows_per_s);
   return s->Run();
 }
@@ -213,8 +225,8 @@ absl::StatusOr<ReconcileJob> RunJob(JobStore& jobs, store::PrimaryStore& primary
     rows_this_run += step.rows_scanned;
     if (job.max_rows_per_s > 0) {
       // Sleep off whatever this run is ahead of its allowance.
-      const absl::Duration due =
-          absl::Seconds(static_cast<double>(rows_this_run) / static_cast<double>(job.max_rows_per_s));
+      const absl::Duration due = absl::Seconds(static_cast<double>(rows_this_run) /
+                                               static_cast<double>(job.max_rows_per_s));
       const absl::Duration spent = clock.Now() - run_start;
       if (due > spent) clock.SleepFor(due - spent);
     }

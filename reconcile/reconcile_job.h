@@ -18,7 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
-#include "base/sqlite.h"
+#include "base/sql.h"
 #include "reconcile/reconciler.h"
 
 namespace cmo::reconcile {
@@ -45,7 +45,7 @@ struct ReconcileJob {
 // (state, throttle), so neither overwrites the other.
 class JobStore {
  public:
-  static absl::StatusOr<std::unique_ptr<JobStore>> Open(base::SqliteDb& db);
+  static absl::StatusOr<std::unique_ptr<JobStore>> Open(base::SqlDb& db);
   absl::StatusOr<std::optional<ReconcileJob>> Get(const std::string& domain,
                                                   const std::string& region);
   absl::StatusOr<std::vector<ReconcileJob>> List();
@@ -58,8 +58,8 @@ class JobStore {
                            int64_t max_rows_per_s);
 
  private:
-  explicit JobStore(base::SqliteDb& db) : db_(db) {}
-  base::SqliteDb& db_;
+  explicit JobStore(base::SqlDb& db) : db_(db) {}
+  base::SqlDb& db_;
 };
 
 struct JobRunOptions {

@@ -8,14 +8,11 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "base/db_url.h"
 
 namespace cmo::store {
 
-struct StoreUrl {
-  enum class Backend { kSqlite, kPostgres };
-  Backend backend = Backend::kSqlite;
-  std::string target;  // the SQLite path, or the whole libpq URI
-};
+using StoreUrl = base::DbUrl;
 
 // kInvalidArgument, saying which forms are accepted, for an empty URL or another scheme
 // (`mysql://...`).

@@ -15,6 +15,13 @@ CREATE TABLE budget_status (
   op TEXT PRIMARY KEY, at_ms INTEGER NOT NULL, json TEXT NOT NULL) STRICT;
 )sql";
 
+constexpr std::string_view kPgSchema = R"sql(
+CREATE TABLE breakers (
+  op TEXT PRIMARY KEY, state TEXT NOT NULL, frozen BIGINT NOT NULL, since_ms BIGINT NOT NULL,
+  trips BIGINT NOT NULL, cooldown_ms BIGINT NOT NULL, reason TEXT NOT NULL);
+CREATE TABLE budget_status (op TEXT PRIMARY KEY, at_ms BIGINT NOT NULL, json TEXT NOT NULL);
+)sql";
+
 }  // namespace
 
 std::string_view BreakerEventName(BreakerEvent e) {
@@ -36,8 +43,8 @@ std::string_view BreakerEventName(BreakerEvent e) {
 }
 
 BreakerStep NextBreakerState(const BreakerRecord& r, migrations::BreachAction on_breach,
-                             const BudgetStatus& current, const BudgetStatus& probe,
-                             absl::Time now, const BreakerOptions& o) {
+                             const BudgetStatus& current, const BudgetStatus& probe, absl::Time now,
+                             const BreakerOptions& o) {
   BreakerStep step{BreakerEvent::kNone, r};
   BreakerRecord& n = step.next;
   auto open = [&](BreakerEvent event, const std::string& reason) {
@@ -91,16 +98,16 @@ BreakerStep NextBreakerState(const BreakerRecord& r, migrations::BreachAction on
   return step;
 }
 
-absl::StatusOr<std::unique_ptr<BreakerStore>> BreakerStore::Open(base::SqliteDb& db) {
-  CMO_RETURN_IF_ERROR(db.Migrate("breakers", {kSchema}));
+absl::StatusOr<std::unique_ptr<BreakerStore>> BreakerStore::Open(base::SqlDb& db) {
+  CMO_RETURN_IF_ERROR(base::MigrateSchema(db, "breakers", {kSchema}, {kPgSchema}));
   return std::unique_ptr<BreakerStore>(new BreakerStore(db));
 }
 
 absl::StatusOr<std::vector<BreakerRecord>> BreakerStore::List() {
-  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
-                       db_.Prepare("SELECT op, state, frozen, since_ms, trips, cooldown_ms, "
-                                   "reason FROM breakers ORDER BY op"));
-  base::Statement::Scope s(*stmt);
+  CMO_ASSIGN_OR_RETURN(base::SqlStatement * stmt,
+                       db_.Prepared("SELECT op, state, frozen, since_ms, trips, cooldown_ms, "
+                                    "reason FROM breakers ORDER BY op"));
+  base::SqlStatement::Scope s(*stmt);
   std::vector<BreakerRecord> out;
   absl::Status bad;
   CMO_RETURN_IF_ERROR(s->ForEachRow([&] {
@@ -132,11 +139,11 @@ absl::StatusOr<BreakerRecord> BreakerStore::Get(std::string_view op) {
 
 absl::Status BreakerStore::Put(const BreakerRecord& r) {
   CMO_ASSIGN_OR_RETURN(
-      base::Statement * stmt,
-      db_.Prepare("INSERT INTO breakers (op, state, frozen, since_ms, trips, cooldown_ms, reason) "
-                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (op) DO UPDATE SET state = ?2, "
-                  "frozen = ?3, since_ms = ?4, trips = ?5, cooldown_ms = ?6, reason = ?7"));
-  base::Statement::Scope s(*stmt);
+      base::SqlStatement * stmt,
+      db_.Prepared("INSERT INTO breakers (op, state, frozen, since_ms, trips, cooldown_ms, reason) "
+                   "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (op) DO UPDATE SET state = ?2, "
+                   "frozen = ?3, since_ms = ?4, trips = ?5, cooldown_ms = ?6, reason = ?7"));
+  base::SqlStatement::Scope s(*stmt);
   s->Bind(1, r.op)
       .Bind(2, std::string(flags::BreakerStateName(r.state)))
       .Bind(3, int64_t{r.frozen})
@@ -148,19 +155,20 @@ absl::Status BreakerStore::Put(const BreakerRecord& r) {
 }
 
 absl::Status BreakerStore::PutStatus(std::string_view op, absl::Time at, const std::string& json) {
-  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
-                       db_.Prepare("INSERT INTO budget_status (op, at_ms, json) VALUES (?1, ?2, ?3) "
-                                   "ON CONFLICT (op) DO UPDATE SET at_ms = ?2, json = ?3"));
-  base::Statement::Scope s(*stmt);
+  CMO_ASSIGN_OR_RETURN(
+      base::SqlStatement * stmt,
+      db_.Prepared("INSERT INTO budget_status (op, at_ms, json) VALUES (?1, ?2, ?3) "
+                   "ON CONFLICT (op) DO UPDATE SET at_ms = ?2, json = ?3"));
+  base::SqlStatement::Scope s(*stmt);
   s->Bind(1, op).Bind(2, absl::ToUnixMillis(at)).Bind(3, json);
   return s->Run();
 }
 
 absl::StatusOr<std::optional<std::pair<absl::Time, std::string>>> BreakerStore::GetStatus(
     std::string_view op) {
-  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
-                       db_.Prepare("SELECT at_ms, json FROM budget_status WHERE op = ?1"));
-  base::Statement::Scope s(*stmt);
+  CMO_ASSIGN_OR_RETURN(base::SqlStatement * stmt,
+                       db_.Prepared("SELECT at_ms, json FROM budget_status WHERE op = ?1"));
+  base::SqlStatement::Scope s(*stmt);
   s->Bind(1, op);
   std::optional<std::pair<absl::Time, std::string>> out;
   CMO_RETURN_IF_ERROR(

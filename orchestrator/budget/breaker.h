@@ -22,7 +22,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
-#include "base/sqlite.h"
+#include "base/sql.h"
 #include "flags/flag.h"
 #include "migrations/plan.h"
 #include "orchestrator/budget/budget_eval.h"
@@ -64,7 +64,7 @@ BreakerStep NextBreakerState(const BreakerRecord& record, migrations::BreachActi
 // the connection (the flag store's, so a transition commits with its flag change).
 class BreakerStore {
  public:
-  static absl::StatusOr<std::unique_ptr<BreakerStore>> Open(base::SqliteDb& db);
+  static absl::StatusOr<std::unique_ptr<BreakerStore>> Open(base::SqlDb& db);
   absl::StatusOr<std::vector<BreakerRecord>> List();
   // The op's record; a closed one when it has none yet.
   absl::StatusOr<BreakerRecord> Get(std::string_view op);
@@ -74,8 +74,8 @@ class BreakerStore {
   absl::StatusOr<std::optional<std::pair<absl::Time, std::string>>> GetStatus(std::string_view op);
 
  private:
-  explicit BreakerStore(base::SqliteDb& db) : db_(db) {}
-  base::SqliteDb& db_;
+  explicit BreakerStore(base::SqlDb& db) : db_(db) {}
+  base::SqlDb& db_;
 };
 
 }  // namespace cmo::orchestrator

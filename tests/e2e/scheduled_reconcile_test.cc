@@ -1,5 +1,6 @@
 // `cmo serve` reconciles on the schedule of the applied plan: a row corrupted on a replica is
 // found, repaired and logged without anyone running `cmo reconcile`.
+#include "base/sqlite.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "migrations/plan_parser.h"

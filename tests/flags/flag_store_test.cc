@@ -1,10 +1,11 @@
 #include "flags/flag_store.h"
 
-#include "base/sqlite.h"
+#include "base/sql.h"
 #include "flags/transitions.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/fake_clock.h"
+#include "tests/fakes/pg_server.h"
 #include "tests/fakes/temp_dir.h"
 #include "tests/status_matchers.h"
 
@@ -15,10 +16,27 @@ using ::cmo::testing::IsOk;
 using ::cmo::testing::StatusIs;
 using ::testing::HasSubstr;
 
-class FlagStoreTest : public ::testing::Test {
+// Every test runs on both databases a control state lives in: the state dir's SQLite file and
+// a PostgreSQL server (a throwaway one, a database per test).
+enum class Backend { kSqlite, kPostgres };
+
+class FlagStoreTest : public ::testing::TestWithParam<Backend> {
  protected:
+  static void TearDownTestSuite() { server_.reset(); }
+
   void SetUp() override {
-    auto store = FlagStore::Open(dir_.File("control.db"), clock_);
+    std::string url = dir_.File("control.db");
+    if (GetParam() == Backend::kPostgres) {
+      if (server_ == nullptr) {
+        auto server = ::cmo::testing::PgServer::Start();
+        ASSERT_THAT(server, IsOk());
+        server_ = *std::move(server);
+      }
+      const std::string db = "t" + std::to_string(next_db_++);
+      ASSERT_THAT(server_->CreateDatabase(db), IsOk());
+      url = server_->Uri(db);
+    }
+    auto store = FlagStore::Open(url, clock_);
     ASSERT_THAT(store, IsOk());
     store_ = *std::move(store);
   }
@@ -37,9 +55,17 @@ class FlagStoreTest : public ::testing::Test {
   ::cmo::testing::TempDir dir_;
   ::cmo::testing::FakeClock clock_;
   std::unique_ptr<FlagStore> store_;
+  static inline std::unique_ptr<::cmo::testing::PgServer> server_;
+  static inline int next_db_ = 0;
 };
 
-TEST_F(FlagStoreTest, AddDefaultsSaltToDomainAndStartsStrong) {
+INSTANTIATE_TEST_SUITE_P(Databases, FlagStoreTest,
+                         ::testing::Values(Backend::kSqlite, Backend::kPostgres),
+                         [](const auto& info) {
+                           return info.param == Backend::kSqlite ? "sqlite" : "postgres";
+                         });
+
+TEST_P(FlagStoreTest, AddDefaultsSaltToDomainAndStartsStrong) {
   Flag f = Op("post.like");
   f.stage = Stage::kRamp;  // ignored: every op starts strong
   auto change = store_->Add(f, Ctx("add"));
@@ -54,7 +80,7 @@ TEST_F(FlagStoreTest, AddDefaultsSaltToDomainAndStartsStrong) {
               StatusIs(absl::StatusCode::kAlreadyExists, HasSubstr("already registered")));
 }
 
-TEST_F(FlagStoreTest, EveryChangeBumpsTheRevisionAndIsAudited) {
+TEST_P(FlagStoreTest, EveryChangeBumpsTheRevisionAndIsAudited) {
   ASSERT_THAT(store_->Add(Op("post.like"), Ctx("add")), IsOk());
   ASSERT_THAT(store_->Add(Op("feed.read"), Ctx("add")), IsOk());
   clock_.Advance(absl::Seconds(5));
@@ -81,7 +107,7 @@ TEST_F(FlagStoreTest, EveryChangeBumpsTheRevisionAndIsAudited) {
   EXPECT_EQ(all->size(), 3u);
 }
 
-TEST_F(FlagStoreTest, FailedOrNoOpEditsWriteNothing) {
+TEST_P(FlagStoreTest, FailedOrNoOpEditsWriteNothing) {
   ASSERT_THAT(store_->Add(Op("post.like"), Ctx("add")), IsOk());
   EXPECT_THAT(store_->Update("post.like", Ctx("ramp"), [](Flag& f) { return RampTo(f, 100); }),
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("ramp works only")));
@@ -101,7 +127,7 @@ TEST_F(FlagStoreTest, FailedOrNoOpEditsWriteNothing) {
   EXPECT_EQ(history->size(), 1u);
 }
 
-TEST_F(FlagStoreTest, CriticalOpsAreRefusedAnyStageButStrong) {
+TEST_P(FlagStoreTest, CriticalOpsAreRefusedAnyStageButStrong) {
   ASSERT_THAT(store_->Add(Op("payment.transfer", OpClass::kCritical), Ctx("add")), IsOk());
   EXPECT_THAT(store_->Update("payment.transfer", Ctx("force"),
                              [](Flag& f) {
@@ -115,7 +141,7 @@ TEST_F(FlagStoreTest, CriticalOpsAreRefusedAnyStageButStrong) {
               StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("must target strong")));
 }
 
-TEST_F(FlagStoreTest, DryRunReportsButWritesNothing) {
+TEST_P(FlagStoreTest, DryRunReportsButWritesNothing) {
   ASSERT_THAT(store_->Add(Op("post.like"), Ctx("add")), IsOk());
   ChangeContext ctx = Ctx("advance");
   ctx.dry_run = true;
@@ -128,23 +154,22 @@ TEST_F(FlagStoreTest, DryRunReportsButWritesNothing) {
   EXPECT_EQ(stored->stage, Stage::kStrong);
 }
 
-TEST_F(FlagStoreTest, UnknownOpNamesTheKnownOnes) {
+TEST_P(FlagStoreTest, UnknownOpNamesTheKnownOnes) {
   ASSERT_THAT(store_->Add(Op("post.like"), Ctx("add")), IsOk());
   EXPECT_THAT(store_->Get("post.lik"),
               StatusIs(absl::StatusCode::kNotFound, HasSubstr("registered ops: post.like")));
 }
 
-TEST_F(FlagStoreTest, AuditLogIsAppendOnly) {
+TEST_P(FlagStoreTest, AuditLogIsAppendOnly) {
   ASSERT_THAT(store_->Add(Op("post.like"), Ctx("add")), IsOk());
-  auto db = base::SqliteDb::Open(dir_.File("control.db"));
-  ASSERT_THAT(db, IsOk());
-  EXPECT_THAT((*db)->ExecScript("UPDATE audit SET reason = 'x';"),
+  base::SqlDb& db = store_->db();
+  EXPECT_THAT(db.ExecScript("UPDATE audit SET reason = 'x';"),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("append-only")));
-  EXPECT_THAT((*db)->ExecScript("DELETE FROM audit;"),
+  EXPECT_THAT(db.ExecScript("DELETE FROM audit;"),
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("append-only")));
 }
 
-TEST_F(FlagStoreTest, SnapshotCarriesTheRevision) {
+TEST_P(FlagStoreTest, SnapshotCarriesTheRevision) {
   ASSERT_THAT(store_->Add(Op("post.like"), Ctx("add")), IsOk());
   ASSERT_THAT(store_->Add(Op("feed.read"), Ctx("add")), IsOk());
   auto snap = store_->LoadSnapshot();

@@ -5,6 +5,7 @@
 #include <sstream>
 
 #include "base/clock.h"
+#include "base/sqlite.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "reconcile/divergence_log.h"
