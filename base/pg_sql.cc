@@ -94,8 +94,20 @@ PgSqlDb::PgSqlDb(std::string uri, std::unique_ptr<PgConnection> conn)
 
 PgSqlDb::~PgSqlDb() = default;
 
-absl::StatusOr<std::unique_ptr<PgSqlDb>> PgSqlDb::Connect(const std::string& uri) {
+namespace {
+
+absl::StatusOr<std::unique_ptr<PgConnection>> ConnectSession(const std::string& uri) {
   CMO_ASSIGN_OR_RETURN(auto conn, PgConnection::Connect(uri));
+  // A process paused inside a write transaction holds the writers' lock; the server ends
+  // such a session, so the other instances (a new leader) are not blocked for long.
+  CMO_RETURN_IF_ERROR(conn->ExecScript("SET idle_in_transaction_session_timeout = '10s'"));
+  return conn;
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<PgSqlDb>> PgSqlDb::Connect(const std::string& uri) {
+  CMO_ASSIGN_OR_RETURN(auto conn, ConnectSession(uri));
   return std::unique_ptr<PgSqlDb>(new PgSqlDb(uri, std::move(conn)));
 }
 
@@ -105,14 +117,14 @@ absl::StatusOr<PgResult> PgSqlDb::Exec(std::string_view sql, const std::vector<P
     if (in_transaction_) {
       return absl::UnavailableError(StrCat(where_, ": connection lost inside a transaction"));
     }
-    CMO_ASSIGN_OR_RETURN(conn_, PgConnection::Connect(uri_));
+    CMO_ASSIGN_OR_RETURN(conn_, ConnectSession(uri_));
   }
   return conn_->Exec(sql, params, types);
 }
 
 absl::Status PgSqlDb::ExecScript(std::string_view sql) {
   if (!conn_->ok() && !in_transaction_) {
-    CMO_ASSIGN_OR_RETURN(conn_, PgConnection::Connect(uri_));
+    CMO_ASSIGN_OR_RETURN(conn_, ConnectSession(uri_));
   }
   return conn_->ExecScript(sql);
 }

@@ -3,6 +3,11 @@
 // breakers and the reconciliation scheduler), the plan executor, and the HTTP API. It owns
 // their lifetimes: `cmo serve` and `cmo demo` both start it, and stop it in the one safe order
 // (no new API calls, then the executor between two ticks, then the data path drains).
+//
+// With role control (a PostgreSQL control state shared by two or three instances), the API
+// runs from the start and a lease loop decides who leads: the leader runs the control loop,
+// the reconciliation scheduler and the plan executor; a follower serves reads, refuses writes
+// naming the leader, and takes over when the leader's lease lapses (leader_lease.h).
 #ifndef CMO_ORCHESTRATOR_CONTROL_SERVICE_H_
 #define CMO_ORCHESTRATOR_CONTROL_SERVICE_H_
 
@@ -16,9 +21,10 @@
 #include "base/clock.h"
 #include "migrations/plan_executor.h"
 #include "orchestrator/api/api_server.h"
+#include "orchestrator/service/executor_lock.h"
+#include "orchestrator/service/leader_lease.h"
 #include "orchestrator/service/serve_config.h"
 #include "orchestrator/service/server.h"
-#include "orchestrator/service/executor_lock.h"
 
 namespace cmo::orchestrator {
 
@@ -36,8 +42,18 @@ class ControlService {
   absl::Status StartExecutor();
   // What the executor did since the last call (steps started, phases done), for the log.
   std::vector<migrations::TickEvent> TakePlanEvents();
+  // Leadership changes since the last call (role control), for the log.
+  std::vector<std::string> TakeLeaseEvents();
 
-  Server& data_path() { return *server_; }
+  // The data path of roles other than control (null with role control).
+  Server* data_path() { return config_.role == ServeRole::kControl ? nullptr : server_.get(); }
+  // Whether this instance leads (always true without a lease: one instance per state dir).
+  bool leading() const { return lease_ == nullptr || lease_->held(); }
+  // The lease (role control), null otherwise.
+  LeaderLease* lease() { return lease_.get(); }
+  // Of whichever server runs the control loop now (none on a follower).
+  std::vector<Transition> TakeTransitions();
+  std::optional<ControlLoopMetrics> control_metrics();
   ApiServer* api() { return api_.get(); }  // null when the API is off
   // The first error of any part (the others keep running).
   absl::Status error();
@@ -47,18 +63,28 @@ class ControlService {
   ControlService(const ServeConfig& config, const base::Clock& clock)
       : config_(config), clock_(clock) {}
   void RunExecutor();
+  // Role control: polls the lease; starts the leader's parts on taking it, stops them on
+  // losing it.
+  void RunLease();
+  absl::Status StartLeading();
+  void StopLeading();
+  void Note(std::string event);
 
   const ServeConfig config_;
   const base::Clock& clock_;
-  std::unique_ptr<Server> server_;
+  std::unique_ptr<Server> server_;  // role control: set while leading, guarded by mu_
+  std::unique_ptr<LeaderLease> lease_;
+  std::thread lease_thread_;
+  std::atomic<bool> executor_stop_{false};
   std::unique_ptr<ApiServer> api_;
   std::unique_ptr<ExecutorLock> executor_lock_;
   std::thread executor_;
   std::atomic<bool> stop_{false};
   bool stopped_ = false;
   std::mutex mu_;
-  absl::Status executor_error_;                   // guarded by mu_
-  std::vector<migrations::TickEvent> events_;     // guarded by mu_
+  absl::Status executor_error_;                // guarded by mu_
+  std::vector<migrations::TickEvent> events_;  // guarded by mu_
+  std::vector<std::string> lease_events_;      // guarded by mu_
 };
 
 }  // namespace cmo::orchestrator

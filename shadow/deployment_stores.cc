@@ -18,7 +18,7 @@ std::string StoresPath(const std::string& state_dir) { return base::StrCat(state
 
 absl::Status RecordStoreLocations(const std::string& state_dir, const StoreLocations& where) {
   const std::string path = StoresPath(state_dir);
-  if (where.primary.empty() && where.replicas.empty()) {
+  if (where.primary.empty() && where.replicas.empty() && where.control.empty()) {
     if (::unlink(path.c_str()) != 0 && errno != ENOENT) {
       return absl::InternalError(base::StrCat("cannot remove ", path, "; check the state dir"));
     }
@@ -27,6 +27,7 @@ absl::Status RecordStoreLocations(const std::string& state_dir, const StoreLocat
   std::string text =
       "# Written by `cmo serve` from its config: where this deployment's stores are.\n";
   if (!where.primary.empty()) text += base::StrCat("primary ", where.primary, "\n");
+  if (!where.control.empty()) text += base::StrCat("control ", where.control, "\n");
   for (const auto& [region, url] : where.replicas) {
     text += base::StrCat("replica ", region, " ", url, "\n");
   }
@@ -54,12 +55,14 @@ absl::StatusOr<StoreLocations> ReadStoreLocations(const std::string& state_dir) 
     fields >> kind >> a >> b >> extra;
     if (kind == "primary" && !a.empty() && b.empty()) {
       where.primary = a;
+    } else if (kind == "control" && !a.empty() && b.empty()) {
+      where.control = a;
     } else if (kind == "replica" && !b.empty() && extra.empty()) {
       where.replicas[a] = b;
     } else {
       return absl::InvalidArgumentError(base::StrCat(
           path, ":", n,
-          ": expected `primary URL` or `replica REGION URL`; the file is written "
+          ": expected `primary URL`, `replica REGION URL` or `control URL`; the file is written "
           "by `cmo serve` from its config: restart it, or delete the file to use the state dir's "
           "SQLite stores"));
     }

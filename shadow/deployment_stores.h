@@ -17,10 +17,12 @@ namespace cmo::shadow {
 // files. `cmo serve` records its config's store URLs in STATE_DIR/stores (mode 0600: a URI may
 // carry a password), so that everything else that finds the deployment by its state dir — the
 // control loop, the API, `cmo reconcile`, `cmo report`, `cmo watermarks`, the client library —
-// opens the same stores. Lines: `primary URL` and `replica REGION URL`.
+// opens the same stores. Lines: `primary URL`, `replica REGION URL` and `control URL` (the
+// control state on a PostgreSQL server, shared by several `cmo serve` instances).
 struct StoreLocations {
   std::string primary;                          // "" = STATE_DIR/primary.db
   std::map<std::string, std::string> replicas;  // absent = STATE_DIR/replica-REGION.db
+  std::string control;                          // "" = STATE_DIR/control.db
 };
 std::string StoresPath(const std::string& state_dir);
 // Writes the file atomically; removes it when `where` names no server store.

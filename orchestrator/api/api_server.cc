@@ -19,6 +19,7 @@
 #include "orchestrator/api/internal/denial_limiter.h"
 #include "orchestrator/api/internal/http_parts.h"
 #include "orchestrator/api/local_api.h"
+#include "orchestrator/service/leader_lease.h"
 #include "orchestrator/service/server.h"
 
 namespace cmo::orchestrator {
@@ -138,6 +139,7 @@ absl::StatusOr<std::string> LoadOrCreateToken(const std::string& state_dir) {
 
 struct ApiServer::Impl {
   ApiServerOptions options;
+  std::atomic<LeaderLease*> lease{nullptr};
   const base::Clock& clock;
   std::string token;
   std::string url;
@@ -244,6 +246,25 @@ struct ApiServer::Impl {
     return std::nullopt;
   }
 
+  // Who leads the control state: this instance, another (named, with its API address), or
+  // nobody right now. A single instance on its own state dir always leads.
+  nlohmann::json LeaderJson() {
+    LeaderLease* held = lease.load();
+    if (held == nullptr) return {{"ha", false}, {"leading", true}};
+    nlohmann::json out = {{"ha", true}, {"instance", held->holder()}, {"leading", held->held()}};
+    absl::StatusOr<LeaderInfo> leader = held->Leader();
+    if (!leader.ok()) {
+      out["leader"] = nullptr;
+      out["error"] = std::string(leader.status().message());
+    } else {
+      out["leader"] = {{"instance", leader->holder},
+                       {"address", leader->address},
+                       {"epoch", leader->epoch},
+                       {"live", leader->live}};
+    }
+    return out;
+  }
+
   Response Route(const Request& req) {
     const bool get = req.method == "GET";
     if (get && req.path == "/readyz") {
@@ -270,6 +291,7 @@ struct ApiServer::Impl {
       r.body = *std::move(text);
       return r;
     }
+    if (get && req.path == "/v1/leader") return Json(200, LeaderJson());
     if (get && req.path == "/v1/status")
       return Json(200, api_internal::DataPathJson(options.data_path));
     if (req.path.rfind("/v1/", 0) == 0 && (get || req.method == "POST")) return HandleApi(req);
@@ -322,6 +344,8 @@ ApiServer::ApiServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 ApiServer::~ApiServer() { Stop(); }
 
 const std::string& ApiServer::url() const { return impl_->url; }
+
+void ApiServer::SetLease(LeaderLease* lease) { impl_->lease.store(lease); }
 
 void ApiServer::Stop() {
   if (impl_->http == nullptr) return;

@@ -14,6 +14,7 @@
 namespace cmo::orchestrator {
 
 class Server;
+class LeaderLease;
 
 struct ApiServerOptions {
   std::string listen = "127.0.0.1:7070";  // host:port; port 0 picks a free one
@@ -38,6 +39,10 @@ class ApiServer {
   ~ApiServer();  // stops
   // "http://127.0.0.1:7070", with the port actually bound.
   const std::string& url() const;
+  // Role control: this instance's hold on the control state's leader lease, for
+  // GET /v1/leader (set once, after Start: the lease names this API's bound address). Without
+  // one, the instance is the only one of its state dir and always leads.
+  void SetLease(LeaderLease* lease);
   void Stop();
 
  private:

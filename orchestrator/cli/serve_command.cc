@@ -4,13 +4,14 @@
 #include <memory>
 
 #include "absl/time/clock.h"
+#include "base/db_url.h"
 #include "base/names.h"
 #include "base/strings.h"
 #include "base/units.h"
 #include "orchestrator/api/api_server.h"
 #include "orchestrator/cli/commands.h"
-#include "orchestrator/service/server.h"
 #include "orchestrator/control_service.h"
+#include "orchestrator/service/server.h"
 #include "orchestrator/service/stop_signals.h"
 
 namespace cmo::orchestrator {
@@ -49,20 +50,20 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
   // One API per state dir: the process that runs everything serves it by default.
   if (!o.listen.empty()) {
     config.listen = o.listen == "off" ? "" : o.listen;
-  } else if (config.role != ServeRole::kAll && o.config.empty()) {
+  } else if (config.role != ServeRole::kAll && config.role != ServeRole::kControl &&
+             o.config.empty()) {
     config.listen = "";
   }
   auto interval = base::ParseDuration(o.status_interval);
   if (!interval.ok()) return ReportError(interval.status());
-  // Creates the state dir (0700) if needed.
-  auto state = OpenControlState(config.state_dir, /*create=*/true, base::SystemClock());
-  if (!state.ok()) return ReportError(state.status());
-
   const StopSignals stop;  // before the service starts: its threads inherit the blocked mask
 
   auto service = ControlService::Start(config, base::SystemClock());
   if (!service.ok()) return ReportError(service.status());
-  Server* server = &(*service)->data_path();
+  // Creates the state dir (0700) if needed; role control has recorded its control state.
+  auto state = OpenControlState(config.state_dir, /*create=*/true, base::SystemClock());
+  if (!state.ok()) return ReportError(state.status());
+  Server* server = (*service)->data_path();
   if (config.role == ServeRole::kAll) {
     // The one executor of this state dir: applied plans move while the server runs.
     if (absl::Status s = (*service)->StartExecutor(); !s.ok()) {
@@ -71,20 +72,28 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
     }
   }
   if (ApiServer* api = (*service)->api(); api != nullptr) {
-    Log(base::StrCat("HTTP API, /metrics and dashboard at ", api->url(), "/ (token for mutating "
-                     "calls: ", TokenPath(config.state_dir), ")"));
+    Log(base::StrCat("HTTP API, /metrics and dashboard at ", api->url(),
+                     "/ (token for mutating "
+                     "calls: ",
+                     TokenPath(config.state_dir), ")"));
   }
-  Log(base::StrCat("cmo serve (role ", o.role, "): state dir ", config.state_dir, ", kafka ",
-                   config.kafka_brokers == "embedded"
-                       ? base::StrCat("embedded at ", server->bootstrap_servers(),
-                                      " (written to ", shadow::BootstrapPath(config.state_dir), ")")
-                       : config.kafka_brokers,
-                   ", regions ", base::StrJoin(config.regions, ", "),
-                   config.role == ServeRole::kAll
-                       ? base::StrCat(", plan executor every ",
-                                      absl::FormatDuration(config.executor_every))
-                       : "",
-                   "; ready"));
+  Log(base::StrCat(
+      "cmo serve (role ", o.role, "): state dir ", config.state_dir, ", kafka ",
+      server == nullptr ? config.kafka_brokers
+      : config.kafka_brokers == "embedded"
+          ? base::StrCat("embedded at ", server->bootstrap_servers(), " (written to ",
+                         shadow::BootstrapPath(config.state_dir), ")")
+          : config.kafka_brokers,
+      ", regions ", base::StrJoin(config.regions, ", "),
+      config.role == ServeRole::kAll
+          ? base::StrCat(", plan executor every ", absl::FormatDuration(config.executor_every))
+          : "",
+      config.role == ServeRole::kControl
+          ? base::StrCat(", control state ", base::RedactDbUrl(config.control_state), ", instance ",
+                         (*service)->lease()->holder(), " (advertised as ", AdvertisedUrl(config),
+                         ")")
+          : "",
+      "; ready"));
   int64_t revision = (*state)->flags->Revision().value_or(-1);
   absl::Time last_status = absl::Now();
   int exit_code = kExitOk;
@@ -98,10 +107,11 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
       exit_code = ReportError(e);
       break;
     }
+    for (const std::string& e : (*service)->TakeLeaseEvents()) Log(e);
     for (const migrations::TickEvent& e : (*service)->TakePlanEvents()) {
       Log(base::StrCat("plan: ", e.op, ": ", e.what));
     }
-    for (const Transition& t : server->TakeTransitions()) {
+    for (const Transition& t : (*service)->TakeTransitions()) {
       Log(base::StrCat("breaker ", t.op, ": ", BreakerEventName(t.event), " (",
                        flags::BreakerStateName(t.record.state), "): ", t.record.reason));
     }
@@ -109,7 +119,16 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
       revision = *r;
       Log(base::StrCat("flags changed: revision ", revision));
     }
-    if (absl::Now() - last_status >= *interval) {
+    if (absl::Now() - last_status >= *interval && server == nullptr) {
+      last_status = absl::Now();
+      std::string control;
+      if (auto c = (*service)->control_metrics(); c.has_value()) {
+        control =
+            base::StrCat(": telemetry windows ", c->telemetry_windows, ", breaker transitions ",
+                         c->transitions, ", flags published at revision ", c->snapshot_revision);
+      }
+      Log(base::StrCat((*service)->leading() ? "leading" : "following", control));
+    } else if (absl::Now() - last_status >= *interval) {
       last_status = absl::Now();
       const shadow::RelayMetrics m = server->relay_metrics();
       std::string regions;
@@ -118,10 +137,10 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
             base::StrCat(" ", r.region, "=", r.watermark, " (applied ", r.applier.applied, ")");
       }
       std::string control;
-      if (auto c = server->control_metrics(); c.has_value()) {
-        control = base::StrCat(", telemetry windows ", c->telemetry_windows, ", breaker transitions ",
-                               c->transitions, ", flags published at revision ",
-                               c->snapshot_revision);
+      if (auto c = (*service)->control_metrics(); c.has_value()) {
+        control =
+            base::StrCat(", telemetry windows ", c->telemetry_windows, ", breaker transitions ",
+                         c->transitions, ", flags published at revision ", c->snapshot_revision);
       }
       Log(base::StrCat("last lsn ", m.last_lsn, ", published ", m.published_through,
                        ", outbox lag ", m.outbox_lag, ", watermarks", regions, control));
@@ -147,15 +166,19 @@ void SetupServeCommand(CLI::App& app, GlobalOptions& global, CommandRegistry& re
       ->add_option("--role", o->role,
                    "all (default): everything in this process; or one part, to run them as "
                    "separate processes on one state dir: kafka (the embedded cluster), relay, "
-                   "applier (for --regions)")
-      ->check(CLI::IsMember({"all", "kafka", "relay", "applier"}));
-  serve->add_option("--config", o->config,
-                    "YAML config: state_dir, kafka: {brokers, partitions}, primary: URL, "
-                    "regions: [NAME | {name: NAME, replica: URL}], breaker: {short_window, "
-                    "long_window, cooldown, max_cooldown, probe_for, evaluate_every}, applier: "
-                    "{batch, linger, linger_when_behind}, plans: {evaluate_every}, message_key_file. A store URL is "
-                    "postgresql://USER@HOST:PORT/DB, or a path / sqlite:PATH (default: the state "
-                    "dir's SQLite files)");
+                   "applier (for --regions); or control: the control plane alone on a "
+                   "PostgreSQL control_state that 2-3 instances share, one leading (see "
+                   "runbooks/high-availability.md)")
+      ->check(CLI::IsMember({"all", "kafka", "relay", "applier", "control"}));
+  serve->add_option(
+      "--config", o->config,
+      "YAML config: state_dir, kafka: {brokers, partitions}, primary: URL, "
+      "regions: [NAME | {name: NAME, replica: URL}], breaker: {short_window, "
+      "long_window, cooldown, max_cooldown, probe_for, evaluate_every}, applier: "
+      "{batch, linger, linger_when_behind}, plans: {evaluate_every}, message_key_file, "
+      "control_state: URL, advertise: http://HOST:PORT. A store URL is "
+      "postgresql://USER@HOST:PORT/DB, or a path / sqlite:PATH (default: the state "
+      "dir's SQLite files)");
   serve->add_option("--listen", o->listen,
                     "HTTP API, /metrics, /healthz, /readyz and dashboard address (default "
                     "127.0.0.1:7070 with role all; port 0 = any free port, written to "

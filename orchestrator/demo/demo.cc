@@ -170,7 +170,7 @@ absl::Status RunDemo(const DemoOptions& o, std::ostream& out) {
   config.executor_every = absl::Milliseconds(250);
   // The same control service `cmo serve` runs: data path, control loop, API, plan executor.
   CMO_ASSIGN_OR_RETURN(auto service, ControlService::Start(config, base::SystemClock()));
-  Server* server = &service->data_path();
+  Server* server = service->data_path();
   say.Say(base::StrCat("embedded Kafka at ", server->bootstrap_servers(),
                        "; replicas eu-west (+25 ms link) and us-east (+60 ms link); dashboard ",
                        service->api() != nullptr ? service->api()->url() + "/" : "off"));

@@ -35,22 +35,22 @@ absl::StatusOr<std::unique_ptr<ControlLoop>> ControlLoop::Create(
   CMO_ASSIGN_OR_RETURN(loop->divergences_,
                        reconcile::DivergenceLog::Open(loop->state_->flags->db()));
   ControlLoop* self = loop.get();
-  CMO_ASSIGN_OR_RETURN(
-      loop->controller_,
-      BudgetController::Create(*loop->state_->flags, *loop->state_->plans, clock, options.budget,
-                               [self](const std::string& op, const std::string& reason) {
-                                 // A frozen op's plan waits for an operator where it is.
-                                 absl::Status s =
-                                     self->state_->executor
-                                         ->SetPaused(op, true, {"breaker", reason, "freeze", false})
-                                         .status();
-                                 // An op no plan drives has no plan to pause.
-                                 return absl::IsNotFound(s) ? absl::OkStatus() : s;
-                               },
-                               [self](const std::string& op) {
-                                 // Back one step (or wait for an operator), as the phase says.
-                                 return self->state_->executor->AfterBreakerRecovery(op).status();
-                               }));
+  CMO_ASSIGN_OR_RETURN(loop->controller_,
+                       BudgetController::Create(
+                           *loop->state_->flags, *loop->state_->plans, clock, options.budget,
+                           [self](const std::string& op, const std::string& reason) {
+                             // A frozen op's plan waits for an operator where it is.
+                             absl::Status s =
+                                 self->state_->executor
+                                     ->SetPaused(op, true, {"breaker", reason, "freeze", false})
+                                     .status();
+                             // An op no plan drives has no plan to pause.
+                             return absl::IsNotFound(s) ? absl::OkStatus() : s;
+                           },
+                           [self](const std::string& op) {
+                             // Back one step (or wait for an operator), as the phase says.
+                             return self->state_->executor->AfterBreakerRecovery(op).status();
+                           }));
   base::KafkaConfig consumer = kafka;
   consumer.emplace("fetch.wait.max.ms", "10");
   consumer.emplace("reconnect.backoff.max.ms", "1000");
@@ -83,8 +83,7 @@ absl::Status ControlLoop::Publish(absl::Time now) {
   if (revision == published_revision_ && now - published_at_ < options_.republish_every) {
     return absl::OkStatus();
   }
-  CMO_ASSIGN_OR_RETURN(std::shared_ptr<const flags::Snapshot> snap,
-                       state_->flags->LoadSnapshot());
+  CMO_ASSIGN_OR_RETURN(std::shared_ptr<const flags::Snapshot> snap, state_->flags->LoadSnapshot());
   CMO_RETURN_IF_ERROR(flags_out_->Produce(std::string(shadow::kFlagsTopic), 0, "snapshot",
                                           keys_->Sign(flags::EncodeSnapshot(*snap, now)), 0));
   flags_out_->Poll(0);

@@ -38,8 +38,8 @@ struct ControlLoopOptions {
 
 struct ControlLoopMetrics {
   int64_t telemetry_windows = 0;
-  int64_t mismatches_logged = 0;   // shadow mismatches written to the divergence log
-  int64_t targeted_repairs = 0;    // keys healed at once after a shadow divergence
+  int64_t mismatches_logged = 0;  // shadow mismatches written to the divergence log
+  int64_t targeted_repairs = 0;   // keys healed at once after a shadow divergence
   int64_t undecodable = 0;
   int64_t telemetry_refused = 0;  // unsigned or wrongly signed windows, dropped
   int64_t evaluations = 0;
@@ -57,8 +57,7 @@ class ControlLoop {
 
   static absl::StatusOr<std::unique_ptr<ControlLoop>> Create(
       const std::string& state_dir, const base::KafkaConfig& kafka, const base::Clock& clock,
-      ControlLoopOptions options, OnTransition on_transition = nullptr,
-      LagSource lag = nullptr);
+      ControlLoopOptions options, OnTransition on_transition = nullptr, LagSource lag = nullptr);
   ~ControlLoop();
 
   // Runs until Stop(); returns the first error.

@@ -5,8 +5,11 @@
 #include <cerrno>
 #include <cstring>
 
+#include "base/pg_sql.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
+#include "orchestrator/service/leader_lease.h"
+#include "shadow/deployment_stores.h"
 #include "shadow/state_layout.h"
 
 namespace cmo::orchestrator {
@@ -30,9 +33,18 @@ absl::StatusOr<std::unique_ptr<ControlState>> OpenControlState(const std::string
     return absl::InvalidArgumentError(
         base::StrCat("state dir ", state_dir, " is not a directory; check --state-dir"));
   }
+  CMO_ASSIGN_OR_RETURN(shadow::StoreLocations where, shadow::ReadStoreLocations(state_dir));
   auto state = std::make_unique<ControlState>();
-  CMO_ASSIGN_OR_RETURN(state->flags,
-                       flags::FlagStore::Open(shadow::ControlDbPath(state_dir), clock));
+  CMO_ASSIGN_OR_RETURN(
+      state->flags,
+      flags::FlagStore::Open(
+          where.control.empty() ? shadow::ControlDbPath(state_dir) : where.control, clock));
+  if (auto* pg = dynamic_cast<base::PgSqlDb*>(&state->flags->db()); pg != nullptr) {
+    pg->SetWriteGuard([](base::PgConnection& conn) {
+      const LeaderLease* lease = ProcessLease();
+      return CheckLease(conn, lease != nullptr ? lease->token() : std::nullopt);
+    });
+  }
   CMO_ASSIGN_OR_RETURN(state->plans, migrations::PlanStore::Open(state->flags->db()));
   state->metrics =
       std::make_unique<migrations::StoredMetrics>(*state->plans, clock, max_metric_age);

@@ -26,8 +26,12 @@ struct ControlState {
 // Gate inputs older than this count as missing (telemetry stopped: gates must not pass).
 inline constexpr absl::Duration kDefaultMaxMetricAge = absl::Seconds(60);
 
-// Opens `state_dir`/control.db. `create` makes the state dir (0700) if missing; otherwise a
-// missing state dir is an input error naming the path, so a mistyped path is not silently empty.
+// Opens the control state of `state_dir`: STATE_DIR/control.db, or the PostgreSQL control
+// state `cmo serve --role control` recorded in STATE_DIR/stores. On PostgreSQL every write
+// transaction is fenced by the leader lease (leader_lease.h): only a process holding the lease
+// writes; others get kUnavailable naming the leader. `create` makes the state dir (0700) if
+// missing; otherwise a missing state dir is an input error naming the path, so a mistyped path
+// is not silently empty.
 absl::StatusOr<std::unique_ptr<ControlState>> OpenControlState(
     const std::string& state_dir, bool create, const base::Clock& clock,
     absl::Duration max_metric_age = kDefaultMaxMetricAge);

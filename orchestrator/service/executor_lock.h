@@ -17,7 +17,7 @@ class ExecutorLock {
   // `holder` describes this process in the lock file ("cmo serve", "cmo plan run").
   // kFailedPrecondition when another live process holds it, naming its pid and command.
   static absl::StatusOr<std::unique_ptr<ExecutorLock>> Acquire(const std::string& state_dir,
-                                                              const std::string& holder);
+                                                               const std::string& holder);
   ~ExecutorLock();
   ExecutorLock(const ExecutorLock&) = delete;
   ExecutorLock& operator=(const ExecutorLock&) = delete;

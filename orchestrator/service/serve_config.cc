@@ -187,13 +187,18 @@ std::string ReplicaUrl(const ServeConfig& config, const std::string& region) {
   return it == config.replicas.end() ? shadow::ReplicaPath(config.state_dir, region) : it->second;
 }
 
+std::string AdvertisedUrl(const ServeConfig& config) {
+  return config.advertise.empty() ? base::StrCat("http://", config.listen) : config.advertise;
+}
+
 absl::StatusOr<ServeRole> ParseServeRole(std::string_view text) {
   if (text == "all") return ServeRole::kAll;
   if (text == "kafka") return ServeRole::kKafka;
   if (text == "relay") return ServeRole::kRelay;
   if (text == "applier") return ServeRole::kApplier;
+  if (text == "control") return ServeRole::kControl;
   return absl::InvalidArgumentError(
-      base::StrCat("unknown role \"", text, "\"; expected all, kafka, relay or applier"));
+      base::StrCat("unknown role \"", text, "\"; expected all, kafka, relay, applier or control"));
 }
 
 absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path) {
@@ -207,7 +212,7 @@ absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path) {
     }
     if (auto s = CheckKeys(path, root,
                            {"state_dir", "listen", "kafka", "primary", "regions", "breaker",
-                            "applier", "plans", "message_key_file"},
+                            "applier", "plans", "message_key_file", "control_state", "advertise"},
                            "the config");
         !s.ok()) {
       return s;
@@ -218,6 +223,17 @@ absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path) {
       config.primary = root["primary"].as<std::string>();
       if (absl::Status s = CheckStoreUrl(path, root["primary"], "primary"); !s.ok()) return s;
     }
+    if (const YAML::Node c = root["control_state"]) {
+      config.control_state = c.as<std::string>();
+      if (absl::Status s = CheckStoreUrl(path, c, "control_state"); !s.ok()) return s;
+      if (!config.control_state.starts_with("postgres")) {
+        return absl::InvalidArgumentError(base::StrCat(
+            Where(path, c),
+            "control_state must be a postgresql://USER@HOST:PORT/DB URL (the "
+            "state several cmo serve instances share); leave it out for STATE_DIR/control.db"));
+      }
+    }
+    if (root["advertise"]) config.advertise = root["advertise"].as<std::string>();
     if (root["message_key_file"]) {
       config.message_key_file = root["message_key_file"].as<std::string>();
       config.control.message_key_file = config.message_key_file;

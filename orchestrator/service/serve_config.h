@@ -15,8 +15,11 @@ namespace cmo::orchestrator {
 
 // Which parts of the data path this process runs. `all` is the embedded, one-process default;
 // the others let Kafka, the relay and each region's applier run (and fail) as separate
-// processes on one state dir, as a deployment with appliers in their regions does.
-enum class ServeRole { kAll, kKafka, kRelay, kApplier };
+// processes on one state dir, as a deployment with appliers in their regions does. `control`
+// is the control plane alone (control loop, plan executor, reconciliation scheduler, API) on a
+// PostgreSQL control state that two or three instances share: one leads (a lease in that
+// database, orchestrator/service/leader_lease.h), the others serve reads and take over.
+enum class ServeRole { kAll, kKafka, kRelay, kApplier, kControl };
 
 absl::StatusOr<ServeRole> ParseServeRole(std::string_view text);
 
@@ -40,6 +43,12 @@ struct ServeConfig {
   // a path, sqlite:PATH or postgresql://...). Empty / absent: SQLite files in the state dir.
   std::string primary;
   std::map<std::string, std::string> replicas;
+  // The control state (flags, audit, plans, breakers, divergences) on a PostgreSQL server,
+  // shared by the `control` instances; "" = STATE_DIR/control.db.
+  std::string control_state;
+  // The API's address as other hosts reach it, named by followers when they refuse a write
+  // (default: http://LISTEN).
+  std::string advertise;
   // Extra apply delay per region, simulating a slow link (`cmo demo`); empty in production.
   std::map<std::string, absl::Duration> simulated_lag;
   // Appliers' batching (roles all and applier): `batch`, `linger` and `linger_when_behind`
@@ -72,6 +81,9 @@ struct ServeConfig {
 //   applier: {batch: 10000, linger: 5ms, linger_when_behind: 50ms}   (all optional)
 //   plans: {evaluate_every: 1s}       (how often the plan executor evaluates gates)
 //   message_key_file: /etc/cmo/message-key   (default STATE_DIR/message-key)
+//   control_state: postgresql://cmo@control-db:5432/cmo   (role control; default
+//                                     STATE_DIR/control.db)
+//   advertise: http://cmo-1.internal:7070      (the API as other hosts reach it)
 absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path);
 
 // The settings of every Kafka client this process makes: the brokers at `bootstrap`, quiet
@@ -81,6 +93,8 @@ base::KafkaConfig KafkaClientConfig(const ServeConfig& config, const std::string
 // Where the stores are: the configured URL, else the state dir's SQLite file.
 std::string PrimaryUrl(const ServeConfig& config);
 std::string ReplicaUrl(const ServeConfig& config, const std::string& region);
+// Where followers tell clients to send writes: `advertise`, else http://LISTEN.
+std::string AdvertisedUrl(const ServeConfig& config);
 
 }  // namespace cmo::orchestrator
 

@@ -10,12 +10,12 @@
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "migrations/plan_parser.h"
+#include "orchestrator/budget/replication_lag.h"
 #include "orchestrator/service/kafka_topics.h"
 #include "reconcile/divergence_log.h"
 #include "reconcile/reconcile_job.h"
 #include "shadow/change_event.h"
 #include "shadow/deployment_stores.h"
-#include "orchestrator/budget/replication_lag.h"
 #include "shadow/flag_source.h"
 #include "shadow/telemetry.h"
 #include "store/store_url.h"
@@ -133,7 +133,7 @@ absl::Status Server::StartKafka(
                                                 std::fprintf(stderr, "cmo serve: warning: %s\n",
                                                              warning.c_str());
                                               }));
-    if (config_.role == ServeRole::kAll) {
+    if (config_.role == ServeRole::kAll || config_.role == ServeRole::kControl) {
       // Clients publish telemetry and read flags from the start.
       for (std::string_view t : {shadow::kFlagsTopic, shadow::kTelemetryTopic}) {
         CMO_RETURN_IF_ERROR(topics->Ensure(std::string(t)).status());
@@ -238,7 +238,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
     // So that the control loop, the API, the CLI and clients given only this state dir open
     // the stores this config names. Before kafka.bootstrap exists, for the reason above:
     // clients open as soon as they see it.
-    CMO_RETURN_IF_ERROR(shadow::RecordStoreLocations(dir, {config.primary, config.replicas}));
+    CMO_RETURN_IF_ERROR(shadow::RecordStoreLocations(dir, {config.primary, config.replicas, ""}));
   }
   if (config.role == ServeRole::kKafka && config.kafka_brokers != "embedded") {
     return absl::InvalidArgumentError(base::StrCat(
@@ -291,7 +291,7 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
     Region* region = r.get();
     s->threads_.emplace_back([self, region] { self->RunApplier(*region); });
   }
-  if (config.role == ServeRole::kAll) {
+  if (config.role == ServeRole::kAll || config.role == ServeRole::kControl) {
     CMO_ASSIGN_OR_RETURN(s->control_, ControlLoop::Create(
                                           dir, kafka, clock, config.control,
                                           [self](const Transition& t) {
