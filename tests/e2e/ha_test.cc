@@ -230,5 +230,78 @@ TEST_F(HaTest, OneLeadsFollowersRefuseWritesNamingItAndAKilledLeaderIsReplacedMi
   EXPECT_GE(acked.size(), 8u);
 }
 
+// What clients send when their shadow reads find a divergence burst: a window for post.like
+// with 10% divergences, signed with the deployment's key.
+void SendBadTelemetry(const std::string& bootstrap, const std::string& key_file) {
+  auto producer = base::KafkaProducer::Create(
+      {{"bootstrap.servers", bootstrap}, {"log_level", "0"}}, [](const base::DeliveryReport&) {});
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  shadow::TelemetryWindow w;
+  w.client_id = "ha-test-client";
+  w.region = "eu-west";
+  w.start = absl::Now() - absl::Milliseconds(250);
+  w.end = absl::Now();
+  shadow::OpWindow o;
+  o.op = "post.like";
+  o.samples = 2000;
+  o.reads_eventual = 10000;
+  o.classes[static_cast<size_t>(shadow::MismatchClass::kMatch)] = 1800;
+  o.classes[static_cast<size_t>(shadow::MismatchClass::kDivergence)] = 200;
+  w.ops.push_back(o);
+  auto keys = base::KeyRing::Load(key_file);
+  ASSERT_TRUE(keys.ok()) << keys.status();
+  ASSERT_TRUE((*producer)
+                  ->Produce(std::string(shadow::kTelemetryTopic), -1, w.client_id,
+                            (*keys)->Sign(shadow::EncodeTelemetry(w)), 0)
+                  .ok());
+  ASSERT_TRUE((*producer)->Flush(5000).ok());
+}
+
+TEST_F(HaTest, TheBreakerStillTripsWhenTheLeaderIsKilledDuringTheTrip) {
+  const int leader = Leader();
+  ASSERT_GE(leader, 0);
+  for (std::vector<std::string> args : std::vector<std::vector<std::string>>{
+           {"ops", "add", "post.like", "--domain", "likes", "--target", "eventual"},
+           {"advance", "post.like", "--reason", "dual-write"},
+           {"advance", "post.like", "--sample", "5%", "--reason", "shadow"},
+           {"ramp", "post.like", "--to", "50%", "--reason", "ramp", "--confirm"}}) {
+    RunResult r = Cli(leader, args);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+  }
+  auto breaker = [&](int i) {
+    nlohmann::json b = Json(i, {"breakers"});
+    for (const nlohmann::json& e : b) {
+      if (e["op"] == "post.like") return e["breaker"].get<std::string>();
+    }
+    return std::string();
+  };
+  ASSERT_EQ(breaker(leader), "closed");
+  // The divergence burst begins; the leader dies as it starts to judge it.
+  const std::string key_file = dir_.File("message-key");
+  ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(key_file); }, 10s));
+  SendBadTelemetry(bootstrap_, key_file);
+  const absl::Duration took = KillLeader(leader);
+  EXPECT_LE(took, absl::Seconds(10));
+  const int next = Leader();
+  ASSERT_GE(next, 0);
+  // Clients go on reporting the burst: the new leader's control loop trips the breaker.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        SendBadTelemetry(bootstrap_, key_file);
+        return breaker(next) == "open";
+      },
+      30s, 200ms));
+  nlohmann::json flag;
+  for (const nlohmann::json& f : Json(next, {"ops", "list"})) {
+    if (f["op"] == "post.like") flag = f;
+  }
+  EXPECT_EQ(flag["breaker"], "open") << flag.dump();
+  int trips = 0;
+  for (const nlohmann::json& e : Json(next, {"history", "post.like", "--limit", "100"})) {
+    trips += e["action"] == "breaker_open" ? 1 : 0;
+  }
+  EXPECT_EQ(trips, 1) << "tripped once, by whichever leader judged the burst";
+}
+
 }  // namespace
 }  // namespace cmo
