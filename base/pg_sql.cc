@@ -1,5 +1,7 @@
 #include "base/pg_sql.h"
 
+#include <cctype>
+
 #include "base/status_macros.h"
 #include "base/strings.h"
 
@@ -27,6 +29,23 @@ std::string PgParameters(std::string_view sql) {
   }
   return out;
 }
+
+namespace {
+
+bool IsWrite(std::string_view sql) {
+  const size_t start = sql.find_first_not_of(" \t\n");
+  if (start == std::string_view::npos) return false;
+  std::string word;
+  for (size_t i = start; i < sql.size() && std::isalpha(static_cast<unsigned char>(sql[i])); ++i) {
+    word.push_back(static_cast<char>(std::toupper(static_cast<unsigned char>(sql[i]))));
+  }
+  return word == "INSERT" || word == "UPDATE" || word == "DELETE";
+}
+
+}  // namespace
+
+PgSqlStatement::PgSqlStatement(PgSqlDb& db, std::string sql)
+    : db_(db), sql_(std::move(sql)), writes_(IsWrite(sql_)) {}
 
 void PgSqlStatement::Set(int index, PgParam value, uint32_t type) {
   if (index < 1) return;
@@ -56,7 +75,7 @@ PgSqlStatement& PgSqlStatement::BindNull(int index) {
 
 absl::StatusOr<bool> PgSqlStatement::Step() {
   if (!result_.has_value()) {
-    CMO_ASSIGN_OR_RETURN(PgResult r, db_.Exec(sql_, params_, types_));
+    CMO_ASSIGN_OR_RETURN(PgResult r, db_.ExecStatement(sql_, params_, types_, writes_));
     result_.emplace(std::move(r));
     row_ = -1;
   }
@@ -65,7 +84,7 @@ absl::StatusOr<bool> PgSqlStatement::Step() {
 }
 
 absl::Status PgSqlStatement::Run() {
-  CMO_ASSIGN_OR_RETURN(PgResult r, db_.Exec(sql_, params_, types_));
+  CMO_ASSIGN_OR_RETURN(PgResult r, db_.ExecStatement(sql_, params_, types_, writes_));
   (void)r;
   return absl::OkStatus();
 }
@@ -120,6 +139,20 @@ absl::StatusOr<PgResult> PgSqlDb::Exec(std::string_view sql, const std::vector<P
     CMO_ASSIGN_OR_RETURN(conn_, ConnectSession(uri_));
   }
   return conn_->Exec(sql, params, types);
+}
+
+absl::StatusOr<PgResult> PgSqlDb::ExecStatement(std::string_view sql,
+                                                const std::vector<PgParam>& params,
+                                                const std::vector<uint32_t>& types, bool writes) {
+  if (!writes || in_transaction_) return Exec(sql, params, types);
+  CMO_RETURN_IF_ERROR(BeginWrite());
+  absl::StatusOr<PgResult> r = Exec(sql, params, types);
+  if (!r.ok()) {
+    Rollback();
+    return r.status();
+  }
+  CMO_RETURN_IF_ERROR(Commit());
+  return r;
 }
 
 absl::Status PgSqlDb::ExecScript(std::string_view sql) {

@@ -37,11 +37,12 @@ class PgSqlStatement final : public SqlStatement {
 
  private:
   friend class PgSqlDb;
-  PgSqlStatement(PgSqlDb& db, std::string sql) : db_(db), sql_(std::move(sql)) {}
+  PgSqlStatement(PgSqlDb& db, std::string sql);
   void Set(int index, PgParam value, uint32_t type);
 
   PgSqlDb& db_;
   const std::string sql_;  // with $N parameters
+  const bool writes_;      // INSERT, UPDATE or DELETE
   std::vector<PgParam> params_;
   std::vector<uint32_t> types_;
   std::optional<PgResult> result_;
@@ -82,6 +83,9 @@ class PgSqlDb final : public SqlDb {
   absl::StatusOr<PgResult> Exec(std::string_view sql, const std::vector<PgParam>& params = {},
                                 const std::vector<uint32_t>& types = {});
   absl::Status Begin(std::string_view begin, bool guarded);
+  // A write outside a transaction runs in one of its own, so the write guard sees it too.
+  absl::StatusOr<PgResult> ExecStatement(std::string_view sql, const std::vector<PgParam>& params,
+                                         const std::vector<uint32_t>& types, bool writes);
 
   const std::string uri_;
   const std::string where_;

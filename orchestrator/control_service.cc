@@ -23,16 +23,16 @@ absl::StatusOr<std::unique_ptr<ControlService>> ControlService::Start(const Serv
                 : "a control_state on PostgreSQL is shared by several instances: run them with "
                   "--role control (and the data path with roles relay and applier)");
   }
+  // The state dir keeps this instance's own files (API token, message key, api-url).
+  if (::mkdir(config.state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::FailedPreconditionError(
+        base::StrCat("cannot create state dir ", config.state_dir, ": ", std::strerror(errno)));
+  }
   std::unique_ptr<ControlService> s(new ControlService(config, clock));
   // On an error below, `s` is destroyed with whatever did start (~ControlService stops it).
   if (control) {
     // So that the API, the CLI and the control loop given this state dir open the shared
-    // control state (and the data path's stores). The state dir keeps this instance's own
-    // files (API token, message key).
-    if (::mkdir(config.state_dir.c_str(), 0700) != 0 && errno != EEXIST) {
-      return absl::FailedPreconditionError(
-          base::StrCat("cannot create state dir ", config.state_dir, ": ", std::strerror(errno)));
-    }
+    // control state (and the data path's stores).
     CMO_RETURN_IF_ERROR(shadow::RecordStoreLocations(
         config.state_dir, {config.primary, config.replicas, config.control_state}));
   } else {

@@ -83,6 +83,10 @@ absl::Status ResolveStores(ClientConfig& config) {
   if (config.replica_url.empty()) {
     CMO_ASSIGN_OR_RETURN(config.replica_url, ReplicaStoreUrl(config.state_dir, config.region));
   }
+  // A control state shared by several `cmo serve --role control` instances is not in the
+  // state dir: flags come the way every app host gets them, the leader's snapshots on Kafka.
+  CMO_ASSIGN_OR_RETURN(StoreLocations where, ReadStoreLocations(config.state_dir));
+  if (!where.control.empty()) config.flags_from_kafka = true;
   return absl::OkStatus();
 }
 
@@ -165,8 +169,7 @@ struct Client::Impl {
   }
 
   // Reads the replica's watermark for `domain` into its slot (watermarks only grow).
-  absl::StatusOr<int64_t> RefreshWatermark(const std::string& domain,
-                                           std::atomic<int64_t>& slot) {
+  absl::StatusOr<int64_t> RefreshWatermark(const std::string& domain, std::atomic<int64_t>& slot) {
     const auto read = [&](store::ReplicaStore& r) { return r.TopicWatermark(ChangeTopic(domain)); };
     CMO_ASSIGN_OR_RETURN(const int64_t w, replicas.With(read));
     int64_t cached = slot.load(std::memory_order_acquire);
@@ -178,8 +181,8 @@ struct Client::Impl {
   // Whether the replica may answer for the op's domain (whose watermark is `watermark`) given
   // its model and the session's token; waits (polling) up to max_wait for
   // read-your-writes/monotonic/causal.
-  bool ReplicaMayServe(const flags::Flag& flag, std::atomic<int64_t>& watermark,
-                       int64_t token_lsn, bool* waited) {
+  bool ReplicaMayServe(const flags::Flag& flag, std::atomic<int64_t>& watermark, int64_t token_lsn,
+                       bool* waited) {
     if (flag.target.model == flags::Model::kBoundedStaleness) return FreshEnough(flag, watermark);
     if (!NeedsToken(flag.target.model) || token_lsn <= 0) return true;
     if (watermark.load(std::memory_order_acquire) >= token_lsn) return true;
@@ -225,8 +228,8 @@ struct Client::Impl {
     const flags::Decision d = evaluator->Decide(op, subject, ctx.route);
     if (d.flag == nullptr) return UnknownOp(op);
     const flags::Flag* flag = d.flag;
-    const store::WriteRequest request{flag->domain,       std::string(key), std::string(value),
-                                      tombstone,          std::string(op),  std::string(subject)};
+    const store::WriteRequest request{flag->domain, std::string(key), std::string(value),
+                                      tombstone,    std::string(op),  std::string(subject)};
     std::vector<int64_t> lsns;
     {
       CMO_ASSIGN_OR_RETURN(auto primary, primaries.Acquire());
@@ -248,14 +251,14 @@ struct Client::Impl {
     absl::Status s = ++ctx.reads % kLatencySampleEvery == 0
                          ? TimedServe(ctx, op, subject, key, token_text, *out)
                          : Serve(ctx, op, subject, key, token_text, *out);
-    if (!s.ok()) [[unlikely]] out = std::move(s);
+    if (!s.ok()) [[unlikely]]
+      out = std::move(s);
     return out;
   }
 
   ABSL_ATTRIBUTE_NOINLINE absl::Status TimedServe(OpContext& ctx, std::string_view op,
                                                   std::string_view subject, std::string_view key,
-                                                  std::string_view token_text,
-                                                  ReadResult& result) {
+                                                  std::string_view token_text, ReadResult& result) {
     const absl::Time start = clock.Now();
     CMO_RETURN_IF_ERROR(Serve(ctx, op, subject, key, token_text, result));
     telemetry.RecordLatency(ctx.counters, result.path, clock.Now() - start);
@@ -266,9 +269,11 @@ struct Client::Impl {
                      std::string_view key, std::string_view token_text, ReadResult& result) {
     CMO_ASSIGN_OR_RETURN(SessionToken token, DecodeToken(token_text));
     const flags::Decision d = evaluator->Decide(op, subject, ctx.route);
-    if (d.flag == nullptr) [[unlikely]] return UnknownOp(op);
+    if (d.flag == nullptr) [[unlikely]]
+      return UnknownOp(op);
     const flags::Flag& flag = *d.flag;
-    if (ctx.watermark_uid != ctx.route.snapshot_uid) [[unlikely]] Rebind(ctx, flag);
+    if (ctx.watermark_uid != ctx.route.snapshot_uid) [[unlikely]]
+      Rebind(ctx, flag);
     result.path = d.path;
     if (d.path == flags::Path::kEventual &&
         (ReplicaResting() || !ReplicaMayServe(flag, *ctx.watermark, token.lsn, &result.waited))) {
@@ -284,8 +289,10 @@ struct Client::Impl {
       row = Get(result.path, flag.domain, key);
     }
     if (!row.ok()) return row.status();
-    if (result.waited) [[unlikely]] telemetry.CountWait(ctx.counters);
-    if (result.fell_back) [[unlikely]] telemetry.CountFallback(ctx.counters);
+    if (result.waited) [[unlikely]]
+      telemetry.CountWait(ctx.counters);
+    if (result.fell_back) [[unlikely]]
+      telemetry.CountFallback(ctx.counters);
     if (d.shadow_sampled && comparer != nullptr) [[unlikely]] {
       Offer(ctx, op, subject, key, flag, token, result.path, *row);
     }
@@ -309,15 +316,14 @@ struct Client::Impl {
     ctx.watermark_uid = ctx.route.snapshot_uid;
   }
 
-  ABSL_ATTRIBUTE_NOINLINE void Offer(OpContext& ctx, std::string_view op,
-                                     std::string_view subject, std::string_view key,
-                                     const flags::Flag& flag, const SessionToken& token,
-                                     flags::Path path, const std::optional<store::Row>& row) {
+  ABSL_ATTRIBUTE_NOINLINE void Offer(OpContext& ctx, std::string_view op, std::string_view subject,
+                                     std::string_view key, const flags::Flag& flag,
+                                     const SessionToken& token, flags::Path path,
+                                     const std::optional<store::Row>& row) {
     const bool bounded = flag.target.model == flags::Model::kBoundedStaleness;
     comparer->Offer(ShadowSample{
         ctx.counters, std::string(op), std::string(subject), flag.domain, std::string(key), path,
-        row,
-        path == flags::Path::kEventual && NeedsToken(flag.target.model) ? token.lsn : 0,
+        row, path == flags::Path::kEventual && NeedsToken(flag.target.model) ? token.lsn : 0,
         bounded ? flag.target.max_staleness : config.staleness_window});
   }
 
