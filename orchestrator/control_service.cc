@@ -40,7 +40,10 @@ absl::StatusOr<std::unique_ptr<ControlService>> ControlService::Start(const Serv
   }
   if (!config.listen.empty()) {
     auto api = ApiServer::Start(
-        {.listen = config.listen, .state_dir = config.state_dir, .data_path = s->data_path()},
+        {.listen = config.listen,
+         .state_dir = config.state_dir,
+         .data_path = s->data_path(),
+         .token_file = config.api_token_file},
         clock);
     if (!api.ok()) return api.status();
     s->api_ = *std::move(api);

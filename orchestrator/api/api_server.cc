@@ -100,7 +100,10 @@ std::string TokenPath(const std::string& state_dir) { return state_dir + "/api-t
 std::string ApiUrlPath(const std::string& state_dir) { return state_dir + "/api-url"; }
 
 absl::StatusOr<std::string> LoadOrCreateToken(const std::string& state_dir) {
-  const std::string path = TokenPath(state_dir);
+  return LoadOrCreateTokenFile(TokenPath(state_dir));
+}
+
+absl::StatusOr<std::string> LoadOrCreateTokenFile(const std::string& path) {
   std::ifstream in(path);
   if (in) {
     std::string token;
@@ -310,7 +313,8 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiServerOptio
   auto impl = std::make_unique<Impl>(options, clock);
   auto state = OpenControlState(options.state_dir, /*create=*/true, clock);
   if (!state.ok()) return state.status();
-  auto token = LoadOrCreateToken(options.state_dir);
+  auto token = options.token_file.empty() ? LoadOrCreateToken(options.state_dir)
+                                           : LoadOrCreateTokenFile(options.token_file);
   if (!token.ok()) return token.status();
   {
     base::MutexLock lock(&impl->mu);

@@ -26,6 +26,9 @@ struct ApiServerOptions {
   // The data path of this process (lag, outbox, breakers' control loop), or nullptr when the
   // API runs without one (tests; a control-only process).
   Server* data_path = nullptr;
+  // The bearer token's file; "" = STATE_DIR/api-token. Instances of one control plane (role
+  // control) share one, so that a client failing over from one to another keeps its token.
+  std::string token_file = "";
 };
 
 // Thread-safe: requests run on the server's thread pool; calls into the control state are
@@ -54,6 +57,7 @@ class ApiServer {
 // The state dir's API token file (0600), created with a random token when missing.
 std::string TokenPath(const std::string& state_dir);
 absl::StatusOr<std::string> LoadOrCreateToken(const std::string& state_dir);
+absl::StatusOr<std::string> LoadOrCreateTokenFile(const std::string& path);
 // Where `cmo serve` writes its API URL, so local tools find it.
 std::string ApiUrlPath(const std::string& state_dir);
 

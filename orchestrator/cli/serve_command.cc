@@ -75,7 +75,7 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
     Log(base::StrCat("HTTP API, /metrics and dashboard at ", api->url(),
                      "/ (token for mutating "
                      "calls: ",
-                     TokenPath(config.state_dir), ")"));
+                     config.api_token_file.empty() ? TokenPath(config.state_dir) : config.api_token_file, ")"));
   }
   Log(base::StrCat(
       "cmo serve (role ", o.role, "): state dir ", config.state_dir, ", kafka ",

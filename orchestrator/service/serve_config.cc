@@ -212,7 +212,8 @@ absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path) {
     }
     if (auto s = CheckKeys(path, root,
                            {"state_dir", "listen", "kafka", "primary", "regions", "breaker",
-                            "applier", "plans", "message_key_file", "control_state", "advertise"},
+                            "applier", "plans", "message_key_file", "control_state", "advertise",
+                            "api_token_file"},
                            "the config");
         !s.ok()) {
       return s;
@@ -234,6 +235,7 @@ absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path) {
       }
     }
     if (root["advertise"]) config.advertise = root["advertise"].as<std::string>();
+    if (root["api_token_file"]) config.api_token_file = root["api_token_file"].as<std::string>();
     if (root["message_key_file"]) {
       config.message_key_file = root["message_key_file"].as<std::string>();
       config.control.message_key_file = config.message_key_file;

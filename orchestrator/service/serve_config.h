@@ -49,6 +49,8 @@ struct ServeConfig {
   // The API's address as other hosts reach it, named by followers when they refuse a write
   // (default: http://LISTEN).
   std::string advertise;
+  // The API's bearer token file ("" = STATE_DIR/api-token), created if missing.
+  std::string api_token_file;
   // Extra apply delay per region, simulating a slow link (`cmo demo`); empty in production.
   std::map<std::string, absl::Duration> simulated_lag;
   // Appliers' batching (roles all and applier): `batch`, `linger` and `linger_when_behind`
@@ -84,6 +86,7 @@ struct ServeConfig {
 //   control_state: postgresql://cmo@control-db:5432/cmo   (role control; default
 //                                     STATE_DIR/control.db)
 //   advertise: http://cmo-1.internal:7070      (the API as other hosts reach it)
+//   api_token_file: /etc/cmo/api-token         (default STATE_DIR/api-token)
 absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path);
 
 // The settings of every Kafka client this process makes: the brokers at `bootstrap`, quiet

@@ -63,6 +63,7 @@ class HaTest : public ::testing::Test {
                           << "control_state: " << pg_->Uri("control") << "\n"
                           << "kafka: {brokers: \"" << bootstrap_ << "\", partitions: 2}\n"
                           << "message_key_file: " << dir_.File("message-key") << "\n"
+                          << "api_token_file: " << dir_.File("api-token") << "\n"
                           << "regions: [eu-west]\nplans: {evaluate_every: 200ms}\n"
                           << "breaker: {cooldown: 60s, probe_for: 1s, evaluate_every: 50ms, "
                              "short_window: 5s, long_window: 30s}\n";
@@ -90,8 +91,9 @@ class HaTest : public ::testing::Test {
   }
 
   RunResult Cli(int i, std::vector<std::string> args) {
+    // One token for every instance (api_token_file): a client fails over with it.
     args.insert(args.begin(),
-                {CMO_BINARY, "--server", url_[i], "--token-file", Dir(i) + "/api-token"});
+                {CMO_BINARY, "--server", url_[i], "--token-file", dir_.File("api-token")});
     return ::cmo::testing::Run(args, {"CMO_ACTOR=alice"});
   }
   nlohmann::json Json(int i, std::vector<std::string> args) {
