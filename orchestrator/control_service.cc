@@ -39,12 +39,11 @@ absl::StatusOr<std::unique_ptr<ControlService>> ControlService::Start(const Serv
     CMO_ASSIGN_OR_RETURN(s->server_, Server::Start(config, clock));
   }
   if (!config.listen.empty()) {
-    auto api = ApiServer::Start(
-        {.listen = config.listen,
-         .state_dir = config.state_dir,
-         .data_path = s->data_path(),
-         .token_file = config.api_token_file},
-        clock);
+    auto api = ApiServer::Start({.listen = config.listen,
+                                 .state_dir = config.state_dir,
+                                 .data_path = s->data_path(),
+                                 .token_file = config.api_token_file},
+                                clock);
     if (!api.ok()) return api.status();
     s->api_ = *std::move(api);
   }

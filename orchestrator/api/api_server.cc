@@ -314,7 +314,7 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiServerOptio
   auto state = OpenControlState(options.state_dir, /*create=*/true, clock);
   if (!state.ok()) return state.status();
   auto token = options.token_file.empty() ? LoadOrCreateToken(options.state_dir)
-                                           : LoadOrCreateTokenFile(options.token_file);
+                                          : LoadOrCreateTokenFile(options.token_file);
   if (!token.ok()) return token.status();
   {
     base::MutexLock lock(&impl->mu);

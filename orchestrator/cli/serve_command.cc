@@ -72,10 +72,11 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
     }
   }
   if (ApiServer* api = (*service)->api(); api != nullptr) {
-    Log(base::StrCat("HTTP API, /metrics and dashboard at ", api->url(),
-                     "/ (token for mutating "
-                     "calls: ",
-                     config.api_token_file.empty() ? TokenPath(config.state_dir) : config.api_token_file, ")"));
+    Log(base::StrCat(
+        "HTTP API, /metrics and dashboard at ", api->url(),
+        "/ (token for mutating "
+        "calls: ",
+        config.api_token_file.empty() ? TokenPath(config.state_dir) : config.api_token_file, ")"));
   }
   Log(base::StrCat(
       "cmo serve (role ", o.role, "): state dir ", config.state_dir, ", kafka ",

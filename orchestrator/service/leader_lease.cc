@@ -99,15 +99,21 @@ absl::StatusOr<bool> LeaderLease::Poll() {
       epoch_ = epoch;
     }
     // Counted from before the statement: the server's expiry is at least that late.
-    renewed_ = started;
+    renewed_ns_.store(absl::ToUnixNanos(started));
     held_.store(true);
     return absl::OkStatus();
   }();
   if (!failed.ok()) {
-    if (clock_.Now() - renewed_ >= options_.ttl) held_.store(false);
+    if (!held()) held_.store(false);
     return failed;
   }
-  return held_.load();
+  return held();
+}
+
+bool LeaderLease::held() const {
+  if (!held_.load()) return false;
+  const int64_t renewed = renewed_ns_.load();
+  return renewed != INT64_MIN && clock_.Now() - absl::FromUnixNanos(renewed) < options_.ttl;
 }
 
 void LeaderLease::Release() {
@@ -119,7 +125,7 @@ void LeaderLease::Release() {
 }
 
 std::optional<LeaseToken> LeaderLease::token() const {
-  if (!held_.load()) return std::nullopt;
+  if (!held()) return std::nullopt;
   std::lock_guard<std::mutex> lock(mu_);
   return LeaseToken{holder_, epoch_};
 }

@@ -64,7 +64,10 @@ class LeaderLease {
   // Gives the lease up (a clean shutdown): a follower takes over at once, not after ttl.
   void Release();
 
-  bool held() const { return held_.load(); }
+  // Whether this instance leads: it renewed the lease less than `ttl` ago (counted from before
+  // the renewal was sent, so never past the database's expiry: two instances never both
+  // answer true).
+  bool held() const;
   std::optional<LeaseToken> token() const;
   const std::string& holder() const { return holder_; }
   // Reads the row (a fresh connection's worth of truth, for followers naming the leader).
@@ -80,8 +83,8 @@ class LeaderLease {
   const base::Clock& clock_;
   const LeaseOptions options_;
   std::unique_ptr<base::PgConnection> conn_;  // Poll()'s thread only
-  absl::Time renewed_ = absl::InfinitePast();
   std::atomic<bool> held_{false};
+  std::atomic<int64_t> renewed_ns_{INT64_MIN};  // clock time of the last renewal, in ns
   mutable std::mutex mu_;
   int64_t epoch_ = 0;  // guarded by mu_
 };

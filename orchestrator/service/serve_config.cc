@@ -210,11 +210,11 @@ absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path) {
       return absl::InvalidArgumentError(
           base::StrCat(Where(path, root), "the config must be a mapping of `key: value` lines"));
     }
-    if (auto s = CheckKeys(path, root,
-                           {"state_dir", "listen", "kafka", "primary", "regions", "breaker",
-                            "applier", "plans", "message_key_file", "control_state", "advertise",
-                            "api_token_file"},
-                           "the config");
+    if (auto s =
+            CheckKeys(path, root,
+                      {"state_dir", "listen", "kafka", "primary", "regions", "breaker", "applier",
+                       "plans", "message_key_file", "control_state", "advertise", "api_token_file"},
+                      "the config");
         !s.ok()) {
       return s;
     }

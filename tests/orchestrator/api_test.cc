@@ -124,8 +124,8 @@ TEST_F(ApiTest, OpsLifecycleOverHttp) {
   auto refused = Post("/v1/ops/post.like/ramp", {{"reason", "first"}, {"to", "10%"}}, token_);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition) << refused.status();
   EXPECT_THAT(refused.status().message(), HasSubstr("one command may take it to 1%"));
-  auto ramp = Post("/v1/ops/post.like/ramp", {{"reason", "first"}, {"to", "10%"}, {"confirm", true}},
-                   token_);
+  auto ramp = Post("/v1/ops/post.like/ramp",
+                   {{"reason", "first"}, {"to", "10%"}, {"confirm", true}}, token_);
   ASSERT_TRUE(ramp.ok()) << ramp.status();
   EXPECT_EQ((*ramp)["beyond_step_limit"], true);
   EXPECT_EQ((*ramp)["direction"], "to_eventual");

@@ -76,7 +76,6 @@ TEST_F(BreakerCliTest, ListShowsTheTripAndBudgetExplainsIt) {
   EXPECT_THAT(table, HasSubstr("BREACH: divergence_ratio 5%"));
   EXPECT_THAT(table, HasSubstr("trips when"));
 
-
   // The routing follows: every subject is strong while the breaker is open.
   EXPECT_THAT(cli_.Ok({"decide", "post.like", "user-1"}), HasSubstr("breaker open"));
 }

@@ -10,8 +10,8 @@ namespace {
 // Label `slow` (not in CI's default run): ctest -L slow.
 TEST(BenchSoak, NoTripInAHealthyRunOfTwoMinutes) {
   ::cmo::testing::CmoCli cli;
-  nlohmann::json r = cli.Json({"bench", "breaker", "--trips", "1", "--healthy-seconds", "125",
-                               "--work-dir", cli.dir()});
+  nlohmann::json r = cli.Json(
+      {"bench", "breaker", "--trips", "1", "--healthy-seconds", "125", "--work-dir", cli.dir()});
   ASSERT_TRUE(r.is_object());
   EXPECT_EQ(r["false_trips"], 0);
   EXPECT_EQ(r["trips"], 1);

@@ -209,8 +209,9 @@ class BudgetControllerTest : public ::testing::Test {
     for (int i = 0; i < ticks; ++i) {
       // Clients of every op report (steps toward eventual wait for live telemetry).
       for (const migrations::PlanOp& op : parsed.plan.ops) {
-        EXPECT_THAT(plans_->SetMetric(op.op, migrations::Metric::kTelemetryWindows, 1, clock_.Now()),
-                    IsOk());
+        EXPECT_THAT(
+            plans_->SetMetric(op.op, migrations::Metric::kTelemetryWindows, 1, clock_.Now()),
+            IsOk());
       }
       EXPECT_THAT(p.executor->Tick(), IsOk());
     }
@@ -265,7 +266,7 @@ TEST_F(BudgetControllerTest, GatesOnSampleCountAndLagGetTheirMetrics) {
 TEST_F(BudgetControllerTest, ALagReadingThatStopsIsNotKept) {
   AddRampedOp();
   controller_->SetReplicationLagP99(absl::Seconds(600));  // one stale figure...
-  controller_->SetReplicationLagP99(std::nullopt);         // ...then no evidence
+  controller_->SetReplicationLagP99(std::nullopt);        // ...then no evidence
   for (int i = 0; i < 8; ++i) {
     clock_.Advance(absl::Milliseconds(250));
     Telemetry(300, 0);
@@ -297,8 +298,8 @@ TEST(ReplicationLagTest, IdleWithHeartbeatsIsCaughtUpAndAnOutageGrows) {
   EXPECT_EQ(ReplicationLagNow({Applied(0, 0, kT0 - absl::Seconds(70))}, kT0, started, gap),
             absl::Seconds(60));
   // The worst region counts.
-  EXPECT_EQ(ReplicationLagNow({Applied(500, 80, kT0), Applied(0, 0, kT0 - absl::Seconds(30))},
-                              kT0, started, gap),
+  EXPECT_EQ(ReplicationLagNow({Applied(500, 80, kT0), Applied(0, 0, kT0 - absl::Seconds(30))}, kT0,
+                              started, gap),
             absl::Seconds(20));
 }
 

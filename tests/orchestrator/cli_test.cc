@@ -52,12 +52,15 @@ TEST_F(CliTest, HelpOnEveryCommand) {
                           "pause", "resume", "serve", "bench"}) {
     EXPECT_THAT(top.out, HasSubstr(sub));
   }
-  const std::vector<std::vector<std::string>> commands = {
-      {"ops"},      {"ops", "list"},     {"ops", "add"},     {"advance"},
-      {"ramp"},     {"rollback"},        {"decide"},         {"history"},
-      {"plan"},     {"plan", "validate"}, {"plan", "apply"}, {"plan", "status"},
-      {"plan", "run"}, {"pause"},        {"resume"},         {"serve"},
-      {"bench"},    {"bench", "pipeline"}};
+  const std::vector<std::vector<std::string>> commands = {{"ops"},           {"ops", "list"},
+                                                          {"ops", "add"},    {"advance"},
+                                                          {"ramp"},          {"rollback"},
+                                                          {"decide"},        {"history"},
+                                                          {"plan"},          {"plan", "validate"},
+                                                          {"plan", "apply"}, {"plan", "status"},
+                                                          {"plan", "run"},   {"pause"},
+                                                          {"resume"},        {"serve"},
+                                                          {"bench"},         {"bench", "pipeline"}};
   for (std::vector<std::string> cmd : commands) {
     cmd.push_back("--help");
     RunResult r = Cmo(cmd);

@@ -28,11 +28,11 @@ TEST(PlanCompression, ShortensHoldsAndCountsAndKeepsThePlan) {
   const std::string original = SocialNetworkPlan();
   auto compressed = CompressPlan(original, {600, 50, 50});
   ASSERT_TRUE(compressed.ok()) << compressed.status();
-  EXPECT_THAT(*compressed, HasSubstr("dual_write: {hold: 3s}"));        // 30m / 600
-  EXPECT_THAT(*compressed, HasSubstr("hold: 72s"));                     // 12h / 600
-  EXPECT_THAT(*compressed, HasSubstr("\"shadow_samples >= 200\""));     // 10000 / 50
-  EXPECT_THAT(*compressed, HasSubstr("min_samples: 20"));               // 1000 / 50
-  EXPECT_THAT(*compressed, HasSubstr("max_replication_lag_p99: 2s"))    // limits untouched
+  EXPECT_THAT(*compressed, HasSubstr("dual_write: {hold: 3s}"));      // 30m / 600
+  EXPECT_THAT(*compressed, HasSubstr("hold: 72s"));                   // 12h / 600
+  EXPECT_THAT(*compressed, HasSubstr("\"shadow_samples >= 200\""));   // 10000 / 50
+  EXPECT_THAT(*compressed, HasSubstr("min_samples: 20"));             // 1000 / 50
+  EXPECT_THAT(*compressed, HasSubstr("max_replication_lag_p99: 2s"))  // limits untouched
       << "only holds and counts change";
   EXPECT_THAT(*compressed, HasSubstr("# Social network"));  // comments kept
   const migrations::ParseResult before = migrations::ParsePlan(original);

@@ -77,8 +77,7 @@ TEST_F(ReconcileCliTest, DryRunFindsThenRunHealsAndLogsThenNothingIsLeft) {
 
   nlohmann::json report = cli_.Json({"report", "divergence"});
   ASSERT_EQ(report["count"], 2);
-  EXPECT_THAT(report["items"][0]["summary"].get<std::string>(),
-              HasSubstr("in eu-west at"));
+  EXPECT_THAT(report["items"][0]["summary"].get<std::string>(), HasSubstr("in eu-west at"));
   EXPECT_THAT(report.dump(), HasSubstr("repaired by reconciliation"));
   EXPECT_THAT(report.dump(), Not(HasSubstr(kSecret))) << "values never reach reports";
   EXPECT_NE(report["items"][0]["primary_digest"], "");
@@ -117,9 +116,9 @@ TEST_F(ReconcileCliTest, SupportReportForOneUserInEveryFormat) {
   EXPECT_THAT(csv, HasSubstr(",user-42,comment.read,comments,c-123,eu-west,lag,"));
 
   const std::string html_path = cli_.dir() + "/report.html";
-  EXPECT_THAT(cli_.Ok({"report", "divergence", "--user", "user-42", "--format", "html", "-o",
-                       html_path}),
-              HasSubstr("wrote 1 item(s)"));
+  EXPECT_THAT(
+      cli_.Ok({"report", "divergence", "--user", "user-42", "--format", "html", "-o", html_path}),
+      HasSubstr("wrote 1 item(s)"));
   std::ifstream in(html_path);
   std::stringstream html;
   html << in.rdbuf();

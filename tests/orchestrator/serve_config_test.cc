@@ -45,6 +45,26 @@ TEST_F(ServeConfigTest, ReadsTheMessageKeyFileAndRefusesBadRegions) {
                        HasSubstr("serve.yaml:1:20: region \"EU_East\" may contain only")));
 }
 
+TEST_F(ServeConfigTest, ReadsTheHighAvailabilityKeys) {
+  auto c = LoadServeConfig(
+      Write("control_state: postgresql://cmo@control-db:5432/cmo\n"
+            "advertise: http://cmo-1.internal:7070\napi_token_file: /etc/cmo/api-token\n"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->control_state, "postgresql://cmo@control-db:5432/cmo");
+  EXPECT_EQ(AdvertisedUrl(*c), "http://cmo-1.internal:7070");
+  EXPECT_EQ(c->api_token_file, "/etc/cmo/api-token");
+  auto d = LoadServeConfig(Write("listen: 10.0.0.5:7070\n"));
+  ASSERT_TRUE(d.ok()) << d.status();
+  EXPECT_EQ(AdvertisedUrl(*d), "http://10.0.0.5:7070") << "the listen address by default";
+  // A shared control state is a server; a file would not be shared by anyone.
+  EXPECT_THAT(LoadServeConfig(Write("control_state: /var/lib/cmo/control.db\n")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("1:16: control_state must be a postgresql://")));
+  EXPECT_THAT(ParseServeRole("control"), ::cmo::testing::IsOk());
+  EXPECT_THAT(ParseServeRole("leader"),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("applier or control")));
+}
+
 TEST_F(ServeConfigTest, ReadsApplierBatching) {
   auto c =
       LoadServeConfig(Write("applier: {batch: 2000, linger: 0ms, linger_when_behind: 20ms}\n"));
