@@ -124,9 +124,13 @@ absl::StatusOr<std::string> LoadOrCreateTokenFile(const std::string& path) {
     token += kHex[v & 15];
     token += kHex[(v >> 4) & 15];
   }
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  // Written whole to a file of our own, then linked into place: several instances sharing
+  // one token file (api_token_file) may start at once; the first link wins and the others
+  // read its token, never a half-written one.
+  const std::string tmp = base::StrCat(path, ".", ::getpid(), ".tmp");
+  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) {
-    return absl::FailedPreconditionError(base::StrCat("cannot create ", path, ": ",
+    return absl::FailedPreconditionError(base::StrCat("cannot create ", tmp, ": ",
                                                       std::strerror(errno),
                                                       "; check that the state dir is writable"));
   }
@@ -135,7 +139,17 @@ absl::StatusOr<std::string> LoadOrCreateTokenFile(const std::string& path) {
   const bool synced = ::fsync(fd) == 0;
   ::close(fd);
   if (!written || !synced) {
-    return absl::FailedPreconditionError(base::StrCat("cannot write ", path, "; disk full?"));
+    ::unlink(tmp.c_str());
+    return absl::FailedPreconditionError(base::StrCat("cannot write ", tmp, "; disk full?"));
+  }
+  const int linked = ::link(tmp.c_str(), path.c_str());
+  const int link_errno = errno;
+  ::unlink(tmp.c_str());
+  if (linked != 0 && link_errno == EEXIST) return LoadOrCreateTokenFile(path);  // another won
+  if (linked != 0) {
+    return absl::FailedPreconditionError(base::StrCat("cannot create ", path, ": ",
+                                                      std::strerror(link_errno),
+                                                      "; check that the directory is writable"));
   }
   return token;
 }
