@@ -106,8 +106,20 @@ void ControlService::RunLease() {
       Note("lost the lease: stopping the leader's parts; following");
       StopLeading();
       leading = false;
-    } else if (!now_leading && held.ok()) {
-      // Following: nothing to do but poll.
+    } else if (now_leading && leading) {
+      // A leader whose control loop failed (its database or Kafka went away) hands over
+      // rather than exit: another instance, or this one on a later poll, leads again.
+      absl::Status failed;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        if (server_ != nullptr) failed = server_->error();
+      }
+      if (!failed.ok()) {
+        Note(base::StrCat("the control loop failed: ", failed.message(), "; giving the lease up"));
+        StopLeading();
+        lease_->Release();
+        leading = false;
+      }
     }
     const absl::Time next = clock_.Now() + absl::Milliseconds(500);
     while (!stop_.load() && clock_.Now() < next) clock_.SleepFor(absl::Milliseconds(50));
@@ -200,7 +212,9 @@ absl::Status ControlService::error() {
     return absl::Status(executor_error_.code(),
                         base::StrCat("plan executor: ", executor_error_.message()));
   }
-  return server_ != nullptr ? server_->error() : absl::OkStatus();
+  // Role control: a failed leader's parts are the lease loop's to handle (it hands over).
+  if (lease_ != nullptr || server_ == nullptr) return absl::OkStatus();
+  return server_->error();
 }
 
 absl::Status ControlService::Stop() {
