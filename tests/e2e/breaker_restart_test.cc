@@ -6,12 +6,11 @@
 #include <filesystem>
 #include <fstream>
 
-#include "base/kafka.h"
 #include "base/message_auth.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "shadow/telemetry.h"
 #include "tests/fakes/cmo_cli.h"
+#include "tests/fakes/divergence_burst.h"
 #include "tests/fakes/subprocess.h"
 #include "tests/fakes/wait.h"
 
@@ -38,9 +37,9 @@ class BreakerRestartTest : public ::testing::Test {
   std::unique_ptr<Child> StartServe() {
     const std::string bootstrap = cli_.StateDir() + "/kafka.bootstrap";
     std::filesystem::remove(bootstrap);
-    auto serve = std::make_unique<Child>(std::vector<std::string>{
-        CMO_BINARY, "--state-dir", cli_.StateDir(), "serve", "--config", Config(), "--regions",
-        "eu-west", "--listen", "127.0.0.1:0"});
+    auto serve = std::make_unique<Child>(
+        std::vector<std::string>{CMO_BINARY, "--state-dir", cli_.StateDir(), "serve", "--config",
+                                 Config(), "--regions", "eu-west", "--listen", "127.0.0.1:0"});
     EXPECT_TRUE(WaitFor([&] { return std::filesystem::exists(bootstrap); }, 20s));
     return serve;
   }
@@ -50,29 +49,9 @@ class BreakerRestartTest : public ::testing::Test {
     std::ifstream in(cli_.StateDir() + "/kafka.bootstrap");
     std::string bootstrap;
     in >> bootstrap;
-    auto producer = base::KafkaProducer::Create(
-        {{"bootstrap.servers", bootstrap}, {"log_level", "0"}}, [](const base::DeliveryReport&) {});
-    ASSERT_TRUE(producer.ok()) << producer.status();
-    shadow::TelemetryWindow w;
-    w.client_id = "test-client";
-    w.region = "eu-west";
-    w.start = absl::Now() - absl::Milliseconds(250);
-    w.end = absl::Now();
-    shadow::OpWindow o;
-    o.op = "post.like";
-    o.samples = 2000;
-    o.reads_eventual = 10000;
-    o.classes[static_cast<size_t>(shadow::MismatchClass::kMatch)] = 1800;
-    o.classes[static_cast<size_t>(shadow::MismatchClass::kDivergence)] = 200;
-    w.ops.push_back(o);
-    // Signed with the state dir's key, as a client's windows are (unsigned ones are dropped).
-    auto keys = base::KeyRing::Load(base::MessageKeyPath(cli_.StateDir()));
-    ASSERT_TRUE(keys.ok()) << keys.status();
-    ASSERT_TRUE((*producer)
-                    ->Produce(std::string(shadow::kTelemetryTopic), -1, w.client_id,
-                              (*keys)->Sign(shadow::EncodeTelemetry(w)), 0)
-                    .ok());
-    ASSERT_TRUE((*producer)->Flush(5000).ok());
+    const absl::Status sent =
+        ::cmo::testing::SendDivergenceBurst(bootstrap, base::MessageKeyPath(cli_.StateDir()));
+    ASSERT_TRUE(sent.ok()) << sent;
   }
 
   std::string Breaker() {

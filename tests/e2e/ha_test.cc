@@ -15,11 +15,9 @@
 #include <set>
 #include <thread>
 
-#include "base/kafka.h"
-#include "base/message_auth.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "shadow/telemetry.h"
+#include "tests/fakes/divergence_burst.h"
 #include "tests/fakes/kafka_cluster.h"
 #include "tests/fakes/pg_server.h"
 #include "tests/fakes/subprocess.h"
@@ -287,31 +285,9 @@ TEST_F(HaTest, TakeoverTimeAfterKillNine) {
               seconds[seconds.size() / 2], seconds.back());
 }
 
-// What clients send when their shadow reads find a divergence burst: a window for post.like
-// with 10% divergences, signed with the deployment's key.
 void SendBadTelemetry(const std::string& bootstrap, const std::string& key_file) {
-  auto producer = base::KafkaProducer::Create(
-      {{"bootstrap.servers", bootstrap}, {"log_level", "0"}}, [](const base::DeliveryReport&) {});
-  ASSERT_TRUE(producer.ok()) << producer.status();
-  shadow::TelemetryWindow w;
-  w.client_id = "ha-test-client";
-  w.region = "eu-west";
-  w.start = absl::Now() - absl::Milliseconds(250);
-  w.end = absl::Now();
-  shadow::OpWindow o;
-  o.op = "post.like";
-  o.samples = 2000;
-  o.reads_eventual = 10000;
-  o.classes[static_cast<size_t>(shadow::MismatchClass::kMatch)] = 1800;
-  o.classes[static_cast<size_t>(shadow::MismatchClass::kDivergence)] = 200;
-  w.ops.push_back(o);
-  auto keys = base::KeyRing::Load(key_file);
-  ASSERT_TRUE(keys.ok()) << keys.status();
-  ASSERT_TRUE((*producer)
-                  ->Produce(std::string(shadow::kTelemetryTopic), -1, w.client_id,
-                            (*keys)->Sign(shadow::EncodeTelemetry(w)), 0)
-                  .ok());
-  ASSERT_TRUE((*producer)->Flush(5000).ok());
+  const absl::Status sent = ::cmo::testing::SendDivergenceBurst(bootstrap, key_file);
+  ASSERT_TRUE(sent.ok()) << sent;
 }
 
 TEST_F(HaTest, TheBreakerStillTripsWhenTheLeaderIsKilledDuringTheTrip) {

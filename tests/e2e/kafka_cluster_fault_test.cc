@@ -178,7 +178,7 @@ TEST_F(KafkaClusterFaultTest, BrokerFaultsAndRebalancesUnderLoadLoseNothing) {
   ASSERT_TRUE(cluster.ok()) << cluster.status();
   cluster_ = *std::move(cluster);
   std::filesystem::create_directories(State());
-  auto serve = Serve({"--listen", ""});
+  auto serve = Serve({"--listen", "off"});
   ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(State() + "/kafka.bootstrap"); }, 60s));
   // 2,000 changes/s until the faults are over; its "W <lsn>" lines drained on a thread.
   Child writer({CMO_WRITER, State() + "/primary.db", "100000000", "50", "40", "5000"});

@@ -105,8 +105,8 @@ TEST(KafkaRealTopicsTest, ServeCreatesItsTopicsAndRefusesAWrongFlagsTopic) {
 
   // Started on an empty cluster, serve creates cmo.flags and cmo.telemetry before it is ready.
   {
-    ::cmo::testing::Child serve(
-        {CMO_BINARY, "--state-dir", dir.File("ok"), "serve", "--kafka", bootstrap, "--listen", ""});
+    ::cmo::testing::Child serve({CMO_BINARY, "--state-dir", dir.File("ok"), "serve", "--kafka",
+                                 bootstrap, "--listen", "off"});
     std::optional<std::string> line;
     while ((line = serve.ReadLine()).has_value() && line->find("ready") == std::string::npos) {
     }
@@ -127,7 +127,7 @@ TEST(KafkaRealTopicsTest, ServeCreatesItsTopicsAndRefusesAWrongFlagsTopic) {
       admin->CreateTopic({.name = "cmo.flags", .partitions = 1, .configs = {}}, 10000).ok());
   const ::cmo::testing::RunResult r =
       ::cmo::testing::Run({CMO_BINARY, "--state-dir", dir.File("bad"), "serve", "--kafka",
-                           (*fresh)->bootstrap(), "--listen", ""});
+                           (*fresh)->bootstrap(), "--listen", "off"});
   EXPECT_NE(r.exit_code, 0);
   EXPECT_THAT(r.err, HasSubstr("Kafka topic cmo.flags has cleanup.policy=delete; cmo needs "
                                "compact"));
