@@ -439,7 +439,8 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Open(ClientConfig config,
   {
     base::MutexLock lock(&p->tick_mu);
     p->flag_source = p->config.flag_source;
-    if (p->flag_source == nullptr && p->config.flags_from_kafka) {
+    if (p->flag_source == nullptr &&
+        (p->config.flags_from_kafka || (!brokers.empty() && keys != nullptr))) {
       if (brokers.empty()) {
         return absl::InvalidArgumentError(
             "flags_from_kafka needs Kafka: set kafka_brokers, or run `cmo serve` with the embedded "

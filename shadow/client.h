@@ -67,8 +67,8 @@ struct ClientConfig {
   // librdkafka settings for a real cluster (security.protocol, sasl.*, ssl.*); a `file:PATH`
   // value is read from PATH (base::ResolveKafkaProperty). Never logged.
   std::map<std::string, std::string> kafka_properties;
-  std::string client_id;  // default: host-pid
-  absl::Duration max_wait = absl::Milliseconds(20);  // for the replica to reach a token
+  std::string client_id;                                 // default: host-pid
+  absl::Duration max_wait = absl::Milliseconds(20);      // for the replica to reach a token
   absl::Duration poll_interval = absl::Milliseconds(1);  // while waiting
   // After this a version difference seen by shadow comparison is judged (bounded_staleness
   // ops use their bound instead).
@@ -81,8 +81,12 @@ struct ClientConfig {
   // Off in tests that drive a fake clock through Tick() and RunShadowForTest().
   bool background = true;
   bool synchronous_full = true;  // fsync on every primary write commit
-  // Where snapshots come from: false = the control database in the state dir (polled by
-  // revision), true = Kafka `cmo.flags` on `kafka_brokers` (as resolved for telemetry).
+  // Where snapshots come from. One way by default, whatever the deployment: Kafka `cmo.flags`
+  // (the control service's signed snapshots) whenever Kafka and the key ring are known —
+  // `kafka_brokers`, or the `cmo serve` running on the state dir (STATE_DIR/kafka.bootstrap
+  // and STATE_DIR/message-key). Only with no control
+  // service at all (a state dir nobody serves: tools, tests) is the state dir's control
+  // database polled by revision. `flags_from_kafka` insists on Kafka (an error without it).
   bool flags_from_kafka = false;
   // Overrides both (tests).
   std::shared_ptr<FlagSource> flag_source;
@@ -108,7 +112,7 @@ struct ReadResult {
   std::optional<std::string> value;  // nullopt: no such key (or deleted)
   int64_t lsn = 0;                   // the version read; 0 when the key never existed
   flags::Path path = flags::Path::kStrong;
-  bool waited = false;    // the replica had to catch up with the token first
+  bool waited = false;     // the replica had to catch up with the token first
   bool fell_back = false;  // routed eventual, served by the primary
   std::string token;
 };
@@ -120,15 +124,15 @@ struct ClientStats {
   int64_t flag_refresh_errors = 0;
   int64_t telemetry_published = 0;
   int64_t telemetry_errors = 0;
-  int64_t samples_compared = 0;  // shadow comparisons settled (any class)
-  int64_t samples_dropped = 0;   // shadow queue full
+  int64_t samples_compared = 0;        // shadow comparisons settled (any class)
+  int64_t samples_dropped = 0;         // shadow queue full
   int64_t flag_snapshots_refused = 0;  // unsigned, forged or implausible snapshots dropped
 };
 
 class Client {
  public:
-  static absl::StatusOr<std::unique_ptr<Client>> Open(ClientConfig config,
-                                                      const base::Clock& clock = base::SystemClock());
+  static absl::StatusOr<std::unique_ptr<Client>> Open(
+      ClientConfig config, const base::Clock& clock = base::SystemClock());
   ~Client();  // stops the background threads; queued comparisons are abandoned
 
   absl::StatusOr<WriteResult> Write(std::string_view op, std::string_view subject,

@@ -539,6 +539,9 @@ absl::Status Server::Stop() {
     if (t.joinable()) t.join();
   }
   threads_.clear();
+  // The embedded cluster goes with this process: clients must not find its address and wait
+  // on a Kafka that is gone (they read flags from the state dir's database instead).
+  if (embedded_ != nullptr) std::remove(BootstrapPath(config_.state_dir).c_str());
   return error();
 }
 
