@@ -29,9 +29,9 @@ class CliTest : public ::testing::Test {
         "strong"});
   }
 
-  // Compares with tests/orchestrator/golden/NAME; CMO_UPDATE_GOLDEN=1 rewrites the file.
+  // Compares with tests/orchestrator/cli/golden/NAME; CMO_UPDATE_GOLDEN=1 rewrites the file.
   void ExpectGolden(const std::string& name, const std::string& actual) {
-    const std::string path = std::string(CMO_SOURCE_DIR) + "/tests/orchestrator/golden/" + name;
+    const std::string path = std::string(CMO_SOURCE_DIR) + "/tests/orchestrator/cli/golden/" + name;
     if (std::getenv("CMO_UPDATE_GOLDEN") != nullptr) {
       std::ofstream(path) << actual;
       return;
