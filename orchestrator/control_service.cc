@@ -57,6 +57,7 @@ absl::StatusOr<std::unique_ptr<ControlService>> ControlService::Start(const Serv
     if (s->api_ != nullptr) s->api_->SetLease(s->lease_.get());
     ControlService* self = s.get();
     s->lease_thread_ = std::thread([self] { self->RunLease(); });
+    s->leadership_thread_ = std::thread([self] { self->RunLeadership(); });
   }
   return s;
 }
@@ -82,7 +83,6 @@ void ControlService::Note(std::string event) {
 }
 
 void ControlService::RunLease() {
-  bool leading = false;
   std::string last_error;
   while (!stop_.load()) {
     absl::StatusOr<bool> held = lease_->Poll();
@@ -90,6 +90,14 @@ void ControlService::RunLease() {
       last_error = held.status().ToString();
       Note(base::StrCat("lease: ", held.status().message(), " (retrying)"));
     }
+    const absl::Time next = clock_.Now() + absl::Milliseconds(500);
+    while (!stop_.load() && clock_.Now() < next) clock_.SleepFor(absl::Milliseconds(50));
+  }
+}
+
+void ControlService::RunLeadership() {
+  bool leading = false;
+  while (!stop_.load()) {
     const bool now_leading = lease_->held();
     if (now_leading && !leading) {
       const std::optional<LeaseToken> token = lease_->token();
@@ -121,11 +129,10 @@ void ControlService::RunLease() {
         leading = false;
       }
     }
-    const absl::Time next = clock_.Now() + absl::Milliseconds(500);
-    while (!stop_.load() && clock_.Now() < next) clock_.SleepFor(absl::Milliseconds(50));
+    const absl::Time next = clock_.Now() + absl::Milliseconds(100);
+    while (!stop_.load() && clock_.Now() < next) clock_.SleepFor(absl::Milliseconds(20));
   }
   if (leading) StopLeading();
-  lease_->Release();  // a clean stop hands over at once
 }
 
 absl::Status ControlService::StartLeading() {
@@ -222,7 +229,9 @@ absl::Status ControlService::Stop() {
   stopped_ = true;
   if (api_ != nullptr) api_->Stop();  // no new calls while the rest stops
   stop_.store(true);
-  if (lease_thread_.joinable()) lease_thread_.join();  // stops the leader's parts, if leading
+  if (leadership_thread_.joinable()) leadership_thread_.join();  // stops the leader's parts
+  if (lease_thread_.joinable()) lease_thread_.join();
+  if (lease_ != nullptr) lease_->Release();  // a clean stop hands over at once
   if (lease_ != nullptr) {
     SetProcessLease(nullptr);
     lease_.reset();

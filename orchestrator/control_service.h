@@ -63,9 +63,11 @@ class ControlService {
   ControlService(const ServeConfig& config, const base::Clock& clock)
       : config_(config), clock_(clock) {}
   void RunExecutor();
-  // Role control: polls the lease; starts the leader's parts on taking it, stops them on
-  // losing it.
+  // Role control: the lease thread only polls the lease, so renewals never wait on the
+  // leader's parts starting (a slow Kafka must not cost the lease); the leadership thread
+  // starts the leader's parts on taking it and stops them on losing it.
   void RunLease();
+  void RunLeadership();
   absl::Status StartLeading();
   void StopLeading();
   void Note(std::string event);
@@ -75,6 +77,7 @@ class ControlService {
   std::unique_ptr<Server> server_;  // role control: set while leading, guarded by mu_
   std::unique_ptr<LeaderLease> lease_;
   std::thread lease_thread_;
+  std::thread leadership_thread_;
   std::atomic<bool> executor_stop_{false};
   std::unique_ptr<ApiServer> api_;
   std::unique_ptr<ExecutorLock> executor_lock_;

@@ -77,6 +77,7 @@ absl::Status LeaderLease::Connect() {
 }
 
 absl::StatusOr<bool> LeaderLease::Poll() {
+  std::lock_guard<std::mutex> conn_lock(conn_mu_);
   const absl::Time started = clock_.Now();
   absl::Status failed = [&]() -> absl::Status {
     if (conn_ == nullptr || !conn_->ok()) CMO_RETURN_IF_ERROR(Connect());
@@ -117,6 +118,7 @@ bool LeaderLease::held() const {
 }
 
 void LeaderLease::Release() {
+  std::lock_guard<std::mutex> conn_lock(conn_mu_);
   if (!held_.exchange(false) || conn_ == nullptr || !conn_->ok()) return;
   (void)conn_->Exec(
       "UPDATE cmo_lease SET expires_at = now() - interval '1 second' WHERE name = 'control' "

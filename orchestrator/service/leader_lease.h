@@ -46,8 +46,7 @@ struct LeaseToken {
   int64_t epoch = 0;
 };
 
-// One instance's side of the lease. Poll() from one thread (the control service's lease
-// loop); held() and token() from any.
+// One instance's side of the lease. Thread-safe.
 class LeaderLease {
  public:
   // Creates the lease table if missing.
@@ -82,7 +81,8 @@ class LeaderLease {
   const std::string holder_;
   const base::Clock& clock_;
   const LeaseOptions options_;
-  std::unique_ptr<base::PgConnection> conn_;  // Poll()'s thread only
+  std::mutex conn_mu_;                        // Poll() and Release() come from different threads
+  std::unique_ptr<base::PgConnection> conn_;  // guarded by conn_mu_
   std::atomic<bool> held_{false};
   std::atomic<int64_t> renewed_ns_{INT64_MIN};  // clock time of the last renewal, in ns
   mutable std::mutex mu_;

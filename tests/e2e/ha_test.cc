@@ -55,6 +55,16 @@ class HaTest : public ::testing::Test {
   }
 
   std::string Dir(int i) const { return dir_.File("i" + std::to_string(i)); }
+  std::string Log(int i) const { return dir_.File("serve-" + std::to_string(i) + ".log"); }
+
+  void TearDown() override {
+    if (!HasFailure()) return;
+    for (int i = 0; i < kInstances; ++i) {
+      std::ifstream in(Log(i));
+      std::printf("--- instance %d's log:\n%s\n", i,
+                  std::string(std::istreambuf_iterator<char>(in), {}).c_str());
+    }
+  }
 
   void Start(int i) {
     const std::string config = dir_.File("serve-" + std::to_string(i) + ".yaml");
@@ -67,8 +77,11 @@ class HaTest : public ::testing::Test {
                           << "breaker: {cooldown: 60s, probe_for: 1s, evaluate_every: 50ms, "
                              "short_window: 5s, long_window: 30s}\n";
     std::filesystem::remove(Dir(i) + "/api-url");
+    // The log goes to a file (shown when a test fails), not to a pipe nobody reads.
     serve_[i] = std::make_unique<Child>(std::vector<std::string>{
-        CMO_BINARY, "serve", "--role", "control", "--config", config, "--status-interval", "1s"});
+        "/bin/sh", "-c",
+        std::string("exec ") + CMO_BINARY + " serve --role control --config " + config +
+            " --status-interval 1s >> " + Log(i) + " 2>&1"});
   }
 
   nlohmann::json LeaderView(int i) {
