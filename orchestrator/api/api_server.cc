@@ -353,7 +353,12 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiServerOptio
   impl->denial_writer = std::thread([raw] { raw->WriteDenials(); });
   impl->url = base::StrCat("http://", host.find(':') != std::string::npos ? "[" + host + "]" : host,
                            ":", impl->http->port());
-  std::ofstream(ApiUrlPath(options.state_dir)) << impl->url << "\n";
+  {
+    // Whole or not at all: scripts and tests wait for the file and read it at once.
+    const std::string path = ApiUrlPath(options.state_dir);
+    std::ofstream(path + ".tmp") << impl->url << "\n";
+    std::rename((path + ".tmp").c_str(), path.c_str());
+  }
   return std::unique_ptr<ApiServer>(new ApiServer(std::move(impl)));
 }
 

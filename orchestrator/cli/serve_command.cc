@@ -91,8 +91,8 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
           : "",
       config.role == ServeRole::kControl
           ? base::StrCat(", control state ", base::RedactDbUrl(config.control_state), ", instance ",
-                         (*service)->lease()->holder(), " (advertised as ", AdvertisedUrl(config),
-                         ")")
+                         (*service)->lease()->holder(), " (advertised as ",
+                         (*service)->lease()->address(), ")")
           : "",
       "; ready"));
   int64_t revision = (*state)->flags->Revision().value_or(-1);

@@ -69,6 +69,7 @@ class LeaderLease {
   bool held() const;
   std::optional<LeaseToken> token() const;
   const std::string& holder() const { return holder_; }
+  const std::string& address() const { return address_; }
   // Reads the row (a fresh connection's worth of truth, for followers naming the leader).
   absl::StatusOr<LeaderInfo> Leader();
 

@@ -47,9 +47,7 @@ class HaTest : public ::testing::Test {
     ASSERT_TRUE(pg_->CreateDatabase("control").ok());
     for (int i = 0; i < kInstances; ++i) Start(i);
     for (int i = 0; i < kInstances; ++i) {
-      ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(Dir(i) + "/api-url"); }, 30s))
-          << "instance " << i << " did not start its API";
-      std::ifstream(Dir(i) + "/api-url") >> url_[i];
+      ASSERT_TRUE(ReadUrl(i)) << "instance " << i << " did not start its API";
     }
     ASSERT_TRUE(WaitFor([&] { return Leader() >= 0; }, 30s)) << "nobody took the lease";
   }
@@ -64,6 +62,17 @@ class HaTest : public ::testing::Test {
       std::printf("--- instance %d's log:\n%s\n", i,
                   std::string(std::istreambuf_iterator<char>(in), {}).c_str());
     }
+  }
+
+  // Waits for instance i's API address (STATE_DIR/api-url, with content).
+  bool ReadUrl(int i) {
+    return WaitFor(
+        [&] {
+          url_[i].clear();
+          std::ifstream(Dir(i) + "/api-url") >> url_[i];
+          return !url_[i].empty();
+        },
+        30s);
   }
 
   void Start(int i) {
@@ -289,8 +298,7 @@ TEST_F(HaTest, TakeoverTimeAfterKillNine) {
     seconds.push_back(absl::ToDoubleSeconds(KillLeader(leader)));
     EXPECT_LE(seconds.back(), 10.0);
     Start(leader);  // back as a follower
-    ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(Dir(leader) + "/api-url"); }, 30s));
-    std::ifstream(Dir(leader) + "/api-url") >> url_[leader];
+    ASSERT_TRUE(ReadUrl(leader));
     ASSERT_TRUE(WaitFor([&] { return LeaderView(leader).value("ha", false); }, 30s));
   }
   std::sort(seconds.begin(), seconds.end());
