@@ -118,12 +118,17 @@ void ControlService::RunLeadership() {
       // A leader whose control loop failed (its database or Kafka went away) hands over
       // rather than exit: another instance, or this one on a later poll, leads again.
       absl::Status failed;
+      std::string part = "the control loop";
       {
         std::lock_guard<std::mutex> lock(mu_);
         if (server_ != nullptr) failed = server_->error();
+        if (failed.ok() && !executor_error_.ok()) {
+          failed = std::exchange(executor_error_, absl::OkStatus());
+          part = "the plan executor";
+        }
       }
       if (!failed.ok()) {
-        Note(base::StrCat("the control loop failed: ", failed.message(), "; giving the lease up"));
+        Note(base::StrCat(part, " failed: ", failed.message(), "; giving the lease up"));
         StopLeading();
         lease_->Release();
         leading = false;
@@ -160,14 +165,21 @@ void ControlService::StopLeading() {
 void ControlService::RunExecutor() {
   // Its own connection to the control state: the executor's transactions (a step and its
   // flag change) never interleave with the control loop's on one connection.
+  auto stopping = [this] { return stop_.load() || executor_stop_.load(); };
   absl::StatusOr<std::unique_ptr<ControlState>> state =
       OpenControlState(config_.state_dir, /*create=*/false, clock_);
+  // A control state that is briefly away (a database restarting) is waited for, as a
+  // failed tick is; anything else stops the executor (and, role control, the leadership).
+  while (!state.ok() && absl::IsUnavailable(state.status()) && !stopping()) {
+    const absl::Time next = clock_.Now() + absl::Milliseconds(500);
+    while (!stopping() && clock_.Now() < next) clock_.SleepFor(absl::Milliseconds(50));
+    state = OpenControlState(config_.state_dir, /*create=*/false, clock_);
+  }
   if (!state.ok()) {
     std::lock_guard<std::mutex> lock(mu_);
-    executor_error_ = state.status();
+    if (!stopping()) executor_error_ = state.status();
     return;
   }
-  auto stopping = [this] { return stop_.load() || executor_stop_.load(); };
   while (!stopping()) {
     absl::StatusOr<std::vector<migrations::TickEvent>> events = (*state)->executor->Tick();
     {
@@ -215,12 +227,14 @@ std::optional<ControlLoopMetrics> ControlService::control_metrics() {
 
 absl::Status ControlService::error() {
   std::lock_guard<std::mutex> lock(mu_);
+  // Role control: a failed leader's parts (control loop or executor) are the leadership
+  // loop's to handle: it hands over instead of exiting.
+  if (lease_ != nullptr) return absl::OkStatus();
   if (!executor_error_.ok()) {
     return absl::Status(executor_error_.code(),
                         base::StrCat("plan executor: ", executor_error_.message()));
   }
-  // Role control: a failed leader's parts are the lease loop's to handle (it hands over).
-  if (lease_ != nullptr || server_ == nullptr) return absl::OkStatus();
+  if (server_ == nullptr) return absl::OkStatus();
   return server_->error();
 }
 
