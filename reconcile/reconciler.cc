@@ -2,9 +2,13 @@
 
 #include <algorithm>
 #include <chrono>
+#include <future>
 #include <map>
 #include <set>
+#include <type_traits>
+#include <utility>
 
+#include "absl/container/flat_hash_map.h"
 #include "base/json.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
@@ -78,9 +82,8 @@ class Healer {
 
 // Classifies and heals the keys of one batch of rows (a bucket, or single keys).
 absl::Status ProcessKeys(const std::map<std::string, store::Row>& prows,
-                         const std::map<std::string, store::Row>& rrows,
-                         const ReconcileOptions& o, const base::Clock& clock, Healer& healer,
-                         ReconcileReport& report) {
+                         const std::map<std::string, store::Row>& rrows, const ReconcileOptions& o,
+                         const base::Clock& clock, Healer& healer, ReconcileReport& report) {
   std::set<std::string> keys;
   for (const auto& [k, r] : prows) keys.insert(k);
   for (const auto& [k, r] : rrows) keys.insert(k);
@@ -127,6 +130,38 @@ std::map<std::string, store::Row> ByKey(std::vector<store::Row> rows) {
     std::string k = r.key;
     out.emplace(std::move(k), std::move(r));
   }
+  return out;
+}
+
+// Runs `read` on the primary and, on a second thread, on the replica: they are separate stores
+// (separate servers, or files), so the two waits overlap.
+template <typename Read>
+auto BothSides(store::PrimaryStore& primary, store::ReplicaStore& replica, Read read)
+    -> absl::StatusOr<
+        std::pair<typename std::invoke_result_t<Read, store::RowStore&>::value_type,
+                  typename std::invoke_result_t<Read, store::RowStore&>::value_type>> {
+  auto on_replica = std::async(std::launch::async, [&] { return read(replica); });
+  auto p = read(primary);
+  auto r = on_replica.get();
+  if (!p.ok()) return p.status();
+  if (!r.ok()) return r.status();
+  return std::make_pair(*std::move(p), *std::move(r));
+}
+
+// Keys on one side only, or with different hashes, in key order.
+std::vector<std::string> DifferingKeys(const std::vector<store::RowSummary>& primary,
+                                       const std::vector<store::RowSummary>& replica) {
+  absl::flat_hash_map<std::string_view, uint64_t> on_primary;
+  on_primary.reserve(primary.size());
+  for (const store::RowSummary& s : primary) on_primary.emplace(s.key, s.hash);
+  std::vector<std::string> out;
+  for (const store::RowSummary& s : replica) {
+    auto it = on_primary.find(s.key);
+    if (it == on_primary.end() || it->second != s.hash) out.push_back(s.key);
+    if (it != on_primary.end()) on_primary.erase(it);
+  }
+  for (const auto& [key, hash] : on_primary) out.emplace_back(key);
+  std::sort(out.begin(), out.end());
   return out;
 }
 
@@ -203,9 +238,9 @@ absl::StatusOr<std::vector<uint32_t>> DifferingBuckets(store::PrimaryStore& prim
   CMO_ASSIGN_OR_RETURN(std::vector<uint64_t> pd, primary.Digests(domain));
   CMO_ASSIGN_OR_RETURN(std::vector<uint64_t> rd, replica.Digests(domain));
   if (pd.size() != rd.size()) {
-    return absl::FailedPreconditionError(base::StrCat(
-        "primary and replica use different digest bucket counts (", pd.size(), " vs ", rd.size(),
-        "); rebuild the replica with the primary's digest_bits"));
+    return absl::FailedPreconditionError(
+        base::StrCat("primary and replica use different digest bucket counts (", pd.size(), " vs ",
+                     rd.size(), "); rebuild the replica with the primary's digest_bits"));
   }
   std::vector<uint32_t> differing;
   for (size_t b = 0; b < pd.size(); ++b) {
@@ -222,16 +257,25 @@ absl::StatusOr<ReconcileReport> ReconcileBuckets(store::PrimaryStore& primary,
   ReconcileReport report;
   const auto start = Steady::now();
   Healer healer(primary, o);
-  // A chunk of buckets at a time: one read per store per chunk (a round trip each on a server
-  // store), and a chunk's rows compared as one key set — keys are unique within a domain.
-  constexpr size_t kChunk = 256;
+  // A chunk of buckets at a time, compared as one key set (keys are unique within a domain):
+  // first each row's key and hash, then whole rows only for the keys that differ. A differing
+  // bucket holds rows/2^bits rows of which usually one differs, so on a server store this ships
+  // a few bytes per row instead of every value. Primary and replica are read side by side.
+  constexpr size_t kChunk = 1024;
   for (size_t at = 0; at < buckets.size(); at += kChunk) {
-    const std::span<const uint32_t> chunk = buckets.subspan(at, std::min(kChunk, buckets.size() - at));
-    CMO_ASSIGN_OR_RETURN(std::vector<store::Row> prows, primary.RowsInBuckets(o.domain, chunk));
-    CMO_ASSIGN_OR_RETURN(std::vector<store::Row> rrows, replica.RowsInBuckets(o.domain, chunk));
-    report.rows_scanned += static_cast<int64_t>(prows.size() + rrows.size());
-    CMO_RETURN_IF_ERROR(ProcessKeys(ByKey(std::move(prows)), ByKey(std::move(rrows)), o, clock,
-                                    healer, report));
+    const std::span<const uint32_t> chunk =
+        buckets.subspan(at, std::min(kChunk, buckets.size() - at));
+    CMO_ASSIGN_OR_RETURN(auto summaries, BothSides(primary, replica, [&](store::RowStore& s) {
+                           return s.SummariesInBuckets(o.domain, chunk);
+                         }));
+    report.rows_scanned += static_cast<int64_t>(summaries.first.size() + summaries.second.size());
+    const std::vector<std::string> keys = DifferingKeys(summaries.first, summaries.second);
+    if (keys.empty()) continue;
+    CMO_ASSIGN_OR_RETURN(auto rows, BothSides(primary, replica, [&](store::RowStore& s) {
+                           return s.RowsOfKeys(o.domain, keys);
+                         }));
+    CMO_RETURN_IF_ERROR(ProcessKeys(ByKey(std::move(rows.first)), ByKey(std::move(rows.second)), o,
+                                    clock, healer, report));
   }
   CMO_RETURN_IF_ERROR(Finish(replica, healer, report));
   report.differing_buckets = static_cast<int64_t>(buckets.size());
@@ -240,8 +284,8 @@ absl::StatusOr<ReconcileReport> ReconcileBuckets(store::PrimaryStore& primary,
 }
 
 absl::StatusOr<ReconcileReport> Reconcile(store::PrimaryStore& primary,
-                                          store::ReplicaStore& replica,
-                                          const ReconcileOptions& o, const base::Clock& clock) {
+                                          store::ReplicaStore& replica, const ReconcileOptions& o,
+                                          const base::Clock& clock) {
   CMO_RETURN_IF_ERROR(CheckTombstoneHorizon(primary, o));
   const auto start = Steady::now();
   CMO_ASSIGN_OR_RETURN(std::vector<uint32_t> differing,
@@ -257,8 +301,7 @@ absl::StatusOr<ReconcileReport> Reconcile(store::PrimaryStore& primary,
 absl::StatusOr<ReconcileReport> ReconcileKeys(store::PrimaryStore& primary,
                                               store::ReplicaStore& replica,
                                               const std::vector<std::string>& keys,
-                                              const ReconcileOptions& o,
-                                              const base::Clock& clock) {
+                                              const ReconcileOptions& o, const base::Clock& clock) {
   CMO_RETURN_IF_ERROR(CheckTombstoneHorizon(primary, o));
   ReconcileReport report;
   const auto start = Steady::now();

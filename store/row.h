@@ -31,6 +31,13 @@ struct Row {
   }
 };
 
+// A row as reconciliation compares it first: its key and RowHash, without the value, so a
+// server store ships a few bytes per row of a differing bucket instead of the whole row.
+struct RowSummary {
+  std::string key;
+  uint64_t hash = 0;
+};
+
 // The 64-bit hash of a row that bucket digests sum. Covers key, LSN, tombstone and value, so
 // two stores agree on a bucket's digest only if they agree on every row's version and bytes.
 uint64_t RowHash(const Row& row);

@@ -26,10 +26,12 @@ class RowStore {
   virtual absl::StatusOr<std::vector<uint64_t>> Digests(std::string_view domain) = 0;
   virtual absl::StatusOr<std::vector<Row>> RowsInBucket(std::string_view domain,
                                                         uint32_t bucket) = 0;
-  // The rows of several buckets, in (bucket, key) order: reconciliation reads the buckets
-  // whose digests differ in chunks, so a server store pays one round trip per chunk.
-  virtual absl::StatusOr<std::vector<Row>> RowsInBuckets(std::string_view domain,
-                                                         std::span<const uint32_t> buckets) = 0;
+  // The key and RowHash of every row in these buckets, in no particular order.
+  virtual absl::StatusOr<std::vector<RowSummary>> SummariesInBuckets(
+      std::string_view domain, std::span<const uint32_t> buckets) = 0;
+  // The rows of these keys that exist, in no particular order (one round trip on a server).
+  virtual absl::StatusOr<std::vector<Row>> RowsOfKeys(std::string_view domain,
+                                                      std::span<const std::string> keys) = 0;
   // Every row of `domain`, in (bucket, key) order (full-scan verification of the digests).
   virtual absl::Status Scan(std::string_view domain,
                             const std::function<void(uint32_t bucket, const Row& row)>& fn) = 0;

@@ -2,9 +2,12 @@
 #ifndef CMO_ORCHESTRATOR_BENCH_BENCH_UTIL_H_
 #define CMO_ORCHESTRATOR_BENCH_BENCH_UTIL_H_
 
+#include <sys/types.h>
+
 #include <chrono>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "absl/status/statusor.h"
 
@@ -35,6 +38,19 @@ class ScopedTempDir {
 // under load), at most `attempts` times. For the harness's own writes (injected faults,
 // repairs), which must land, not fail the run.
 absl::Status RetryWhileBusy(const std::function<absl::Status()>& write, int attempts = 5);
+
+// Starts args[0] with args (no shell); the caller waits for it by pid.
+absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& args);
+
+// The q-quantile (0..1) of v, nearest rank; 0 for no samples.
+double Percentile(std::vector<double> v, double q);
+
+// Drops a bench's PostgreSQL schema on each server when the run ends, however it ends.
+struct DropSchemas {
+  std::vector<std::string> urls;
+  std::string schema;
+  ~DropSchemas();
+};
 
 }  // namespace cmo::orchestrator
 

@@ -25,8 +25,6 @@
 #include "store/primary_store.h"
 #include "store/replica_store.h"
 
-extern char** environ;
-
 namespace cmo::orchestrator {
 namespace {
 
@@ -68,17 +66,6 @@ std::optional<ClientEvent> LastEvent(const std::string& path) {
   return e.back();
 }
 
-absl::StatusOr<pid_t> Spawn(const std::vector<std::string>& args) {
-  std::vector<char*> argv;
-  for (const std::string& a : args) argv.push_back(const_cast<char*>(a.c_str()));
-  argv.push_back(nullptr);
-  pid_t pid = 0;
-  if (int rc = posix_spawn(&pid, argv[0], nullptr, nullptr, argv.data(), environ); rc != 0) {
-    return absl::InternalError(base::StrCat("cannot start ", args[0], ": ", strerror(rc)));
-  }
-  return pid;
-}
-
 absl::Status WaitUntil(absl::Duration timeout, const std::string& what,
                        const std::function<bool()>& done) {
   const absl::Time deadline = absl::Now() + timeout;
@@ -90,12 +77,6 @@ absl::Status WaitUntil(absl::Duration timeout, const std::string& what,
     absl::SleepFor(absl::Milliseconds(2));
   }
   return absl::OkStatus();
-}
-
-double Percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[static_cast<size_t>(q * static_cast<double>(v.size() - 1) + 0.5)];
 }
 
 }  // namespace
@@ -172,9 +153,9 @@ absl::StatusOr<nlohmann::json> RunBreakerBench(const BreakerBenchOptions& o) {
   }
   std::vector<std::pair<std::string, std::string>> values;  // key -> value on the primary
   {
-    CMO_ASSIGN_OR_RETURN(auto primary, store::PrimaryStore::Open(shadow::PrimaryPath(dir),
-                                                                 base::SystemClock(),
-                                                                 {.synchronous_full = false}));
+    CMO_ASSIGN_OR_RETURN(auto primary,
+                         store::PrimaryStore::Open(shadow::PrimaryPath(dir), base::SystemClock(),
+                                                   {.synchronous_full = false}));
     std::vector<store::WriteRequest> batch;
     for (int i = 0; i < o.keys; ++i) {
       values.emplace_back(Key(i), base::StrCat("value-", i));
@@ -209,10 +190,10 @@ absl::StatusOr<nlohmann::json> RunBreakerBench(const BreakerBenchOptions& o) {
   std::vector<std::string> logs;
   for (int c = 0; c < o.clients; ++c) {
     logs.push_back(base::StrCat(dir, "/client-", c, ".events"));
-    CMO_ASSIGN_OR_RETURN(
-        pid_t pid, Spawn({binary, "--state-dir", dir, "bench", "breaker-client", "--op", kOp,
-                          "--keys", base::StrCat(o.keys), "--reads-per-s",
-                          base::StrCat(o.reads_per_s), "--out", logs.back()}));
+    CMO_ASSIGN_OR_RETURN(pid_t pid,
+                         Spawn({binary, "--state-dir", dir, "bench", "breaker-client", "--op", kOp,
+                                "--keys", base::StrCat(o.keys), "--reads-per-s",
+                                base::StrCat(o.reads_per_s), "--out", logs.back()}));
     children.push_back(pid);
   }
   auto all_clients = [&](flags::BreakerState state, int64_t after_ms, int64_t* latest) {
@@ -234,10 +215,10 @@ absl::StatusOr<nlohmann::json> RunBreakerBench(const BreakerBenchOptions& o) {
   absl::SleepFor(config.control.budget.short_window * 1.5);
   absl::SleepFor(absl::Seconds(o.healthy_seconds));
   // Watches telemetry for the first window that reports the burst.
-  CMO_ASSIGN_OR_RETURN(auto watch, base::KafkaConsumer::Create(
-                                       {{"bootstrap.servers", server->bootstrap_servers()},
-                                        {"log_level", "0"},
-                                        {"fetch.wait.max.ms", "10"}}));
+  CMO_ASSIGN_OR_RETURN(
+      auto watch, base::KafkaConsumer::Create({{"bootstrap.servers", server->bootstrap_servers()},
+                                               {"log_level", "0"},
+                                               {"fetch.wait.max.ms", "10"}}));
   const std::string topic(shadow::kTelemetryTopic);
   CMO_ASSIGN_OR_RETURN(int partitions, watch->PartitionCount(topic, 5000));
   std::vector<base::TopicPartitionOffset> assignment;
@@ -247,8 +228,8 @@ absl::StatusOr<nlohmann::json> RunBreakerBench(const BreakerBenchOptions& o) {
   }
   CMO_RETURN_IF_ERROR(watch->Assign(assignment));
 
-  CMO_ASSIGN_OR_RETURN(auto replica, store::ReplicaStore::Open(
-                                         shadow::ReplicaPath(dir, kRegion), {.synchronous_full = false}));
+  CMO_ASSIGN_OR_RETURN(auto replica, store::ReplicaStore::Open(shadow::ReplicaPath(dir, kRegion),
+                                                               {.synchronous_full = false}));
   std::mt19937_64 rng(42);
   int64_t stray_lsn = int64_t{1} << 40;  // above anything the primary will assign here
   std::vector<double> latencies;
@@ -287,7 +268,8 @@ absl::StatusOr<nlohmann::json> RunBreakerBench(const BreakerBenchOptions& o) {
           }
         }
       }
-      return first_bad_ms > 0 && all_clients(flags::BreakerState::kOpen, injected_ms, &all_strong_ms);
+      return first_bad_ms > 0 &&
+             all_clients(flags::BreakerState::kOpen, injected_ms, &all_strong_ms);
     }));
     latencies.push_back(static_cast<double>(all_strong_ms - first_bad_ms));
     timeline.push_back({{"injected_ms", injected_ms},

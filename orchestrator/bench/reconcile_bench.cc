@@ -43,11 +43,14 @@ absl::Status Populate(const std::string& dir, const ReconcileBenchOptions& o) {
       }
     }
   }
-  { CMO_ASSIGN_OR_RETURN(auto primary, store::PrimaryStore::Open(dir + "/primary.db",
-                                                                 base::SystemClock(), so)); }
+  {
+    CMO_ASSIGN_OR_RETURN(auto primary,
+                         store::PrimaryStore::Open(dir + "/primary.db", base::SystemClock(), so));
+  }
   CMO_ASSIGN_OR_RETURN(auto db, base::SqliteDb::Open(dir + "/primary.db"));
   CMO_RETURN_IF_ERROR(db->ExecScript(
-      "ATTACH DATABASE '" + dir + "/replica.db' AS r;"
+      "ATTACH DATABASE '" + dir +
+      "/replica.db' AS r;"
       "INSERT INTO rows SELECT * FROM r.rows; INSERT INTO digests SELECT * FROM r.digests;"
       "DETACH DATABASE r;"));
   return absl::OkStatus();
@@ -79,19 +82,6 @@ absl::Status PopulateThroughWrites(const ReconcileBenchOptions& o, store::Primar
   return absl::OkStatus();
 }
 
-// Drops the bench's schemas when the run ends, however it ends.
-struct DropSchemas {
-  std::vector<std::string> urls;
-  std::string schema;
-  ~DropSchemas() {
-    for (const std::string& url : urls) {
-      if (auto db = base::PgConnection::Connect(url); db.ok()) {
-        (void)(*db)->ExecScript(base::StrCat("DROP SCHEMA IF EXISTS ", schema, " CASCADE"));
-      }
-    }
-  }
-};
-
 }  // namespace
 
 absl::StatusOr<nlohmann::json> RunReconcileBench(const ReconcileBenchOptions& o) {
@@ -101,19 +91,39 @@ absl::StatusOr<nlohmann::json> RunReconcileBench(const ReconcileBenchOptions& o)
   CMO_ASSIGN_OR_RETURN(const ScopedTempDir temp, ScopedTempDir::Make(o.work_dir));
   const std::string& dir = temp.path();
   const bool postgres = !o.primary_url.empty();
+  if (o.keep_data && !postgres) {
+    return absl::InvalidArgumentError("--keep-data keeps PostgreSQL stores: give --primary");
+  }
   store::StoreOptions so{o.digest_bits, false};
-  if (postgres) so.pg_schema = base::StrCat("cmo_bench_", ::getpid());
-  const DropSchemas drop{postgres ? std::vector<std::string>{o.primary_url, o.replica_url}
-                                  : std::vector<std::string>{},
+  if (postgres) {
+    so.pg_schema = o.keep_data ? base::StrCat("cmo_bench_keys_", o.keys, "_bits_", o.digest_bits)
+                               : base::StrCat("cmo_bench_", ::getpid());
+  }
+  const DropSchemas drop{postgres && !o.keep_data
+                             ? std::vector<std::string>{o.primary_url, o.replica_url}
+                             : std::vector<std::string>{},
                          so.pg_schema};
   auto start = BenchClock::now();
   if (!postgres) CMO_RETURN_IF_ERROR(Populate(dir, o));
   CMO_ASSIGN_OR_RETURN(auto primary,
                        store::PrimaryStore::Open(postgres ? o.primary_url : dir + "/primary.db",
                                                  base::SystemClock(), so));
-  CMO_ASSIGN_OR_RETURN(auto replica,
-                       store::ReplicaStore::Open(postgres ? o.replica_url : dir + "/replica.db", so));
-  if (postgres) CMO_RETURN_IF_ERROR(PopulateThroughWrites(o, *primary, *replica));
+  CMO_ASSIGN_OR_RETURN(
+      auto replica, store::ReplicaStore::Open(postgres ? o.replica_url : dir + "/replica.db", so));
+  bool reused = false;
+  if (postgres && o.keep_data) {
+    CMO_ASSIGN_OR_RETURN(int64_t have, replica->CountRows(kDomain));
+    CMO_ASSIGN_OR_RETURN(int64_t primary_has, primary->CountRows(kDomain));
+    if (have == o.keys && primary_has == o.keys) {
+      reused = true;
+    } else if (have != 0 || primary_has != 0) {
+      return absl::FailedPreconditionError(base::StrCat(
+          "schema ", so.pg_schema, " holds ", primary_has, " rows on the primary and ", have,
+          " on the replica, not ", o.keys, " (an interrupted fill): drop it (DROP SCHEMA ",
+          so.pg_schema, " CASCADE) on both servers and run again"));
+    }
+  }
+  if (postgres && !reused) CMO_RETURN_IF_ERROR(PopulateThroughWrites(o, *primary, *replica));
   const double populate_s = Seconds(BenchClock::now() - start);
 
   reconcile::ReconcileOptions ro;
@@ -149,13 +159,12 @@ absl::StatusOr<nlohmann::json> RunReconcileBench(const ReconcileBenchOptions& o)
   if (!after.diffs.empty()) return absl::InternalError("divergence left after healing");
   // 3. Full-scan verification of the replica's digests.
   CMO_ASSIGN_OR_RETURN(auto digests, replica->Digests(kDomain));
-  CMO_ASSIGN_OR_RETURN(
-      reconcile::FullScanReport scan,
-      reconcile::VerifyDigests(
-          [&](const std::function<void(uint32_t, const store::Row&)>& fn) {
-            return replica->Scan(kDomain, fn);
-          },
-          digests));
+  CMO_ASSIGN_OR_RETURN(reconcile::FullScanReport scan,
+                       reconcile::VerifyDigests(
+                           [&](const std::function<void(uint32_t, const store::Row&)>& fn) {
+                             return replica->Scan(kDomain, fn);
+                           },
+                           digests));
   // 4. Naive: read both stores in full, in order, comparing row by row.
   start = BenchClock::now();
   absl::flat_hash_map<std::string, uint64_t> replica_rows;
@@ -177,6 +186,7 @@ absl::StatusOr<nlohmann::json> RunReconcileBench(const ReconcileBenchOptions& o)
   j["digest_bits"] = o.digest_bits;
   j["divergent"] = damaged;
   j["populate_s"] = std::round(populate_s);
+  j["reused_data"] = reused;
   j["digest_compare_ms"] = std::round(digest_ms * 10) / 10;
   j["find_and_heal_ms"] = std::round(find_and_heal_ms * 10) / 10;
   j["found"] = healed.diffs.size();

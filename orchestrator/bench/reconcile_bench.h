@@ -25,6 +25,9 @@ struct ReconcileBenchOptions {
   // (cmo_bench_PID) dropped at the end. Empty: SQLite files in work_dir.
   std::string primary_url;
   std::string replica_url;
+  // PostgreSQL: keep the filled stores in schema cmo_bench_keys_KEYS and reuse them on the next
+  // run with the same keys and digest bits (filling 10M keys takes minutes).
+  bool keep_data = false;
 };
 
 absl::StatusOr<nlohmann::json> RunReconcileBench(const ReconcileBenchOptions& options);

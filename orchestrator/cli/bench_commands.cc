@@ -6,6 +6,7 @@
 #include "orchestrator/bench/pipeline_bench.h"
 #include "orchestrator/bench/read_bench.h"
 #include "orchestrator/bench/reconcile_bench.h"
+#include "orchestrator/bench/writers_bench.h"
 #include "orchestrator/cli/commands.h"
 
 namespace cmo::orchestrator {
@@ -129,7 +130,49 @@ void SetupBenchCommands(CLI::App& app, const GlobalOptions& global, CommandRegis
   rec->add_option("--primary", rc->primary_url,
                   "Run on this PostgreSQL primary (postgresql://...) instead of SQLite");
   rec->add_option("--replica", rc->replica_url, "...and this PostgreSQL replica");
+  rec->add_flag("--keep-data", rc->keep_data,
+                "PostgreSQL: keep the filled stores (schema cmo_bench_keys_KEYS_bits_BITS) and "
+                "reuse them on the next run with the same --keys and --digest-bits");
   registry.On(rec, [rc, &global] { return PrintReport(RunReconcileBench(*rc), global); });
+
+  auto w = std::make_shared<WritersBenchOptions>();
+  CLI::App* writers = bench->add_subcommand(
+      "writers",
+      "Several app processes writing one PostgreSQL primary at once: acknowledged writes/s and "
+      "commit latency per process count, and a check that the LSNs match the acknowledged writes");
+  writers->add_option("--primary", w->primary_url, "The PostgreSQL primary (postgresql://...)")
+      ->required();
+  writers
+      ->add_option("--processes", w->processes, "Process counts to run, in order (default 1,2,4,8)")
+      ->delimiter(',')
+      ->check(CLI::Range(1, 64));
+  writers->add_option("--seconds", w->seconds, "Seconds per process count (default 10)")
+      ->check(CLI::Range(1, 3600));
+  writers->add_option("--batch", w->batch, "Writes per transaction (default 1: one per request)")
+      ->check(CLI::Range(1, 100000));
+  writers->add_option("--keys", w->keys, "Distinct keys written at random (default 1000000)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1'000'000'000}));
+  writers->add_option("--value-bytes", w->value_bytes, "Bytes per value (default 100)")
+      ->check(CLI::Range(1, 1'000'000));
+  registry.On(writers, [w, &global] { return PrintReport(RunWritersBench(*w), global); });
+
+  auto wc = std::make_shared<WritersClientOptions>();
+  CLI::App* writers_client = bench->add_subcommand(
+      "writers-client", "A writer process of `cmo bench writers` (started by it)");
+  writers_client->group("");
+  writers_client->add_option("--primary", wc->primary_url)->required();
+  writers_client->add_option("--schema", wc->schema)->required();
+  writers_client->add_option("--start-ms", wc->start_unix_ms)->required();
+  writers_client->add_option("--seconds", wc->seconds);
+  writers_client->add_option("--batch", wc->batch);
+  writers_client->add_option("--keys", wc->keys);
+  writers_client->add_option("--value-bytes", wc->value_bytes);
+  writers_client->add_option("--seed", wc->seed);
+  writers_client->add_option("--out", wc->out)->required();
+  registry.On(writers_client, [wc] {
+    absl::Status s = RunWritersClient(*wc);
+    return s.ok() ? kExitOk : ReportError(s);
+  });
 
   // The client processes `bench breaker` starts; not for people.
   auto c = std::make_shared<BreakerClientOptions>();

@@ -31,10 +31,16 @@ class PgRowStore : public Interface {
     return session_->Run(
         [&](base::PgConnection& db) { return PgRowsInBucket(db, domain, bucket); });
   }
-  absl::StatusOr<std::vector<Row>> RowsInBuckets(std::string_view domain,
-                                                 std::span<const uint32_t> buckets) override {
+  absl::StatusOr<std::vector<RowSummary>> SummariesInBuckets(
+      std::string_view domain, std::span<const uint32_t> buckets) override {
     return session_->Run(
-        [&](base::PgConnection& db) { return PgRowsInBuckets(db, domain, buckets); });
+        [&](base::PgConnection& db) { return PgSummariesInBuckets(db, domain, buckets); });
+  }
+  absl::StatusOr<std::vector<Row>> RowsOfKeys(std::string_view domain,
+                                              std::span<const std::string> keys) override {
+    return session_->Run([&](base::PgConnection& db) {
+      return PgRowsOfKeys(db, session_->digest_bits(), domain, keys);
+    });
   }
   absl::Status Scan(std::string_view domain,
                     const std::function<void(uint32_t bucket, const Row& row)>& fn) override {

@@ -29,6 +29,16 @@ absl::StatusOr<Row> ReadRow(const base::PgResult& r, int i, std::string_view dom
   return row;
 }
 
+absl::StatusOr<std::vector<Row>> ReadRows(const base::PgResult& r, std::string_view domain) {
+  std::vector<Row> out;
+  out.reserve(static_cast<size_t>(r.rows()));
+  for (int i = 0; i < r.rows(); ++i) {
+    CMO_ASSIGN_OR_RETURN(Row row, ReadRow(r, i, domain));
+    out.push_back(std::move(row));
+  }
+  return out;
+}
+
 absl::Status RaiseSetting(base::PgConnection& db, std::string_view name, int64_t value) {
   return db
       .Exec(
@@ -337,13 +347,43 @@ absl::StatusOr<std::vector<Row>> PgRowsInBuckets(base::PgConnection& db, std::st
                            " FROM rows WHERE domain = $1 AND bucket = ANY($2::int[]) ORDER BY "
                            "bucket, key"),
               {std::string(domain), std::move(list).Done()}));
-  std::vector<Row> out;
-  out.reserve(static_cast<size_t>(r.rows()));
+  return ReadRows(r, domain);
+}
+
+absl::StatusOr<std::vector<RowSummary>> PgSummariesInBuckets(base::PgConnection& db,
+                                                             std::string_view domain,
+                                                             std::span<const uint32_t> buckets) {
+  PgArray list;
+  for (uint32_t b : buckets) list.Add(int64_t{b});
+  CMO_ASSIGN_OR_RETURN(
+      base::PgResult r,
+      db.Exec("SELECT key, hash FROM rows WHERE domain = $1 AND bucket = ANY($2::int[])",
+              {std::string(domain), std::move(list).Done()}));
+  std::vector<RowSummary> out(static_cast<size_t>(r.rows()));
   for (int i = 0; i < r.rows(); ++i) {
-    CMO_ASSIGN_OR_RETURN(Row row, ReadRow(r, i, domain));
-    out.push_back(std::move(row));
+    RowSummary& s = out[static_cast<size_t>(i)];
+    CMO_ASSIGN_OR_RETURN(s.key, ByteaValue(r.Text(i, 0)));
+    CMO_ASSIGN_OR_RETURN(int64_t hash, r.Int(i, 1));
+    s.hash = static_cast<uint64_t>(hash);
   }
   return out;
+}
+
+absl::StatusOr<std::vector<Row>> PgRowsOfKeys(base::PgConnection& db, int bits,
+                                              std::string_view domain,
+                                              std::span<const std::string> keys) {
+  PgArray buckets, names;
+  for (const std::string& key : keys) {
+    buckets.Add(int64_t{DigestBucket(key, bits)});
+    names.AddBytea(key);
+  }
+  CMO_ASSIGN_OR_RETURN(
+      base::PgResult r,
+      db.Exec(base::StrCat("SELECT ", kRowColumns,
+                           " FROM rows JOIN unnest($2::int[], $3::bytea[]) AS k(b, n) ON "
+                           "domain = $1 AND bucket = k.b AND key = k.n"),
+              {std::string(domain), std::move(buckets).Done(), std::move(names).Done()}));
+  return ReadRows(r, domain);
 }
 
 absl::StatusOr<std::vector<Row>> PgRowsInBucket(base::PgConnection& db, std::string_view domain,

@@ -120,6 +120,12 @@ absl::StatusOr<std::vector<Row>> PgRowsInBucket(base::PgConnection& db, std::str
                                                 uint32_t bucket);
 absl::StatusOr<std::vector<Row>> PgRowsInBuckets(base::PgConnection& db, std::string_view domain,
                                                  std::span<const uint32_t> buckets);
+absl::StatusOr<std::vector<RowSummary>> PgSummariesInBuckets(base::PgConnection& db,
+                                                             std::string_view domain,
+                                                             std::span<const uint32_t> buckets);
+absl::StatusOr<std::vector<Row>> PgRowsOfKeys(base::PgConnection& db, int bits,
+                                              std::string_view domain,
+                                              std::span<const std::string> keys);
 // In (bucket, key) order, a page at a time: memory stays flat at any table size.
 absl::Status PgScan(base::PgConnection& db, std::string_view domain,
                     const std::function<void(uint32_t bucket, const Row& row)>& fn);

@@ -29,12 +29,24 @@ class SqliteRowStore : public Interface {
   absl::StatusOr<std::vector<Row>> RowsInBucket(std::string_view domain, uint32_t bucket) override {
     return rows_->RowsInBucket(domain, bucket);
   }
-  absl::StatusOr<std::vector<Row>> RowsInBuckets(std::string_view domain,
-                                                 std::span<const uint32_t> buckets) override {
-    std::vector<Row> out;  // an embedded store pays no round trip: one query per bucket
+  absl::StatusOr<std::vector<RowSummary>> SummariesInBuckets(
+      std::string_view domain, std::span<const uint32_t> buckets) override {
+    std::vector<RowSummary> out;  // the rows are local: hashing them costs less than a column
     for (uint32_t b : buckets) {
       CMO_ASSIGN_OR_RETURN(std::vector<Row> rows, rows_->RowsInBucket(domain, b));
-      for (Row& r : rows) out.push_back(std::move(r));
+      for (Row& r : rows) {
+        const uint64_t hash = RowHash(r);
+        out.push_back({std::move(r.key), hash});
+      }
+    }
+    return out;
+  }
+  absl::StatusOr<std::vector<Row>> RowsOfKeys(std::string_view domain,
+                                              std::span<const std::string> keys) override {
+    std::vector<Row> out;
+    for (const std::string& key : keys) {
+      CMO_ASSIGN_OR_RETURN(std::optional<Row> row, rows_->Get(domain, key));
+      if (row.has_value()) out.push_back(*std::move(row));
     }
     return out;
   }

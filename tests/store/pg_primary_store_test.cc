@@ -118,6 +118,42 @@ TEST_F(PgPrimaryStoreTest, AConnectionThatDiedIdleIsReplacedWithoutFailingTheReq
   EXPECT_EQ(*lsns, (std::vector<int64_t>{6, 7})) << "the failed write took no LSN";
 }
 
+// Rows tables made by version 1 (primary key without the hash) are upgraded on open: the key
+// index then INCLUDEs the hash (reconciliation's index-only read), and every row, LSN and digest
+// is still there.
+TEST_F(PgPrimaryStoreTest, RowsTablesOfVersionOneAreUpgradedInPlace) {
+  std::vector<uint64_t> digests;
+  {
+    auto store = Open();
+    ASSERT_TRUE(store->Write(Batch(0, 40)).ok());
+    digests = *store->Digests("likes");
+  }
+  auto db = base::PgConnection::Connect(server_->Uri());
+  ASSERT_TRUE(db.ok()) << db.status();
+  const std::string included =
+      "SELECT count(*) FROM pg_index WHERE indrelid = 'cmo.rows'::regclass AND indisprimary AND "
+      "indnatts > indnkeyatts";
+  ASSERT_EQ((*db)->Exec(included)->Text(0, 0), "1") << "a new store includes the hash";
+  // Back to what version 1 created.
+  ASSERT_TRUE((*db)
+                  ->ExecScript("ALTER TABLE cmo.rows DROP CONSTRAINT rows_pkey, ADD PRIMARY KEY "
+                               "(domain, bucket, key); UPDATE cmo.settings SET value = 1 WHERE "
+                               "name = 'schema_version_rows'")
+                  .ok());
+  ASSERT_EQ((*db)->Exec(included)->Text(0, 0), "0");
+  auto store = Open();
+  ASSERT_NE(store, nullptr);
+  EXPECT_EQ((*db)->Exec(included)->Text(0, 0), "1");
+  EXPECT_EQ(
+      (*db)->Exec("SELECT value FROM cmo.settings WHERE name = 'schema_version_rows'")->Text(0, 0),
+      "2");
+  EXPECT_EQ(*store->Digests("likes"), digests);
+  EXPECT_EQ(*store->LastLsn(), 40);
+  auto lsns = store->Write(Batch(40, 1));
+  ASSERT_TRUE(lsns.ok()) << lsns.status();
+  EXPECT_EQ(*lsns, std::vector<int64_t>{41});
+}
+
 TEST_F(PgPrimaryStoreTest, CommitOrderIsLsnOrderWithManyWriters) {
   auto main_store = Open();  // also creates the tables before the writers start
   auto reader_store = Open();

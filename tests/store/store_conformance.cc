@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <array>
 #include <map>
+#include <numeric>
 #include <random>
 
 #include "gmock/gmock.h"
@@ -141,6 +142,47 @@ TEST_P(StoreConformance, DigestsMatchOnlyWhenRowsMatch) {
   uint64_t sum = 0;
   for (const Row& row : *in_bucket) sum += RowHash(row);
   EXPECT_EQ(sum, (*p)[DigestBucket(bad.key, 6)]);
+}
+
+// What reconciliation reads first (key and hash per row of some buckets) and then (whole rows
+// of the keys that differ) agrees with the rows themselves, for byte keys and tombstones too.
+TEST_P(StoreConformance, SummariesAndRowsOfKeysAgreeWithTheRows) {
+  const std::string byte_key = std::string("k\0{\"}\\", 6) + "\xff";
+  Write({{"likes", byte_key, "v", false, "op", "s"}});
+  for (int i = 0; i < 100; ++i) {
+    Write({{"likes", "key-" + std::to_string(i), "v" + std::to_string(i), i % 9 == 0, "op", "s"}});
+  }
+  std::vector<uint32_t> buckets(64);
+  std::iota(buckets.begin(), buckets.end(), 0u);
+  auto summaries = primary_->SummariesInBuckets("likes", buckets);
+  ASSERT_THAT(summaries, IsOk());
+  ASSERT_EQ(summaries->size(), 101u);
+  std::vector<std::string> keys;
+  for (const RowSummary& s : *summaries) {
+    auto row = primary_->Get("likes", s.key);
+    ASSERT_THAT(row, IsOk());
+    ASSERT_TRUE(row->has_value()) << s.key;
+    EXPECT_EQ(s.hash, RowHash(**row));
+    keys.push_back(s.key);
+  }
+  // Only the asked buckets.
+  const uint32_t one = DigestBucket(byte_key, 6);
+  auto only = primary_->SummariesInBuckets("likes", std::span<const uint32_t>(&one, 1));
+  ASSERT_THAT(only, IsOk());
+  for (const RowSummary& s : *only) EXPECT_EQ(DigestBucket(s.key, 6), one);
+  EXPECT_TRUE(std::any_of(only->begin(), only->end(),
+                          [&](const RowSummary& s) { return s.key == byte_key; }));
+  // Rows of keys: the existing ones, whole; unknown keys are left out.
+  keys.push_back("no-such-key");
+  auto rows = primary_->RowsOfKeys("likes", keys);
+  ASSERT_THAT(rows, IsOk());
+  ASSERT_EQ(rows->size(), 101u);
+  for (const Row& r : *rows) {
+    auto row = primary_->Get("likes", r.key);
+    ASSERT_THAT(row, IsOk());
+    EXPECT_EQ(r, **row);
+  }
+  EXPECT_THAT(primary_->RowsOfKeys("likes", {}), IsOkAndHolds(::testing::IsEmpty()));
 }
 
 // Keys and values are bytes: NUL, quotes, backslashes and array-literal punctuation survive
