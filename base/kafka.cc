@@ -40,6 +40,24 @@ absl::StatusOr<int> CountPartitions(rd_kafka_t* rk, const std::string& topic, in
   return count;
 }
 
+// A transactional API error by what the caller should do next (see KafkaProducer); takes it.
+absl::Status TxnError(rd_kafka_error_t* error, std::string_view what) {
+  if (error == nullptr) return absl::OkStatus();
+  const std::string message = StrCat(what, ": ", rd_kafka_error_string(error));
+  absl::Status status;
+  if (rd_kafka_error_is_fatal(error)) {
+    status = absl::FailedPreconditionError(message);
+  } else if (rd_kafka_error_txn_requires_abort(error)) {
+    status = absl::AbortedError(message);
+  } else if (rd_kafka_error_is_retriable(error)) {
+    status = absl::UnavailableError(message);
+  } else {
+    status = absl::InternalError(message);
+  }
+  rd_kafka_error_destroy(error);
+  return status;
+}
+
 }  // namespace
 
 absl::StatusOr<std::string> ResolveKafkaProperty(std::string_view key, std::string_view value) {
@@ -194,6 +212,22 @@ absl::StatusOr<int> KafkaProducer::PartitionCount(const std::string& topic, int 
 }
 
 int KafkaProducer::OutQueueLength() { return rd_kafka_outq_len(impl_->rk); }
+
+absl::Status KafkaProducer::InitTransactions(int timeout_ms) {
+  return TxnError(rd_kafka_init_transactions(impl_->rk, timeout_ms), "init transactions");
+}
+
+absl::Status KafkaProducer::BeginTransaction() {
+  return TxnError(rd_kafka_begin_transaction(impl_->rk), "begin transaction");
+}
+
+absl::Status KafkaProducer::CommitTransaction(int timeout_ms) {
+  return TxnError(rd_kafka_commit_transaction(impl_->rk, timeout_ms), "commit transaction");
+}
+
+absl::Status KafkaProducer::AbortTransaction(int timeout_ms) {
+  return TxnError(rd_kafka_abort_transaction(impl_->rk, timeout_ms), "abort transaction");
+}
 
 // ---- consumer ----
 

@@ -77,6 +77,18 @@ class KafkaProducer {
   absl::StatusOr<int> PartitionCount(const std::string& topic, int timeout_ms);
   int OutQueueLength();
 
+  // Transactions, for a producer made with `transactional.id`: what is produced between Begin
+  // and a successful Commit becomes visible to read_committed consumers at once, or (aborted)
+  // never. Delivery reports of an aborted transaction may say "delivered": only Commit's OK
+  // means committed. Errors say what to do next: kAborted — abort, then produce it all again;
+  // kUnavailable — call the same again (a Commit that timed out is still pending);
+  // kFailedPrecondition — fatal (fenced by a newer producer with the same transactional.id):
+  // make a new producer.
+  absl::Status InitTransactions(int timeout_ms);
+  absl::Status BeginTransaction();
+  absl::Status CommitTransaction(int timeout_ms);
+  absl::Status AbortTransaction(int timeout_ms);
+
  private:
   struct Impl;
   explicit KafkaProducer(std::unique_ptr<Impl> impl);

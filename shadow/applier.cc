@@ -30,6 +30,9 @@ absl::StatusOr<std::unique_ptr<Applier>> Applier::Create(store::ReplicaStore& re
   config.emplace("enable.auto.offset.store", "false");
   config.emplace("reconnect.backoff.max.ms", "200");
   config.emplace("fetch.wait.max.ms", "10");
+  // A transactional relay's aborted batches (shadow/outbox_relay.h) are never applied; with an
+  // idempotent relay every message is committed and this changes nothing.
+  config.emplace("isolation.level", "read_committed");
   if (a->options_.consumer_group) {
     // A member that dies (kill -9, host down) gives its partitions back after this, not after
     // the broker default (45 s): its region's lag grows meanwhile.

@@ -7,6 +7,12 @@
 #include "shadow/change_event.h"
 
 namespace cmo::shadow {
+namespace {
+
+// How long a transactional step waits for its commit before leaving it to the next step.
+constexpr int kCommitWaitMs = 1000;
+
+}  // namespace
 
 OutboxRelay::OutboxRelay(store::PrimaryStore& primary, EnsureTopic ensure_topic,
                          MinApplied min_applied, const base::Clock& clock, RelayOptions options)
@@ -22,6 +28,13 @@ absl::StatusOr<std::unique_ptr<OutboxRelay>> OutboxRelay::Create(
   std::unique_ptr<OutboxRelay> relay(
       new OutboxRelay(primary, std::move(ensure_topic), std::move(min_applied), clock, options));
   base::KafkaConfig config = kafka;
+  if (relay->transactional()) {
+    // A transaction must end within transaction.timeout.ms, so its messages cannot wait
+    // forever: an outage longer than this aborts the transaction, which is then sent again.
+    config["transactional.id"] = options.transactional_id;
+    config.emplace("transaction.timeout.ms", "60000");
+    config.emplace("message.timeout.ms", config["transaction.timeout.ms"]);
+  }
   // Idempotent, fully acknowledged, retried forever in order: a broker outage delays changes,
   // never reorders or drops them. Reconnect quickly (the mock keeps leadership on a down
   // broker, so recovery is paced by the reconnect backoff).
@@ -35,6 +48,10 @@ absl::StatusOr<std::unique_ptr<OutboxRelay>> OutboxRelay::Create(
   CMO_ASSIGN_OR_RETURN(relay->producer_,
                        base::KafkaProducer::Create(
                            config, [self](const base::DeliveryReport& r) { self->OnDelivery(r); }));
+  if (relay->transactional()) {
+    // Fences an earlier relay of this transactional.id and aborts what it left open.
+    CMO_RETURN_IF_ERROR(relay->producer_->InitTransactions(30'000));
+  }
   CMO_ASSIGN_OR_RETURN(relay->published_through_, primary.PublishedThrough());
   relay->persisted_through_ = relay->published_through_;
   CMO_ASSIGN_OR_RETURN(std::vector<std::string> domains, primary.Domains());
@@ -80,9 +97,52 @@ void OutboxRelay::OnDelivery(const base::DeliveryReport& report) {
   if (it != in_flight_.end()) it->second = true;
 }
 
+absl::Status OutboxRelay::Send(const std::string& topic, int32_t partition, std::string_view key,
+                               std::string_view value, uint64_t opaque) {
+  if (transactional() && !in_transaction_) {
+    CMO_RETURN_IF_ERROR(producer_->BeginTransaction());
+    in_transaction_ = true;
+  }
+  return producer_->Produce(topic, partition, key, value, opaque);
+}
+
+absl::Status OutboxRelay::Commit(int timeout_ms) {
+  if (!in_transaction_) return absl::OkStatus();
+  const absl::Status s = producer_->CommitTransaction(timeout_ms);
+  committing_ = absl::IsUnavailable(s);  // timed out: commit again, nothing may join it
+  if (s.ok()) {
+    in_transaction_ = false;
+    ++metrics_.transactions;
+    return absl::OkStatus();
+  }
+  if (committing_) return absl::OkStatus();
+  if (!absl::IsAborted(s)) return s;
+  ++metrics_.aborted_transactions;
+  if (absl::Status a = producer_->AbortTransaction(timeout_ms); !a.ok()) {
+    // A new relay (a new producer of the same id) aborts it when it starts.
+    return absl::UnavailableError(base::StrCat(s.message(), "; then ", a.message()));
+  }
+  in_transaction_ = false;
+  return Rewind();  // what the aborted transaction held was never visible: send it again
+}
+
+void OutboxRelay::AdvancePublished() {
+  // In a transaction, nothing counts before it commits: an aborted one's delivery reports
+  // may say "delivered" of messages that read_committed appliers never see.
+  if (in_transaction_) return;
+  while (!in_flight_.empty() && in_flight_.begin()->second) {
+    published_through_ = std::max(published_through_, in_flight_.begin()->first);
+    in_flight_.erase(in_flight_.begin());
+  }
+}
+
 absl::Status OutboxRelay::Step(int timeout_ms) {
   producer_->Poll(0);
-  if (rewind_) CMO_RETURN_IF_ERROR(Rewind());
+  if (committing_) {
+    CMO_RETURN_IF_ERROR(Commit(std::max(timeout_ms, kCommitWaitMs)));
+    if (committing_) return absl::OkStatus();  // Kafka is slow or away
+  }
+  if (rewind_ && !in_transaction_) CMO_RETURN_IF_ERROR(Rewind());
   // Read and send, within the in-flight bound (backpressure).
   const int room = options_.max_in_flight - static_cast<int>(in_flight_.size());
   if (room > 0) {
@@ -91,22 +151,23 @@ absl::Status OutboxRelay::Step(int timeout_ms) {
     for (const store::OutboxEntry& e : entries) {
       const std::string topic = ChangeTopic(e.row.domain);
       CMO_ASSIGN_OR_RETURN(int partitions, Partitions(topic));
-      absl::Status s = producer_->Produce(topic, PartitionOf(e.row.key, partitions), e.row.key,
-                                          EncodeChange(e), static_cast<uint64_t>(e.row.lsn));
+      absl::Status s = Send(topic, PartitionOf(e.row.key, partitions), e.row.key, EncodeChange(e),
+                            static_cast<uint64_t>(e.row.lsn));
       if (absl::IsUnavailable(s)) break;  // local queue full: try again next step
       CMO_RETURN_IF_ERROR(s);
       in_flight_[e.row.lsn] = false;
       last_sent_ = e.row.lsn;
     }
   }
-  producer_->Poll(timeout_ms);
-  // Acknowledged prefix -> published_through, persisted.
-  int64_t through = published_through_;
-  while (!in_flight_.empty() && in_flight_.begin()->second) {
-    through = std::max(through, in_flight_.begin()->first);
-    in_flight_.erase(in_flight_.begin());
+  if (transactional()) {
+    // Commit serves the delivery reports (an aborted transaction has rewound). Heartbeats
+    // sent below open the next transaction, which the next step's changes join.
+    CMO_RETURN_IF_ERROR(Commit(std::max(timeout_ms, kCommitWaitMs)));
+    if (committing_) return absl::OkStatus();  // nothing may be sent until it commits
+  } else {
+    producer_->Poll(timeout_ms);
   }
-  published_through_ = std::max(published_through_, through);
+  AdvancePublished();
   const absl::Time now = clock_.Now();
   // Persisted at most every persist_interval: each write takes the primary's write lock (and an
   // fsync) away from the application. A stale value only means more re-publication after a
@@ -126,7 +187,7 @@ absl::Status OutboxRelay::Step(int timeout_ms) {
     if (options_.keys != nullptr) hb = options_.keys->Sign(hb);
     for (const auto& [topic, partitions] : partitions_) {
       for (int32_t p = 0; p < partitions; ++p) {
-        absl::Status s = producer_->Produce(topic, p, "", hb, 0);
+        absl::Status s = Send(topic, p, "", hb, 0);
         if (!s.ok() && !absl::IsUnavailable(s)) return s;
       }
     }
@@ -144,8 +205,17 @@ absl::Status OutboxRelay::Step(int timeout_ms) {
 }
 
 absl::Status OutboxRelay::Flush(int timeout_ms) {
-  CMO_RETURN_IF_ERROR(producer_->Flush(timeout_ms));
-  CMO_RETURN_IF_ERROR(Step(0));
+  if (transactional()) {
+    CMO_RETURN_IF_ERROR(Commit(timeout_ms));
+    if (in_transaction_) {
+      return absl::DeadlineExceededError(
+          "flush: the relay's last transaction did not commit in time");
+    }
+  } else {
+    CMO_RETURN_IF_ERROR(producer_->Flush(timeout_ms));
+  }
+  AdvancePublished();
+  metrics_.published_through = published_through_;
   if (published_through_ > persisted_through_) {
     CMO_RETURN_IF_ERROR(primary_.SetPublishedThrough(published_through_));
     persisted_through_ = published_through_;

@@ -38,6 +38,11 @@ struct RelayOptions {
   // Signs heartbeats (base/message_auth.h), so that appliers can refuse forged ones: a
   // heartbeat moves a region's watermark, which read-your-writes trusts.
   std::shared_ptr<const base::KeyRing> keys = nullptr;
+  // Non-empty: publish in Kafka transactions under this transactional.id (one per deployment,
+  // the same for every relay of it: a relay that starts fences the one before). Each step's
+  // changes and heartbeats commit together; appliers read committed only, so a batch a crashed
+  // or aborted relay left half-sent is never applied. Empty: the idempotent producer alone.
+  std::string transactional_id = {};
 };
 
 struct RelayMetrics {
@@ -48,6 +53,8 @@ struct RelayMetrics {
   int64_t published = 0;  // acknowledged changes since start (re-publications included)
   int64_t delivery_failures = 0;
   int64_t republications = 0;
+  int64_t transactions = 0;  // committed (transactional relay)
+  int64_t aborted_transactions = 0;
 };
 
 // Not thread-safe: Step() from one thread (it owns the producer's delivery callbacks).
@@ -84,6 +91,14 @@ class OutboxRelay {
   void OnDelivery(const base::DeliveryReport& report);
   absl::StatusOr<int> Partitions(const std::string& topic);
   absl::Status Rewind();
+  bool transactional() const { return !options_.transactional_id.empty(); }
+  // Produces, in the open transaction (begun here if none is) when transactional.
+  absl::Status Send(const std::string& topic, int32_t partition, std::string_view key,
+                    std::string_view value, uint64_t opaque);
+  // Commits the open transaction, aborting and rewinding if Kafka says it must be.
+  absl::Status Commit(int timeout_ms);
+  // Acknowledged (and committed) prefix of what is in flight -> published_through_.
+  void AdvancePublished();
 
   store::PrimaryStore& primary_;
   std::unique_ptr<base::KafkaProducer> producer_;
@@ -100,6 +115,8 @@ class OutboxRelay {
   absl::Time last_persist_ = absl::InfinitePast();
   int64_t heartbeat_lsn_ = -1;
   bool rewind_ = false;  // a delivery failed: send again from published_through
+  bool in_transaction_ = false;
+  bool committing_ = false;  // a commit timed out and is pending
   absl::Time last_heartbeat_ = absl::InfinitePast();
   absl::Time last_trim_ = absl::InfinitePast();
   RelayMetrics metrics_;

@@ -292,6 +292,10 @@ absl::StatusOr<nlohmann::json> RunPipelineBench(const PipelineBenchOptions& o) {
   absl::Cleanup drop_topic = [&] {
     if (admin != nullptr) admin->DeleteTopic(shadow::ChangeTopic(domain), 15000).IgnoreError();
   };
+  if (o.transactional) {
+    config.kafka_transactional_id = base::StrCat("cmo-bench-relay-", ::getpid());
+    report["transactional"] = true;
+  }
   if (postgres) {
     config.primary = o.primary_url;
     config.replicas["bench"] = o.replica_url;
@@ -364,7 +368,12 @@ absl::StatusOr<nlohmann::json> RunPipelineBench(const PipelineBenchOptions& o) {
     // change (fewer shared B-tree pages), so this explains a throughput as much as the rate.
     report["applier_mean_batch"] = region.applier.applied / region.applier.transactions;
   }
-  report["outbox_lag_at_end"] = server->relay_metrics().outbox_lag;
+  const shadow::RelayMetrics relay = server->relay_metrics();
+  report["outbox_lag_at_end"] = relay.outbox_lag;
+  if (o.transactional) {
+    report["relay_transactions"] = relay.transactions;
+    report["relay_aborted_transactions"] = relay.aborted_transactions;
+  }
   if (o.limits) {
     const double limit =
         std::min(report[postgres ? "pg_limit_per_s" : "sqlite_limit_per_s"].get<double>(),

@@ -36,6 +36,9 @@ struct PipelineBenchOptions {
   // A real Kafka cluster (host:port,...) instead of the embedded one, for the pipeline and
   // kafka_limit_per_s alike; the run's topics are its own and deleted at the end.
   std::string kafka;
+  // The relay publishes in Kafka transactions (kafka.transactional_id) and the report adds
+  // relay_transactions and relay_aborted_transactions.
+  bool transactional = false;
   uint64_t seed = 1;
 };
 

@@ -76,6 +76,8 @@ void SetupBenchCommands(CLI::App& app, const GlobalOptions& global, CommandRegis
   pipeline->add_option("--kafka", o->bench.kafka,
                        "Run on this real Kafka cluster (host:port,...) instead of the embedded "
                        "one; kafka_limit_per_s is measured there too");
+  pipeline->add_flag("--transactional", o->bench.transactional,
+                     "The relay publishes in Kafka transactions (kafka.transactional_id)");
   registry.On(pipeline, [o, &global] { return RunPipeline(*o, global); });
 
   auto r = std::make_shared<ReadBenchOptions>();

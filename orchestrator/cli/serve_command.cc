@@ -51,7 +51,7 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
   if (!o.listen.empty()) {
     config.listen = o.listen == "off" ? "" : o.listen;
   } else if (config.role != ServeRole::kAll && config.role != ServeRole::kControl &&
-             o.config.empty()) {
+             !config.listen_configured) {
     config.listen = "";
   }
   auto interval = base::ParseDuration(o.status_interval);
@@ -182,7 +182,8 @@ void SetupServeCommand(CLI::App& app, GlobalOptions& global, CommandRegistry& re
       "dir's SQLite files)");
   serve->add_option("--listen", o->listen,
                     "HTTP API, /metrics, /healthz, /readyz and dashboard address (default "
-                    "127.0.0.1:7070 with role all; port 0 = any free port, written to "
+                    "127.0.0.1:7070 with roles all and control, off for the others unless the "
+                    "config sets `listen`; port 0 = any free port, written to "
                     "STATE_DIR/api-url; `off` to disable)");
   serve->add_option("--kafka", o->kafka, "Kafka brokers host:port,... or `embedded` (default)");
   serve->add_option("--regions", o->regions, "Replica regions (default eu-west us-east)")

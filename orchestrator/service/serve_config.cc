@@ -117,14 +117,24 @@ absl::Status ReadKafka(const std::string& path, const YAML::Node& kafka, ServeCo
     return absl::InvalidArgumentError(
         base::StrCat(Where(path, kafka), "kafka must be a mapping, e.g. {brokers: embedded}"));
   }
-  if (auto s = CheckKeys(
-          path, kafka,
-          {"brokers", "partitions", "replication_factor", "telemetry_retention", "properties"},
-          "kafka");
+  if (auto s = CheckKeys(path, kafka,
+                         {"brokers", "partitions", "replication_factor", "telemetry_retention",
+                          "properties", "transactional_id"},
+                         "kafka");
       !s.ok()) {
     return s;
   }
   if (kafka["brokers"]) config.kafka_brokers = kafka["brokers"].as<std::string>();
+  if (const YAML::Node id = kafka["transactional_id"]) {
+    config.kafka_transactional_id = id.Scalar();
+    if (!id.IsScalar() || config.kafka_transactional_id.empty() ||
+        config.kafka_transactional_id.size() > 200) {
+      return absl::InvalidArgumentError(
+          base::StrCat(Where(path, id),
+                       "kafka.transactional_id must be a name of 1 to 200 characters, the same "
+                       "for every relay of this deployment, e.g. cmo-relay-prod"));
+    }
+  }
   const std::pair<const char*, std::pair<int*, int>> ints[] = {
       {"partitions", {&config.kafka_partitions, 1024}},
       {"replication_factor", {&config.kafka_replication_factor, 32}}};
@@ -157,6 +167,13 @@ absl::Status ReadKafka(const std::string& path, const YAML::Node& kafka, ServeCo
       if (key == "bootstrap.servers") {
         return absl::InvalidArgumentError(base::StrCat(
             Where(path, it->first), "set the brokers with kafka.brokers, not in kafka.properties"));
+      }
+      if (key == "transactional.id") {
+        // kafka.properties reach every client; only the relay's producer may be transactional.
+        return absl::InvalidArgumentError(
+            base::StrCat(Where(path, it->first),
+                         "set the relay's transactional id with kafka.transactional_id, not in "
+                         "kafka.properties"));
       }
       absl::StatusOr<std::string> value = base::ResolveKafkaProperty(key, it->second.Scalar());
       if (!value.ok()) {
@@ -219,7 +236,10 @@ absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path) {
       return s;
     }
     if (root["state_dir"]) config.state_dir = root["state_dir"].as<std::string>();
-    if (root["listen"]) config.listen = root["listen"].as<std::string>();
+    if (root["listen"]) {
+      config.listen = root["listen"].as<std::string>();
+      config.listen_configured = true;
+    }
     if (root["primary"]) {
       config.primary = root["primary"].as<std::string>();
       if (absl::Status s = CheckStoreUrl(path, root["primary"], "primary"); !s.ok()) return s;

@@ -28,6 +28,7 @@ struct ServeConfig {
   std::string state_dir = "cmo-state";
   // The HTTP API, /metrics and the dashboard (role all; other roles only when set); "" = off.
   std::string listen = "127.0.0.1:7070";
+  bool listen_configured = false;  // the config file names `listen` (else: the role's default)
   std::string kafka_brokers = "embedded";  // or "host:port,host:port"
   int kafka_partitions = 4;                // partitions of the change topics cmo creates
   // Replication factor of the topics cmo creates on a real cluster; 0 = min(3, brokers).
@@ -36,6 +37,9 @@ struct ServeConfig {
   // librdkafka settings for every Kafka client of this process (security.protocol, sasl.*,
   // ssl.*), with `file:PATH` values already replaced by the file's contents. Never logged.
   std::map<std::string, std::string> kafka_properties;
+  // Non-empty: the relay publishes in Kafka transactions under this transactional.id
+  // (shadow/outbox_relay.h); "" = the idempotent producer alone.
+  std::string kafka_transactional_id;
   // Every region (the relay trims the outbox only below what all of them applied); with role
   // `applier`, the regions this process applies.
   std::vector<std::string> regions = {"eu-west", "us-east"};
@@ -74,7 +78,8 @@ struct ServeConfig {
 //   kafka: {brokers: "k1:9092,k2:9092", partitions: 8, replication_factor: 3,
 //           telemetry_retention: 1h,
 //           properties: {security.protocol: SASL_SSL, sasl.mechanisms: SCRAM-SHA-512,
-//                        sasl.username: cmo, sasl.password: "file:/etc/cmo/kafka-password"}}
+//                        sasl.username: cmo, sasl.password: "file:/etc/cmo/kafka-password"},
+//           transactional_id: cmo-relay-prod}     (relay in transactions; optional)
 //   regions: [eu-west, us-east]       (embedded SQLite replicas in the state dir)
 //   primary: postgresql://cmo@leader:5432/app      (default STATE_DIR/primary.db)
 //   regions: [{name: eu-west, replica: postgresql://cmo@eu-db:5432/cmo}, us-east]

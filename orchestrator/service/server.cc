@@ -278,11 +278,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
   if (relay) {
     CMO_ASSIGN_OR_RETURN(s->primary_, store::PrimaryStore::Open(PrimaryUrl(config), clock));
     s->make_relay_ = [self, kafka, ensure_topic, keys, &clock] {
-      return shadow::OutboxRelay::Create(*self->primary_, kafka, ensure_topic,
-                                         [self](const std::map<std::string, int>& partitions) {
-                                           return self->MinApplied(partitions);
-                                         },
-                                         clock, {.keys = keys});
+      return shadow::OutboxRelay::Create(
+          *self->primary_, kafka, ensure_topic,
+          [self](const std::map<std::string, int>& partitions) {
+            return self->MinApplied(partitions);
+          },
+          clock, {.keys = keys, .transactional_id = self->config_.kafka_transactional_id});
     };
     CMO_ASSIGN_OR_RETURN(s->relay_, s->make_relay_());
     s->threads_.emplace_back([self] { self->RunRelay(); });

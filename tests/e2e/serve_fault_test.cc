@@ -6,6 +6,7 @@
 #include <signal.h>
 
 #include <filesystem>
+#include <fstream>
 #include <map>
 
 #include "base/clock.h"
@@ -28,13 +29,17 @@ using namespace std::chrono_literals;
 const std::vector<std::string> kDomains = {"likes", "comments"};
 const std::vector<std::string> kRegions = {"eu-west", "us-east"};
 
-enum class Kafka { kEmbedded, kReal };
-void PrintTo(Kafka k, std::ostream* os) { *os << (k == Kafka::kReal ? "real" : "embedded"); }
+// kRealTransactional: the relay publishes in Kafka transactions (kafka.transactional_id), so
+// a relay or broker killed mid-transaction leaves an open one that the next relay aborts.
+enum class Kafka { kEmbedded, kReal, kRealTransactional };
+void PrintTo(Kafka k, std::ostream* os) {
+  *os << (k == Kafka::kEmbedded ? "embedded" : k == Kafka::kReal ? "real" : "real-transactional");
+}
 
 class ServeFaultTest : public ::testing::TestWithParam<Kafka> {
  protected:
   void SetUp() override {
-    if (GetParam() == Kafka::kReal) {
+    if (GetParam() != Kafka::kEmbedded) {
       auto cluster = ::cmo::testing::KafkaCluster::Start(1);
       ASSERT_TRUE(cluster.ok()) << cluster.status();
       kafka_ = *std::move(cluster);
@@ -45,6 +50,11 @@ class ServeFaultTest : public ::testing::TestWithParam<Kafka> {
   // The serve arguments that pick the cluster.
   std::vector<std::string> KafkaArgs() const {
     if (kafka_ == nullptr) return {};
+    if (GetParam() == Kafka::kRealTransactional) {
+      const std::string config = dir_.File("serve.yaml");
+      std::ofstream(config) << "kafka: {transactional_id: cmo-relay-fault-test}\n";
+      return {"--kafka", kafka_->bootstrap(), "--config", config};
+    }
     return {"--kafka", kafka_->bootstrap()};
   }
 
@@ -151,8 +161,11 @@ TEST_P(ServeFaultTest, KillingTheRelayOrOneApplierLosesNothing) {
 }
 
 #ifdef CMO_KAFKA_REAL
-INSTANTIATE_TEST_SUITE_P(Kafka, ServeFaultTest, ::testing::Values(Kafka::kReal),
-                         [](const auto&) { return "Real"; });
+INSTANTIATE_TEST_SUITE_P(Kafka, ServeFaultTest,
+                         ::testing::Values(Kafka::kReal, Kafka::kRealTransactional),
+                         [](const auto& p) {
+                           return p.param == Kafka::kReal ? "Real" : "RealTransactional";
+                         });
 #else
 INSTANTIATE_TEST_SUITE_P(Kafka, ServeFaultTest, ::testing::Values(Kafka::kEmbedded),
                          [](const auto&) { return "Embedded"; });

@@ -140,6 +140,27 @@ TEST_F(ServeConfigTest, ReadsRealClusterSettingsWithSecretsFromFiles) {
                        HasSubstr("kafka.replication_factor must be between 1 and 32")));
 }
 
+TEST_F(ServeConfigTest, TheRelaysTransactionalIdIsItsOwnSetting) {
+  auto c =
+      LoadServeConfig(Write("kafka: {brokers: 'k1:9092', transactional_id: cmo-relay-prod}\n"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->kafka_transactional_id, "cmo-relay-prod");
+  // A config without `listen`: relay and applier roles serve no API unless told to.
+  EXPECT_FALSE(c->listen_configured);
+  EXPECT_TRUE(LoadServeConfig(Write("listen: 127.0.0.1:7071\n"))->listen_configured);
+  // Not a property of every client: only the relay's producer may be transactional.
+  EXPECT_FALSE(KafkaClientConfig(*c, "k1:9092").contains("transactional.id"));
+  EXPECT_THAT(LoadServeConfig(Write("kafka: {properties: {transactional.id: x}}\n")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("1:22: set the relay's transactional id with "
+                                 "kafka.transactional_id")));
+  EXPECT_THAT(LoadServeConfig(Write("kafka: {transactional_id: ''}\n")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("kafka.transactional_id must be a name of 1 to 200 characters")));
+  EXPECT_TRUE(
+      LoadServeConfig(Write("kafka: {brokers: embedded}\n"))->kafka_transactional_id.empty());
+}
+
 TEST_F(ServeConfigTest, BadConfigsSayWhereAndWhat) {
   const std::string path = Write("kafka: {brokers: embedded, partitons: 4}\n");
   EXPECT_THAT(LoadServeConfig(path),
