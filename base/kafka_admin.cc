@@ -16,6 +16,14 @@ using internal::KafkaError;
 struct KafkaAdmin::Impl {
   rd_kafka_t* rk = nullptr;
   rd_kafka_queue_t* queue = nullptr;  // admin results arrive here
+  // The last authentication or TLS failure librdkafka reported (served by rd_kafka_poll): a
+  // request that failed for it says so, instead of "broker transport failure".
+  std::string credentials_error;
+  static void OnError(rd_kafka_t*, int err, const char* reason, void* opaque) {
+    if (err == RD_KAFKA_RESP_ERR__AUTHENTICATION || err == RD_KAFKA_RESP_ERR__SSL) {
+      static_cast<Impl*>(opaque)->credentials_error = reason;
+    }
+  }
   ~Impl() {
     if (queue != nullptr) rd_kafka_queue_destroy(queue);
     if (rk != nullptr) rd_kafka_destroy(rk);
@@ -78,6 +86,8 @@ absl::StatusOr<std::unique_ptr<KafkaAdmin>> KafkaAdmin::Create(const KafkaConfig
   config["allow.auto.create.topics"] = "false";
   auto impl = std::make_unique<Impl>();
   CMO_ASSIGN_OR_RETURN(rd_kafka_conf_t * conf, internal::MakeConf(config));
+  rd_kafka_conf_set_error_cb(conf, &Impl::OnError);
+  rd_kafka_conf_set_opaque(conf, impl.get());
   CMO_ASSIGN_OR_RETURN(impl->rk, internal::MakeClient(RD_KAFKA_PRODUCER, conf));
   impl->queue = rd_kafka_queue_new(impl->rk);
   return std::unique_ptr<KafkaAdmin>(new KafkaAdmin(std::move(impl)));
@@ -216,7 +226,16 @@ absl::Status KafkaAdmin::DeleteRecordsBefore(const std::string& topic, int32_t p
 absl::StatusOr<int> KafkaAdmin::BrokerCount(int timeout_ms) {
   const rd_kafka_metadata_t* md = nullptr;
   const rd_kafka_resp_err_t err = rd_kafka_metadata(impl_->rk, 0, nullptr, &md, timeout_ms);
-  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) return KafkaError(err, "cluster metadata");
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    rd_kafka_poll(impl_->rk, 0);  // serves OnError
+    if (!impl_->credentials_error.empty()) {
+      return absl::FailedPreconditionError(
+          StrCat("the Kafka cluster refused cmo's credentials: ", impl_->credentials_error,
+                 "; check kafka.properties (security.protocol, sasl.*, ssl.*) and the secret "
+                 "files they name"));
+    }
+    return KafkaError(err, "cluster metadata");
+  }
   const int n = md->broker_cnt;
   rd_kafka_metadata_destroy(md);
   return n;

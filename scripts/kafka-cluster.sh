@@ -4,7 +4,10 @@
 # The broker is the pinned org.apache.kafka:kafka_2.13 of tests/kafka/pom.xml, copied with its
 # runtime dependencies by Maven into a cache shared between runs (CMO_KAFKA_LIBS, default
 # ~/.cache/cmo/kafka-VERSION). Topic auto-creation is off: cmo must create its own topics.
-#   scripts/kafka-cluster.sh start DIR [BROKERS]   # prints the bootstrap servers
+#   scripts/kafka-cluster.sh start DIR [BROKERS] [--sasl-plain USER:PASSWORD]
+#                                                  # prints the bootstrap servers; with
+#     --sasl-plain each node also has a SASL_PLAINTEXT listener (PLAIN mechanism, that one
+#     user), whose bootstrap servers go to DIR/sasl-bootstrap
 #   scripts/kafka-cluster.sh stop DIR              # stops every node (by PID)
 #   scripts/kafka-cluster.sh kill DIR N [SIGNAL]   # node N (1-based), default SIGKILL
 #   scripts/kafka-cluster.sh restart DIR N         # starts node N again, waits until it serves
@@ -33,13 +36,14 @@ fetch_libs() {
   mv "$libs.tmp" "$libs"
 }
 
-# Two loopback ports per node, all free now: client listener, then controller listener.
+# Three loopback ports per node, all free now: client listener, controller listener, and the
+# SASL/PLAIN client listener (--sasl-plain; the plain one stays, for the harness's kcat).
 pick_ports() {
   local n=$1 base tries=0 p ok
   while :; do
     base=$((20000 + RANDOM % 20000))
     ok=1
-    for ((p = base; p < base + 2 * n; p++)); do
+    for ((p = base; p < base + 3 * n; p++)); do
       if (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then ok=0; break; fi
     done
     [ $ok = 1 ] && { echo "$base"; return; }
@@ -71,8 +75,13 @@ wait_serving() {
 }
 
 start() {
-  local dir=$1 n=${2:-1} base voters="" i rf isr bootstrap="" cluster_id
+  local dir=$1 n=${2:-1} sasl=${3:-} base voters="" i rf isr bootstrap="" sasl_bootstrap=""
+  local cluster_id listeners advertised protocols sasl_port
   [ "$n" = 1 ] || [ "$n" = 3 ] || die "BROKERS must be 1 or 3, not '$n'"
+  case "$sasl" in
+    "" | *:*) ;;
+    *) die "--sasl-plain takes USER:PASSWORD" ;;
+  esac
   [ -e "$dir/nodes" ] && die "$dir already holds a cluster; stop it first"
   fetch_libs
   mkdir -p "$dir"
@@ -100,15 +109,25 @@ EOF
   for ((i = 1; i <= n; i++)); do
     mkdir -p "$dir/node$i"
     echo $((base + 2 * i - 2)) >"$dir/node$i/port"
+    listeners="PLAINTEXT://127.0.0.1:$((base + 2 * i - 2)),CONTROLLER://127.0.0.1:$((base + 2 * i - 1))"
+    advertised="PLAINTEXT://127.0.0.1:$((base + 2 * i - 2))"
+    protocols="PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT"
+    if [ -n "$sasl" ]; then
+      sasl_port=$((base + 2 * n + i - 1))
+      listeners+=",SASL_PLAINTEXT://127.0.0.1:$sasl_port"
+      advertised+=",SASL_PLAINTEXT://127.0.0.1:$sasl_port"
+      protocols+=",SASL_PLAINTEXT:SASL_PLAINTEXT"
+      sasl_bootstrap+="${sasl_bootstrap:+,}127.0.0.1:$sasl_port"
+    fi
     cat >"$dir/node$i/server.properties" <<EOF
 process.roles=broker,controller
 node.id=$i
 controller.quorum.voters=$voters
-listeners=PLAINTEXT://127.0.0.1:$((base + 2 * i - 2)),CONTROLLER://127.0.0.1:$((base + 2 * i - 1))
-advertised.listeners=PLAINTEXT://127.0.0.1:$((base + 2 * i - 2))
+listeners=$listeners
+advertised.listeners=$advertised
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=$protocols
 log.dirs=$dir/node$i/data
 auto.create.topics.enable=false
 num.partitions=1
@@ -118,12 +137,19 @@ transaction.state.log.min.isr=$isr
 group.initial.rebalance.delay.ms=0
 log.flush.interval.messages=9223372036854775807
 EOF
+    if [ -n "$sasl" ]; then
+      cat >>"$dir/node$i/server.properties" <<EOF
+sasl.enabled.mechanisms=PLAIN
+listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required user_${sasl%%:*}="${sasl#*:}";
+EOF
+    fi
     java -cp "$libs/*" kafka.tools.StorageTool format -t "$cluster_id" \
       -c "$dir/node$i/server.properties" >"$dir/node$i/format.log" 2>&1 ||
       { cat "$dir/node$i/format.log" >&2; die "formatting node $i failed"; }
   done
   echo "$n" >"$dir/nodes"
   echo "$bootstrap" >"$dir/bootstrap"
+  [ -z "$sasl" ] || echo "$sasl_bootstrap" >"$dir/sasl-bootstrap"
   for ((i = 1; i <= n; i++)); do launch "$dir" "$i"; done
   for ((i = 1; i <= n; i++)); do wait_serving "$dir" "$i"; done
   echo "$bootstrap"
@@ -154,7 +180,15 @@ stop() {
 }
 
 case "${1:-}" in
-  start) start "${2:?DIR}" "${3:-1}" ;;
+  start)
+    if [ "${3:-}" = --sasl-plain ]; then
+      start "${2:?DIR}" 1 "${4:?--sasl-plain USER:PASSWORD}"
+    elif [ "${4:-}" = --sasl-plain ]; then
+      start "${2:?DIR}" "${3:-1}" "${5:?--sasl-plain USER:PASSWORD}"
+    else
+      start "${2:?DIR}" "${3:-1}"
+    fi
+    ;;
   stop) stop "${2:?DIR}" ;;
   kill) stop_node "${2:?DIR}" "${3:?N}" "${4:-KILL}" ;;
   restart)
@@ -166,7 +200,7 @@ case "${1:-}" in
     ;;
   libs) fetch_libs; echo "$libs" ;;
   *)
-    echo "usage: $0 start DIR [1|3] | stop DIR | kill DIR N [SIGNAL] | restart DIR N | libs" >&2
+    echo "usage: $0 start DIR [1|3] [--sasl-plain USER:PASSWORD] | stop DIR | kill DIR N [SIGNAL] | restart DIR N | libs" >&2
     exit 2
     ;;
 esac

@@ -97,13 +97,21 @@ void OutboxRelay::OnDelivery(const base::DeliveryReport& report) {
   if (it != in_flight_.end()) it->second = true;
 }
 
+absl::Status OutboxRelay::Fatal(const absl::Status& s) const {
+  if (!absl::IsFailedPrecondition(s)) return s;
+  return absl::FailedPreconditionError(base::StrCat(
+      "Kafka refuses this relay's transactions (", s.message(),
+      "). If another relay with kafka.transactional_id ", options_.transactional_id,
+      " started, it took over and fenced this one: run one relay per primary"));
+}
+
 absl::Status OutboxRelay::Send(const std::string& topic, int32_t partition, std::string_view key,
                                std::string_view value, uint64_t opaque) {
   if (transactional() && !in_transaction_) {
-    CMO_RETURN_IF_ERROR(producer_->BeginTransaction());
+    CMO_RETURN_IF_ERROR(Fatal(producer_->BeginTransaction()));
     in_transaction_ = true;
   }
-  return producer_->Produce(topic, partition, key, value, opaque);
+  return Fatal(producer_->Produce(topic, partition, key, value, opaque));
 }
 
 absl::Status OutboxRelay::Commit(int timeout_ms) {
@@ -116,7 +124,7 @@ absl::Status OutboxRelay::Commit(int timeout_ms) {
     return absl::OkStatus();
   }
   if (committing_) return absl::OkStatus();
-  if (!absl::IsAborted(s)) return s;
+  if (!absl::IsAborted(s)) return Fatal(s);
   ++metrics_.aborted_transactions;
   if (absl::Status a = producer_->AbortTransaction(timeout_ms); !a.ok()) {
     // A new relay (a new producer of the same id) aborts it when it starts.

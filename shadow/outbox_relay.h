@@ -95,6 +95,8 @@ class OutboxRelay {
   // Produces, in the open transaction (begun here if none is) when transactional.
   absl::Status Send(const std::string& topic, int32_t partition, std::string_view key,
                     std::string_view value, uint64_t opaque);
+  // A fatal transactional error (kFailedPrecondition), said the way an operator acts on it.
+  absl::Status Fatal(const absl::Status& s) const;
   // Commits the open transaction, aborting and rewinding if Kafka says it must be.
   absl::Status Commit(int timeout_ms);
   // Acknowledged (and committed) prefix of what is in flight -> published_through_.

@@ -1,7 +1,7 @@
 // Faults of a real three-broker Apache Kafka cluster (replication factor 3, min.insync.replicas
 // 2) under sustained write load through `cmo serve`: kill -9 of the broker leading the change
-// partitions and its restart, a broker down for 30 s, a rolling restart of all three, and a
-// second applier of a region joining and leaving its consumer group. Each fault reports how
+// partitions and its restart, a broker down for 30 s, a rolling restart of all three, a
+// second applier of a region joining and leaving its consumer group, and one killed -9. Each fault reports how
 // long after it the replicas' lag was back to normal (≤ 1 s, held for 2 s) and the worst lag
 // (KAFKA_FAULT lines; docs/BENCHMARKS.md); the run ends with every replica equal to the
 // primary, row by row (nothing lost, nothing applied twice). The cluster runs Kafka's
@@ -169,6 +169,35 @@ class KafkaClusterFaultTest : public ::testing::Test {
     RecordProperty(fault + "_max_lag_ms", std::to_string(max_lag));
   }
 
+  // A second `cmo serve --role applier` of eu-west, in the first one's consumer group; how
+  // many changes it applied, from its status lines.
+  struct SecondApplier {
+    explicit SecondApplier(KafkaClusterFaultTest& test)
+        : child(test.Serve({"--role", "applier", "--regions", "eu-west"})) {
+      status = std::thread([this] {
+        static const std::regex kApplied("eu-west=\\d+ \\(applied (\\d+)\\)");
+        std::optional<std::string> line;
+        std::smatch m;
+        while ((line = child->ReadLine()).has_value()) {
+          if (std::regex_search(*line, m, kApplied)) applied = std::stoll(m[1]);
+        }
+      });
+    }
+    ~SecondApplier() {
+      if (status.joinable()) Stop(SIGKILL);
+    }
+    // Sends `signal`; returns how the process ended.
+    int Stop(int signal) {
+      child->Kill(signal);
+      const int code = child->Wait();
+      status.join();
+      return code;
+    }
+    std::unique_ptr<Child> child;
+    std::atomic<int64_t> applied{0};
+    std::thread status;
+  };
+
   ::cmo::testing::TempDir dir_;
   std::unique_ptr<::cmo::testing::KafkaCluster> cluster_;
 };
@@ -229,25 +258,24 @@ TEST_F(KafkaClusterFaultTest, BrokerFaultsAndRebalancesUnderLoadLoseNothing) {
   // 4. A second applier of eu-west joins its consumer group mid-load (measured over the 10 s
   // after its start, the rebalance included), applies its share, then leaves.
   began = SteadyClock::now();
-  auto second = Serve({"--role", "applier", "--regions", "eu-west"});
-  std::atomic<int64_t> second_applied{0};
-  std::thread second_status([&] {
-    static const std::regex kApplied("eu-west=\\d+ \\(applied (\\d+)\\)");
-    std::optional<std::string> line;
-    std::smatch m;
-    while ((line = second->ReadLine()).has_value()) {
-      if (std::regex_search(*line, m, kApplied)) second_applied = std::stoll(m[1]);
-    }
-  });
+  auto second = std::make_unique<SecondApplier>(*this);
   std::this_thread::sleep_for(10s);
   Report("applier_joins", began, probe);
-  EXPECT_TRUE(WaitFor([&] { return second_applied.load() > 0; }, 30s))
+  EXPECT_TRUE(WaitFor([&] { return second->applied.load() > 0; }, 30s))
       << "the second applier was given no partitions of eu-west";
   began = SteadyClock::now();
-  second->Kill(SIGTERM);
-  EXPECT_EQ(second->Wait(), 0);
-  second_status.join();
+  EXPECT_EQ(second->Stop(SIGTERM), 0);
   Report("applier_leaves", began, probe);
+
+  // 5. A second applier again, killed with SIGKILL mid-batch once it applies: the group gives
+  // its partitions back only after the session timeout (6 s), and what it had not committed is
+  // read again from the positions the replica holds.
+  second = std::make_unique<SecondApplier>(*this);
+  ASSERT_TRUE(WaitFor([&] { return second->applied.load() > 0; }, 30s))
+      << "the second applier was given no partitions of eu-west";
+  began = SteadyClock::now();
+  EXPECT_EQ(second->Stop(SIGKILL), -SIGKILL);
+  Report("applier_kill9", began, probe);
 
   writer.Kill(SIGTERM);
   drain.join();

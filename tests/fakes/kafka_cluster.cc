@@ -20,7 +20,8 @@ std::string Trim(std::string s) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<KafkaCluster>> KafkaCluster::Start(int brokers) {
+absl::StatusOr<std::unique_ptr<KafkaCluster>> KafkaCluster::Start(int brokers,
+                                                                  const std::string& sasl_plain) {
   // The script picks ports that are free when it looks; a test running in parallel can take
   // one before the broker binds it (seen in CI: a node failed in SocketServer startup). Such a
   // start is retried on new ports; a cluster that fails three times is a real failure.
@@ -30,9 +31,19 @@ absl::StatusOr<std::unique_ptr<KafkaCluster>> KafkaCluster::Start(int brokers) {
     if (mkdtemp(tmpl.data()) == nullptr) return absl::InternalError("mkdtemp failed");
     std::unique_ptr<KafkaCluster> c(new KafkaCluster());
     c->dir_ = tmpl;
-    const RunResult r = Run({"/bin/bash", Script(), "start", c->dir_, std::to_string(brokers)});
+    std::vector<std::string> argv = {"/bin/bash", Script(), "start", c->dir_,
+                                     std::to_string(brokers)};
+    if (!sasl_plain.empty()) {
+      argv.push_back("--sasl-plain");
+      argv.push_back(sasl_plain);
+    }
+    const RunResult r = Run(argv);
     if (r.exit_code == 0) {
       c->bootstrap_ = Trim(r.out);
+      if (!sasl_plain.empty()) {
+        std::ifstream in(c->dir_ + "/sasl-bootstrap");
+        std::getline(in, c->sasl_bootstrap_);
+      }
       return c;
     }
     last = absl::UnavailableError(

@@ -15,12 +15,16 @@ namespace cmo::testing {
 class KafkaCluster {
  public:
   // kUnavailable (with the script's output) when the brokers did not come up.
-  static absl::StatusOr<std::unique_ptr<KafkaCluster>> Start(int brokers);
+  // `sasl_plain` "USER:PASSWORD": each broker also listens for SASL_PLAINTEXT clients (PLAIN
+  // mechanism, that one user) at sasl_bootstrap().
+  static absl::StatusOr<std::unique_ptr<KafkaCluster>> Start(int brokers,
+                                                            const std::string& sasl_plain = "");
   ~KafkaCluster();  // stops every broker and removes the data
   KafkaCluster(const KafkaCluster&) = delete;
   KafkaCluster& operator=(const KafkaCluster&) = delete;
 
   const std::string& bootstrap() const { return bootstrap_; }
+  const std::string& sasl_bootstrap() const { return sasl_bootstrap_; }
   // Broker `node` (1-based): SIGKILL (or `signal`), then start again on the same port and data.
   absl::Status Kill(int node, int signal = 9);
   absl::Status Restart(int node);
@@ -29,6 +33,7 @@ class KafkaCluster {
   KafkaCluster() = default;
   std::string dir_;
   std::string bootstrap_;
+  std::string sasl_bootstrap_;
 };
 
 // The bootstrap servers of the cluster the `kafka_real_cluster` CTest fixture started

@@ -392,6 +392,7 @@ TEST_P(RealPipelineTest, ANewTransactionalRelayFencesTheOldOne) {
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (old.ok() && std::chrono::steady_clock::now() < deadline) old = relay_->Step(5);
   EXPECT_EQ(old.code(), absl::StatusCode::kFailedPrecondition) << old;
+  EXPECT_THAT(old.message(), ::testing::HasSubstr("took over and fenced this one"));
   relay_ = *std::move(newer);
   ASSERT_TRUE(Converge(std::chrono::seconds(60)));
   ExpectReplicasEqualPrimary();
