@@ -88,9 +88,11 @@ class PipelineTest : public ::testing::TestWithParam<Kafka> {
       bootstrap_ = cluster_->bootstrap_servers();
     }
     const base::KafkaConfig kafka = {{"bootstrap.servers", bootstrap_}, {"log_level", "0"}};
+    base::KafkaConfig applier_kafka = kafka;
+    applier_kafka.insert(kafka_extra_.begin(), kafka_extra_.end());
     for (size_t i = 0; i < replicas_.size(); ++i) {
       auto a =
-          Applier::Create(*replicas_[i], kafka, clock_, {.region = i == 0 ? "eu-west" : "us-east"},
+          Applier::Create(*replicas_[i], applier_kafka, clock_, {.region = i == 0 ? "eu-west" : "us-east"},
                           [this] { log_lost_ = true; });
       ASSERT_TRUE(a.ok()) << a.status();
       appliers_.push_back(*std::move(a));
@@ -179,6 +181,7 @@ class PipelineTest : public ::testing::TestWithParam<Kafka> {
   ShiftedClock clock_;  // the relay's and appliers' (the primary stamps commits on the real one)
   bool forget_applied_ = false;  // the relay cannot learn what was applied: re-publish it all
   RelayOptions relay_options_;
+  base::KafkaConfig kafka_extra_;  // appliers' consumer settings on top of the defaults
 };
 
 TEST_P(PipelineTest, EveryWriteReachesEveryRegion) {
@@ -396,6 +399,41 @@ TEST_P(RealPipelineTest, ANewTransactionalRelayFencesTheOldOne) {
   relay_ = *std::move(newer);
   ASSERT_TRUE(Converge(std::chrono::seconds(60)));
   ExpectReplicasEqualPrimary();
+}
+
+// Retention overtaking an applier while it runs (not across a restart): us-east pauses,
+// the log loses everything it had not read (DeleteRecords, as retention.ms would), and the
+// same applier object, stepping again, finds its position outside the log, reads what is
+// there and has the relay re-publish the rest. Its consumer prefetches at most ~128 KiB, so
+// the deletion overtakes what it holds locally (librdkafka prefetches megabytes by default).
+TEST_P(RealPipelineTest, RetentionOvertakingARunningApplierIsRepublished) {
+  kafka_extra_ = {{"queued.max.messages.kbytes", "64"},
+                  {"message.max.bytes", "65536"},
+                  {"fetch.max.bytes", "65536"},
+                  {"max.partition.fetch.bytes", "65536"}};
+  StartKafka();
+  Write(1000, 300, 12);
+  ASSERT_TRUE(Converge(std::chrono::seconds(60)));
+  Write(20000, 5000, 13);  // ~3 MB: far more than us-east can have prefetched
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (appliers_[0]->Watermark().value_or(0) < *primary_->LastLsn() &&
+         std::chrono::steady_clock::now() < deadline) {
+    Step(/*applier_b_running=*/false);
+  }
+  ASSERT_LT(appliers_[1]->Watermark().value_or(0), *primary_->LastLsn());
+  for (const std::string& d : domains_) {
+    for (int32_t p = 0; p < kPartitions; ++p) {
+      ASSERT_TRUE(admin_->DeleteRecordsBefore(ChangeTopic(d), p, -1, 10000).ok());
+    }
+  }
+  ASSERT_TRUE(Converge(std::chrono::seconds(60)))
+      << "us-east at " << appliers_[1]->Watermark().value_or(0) << " of "
+      << *primary_->LastLsn() << ", log resets " << appliers_[1]->metrics().log_resets
+      << ", applied " << appliers_[1]->metrics().applied << ", relay re-publications "
+      << relay_->metrics().republications;
+  ExpectReplicasEqualPrimary();
+  EXPECT_GE(appliers_[1]->metrics().log_resets, 1);
+  EXPECT_GE(relay_->metrics().republications, 2) << "the relay was not asked to re-publish";
 }
 
 #ifdef CMO_KAFKA_REAL
