@@ -49,7 +49,7 @@ bool Unhex(std::string_view hex, std::string* out) {
   return true;
 }
 
-std::string Mac(const std::string& secret, std::string_view message) {
+std::string Mac(std::string_view secret, std::string_view message) {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
   HMAC(EVP_sha256(), secret.data(), static_cast<int>(secret.size()),
@@ -68,6 +68,10 @@ bool IsKeyId(std::string_view id) {
 }  // namespace
 
 std::string MessageKeyPath(const std::string& state_dir) { return state_dir + "/message-key"; }
+
+std::string HmacSha256Hex(std::string_view secret, std::string_view message) {
+  return Mac(secret, message);
+}
 
 std::shared_ptr<const KeyRing> KeyRing::FromKeys(
     std::vector<std::pair<std::string, std::string>> keys) {

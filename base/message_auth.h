@@ -49,6 +49,9 @@ class KeyRing {
 // The key ring of a state dir (STATE_DIR/message-key), created by `cmo serve`.
 std::string MessageKeyPath(const std::string& state_dir);
 
+// HMAC-SHA256 of `message` under `secret`, as 64 lowercase hex digits (webhook signatures).
+std::string HmacSha256Hex(std::string_view secret, std::string_view message);
+
 }  // namespace cmo::base
 
 #endif  // CMO_BASE_MESSAGE_AUTH_H_

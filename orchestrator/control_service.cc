@@ -220,6 +220,11 @@ std::vector<Transition> ControlService::TakeTransitions() {
   return server_ != nullptr ? server_->TakeTransitions() : std::vector<Transition>();
 }
 
+std::vector<Server::ReconcileDone> ControlService::TakeReconcileDone() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return server_ != nullptr ? server_->TakeReconcileDone() : std::vector<Server::ReconcileDone>();
+}
+
 std::optional<ControlLoopMetrics> ControlService::control_metrics() {
   std::lock_guard<std::mutex> lock(mu_);
   return server_ != nullptr ? server_->control_metrics() : std::nullopt;

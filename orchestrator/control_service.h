@@ -53,6 +53,7 @@ class ControlService {
   LeaderLease* lease() { return lease_.get(); }
   // Of whichever server runs the control loop now (none on a follower).
   std::vector<Transition> TakeTransitions();
+  std::vector<Server::ReconcileDone> TakeReconcileDone();
   std::optional<ControlLoopMetrics> control_metrics();
   ApiServer* api() { return api_.get(); }  // null when the API is off
   // The first error of any part (the others keep running).

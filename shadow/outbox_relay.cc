@@ -99,10 +99,10 @@ void OutboxRelay::OnDelivery(const base::DeliveryReport& report) {
 
 absl::Status OutboxRelay::Fatal(const absl::Status& s) const {
   if (!absl::IsFailedPrecondition(s)) return s;
-  return absl::FailedPreconditionError(base::StrCat(
-      "Kafka refuses this relay's transactions (", s.message(),
-      "). If another relay with kafka.transactional_id ", options_.transactional_id,
-      " started, it took over and fenced this one: run one relay per primary"));
+  return absl::FailedPreconditionError(
+      base::StrCat("Kafka refuses this relay's transactions (", s.message(),
+                   "). If another relay with kafka.transactional_id ", options_.transactional_id,
+                   " started, it took over and fenced this one: run one relay per primary"));
 }
 
 absl::Status OutboxRelay::Send(const std::string& topic, int32_t partition, std::string_view key,

@@ -13,6 +13,7 @@
 #include "orchestrator/control_service.h"
 #include "orchestrator/service/server.h"
 #include "orchestrator/service/stop_signals.h"
+#include "orchestrator/service/webhooks.h"
 
 namespace cmo::orchestrator {
 namespace {
@@ -96,6 +97,18 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
           : "",
       "; ready"));
   int64_t revision = (*state)->flags->Revision().value_or(-1);
+  // Webhooks: what this process logs below is also POSTed (on a follower nothing happens:
+  // only the leader's parts produce these events).
+  std::unique_ptr<WebhookNotifier> webhooks;
+  if (!config.webhooks.empty()) {
+    webhooks = std::make_unique<WebhookNotifier>(config.webhooks, config.webhook_options);
+  }
+  auto notify = [&](Notification n) {
+    if (webhooks == nullptr) return;
+    n.at = absl::Now();
+    webhooks->Notify(n);
+  };
+  WebhookMetrics reported_webhooks;
   absl::Time last_status = absl::Now();
   int exit_code = kExitOk;
   for (;;) {
@@ -111,10 +124,52 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
     for (const std::string& e : (*service)->TakeLeaseEvents()) Log(e);
     for (const migrations::TickEvent& e : (*service)->TakePlanEvents()) {
       Log(base::StrCat("plan: ", e.op, ": ", e.what));
+      notify({.event = "plan", .op = e.op, .text = e.what});
     }
     for (const Transition& t : (*service)->TakeTransitions()) {
-      Log(base::StrCat("breaker ", t.op, ": ", BreakerEventName(t.event), " (",
-                       flags::BreakerStateName(t.record.state), "): ", t.record.reason));
+      const std::string text =
+          base::StrCat(BreakerEventName(t.event), " (", flags::BreakerStateName(t.record.state),
+                       "): ", t.record.reason);
+      Log(base::StrCat("breaker ", t.op, ": ", text));
+      notify({.event = "breaker",
+              .op = t.op,
+              .text = text,
+              .details = {{"transition", BreakerEventName(t.event)},
+                          {"state", flags::BreakerStateName(t.record.state)},
+                          {"reason", t.record.reason},
+                          {"trips", t.record.trips}}});
+    }
+    for (const Server::ReconcileDone& r : (*service)->TakeReconcileDone()) {
+      const std::string where = base::StrCat(r.region, "/", r.domain);
+      const nlohmann::json details = {{"region", r.region},
+                                      {"domain", r.domain},
+                                      {"found", r.found},
+                                      {"healed", r.healed},
+                                      {"rows_scanned", r.rows_scanned},
+                                      {"error", r.error}};
+      if (r.found > 0) {
+        notify({.event = "divergence",
+                .op = where,
+                .text = base::StrCat(r.found, " divergent keys found, ", r.healed, " healed"),
+                .details = details});
+      }
+      notify({.event = "reconcile",
+              .op = where,
+              .text = r.error.empty()
+                          ? base::StrCat("reconciliation done: ", r.found, " found, ", r.healed,
+                                         " healed, ", r.rows_scanned, " rows scanned")
+                          : base::StrCat("reconciliation stopped: ", r.error),
+              .details = details});
+    }
+    if (webhooks != nullptr) {
+      // A delivery that failed for good is said once in the log; the counts are in the
+      // status line.
+      const WebhookMetrics m = webhooks->metrics();
+      if (m.failed > reported_webhooks.failed || m.dropped > reported_webhooks.dropped) {
+        Log(base::StrCat("webhooks: ", m.failed, " deliveries failed (last: ", m.last_error, "), ",
+                         m.dropped, " dropped (queue full)"));
+      }
+      reported_webhooks = m;
     }
     if (auto r = (*state)->flags->Revision(); r.ok() && *r != revision) {
       revision = *r;
@@ -143,12 +198,21 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
             base::StrCat(", telemetry windows ", c->telemetry_windows, ", breaker transitions ",
                          c->transitions, ", flags published at revision ", c->snapshot_revision);
       }
+      std::string hooks;
+      if (webhooks != nullptr) {
+        const WebhookMetrics w = webhooks->metrics();
+        hooks = base::StrCat(", webhooks delivered ", w.delivered, " failed ", w.failed, " queued ",
+                             w.queued);
+      }
       Log(base::StrCat("last lsn ", m.last_lsn, ", published ", m.published_through,
-                       ", outbox lag ", m.outbox_lag, ", watermarks", regions, control));
+                       ", outbox lag ", m.outbox_lag, ", watermarks", regions, control, hooks));
     }
   }
   // API first, then the executor between two ticks, then the data path drains.
   if (absl::Status stopped = (*service)->Stop(); !stopped.ok()) return ReportError(stopped);
+  if (webhooks != nullptr && !webhooks->Drain(absl::Seconds(5))) {
+    Log(base::StrCat("webhooks: ", webhooks->metrics().queued, " notifications not sent"));
+  }
   Log("stopped cleanly");
   return exit_code;
 }

@@ -186,6 +186,76 @@ absl::Status ReadKafka(const std::string& path, const YAML::Node& kafka, ServeCo
   return absl::OkStatus();
 }
 
+// notifications: {webhooks: [{url, events, secret_file, format}], max_attempts}
+absl::Status ReadNotifications(const std::string& path, const YAML::Node& n, ServeConfig& config) {
+  if (!n.IsMap()) {
+    return absl::InvalidArgumentError(base::StrCat(
+        Where(path, n), "notifications must be a mapping, e.g. {webhooks: [{url: https://...}]}"));
+  }
+  if (auto s = CheckKeys(path, n, {"webhooks", "max_attempts"}, "notifications"); !s.ok()) {
+    return s;
+  }
+  if (const YAML::Node m = n["max_attempts"]) {
+    config.webhook_options.max_attempts = m.as<int>();
+    if (config.webhook_options.max_attempts < 1 || config.webhook_options.max_attempts > 100) {
+      return absl::InvalidArgumentError(
+          base::StrCat(Where(path, m), "notifications.max_attempts must be between 1 and 100"));
+    }
+  }
+  const YAML::Node hooks = n["webhooks"];
+  if (!hooks) return absl::OkStatus();
+  if (!hooks.IsSequence()) {
+    return absl::InvalidArgumentError(base::StrCat(
+        Where(path, hooks), "notifications.webhooks must be a list of {url: ..., events: [...]}"));
+  }
+  const std::set<std::string> known(std::begin(kWebhookEvents), std::end(kWebhookEvents));
+  for (const YAML::Node& h : hooks) {
+    if (!h.IsMap() || !h["url"]) {
+      return absl::InvalidArgumentError(base::StrCat(
+          Where(path, h), "a webhook needs at least a url, e.g. {url: https://hooks.example/cmo}"));
+    }
+    if (auto s = CheckKeys(path, h, {"url", "events", "secret_file", "format"}, "a webhook");
+        !s.ok()) {
+      return s;
+    }
+    WebhookConfig w;
+    w.url = h["url"].as<std::string>();
+    if (absl::Status s = ValidateWebhookUrl(w.url); !s.ok()) {
+      return absl::InvalidArgumentError(base::StrCat(Where(path, h["url"]), s.message()));
+    }
+    if (const YAML::Node events = h["events"]) {
+      for (const YAML::Node& e : events) {
+        if (!known.contains(e.Scalar())) {
+          return absl::InvalidArgumentError(
+              base::StrCat(Where(path, e), "unknown webhook event `", e.Scalar(),
+                           "`; expected some of: ", base::StrJoin(known, ", ")));
+        }
+        w.events.insert(e.Scalar());
+      }
+    }
+    if (const YAML::Node f = h["format"]) {
+      if (f.Scalar() != "json" && f.Scalar() != "slack") {
+        return absl::InvalidArgumentError(
+            base::StrCat(Where(path, f), "webhook format must be json (default) or slack"));
+      }
+      w.slack = f.Scalar() == "slack";
+    }
+    if (const YAML::Node sf = h["secret_file"]) {
+      // The secret lives in a file an operator protects, never in the config (never logged).
+      absl::StatusOr<std::string> secret =
+          base::ResolveKafkaProperty("secret_file", "file:" + sf.Scalar());
+      if (!secret.ok() || secret->empty()) {
+        return absl::InvalidArgumentError(
+            base::StrCat(Where(path, sf), "webhook secret_file ", sf.Scalar(),
+                         " cannot be read or is empty; check that it exists and cmo may read it"));
+      }
+      w.secret = *std::move(secret);
+    }
+    config.webhooks.push_back(std::move(w));
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 base::KafkaConfig KafkaClientConfig(const ServeConfig& config, const std::string& bootstrap) {
@@ -227,11 +297,11 @@ absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path) {
       return absl::InvalidArgumentError(
           base::StrCat(Where(path, root), "the config must be a mapping of `key: value` lines"));
     }
-    if (auto s =
-            CheckKeys(path, root,
-                      {"state_dir", "listen", "kafka", "primary", "regions", "breaker", "applier",
-                       "plans", "message_key_file", "control_state", "advertise", "api_token_file"},
-                      "the config");
+    if (auto s = CheckKeys(
+            path, root,
+            {"state_dir", "listen", "kafka", "primary", "regions", "breaker", "applier", "plans",
+             "message_key_file", "control_state", "advertise", "api_token_file", "notifications"},
+            "the config");
         !s.ok()) {
       return s;
     }
@@ -296,6 +366,9 @@ absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path) {
     }
     if (const YAML::Node a = root["applier"]) {
       if (auto s = ReadApplier(path, a, config.applier); !s.ok()) return s;
+    }
+    if (const YAML::Node n = root["notifications"]) {
+      if (auto s = ReadNotifications(path, n, config); !s.ok()) return s;
     }
     if (const YAML::Node p = root["plans"]) {
       if (!p.IsMap()) {

@@ -9,6 +9,7 @@
 #include "absl/status/statusor.h"
 #include "base/kafka.h"
 #include "orchestrator/service/control_loop.h"
+#include "orchestrator/service/webhooks.h"
 #include "shadow/applier.h"
 
 namespace cmo::orchestrator {
@@ -69,6 +70,9 @@ struct ServeConfig {
   // (base/message_auth.h); "" = STATE_DIR/message-key, created if missing. Processes of one
   // deployment on different hosts (relay, appliers, control) must share it.
   std::string message_key_file;
+  // Where breaker, plan, divergence and reconciliation events are POSTed (webhooks.h).
+  std::vector<WebhookConfig> webhooks;
+  WebhookOptions webhook_options;
 };
 
 // Reads `path`. Unknown keys and bad values are kInvalidArgument with FILE:LINE:COL.
@@ -92,6 +96,9 @@ struct ServeConfig {
 //                                     STATE_DIR/control.db)
 //   advertise: http://cmo-1.internal:7070      (the API as other hosts reach it)
 //   api_token_file: /etc/cmo/api-token         (default STATE_DIR/api-token)
+//   notifications: {max_attempts: 8, webhooks: [{url: https://hooks.example/cmo,
+//                   events: [breaker, plan, divergence, reconcile], secret_file: /etc/cmo/hook,
+//                   format: json|slack}]}
 absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path);
 
 // The settings of every Kafka client this process makes: the brokers at `bootstrap`, quiet

@@ -499,6 +499,13 @@ void Server::RunReconciler() {
           // A replica past the tombstone horizon needs an operator (full resync): flag it in
           // the audit log once, and go on with the other regions and domains.
           if (!job.ok() && !absl::IsFailedPrecondition(job.status())) return job.status();
+          {
+            std::lock_guard<std::mutex> lock(mu_);
+            reconcile_done_.push_back(
+                job.ok()
+                    ? ReconcileDone{region, domain, job->rows_scanned, job->found, job->healed, ""}
+                    : ReconcileDone{region, domain, 0, 0, 0, std::string(job.status().message())});
+          }
           if (!job.ok() && flagged.insert(region + "/" + domain).second) {
             CMO_RETURN_IF_ERROR(
                 state->flags
@@ -526,6 +533,11 @@ int64_t Server::reconcile_passes() {
 std::optional<ControlLoopMetrics> Server::control_metrics() {
   if (control_ == nullptr) return std::nullopt;
   return control_->metrics();
+}
+
+std::vector<Server::ReconcileDone> Server::TakeReconcileDone() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return std::exchange(reconcile_done_, {});
 }
 
 std::vector<Transition> Server::TakeTransitions() {

@@ -57,6 +57,17 @@ class Server {
   std::vector<Transition> TakeTransitions();
   // Scheduled reconciliation passes completed.
   int64_t reconcile_passes();
+  // What each scheduled reconciliation job of a region and domain ended with, since the last
+  // call (notifications).
+  struct ReconcileDone {
+    std::string region;
+    std::string domain;
+    int64_t rows_scanned = 0;
+    int64_t found = 0;
+    int64_t healed = 0;
+    std::string error;  // "" when the job finished
+  };
+  std::vector<ReconcileDone> TakeReconcileDone();
 
  private:
   struct Region;
@@ -98,8 +109,9 @@ class Server {
   std::mutex mu_;  // guards first_error_ and relay_metrics_
   absl::Status first_error_;
   shadow::RelayMetrics relay_metrics_;
-  std::vector<Transition> transitions_;  // guarded by mu_
-  int64_t reconcile_passes_ = 0;         // guarded by mu_
+  std::vector<Transition> transitions_;        // guarded by mu_
+  int64_t reconcile_passes_ = 0;               // guarded by mu_
+  std::vector<ReconcileDone> reconcile_done_;  // guarded by mu_
 };
 
 }  // namespace cmo::orchestrator

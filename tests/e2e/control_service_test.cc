@@ -8,12 +8,14 @@
 #include <filesystem>
 #include <fstream>
 
+#include "base/message_auth.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "tests/fakes/cmo_cli.h"
 #include "tests/fakes/pg_server.h"
 #include "tests/fakes/subprocess.h"
 #include "tests/fakes/wait.h"
+#include "tests/fakes/webhook_receiver.h"
 
 namespace cmo {
 namespace {
@@ -83,8 +85,8 @@ phases:
   }
 
   void Write(int changes) {
-    RunResult w = ::cmo::testing::Run({CMO_WRITER, cli_.StateDir() + "/primary.db",
-                                       std::to_string(changes), "50", "100", "300"});
+    RunResult w = ::cmo::testing::Run(
+        {CMO_WRITER, cli_.StateDir() + "/primary.db", std::to_string(changes), "50", "100", "300"});
     ASSERT_EQ(w.exit_code, 0) << w.err;
   }
 
@@ -104,6 +106,32 @@ phases:
       - ramp: {to: 1%}
 )";
 
+// Webhooks hear what the log says: the plan's steps, POSTed by the running server, signed.
+TEST_F(ControlServiceTest, AWebhookHearsThePlanStepsSigned) {
+  ::cmo::testing::Receiver rx;
+  const std::string secret = cli_.dir() + "/hook-secret";
+  std::ofstream(secret) << "sh4red\n";
+  auto serve = StartServe(
+      "regions: [eu-west]\nplans: {evaluate_every: 200ms}\n"
+      "notifications:\n  webhooks:\n    - {url: '" +
+      rx.Url("/cmo") + "', events: [plan], secret_file: " + secret + "}\n");
+  const std::string plan = cli_.dir() + "/likes.yaml";
+  std::ofstream(plan) << kPlan;
+  cli_.Ok({"plan", "apply", plan, "--reason", "migrate likes"});
+  ASSERT_TRUE(WaitFor([&] { return rx.requests().size() >= 2; }, 30s))
+      << "the webhook got " << rx.requests().size() << " notifications";
+  for (const ::cmo::testing::Receiver::Request& r : rx.requests()) {
+    const nlohmann::json body = nlohmann::json::parse(r.body);
+    EXPECT_EQ(body["event"], "plan");
+    EXPECT_EQ(body["op"], "post.like");
+    EXPECT_THAT(body["text"].get<std::string>(), HasSubstr("phase likes step "));
+    EXPECT_EQ(r.headers.find("X-Cmo-Signature")->second,
+              "sha256=" + base::HmacSha256Hex("sh4red", r.body));
+  }
+  serve->Kill(SIGTERM);
+  EXPECT_EQ(serve->Wait(), 0);
+}
+
 TEST_F(ControlServiceTest, APlanAppliedToARunningServerMovesAndNothingRacesIt) {
   auto serve = StartServe("regions: [eu-west]\nplans: {evaluate_every: 200ms}\n");
   const std::string plan = cli_.dir() + "/likes.yaml";
@@ -122,8 +150,8 @@ TEST_F(ControlServiceTest, APlanAppliedToARunningServerMovesAndNothingRacesIt) {
   // A second executor on the same state would race the server's.
   RunResult run = cli_.Run({"plan", "run", "--once"});
   EXPECT_NE(run.exit_code, 0);
-  EXPECT_THAT(run.err, HasSubstr("already runs in cmo serve (pid " +
-                                 std::to_string(serve->pid()) + ")"));
+  EXPECT_THAT(run.err,
+              HasSubstr("already runs in cmo serve (pid " + std::to_string(serve->pid()) + ")"));
   nlohmann::json history = cli_.Json({"history", "post.like"});
   int steps = 0;
   for (const nlohmann::json& e : history) steps += e["action"] == "plan.step" ? 1 : 0;

@@ -1,9 +1,9 @@
 // Faults of a real three-broker Apache Kafka cluster (replication factor 3, min.insync.replicas
 // 2) under sustained write load through `cmo serve`: kill -9 of the broker leading the change
 // partitions and its restart, a broker down for 30 s, a rolling restart of all three, a
-// second applier of a region joining and leaving its consumer group, and one killed -9. Each fault reports how
-// long after it the replicas' lag was back to normal (≤ 1 s, held for 2 s) and the worst lag
-// (KAFKA_FAULT lines; docs/BENCHMARKS.md); the run ends with every replica equal to the
+// second applier of a region joining and leaving its consumer group, and one killed -9. Each fault
+// reports how long after it the replicas' lag was back to normal (≤ 1 s, held for 2 s) and the
+// worst lag (KAFKA_FAULT lines; docs/BENCHMARKS.md); the run ends with every replica equal to the
 // primary, row by row (nothing lost, nothing applied twice). The cluster runs Kafka's
 // defaults for failure detection (broker.session.timeout.ms 9 s).
 #include <signal.h>

@@ -72,9 +72,9 @@ TEST_F(KafkaSaslTest, ServeAuthenticatesEveryClientAndNeverPrintsThePassword) {
   const ::cmo::testing::RunResult writer = ::cmo::testing::Run(
       {CMO_WRITER, dir_.File("state") + "/primary.db", "5000", "100", "40", "2000"});
   EXPECT_EQ(writer.exit_code, 0) << writer.err;
-  EXPECT_TRUE(WaitFor(
-      [&] { return ::cmo::testing::Converged(dir_.File("state"), kRegions, kDomains); }, 90s,
-      250ms))
+  EXPECT_TRUE(
+      WaitFor([&] { return ::cmo::testing::Converged(dir_.File("state"), kRegions, kDomains); },
+              90s, 250ms))
       << "replicas did not converge through the authenticated listener";
   serve.Kill(SIGTERM);
   EXPECT_EQ(serve.Wait(), 0);

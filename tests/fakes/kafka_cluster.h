@@ -18,7 +18,7 @@ class KafkaCluster {
   // `sasl_plain` "USER:PASSWORD": each broker also listens for SASL_PLAINTEXT clients (PLAIN
   // mechanism, that one user) at sasl_bootstrap().
   static absl::StatusOr<std::unique_ptr<KafkaCluster>> Start(int brokers,
-                                                            const std::string& sasl_plain = "");
+                                                             const std::string& sasl_plain = "");
   ~KafkaCluster();  // stops every broker and removes the data
   KafkaCluster(const KafkaCluster&) = delete;
   KafkaCluster& operator=(const KafkaCluster&) = delete;

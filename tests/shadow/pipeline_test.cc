@@ -92,8 +92,8 @@ class PipelineTest : public ::testing::TestWithParam<Kafka> {
     applier_kafka.insert(kafka_extra_.begin(), kafka_extra_.end());
     for (size_t i = 0; i < replicas_.size(); ++i) {
       auto a =
-          Applier::Create(*replicas_[i], applier_kafka, clock_, {.region = i == 0 ? "eu-west" : "us-east"},
-                          [this] { log_lost_ = true; });
+          Applier::Create(*replicas_[i], applier_kafka, clock_,
+                          {.region = i == 0 ? "eu-west" : "us-east"}, [this] { log_lost_ = true; });
       ASSERT_TRUE(a.ok()) << a.status();
       appliers_.push_back(*std::move(a));
     }
@@ -427,9 +427,9 @@ TEST_P(RealPipelineTest, RetentionOvertakingARunningApplierIsRepublished) {
     }
   }
   ASSERT_TRUE(Converge(std::chrono::seconds(60)))
-      << "us-east at " << appliers_[1]->Watermark().value_or(0) << " of "
-      << *primary_->LastLsn() << ", log resets " << appliers_[1]->metrics().log_resets
-      << ", applied " << appliers_[1]->metrics().applied << ", relay re-publications "
+      << "us-east at " << appliers_[1]->Watermark().value_or(0) << " of " << *primary_->LastLsn()
+      << ", log resets " << appliers_[1]->metrics().log_resets << ", applied "
+      << appliers_[1]->metrics().applied << ", relay re-publications "
       << relay_->metrics().republications;
   ExpectReplicasEqualPrimary();
   EXPECT_GE(appliers_[1]->metrics().log_resets, 1);

@@ -1,6 +1,7 @@
 #include "orchestrator/service/serve_config.h"
 
 #include <fstream>
+#include <set>
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -159,6 +160,39 @@ TEST_F(ServeConfigTest, TheRelaysTransactionalIdIsItsOwnSetting) {
                        HasSubstr("kafka.transactional_id must be a name of 1 to 200 characters")));
   EXPECT_TRUE(
       LoadServeConfig(Write("kafka: {brokers: embedded}\n"))->kafka_transactional_id.empty());
+}
+
+TEST_F(ServeConfigTest, WebhooksAreReadWithTheirSecretsFromFiles) {
+  std::ofstream(cli_.dir() + "/hook-secret") << "h00k\n";
+  auto c = LoadServeConfig(Write(
+      "notifications:\n  max_attempts: 4\n  webhooks:\n"
+      "    - {url: 'https://hooks.example/cmo', events: [breaker, divergence], secret_file: " +
+      cli_.dir() + "/hook-secret}\n    - {url: 'http://127.0.0.1:9000/x', format: slack}\n"));
+  ASSERT_TRUE(c.ok()) << c.status();
+  ASSERT_EQ(c->webhooks.size(), 2u);
+  EXPECT_EQ(c->webhook_options.max_attempts, 4);
+  EXPECT_EQ(c->webhooks[0].url, "https://hooks.example/cmo");
+  EXPECT_EQ(c->webhooks[0].events, (std::set<std::string>{"breaker", "divergence"}));
+  EXPECT_EQ(c->webhooks[0].secret, "h00k");
+  EXPECT_FALSE(c->webhooks[0].slack);
+  EXPECT_TRUE(c->webhooks[1].events.empty()) << "no list: every event";
+  EXPECT_TRUE(c->webhooks[1].slack);
+
+  EXPECT_THAT(LoadServeConfig(Write("notifications: {webhooks: [{url: x, events: [breaker]}]}\n")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("1:34: webhook url x: must start with http:// or https://")));
+  EXPECT_THAT(
+      LoadServeConfig(Write("notifications: {webhooks: [{url: 'http://h', events: [trips]}]}\n")),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("unknown webhook event `trips`")));
+  EXPECT_THAT(LoadServeConfig(Write(
+                  "notifications: {webhooks: [{url: 'http://h', secret_file: /nonexistent}]}\n")),
+              StatusIs(absl::StatusCode::kInvalidArgument,
+                       HasSubstr("webhook secret_file /nonexistent cannot be read")));
+  EXPECT_THAT(
+      LoadServeConfig(Write("notifications: {webhooks: [{url: 'http://h', format: xml}]}\n")),
+      StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("json (default) or slack")));
+  EXPECT_THAT(LoadServeConfig(Write("notifications: {webhooks: [{events: [plan]}]}\n")),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("needs at least a url")));
 }
 
 TEST_F(ServeConfigTest, BadConfigsSayWhereAndWhat) {
