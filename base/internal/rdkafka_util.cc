@@ -34,6 +34,11 @@ absl::Status KafkaError(rd_kafka_resp_err_t err, std::string_view context,
     case RD_KAFKA_RESP_ERR__AUTHENTICATION:
       // An operator must grant the ACL or fix the credentials (README: Running on your Kafka
       // cluster lists what cmo needs).
+    case RD_KAFKA_RESP_ERR__FENCED:
+    case RD_KAFKA_RESP_ERR_PRODUCER_FENCED:
+    case RD_KAFKA_RESP_ERR__FATAL:
+      // A transactional producer fenced by a newer one of its id (or another fatal error):
+      // this client can do nothing more; retrying it would only fail again.
       return absl::FailedPreconditionError(msg);
     default:
       return absl::InternalError(msg);

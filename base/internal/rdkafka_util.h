@@ -14,7 +14,8 @@
 namespace cmo::base::internal {
 
 // kUnavailable for transport and timeout errors (retry), kNotFound for unknown topics,
-// kAlreadyExists, kInvalidArgument for settings a broker refuses; kInternal otherwise.
+// kAlreadyExists, kInvalidArgument for settings a broker refuses, kFailedPrecondition for
+// refused credentials or ACLs and for a fenced or fatally failed client; kInternal otherwise.
 absl::Status KafkaError(rd_kafka_resp_err_t err, std::string_view context);
 // The same with the broker's own error string (admin results carry one).
 absl::Status KafkaError(rd_kafka_resp_err_t err, std::string_view context, std::string_view detail);
