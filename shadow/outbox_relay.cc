@@ -98,7 +98,8 @@ void OutboxRelay::OnDelivery(const base::DeliveryReport& report) {
 }
 
 absl::Status OutboxRelay::Fatal(const absl::Status& s) const {
-  if (!absl::IsFailedPrecondition(s)) return s;
+  // An idempotent relay's refusals (credentials, ACLs) keep their own message.
+  if (!transactional() || !absl::IsFailedPrecondition(s)) return s;
   return absl::FailedPreconditionError(
       base::StrCat("Kafka refuses this relay's transactions (", s.message(),
                    "). If another relay with kafka.transactional_id ", options_.transactional_id,
