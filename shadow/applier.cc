@@ -87,30 +87,36 @@ absl::StatusOr<std::vector<base::TopicPartitionOffset>> Applier::PositionsFor(
     const std::vector<base::TopicPartitionOffset>& partitions) {
   CMO_ASSIGN_OR_RETURN(std::vector<store::PartitionProgress> stored, replica_.Progress());
   std::vector<base::TopicPartitionOffset> out;
-  bool log_lost = false;
+  std::vector<std::pair<std::string, int32_t>> lost;
   for (const base::TopicPartitionOffset& given : partitions) {
+    const std::pair<std::string, int32_t> tp{given.topic, given.partition};
     int64_t next = base::kOffsetBeginning;
+    awaiting_[tp] = 0;
     for (const store::PartitionProgress& s : stored) {
       if (s.topic == given.topic && s.partition == given.partition) {
         next = s.next_offset;
-        applied_lsn_[{s.topic, s.partition}] = s.max_lsn;
+        applied_lsn_[tp] = s.max_lsn;
+        awaiting_[tp] = s.awaiting_republish;
       }
     }
-    if (next >= 0) {
-      auto marks = consumer_->Watermarks(given.topic, given.partition, 2000);
-      if (marks.ok() && (next > marks->second || next < marks->first)) {
-        // Our position is past the end (the log restarted empty) or before the start
-        // (retention, or the capped log, dropped records we never read): read what is there,
-        // have the relay re-publish the rest. Already-applied versions are skipped by LSN.
-        log_lost = true;
-        next = base::kOffsetBeginning;
-      }
+    auto marks = consumer_->Watermarks(given.topic, given.partition, 2000);
+    // Our position is past the end (the log restarted empty) or before the start (retention,
+    // or the capped log, dropped records we never read); or we never read this partition and
+    // its log no longer starts at its beginning. Read what is there, have the relay
+    // re-publish the rest: already-applied versions are skipped by LSN.
+    if (marks.ok() &&
+        (next >= 0 ? next > marks->second || next < marks->first : marks->first > 0)) {
+      lost.push_back(tp);
+      next = base::kOffsetBeginning;
     }
     out.push_back({given.topic, given.partition, next});
   }
-  if (log_lost) {
+  if (!lost.empty()) {
     ++metrics_.log_resets;
-    if (on_log_loss_) on_log_loss_();
+    if (on_log_loss_) {
+      CMO_ASSIGN_OR_RETURN(int64_t request, on_log_loss_());
+      for (const auto& tp : lost) awaiting_[tp] = request;
+    }
   }
   return out;
 }
@@ -163,11 +169,12 @@ absl::Status Applier::Step(int timeout_ms) {
   std::vector<store::Row> rows;
   // Per row: first delivered now (its LSN above what its partition had applied before this
   // batch). Only those are lag; a redelivery (the relay re-publishing after a lost log,
-  // at-least-once delivery) carries a commit time from long ago.
+  // at-least-once delivery) carries a commit time from long ago. Nor are the rows of a
+  // partition awaiting re-publication: what came before them may be missing.
   std::vector<char> first_delivery;
   std::vector<absl::Time> heartbeats_sent;  // of the heartbeats that prove a catch-up
   struct Partition {
-    store::PartitionProgress progress;
+    store::PartitionProgress progress;  // max_lsn: raised by this batch only (0: not raised)
     int64_t applied_before = 0;
   };
   std::map<std::pair<std::string, int32_t>, Partition> partitions;
@@ -179,6 +186,7 @@ absl::Status Applier::Step(int timeout_ms) {
       p.topic = m.topic;
       p.partition = m.partition;
       part.applied_before = applied_lsn_[it->first];
+      p.awaiting_republish = awaiting_[it->first];
     }
     p.next_offset = m.offset + 1;
     absl::StatusOr<ChangeEvent> e = DecodeEvent(m.value);
@@ -193,16 +201,23 @@ absl::Status Applier::Step(int timeout_ms) {
       ++metrics_.refused;
       continue;
     }
-    p.max_lsn = std::max(p.max_lsn, e->row.lsn);
+    if (p.awaiting_republish > 0 && e->heartbeat && e->republish >= p.awaiting_republish) {
+      p.awaiting_republish = 0;  // the relay's answer: what it claims came before it
+    }
+    // Until then, what the partition holds is applied but proves nothing.
+    const bool proves = p.awaiting_republish == 0;
+    if (proves) p.max_lsn = std::max(p.max_lsn, e->row.lsn);
     if (e->heartbeat) {
       ++metrics_.heartbeats;
-      // A promise that every change of its partition up to the primary's last LSN at `sent`
-      // came before it: once applied, the partition is caught up to `sent`. Only one not older
+      if (!proves) continue;
+      // A promise that every change of its partition up to its LSN came before it, and that
+      // its LSN was all the relay had published at `sent`: once applied, the partition is
+      // caught up to `sent`. Only one not older
       // than what the partition had already applied proves anything now.
       if (e->row.lsn >= part.applied_before) heartbeats_sent.push_back(e->sent);
     } else {
       e->row.kafka_offset = m.offset;
-      first_delivery.push_back(e->row.lsn > part.applied_before);
+      first_delivery.push_back(proves && e->row.lsn > part.applied_before);
       rows.push_back(std::move(e->row));
     }
   }
@@ -237,6 +252,7 @@ absl::Status Applier::Step(int timeout_ms) {
   for (const auto& [tp, part] : partitions) {
     int64_t& applied = applied_lsn_[tp];
     applied = std::max(applied, part.progress.max_lsn);
+    awaiting_[tp] = part.progress.awaiting_republish;
   }
   metrics_.caught_up_to = caught_up;
   return absl::OkStatus();
@@ -266,6 +282,8 @@ ApplierMetrics Applier::metrics() {
   if (w.ok()) metrics_.watermark = *w;
   PruneLag(clock_.Now());
   metrics_.lag_samples = static_cast<int64_t>(lag_ms_.size());
+  metrics_.awaiting_republish = static_cast<int64_t>(std::count_if(
+      awaiting_.begin(), awaiting_.end(), [](const auto& a) { return a.second > 0; }));
   metrics_.lag_p50_ms = metrics_.lag_p95_ms = metrics_.lag_p99_ms = 0;
   if (!lag_ms_.empty()) {
     // Three selections instead of a sort: this runs on every status read (the control loop

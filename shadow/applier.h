@@ -1,6 +1,14 @@
 // Applies change events from Kafka to one region's replica store: each change only if newer
 // than the row's version, positions and watermark progress in the same transaction. Detects a
 // lost or truncated change log (stored position beyond the log) and asks for re-publication.
+//
+// A partition's watermark (the highest LSN seen there) means "every change of this partition
+// up to here is applied", which holds because the log is in LSN order and read from where the
+// applier stopped. A lost log breaks that: what is left after the gap (changes, and heartbeats
+// claiming everything before them) says nothing of the changes the gap took. So a lost
+// partition's watermark stands still, while its changes are still applied, until a heartbeat
+// answering this applier's request (or a later one) arrives: the relay sent it after
+// re-sending everything from below this watermark, so what it claims came before it.
 #ifndef CMO_SHADOW_APPLIER_H_
 #define CMO_SHADOW_APPLIER_H_
 
@@ -65,6 +73,8 @@ struct ApplierMetrics {
   int64_t undecodable = 0;  // messages that are not cmo change events, skipped
   int64_t log_resets = 0;   // times the stored position was past the log (log lost)
   int64_t refused = 0;      // forged or implausible events (unsigned heartbeat, LSN > primary's)
+  // Partitions whose log was lost and whose watermark waits for the relay's re-publication.
+  int64_t awaiting_republish = 0;
   int64_t watermark = 0;
   // apply time - commit time of the changes applied in the last `lag_window` (0 when none:
   // see lag_samples), counted from the applier's start at the earliest; changes delivered
@@ -83,8 +93,10 @@ absl::Duration LingerFor(const ApplierOptions& options, int polled);
 // Not thread-safe: Step() from one thread.
 class Applier {
  public:
-  // Called when the change log was found lost or truncated: the relay must re-publish.
-  using OnLogLoss = std::function<void()>;
+  // Called when the change log was found lost or truncated: files a request that the relay
+  // re-publish (store::PrimaryStore::RequestRepublish) and returns its number. Without one,
+  // nothing can answer, and lost partitions are trusted as they are read.
+  using OnLogLoss = std::function<absl::StatusOr<int64_t>()>;
 
   static absl::StatusOr<std::unique_ptr<Applier>> Create(store::ReplicaStore& replica,
                                                          const base::KafkaConfig& kafka,
@@ -127,6 +139,8 @@ class Applier {
   // Per partition: the highest LSN applied (from the replica at assignment, then as applied).
   // A change at or below it is a redelivery, whose commit time says nothing about lag now.
   std::map<std::pair<std::string, int32_t>, int64_t> applied_lsn_;
+  // Per partition: the re-publication request its watermark waits for (absent or 0: none).
+  std::map<std::pair<std::string, int32_t>, int64_t> awaiting_;
   ApplierMetrics metrics_;
   int64_t lsn_ceiling_ = 0;  // the primary's last LSN when last asked
 };

@@ -43,6 +43,7 @@ absl::StatusOr<ChangeEvent> FromMembers(const FlatObject& j) {
   if (type == "heartbeat") {
     e.heartbeat = true;
     if (has("sent_ms", FlatMember::Kind::kInt)) e.sent = absl::FromUnixMillis(number("sent_ms"));
+    if (has("republish", FlatMember::Kind::kInt)) e.republish = number("republish");
     return e;
   }
   if (type != "change") return bad("unknown type");
@@ -84,8 +85,9 @@ std::string EncodeChange(const store::OutboxEntry& e) {
   return out;
 }
 
-std::string EncodeHeartbeat(int64_t lsn, absl::Time now) {
-  return base::StrCat("{\"lsn\":", lsn, ",\"sent_ms\":", absl::ToUnixMillis(now),
+std::string EncodeHeartbeat(int64_t lsn, absl::Time now, int64_t republish) {
+  return base::StrCat("{\"lsn\":", lsn, ",\"republish\":", republish,
+                      ",\"sent_ms\":", absl::ToUnixMillis(now),
                       ",\"type\":\"heartbeat\",\"v\":", kChangeEventVersion, "}");
 }
 

@@ -29,10 +29,13 @@ struct ChangeEvent {
   std::string op;
   std::string subject;
   absl::Time sent = absl::UnixEpoch();  // heartbeats
+  // Heartbeats: the latest re-publication request (store::PrimaryStore::RequestRepublish) the
+  // relay had answered when it sent this one; 0 from relays that predate requests.
+  int64_t republish = 0;
 };
 
 std::string EncodeChange(const store::OutboxEntry& entry);
-std::string EncodeHeartbeat(int64_t lsn, absl::Time now);
+std::string EncodeHeartbeat(int64_t lsn, absl::Time now, int64_t republish = 0);
 // kInvalidArgument for anything that is not a version-1 event (never throws).
 absl::StatusOr<ChangeEvent> DecodeEvent(std::string_view value);
 // The same with a general JSON parser: what DecodeEvent falls back to for texts its fast

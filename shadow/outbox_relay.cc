@@ -12,6 +12,14 @@ namespace {
 // How long a transactional step waits for its commit before leaving it to the next step.
 constexpr int kCommitWaitMs = 1000;
 
+// A change's delivery-report tag: its LSN, and in the bits above, the rewind it was sent
+// after. A report of a copy sent before the latest rewind must not mark the copy sent after it
+// acknowledged: what heartbeats claim after a rewind must have been written after it. (A
+// report 2048 rewinds old would pass for a new one; none stays outstanding that long.)
+constexpr int kLsnBits = 52;  // LSNs up to 4.5e15: 140 years at a million writes a second
+constexpr uint64_t kLsnMask = (uint64_t{1} << kLsnBits) - 1;
+constexpr uint64_t kRewindMask = (uint64_t{1} << (63 - kLsnBits)) - 1;
+
 }  // namespace
 
 OutboxRelay::OutboxRelay(store::PrimaryStore& primary, EnsureTopic ensure_topic,
@@ -52,6 +60,7 @@ absl::StatusOr<std::unique_ptr<OutboxRelay>> OutboxRelay::Create(
     // Fences an earlier relay of this transactional.id and aborts what it left open.
     CMO_RETURN_IF_ERROR(relay->producer_->InitTransactions(30'000));
   }
+  CMO_ASSIGN_OR_RETURN(relay->requested_, primary.RepublishRequests());
   CMO_ASSIGN_OR_RETURN(relay->published_through_, primary.PublishedThrough());
   relay->persisted_through_ = relay->published_through_;
   CMO_ASSIGN_OR_RETURN(std::vector<std::string> domains, primary.Domains());
@@ -64,16 +73,31 @@ absl::StatusOr<std::unique_ptr<OutboxRelay>> OutboxRelay::Create(
 }
 
 absl::Status OutboxRelay::Rewind() {
+  // The request is read before the regions' progress: an applier that filed it had already
+  // stopped its lost partitions' watermarks, so `from` is at or below where they stand.
+  const int64_t answering = requested_;
   CMO_ASSIGN_OR_RETURN(int64_t applied, min_applied_(partitions_));
   const int64_t from = std::min(applied, published_through_);
   if (from < last_sent_ || last_sent_ == 0) ++metrics_.republications;
   last_sent_ = from;
+  resent_through_ = from;
+  ++rewinds_;
   in_flight_.clear();
   rewind_ = false;
+  answered_ = answering;
   return absl::OkStatus();
 }
 
-absl::Status OutboxRelay::RequestRepublish() { return Rewind(); }
+absl::Status OutboxRelay::CheckRequests(absl::Time now) {
+  if (now - last_request_check_ < options_.request_check_interval) return absl::OkStatus();
+  last_request_check_ = now;
+  CMO_ASSIGN_OR_RETURN(int64_t requested, primary_.RepublishRequests());
+  if (requested > answered_) {
+    requested_ = requested;
+    rewind_ = true;
+  }
+  return absl::OkStatus();
+}
 
 absl::StatusOr<int> OutboxRelay::Partitions(const std::string& topic) {
   auto it = partitions_.find(topic);
@@ -85,8 +109,9 @@ absl::StatusOr<int> OutboxRelay::Partitions(const std::string& topic) {
 }
 
 void OutboxRelay::OnDelivery(const base::DeliveryReport& report) {
-  if (report.opaque == 0) return;  // a heartbeat
-  const int64_t lsn = static_cast<int64_t>(report.opaque);
+  if (report.opaque == 0) return;                                       // a heartbeat
+  if ((report.opaque >> kLsnBits) != (rewinds_ & kRewindMask)) return;  // re-sent since
+  const int64_t lsn = static_cast<int64_t>(report.opaque & kLsnMask);
   if (!report.status.ok()) {
     ++metrics_.delivery_failures;
     rewind_ = true;
@@ -140,7 +165,8 @@ void OutboxRelay::AdvancePublished() {
   // may say "delivered" of messages that read_committed appliers never see.
   if (in_transaction_) return;
   while (!in_flight_.empty() && in_flight_.begin()->second) {
-    published_through_ = std::max(published_through_, in_flight_.begin()->first);
+    resent_through_ = in_flight_.begin()->first;
+    published_through_ = std::max(published_through_, resent_through_);
     in_flight_.erase(in_flight_.begin());
   }
 }
@@ -151,6 +177,7 @@ absl::Status OutboxRelay::Step(int timeout_ms) {
     CMO_RETURN_IF_ERROR(Commit(std::max(timeout_ms, kCommitWaitMs)));
     if (committing_) return absl::OkStatus();  // Kafka is slow or away
   }
+  CMO_RETURN_IF_ERROR(CheckRequests(clock_.Now()));
   if (rewind_ && !in_transaction_) CMO_RETURN_IF_ERROR(Rewind());
   // Read and send, within the in-flight bound (backpressure).
   const int room = options_.max_in_flight - static_cast<int>(in_flight_.size());
@@ -160,12 +187,18 @@ absl::Status OutboxRelay::Step(int timeout_ms) {
     for (const store::OutboxEntry& e : entries) {
       const std::string topic = ChangeTopic(e.row.domain);
       CMO_ASSIGN_OR_RETURN(int partitions, Partitions(topic));
-      absl::Status s = Send(topic, PartitionOf(e.row.key, partitions), e.row.key, EncodeChange(e),
-                            static_cast<uint64_t>(e.row.lsn));
+      absl::Status s =
+          Send(topic, PartitionOf(e.row.key, partitions), e.row.key, EncodeChange(e),
+               ((rewinds_ & kRewindMask) << kLsnBits) | static_cast<uint64_t>(e.row.lsn));
       if (absl::IsUnavailable(s)) break;  // local queue full: try again next step
       CMO_RETURN_IF_ERROR(s);
       in_flight_[e.row.lsn] = false;
       last_sent_ = e.row.lsn;
+    }
+    // Nothing left to send again: what the outbox no longer holds up to published_through
+    // was trimmed, i.e. applied everywhere, so heartbeats may claim it all.
+    if (entries.empty() && in_flight_.empty()) {
+      resent_through_ = std::max(resent_through_, published_through_);
     }
   }
   if (transactional()) {
@@ -186,13 +219,13 @@ absl::Status OutboxRelay::Step(int timeout_ms) {
     persisted_through_ = published_through_;
     last_persist_ = now;
   }
-  const absl::Duration heartbeat_every = published_through_ != heartbeat_lsn_
-                                             ? options_.heartbeat_interval
-                                             : options_.idle_heartbeat_interval;
+  const int64_t claim = std::min(resent_through_, published_through_);
+  const absl::Duration heartbeat_every =
+      claim != heartbeat_lsn_ ? options_.heartbeat_interval : options_.idle_heartbeat_interval;
   if (now - last_heartbeat_ >= heartbeat_every) {
     last_heartbeat_ = now;
-    heartbeat_lsn_ = published_through_;
-    std::string hb = EncodeHeartbeat(published_through_, now);
+    heartbeat_lsn_ = claim;
+    std::string hb = EncodeHeartbeat(claim, now, answered_);
     if (options_.keys != nullptr) hb = options_.keys->Sign(hb);
     for (const auto& [topic, partitions] : partitions_) {
       for (int32_t p = 0; p < partitions; ++p) {

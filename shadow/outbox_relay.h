@@ -2,6 +2,9 @@
 // key, with an idempotent producer (acks=all); marks changes published only once Kafka
 // acknowledged them; sends watermark heartbeats to every partition; and trims the outbox only
 // below what every region has applied, so a lost change log is repaired by re-publishing.
+// An applier that finds its log lost files a request in the primary; the relay reads it,
+// rewinds to what every region applied, and its heartbeats then say which request they answer
+// and claim only what was sent again since (shadow/applier.h explains why both matter).
 //
 //   outbox ──read (LSN order, ≤ max_in_flight)──► produce ──ack──► published_through
 //      ▲                                                               │ heartbeat(lsn) to all
@@ -35,6 +38,8 @@ struct RelayOptions {
   absl::Duration idle_heartbeat_interval = absl::Seconds(10);
   absl::Duration trim_interval = absl::Seconds(1);
   absl::Duration persist_interval = absl::Milliseconds(250);  // of published_through
+  // How often the primary is asked for re-publication requests from appliers.
+  absl::Duration request_check_interval = absl::Milliseconds(100);
   // Signs heartbeats (base/message_auth.h), so that appliers can refuse forged ones: a
   // heartbeat moves a region's watermark, which read-your-writes trusts.
   std::shared_ptr<const base::KeyRing> keys = nullptr;
@@ -76,10 +81,6 @@ class OutboxRelay {
   // twice, never lost.
   absl::Status Step(int timeout_ms);
 
-  // Re-publishes everything not applied by every region (after an applier found the change
-  // log truncated or reset).
-  absl::Status RequestRepublish();
-
   // Waits until every queued message is acknowledged (graceful shutdown).
   absl::Status Flush(int timeout_ms);
 
@@ -91,6 +92,8 @@ class OutboxRelay {
   void OnDelivery(const base::DeliveryReport& report);
   absl::StatusOr<int> Partitions(const std::string& topic);
   absl::Status Rewind();
+  // Reads the primary's re-publication requests when due; a new one makes the next step rewind.
+  absl::Status CheckRequests(absl::Time now);
   bool transactional() const { return !options_.transactional_id.empty(); }
   // Produces, in the open transaction (begun here if none is) when transactional.
   absl::Status Send(const std::string& topic, int32_t partition, std::string_view key,
@@ -115,8 +118,19 @@ class OutboxRelay {
   int64_t published_through_ = 0;
   int64_t persisted_through_ = 0;
   absl::Time last_persist_ = absl::InfinitePast();
+  // Since the last rewind: every change up to here was sent again and acknowledged. What a
+  // heartbeat claims: a change re-sent after it would come later in its partition, so a
+  // heartbeat claiming published_through before the re-sent changes caught up would move an
+  // applier reading the re-publication past changes it has not yet seen.
+  int64_t resent_through_ = 0;
+  uint64_t rewinds_ = 0;
   int64_t heartbeat_lsn_ = -1;
-  bool rewind_ = false;  // a delivery failed: send again from published_through
+  // Re-publication requests (store::PrimaryStore::RequestRepublish): the latest read from the
+  // primary, and the latest a rewind answered (what heartbeats carry).
+  int64_t requested_ = 0;
+  int64_t answered_ = 0;
+  absl::Time last_request_check_ = absl::InfinitePast();
+  bool rewind_ = false;  // a delivery failed or a request came: send again from min applied
   bool in_transaction_ = false;
   bool committing_ = false;  // a commit timed out and is pending
   absl::Time last_heartbeat_ = absl::InfinitePast();

@@ -20,9 +20,6 @@ std::string ReplicaPath(const std::string& state_dir, const std::string& region)
 std::string BootstrapPath(const std::string& state_dir) {
   return base::StrCat(state_dir, "/kafka.bootstrap");
 }
-std::string RepublishRequestPath(const std::string& state_dir) {
-  return base::StrCat(state_dir, "/republish.request");
-}
 
 std::vector<std::string> ReplicaRegions(const std::string& state_dir) {
   std::vector<std::string> out;

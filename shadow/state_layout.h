@@ -14,8 +14,6 @@ std::string PrimaryPath(const std::string& state_dir);
 std::string ReplicaPath(const std::string& state_dir, const std::string& region);
 // The embedded Kafka cluster's bootstrap address, written by `cmo serve`.
 std::string BootstrapPath(const std::string& state_dir);
-// An applier in another process found the change log lost: the relay re-publishes.
-std::string RepublishRequestPath(const std::string& state_dir);
 // The regions that have a replica in the state dir or recorded in STATE_DIR/stores, sorted.
 std::vector<std::string> ReplicaRegions(const std::string& state_dir);
 

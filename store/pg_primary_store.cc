@@ -130,6 +130,21 @@ absl::StatusOr<int64_t> PgPrimaryStore::PublishedThrough() {
   return internal::PgSetting(*db, "published_through");
 }
 
+absl::StatusOr<int64_t> PgPrimaryStore::RequestRepublish() {
+  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
+  CMO_ASSIGN_OR_RETURN(
+      base::PgResult r,
+      db->Exec("INSERT INTO settings VALUES ('republish_requests', 1) ON CONFLICT (name) DO "
+               "UPDATE SET value = settings.value + 1 RETURNING value"));
+  if (r.rows() != 1) return absl::InternalError("RETURNING gave no row");
+  return r.Int(0, 0);
+}
+
+absl::StatusOr<int64_t> PgPrimaryStore::RepublishRequests() {
+  CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
+  return internal::PgSetting(*db, "republish_requests");
+}
+
 absl::Status PgPrimaryStore::TrimOutbox(int64_t lsn) {
   CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
   return db->Exec("DELETE FROM outbox WHERE lsn <= $1", {std::to_string(lsn)}).status();

@@ -28,6 +28,8 @@ class PgPrimaryStore final : public internal::PgRowStore<PrimaryStore> {
   absl::StatusOr<std::vector<OutboxEntry>> ReadOutbox(int64_t after_lsn, int limit) override;
   absl::Status SetPublishedThrough(int64_t lsn) override;
   absl::StatusOr<int64_t> PublishedThrough() override;
+  absl::StatusOr<int64_t> RequestRepublish() override;
+  absl::StatusOr<int64_t> RepublishRequests() override;
   absl::Status TrimOutbox(int64_t lsn) override;
   absl::StatusOr<int64_t> OutboxSize() override;
 

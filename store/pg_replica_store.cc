@@ -86,7 +86,7 @@ absl::StatusOr<ApplyStats> PgReplicaStore::Apply(std::span<const Row> rows,
       partitions.Add(int64_t{p.partition});
       offsets.Add(p.next_offset);
       lsns.Add(p.max_lsn);
-      seqs.Add(p.last_seq);
+      seqs.Add(p.awaiting_republish);
     }
     second.push_back(
         {"INSERT INTO partition_progress (topic, partition, next_offset, max_lsn, last_seq) "
@@ -144,7 +144,7 @@ absl::StatusOr<std::vector<PartitionProgress>> PgReplicaStore::Progress() {
     p.partition = static_cast<int32_t>(partition);
     CMO_ASSIGN_OR_RETURN(p.next_offset, r.Int(i, 2));
     CMO_ASSIGN_OR_RETURN(p.max_lsn, r.Int(i, 3));
-    CMO_ASSIGN_OR_RETURN(p.last_seq, r.Int(i, 4));
+    CMO_ASSIGN_OR_RETURN(p.awaiting_republish, r.Int(i, 4));
     out.push_back(std::move(p));
   }
   return out;

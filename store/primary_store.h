@@ -66,6 +66,14 @@ class PrimaryStore : public RowStore {
   // Every LSN <= lsn has been delivered to Kafka (acknowledged).
   virtual absl::Status SetPublishedThrough(int64_t lsn) = 0;
   virtual absl::StatusOr<int64_t> PublishedThrough() = 0;
+  // An applier found the change log lost (retention, a cluster that restarted empty): files a
+  // request that the relay re-publish what is not applied everywhere, and returns its number.
+  // The relay may run on another machine: the primary is the one store both reach. Numbers
+  // grow by one per request; the relay's heartbeats say which request they answer
+  // (shadow/outbox_relay.h).
+  virtual absl::StatusOr<int64_t> RequestRepublish() = 0;
+  // The number of the latest request (0: none yet).
+  virtual absl::StatusOr<int64_t> RepublishRequests() = 0;
   // Deletes entries with LSN <= lsn: call only once every region has applied them.
   virtual absl::Status TrimOutbox(int64_t lsn) = 0;
   virtual absl::StatusOr<int64_t> OutboxSize() = 0;

@@ -27,13 +27,17 @@ struct PartitionProgress {
   int32_t partition = 0;
   int64_t next_offset = 0;  // the Kafka offset to consume next
   int64_t max_lsn = 0;      // highest LSN seen on this partition (events and heartbeats)
-  int64_t last_seq = 0;     // the relay's per-partition sequence number last seen (gap check)
+  // The re-publication request (PrimaryStore::RequestRepublish) this partition waits for, 0
+  // when none: its log was found lost, so what it holds proves nothing until the relay's
+  // answer arrives, and max_lsn stays where it was (shadow/applier.h). Stored in the column
+  // last_seq, which held an unused sequence number before: no schema change.
+  int64_t awaiting_republish = 0;
   bool operator==(const PartitionProgress&) const = default;
 };
 
 struct ApplyStats {
-  int applied = 0;  // rows written
-  int stale = 0;    // rows ignored because the replica already had that LSN or a newer one
+  int applied = 0;        // rows written
+  int stale = 0;          // rows ignored because the replica already had that LSN or a newer one
   int below_horizon = 0;  // older than the tombstone horizon for an absent key: refused
 };
 

@@ -116,6 +116,21 @@ absl::StatusOr<int64_t> SqlitePrimaryStore::PublishedThrough() {
   return Setting("published_through");
 }
 
+absl::StatusOr<int64_t> SqlitePrimaryStore::RequestRepublish() {
+  CMO_ASSIGN_OR_RETURN(
+      base::Statement * stmt,
+      db_->Prepare("INSERT INTO primary_state VALUES ('republish_requests', 1) ON CONFLICT (name) "
+                   "DO UPDATE SET value = value + 1 RETURNING value"));
+  base::Statement::Scope s(*stmt);
+  CMO_ASSIGN_OR_RETURN(bool row, s->Step());
+  if (!row) return absl::InternalError("RETURNING gave no row");
+  return s->ColumnInt(0);
+}
+
+absl::StatusOr<int64_t> SqlitePrimaryStore::RepublishRequests() {
+  return Setting("republish_requests");
+}
+
 absl::Status SqlitePrimaryStore::TrimOutbox(int64_t lsn) {
   CMO_ASSIGN_OR_RETURN(base::Statement * stmt, db_->Prepare("DELETE FROM outbox WHERE lsn <= ?1"));
   base::Statement::Scope s(*stmt);

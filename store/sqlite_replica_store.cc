@@ -67,7 +67,7 @@ absl::StatusOr<ApplyStats> SqliteReplicaStore::Apply(std::span<const Row> rows,
         .Bind(2, int64_t{p.partition})
         .Bind(3, p.next_offset)
         .Bind(4, p.max_lsn)
-        .Bind(5, p.last_seq);
+        .Bind(5, p.awaiting_republish);
     CMO_RETURN_IF_ERROR(s->Run());
   }
   CMO_RETURN_IF_ERROR(rows_->Commit(digests, *txn));

@@ -197,6 +197,18 @@ void RenderDataPath(Server& server, Exposition& m) {
     m.Sample("cmo_applier_refused_total", {{"region", r.region}},
              static_cast<double>(r.applier.refused));
   }
+  m.Family("cmo_applier_log_resets_total", "counter",
+           "Times a region's applier found its change log lost (retention, an emptied cluster)");
+  for (const auto& r : regions) {
+    m.Sample("cmo_applier_log_resets_total", {{"region", r.region}},
+             static_cast<double>(r.applier.log_resets));
+  }
+  m.Family("cmo_applier_awaiting_republish", "gauge",
+           "Partitions whose log was lost and whose watermark waits for the relay to re-publish");
+  for (const auto& r : regions) {
+    m.Sample("cmo_applier_awaiting_republish", {{"region", r.region}},
+             static_cast<double>(r.applier.awaiting_republish));
+  }
   if (auto c = server.control_metrics(); c.has_value()) {
     m.Family("cmo_telemetry_windows_total", "counter", "Client telemetry windows received");
     m.Sample("cmo_telemetry_windows_total", {}, static_cast<double>(c->telemetry_windows));
@@ -231,7 +243,9 @@ nlohmann::json DataPathJson(Server* data_path) {
                        {"lag_p50_ms", r.applier.lag_p50_ms},
                        {"lag_p99_ms", r.applier.lag_p99_ms},
                        {"applied", r.applier.applied},
-                       {"refused", r.applier.refused}});
+                       {"refused", r.applier.refused},
+                       {"log_resets", r.applier.log_resets},
+                       {"awaiting_republish", r.applier.awaiting_republish}});
   }
   nlohmann::json out = {{"data_path", true},
                         {"last_lsn", relay.last_lsn},

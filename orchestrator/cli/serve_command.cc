@@ -189,8 +189,12 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
       const shadow::RelayMetrics m = server->relay_metrics();
       std::string regions;
       for (const auto& r : server->regions()) {
-        regions +=
-            base::StrCat(" ", r.region, "=", r.watermark, " (applied ", r.applier.applied, ")");
+        regions += base::StrCat(" ", r.region, "=", r.watermark, " (applied ", r.applier.applied,
+                                r.applier.awaiting_republish > 0
+                                    ? base::StrCat(", ", r.applier.awaiting_republish,
+                                                   " partitions awaiting re-publication")
+                                    : "",
+                                ")");
       }
       std::string control;
       if (auto c = (*service)->control_metrics(); c.has_value()) {

@@ -23,7 +23,6 @@
 namespace cmo::orchestrator {
 
 using shadow::BootstrapPath;
-using shadow::RepublishRequestPath;
 
 struct Server::Region {
   std::string name;
@@ -261,12 +260,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
       region->name = name;
       CMO_ASSIGN_OR_RETURN(region->replica, store::ReplicaStore::Open(ReplicaUrl(config, name)));
       Region* r = region.get();
-      region->make_applier = [self, r, kafka, keys, dir, &clock] {
+      region->make_applier = [self, r, kafka, keys, &clock] {
+        // Filed in the primary, which the relay reads wherever it runs.
+        auto primary = std::make_shared<LazyPrimary>(PrimaryUrl(self->config_), clock);
         return shadow::Applier::Create(*r->replica, kafka, clock,
                                        ApplierOptionsFor(self->config_, r->name, keys, clock),
-                                       [self, dir] {
-                                         self->republish_ = true;
-                                         std::ofstream(RepublishRequestPath(dir));
+                                       [primary] {
+                                         return primary->Call<int64_t>([](store::PrimaryStore& p) {
+                                           return p.RequestRepublish();
+                                         });
                                        });
       };
       CMO_ASSIGN_OR_RETURN(region->applier, region->make_applier());
@@ -371,16 +373,7 @@ absl::Status Server::Rebuild(std::string_view what, const absl::Status& why,
 }
 
 void Server::RunRelay() {
-  const std::string request = RepublishRequestPath(config_.state_dir);
-  absl::Time checked = absl::InfinitePast();
   while (!stop_.load()) {
-    if (clock_.Now() - checked >= absl::Seconds(1)) {  // a request from another process
-      checked = clock_.Now();
-      if (::unlink(request.c_str()) == 0) republish_ = true;
-    }
-    if (republish_.exchange(false)) {
-      if (absl::Status st = relay_->RequestRepublish(); !st.ok()) Fail(st);
-    }
     absl::Status st = relay_->Step(10);
     if (!st.ok()) {
       // The relay restarts from what the primary recorded (published_through): a change sent

@@ -104,7 +104,6 @@ class Server {
   std::function<absl::StatusOr<std::unique_ptr<shadow::OutboxRelay>>()> make_relay_;
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};
-  std::atomic<bool> republish_{false};
 
   std::mutex mu_;  // guards first_error_ and relay_metrics_
   absl::Status first_error_;

@@ -40,8 +40,14 @@ TEST(ChangeEvent, ReadableByThirdParties) {
   EXPECT_EQ(EncodeChange(e),
             R"({"commit_ms":5,"domain":"likes","key":"k","lsn":7,"op":"post.like",)"
             R"("subject":"","tombstone":false,"type":"change","v":1,"value_b64":"dg=="})");
-  EXPECT_EQ(EncodeHeartbeat(9, absl::FromUnixMillis(10)),
-            R"({"lsn":9,"sent_ms":10,"type":"heartbeat","v":1})");
+  EXPECT_EQ(EncodeHeartbeat(9, absl::FromUnixMillis(10), 4),
+            R"({"lsn":9,"republish":4,"sent_ms":10,"type":"heartbeat","v":1})");
+}
+
+TEST(ChangeEvent, AHeartbeatSaysWhichRepublicationItAnswers) {
+  EXPECT_EQ(DecodeEvent(EncodeHeartbeat(9, absl::FromUnixMillis(10), 4))->republish, 4);
+  // A relay of the version before requests existed answers none.
+  EXPECT_EQ(DecodeEvent(R"({"v":1,"type":"heartbeat","lsn":3,"sent_ms":1})")->republish, 0);
 }
 
 TEST(ChangeEvent, RejectsForeignMessages) {

@@ -68,6 +68,13 @@ TEST_P(StoreConformance, PrimaryAssignsConsecutiveLsnsAndQueuesEveryWrite) {
   EXPECT_THAT(primary_->OutboxSize(), IsOkAndHolds(1));
 }
 
+TEST_P(StoreConformance, RepublishRequestsAreNumberedInOrder) {
+  EXPECT_THAT(primary_->RepublishRequests(), IsOkAndHolds(0));
+  EXPECT_THAT(primary_->RequestRepublish(), IsOkAndHolds(1));
+  EXPECT_THAT(primary_->RequestRepublish(), IsOkAndHolds(2));
+  EXPECT_THAT(primary_->RepublishRequests(), IsOkAndHolds(2));
+}
+
 TEST_P(StoreConformance, ReplicaAppliesOnlyNewerVersions) {
   Write({{"likes", "k", "a", false, "op", "s"}});
   Write({{"likes", "k", "b", false, "op", "s"}});
@@ -108,6 +115,13 @@ TEST_P(StoreConformance, ProgressCommitsWithRowsAndGivesTheWatermark) {
   const std::vector<std::pair<std::string, int32_t>> with_unseen = {{"cmo.changes.likes", 0},
                                                                     {"cmo.changes.likes", 2}};
   EXPECT_THAT(replica_->Watermark(with_unseen), IsOkAndHolds(0));
+  // A partition awaiting re-publication records batches that do not raise its highest LSN
+  // (0), then the answer clears its request.
+  ASSERT_THAT(
+      replica_->Apply({}, std::vector<PartitionProgress>{{"cmo.changes.likes", 1, 9, 0, 0}}),
+      IsOk());
+  EXPECT_THAT(replica_->Progress(), IsOkAndHolds(std::vector<PartitionProgress>{
+                                        progress[0], {"cmo.changes.likes", 1, 9, 4, 0}}));
   ASSERT_THAT(replica_->ResetProgress(), IsOk());
   EXPECT_THAT(replica_->Watermark(parts), IsOkAndHolds(0));
 }
