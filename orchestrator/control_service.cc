@@ -38,11 +38,15 @@ absl::StatusOr<std::unique_ptr<ControlService>> ControlService::Start(const Serv
   } else {
     CMO_ASSIGN_OR_RETURN(s->server_, Server::Start(config, clock));
   }
+  if (!config.webhooks.empty()) {
+    s->webhooks_ = std::make_unique<WebhookNotifier>(config.webhooks, config.webhook_options);
+  }
   if (!config.listen.empty()) {
     auto api = ApiServer::Start({.listen = config.listen,
                                  .state_dir = config.state_dir,
                                  .data_path = s->data_path(),
-                                 .token_file = config.api_token_file},
+                                 .token_file = config.api_token_file,
+                                 .webhooks = s->webhooks_.get()},
                                 clock);
     if (!api.ok()) return api.status();
     s->api_ = *std::move(api);

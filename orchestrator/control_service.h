@@ -25,6 +25,7 @@
 #include "orchestrator/service/leader_lease.h"
 #include "orchestrator/service/serve_config.h"
 #include "orchestrator/service/server.h"
+#include "orchestrator/service/webhooks.h"
 
 namespace cmo::orchestrator {
 
@@ -56,6 +57,8 @@ class ControlService {
   std::vector<Server::ReconcileDone> TakeReconcileDone();
   std::optional<ControlLoopMetrics> control_metrics();
   ApiServer* api() { return api_.get(); }  // null when the API is off
+  // The config's webhooks (null when it names none); /metrics reports their deliveries.
+  WebhookNotifier* webhooks() { return webhooks_.get(); }
   // The first error of any part (the others keep running).
   absl::Status error();
   absl::Status Stop();
@@ -80,6 +83,7 @@ class ControlService {
   std::thread lease_thread_;
   std::thread leadership_thread_;
   std::atomic<bool> executor_stop_{false};
+  std::unique_ptr<WebhookNotifier> webhooks_;  // before api_: the API reads it until it stops
   std::unique_ptr<ApiServer> api_;
   std::unique_ptr<ExecutorLock> executor_lock_;
   std::thread executor_;

@@ -300,7 +300,7 @@ struct ApiServer::Impl {
       absl::StatusOr<std::string> text;
       {
         base::MutexLock lock(&mu);
-        text = api_internal::RenderMetrics(*state, options.data_path);
+        text = api_internal::RenderMetrics(*state, options.data_path, options.webhooks);
       }
       if (!text.ok()) return Error(text.status());
       Response r;

@@ -14,6 +14,7 @@
 namespace cmo::orchestrator {
 
 class Server;
+class WebhookNotifier;
 class LeaderLease;
 
 struct ApiServerOptions {
@@ -29,6 +30,8 @@ struct ApiServerOptions {
   // The bearer token's file; "" = STATE_DIR/api-token. Instances of one control plane (role
   // control) share one, so that a client failing over from one to another keeps its token.
   std::string token_file = "";
+  // The process's webhooks, whose deliveries /metrics reports; nullptr when there are none.
+  const WebhookNotifier* webhooks = nullptr;
 };
 
 // Thread-safe: requests run on the server's thread pool; calls into the control state are

@@ -6,6 +6,7 @@
 #include "orchestrator/api/internal/http_parts.h"
 #include "orchestrator/budget/breaker.h"
 #include "orchestrator/service/server.h"
+#include "orchestrator/service/webhooks.h"
 #include "reconcile/reconcile_job.h"
 
 namespace cmo::orchestrator::api_internal {
@@ -223,12 +224,30 @@ void RenderDataPath(Server& server, Exposition& m) {
   }
 }
 
+void RenderWebhooks(const WebhookNotifier& webhooks, Exposition& m) {
+  const WebhookMetrics w = webhooks.metrics();
+  m.Family("cmo_webhook_notifications_total", "counter",
+           "Webhook notifications by outcome: delivered, failed (gave up), dropped (queue full)");
+  m.Sample("cmo_webhook_notifications_total", {{"result", "delivered"}},
+           static_cast<double>(w.delivered));
+  m.Sample("cmo_webhook_notifications_total", {{"result", "failed"}},
+           static_cast<double>(w.failed));
+  m.Sample("cmo_webhook_notifications_total", {{"result", "dropped"}},
+           static_cast<double>(w.dropped));
+  m.Family("cmo_webhook_retries_total", "counter", "Webhook delivery attempts that were retried");
+  m.Sample("cmo_webhook_retries_total", {}, static_cast<double>(w.retries));
+  m.Family("cmo_webhook_queued", "gauge", "Webhook notifications waiting or in flight");
+  m.Sample("cmo_webhook_queued", {}, static_cast<double>(w.queued));
+}
+
 }  // namespace
 
-absl::StatusOr<std::string> RenderMetrics(ControlState& state, Server* data_path) {
+absl::StatusOr<std::string> RenderMetrics(ControlState& state, Server* data_path,
+                                          const WebhookNotifier* webhooks) {
   Exposition m;
   CMO_RETURN_IF_ERROR(RenderControl(state, m));
   if (data_path != nullptr) RenderDataPath(*data_path, m);
+  if (webhooks != nullptr) RenderWebhooks(*webhooks, m);
   return m.str();
 }
 

@@ -99,10 +99,7 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
   int64_t revision = (*state)->flags->Revision().value_or(-1);
   // Webhooks: what this process logs below is also POSTed (on a follower nothing happens:
   // only the leader's parts produce these events).
-  std::unique_ptr<WebhookNotifier> webhooks;
-  if (!config.webhooks.empty()) {
-    webhooks = std::make_unique<WebhookNotifier>(config.webhooks, config.webhook_options);
-  }
+  WebhookNotifier* webhooks = (*service)->webhooks();
   auto notify = [&](Notification n) {
     if (webhooks == nullptr) return;
     n.at = absl::Now();

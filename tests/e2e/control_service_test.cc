@@ -2,6 +2,7 @@
 // server moves (and waits for live telemetry before any step toward eventual); `cmo plan run`
 // refuses to race it; an idle restart trips nothing, while a real outage during idle (the
 // region's PostgreSQL replica down) still trips the breaker.
+#include <httplib.h>
 #include <signal.h>
 
 #include <cstdlib>
@@ -34,9 +35,9 @@ class ControlServiceTest : public ::testing::Test {
     std::ofstream(Config()) << config_text;
     const std::string bootstrap = cli_.StateDir() + "/kafka.bootstrap";
     std::filesystem::remove(bootstrap);
-    auto serve = std::make_unique<Child>(std::vector<std::string>{
-        CMO_BINARY, "--state-dir", cli_.StateDir(), "serve", "--config", Config(), "--listen",
-        "127.0.0.1:0", "--status-interval", "1s"});
+    auto serve = std::make_unique<Child>(
+        std::vector<std::string>{CMO_BINARY, "--state-dir", cli_.StateDir(), "serve", "--config",
+                                 Config(), "--listen", "127.0.0.1:0", "--status-interval", "1s"});
     EXPECT_TRUE(WaitFor([&] { return std::filesystem::exists(bootstrap); }, 20s));
     return serve;
   }
@@ -128,6 +129,25 @@ TEST_F(ControlServiceTest, AWebhookHearsThePlanStepsSigned) {
     EXPECT_EQ(r.headers.find("X-Cmo-Signature")->second,
               "sha256=" + base::HmacSha256Hex("sh4red", r.body));
   }
+  // Deliveries are counted where the operators' Prometheus looks.
+  std::string url;
+  std::getline(std::ifstream(cli_.StateDir() + "/api-url"), url);
+  httplib::Client http(url);
+  std::string body;
+  auto delivered = [&]() -> int64_t {
+    const httplib::Result metrics = http.Get("/metrics");
+    if (!metrics) return -1;
+    body = metrics->body;
+    const std::string name = "cmo_webhook_notifications_total{result=\"delivered\"} ";
+    const size_t at = body.find(name);
+    return at == std::string::npos ? -1 : std::atoll(body.c_str() + at + name.size());
+  };
+  // Counted once the receiver answered, a moment after it recorded the request.
+  EXPECT_TRUE(
+      WaitFor([&] { return delivered() == static_cast<int64_t>(rx.requests().size()); }, 10s))
+      << body;
+  EXPECT_THAT(body, HasSubstr("# TYPE cmo_webhook_notifications_total counter\n"));
+  EXPECT_THAT(body, HasSubstr("cmo_webhook_notifications_total{result=\"failed\"} 0\n"));
   serve->Kill(SIGTERM);
   EXPECT_EQ(serve->Wait(), 0);
 }

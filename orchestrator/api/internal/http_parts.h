@@ -13,7 +13,8 @@
 
 namespace cmo::orchestrator {
 class Server;
-}
+class WebhookNotifier;
+}  // namespace cmo::orchestrator
 
 namespace cmo::orchestrator::api_internal {
 
@@ -22,7 +23,8 @@ std::string_view DashboardHtml();
 
 // Prometheus text exposition (format 0.0.4) of the control state and, when given, the data
 // path of this process.
-absl::StatusOr<std::string> RenderMetrics(ControlState& state, Server* data_path);
+absl::StatusOr<std::string> RenderMetrics(ControlState& state, Server* data_path,
+                                          const WebhookNotifier* webhooks = nullptr);
 
 // GET /v1/status: the data path of this process (relay, regions' lag, control loop).
 nlohmann::json DataPathJson(Server* data_path);
