@@ -233,6 +233,9 @@ struct ApiServer::Impl {
           absl::InvalidArgumentError("X-Cmo-Actor must be printable UTF-8 of at most 200 bytes"));
     }
     if (req.method != "POST") return std::nullopt;
+    // OpenFeature evaluation reads, as GETs do: apps asking which path a user is on must not
+    // hold the operators' token, which changes flags.
+    if (req.path.rfind("/ofrep/", 0) == 0) return std::nullopt;
     const std::string_view auth = req.Header("authorization");
     if (auth.empty()) return Deny(req, "no bearer token");
     if (auth.substr(0, 7) != "Bearer " || !SameToken(auth.substr(7), token)) {
@@ -307,6 +310,10 @@ struct ApiServer::Impl {
       r.content_type = "text/plain; version=0.0.4";
       r.body = *std::move(text);
       return r;
+    }
+    if (req.path.rfind("/ofrep/", 0) == 0) {
+      base::MutexLock lock(&mu);
+      if (std::optional<Response> r = api_internal::Ofrep(*state, req)) return *std::move(r);
     }
     if (get && req.path == "/v1/leader") return Json(200, LeaderJson());
     if (get && req.path == "/v1/status")

@@ -95,7 +95,8 @@ absl::StatusOr<std::optional<int32_t>> OptionalPercent(const ApiCall& call, cons
   return std::optional<int32_t>(*bp);
 }
 
-// Says in words why the subject got its path: the question support asks.
+}  // namespace
+
 std::string WhyPath(const flags::Flag& f, const flags::Decision& d) {
   if (f.op_class == flags::OpClass::kCritical) return "critical op: always strong";
   if (f.breaker == flags::BreakerState::kOpen) return "breaker open: op forced to strong";
@@ -112,8 +113,6 @@ std::string WhyPath(const flags::Flag& f, const flags::Decision& d) {
   return base::StrCat("bucket ", d.bucket, " >= threshold ", d.threshold_bp, ": outside the ",
                       share, " eventual share", breaker);
 }
-
-}  // namespace
 
 absl::StatusOr<nlohmann::json> ListOps(const Context& c) {
   auto all = c.state.flags->List();

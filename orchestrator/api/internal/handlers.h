@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "base/clock.h"
 #include "flags/flag_store.h"
+#include "flags/snapshot.h"
 #include "orchestrator/api/control_api.h"
 #include "orchestrator/service/control_state.h"
 
@@ -45,6 +46,8 @@ absl::StatusOr<nlohmann::json> Advance(const Context& c, const std::string& op);
 absl::StatusOr<nlohmann::json> Ramp(const Context& c, const std::string& op);
 absl::StatusOr<nlohmann::json> Rollback(const Context& c, const std::string& op);
 absl::StatusOr<nlohmann::json> Decide(const Context& c, const std::string& op);
+// Says in words why the subject got its path: the question support asks.
+std::string WhyPath(const flags::Flag& f, const flags::Decision& d);
 
 // plans: GET /v1/plans (status), POST /v1/plans (apply), POST /v1/ops/{op|*}/pause|resume
 absl::StatusOr<nlohmann::json> PlanStatus(const Context& c);

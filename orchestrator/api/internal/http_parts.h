@@ -1,8 +1,9 @@
-// Pieces of ApiServer kept in their own files: the dashboard page and the /metrics text.
+// Pieces of ApiServer kept in their own files: the dashboard page, the /metrics text, OFREP.
 #ifndef CMO_ORCHESTRATOR_API_INTERNAL_HTTP_PARTS_H_
 #define CMO_ORCHESTRATOR_API_INTERNAL_HTTP_PARTS_H_
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -28,6 +29,10 @@ absl::StatusOr<std::string> RenderMetrics(ControlState& state, Server* data_path
 
 // GET /v1/status: the data path of this process (relay, regions' lag, control loop).
 nlohmann::json DataPathJson(Server* data_path);
+
+// OpenFeature remote evaluation: POST /ofrep/v1/evaluate/flags/{op} and the bulk
+// POST /ofrep/v1/evaluate/flags (orchestrator/api/ofrep.cc). nullopt for any other path.
+std::optional<http::Response> Ofrep(ControlState& state, const http::Request& req);
 
 // An API request as the control API's call (the body parsed as a JSON object), and its answer
 // as an HTTP response. Untrusted input: fuzzed by tests/fuzz/http_request_fuzz.cc.

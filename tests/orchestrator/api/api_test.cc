@@ -60,6 +60,77 @@ class ApiTest : public ::testing::Test {
   std::unique_ptr<httplib::Client> http_;
 };
 
+// OpenFeature remote evaluation answers what the client library decides, for every subject:
+// the variant is the path, the metadata the bucket and threshold that chose it.
+TEST_F(ApiTest, OfrepEvaluatesTheRoutingDecisionForASubject) {
+  AddLikes();
+  ASSERT_TRUE(Post("/v1/ops/post.like/advance", {{"reason", "a"}}, token_).ok());
+  ASSERT_TRUE(Post("/v1/ops/post.like/advance", {{"reason", "b"}}, token_).ok());
+  ASSERT_TRUE(
+      Post("/v1/ops/post.like/ramp", {{"reason", "c"}, {"to", "25"}, {"confirm", true}}, token_)
+          .ok());
+  auto ofrep = [&](const std::string& path, const std::string& body) {
+    auto r = http_->Post(path, body, "application/json");
+    EXPECT_TRUE(r) << path;
+    return r;
+  };
+  int eventual = 0;
+  for (int u = 0; u < 200; ++u) {
+    const std::string subject = "user-" + std::to_string(u);
+    auto r = ofrep("/ofrep/v1/evaluate/flags/post.like",
+                   nlohmann::json{{"context", {{"targetingKey", subject}}}}.dump());
+    ASSERT_EQ(r->status, 200) << r->body;
+    const nlohmann::json got = nlohmann::json::parse(r->body);
+    auto decide = Api("")->Call({"GET", "/v1/ops/post.like/decide", {{"subject", subject}}});
+    ASSERT_TRUE(decide.ok()) << decide.status();
+    EXPECT_EQ(got["key"], "post.like");
+    EXPECT_EQ(got["value"], (*decide)["path"]) << subject;
+    EXPECT_EQ(got["variant"], got["value"]);
+    EXPECT_EQ(got["reason"], "SPLIT");
+    EXPECT_EQ(got["cacheable"], false);
+    EXPECT_EQ(got["metadata"]["bucket"], (*decide)["bucket"]);
+    EXPECT_EQ(got["metadata"]["threshold"], 2500);
+    EXPECT_EQ(got["metadata"]["stage"], "ramp");
+    eventual += got["value"] == "eventual" ? 1 : 0;
+  }
+  EXPECT_GT(eventual, 20);  // about a quarter of 200
+  EXPECT_LT(eventual, 80);
+
+  auto unknown = ofrep("/ofrep/v1/evaluate/flags/post.nope", R"({"context":{"targetingKey":"u"}})");
+  EXPECT_EQ(unknown->status, 404);
+  EXPECT_EQ(nlohmann::json::parse(unknown->body)["errorCode"], "FLAG_NOT_FOUND");
+  auto no_key = ofrep("/ofrep/v1/evaluate/flags/post.like", R"({"context":{}})");
+  EXPECT_EQ(no_key->status, 400);
+  EXPECT_EQ(nlohmann::json::parse(no_key->body)["errorCode"], "TARGETING_KEY_MISSING");
+  auto garbage = ofrep("/ofrep/v1/evaluate/flags/post.like", "{not json");
+  EXPECT_EQ(garbage->status, 400);
+  EXPECT_EQ(nlohmann::json::parse(garbage->body)["errorCode"], "PARSE_ERROR");
+  auto bad_context = ofrep("/ofrep/v1/evaluate/flags/post.like", R"({"context":[1]})");
+  EXPECT_EQ(bad_context->status, 400);
+  EXPECT_EQ(nlohmann::json::parse(bad_context->body)["errorCode"], "INVALID_CONTEXT");
+
+  // Bulk: every op; the same ETag until a flag changes.
+  auto bulk = ofrep("/ofrep/v1/evaluate/flags", R"({"context":{"targetingKey":"user-7"}})");
+  ASSERT_EQ(bulk->status, 200);
+  const nlohmann::json flags = nlohmann::json::parse(bulk->body)["flags"];
+  ASSERT_EQ(flags.size(), 1u);
+  EXPECT_EQ(flags[0]["key"], "post.like");
+  const std::string etag = bulk->get_header_value("ETag");
+  ASSERT_FALSE(etag.empty());
+  httplib::Headers if_none_match = {{"If-None-Match", etag}};
+  auto same = http_->Post("/ofrep/v1/evaluate/flags", if_none_match,
+                          R"({"context":{"targetingKey":"user-7"}})", "application/json");
+  ASSERT_TRUE(same);
+  EXPECT_EQ(same->status, 304);
+  ASSERT_TRUE(Post("/v1/ops/post.like/rollback", {{"reason", "d"}}, token_).ok());
+  auto changed = http_->Post("/ofrep/v1/evaluate/flags", if_none_match,
+                             R"({"context":{"targetingKey":"user-7"}})", "application/json");
+  ASSERT_TRUE(changed);
+  EXPECT_EQ(changed->status, 200);
+  EXPECT_EQ(nlohmann::json::parse(changed->body)["flags"][0]["value"], "strong");
+  EXPECT_EQ(nlohmann::json::parse(changed->body)["flags"][0]["reason"], "STATIC");
+}
+
 TEST_F(ApiTest, TokenFileIsPrivate) {
   struct stat st {};
   ASSERT_EQ(::stat(TokenPath(state_).c_str(), &st), 0);
