@@ -29,15 +29,21 @@ command -v npm >/dev/null || missing+=(nodejs npm)
 command -v java >/dev/null || missing+=(default-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 # playwright-core is pinned to the last release that runs on Debian 12's Node 18 (1.62 and
-# later require Node 20); reinstalled whenever the installed version is not the pinned one.
-npm_deps() {
-  local want have
-  want=$(sed -n 's/.*"playwright-core": "\(.*\)".*/\1/p' tests/dashboard/package.json)
+# later require Node 20), as is the OpenFeature server SDK of the OFREP test (1.19 and later
+# require Node 20); each directory is reinstalled whenever its installed version of the
+# package named is not the pinned one.
+npm_dir() {
+  local dir=$1 package=$2 want have
+  want=$(sed -n "s|.*\"$package\": \"\(.*\)\".*|\1|p" "$dir/package.json")
   have=$(sed -n 's/^  "version": "\(.*\)",$/\1/p' \
-         tests/dashboard/node_modules/playwright-core/package.json 2>/dev/null || true)
+         "$dir/node_modules/$package/package.json" 2>/dev/null || true)
   if [ "$want" != "$have" ]; then
-    (cd tests/dashboard && npm ci --no-audit --no-fund --loglevel=error)
+    (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
   fi
+}
+npm_deps() {
+  npm_dir tests/dashboard playwright-core
+  npm_dir tests/ofrep @openfeature/ofrep-provider
 }
 if [ ${#missing[@]} -eq 0 ]; then
   echo "install-deps: all ${#PACKAGES[@]} packages present"
