@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 
+#include "absl/strings/str_cat.h"
 #include "base/kafka.h"
 #include "base/kafka_admin.h"
 #include "gmock/gmock.h"
@@ -481,6 +482,7 @@ TEST_P(RealPipelineTest, RetentionOvertakingARunningApplierIsRepublished) {
   for (const auto until = absl::Now() + absl::Seconds(1); absl::Now() < until;) {
     Step(/*applier_b_running=*/false);
   }
+  const absl::Time resumed = absl::Now();
   ASSERT_TRUE(Converge(std::chrono::seconds(60)))
       << "us-east at " << appliers_[1]->Watermark().value_or(0) << " of " << *primary_->LastLsn()
       << ", log resets " << appliers_[1]->metrics().log_resets << ", applied "
@@ -490,6 +492,10 @@ TEST_P(RealPipelineTest, RetentionOvertakingARunningApplierIsRepublished) {
   EXPECT_GE(appliers_[1]->metrics().log_resets, 1);
   EXPECT_EQ(appliers_[1]->metrics().awaiting_republish, 0);
   EXPECT_GE(relay_->metrics().republications, 2) << "the relay was not asked to re-publish";
+  // For the runbook: how long us-east's watermark stood still (read-your-writes going to the
+  // primary meanwhile) to take back what the deletion took.
+  RecordProperty("recovery_ms", absl::StrCat(absl::ToInt64Milliseconds(absl::Now() - resumed)));
+  RecordProperty("us_east_applied", absl::StrCat(appliers_[1]->metrics().applied));
 }
 
 #ifdef CMO_KAFKA_REAL
