@@ -1,4 +1,6 @@
 // GET /metrics (Prometheus text format 0.0.4) and GET /v1/status.
+#include <charconv>
+#include <cmath>
 #include <sstream>
 
 #include "base/status_macros.h"
@@ -45,7 +47,7 @@ class Exposition {
       }
       out_ << "}";
     }
-    out_ << " " << value << "\n";
+    out_ << " " << SampleValue(value) << "\n";
   }
   std::string str() const { return out_.str(); }
 
@@ -55,9 +57,12 @@ class Exposition {
 
 int BreakerValue(flags::BreakerState s) {
   switch (s) {
-    case flags::BreakerState::kClosed: return 0;
-    case flags::BreakerState::kHalfOpen: return 1;
-    case flags::BreakerState::kOpen: return 2;
+    case flags::BreakerState::kClosed:
+      return 0;
+    case flags::BreakerState::kHalfOpen:
+      return 1;
+    case flags::BreakerState::kOpen:
+      return 2;
   }
   return 0;
 }
@@ -70,11 +75,13 @@ absl::Status RenderControl(ControlState& state, Exposition& m) {
   m.Family("cmo_op_stage", "gauge",
            "Stage of each op: 0 strong, 1 dual_write, 2 shadow, 3 ramp, 4 eventual");
   for (const flags::Flag& f : all) {
-    m.Sample("cmo_op_stage", {{"op", f.op}, {"domain", f.domain}, {"stage", flags::StageName(f.stage)}},
+    m.Sample("cmo_op_stage",
+             {{"op", f.op}, {"domain", f.domain}, {"stage", flags::StageName(f.stage)}},
              static_cast<int>(f.stage));
   }
   m.Family("cmo_op_ramp_percent", "gauge", "Ramp percent of each op (share of subjects)");
-  for (const flags::Flag& f : all) m.Sample("cmo_op_ramp_percent", {{"op", f.op}}, f.ramp_bp / 100.0);
+  for (const flags::Flag& f : all)
+    m.Sample("cmo_op_ramp_percent", {{"op", f.op}}, f.ramp_bp / 100.0);
   m.Family("cmo_op_eventual_percent", "gauge",
            "Share of subjects on the eventual path now (0 while the breaker is open)");
   for (const flags::Flag& f : all) {
@@ -160,7 +167,8 @@ absl::Status RenderControl(ControlState& state, Exposition& m) {
 
 void RenderDataPath(Server& server, Exposition& m) {
   const shadow::RelayMetrics relay = server.relay_metrics();
-  m.Family("cmo_outbox_lag", "gauge", "Changes committed to the primary but not yet acked by Kafka");
+  m.Family("cmo_outbox_lag", "gauge",
+           "Changes committed to the primary but not yet acked by Kafka");
   m.Sample("cmo_outbox_lag", {}, static_cast<double>(relay.outbox_lag));
   m.Family("cmo_primary_last_lsn", "gauge", "Last LSN the primary assigned");
   m.Sample("cmo_primary_last_lsn", {}, static_cast<double>(relay.last_lsn));
@@ -241,6 +249,16 @@ void RenderWebhooks(const WebhookNotifier& webhooks, Exposition& m) {
 }
 
 }  // namespace
+
+std::string SampleValue(double value) {
+  if (std::isnan(value)) return "NaN";
+  if (std::isinf(value)) return value > 0 ? "+Inf" : "-Inf";
+  // The shortest text that reads back as the same double: a stream's default six digits
+  // would print a counter of 1234567 as 1.23457e+06.
+  char buf[32];
+  const std::to_chars_result r = std::to_chars(buf, buf + sizeof buf, value);
+  return std::string(buf, r.ptr);
+}
 
 absl::StatusOr<std::string> RenderMetrics(ControlState& state, Server* data_path,
                                           const WebhookNotifier* webhooks) {

@@ -27,6 +27,10 @@ std::string_view DashboardHtml();
 absl::StatusOr<std::string> RenderMetrics(ControlState& state, Server* data_path,
                                           const WebhookNotifier* webhooks = nullptr);
 
+// A sample's value as the exposition format writes it: every digit kept, NaN and ±Inf spelled
+// its way.
+std::string SampleValue(double value);
+
 // GET /v1/status: the data path of this process (relay, regions' lag, control loop).
 nlohmann::json DataPathJson(Server* data_path);
 

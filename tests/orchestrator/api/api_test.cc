@@ -3,6 +3,7 @@
 // dashboard page, and the CLI giving the same answers with --server as on the state dir.
 #include <httplib.h>
 
+#include <cmath>
 #include <fstream>
 #include <string>
 #include <thread>
@@ -12,6 +13,7 @@
 #include "gtest/gtest.h"
 #include "orchestrator/api/api_server.h"
 #include "orchestrator/api/http_api.h"
+#include "orchestrator/api/internal/http_parts.h"
 #include "tests/fakes/cmo_cli.h"
 #include "tests/fakes/temp_dir.h"
 
@@ -129,6 +131,16 @@ TEST_F(ApiTest, OfrepEvaluatesTheRoutingDecisionForASubject) {
   EXPECT_EQ(changed->status, 200);
   EXPECT_EQ(nlohmann::json::parse(changed->body)["flags"][0]["value"], "strong");
   EXPECT_EQ(nlohmann::json::parse(changed->body)["flags"][0]["reason"], "STATIC");
+}
+
+TEST(MetricsText, SampleValuesKeepEveryDigit) {
+  EXPECT_EQ(api_internal::SampleValue(1234567), "1234567");  // was 1.23457e+06
+  EXPECT_EQ(api_internal::SampleValue(9007199254740992.0), "9007199254740992");
+  EXPECT_EQ(api_internal::SampleValue(0.25), "0.25");
+  EXPECT_EQ(api_internal::SampleValue(0), "0");
+  EXPECT_EQ(api_internal::SampleValue(-3), "-3");
+  EXPECT_EQ(api_internal::SampleValue(std::nan("")), "NaN");
+  EXPECT_EQ(api_internal::SampleValue(-HUGE_VAL), "-Inf");
 }
 
 TEST_F(ApiTest, TokenFileIsPrivate) {
