@@ -3,6 +3,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "base/process_stats.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "orchestrator/api/internal/http_parts.h"
@@ -232,6 +233,24 @@ void RenderDataPath(Server& server, Exposition& m) {
   }
 }
 
+// The process_* series every Prometheus client library exports, under the same names.
+void RenderProcess(Exposition& m) {
+  absl::StatusOr<base::ProcessStats> p = base::ReadProcessStats();
+  if (!p.ok()) return;  // no /proc: nothing rather than zeros
+  m.Family("process_start_time_seconds", "gauge", "Start time of the process since the epoch");
+  m.Sample("process_start_time_seconds", {}, p->start_time_seconds);
+  m.Family("process_cpu_seconds_total", "counter", "User and system CPU time spent");
+  m.Sample("process_cpu_seconds_total", {}, p->cpu_seconds);
+  m.Family("process_resident_memory_bytes", "gauge", "Resident memory size");
+  m.Sample("process_resident_memory_bytes", {}, static_cast<double>(p->resident_memory_bytes));
+  m.Family("process_virtual_memory_bytes", "gauge", "Virtual memory size");
+  m.Sample("process_virtual_memory_bytes", {}, static_cast<double>(p->virtual_memory_bytes));
+  m.Family("process_open_fds", "gauge", "Open file descriptors");
+  m.Sample("process_open_fds", {}, static_cast<double>(p->open_fds));
+  m.Family("process_max_fds", "gauge", "Limit on open file descriptors");
+  m.Sample("process_max_fds", {}, static_cast<double>(p->max_fds));
+}
+
 void RenderWebhooks(const WebhookNotifier& webhooks, Exposition& m) {
   const WebhookMetrics w = webhooks.metrics();
   m.Family("cmo_webhook_notifications_total", "counter",
@@ -266,6 +285,7 @@ absl::StatusOr<std::string> RenderMetrics(ControlState& state, Server* data_path
   CMO_RETURN_IF_ERROR(RenderControl(state, m));
   if (data_path != nullptr) RenderDataPath(*data_path, m);
   if (webhooks != nullptr) RenderWebhooks(*webhooks, m);
+  RenderProcess(m);
   return m.str();
 }
 

@@ -282,6 +282,8 @@ TEST_F(ApiTest, MetricsHealthAndDashboard) {
   EXPECT_THAT(metrics->body, HasSubstr("cmo_op_ramp_percent{op=\"post.like\"} 25\n"));
   EXPECT_THAT(metrics->body, HasSubstr("cmo_op_eventual_percent{op=\"post.like\"} 25\n"));
   EXPECT_THAT(metrics->body, HasSubstr("cmo_breaker_state{op=\"post.like\"} 0\n"));
+  EXPECT_THAT(metrics->body, HasSubstr("# TYPE process_cpu_seconds_total counter\n"));
+  EXPECT_THAT(metrics->body, HasSubstr("# TYPE process_resident_memory_bytes gauge\n"));
   EXPECT_THAT(metrics->body,
               HasSubstr("cmo_op_stage{op=\"post.like\",domain=\"likes\",stage=\"ramp\"} 3\n"));
   for (const char* path : {"/healthz", "/readyz"}) {
