@@ -251,7 +251,10 @@ std::vector<GateStatus> PlanExecutor::EvaluateGates(const Step& step, const OpPr
       measured = r.measured.has_value() ? FormatMetricValue(g.metric, *r.measured) : "no data";
     }
     const bool inconclusive = !g.manual && !r.measured.has_value();
-    out.push_back({g.text, measured, r.holds, r.holds ? "pass" : inconclusive ? "inconclusive" : "fail"});
+    out.push_back({g.text, measured, r.holds,
+                   r.holds        ? "pass"
+                   : inconclusive ? "inconclusive"
+                                  : "fail"});
     *all_hold = *all_hold && r.holds;
   }
   return out;
@@ -281,6 +284,24 @@ std::string WhyGatesWait(const std::vector<GateStatus>& gates) {
 }
 
 }  // namespace
+
+void PlanExecutor::NoteWaiting(const Phase& phase, const OpProgress& progress,
+                               const std::vector<GateStatus>* gates,
+                               std::vector<TickEvent>& events) {
+  if (gates == nullptr) {
+    waiting_.erase(progress.op);
+    return;
+  }
+  // Said once per change of which gates fail or lack data, not once per tick: the measured
+  // values move every tick, the verdicts rarely.
+  std::string verdicts = StrCat(progress.step, ":");
+  for (const GateStatus& g : *gates) base::StrAppend(&verdicts, g.condition, "=", g.verdict, ";");
+  std::string& last = waiting_[progress.op];
+  if (last == verdicts) return;
+  last = std::move(verdicts);
+  events.push_back({progress.op, StrCat("phase ", phase.name, " step ", progress.step + 1, "/",
+                                        phase.steps.size(), " waits: ", WhyGatesWait(*gates))});
+}
 
 bool PlanExecutor::NeedsTelemetry(const Phase& phase, int step, const std::string& op) {
   if (!phase.require_telemetry || step + 1 >= static_cast<int>(phase.steps.size())) return false;
@@ -330,7 +351,8 @@ absl::StatusOr<std::vector<TickEvent>> PlanExecutor::Tick() {
         phase_done = false;
         if (flag.breaker != flags::BreakerState::kClosed) continue;  // frozen while tripped
         bool all_hold = false;
-        EvaluateGates(step, p, &all_hold);
+        const std::vector<GateStatus> gates = EvaluateGates(step, p, &all_hold);
+        NoteWaiting(phase, p, all_hold ? nullptr : &gates, events);
         if (!all_hold) {
           if (p.held_since.has_value()) {
             p.held_since.reset();
@@ -391,7 +413,8 @@ absl::StatusOr<std::vector<OpStatus>> PlanExecutor::Status() {
             st.state = WhyGatesWait(st.gates);
           } else if (st.held_for >= st.hold && NeedsTelemetry(phase, p->step, op)) {
             st.state = StrCat(
-                "waiting for live telemetry: no client of ", op, " reported in the last minute, "
+                "waiting for live telemetry: no client of ", op,
+                " reported in the last minute, "
                 "and the next step moves traffic toward eventual (no evidence is not health; "
                 "`require_telemetry: false` in the phase, or `cmo pause` and move it by hand, "
                 "to go on unwatched)");
@@ -428,7 +451,8 @@ absl::StatusOr<std::string> PlanExecutor::AfterBreakerRecovery(std::string_view 
     }
     if (p.step == 0) return std::string("breaker recovered at the phase's first step");
     std::vector<TickEvent> events;
-    const std::string reason = "breaker recovered: resuming at the step before the one that tripped";
+    const std::string reason =
+        "breaker recovered: resuming at the step before the one that tripped";
     CMO_RETURN_IF_ERROR(StartStep(plan, *phase, p, p.step - 1, reason, events));
     return reason;
   }

@@ -10,6 +10,7 @@
 #ifndef CMO_MIGRATIONS_PLAN_EXECUTOR_H_
 #define CMO_MIGRATIONS_PLAN_EXECUTOR_H_
 
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -100,6 +101,10 @@ class PlanExecutor {
   absl::Status Pause(OpProgress& progress, std::string reason, const flags::ChangeContext& ctx);
   std::vector<GateStatus> EvaluateGates(const Step& step, const OpProgress& progress,
                                         bool* all_hold);
+  // Adds an event when the op's gates (`gates`; null: all hold) start to fail or lack data,
+  // or change which do: what operators are notified of (the `plan` webhook event).
+  void NoteWaiting(const Phase& phase, const OpProgress& progress,
+                   const std::vector<GateStatus>* gates, std::vector<TickEvent>& events);
   // Whether op's move from `step` to the next waits for live telemetry: the next step gives
   // more eventual share, the phase requires telemetry, and no client of op reported lately.
   bool NeedsTelemetry(const Phase& phase, int step, const std::string& op);
@@ -108,6 +113,7 @@ class PlanExecutor {
   PlanStore& plans_;
   MetricSource& metrics_;
   const base::Clock& clock_;
+  std::map<std::string, std::string> waiting_;  // op -> the gate verdicts last reported
 };
 
 // Sets a flag to what a plan step prescribes (stage, ramp percent, shadow sample rate).

@@ -204,8 +204,8 @@ phases:
   Tick();
   Tick();
   EXPECT_EQ(Flag("feed.read").stage, flags::Stage::kEventual);
-  ParseResult bad = ParsePlan(std::string(kUnwatched).replace(
-      std::string(kUnwatched).find("false"), 5, "maybe"));
+  ParseResult bad =
+      ParsePlan(std::string(kUnwatched).replace(std::string(kUnwatched).find("false"), 5, "maybe"));
   ASSERT_FALSE(bad.ok());
   EXPECT_THAT(bad.errors[0].message, HasSubstr("require_telemetry"));
 }
@@ -229,6 +229,40 @@ TEST_F(PlanExecutorTest, GatesWithoutDataAreInconclusiveNotFailed) {
   status = executor_->Status();
   ASSERT_THAT(status, IsOk());
   EXPECT_EQ((*status)[0].gates[0].verdict, "pass");
+}
+
+// What operators are notified of (the `plan` webhook): gates that start to lack data or fail,
+// once per change of verdicts, not every tick.
+TEST_F(PlanExecutorTest, WaitingGatesAreReportedOncePerChange) {
+  ASSERT_THAT(Apply(kPlan), IsOk());
+  Tick();
+  clock_.Advance(absl::Minutes(10));
+  auto waits = [&] {
+    auto events = executor_->Tick();
+    EXPECT_THAT(events, IsOk());
+    std::vector<std::string> out;
+    for (const TickEvent& e : *events) {
+      if (e.what.find(" waits: ") != std::string::npos) out.push_back(e.what);
+    }
+    return out;
+  };
+  EXPECT_TRUE(waits().empty());          // starts the shadow step
+  std::vector<std::string> w = waits();  // whose gate has no data
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_EQ(w[0],
+            "phase likes step 2/4 waits: inconclusive (no fresh data with enough samples): "
+            "stale_read_ratio < 1%");
+  EXPECT_TRUE(waits().empty()) << "said again on the next tick";
+  Measure(Metric::kStaleReadRatio, 20000);
+  w = waits();
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_THAT(w[0], HasSubstr("gates not met: stale_read_ratio < 1% (2%)"));
+  Measure(Metric::kStaleReadRatio, 30000);  // another value, the same verdict
+  EXPECT_TRUE(waits().empty());
+  Measure(Metric::kStaleReadRatio, 100);  // holds: nothing to say
+  EXPECT_TRUE(waits().empty());
+  Measure(Metric::kStaleReadRatio, 20000);  // fails again: said again
+  EXPECT_EQ(waits().size(), 1u);
 }
 
 TEST_F(PlanExecutorTest, StaleMetricsDoNotHoldGates) {
