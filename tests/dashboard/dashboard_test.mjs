@@ -4,10 +4,9 @@
 // divergences for a user, and saves a screenshot.
 //   node dashboard_test.mjs CMO_BINARY OUT_DIR
 import { chromium } from "playwright-core";
-import { spawn, execFileSync } from "node:child_process";
-import { mkdtempSync, existsSync, readFileSync, rmSync, mkdirSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { CmoServe } from "../js/cmo_serve.mjs";
 
 const [cmo, outDir] = process.argv.slice(2);
 if (!cmo || !outDir) {
@@ -15,32 +14,14 @@ if (!cmo || !outDir) {
   process.exit(2);
 }
 mkdirSync(outDir, { recursive: true });
-const dir = mkdtempSync(join(tmpdir(), "cmo-dashboard-"));
-const state = join(dir, "state");
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-const cli = (...args) => execFileSync(cmo, ["--state-dir", state, ...args], {
-  encoding: "utf8", env: { ...process.env, CMO_ACTOR: "dashboard-test" } });
+const t = new CmoServe(cmo, "dashboard");
+const cli = (...args) => t.cli(...args);
+const check = (ok, what) => t.check(ok, what);
 
-let serve;
 let browser;
-let failed = false;
-function check(ok, what) {
-  console.log(`${ok ? "ok  " : "FAIL"} ${what}`);
-  if (!ok) failed = true;
-}
 try {
-  cli("ops", "add", "post.like", "--domain", "likes", "--target", "eventual");
-  cli("ops", "add", "payment.transfer", "--domain", "payments", "--class", "critical", "--target", "strong");
-  serve = spawn(cmo, ["--state-dir", state, "serve", "--listen", "127.0.0.1:0", "--regions", "eu-west,us-east"],
-                { stdio: ["ignore", "inherit", "inherit"] });
-  const urlFile = join(state, "api-url");
-  for (let i = 0; i < 200 && !existsSync(urlFile); i++) await sleep(100);
-  check(existsSync(urlFile), "cmo serve wrote its API address");
-  const url = readFileSync(urlFile, "utf8").trim();
-  const remote = ["--server", url, "--token-file", join(state, "api-token")];
-  cli("advance", "post.like", "--reason", "dual-write likes", ...remote);
-  cli("advance", "post.like", "--sample", "5%", "--reason", "shadow 5%", ...remote);
-  cli("ramp", "post.like", "--to", "10%", "--reason", "first ramp", "--confirm", ...remote);
+  const url = await t.start("eu-west,us-east", "10%");
+  const remote = t.remote;
 
   browser = await chromium.launch({ executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
                                     args: ["--no-sandbox", "--headless=new"] });
@@ -74,13 +55,9 @@ try {
   check(existsSync(shot), `screenshot saved to ${shot}`);
 } catch (e) {
   console.error(e);
-  failed = true;
+  t.failed = true;
 } finally {
   if (browser) await browser.close();
-  if (serve) {
-    serve.kill("SIGTERM");
-    await new Promise((r) => serve.once("exit", r));
-  }
-  rmSync(dir, { recursive: true, force: true });
+  await t.stop();
 }
-process.exit(failed ? 1 : 0);
+process.exit(t.failed ? 1 : 0);

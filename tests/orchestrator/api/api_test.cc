@@ -55,6 +55,16 @@ class ApiTest : public ::testing::Test {
             .ok());
   }
 
+  // post.like through dual_write and shadow to ramp 25%.
+  void LikesRampedTo25() {
+    AddLikes();
+    ASSERT_TRUE(Post("/v1/ops/post.like/advance", {{"reason", "a"}}, token_).ok());
+    ASSERT_TRUE(Post("/v1/ops/post.like/advance", {{"reason", "b"}}, token_).ok());
+    ASSERT_TRUE(
+        Post("/v1/ops/post.like/ramp", {{"reason", "c"}, {"to", "25"}, {"confirm", true}}, token_)
+            .ok());
+  }
+
   testing::TempDir dir_;
   std::string state_ = dir_.File("state");
   std::string token_;
@@ -65,12 +75,7 @@ class ApiTest : public ::testing::Test {
 // OpenFeature remote evaluation answers what the client library decides, for every subject:
 // the variant is the path, the metadata the bucket and threshold that chose it.
 TEST_F(ApiTest, OfrepEvaluatesTheRoutingDecisionForASubject) {
-  AddLikes();
-  ASSERT_TRUE(Post("/v1/ops/post.like/advance", {{"reason", "a"}}, token_).ok());
-  ASSERT_TRUE(Post("/v1/ops/post.like/advance", {{"reason", "b"}}, token_).ok());
-  ASSERT_TRUE(
-      Post("/v1/ops/post.like/ramp", {{"reason", "c"}, {"to", "25"}, {"confirm", true}}, token_)
-          .ok());
+  LikesRampedTo25();
   auto ofrep = [&](const std::string& path, const std::string& body) {
     auto r = http_->Post(path, body, "application/json");
     EXPECT_TRUE(r) << path;
@@ -268,12 +273,7 @@ TEST_F(ApiTest, ErrorsAreJsonWithCodesThatMeanSomething) {
 }
 
 TEST_F(ApiTest, MetricsHealthAndDashboard) {
-  AddLikes();
-  ASSERT_TRUE(Post("/v1/ops/post.like/advance", {{"reason", "a"}}, token_).ok());
-  ASSERT_TRUE(Post("/v1/ops/post.like/advance", {{"reason", "b"}}, token_).ok());
-  ASSERT_TRUE(
-      Post("/v1/ops/post.like/ramp", {{"reason", "c"}, {"to", "25"}, {"confirm", true}}, token_)
-          .ok());
+  LikesRampedTo25();
   auto metrics = http_->Get("/metrics");
   ASSERT_TRUE(metrics);
   EXPECT_EQ(metrics->status, 200);
