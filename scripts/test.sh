@@ -14,7 +14,7 @@ export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=true
 
 export ASAN_OPTIONS="detect_leaks=1:abort_on_error=1:strict_string_checks=1"
 export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1"
-export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1"
+export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:suppressions=$PWD/tests/tsan.supp"
 # Slow soak/fault runs are labelled "slow" and excluded here; run them with ctest -L slow.
 # The timed demo story ("demo") runs in the plain build only: under ASan's slowdown its
 # compressed timeline would not fit; its parts have their own tests in every build.

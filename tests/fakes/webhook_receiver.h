@@ -27,7 +27,7 @@ class Receiver {
       std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms.load()));
       std::lock_guard<std::mutex> lock(mu_);
       requests_.push_back({req.path, req.body, req.headers});
-      res.status = next_ < statuses.size() ? statuses[next_++] : 200;
+      res.status = next_ < statuses_.size() ? statuses_[next_++] : 200;
     });
     port_ = server_.bind_to_any_port("127.0.0.1");
     thread_ = std::thread([this] { server_.listen_after_bind(); });
@@ -46,7 +46,12 @@ class Receiver {
     return requests_;
   }
 
-  std::vector<int> statuses;  // set before the first request
+  // The answers to the next requests, in order (200 after them). Under the lock: TSan cannot
+  // see that the request that reads them was sent (over TCP) after they were set.
+  void SetStatuses(std::vector<int> statuses) {
+    std::lock_guard<std::mutex> lock(mu_);
+    statuses_ = std::move(statuses);
+  }
   std::atomic<int> delay_ms{0};
 
  private:
@@ -55,6 +60,7 @@ class Receiver {
   std::thread thread_;
   std::mutex mu_;
   size_t next_ = 0;
+  std::vector<int> statuses_;
   std::vector<Request> requests_;
 };
 

@@ -61,7 +61,7 @@ TEST(WebhooksTest, SubscribedWebhooksGetSignedJsonOrSlackBodies) {
 
 TEST(WebhooksTest, ServerErrorsAreRetriedWithTheSameDeliveryId) {
   Receiver rx;
-  rx.statuses = {500, 503};
+  rx.SetStatuses({500, 503});
   WebhookNotifier n({{.url = rx.Url("/hook")}}, Fast());
   n.Notify(Breaker());
   ASSERT_TRUE(n.Drain(absl::Seconds(10)));
@@ -95,7 +95,7 @@ TEST(WebhooksTest, AnUnreachableReceiverIsGivenUpOnAfterMaxAttempts) {
 
 TEST(WebhooksTest, ARefusalIsNotRetried) {
   Receiver rx;
-  rx.statuses = {400};
+  rx.SetStatuses({400});
   WebhookNotifier n({{.url = rx.Url("/hook")}}, Fast());
   n.Notify(Breaker());
   ASSERT_TRUE(n.Drain(absl::Seconds(10)));
