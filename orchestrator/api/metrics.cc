@@ -196,29 +196,25 @@ void RenderDataPath(Server& server, Exposition& m) {
     m.Sample("cmo_replication_lag_ms", {{"region", r.region}, {"quantile", "0.99"}},
              r.applier.lag_p99_ms);
   }
-  m.Family("cmo_applier_applied_total", "counter", "Changes applied per region since start");
-  for (const auto& r : regions) {
-    m.Sample("cmo_applier_applied_total", {{"region", r.region}},
-             static_cast<double>(r.applier.applied));
-  }
-  m.Family("cmo_applier_refused_total", "counter",
-           "Change-log events refused per region: unsigned heartbeats, LSNs past the primary's");
-  for (const auto& r : regions) {
-    m.Sample("cmo_applier_refused_total", {{"region", r.region}},
-             static_cast<double>(r.applier.refused));
-  }
-  m.Family("cmo_applier_log_resets_total", "counter",
-           "Times a region's applier found its change log lost (retention, an emptied cluster)");
-  for (const auto& r : regions) {
-    m.Sample("cmo_applier_log_resets_total", {{"region", r.region}},
-             static_cast<double>(r.applier.log_resets));
-  }
-  m.Family("cmo_applier_awaiting_republish", "gauge",
-           "Partitions whose log was lost and whose watermark waits for the relay to re-publish");
-  for (const auto& r : regions) {
-    m.Sample("cmo_applier_awaiting_republish", {{"region", r.region}},
-             static_cast<double>(r.applier.awaiting_republish));
-  }
+  // One series per region from a counter of its applier.
+  auto per_region = [&](std::string_view name, std::string_view type, std::string_view help,
+                        int64_t shadow::ApplierMetrics::*field) {
+    m.Family(name, type, help);
+    for (const auto& r : regions) {
+      m.Sample(name, {{"region", r.region}}, static_cast<double>(r.applier.*field));
+    }
+  };
+  per_region("cmo_applier_applied_total", "counter", "Changes applied per region since start",
+             &shadow::ApplierMetrics::applied);
+  per_region("cmo_applier_refused_total", "counter",
+             "Change-log events refused per region: unsigned heartbeats, LSNs past the primary's",
+             &shadow::ApplierMetrics::refused);
+  per_region("cmo_applier_log_resets_total", "counter",
+             "Times a region's applier found its change log lost (retention, an emptied cluster)",
+             &shadow::ApplierMetrics::log_resets);
+  per_region("cmo_applier_awaiting_republish", "gauge",
+             "Partitions whose log was lost and whose watermark waits for the relay to re-publish",
+             &shadow::ApplierMetrics::awaiting_republish);
   if (auto c = server.control_metrics(); c.has_value()) {
     m.Family("cmo_telemetry_windows_total", "counter", "Client telemetry windows received");
     m.Sample("cmo_telemetry_windows_total", {}, static_cast<double>(c->telemetry_windows));
