@@ -52,8 +52,15 @@ absl::Status Applier::RefreshTopics() {
   auto listed = consumer_->ListTopics("cmo.changes.", 2000);
   if (!listed.ok()) return absl::OkStatus();  // broker unreachable: keep what we have
   if (options_.domains) {
+    const absl::Time asked = clock_.Now();
     absl::StatusOr<std::vector<std::string>> domains = options_.domains();
     if (!domains.ok()) return absl::OkStatus();  // primary unreachable: keep what we have
+    // A primary with no domain has no change yet, so the replica has them all. The relay has
+    // no topic to send heartbeats on, so without this an idle new deployment would look
+    // behind since its start and trip the first op ramped before anything is written.
+    if (domains->empty() && (!metrics_.caught_up_to || *metrics_.caught_up_to < asked)) {
+      metrics_.caught_up_to = asked;
+    }
     std::map<std::string, int> ours;
     for (const std::string& d : *domains) {
       auto it = listed->find(ChangeTopic(d));

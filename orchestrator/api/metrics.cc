@@ -263,6 +263,14 @@ void RenderWebhooks(const WebhookNotifier& webhooks, Exposition& m) {
   m.Sample("cmo_webhook_queued", {}, static_cast<double>(w.queued));
 }
 
+// How far the region's newest proof of having every change (the commit time of the newest
+// change applied, or the send time of the newest heartbeat) trails the clock; null until the
+// first proof, which is what a script waits for before trusting the region's lag.
+nlohmann::json CaughtUpAgeMs(const shadow::ApplierMetrics& m, absl::Time now) {
+  if (!m.caught_up_to.has_value()) return nullptr;
+  return absl::ToInt64Milliseconds(now - *m.caught_up_to);
+}
+
 }  // namespace
 
 std::string SampleValue(double value) {
@@ -289,6 +297,7 @@ nlohmann::json DataPathJson(Server* data_path) {
   if (data_path == nullptr) return {{"data_path", false}};
   const shadow::RelayMetrics relay = data_path->relay_metrics();
   nlohmann::json regions = nlohmann::json::array();
+  const absl::Time now = absl::Now();
   for (const auto& r : data_path->regions()) {
     regions.push_back({{"region", r.region},
                        {"watermark", r.watermark},
@@ -298,7 +307,8 @@ nlohmann::json DataPathJson(Server* data_path) {
                        {"applied", r.applier.applied},
                        {"refused", r.applier.refused},
                        {"log_resets", r.applier.log_resets},
-                       {"awaiting_republish", r.applier.awaiting_republish}});
+                       {"awaiting_republish", r.applier.awaiting_republish},
+                       {"caught_up_age_ms", CaughtUpAgeMs(r.applier, now)}});
   }
   nlohmann::json out = {{"data_path", true},
                         {"last_lsn", relay.last_lsn},

@@ -1,6 +1,6 @@
 // `cmo serve` as the one control service, with real processes: a plan applied to a running
 // server moves (and waits for live telemetry before any step toward eventual); `cmo plan run`
-// refuses to race it; an idle restart trips nothing, while a real outage during idle (the
+// refuses to race it; an idle restart or an idle new deployment trips nothing, while a real outage during idle (the
 // region's PostgreSQL replica down) still trips the breaker.
 #include <httplib.h>
 #include <signal.h>
@@ -214,6 +214,37 @@ TEST_F(ControlServiceTest, ARestartAfterAnIdleSpellTripsNothing) {
     EXPECT_LT(s["short"].get<double>(), 10000) << budget.dump();
   }
   EXPECT_TRUE(lag_seen) << budget.dump();
+  serve->Kill(SIGTERM);
+  EXPECT_EQ(serve->Wait(), 0);
+}
+
+// Nothing written yet: the relay has no topic for heartbeats, yet the region has every change
+// there is. It once looked behind since the start and tripped the first op ramped this early.
+TEST_F(ControlServiceTest, ANewDeploymentWithNothingWrittenIsNotBehind) {
+  RampedOp();
+  auto serve = StartServe("regions: [eu-west]\nbreaker: {evaluate_every: 100ms, short_window: 5s, "
+                          "long_window: 30s}\n");
+  std::string url;
+  ASSERT_TRUE(WaitFor([&] {
+    url.clear();
+    std::getline(std::ifstream(cli_.StateDir() + "/api-url"), url);
+    return !url.empty();
+  }, 20s));
+  httplib::Client http(url);
+  nlohmann::json status;
+  auto caught_up = [&] {
+    const httplib::Result r = http.Get("/v1/status");
+    if (!r) return false;
+    status = nlohmann::json::parse(r->body, nullptr, false);
+    return status.contains("regions") && status["regions"].size() == 1 &&
+           !status["regions"][0]["caught_up_age_ms"].is_null();
+  };
+  ASSERT_TRUE(WaitFor(caught_up, 20s)) << status.dump();
+  // Past the idle heartbeat gap (10 s) plus the budget (5 s): a silent region trips by now.
+  absl::SleepFor(absl::Seconds(20));
+  EXPECT_EQ(Breaker(), "closed");
+  ASSERT_TRUE(caught_up());
+  EXPECT_LT(status["regions"][0]["caught_up_age_ms"].get<int64_t>(), 5000) << status.dump();
   serve->Kill(SIGTERM);
   EXPECT_EQ(serve->Wait(), 0);
 }

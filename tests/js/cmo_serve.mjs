@@ -43,11 +43,31 @@ export class CmoServe {
     this.check(existsSync(urlFile), "cmo serve wrote its API address");
     this.url = readFileSync(urlFile, "utf8").trim();
     this.remote = ["--server", this.url, "--token-file", join(this.state, "api-token")];
+    await this.waitCaughtUp();
     this.cli("advance", "post.like", "--reason", "dual-write likes", ...this.remote);
     this.cli("advance", "post.like", "--sample", "5%", "--reason", "shadow 5%", ...this.remote);
     this.cli("ramp", "post.like", "--to", percent, "--reason", "first ramp", "--confirm",
              ...this.remote);
     return this.url;
+  }
+
+  // Waits until every region has applied a heartbeat. Until then the budget counts a region
+  // as behind since the start, so on a loaded machine an op moved too early would trip its
+  // breaker on the replication lag and the test would see strong where it expects a split.
+  async waitCaughtUp() {
+    let regions = [];
+    for (let i = 0; i < 600; i++) {
+      try {
+        const res = await fetch(`${this.url}/v1/status`);
+        regions = (await res.json()).regions || [];
+        if (regions.length > 0 && regions.every((r) => r.caught_up_age_ms !== null)) break;
+      } catch (e) {
+        regions = [String(e)];
+      }
+      await sleep(100);
+    }
+    this.check(regions.length > 0 && regions.every((r) => r.caught_up_age_ms !== null),
+               `every region applied a heartbeat (${JSON.stringify(regions)})`);
   }
 
   // Stops `cmo serve` (SIGTERM, waiting for its exit) and removes the state dir.
