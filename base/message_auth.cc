@@ -73,6 +73,21 @@ std::string HmacSha256Hex(std::string_view secret, std::string_view message) {
   return Mac(secret, message);
 }
 
+std::string Sha256Hex(std::string_view data) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_Digest(data.data(), data.size(), digest, &len, EVP_sha256(), nullptr);
+  return Hex(digest, len);
+}
+
+absl::StatusOr<std::string> RandomHex(size_t bytes) {
+  std::string raw(bytes, '\0');
+  if (RAND_bytes(reinterpret_cast<unsigned char*>(raw.data()), static_cast<int>(bytes)) != 1) {
+    return absl::InternalError("the system's random generator failed; cannot make a secret");
+  }
+  return Hex(reinterpret_cast<const unsigned char*>(raw.data()), raw.size());
+}
+
 std::shared_ptr<const KeyRing> KeyRing::FromKeys(
     std::vector<std::pair<std::string, std::string>> keys) {
   return std::shared_ptr<const KeyRing>(new KeyRing(std::move(keys)));

@@ -52,6 +52,12 @@ std::string MessageKeyPath(const std::string& state_dir);
 // HMAC-SHA256 of `message` under `secret`, as 64 lowercase hex digits (webhook signatures).
 std::string HmacSha256Hex(std::string_view secret, std::string_view message);
 
+// SHA-256 of `data`, as 64 lowercase hex digits (API tokens are stored as this, never as is).
+std::string Sha256Hex(std::string_view data);
+
+// `bytes` bytes from the system's cryptographic generator, as hex; an error if it has none.
+absl::StatusOr<std::string> RandomHex(size_t bytes);
+
 }  // namespace cmo::base
 
 #endif  // CMO_BASE_MESSAGE_AUTH_H_

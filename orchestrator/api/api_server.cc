@@ -6,16 +6,19 @@
 
 #include <cstring>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 #include <thread>
 
 #include "absl/strings/numbers.h"
 #include "base/json.h"
+#include "base/message_auth.h"
 #include "base/mutex.h"
 #include "base/strings.h"
 #include "base/utf8.h"
 #include "orchestrator/api/http/http_server.h"
+#include "orchestrator/api/internal/api_tokens.h"
 #include "orchestrator/api/internal/denial_limiter.h"
 #include "orchestrator/api/internal/http_parts.h"
 #include "orchestrator/api/local_api.h"
@@ -25,6 +28,7 @@
 namespace cmo::orchestrator {
 namespace {
 
+using api_internal::Role;
 using http::Request;
 using http::Response;
 
@@ -166,7 +170,8 @@ struct ApiServer::Impl {
   std::unique_ptr<ControlState> state ABSL_GUARDED_BY(mu);  // metrics and auth audit
 
   // Refusals are decided on the I/O thread, which must never wait for the control state; the
-  // few that get an audit entry are written by a thread of their own.
+  // few that get an audit entry are written by a thread of their own (which also re-reads the
+  // named tokens every second).
   struct Denial {
     std::string actor, why, method, path;
     int64_t unlogged = 0;
@@ -180,24 +185,75 @@ struct ApiServer::Impl {
 
   Impl(const ApiServerOptions& o, const base::Clock& c) : options(o), clock(c) {}
 
-  // 401, and (within the limiter's allowance) an audit notice: who tried what, from where. The
-  // token itself is never logged; a notice takes no revision.
-  Response Deny(const Request& req, const char* why) {
+  // Who holds a bearer token: the state dir's token (api-token) is the local administrator;
+  // named tokens come from the control state, looked up by the SHA-256 of the secret.
+  struct Caller {
+    std::string name;  // empty for the state dir's token
+    Role role = Role::kNone;
+  };
+  base::Mutex tokens_mu;
+  std::map<std::string, Caller> tokens ABSL_GUARDED_BY(tokens_mu);  // sha256 -> holder
+
+  std::optional<Caller> Identify(std::string_view authorization) {
+    if (authorization.substr(0, 7) != "Bearer ") return std::nullopt;
+    const std::string_view secret = authorization.substr(7);
+    if (SameToken(secret, token)) return Caller{"", Role::kAdmin};
+    const std::string hash = base::Sha256Hex(secret);
+    base::MutexLock lock(&tokens_mu);
+    auto it = tokens.find(hash);
+    if (it == tokens.end()) return std::nullopt;
+    return it->second;
+  }
+
+  // Re-reads the named tokens: at start, after a token call, and every second (another
+  // instance of an HA control plane may have created or revoked one). A failed read keeps
+  // what was known.
+  void RefreshTokens() ABSL_LOCKS_EXCLUDED(mu) {
+    absl::StatusOr<std::vector<api_internal::ApiToken>> loaded;
+    {
+      base::MutexLock lock(&mu);
+      loaded = api_internal::LoadTokens(*state->plans);
+    }
+    if (!loaded.ok()) return;
+    std::map<std::string, Caller> fresh;
+    for (const api_internal::ApiToken& t : *loaded) {
+      if (!t.revoked_ms.has_value()) fresh[t.sha256] = Caller{t.name, t.role};
+    }
+    base::MutexLock lock(&tokens_mu);
+    tokens.swap(fresh);
+  }
+
+  // A refusal (401 without a usable token, 403 with one whose role is too weak) and, within
+  // the limiter's allowance, an audit notice: who tried what, from where. The token itself is
+  // never logged; a notice takes no revision.
+  Response Deny(const Request& req, const absl::Status& why, std::string_view holder) {
     {
       base::MutexLock lock(&denial_mu);
       int64_t unlogged = 0;
       if (denials.Admit(req.remote_addr, clock.Now(), &unlogged)) {
-        to_log.push_back({base::StrCat("api:", req.remote_addr), why, req.method,
+        std::string actor = base::StrCat("api:", req.remote_addr);
+        if (!holder.empty()) actor = base::StrCat(holder, " (", actor, ")");
+        to_log.push_back({actor, std::string(why.message()), req.method,
                           base::SanitizeUtf8(req.path), unlogged});
         denial_mu.SignalAll();
       }
     }
-    Response res = Error(absl::UnauthenticatedError(
-        base::StrCat(why,
-                     ": mutating calls need `Authorization: Bearer TOKEN` with the token "
-                     "in the server's state dir (api-token)")));
-    res.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"cmo\"");
+    Response res = Error(why);
+    if (absl::IsUnauthenticated(why)) {
+      res.headers.emplace_back("WWW-Authenticate", "Bearer realm=\"cmo\"");
+    }
     return res;
+  }
+
+  Response Unauthenticated(const Request& req, std::string_view why, Role need) {
+    return Deny(req,
+                absl::UnauthenticatedError(base::StrCat(
+                    why, ": ", req.method, " ", base::SanitizeUtf8(req.path.substr(0, 200)),
+                    " needs `Authorization: Bearer TOKEN` with a token of role ",
+                    api_internal::RoleName(need),
+                    " or above (`cmo token create NAME --role ROLE`, or the server's state dir "
+                    "token, api-token)")),
+                "");
   }
 
   void WriteDenials() {
@@ -212,6 +268,7 @@ struct ApiServer::Impl {
         batch.swap(to_log);
         if (batch.empty() && stopping) return;
       }
+      RefreshTokens();
       base::MutexLock lock(&mu);
       for (const Denial& d : batch) {
         nlohmann::json after = {{"method", d.method}, {"path", d.path}};
@@ -232,14 +289,21 @@ struct ApiServer::Impl {
       return Error(
           absl::InvalidArgumentError("X-Cmo-Actor must be printable UTF-8 of at most 200 bytes"));
     }
-    if (req.method != "POST") return std::nullopt;
-    // OpenFeature evaluation reads, as GETs do: apps asking which path a user is on must not
-    // hold the operators' token, which changes flags.
-    if (req.path.rfind("/ofrep/", 0) == 0) return std::nullopt;
+    const Role need = api_internal::RequiredRole(req.method, req.path);
+    if (need == Role::kNone) return std::nullopt;
     const std::string_view auth = req.Header("authorization");
-    if (auth.empty()) return Deny(req, "no bearer token");
-    if (auth.substr(0, 7) != "Bearer " || !SameToken(auth.substr(7), token)) {
-      return Deny(req, "wrong bearer token");
+    if (auth.empty()) return Unauthenticated(req, "no bearer token", need);
+    const std::optional<Caller> caller = Identify(auth);
+    if (!caller.has_value()) return Unauthenticated(req, "unknown or revoked bearer token", need);
+    if (caller->role < need) {
+      return Deny(req,
+                  absl::PermissionDeniedError(base::StrCat(
+                      "token ", caller->name, " has role ", api_internal::RoleName(caller->role),
+                      "; ", req.method, " ", base::SanitizeUtf8(req.path.substr(0, 200)), " needs ",
+                      api_internal::RoleName(need),
+                      ": ask an admin for a token with that role (`cmo token create NAME --role ",
+                      api_internal::RoleName(need), "`)")),
+                  caller->name);
     }
     return std::nullopt;
   }
@@ -247,11 +311,18 @@ struct ApiServer::Impl {
   Response HandleApi(const Request& req) {
     absl::StatusOr<ApiCall> call = api_internal::ToApiCall(req);
     if (!call.ok()) return api_internal::ToResponse(call.status());
+    // A named token's holder is the actor; what the client says of itself is only detail.
+    if (std::optional<Caller> caller = Identify(req.Header("authorization"));
+        caller.has_value() && !caller->name.empty()) {
+      const std::string_view said = req.Header("x-cmo-actor");
+      call->actor = said.empty() ? caller->name : base::StrCat(caller->name, " (", said, ")");
+    }
     absl::StatusOr<nlohmann::json> out;
     {
       base::MutexLock lock(&mu);
       out = api->Call(*call);
     }
+    if (req.path.rfind("/v1/tokens", 0) == 0 && req.method == "POST") RefreshTokens();
     return api_internal::ToResponse(out);
   }
 
@@ -343,6 +414,7 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiServerOptio
     impl->api = std::make_unique<LocalApi>(options.state_dir, clock);
   }
   impl->token = *token;
+  impl->RefreshTokens();
   const auto& [host, port] = *listen;
   http::ServerLimits limits;
   limits.parser.max_body_bytes = options.max_body_bytes;

@@ -11,6 +11,7 @@ std::string_view DashboardHtml() {
 <style>
 body{font:14px/1.4 system-ui,sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
 header{background:#1d2330;color:#fff;padding:10px 20px;display:flex;gap:20px;align-items:baseline}
+#login{margin-left:auto}
 header h1{font-size:18px;margin:0} header span{opacity:.75}
 main{display:grid;grid-template-columns:repeat(auto-fit,minmax(460px,1fr));gap:16px;padding:16px}
 section{background:#fff;border-radius:6px;box-shadow:0 1px 3px #0002;padding:12px 16px;overflow:auto}
@@ -24,7 +25,9 @@ th{font-weight:600;color:#555;font-size:12px;text-transform:uppercase}
 .err{color:#c0392b} .muted{color:#888}
 input{padding:4px 8px;font:inherit} button{font:inherit;padding:4px 10px}
 </style></head><body>
-<header><h1>cmo</h1><span id="rev">revision –</span><span id="updated">connecting…</span></header>
+<header><h1>cmo</h1><span id="rev">revision –</span><span id="updated">connecting…</span>
+<form id="login"><input id="token" type="password" size="24" placeholder="viewer token" aria-label="API token">
+<button>Use token</button></form></header>
 <main>
 <section style="grid-column:1/-1"><h2>Operations</h2>
 <table id="ops"><thead><tr><th>op</th><th>domain</th><th>target</th><th>stage</th><th>eventual share</th>
@@ -38,14 +41,20 @@ input{padding:4px 8px;font:inherit} button{font:inherit;padding:4px 10px}
 <p id="div-summary" class="muted">Where did my comment go? Enter a user id.</p>
 <table id="divergence"><thead><tr><th>detected (UTC)</th><th>what happened</th></tr></thead><tbody></tbody></table></section>
 <section style="grid-column:1/-1"><h2>Recent audit events</h2>
+<p id="audit-note" class="muted"></p>
 <table id="audit"><thead><tr><th>rev</th><th>time (UTC)</th><th>actor</th><th>op</th><th>action</th><th>reason</th></tr></thead><tbody></tbody></table></section>
 </main>
 <script>
 "use strict";
 const $ = (s) => document.querySelector(s);
 function cell(row, text, cls) { const td = row.insertCell(); td.textContent = text; if (cls) td.className = cls; return td; }
+// User-level data (audit, divergence) needs a token of role viewer or above; it is kept for
+// this tab only (sessionStorage), never in the page or the URL.
+const token = () => sessionStorage.getItem("cmo-token") || "";
+const NEEDS_TOKEN = "needs a viewer token: enter one above (cmo token create NAME --role viewer)";
 async function get(path) {
-  const r = await fetch(path, {cache: "no-store"});
+  const headers = token() ? {Authorization: "Bearer " + token()} : {};
+  const r = await fetch(path, {cache: "no-store", headers});
   const body = await r.json();
   if (!r.ok) throw new Error(body.error ? body.error.message : r.status);
   return body;
@@ -98,8 +107,14 @@ async function refreshRegions() {
   $("#outbox").textContent = "primary at LSN " + s.last_lsn + ", outbox lag " + s.outbox_lag + " change(s)";
 }
 async function refreshAudit() {
-  const entries = await get("/v1/audit?limit=20");
-  const body = $("#audit tbody"); body.replaceChildren();
+  const body = $("#audit tbody");
+  // Without a token no call is made: each refused one would be an audit entry of its own.
+  if (!token()) { body.replaceChildren(); $("#audit-note").textContent = "Audit events " + NEEDS_TOKEN; return; }
+  let entries;
+  try { entries = await get("/v1/audit?limit=20"); }
+  catch (e) { body.replaceChildren(); $("#audit-note").textContent = e.message; return; }
+  $("#audit-note").textContent = "";
+  body.replaceChildren();
   for (const e of entries) {
     const tr = body.insertRow();
     cell(tr, e.revision); cell(tr, e.at.replace("T", " ").replace(/\.\d+/, "").replace("+00:00", ""));
@@ -111,6 +126,7 @@ async function search(ev) {
   const user = $("#user").value.trim();
   if (!user) return;
   const body = $("#divergence tbody"); body.replaceChildren();
+  if (!token()) { $("#div-summary").className = "err"; $("#div-summary").textContent = "Divergence search " + NEEDS_TOKEN; return; }
   try {
     const r = await get("/v1/divergence?user=" + encodeURIComponent(user) + "&since=" + encodeURIComponent($("#since").value));
     $("#div-summary").className = "muted";
@@ -126,6 +142,12 @@ async function refresh() {
   } catch (e) { $("#updated").textContent = "error: " + e.message; $("#updated").className = "err"; }
 }
 $("#search").addEventListener("submit", search);
+$("#login").addEventListener("submit", (ev) => {
+  ev.preventDefault();
+  sessionStorage.setItem("cmo-token", $("#token").value.trim());
+  $("#token").value = "";
+  refresh();
+});
 refresh(); setInterval(refresh, 2000);
 </script></body></html>
 )HTML";

@@ -13,8 +13,8 @@ namespace {
 using Handler = absl::StatusOr<nlohmann::json>;
 
 absl::Status NoRoute(const ApiCall& call) {
-  return absl::NotFoundError(base::StrCat("no such API call: ", call.method, " ", call.path,
-                                          "; see docs/API.md"));
+  return absl::NotFoundError(
+      base::StrCat("no such API call: ", call.method, " ", call.path, "; see docs/API.md"));
 }
 
 }  // namespace
@@ -33,6 +33,8 @@ absl::StatusOr<ControlState*> LocalApi::State(bool create) {
   return state_.get();
 }
 
+// Over HTTP each route needs a role: a new one must be listed in RequiredRole
+// (internal/api_tokens.h) if it reads user-level data or changes anything.
 absl::StatusOr<nlohmann::json> LocalApi::Call(const ApiCall& call) {
   std::vector<std::string> p = absl::StrSplit(call.path, '/', absl::SkipEmpty());
   if (p.size() < 2 || p[0] != "v1") return NoRoute(call);
@@ -62,8 +64,13 @@ absl::StatusOr<nlohmann::json> LocalApi::Call(const ApiCall& call) {
     if (res == "settings") return get ? api_internal::Settings(c) : api_internal::SetSetting(c);
     if (res == "breakers" && get) return api_internal::Breakers(c);
     if (res == "divergence" && get) return api_internal::Divergence(c);
-    if (res == "reconcile") return get ? api_internal::ReconcileJobs(c) : api_internal::Reconcile(c);
+    if (res == "reconcile")
+      return get ? api_internal::ReconcileJobs(c) : api_internal::Reconcile(c);
+    if (res == "tokens") return get ? api_internal::ListTokens(c) : api_internal::CreateToken(c);
     return NoRoute(call);
+  }
+  if (res == "tokens" && post && p.size() == 4 && p[3] == "revoke") {
+    return api_internal::RevokeToken(c, p[2]);
   }
   if (res == "reconcile" && post) {
     const std::string& domain = p[2];

@@ -51,6 +51,7 @@ int RunCli(int argc, char** argv) {
   SetupReconcileCommands(app, global, registry);
   SetupWatermarkCommands(app, global, registry);
   SetupSettingsCommands(app, global, registry);
+  SetupTokenCommands(app, global, registry);
   SetupServeCommand(app, global, registry);
   SetupBenchCommands(app, global, registry);
   SetupDemoCommand(app, global, registry);

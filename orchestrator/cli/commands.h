@@ -45,6 +45,9 @@ void SetupReconcileCommands(CLI::App& app, const GlobalOptions& global, CommandR
 // `watermarks`, `watermarks clamp`.
 void SetupWatermarkCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry);
 
+// `token create|list|revoke`.
+void SetupTokenCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry);
+
 // `serve`.
 void SetupSettingsCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry);
 void SetupServeCommand(CLI::App& app, GlobalOptions& global, CommandRegistry& registry);

@@ -1,6 +1,7 @@
 // The dashboard in a real browser: starts `cmo serve` on a fresh state dir, ramps an op through
 // the CLI with --server, opens the page in Debian's headless Chromium (driven by
-// playwright-core; no browser is downloaded), checks the op's row shows its percent, searches
+// playwright-core; no browser is downloaded), checks the op's row shows its percent, that
+// audit and divergence need a viewer token (created with `cmo token create`), searches
 // divergences for a user, and saves a screenshot.
 //   node dashboard_test.mjs CMO_BINARY OUT_DIR
 import { chromium } from "playwright-core";
@@ -35,6 +36,12 @@ try {
   check((await row.locator("td.stage").innerText()) === "ramp", "post.like shows stage ramp");
   const critical = page.locator('tr[data-op="payment.transfer"] td.percent');
   check((await critical.innerText()).includes("0%"), "payment.transfer shows 0%");
+  // User-level data needs a viewer token: without one the page says so and asks nothing.
+  await page.locator("#audit-note").filter({ hasText: "needs a viewer token" }).waitFor({ timeout: 10000 });
+  check((await page.locator("#audit tbody tr").count()) === 0, "no audit events without a token");
+  const viewer = cli("token", "create", "support-desk", "--role", "viewer", ...remote).trim();
+  await page.fill("#token", viewer);
+  await page.click("#login button");
   await page.locator("#audit tbody tr").first().waitFor({ timeout: 10000 });
   check((await page.locator("#audit").innerText()).includes("first ramp"), "audit shows the ramp's reason");
   await page.locator('#regions tr[data-region="eu-west"]').waitFor({ timeout: 10000 });

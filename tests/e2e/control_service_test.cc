@@ -1,7 +1,7 @@
 // `cmo serve` as the one control service, with real processes: a plan applied to a running
 // server moves (and waits for live telemetry before any step toward eventual); `cmo plan run`
-// refuses to race it; an idle restart or an idle new deployment trips nothing, while a real outage during idle (the
-// region's PostgreSQL replica down) still trips the breaker.
+// refuses to race it; an idle restart or an idle new deployment trips nothing, while a real outage
+// during idle (the region's PostgreSQL replica down) still trips the breaker.
 #include <httplib.h>
 #include <signal.h>
 
@@ -222,14 +222,17 @@ TEST_F(ControlServiceTest, ARestartAfterAnIdleSpellTripsNothing) {
 // there is. It once looked behind since the start and tripped the first op ramped this early.
 TEST_F(ControlServiceTest, ANewDeploymentWithNothingWrittenIsNotBehind) {
   RampedOp();
-  auto serve = StartServe("regions: [eu-west]\nbreaker: {evaluate_every: 100ms, short_window: 5s, "
-                          "long_window: 30s}\n");
+  auto serve = StartServe(
+      "regions: [eu-west]\nbreaker: {evaluate_every: 100ms, short_window: 5s, "
+      "long_window: 30s}\n");
   std::string url;
-  ASSERT_TRUE(WaitFor([&] {
-    url.clear();
-    std::getline(std::ifstream(cli_.StateDir() + "/api-url"), url);
-    return !url.empty();
-  }, 20s));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        url.clear();
+        std::getline(std::ifstream(cli_.StateDir() + "/api-url"), url);
+        return !url.empty();
+      },
+      20s));
   httplib::Client http(url);
   nlohmann::json status;
   auto caught_up = [&] {

@@ -111,8 +111,8 @@ TEST(PgWritersWatermarkTest, EveryChangeAtOrBelowTheWatermarkIsOnTheReplica) {
         auto it = on_replica.find({e->row.domain, e->row.key});
         if (it == on_replica.end() || it->second < e->row.lsn) {
           if (violations++ < 5) {
-            ADD_FAILURE() << "watermark " << w << " passed LSN " << e->row.lsn << " ("
-                          << e->row.key << ") which the replica does not have";
+            ADD_FAILURE() << "watermark " << w << " passed LSN " << e->row.lsn << " (" << e->row.key
+                          << ") which the replica does not have";
           }
         }
       }

@@ -18,7 +18,14 @@ const check = (ok, what) => t.check(ok, what);
 
 try {
   const url = await t.start("eu-west", "25%");
-  await OpenFeature.setProviderAndWait(new OFREPProvider({ baseUrl: url }));
+  // Which path a user is on is user-level data: the app holds a viewer token.
+  const viewer = t.cli("token", "create", "feed-service", "--role", "viewer", ...t.remote).trim();
+  const denied = await fetch(`${url}/ofrep/v1/evaluate/flags/post.like`, {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ context: { targetingKey: "user-1" } }) });
+  check(denied.status === 401, `OFREP without a token is refused (${denied.status})`);
+  await OpenFeature.setProviderAndWait(
+    new OFREPProvider({ baseUrl: url, headers: { Authorization: `Bearer ${viewer}` } }));
   const client = OpenFeature.getClient();
   let same = 0;
   let eventual = 0;

@@ -80,6 +80,11 @@ absl::StatusOr<nlohmann::json> ThrottleJob(const Context& c, const std::string& 
                                            const std::string& region);
 absl::StatusOr<nlohmann::json> CollectTombstones(const Context& c, const std::string& domain);
 
+// GET /v1/tokens, POST /v1/tokens {name, role, reason}, POST /v1/tokens/{name}/revoke {reason}
+absl::StatusOr<nlohmann::json> ListTokens(const Context& c);
+absl::StatusOr<nlohmann::json> CreateToken(const Context& c);
+absl::StatusOr<nlohmann::json> RevokeToken(const Context& c, const std::string& name);
+
 }  // namespace cmo::orchestrator::api_internal
 
 #endif  // CMO_ORCHESTRATOR_API_INTERNAL_HANDLERS_H_

@@ -197,10 +197,10 @@ TEST_F(ApiAbuseTest, NonUtf8ActorOrReasonIsRefusedBeforeItIsStored) {
                           "\xff\"}",
                           Auth())),
             400);
-  const std::string audit = Get("/v1/audit");
+  const std::string audit = Get("/v1/audit", Auth());
   EXPECT_EQ(StatusOf(audit), 200) << audit;
   EXPECT_EQ(StatusOf(Post("/v1/ops", add, Auth() + "X-Cmo-Actor: renée\r\n")), 200);
-  EXPECT_THAT(Get("/v1/audit"), HasSubstr("renée"));
+  EXPECT_THAT(Get("/v1/audit", Auth()), HasSubstr("renée"));
 }
 
 // Every refusal bumped the flags revision, so a flood made every client reload its flags.
@@ -213,7 +213,7 @@ TEST_F(ApiAbuseTest, RefusalsAreAuditedWithoutTakingARevision) {
   std::string audit;
   for (int i = 0; i < 100 && audit.find("auth.denied") == std::string::npos; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    audit = Get("/v1/audit?limit=100");
+    audit = Get("/v1/audit?limit=100", Auth());
   }
   EXPECT_THAT(audit, HasSubstr("auth.denied"));
   EXPECT_EQ(Revision(), before);
@@ -258,7 +258,7 @@ TEST_F(ApiAbuseTest, OldNonUtf8AuditRowsStillRead) {
                                   {{"path", "/x\xff"}})
                     .ok());
   }
-  const std::string audit = Get("/v1/audit");
+  const std::string audit = Get("/v1/audit", Auth());
   EXPECT_EQ(StatusOf(audit), 200) << audit;
   EXPECT_THAT(audit, HasSubstr("\xEF\xBF\xBD")) << "U+FFFD in place of the bad bytes";
   const auto cli =

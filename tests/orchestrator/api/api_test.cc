@@ -1,14 +1,17 @@
-// The HTTP API of `cmo serve`: bearer auth on mutating calls (401 + audit entry), JSON errors
+// The HTTP API of `cmo serve`: bearer auth and roles (401/403 + audit entry), JSON errors
 // with the codes the CLI maps to exit codes, size limits, /metrics, /healthz, /readyz, the
 // dashboard page, and the CLI giving the same answers with --server as on the state dir.
 #include <httplib.h>
 
 #include <cmath>
 #include <fstream>
+#include <iterator>
+#include <map>
 #include <string>
 #include <thread>
 
 #include "base/clock.h"
+#include "base/message_auth.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "orchestrator/api/api_server.h"
@@ -76,8 +79,9 @@ class ApiTest : public ::testing::Test {
 // the variant is the path, the metadata the bucket and threshold that chose it.
 TEST_F(ApiTest, OfrepEvaluatesTheRoutingDecisionForASubject) {
   LikesRampedTo25();
+  const httplib::Headers auth = {{"Authorization", "Bearer " + token_}};
   auto ofrep = [&](const std::string& path, const std::string& body) {
-    auto r = http_->Post(path, body, "application/json");
+    auto r = http_->Post(path, auth, body, "application/json");
     EXPECT_TRUE(r) << path;
     return r;
   };
@@ -88,7 +92,7 @@ TEST_F(ApiTest, OfrepEvaluatesTheRoutingDecisionForASubject) {
                    nlohmann::json{{"context", {{"targetingKey", subject}}}}.dump());
     ASSERT_EQ(r->status, 200) << r->body;
     const nlohmann::json got = nlohmann::json::parse(r->body);
-    auto decide = Api("")->Call({"GET", "/v1/ops/post.like/decide", {{"subject", subject}}});
+    auto decide = Api(token_)->Call({"GET", "/v1/ops/post.like/decide", {{"subject", subject}}});
     ASSERT_TRUE(decide.ok()) << decide.status();
     EXPECT_EQ(got["key"], "post.like");
     EXPECT_EQ(got["value"], (*decide)["path"]) << subject;
@@ -124,7 +128,7 @@ TEST_F(ApiTest, OfrepEvaluatesTheRoutingDecisionForASubject) {
   EXPECT_EQ(flags[0]["key"], "post.like");
   const std::string etag = bulk->get_header_value("ETag");
   ASSERT_FALSE(etag.empty());
-  httplib::Headers if_none_match = {{"If-None-Match", etag}};
+  httplib::Headers if_none_match = {{"If-None-Match", etag}, *auth.begin()};
   auto same = http_->Post("/ofrep/v1/evaluate/flags", if_none_match,
                           R"({"context":{"targetingKey":"user-7"}})", "application/json");
   ASSERT_TRUE(same);
@@ -168,7 +172,7 @@ TEST_F(ApiTest, MutatingCallsNeedTheTokenAndFailuresAreAudited) {
   // Refusals are audited off the server's I/O thread: wait for both entries.
   absl::StatusOr<nlohmann::json> audit;
   for (int i = 0; i < 200; ++i) {
-    audit = Api("")->Call({"GET", "/v1/audit"});
+    audit = Api(token_)->Call({"GET", "/v1/audit"});
     if (audit.ok() && audit->size() >= 2) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
@@ -180,8 +184,85 @@ TEST_F(ApiTest, MutatingCallsNeedTheTokenAndFailuresAreAudited) {
     EXPECT_THAT(e["actor"].get<std::string>(), HasSubstr("127.0.0.1"));
     EXPECT_THAT(e.dump(), Not(HasSubstr(token_)));
   }
-  EXPECT_THAT((*audit)[0]["reason"].get<std::string>(), HasSubstr("wrong bearer token"));
+  EXPECT_THAT((*audit)[0]["reason"].get<std::string>(),
+              HasSubstr("unknown or revoked bearer token"));
   EXPECT_THAT((*audit)[1]["reason"].get<std::string>(), HasSubstr("no bearer token"));
+}
+
+// Named tokens over real HTTP: each role may do what it is for and no more; no or an unknown
+// token is 401, a weak one 403; the holder is the audit actor; a revoked token is refused at
+// once; the secret is shown once and stored only as its SHA-256.
+TEST_F(ApiTest, EachRoleMayDoWhatItIsForAndNoMore) {
+  LikesRampedTo25();
+  std::map<std::string, std::string> secret;
+  for (const char* role : {"viewer", "operator", "admin"}) {
+    const std::string name = std::string(role) + "-1";
+    auto made = Post("/v1/tokens", {{"name", name}, {"role", role}, {"reason", "r"}}, token_);
+    ASSERT_TRUE(made.ok()) << made.status();
+    EXPECT_EQ((*made)["role"], role);
+    secret[role] = (*made)["secret"].get<std::string>();
+    EXPECT_EQ(secret[role].size(), 64u);
+  }
+  auto code = [&](const std::string& method, const std::string& path, const std::string& token) {
+    auto api = Api(token);
+    absl::StatusOr<nlohmann::json> r =
+        method == "GET" ? api->Call({"GET", path})
+                        : api->Call({"POST", path, {}, {{"reason", "check"}}, "bob"});
+    return HttpStatusFor(r.status().code());
+  };
+  const std::string v = secret["viewer"], o = secret["operator"], a = secret["admin"];
+  // No token: flag state only.
+  EXPECT_EQ(code("GET", "/v1/ops", ""), 200);
+  EXPECT_EQ(code("GET", "/v1/divergence", ""), 401);
+  EXPECT_EQ(code("GET", "/v1/audit", ""), 401);
+  EXPECT_EQ(code("GET", "/v1/ops/post.like/decide?subject=u", ""), 401);
+  EXPECT_EQ(code("POST", "/v1/ops/post.like/pause", ""), 401);
+  EXPECT_EQ(code("GET", "/v1/divergence", std::string(64, 'f')), 401);
+  // Viewer: user-level reads, nothing that changes.
+  EXPECT_EQ(code("GET", "/v1/divergence", v), 200);
+  EXPECT_EQ(code("GET", "/v1/audit", v), 200);
+  auto ofrep = http_->Post("/ofrep/v1/evaluate/flags/post.like", {{"Authorization", "Bearer " + v}},
+                           R"({"context":{"targetingKey":"u-1"}})", "application/json");
+  ASSERT_TRUE(ofrep);
+  EXPECT_EQ(ofrep->status, 200);
+  EXPECT_EQ(code("POST", "/v1/ops/post.like/pause", v), 403);
+  EXPECT_EQ(code("GET", "/v1/tokens", v), 403);
+  // Operator: operates a migration, does not define one.
+  EXPECT_EQ(code("POST", "/v1/ops/post.like/pause", o), 404);  // no plan drives it: past auth
+  EXPECT_EQ(code("POST", "/v1/breakers/post.like/reset", o), 200);
+  EXPECT_EQ(code("POST", "/v1/ops/post.like/rollback", o), 200);
+  EXPECT_EQ(code("POST", "/v1/settings", o), 403);
+  EXPECT_EQ(code("POST", "/v1/plans", o), 403);
+  EXPECT_EQ(code("POST", "/v1/tokens", o), 403);
+  // Admin: everything (a 400 here is the handler's: past the role check).
+  EXPECT_EQ(code("POST", "/v1/settings", a), 400);
+  EXPECT_EQ(code("GET", "/v1/tokens", a), 200);
+  // The refusal says which role is needed.
+  auto weak = Api(v)->Call({"POST", "/v1/ops/post.like/pause", {}, {{"reason", "x"}}});
+  EXPECT_THAT(std::string(weak.status().message()), HasSubstr("needs operator"));
+  // The holder is the actor; what the client says of itself is detail.
+  auto last = Api(v)->Call({"GET", "/v1/audit", {{"op", "post.like"}, {"limit", "1"}}});
+  ASSERT_TRUE(last.ok()) << last.status();
+  EXPECT_EQ((*last)[0]["actor"], "operator-1 (bob)");
+  // Listed without secrets; stored hashed.
+  auto listed = Api(a)->Call({"GET", "/v1/tokens"});
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->size(), 3u);
+  std::string stored;
+  for (const char* f : {"/control.db", "/control.db-wal"}) {
+    std::ifstream in(state_ + f, std::ios::binary);
+    stored += std::string(std::istreambuf_iterator<char>(in), {});
+  }
+  for (const auto& [role, s] : secret) {
+    EXPECT_THAT(listed->dump(), Not(HasSubstr(s)));
+    EXPECT_THAT(stored, Not(HasSubstr(s))) << role << "'s secret is stored as is";
+    EXPECT_THAT(stored, HasSubstr(base::Sha256Hex(s)));
+  }
+  // Revoked: refused at once; the name is not reused.
+  ASSERT_TRUE(Post("/v1/tokens/operator-1/revoke", {{"reason", "left"}}, a).ok());
+  EXPECT_EQ(code("POST", "/v1/ops/post.like/pause", o), 401);
+  auto again = Post("/v1/tokens", {{"name", "operator-1"}, {"role", "viewer"}, {"reason", "r"}}, a);
+  EXPECT_EQ(again.status().code(), absl::StatusCode::kAlreadyExists);
 }
 
 // A flood of refused calls must not fill the audit log: 10 entries a minute per address, the
@@ -193,12 +274,12 @@ TEST_F(ApiTest, RefusalsAreAuditedAtABoundedRate) {
   }
   absl::StatusOr<nlohmann::json> audit;
   for (int i = 0; i < 200; ++i) {
-    audit = Api("")->Call({"GET", "/v1/audit", {{"limit", "100"}}});
+    audit = Api(token_)->Call({"GET", "/v1/audit", {{"limit", "100"}}});
     if (audit.ok() && audit->size() >= 10) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // any 11th would land by now
-  audit = Api("")->Call({"GET", "/v1/audit", {{"limit", "100"}}});
+  audit = Api(token_)->Call({"GET", "/v1/audit", {{"limit", "100"}}});
   ASSERT_TRUE(audit.ok());
   EXPECT_EQ(audit->size(), 10u) << "every refusal answered 401, only the first 10 logged";
 }
@@ -222,7 +303,7 @@ TEST_F(ApiTest, OpsLifecycleOverHttp) {
   ASSERT_TRUE(op.ok());
   EXPECT_EQ((*op)["stage"], "ramp");
   EXPECT_EQ((*op)["ramp_bp"], 1000);
-  auto audit = Api("")->Call({"GET", "/v1/audit", {{"op", "post.like"}, {"limit", "1"}}});
+  auto audit = Api(token_)->Call({"GET", "/v1/audit", {{"op", "post.like"}, {"limit", "1"}}});
   ASSERT_TRUE(audit.ok());
   ASSERT_EQ(audit->size(), 1u);
   EXPECT_EQ((*audit)[0]["actor"], "alice");
@@ -231,7 +312,7 @@ TEST_F(ApiTest, OpsLifecycleOverHttp) {
   auto rb = Post("/v1/ops/post.like/rollback", {{"reason", "stale reads"}}, token_);
   ASSERT_TRUE(rb.ok());
   EXPECT_EQ((*rb)["after"]["stage"], "shadow");
-  auto decide = Api("")->Call({"GET", "/v1/ops/post.like/decide", {{"subject", "user-42"}}});
+  auto decide = Api(token_)->Call({"GET", "/v1/ops/post.like/decide", {{"subject", "user-42"}}});
   ASSERT_TRUE(decide.ok()) << decide.status();
   EXPECT_EQ((*decide)["path"], "strong");
 }
