@@ -1,5 +1,6 @@
 #include <iostream>
 
+#include "base/strings.h"
 #include "base/utf8.h"
 #include "orchestrator/cli/commands.h"
 
@@ -58,11 +59,19 @@ int RunCli(int argc, char** argv) {
 
   // Arguments end up in the audit log and in JSON; text that is not UTF-8 would be stored and
   // then break every reader, so it is refused here, before anything runs.
+  // Known before parsing, so that even a command line CLI11 refuses gets its JSON error.
+  bool json_errors = false;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    json_errors = json_errors || arg == "--output=json" ||
+                  (arg == "--output" && i + 1 < argc && std::string_view(argv[i + 1]) == "json");
+  }
+  SetJsonErrors(json_errors);
   for (int i = 1; i < argc; ++i) {
     if (!base::IsValidUtf8(argv[i])) {
-      std::cerr << "cmo: error: argument " << i << " (\"" << base::SanitizeUtf8(argv[i])
-                << "\") is not valid UTF-8; check the terminal's encoding (e.g. LANG=C.UTF-8)\n";
-      return kExitInvalidInput;
+      return ReportError(absl::InvalidArgumentError(base::StrCat(
+          "argument ", i, " (\"", base::SanitizeUtf8(argv[i]),
+          "\") is not valid UTF-8; check the terminal's encoding (e.g. LANG=C.UTF-8)")));
     }
   }
   try {
@@ -74,13 +83,13 @@ int RunCli(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     // CLI11 prints its message; our contract says bad input exits 2.
     app.exit(e);
+    if (json_errors) PrintJson(CliErrorJson(absl::InvalidArgumentError(e.what())));
     return kExitInvalidInput;
   }
   global.state_dir_given = state_dir->count() > 0;
   const std::function<int()>* run = registry.Find(ParsedLeaf(app));
   if (run == nullptr) {
-    std::cerr << "cmo: error: incomplete command; see `cmo --help`\n";
-    return kExitInvalidInput;
+    return ReportError(absl::InvalidArgumentError("incomplete command; see `cmo --help`"));
   }
   return check_args ? kExitOk : (*run)();
 }

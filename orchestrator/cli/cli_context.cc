@@ -29,7 +29,22 @@ int ExitCodeFor(const absl::Status& status) {
   }
 }
 
+namespace {
+// Set once, before any command runs (RunCli): whether errors are also written as JSON.
+bool json_errors = false;
+}  // namespace
+
+void SetJsonErrors(bool on) { json_errors = on; }
+
+nlohmann::json CliErrorJson(const absl::Status& status) {
+  nlohmann::json body = ErrorBody(status);
+  body["error"]["exit_code"] = ExitCodeFor(status);
+  return body;
+}
+
 int ReportError(const absl::Status& status) {
+  // With --output json a script reads stdout: the error is there too, in the API's shape.
+  if (json_errors) PrintJson(CliErrorJson(status));
   // A multi-line message (a plan's diagnostics, one per line) keeps its lines as they are and
   // ends with the verdict.
   std::string_view message(status.message().data(), status.message().size());

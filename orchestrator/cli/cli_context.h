@@ -35,6 +35,11 @@ int ExitCodeFor(const absl::Status& status);
 
 // Prints "cmo: error: MESSAGE" on stderr and returns the exit code for `status`.
 int ReportError(const absl::Status& status);
+// With `--output json`, ReportError also prints the error on stdout as
+// {"error": {"code": "INVALID_ARGUMENT", "message": "...", "exit_code": 2}} (the HTTP API's
+// error body plus the exit code), so a script never has to parse the human line on stderr.
+void SetJsonErrors(bool on);
+nlohmann::json CliErrorJson(const absl::Status& status);
 
 // Prints `value` on stdout, indented, with a trailing newline.
 void PrintJson(const nlohmann::json& value);

@@ -153,6 +153,32 @@ TEST_F(CliTest, BadInputExits2AndChangesNothing) {
   EXPECT_EQ(Ok({"history", "--output", "json"}), history_before);
 }
 
+// With --output json every error is also on stdout, in one shape: the API's error body plus
+// the exit code, whatever failed (the command, the parser, the connection).
+TEST_F(CliTest, ErrorsHonourOutputJson) {
+  Seed();
+  const std::vector<std::vector<std::string>> failing = {
+      {"ramp", "nope", "--to", "5", "--reason", "r"},                 // 2: input
+      {"ramp", "post.like", "--reason", "r"},                         // 2: CLI11, --to missing
+      {"decide", "nope", "user-1"},                                   // 2: unknown op
+      {"--server", "127.0.0.1:1", "ops", "list"},                     // 3: unreachable
+      {"ops", "add", "post.like", "--domain", "likes", "--target", "eventual"},  // 2: exists
+  };
+  for (std::vector<std::string> args : failing) {
+    args.insert(args.end(), {"--output", "json"});
+    RunResult r = Cmo(args);
+    EXPECT_NE(r.exit_code, 0);
+    const nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
+    ASSERT_TRUE(j.is_object() && j.contains("error")) << args[0] << ": " << r.out;
+    EXPECT_TRUE(j["error"]["code"].is_string()) << r.out;
+    EXPECT_FALSE(j["error"]["message"].get<std::string>().empty()) << r.out;
+    EXPECT_EQ(j["error"]["exit_code"], r.exit_code) << r.out;
+    EXPECT_FALSE(r.err.empty()) << "the human line stays on stderr";
+  }
+  // Table output keeps stdout clean of errors.
+  EXPECT_EQ(Cmo({"decide", "nope", "user-1"}).out, "");
+}
+
 TEST_F(CliTest, DecideExplainsThePath) {
   Seed();
   Ok({"advance", "post.like", "--reason", "r"});
