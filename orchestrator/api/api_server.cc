@@ -21,6 +21,7 @@
 #include "orchestrator/api/internal/api_tokens.h"
 #include "orchestrator/api/internal/denial_limiter.h"
 #include "orchestrator/api/internal/http_parts.h"
+#include "orchestrator/api/internal/http_stats.h"
 #include "orchestrator/api/local_api.h"
 #include "orchestrator/service/leader_lease.h"
 #include "orchestrator/service/server.h"
@@ -168,6 +169,7 @@ struct ApiServer::Impl {
   base::Mutex mu;
   std::unique_ptr<LocalApi> api ABSL_GUARDED_BY(mu);
   std::unique_ptr<ControlState> state ABSL_GUARDED_BY(mu);  // metrics and auth audit
+  api_internal::HttpStats http_stats;
 
   // Refusals are decided on the I/O thread, which must never wait for the control state; the
   // few that get an audit entry are written by a thread of their own (which also re-reads the
@@ -374,7 +376,8 @@ struct ApiServer::Impl {
       absl::StatusOr<std::string> text;
       {
         base::MutexLock lock(&mu);
-        text = api_internal::RenderMetrics(*state, options.data_path, options.webhooks);
+        text = api_internal::RenderMetrics(*state, options.data_path, options.webhooks,
+                                           &http_stats);
       }
       if (!text.ok()) return Error(text.status());
       Response r;
@@ -423,9 +426,25 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiServerOptio
   limits.request_deadline = options.request_deadline;
   Impl* raw = impl.get();
   http::ServerHandlers handlers;
-  handlers.on_headers = [raw](const Request& req) { return raw->CheckHeaders(req); };
-  handlers.inline_route = [raw](const Request& req) { return raw->Inline(req); };
-  handlers.on_request = [raw](const Request& req) { return raw->Route(req); };
+  // Every answer a handler makes is counted (the server's own refusals, such as a malformed
+  // request, are in its ServerStats).
+  handlers.on_headers = [raw](const Request& req) {
+    std::optional<Response> r = raw->CheckHeaders(req);
+    if (r.has_value()) raw->http_stats.Count(req.method, r->status);
+    return r;
+  };
+  handlers.inline_route = [raw](const Request& req) {
+    std::optional<Response> r = raw->Inline(req);
+    if (r.has_value()) raw->http_stats.Count(req.method, r->status);
+    return r;
+  };
+  handlers.on_request = [raw](const Request& req) {
+    const absl::Time start = absl::Now();
+    Response r = raw->Route(req);
+    raw->http_stats.Observe(absl::Now() - start);
+    raw->http_stats.Count(req.method, r.status);
+    return r;
+  };
   auto server = http::HttpServer::Start(host, port, limits, std::move(handlers));
   if (!server.ok()) return server.status();
   impl->http = *std::move(server);

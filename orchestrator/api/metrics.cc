@@ -3,10 +3,12 @@
 #include <cmath>
 #include <sstream>
 
+#include "base/build_info.h"
 #include "base/process_stats.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "orchestrator/api/internal/http_parts.h"
+#include "orchestrator/api/internal/http_stats.h"
 #include "orchestrator/budget/breaker.h"
 #include "orchestrator/service/server.h"
 #include "orchestrator/service/webhooks.h"
@@ -230,6 +232,33 @@ void RenderDataPath(Server& server, Exposition& m) {
 }
 
 // The process_* series every Prometheus client library exports, under the same names.
+void RenderBuild(Exposition& m) {
+  m.Family("cmo_build_info", "gauge", "The running cmo: version and git revision (always 1)");
+  m.Sample("cmo_build_info",
+           {{"version", base::BuildVersion()}, {"revision", base::BuildRevision()}}, 1);
+}
+
+void RenderHttp(const HttpStats& http, Exposition& m) {
+  m.Family("cmo_http_requests_total", "counter", "HTTP answers of the API by method and status");
+  for (const HttpStats::Line& l : http.Counts()) {
+    const std::string code = std::to_string(l.status);
+    m.Sample("cmo_http_requests_total", {{"method", l.method}, {"code", code}},
+             static_cast<double>(l.count));
+  }
+  const HttpStats::Histogram h = http.Durations();
+  m.Family("cmo_http_request_duration_seconds", "histogram",
+           "Time the API's handlers took to answer (after the request was read)");
+  for (size_t b = 0; b < HttpStats::kBuckets.size(); ++b) {
+    const std::string le = SampleValue(HttpStats::kBuckets[b]);
+    m.Sample("cmo_http_request_duration_seconds_bucket", {{"le", le}},
+             static_cast<double>(h.cumulative[b]));
+  }
+  m.Sample("cmo_http_request_duration_seconds_bucket", {{"le", "+Inf"}},
+           static_cast<double>(h.count));
+  m.Sample("cmo_http_request_duration_seconds_sum", {}, h.sum_seconds);
+  m.Sample("cmo_http_request_duration_seconds_count", {}, static_cast<double>(h.count));
+}
+
 void RenderProcess(Exposition& m) {
   absl::StatusOr<base::ProcessStats> p = base::ReadProcessStats();
   if (!p.ok()) return;  // no /proc: nothing rather than zeros
@@ -284,8 +313,10 @@ std::string SampleValue(double value) {
 }
 
 absl::StatusOr<std::string> RenderMetrics(ControlState& state, Server* data_path,
-                                          const WebhookNotifier* webhooks) {
+                                          const WebhookNotifier* webhooks, const HttpStats* http) {
   Exposition m;
+  RenderBuild(m);
+  if (http != nullptr) RenderHttp(*http, m);
   CMO_RETURN_IF_ERROR(RenderControl(state, m));
   if (data_path != nullptr) RenderDataPath(*data_path, m);
   if (webhooks != nullptr) RenderWebhooks(*webhooks, m);

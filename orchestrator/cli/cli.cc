@@ -1,5 +1,6 @@
 #include <iostream>
 
+#include "base/build_info.h"
 #include "base/strings.h"
 #include "base/utf8.h"
 #include "orchestrator/cli/commands.h"
@@ -23,6 +24,8 @@ int RunCli(int argc, char** argv) {
       "Exit codes: 0 ok, 1 operation failed, 2 invalid input, 3 control service unreachable.",
       "cmo"};
   app.require_subcommand(1);
+  app.set_version_flag("--version", base::StrCat("cmo ", base::BuildVersion(), " (revision ",
+                                                 base::BuildRevision(), ")"));
   app.fallthrough();  // global options may follow the subcommand: `cmo ops list --output json`
 
   GlobalOptions global;
@@ -77,6 +80,8 @@ int RunCli(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
     return app.exit(e);

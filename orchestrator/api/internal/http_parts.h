@@ -19,13 +19,16 @@ class WebhookNotifier;
 
 namespace cmo::orchestrator::api_internal {
 
+class HttpStats;
+
 // The dashboard: one HTML page with inline CSS and JS, no external assets.
 std::string_view DashboardHtml();
 
 // Prometheus text exposition (format 0.0.4) of the control state and, when given, the data
 // path of this process.
 absl::StatusOr<std::string> RenderMetrics(ControlState& state, Server* data_path,
-                                          const WebhookNotifier* webhooks = nullptr);
+                                          const WebhookNotifier* webhooks = nullptr,
+                                          const HttpStats* http = nullptr);
 
 // A sample's value as the exposition format writes it: every digit kept, NaN and ±Inf spelled
 // its way.

@@ -10,8 +10,10 @@
 #include <string>
 #include <thread>
 
+#include "base/build_info.h"
 #include "base/clock.h"
 #include "base/message_auth.h"
+#include "base/strings.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "orchestrator/api/api_server.h"
@@ -377,6 +379,31 @@ TEST_F(ApiTest, MetricsHealthAndDashboard) {
   EXPECT_EQ(page->status, 200);
   EXPECT_THAT(page->body, HasSubstr("<title>cmo"));
   EXPECT_THAT(page->body, Not(HasSubstr("https://"))) << "no external assets";
+}
+
+// The API's own requests: counted by method and status (early refusals included), handler
+// time as a histogram, and which build answers.
+TEST_F(ApiTest, RequestsAndBuildAreMetrics) {
+  LikesRampedTo25();                                      // 4 POSTs answered 200
+  ASSERT_EQ(http_->Get("/v1/audit")->status, 401);        // refused before any handler
+  ASSERT_EQ(http_->Get("/v1/nothing")->status, 404);
+  ASSERT_EQ(http_->Get("/healthz")->status, 200);          // answered on the I/O thread
+  auto metrics = http_->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  const std::string& body = metrics->body;
+  EXPECT_THAT(body, HasSubstr("# TYPE cmo_http_requests_total counter\n"));
+  EXPECT_THAT(body, HasSubstr("cmo_http_requests_total{method=\"POST\",code=\"200\"} 4\n"));
+  EXPECT_THAT(body, HasSubstr("cmo_http_requests_total{method=\"GET\",code=\"401\"} 1\n"));
+  EXPECT_THAT(body, HasSubstr("cmo_http_requests_total{method=\"GET\",code=\"404\"} 1\n"));
+  EXPECT_THAT(body, HasSubstr("cmo_http_requests_total{method=\"GET\",code=\"200\"} 1\n"));
+  EXPECT_THAT(body, HasSubstr("# TYPE cmo_http_request_duration_seconds histogram\n"));
+  // Handlers on workers: the 4 POSTs and the 404 (this scrape is counted after it renders).
+  EXPECT_THAT(body, HasSubstr("cmo_http_request_duration_seconds_bucket{le=\"+Inf\"} 5\n"));
+  EXPECT_THAT(body, HasSubstr("cmo_http_request_duration_seconds_count 5\n"));
+  EXPECT_THAT(body, HasSubstr("cmo_http_request_duration_seconds_bucket{le=\"0.001\"} "));
+  EXPECT_THAT(body, HasSubstr(base::StrCat("cmo_build_info{version=\"", base::BuildVersion(),
+                                           "\",revision=\"", base::BuildRevision(), "\"} 1\n")));
+  EXPECT_NE(base::BuildVersion(), "unknown");
 }
 
 TEST_F(ApiTest, CliGivesTheSameAnswersWithServer) {
