@@ -376,8 +376,8 @@ struct ApiServer::Impl {
       absl::StatusOr<std::string> text;
       {
         base::MutexLock lock(&mu);
-        text = api_internal::RenderMetrics(*state, options.data_path, options.webhooks,
-                                           &http_stats);
+        text =
+            api_internal::RenderMetrics(*state, options.data_path, options.webhooks, &http_stats);
       }
       if (!text.ok()) return Error(text.status());
       Response r;

@@ -76,14 +76,15 @@ absl::StatusOr<std::string> Token(const GlobalOptions& global) {
   std::string path = global.token_file;
   if (path.empty()) {
     if (const char* t = std::getenv("CMO_TOKEN"); t != nullptr && *t != '\0') return t;
-    path = TokenPath(global.state_dir);  // same host as the server: its own state dir
+    path = TokenPath(global.state_dir);              // same host as the server: its own state dir
     if (!std::ifstream(path)) return std::string();  // reads need no token
   }
   std::ifstream in(path);
   std::string token;
   if (!in || !std::getline(in, token) || token.empty()) {
     return absl::InvalidArgumentError(
-        base::StrCat("--token-file ", path, ": cannot read a token from it; copy the server's "
+        base::StrCat("--token-file ", path,
+                     ": cannot read a token from it; copy the server's "
                      "state-dir/api-token (keep it 0600)"));
   }
   return token;
@@ -115,7 +116,8 @@ absl::StatusOr<nlohmann::json> CallApi(const GlobalOptions& global, ApiCall call
 absl::Status RequireLocal(const GlobalOptions& global, std::string_view command) {
   if (global.server.empty()) return absl::OkStatus();
   return absl::InvalidArgumentError(
-      base::StrCat("`cmo ", command, "` works on a local state dir only; run it on the host of "
+      base::StrCat("`cmo ", command,
+                   "` works on a local state dir only; run it on the host of "
                    "`cmo serve` without --server (unset CMO_SERVER)"));
 }
 

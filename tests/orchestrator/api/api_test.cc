@@ -384,10 +384,10 @@ TEST_F(ApiTest, MetricsHealthAndDashboard) {
 // The API's own requests: counted by method and status (early refusals included), handler
 // time as a histogram, and which build answers.
 TEST_F(ApiTest, RequestsAndBuildAreMetrics) {
-  LikesRampedTo25();                                      // 4 POSTs answered 200
-  ASSERT_EQ(http_->Get("/v1/audit")->status, 401);        // refused before any handler
+  LikesRampedTo25();                                // 4 POSTs answered 200
+  ASSERT_EQ(http_->Get("/v1/audit")->status, 401);  // refused before any handler
   ASSERT_EQ(http_->Get("/v1/nothing")->status, 404);
-  ASSERT_EQ(http_->Get("/healthz")->status, 200);          // answered on the I/O thread
+  ASSERT_EQ(http_->Get("/healthz")->status, 200);  // answered on the I/O thread
   auto metrics = http_->Get("/metrics");
   ASSERT_TRUE(metrics);
   const std::string& body = metrics->body;

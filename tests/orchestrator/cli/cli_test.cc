@@ -158,10 +158,10 @@ TEST_F(CliTest, BadInputExits2AndChangesNothing) {
 TEST_F(CliTest, ErrorsHonourOutputJson) {
   Seed();
   const std::vector<std::vector<std::string>> failing = {
-      {"ramp", "nope", "--to", "5", "--reason", "r"},                 // 2: input
-      {"ramp", "post.like", "--reason", "r"},                         // 2: CLI11, --to missing
-      {"decide", "nope", "user-1"},                                   // 2: unknown op
-      {"--server", "127.0.0.1:1", "ops", "list"},                     // 3: unreachable
+      {"ramp", "nope", "--to", "5", "--reason", "r"},  // 2: input
+      {"ramp", "post.like", "--reason", "r"},          // 2: CLI11, --to missing
+      {"decide", "nope", "user-1"},                    // 2: unknown op
+      {"--server", "127.0.0.1:1", "ops", "list"},      // 3: unreachable
       {"ops", "add", "post.like", "--domain", "likes", "--target", "eventual"},  // 2: exists
   };
   for (std::vector<std::string> args : failing) {
