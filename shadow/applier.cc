@@ -137,6 +137,12 @@ absl::Status Applier::Reassign() {
 }
 
 void Applier::RecordLag(absl::Time now, absl::Duration lag) {
+  const double seconds = absl::ToDoubleSeconds(lag);
+  for (size_t b = 0; b < kLagBucketsSeconds.size(); ++b) {
+    if (seconds <= kLagBucketsSeconds[b]) ++metrics_.lag_buckets[b];
+  }
+  ++metrics_.lag_count;
+  metrics_.lag_sum_seconds += seconds;
   lag_ms_.emplace_back(now, absl::ToDoubleMilliseconds(lag));
   while (lag_ms_.size() > static_cast<size_t>(options_.lag_samples)) lag_ms_.pop_front();
 }

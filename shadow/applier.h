@@ -12,6 +12,7 @@
 #ifndef CMO_SHADOW_APPLIER_H_
 #define CMO_SHADOW_APPLIER_H_
 
+#include <array>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -65,6 +66,10 @@ struct ApplierOptions {
   bool consumer_group = false;
 };
 
+// Upper bounds (seconds) of the replication-lag histogram's buckets; +Inf is implied.
+inline constexpr std::array<double, 13> kLagBucketsSeconds = {
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60};
+
 struct ApplierMetrics {
   int64_t applied = 0;
   int64_t transactions = 0;  // replica transactions that applied changes: applied / this = batch
@@ -85,6 +90,11 @@ struct ApplierMetrics {
   // change or the send time of the newest heartbeat applied. The relay sends a heartbeat even
   // when idle, so how far this falls behind the clock is the lag when nothing is written.
   std::optional<absl::Time> caught_up_to;
+  // Every first delivery's lag since start, as a Prometheus histogram: the count at or below
+  // each bound of kLagBucketsSeconds (cumulative), then all of them, and their sum.
+  std::array<int64_t, kLagBucketsSeconds.size()> lag_buckets{};
+  int64_t lag_count = 0;
+  double lag_sum_seconds = 0;
 };
 
 // How long Step() waits to fill a batch whose first poll brought `polled` messages.

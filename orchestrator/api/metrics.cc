@@ -1,7 +1,9 @@
 // GET /metrics (Prometheus text format 0.0.4) and GET /v1/status.
 #include <charconv>
 #include <cmath>
+#include <span>
 #include <sstream>
+#include <vector>
 
 #include "base/build_info.h"
 #include "base/process_stats.h"
@@ -37,11 +39,10 @@ class Exposition {
   void Family(std::string_view name, std::string_view type, std::string_view help) {
     out_ << "# HELP " << name << " " << help << "\n# TYPE " << name << " " << type << "\n";
   }
-  void Sample(std::string_view name,
-              std::initializer_list<std::pair<std::string_view, std::string_view>> labels,
-              double value) {
+  using Labels = std::vector<std::pair<std::string_view, std::string_view>>;
+  void Sample(std::string_view name, const Labels& labels, double value) {
     out_ << name;
-    if (labels.size() > 0) {
+    if (!labels.empty()) {
       out_ << "{";
       bool first = true;
       for (const auto& [k, v] : labels) {
@@ -51,6 +52,20 @@ class Exposition {
       out_ << "}";
     }
     out_ << " " << SampleValue(value) << "\n";
+  }
+  // The samples of one histogram (its family declared before): a _bucket per bound with
+  // `cumulative` counts, +Inf with `count`, then _sum and _count.
+  void Histogram(std::string_view name, const Labels& labels, std::span<const double> bounds,
+                 std::span<const int64_t> cumulative, int64_t count, double sum) {
+    const std::string bucket = base::StrCat(name, "_bucket");
+    for (size_t b = 0; b <= bounds.size(); ++b) {
+      const std::string le = b < bounds.size() ? SampleValue(bounds[b]) : "+Inf";
+      Labels with_le = labels;
+      with_le.emplace_back("le", le);
+      Sample(bucket, with_le, static_cast<double>(b < bounds.size() ? cumulative[b] : count));
+    }
+    Sample(base::StrCat(name, "_sum"), labels, sum);
+    Sample(base::StrCat(name, "_count"), labels, static_cast<double>(count));
   }
   std::string str() const { return out_.str(); }
 
@@ -189,14 +204,24 @@ void RenderDataPath(Server& server, Exposition& m) {
     m.Sample("cmo_replication_lag_lsn", {{"region", r.region}},
              static_cast<double>(std::max<int64_t>(0, relay.last_lsn - r.watermark)));
   }
-  m.Family("cmo_replication_lag_ms", "gauge", "Apply time minus commit time, recent changes");
+  m.Family("cmo_replication_lag_seconds", "histogram",
+           "Apply time minus commit time of each change a region applied (first deliveries "
+           "since its applier started)");
   for (const auto& r : regions) {
-    m.Sample("cmo_replication_lag_ms", {{"region", r.region}, {"quantile", "0.5"}},
-             r.applier.lag_p50_ms);
-    m.Sample("cmo_replication_lag_ms", {{"region", r.region}, {"quantile", "0.95"}},
-             r.applier.lag_p95_ms);
-    m.Sample("cmo_replication_lag_ms", {{"region", r.region}, {"quantile", "0.99"}},
-             r.applier.lag_p99_ms);
+    m.Histogram("cmo_replication_lag_seconds", {{"region", r.region}},
+                shadow::kLagBucketsSeconds, r.applier.lag_buckets, r.applier.lag_count,
+                r.applier.lag_sum_seconds);
+  }
+  // The lag that also grows while nothing is written: a stopped applier or a cut link shows
+  // here (heartbeats stop being applied) though no change is late. No sample before the
+  // region's first proof: no evidence is not a lag of 0.
+  m.Family("cmo_replica_caught_up_age_seconds", "gauge",
+           "How far the newest proof that the region had every change trails the clock");
+  const absl::Time now = absl::Now();
+  for (const auto& r : regions) {
+    if (!r.applier.caught_up_to.has_value()) continue;
+    m.Sample("cmo_replica_caught_up_age_seconds", {{"region", r.region}},
+             absl::ToDoubleSeconds(now - *r.applier.caught_up_to));
   }
   // One series per region from a counter of its applier.
   auto per_region = [&](std::string_view name, std::string_view type, std::string_view help,
@@ -248,15 +273,8 @@ void RenderHttp(const HttpStats& http, Exposition& m) {
   const HttpStats::Histogram h = http.Durations();
   m.Family("cmo_http_request_duration_seconds", "histogram",
            "Time the API's handlers took to answer (after the request was read)");
-  for (size_t b = 0; b < HttpStats::kBuckets.size(); ++b) {
-    const std::string le = SampleValue(HttpStats::kBuckets[b]);
-    m.Sample("cmo_http_request_duration_seconds_bucket", {{"le", le}},
-             static_cast<double>(h.cumulative[b]));
-  }
-  m.Sample("cmo_http_request_duration_seconds_bucket", {{"le", "+Inf"}},
-           static_cast<double>(h.count));
-  m.Sample("cmo_http_request_duration_seconds_sum", {}, h.sum_seconds);
-  m.Sample("cmo_http_request_duration_seconds_count", {}, static_cast<double>(h.count));
+  m.Histogram("cmo_http_request_duration_seconds", {}, HttpStats::kBuckets, h.cumulative, h.count,
+              h.sum_seconds);
 }
 
 void RenderProcess(Exposition& m) {

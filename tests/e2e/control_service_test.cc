@@ -25,6 +25,7 @@ using ::cmo::testing::Child;
 using ::cmo::testing::RunResult;
 using ::cmo::testing::WaitFor;
 using ::testing::HasSubstr;
+using ::testing::Not;
 using namespace std::chrono_literals;
 
 class ControlServiceTest : public ::testing::Test {
@@ -248,6 +249,29 @@ TEST_F(ControlServiceTest, ANewDeploymentWithNothingWrittenIsNotBehind) {
   EXPECT_EQ(Breaker(), "closed");
   ASSERT_TRUE(caught_up());
   EXPECT_LT(status["regions"][0]["caught_up_age_ms"].get<int64_t>(), 5000) << status.dump();
+  // Prometheus sees the same: the age in seconds, and once changes flow, their lag as a
+  // histogram with every change counted.
+  std::string body;
+  auto metric = [&](const std::string& series) -> double {
+    const httplib::Result r = http.Get("/metrics");
+    if (!r) return -1;
+    body = r->body;
+    const size_t at = body.find("\n" + series + " ");
+    return at == std::string::npos ? -1 : std::atof(body.c_str() + at + series.size() + 2);
+  };
+  const double age = metric("cmo_replica_caught_up_age_seconds{region=\"eu-west\"}");
+  EXPECT_GE(age, 0) << body;
+  EXPECT_LT(age, 5) << body;
+  Write(300);
+  EXPECT_TRUE(WaitFor(
+      [&] { return metric("cmo_replication_lag_seconds_count{region=\"eu-west\"}") == 300; }, 30s))
+      << body;
+  EXPECT_THAT(body, HasSubstr("# TYPE cmo_replication_lag_seconds histogram\n"));
+  EXPECT_EQ(metric("cmo_replication_lag_seconds_bucket{region=\"eu-west\",le=\"+Inf\"}"), 300);
+  EXPECT_LE(metric("cmo_replication_lag_seconds_bucket{region=\"eu-west\",le=\"0.005\"}"),
+            metric("cmo_replication_lag_seconds_bucket{region=\"eu-west\",le=\"60\"}"));
+  EXPECT_GT(metric("cmo_replication_lag_seconds_sum{region=\"eu-west\"}"), 0);
+  EXPECT_THAT(body, Not(HasSubstr("cmo_replication_lag_ms")));
   serve->Kill(SIGTERM);
   EXPECT_EQ(serve->Wait(), 0);
 }
