@@ -90,24 +90,29 @@ absl::Status RenderControl(ControlState& state, Exposition& m) {
   m.Family("cmo_flags_revision", "gauge", "Revision of the flag store (every change bumps it)");
   m.Sample("cmo_flags_revision", {}, static_cast<double>(revision));
   CMO_ASSIGN_OR_RETURN(std::vector<flags::Flag> all, state.flags->List());
+  // The stage twice, as Prometheus users expect: a number to compare and graph, and an
+  // info series whose label names it (never both in one series).
   m.Family("cmo_op_stage", "gauge",
            "Stage of each op: 0 strong, 1 dual_write, 2 shadow, 3 ramp, 4 eventual");
   for (const flags::Flag& f : all) {
-    m.Sample("cmo_op_stage",
-             {{"op", f.op}, {"domain", f.domain}, {"stage", flags::StageName(f.stage)}},
-             static_cast<int>(f.stage));
+    m.Sample("cmo_op_stage", {{"op", f.op}, {"domain", f.domain}}, static_cast<int>(f.stage));
   }
-  m.Family("cmo_op_ramp_percent", "gauge", "Ramp percent of each op (share of subjects)");
-  for (const flags::Flag& f : all)
-    m.Sample("cmo_op_ramp_percent", {{"op", f.op}}, f.ramp_bp / 100.0);
-  m.Family("cmo_op_eventual_percent", "gauge",
-           "Share of subjects on the eventual path now (0 while the breaker is open)");
+  m.Family("cmo_op_stage_info", "gauge", "The stage of each op by name (always 1)");
   for (const flags::Flag& f : all) {
-    m.Sample("cmo_op_eventual_percent", {{"op", f.op}}, flags::EffectiveEventualBp(f) / 100.0);
+    m.Sample("cmo_op_stage_info",
+             {{"op", f.op}, {"domain", f.domain}, {"stage", flags::StageName(f.stage)}}, 1);
   }
-  m.Family("cmo_op_shadow_sample_percent", "gauge", "Share of reads shadow-compared");
+  // Shares as ratios 0..1 (basis points / 10,000).
+  m.Family("cmo_op_ramp_ratio", "gauge", "Ramp of each op: share of subjects, 0..1");
+  for (const flags::Flag& f : all) m.Sample("cmo_op_ramp_ratio", {{"op", f.op}}, f.ramp_bp / 1e4);
+  m.Family("cmo_op_eventual_ratio", "gauge",
+           "Share of subjects on the eventual path now, 0..1 (0 while the breaker is open)");
   for (const flags::Flag& f : all) {
-    m.Sample("cmo_op_shadow_sample_percent", {{"op", f.op}}, f.shadow_bp / 100.0);
+    m.Sample("cmo_op_eventual_ratio", {{"op", f.op}}, flags::EffectiveEventualBp(f) / 1e4);
+  }
+  m.Family("cmo_op_shadow_sample_ratio", "gauge", "Share of reads shadow-compared, 0..1");
+  for (const flags::Flag& f : all) {
+    m.Sample("cmo_op_shadow_sample_ratio", {{"op", f.op}}, f.shadow_bp / 1e4);
   }
   m.Family("cmo_breaker_state", "gauge", "Circuit breaker: 0 closed, 1 half_open, 2 open");
   for (const flags::Flag& f : all) {
@@ -115,7 +120,9 @@ absl::Status RenderControl(ControlState& state, Exposition& m) {
   }
   CMO_ASSIGN_OR_RETURN(auto breakers, BreakerStore::Open(state.flags->db()));
   m.Family("cmo_breaker_trips", "gauge", "Consecutive trips of each op's breaker");
-  m.Family("cmo_sli", "gauge", "Consistency SLIs per op and window (unit in the label)");
+  m.Family("cmo_sli", "gauge",
+           "Consistency SLIs per op and window, in base units: *_ratio 0..1, "
+           "replication_lag_p99 seconds, session_violations a count");
   m.Family("cmo_budget_burn_rate", "gauge", "Budget burn rate per SLI and window (1 = on budget)");
   m.Family("cmo_budget_remaining_ratio", "gauge", "Share of the consistency budget left");
   m.Family("cmo_sli_enough_data", "gauge",
@@ -130,7 +137,9 @@ absl::Status RenderControl(ControlState& state, Exposition& m) {
     if (j.is_discarded() || !j.contains("slis")) continue;
     for (const nlohmann::json& s : j["slis"]) {
       const std::string name = s.value("name", "?");
+      // The budget works in ppm and ms; Prometheus wants ratios and seconds.
       const std::string unit = s.value("unit", "");
+      const double scale = unit == "ppm" ? 1e-6 : unit == "ms" ? 1e-3 : 1;
       // Below min_samples a value is not evidence: no sample at all rather than a healthy-looking
       // one (a burn of 0 and 100% left), and cmo_sli_enough_data says which.
       const bool enough = s.value("enough_data", false);
@@ -138,8 +147,8 @@ absl::Status RenderControl(ControlState& state, Exposition& m) {
       if (!enough) continue;
       for (const char* w : {"short", "long"}) {
         if (s.contains(w) && s[w].is_number()) {
-          m.Sample("cmo_sli", {{"op", f.op}, {"sli", name}, {"window", w}, {"unit", unit}},
-                   s[w].get<double>());
+          m.Sample("cmo_sli", {{"op", f.op}, {"sli", name}, {"window", w}},
+                   s[w].get<double>() * scale);
         }
         const std::string burn = base::StrCat("burn_", w);
         if (s.contains(burn) && s[burn].is_number()) {

@@ -19,6 +19,8 @@
 #include "orchestrator/api/api_server.h"
 #include "orchestrator/api/http_api.h"
 #include "orchestrator/api/internal/http_parts.h"
+#include "orchestrator/budget/breaker.h"
+#include "orchestrator/service/control_state.h"
 #include "tests/fakes/cmo_cli.h"
 #include "tests/fakes/temp_dir.h"
 
@@ -361,14 +363,17 @@ TEST_F(ApiTest, MetricsHealthAndDashboard) {
   ASSERT_TRUE(metrics);
   EXPECT_EQ(metrics->status, 200);
   EXPECT_THAT(metrics->get_header_value("Content-Type"), HasSubstr("text/plain"));
-  EXPECT_THAT(metrics->body, HasSubstr("# TYPE cmo_op_ramp_percent gauge"));
-  EXPECT_THAT(metrics->body, HasSubstr("cmo_op_ramp_percent{op=\"post.like\"} 25\n"));
-  EXPECT_THAT(metrics->body, HasSubstr("cmo_op_eventual_percent{op=\"post.like\"} 25\n"));
+  EXPECT_THAT(metrics->body, HasSubstr("# TYPE cmo_op_ramp_ratio gauge"));
+  EXPECT_THAT(metrics->body, HasSubstr("cmo_op_ramp_ratio{op=\"post.like\"} 0.25\n"));
+  EXPECT_THAT(metrics->body, HasSubstr("cmo_op_eventual_ratio{op=\"post.like\"} 0.25\n"));
+  EXPECT_THAT(metrics->body, Not(HasSubstr("percent")));
   EXPECT_THAT(metrics->body, HasSubstr("cmo_breaker_state{op=\"post.like\"} 0\n"));
   EXPECT_THAT(metrics->body, HasSubstr("# TYPE process_cpu_seconds_total counter\n"));
   EXPECT_THAT(metrics->body, HasSubstr("# TYPE process_resident_memory_bytes gauge\n"));
   EXPECT_THAT(metrics->body,
-              HasSubstr("cmo_op_stage{op=\"post.like\",domain=\"likes\",stage=\"ramp\"} 3\n"));
+              HasSubstr("cmo_op_stage{op=\"post.like\",domain=\"likes\"} 3\n"));
+  EXPECT_THAT(metrics->body, HasSubstr("cmo_op_stage_info{op=\"post.like\",domain=\"likes\","
+                                       "stage=\"ramp\"} 1\n"));
   for (const char* path : {"/healthz", "/readyz"}) {
     auto r = http_->Get(path);
     ASSERT_TRUE(r) << path;
@@ -379,6 +384,38 @@ TEST_F(ApiTest, MetricsHealthAndDashboard) {
   EXPECT_EQ(page->status, 200);
   EXPECT_THAT(page->body, HasSubstr("<title>cmo"));
   EXPECT_THAT(page->body, Not(HasSubstr("https://"))) << "no external assets";
+}
+
+// SLIs reach Prometheus in base units: the budget's ppm as ratios, its ms as seconds; one
+// without enough evidence exports only cmo_sli_enough_data 0.
+TEST_F(ApiTest, SlisAreExportedInBaseUnits) {
+  AddLikes();
+  {
+    auto state = OpenControlState(state_, false, base::SystemClock());
+    ASSERT_TRUE(state.ok()) << state.status();
+    auto breakers = BreakerStore::Open((*state)->flags->db());
+    ASSERT_TRUE(breakers.ok());
+    const nlohmann::json status = {
+        {"slis",
+         {{{"name", "stale_read_ratio"}, {"unit", "ppm"}, {"enough_data", true},
+           {"short", 2500}, {"long", 1000}, {"burn_short", 0.5}, {"burn_long", 0.2},
+           {"remaining", 0.9}},
+          {{"name", "replication_lag_p99"}, {"unit", "ms"}, {"enough_data", true},
+           {"short", 1500}, {"long", 750}},
+          {{"name", "divergence_ratio"}, {"unit", "ppm"}, {"enough_data", false},
+           {"short", 0}, {"long", 0}}}}};
+    ASSERT_TRUE((*breakers)->PutStatus("post.like", absl::Now(), status.dump()).ok());
+  }
+  auto metrics = http_->Get("/metrics");
+  ASSERT_TRUE(metrics);
+  const std::string& body = metrics->body;
+  EXPECT_THAT(body, HasSubstr("cmo_sli{op=\"post.like\",sli=\"stale_read_ratio\",window=\"short\"} "
+                              "0.0025\n"));
+  EXPECT_THAT(body, HasSubstr("cmo_sli{op=\"post.like\",sli=\"replication_lag_p99\","
+                              "window=\"long\"} 0.75\n"));
+  EXPECT_THAT(body, HasSubstr("cmo_sli_enough_data{op=\"post.like\",sli=\"divergence_ratio\"} 0\n"));
+  EXPECT_THAT(body, Not(HasSubstr("sli=\"divergence_ratio\",window")));
+  EXPECT_THAT(body, Not(HasSubstr("unit=")));
 }
 
 // The API's own requests: counted by method and status (early refusals included), handler
