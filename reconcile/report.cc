@@ -6,6 +6,7 @@
 
 #include "base/json.h"
 #include "base/strings.h"
+#include "base/time_text.h"
 #include "nlohmann/json.hpp"
 
 namespace cmo::reconcile {
@@ -92,19 +93,21 @@ nlohmann::json RecordToJson(const DivergenceRecord& r) {
           {"primary_digest", r.primary_digest},
           {"replica_digest", r.replica_digest},
           {"detected_by", r.detected_by},
-          {"detected_at", Stamp(r.detected_at)},
-          {"healed_at", r.healed_at.has_value() ? nlohmann::json(Stamp(*r.healed_at))
+          {"detected_at", base::Rfc3339(r.detected_at)},
+          {"healed_at", r.healed_at.has_value() ? nlohmann::json(base::Rfc3339(*r.healed_at))
                                                 : nlohmann::json(nullptr)},
           {"heal_action", r.heal_action},
           {"summary", Describe(r)}};
 }
 
 absl::StatusOr<DivergenceRecord> RecordFromJson(const nlohmann::json& j) {
+  // RFC 3339, or the "YYYY-MM-DD HH:MM:SS" (UTC) of reports written before it.
   auto time = [](const nlohmann::json& v, absl::Time* out) {
     std::string err;
     return v.is_string() &&
-           absl::ParseTime("%Y-%m-%d %H:%M:%S", v.get<std::string>(), absl::UTCTimeZone(), out,
-                           &err);
+           (base::ParseRfc3339(v.get<std::string>(), out) ||
+            absl::ParseTime("%Y-%m-%d %H:%M:%S", v.get<std::string>(), absl::UTCTimeZone(), out,
+                            &err));
   };
   try {
     DivergenceRecord r;
@@ -201,7 +204,7 @@ std::string RenderReport(const std::vector<DivergenceRecord>& records, ReportFor
       nlohmann::json items = nlohmann::json::array();
       for (const DivergenceRecord& r : records) items.push_back(RecordToJson(r));
       out << base::JsonText(nlohmann::json{{"title", ctx.title},
-                                           {"generated_at", Stamp(ctx.generated)},
+                                           {"generated_at", base::Rfc3339(ctx.generated)},
                                            {"count", records.size()},
                                            {"items", items}},
                             2)

@@ -1,6 +1,7 @@
 // GET /v1/breakers, POST /v1/breakers/{op}/reset, GET /v1/ops/{op}/budget.
 #include "absl/time/time.h"
 #include "base/strings.h"
+#include "base/time_text.h"
 #include "orchestrator/api/internal/handlers.h"
 #include "orchestrator/budget/breaker.h"
 #include "orchestrator/budget/budget_controller.h"
@@ -19,6 +20,7 @@ absl::StatusOr<nlohmann::json> Breakers(const Context& c) {
     out.push_back({{"op", f.op},
                    {"breaker", flags::BreakerStateName(f.breaker)},
                    {"frozen", r->frozen},
+                   {"since", base::Rfc3339(r->since)},
                    {"since_ms", absl::ToUnixMillis(r->since)},
                    {"trips", r->trips},
                    {"cooldown_ms", absl::ToInt64Milliseconds(r->cooldown)},
@@ -55,6 +57,7 @@ absl::StatusOr<nlohmann::json> Budget(const Context& c, const std::string& op) {
                                             "evaluation"));
   }
   j["op"] = op;
+  j["evaluated"] = base::Rfc3339((*status)->first);
   j["evaluated_ms"] = absl::ToUnixMillis((*status)->first);
   return j;
 }

@@ -2,6 +2,7 @@
 // POST /v1/ops/{op|*}/pause|resume, GET /v1/audit.
 #include "absl/time/time.h"
 #include "base/strings.h"
+#include "base/time_text.h"
 #include "migrations/plan_parser.h"
 #include "orchestrator/api/internal/handlers.h"
 
@@ -32,6 +33,9 @@ absl::StatusOr<nlohmann::json> PlanStatus(const Context& c) {
                    {"time_in_step_ms", absl::ToInt64Milliseconds(st.in_step)},
                    {"held_for_ms", absl::ToInt64Milliseconds(st.held_for)},
                    {"hold_ms", absl::ToInt64Milliseconds(st.hold)},
+                   {"held_since", st.progress.held_since.has_value()
+                                      ? nlohmann::json(base::Rfc3339(*st.progress.held_since))
+                                      : nlohmann::json()},
                    {"held_since_ms",
                     st.progress.held_since.has_value()
                         ? nlohmann::json(absl::ToUnixMillis(*st.progress.held_since))

@@ -3,6 +3,7 @@
 #include "absl/time/time.h"
 #include "base/message_auth.h"
 #include "base/strings.h"
+#include "base/time_text.h"
 #include "base/utf8.h"
 #include "orchestrator/api/internal/api_tokens.h"
 #include "orchestrator/api/internal/handlers.h"
@@ -10,10 +11,7 @@
 namespace cmo::orchestrator::api_internal {
 namespace {
 
-std::string Rfc3339(int64_t unix_ms) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(unix_ms),
-                          absl::UTCTimeZone());
-}
+std::string Rfc3339(int64_t unix_ms) { return base::Rfc3339(absl::FromUnixMillis(unix_ms)); }
 
 nlohmann::json TokenJson(const ApiToken& t) {
   nlohmann::json j = {{"name", t.name},

@@ -12,6 +12,7 @@
 
 #include "base/message_auth.h"
 #include "base/strings.h"
+#include "base/time_text.h"
 
 namespace cmo::orchestrator {
 namespace {
@@ -41,10 +42,6 @@ absl::StatusOr<ParsedUrl> ParseUrl(std::string_view url) {
   return out;
 }
 
-std::string Rfc3339(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", t, absl::UTCTimeZone());
-}
-
 }  // namespace
 
 absl::Status ValidateWebhookUrl(std::string_view url) { return ParseUrl(url).status(); }
@@ -57,7 +54,7 @@ std::string WebhookNotifier::Body(const Notification& n, bool slack) {
   return nlohmann::json{{"event", n.event},
                         {"op", n.op},
                         {"text", n.text},
-                        {"at", Rfc3339(n.at)},
+                        {"at", base::Rfc3339(n.at)},
                         {"details", n.details}}
       .dump();
 }

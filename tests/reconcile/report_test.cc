@@ -38,5 +38,35 @@ TEST(Report, CsvAndHtmlNeverCarryLiveContent) {
   EXPECT_THAT(html, Not(HasSubstr("<script>alert")));
 }
 
+// JSON timestamps are RFC 3339 in UTC; records written in the older "YYYY-MM-DD HH:MM:SS"
+// still read back.
+TEST(Report, JsonTimesAreRfc3339AndOldOnesStillRead) {
+  DivergenceRecord r;
+  r.domain = "likes";
+  r.key = "k";
+  r.region = "eu-west";
+  r.diff_class = "missing";
+  r.detected_at = absl::FromUnixMillis(1796601600123);  // 2026-12-07T00:00:00.123Z
+  r.healed_at = r.detected_at + absl::Seconds(2);
+  const nlohmann::json j = RecordToJson(r);
+  EXPECT_EQ(j["detected_at"], "2026-12-07T00:00:00.123Z");
+  EXPECT_EQ(j["healed_at"], "2026-12-07T00:00:02.123Z");
+  auto back = RecordFromJson(j);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->detected_at, r.detected_at);
+  EXPECT_EQ(back->healed_at, r.healed_at);
+  nlohmann::json old = j;
+  old["detected_at"] = "2026-12-07 00:00:00";
+  old["healed_at"] = nullptr;
+  back = RecordFromJson(old);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->detected_at, absl::FromUnixSeconds(1796601600));
+  old["detected_at"] = "yesterday";
+  EXPECT_FALSE(RecordFromJson(old).ok());
+  const nlohmann::json report = nlohmann::json::parse(RenderReport(
+      {r}, ReportFormat::kJson, {"t", absl::FromUnixSeconds(1796601600)}));
+  EXPECT_EQ(report["generated_at"], "2026-12-07T00:00:00.000Z");
+}
+
 }  // namespace
 }  // namespace cmo::reconcile

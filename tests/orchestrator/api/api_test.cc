@@ -7,6 +7,7 @@
 #include <fstream>
 #include <iterator>
 #include <map>
+#include <regex>
 #include <string>
 #include <thread>
 
@@ -386,9 +387,10 @@ TEST_F(ApiTest, MetricsHealthAndDashboard) {
   EXPECT_THAT(page->body, Not(HasSubstr("https://"))) << "no external assets";
 }
 
-// SLIs reach Prometheus in base units: the budget's ppm as ratios, its ms as seconds; one
+// SLIs reach Prometheus in base units (the budget's ppm as ratios, its ms as seconds), and JSON
+// times are RFC 3339. An SLI
 // without enough evidence exports only cmo_sli_enough_data 0.
-TEST_F(ApiTest, SlisAreExportedInBaseUnits) {
+TEST_F(ApiTest, SlisInBaseUnitsAndTimesInRfc3339) {
   AddLikes();
   {
     auto state = OpenControlState(state_, false, base::SystemClock());
@@ -416,6 +418,14 @@ TEST_F(ApiTest, SlisAreExportedInBaseUnits) {
   EXPECT_THAT(body, HasSubstr("cmo_sli_enough_data{op=\"post.like\",sli=\"divergence_ratio\"} 0\n"));
   EXPECT_THAT(body, Not(HasSubstr("sli=\"divergence_ratio\",window")));
   EXPECT_THAT(body, Not(HasSubstr("unit=")));
+  // Times in JSON are RFC 3339 (the epoch-ms fields stay for scripts that read them).
+  const std::regex rfc3339(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z)");
+  auto budget = Api("")->Call({"GET", "/v1/ops/post.like/budget"});
+  ASSERT_TRUE(budget.ok()) << budget.status();
+  EXPECT_TRUE(std::regex_match((*budget)["evaluated"].get<std::string>(), rfc3339));
+  auto breakers = Api("")->Call({"GET", "/v1/breakers"});
+  ASSERT_TRUE(breakers.ok()) << breakers.status();
+  EXPECT_TRUE(std::regex_match((*breakers)[0]["since"].get<std::string>(), rfc3339));
 }
 
 // The API's own requests: counted by method and status (early refusals included), handler
