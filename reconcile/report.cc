@@ -66,11 +66,20 @@ std::string Html(const std::string& s) {
   std::string out;
   for (char ch : s) {
     switch (ch) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += ch;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += ch;
     }
   }
   return out;
@@ -104,10 +113,9 @@ absl::StatusOr<DivergenceRecord> RecordFromJson(const nlohmann::json& j) {
   // RFC 3339, or the "YYYY-MM-DD HH:MM:SS" (UTC) of reports written before it.
   auto time = [](const nlohmann::json& v, absl::Time* out) {
     std::string err;
-    return v.is_string() &&
-           (base::ParseRfc3339(v.get<std::string>(), out) ||
-            absl::ParseTime("%Y-%m-%d %H:%M:%S", v.get<std::string>(), absl::UTCTimeZone(), out,
-                            &err));
+    return v.is_string() && (base::ParseRfc3339(v.get<std::string>(), out) ||
+                             absl::ParseTime("%Y-%m-%d %H:%M:%S", v.get<std::string>(),
+                                             absl::UTCTimeZone(), out, &err));
   };
   try {
     DivergenceRecord r;

@@ -145,7 +145,7 @@ class Applier {
   std::map<std::string, int> topics_;  // assigned change topics -> partitions
   absl::Time last_refresh_ = absl::InfinitePast();
   std::deque<std::pair<absl::Time, double>> lag_ms_;  // (applied at, lag), oldest first
-  absl::Time started_;  // lag counts from here at the earliest
+  absl::Time started_;                                // lag counts from here at the earliest
   // Per partition: the highest LSN applied (from the replica at assignment, then as applied).
   // A change at or below it is a redelivery, whose commit time says nothing about lag now.
   std::map<std::pair<std::string, int32_t>, int64_t> applied_lsn_;

@@ -217,9 +217,8 @@ void RenderDataPath(Server& server, Exposition& m) {
            "Apply time minus commit time of each change a region applied (first deliveries "
            "since its applier started)");
   for (const auto& r : regions) {
-    m.Histogram("cmo_replication_lag_seconds", {{"region", r.region}},
-                shadow::kLagBucketsSeconds, r.applier.lag_buckets, r.applier.lag_count,
-                r.applier.lag_sum_seconds);
+    m.Histogram("cmo_replication_lag_seconds", {{"region", r.region}}, shadow::kLagBucketsSeconds,
+                r.applier.lag_buckets, r.applier.lag_count, r.applier.lag_sum_seconds);
   }
   // The lag that also grows while nothing is written: a stopped applier or a cut link shows
   // here (heartbeats stop being applied) though no change is late. No sample before the

@@ -20,27 +20,27 @@ absl::StatusOr<nlohmann::json> PlanStatus(const Context& c) {
                        {"holds", g.holds},
                        {"verdict", g.verdict}});
     }
-    out.push_back({{"op", st.progress.op},
-                   {"plan", st.progress.plan},
-                   {"phase", st.progress.phase},
-                   {"step", st.progress.step + 1},
-                   {"steps", st.steps},
-                   {"step_description", st.step},
-                   {"stage", flags::StageName(st.flag.stage)},
-                   {"percent", st.flag.ramp_bp / 100.0},
-                   {"paused", st.progress.paused},
-                   {"state", st.state},
-                   {"time_in_step_ms", absl::ToInt64Milliseconds(st.in_step)},
-                   {"held_for_ms", absl::ToInt64Milliseconds(st.held_for)},
-                   {"hold_ms", absl::ToInt64Milliseconds(st.hold)},
-                   {"held_since", st.progress.held_since.has_value()
-                                      ? nlohmann::json(base::Rfc3339(*st.progress.held_since))
-                                      : nlohmann::json()},
-                   {"held_since_ms",
-                    st.progress.held_since.has_value()
-                        ? nlohmann::json(absl::ToUnixMillis(*st.progress.held_since))
-                        : nlohmann::json()},
-                   {"gates", gates}});
+    out.push_back(
+        {{"op", st.progress.op},
+         {"plan", st.progress.plan},
+         {"phase", st.progress.phase},
+         {"step", st.progress.step + 1},
+         {"steps", st.steps},
+         {"step_description", st.step},
+         {"stage", flags::StageName(st.flag.stage)},
+         {"percent", st.flag.ramp_bp / 100.0},
+         {"paused", st.progress.paused},
+         {"state", st.state},
+         {"time_in_step_ms", absl::ToInt64Milliseconds(st.in_step)},
+         {"held_for_ms", absl::ToInt64Milliseconds(st.held_for)},
+         {"hold_ms", absl::ToInt64Milliseconds(st.hold)},
+         {"held_since", st.progress.held_since.has_value()
+                            ? nlohmann::json(base::Rfc3339(*st.progress.held_since))
+                            : nlohmann::json()},
+         {"held_since_ms", st.progress.held_since.has_value()
+                               ? nlohmann::json(absl::ToUnixMillis(*st.progress.held_since))
+                               : nlohmann::json()},
+         {"gates", gates}});
   }
   return out;
 }

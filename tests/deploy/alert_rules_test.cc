@@ -33,8 +33,8 @@ std::set<std::string> ServedFamilies() {
   const std::string config = dir.File("serve.yaml");
   std::ofstream(config) << "regions: [eu-west]\nnotifications:\n  webhooks:\n"
                            "    - {url: 'http://127.0.0.1:9/hook', events: [breaker]}\n";
-  testing::Child serve({CMO_BINARY, "--state-dir", state, "serve", "--config", config, "--listen",
-                        "127.0.0.1:0"});
+  testing::Child serve(
+      {CMO_BINARY, "--state-dir", state, "serve", "--config", config, "--listen", "127.0.0.1:0"});
   std::string url;
   EXPECT_TRUE(testing::WaitFor(
       [&] {

@@ -63,8 +63,8 @@ TEST(Report, JsonTimesAreRfc3339AndOldOnesStillRead) {
   EXPECT_EQ(back->detected_at, absl::FromUnixSeconds(1796601600));
   old["detected_at"] = "yesterday";
   EXPECT_FALSE(RecordFromJson(old).ok());
-  const nlohmann::json report = nlohmann::json::parse(RenderReport(
-      {r}, ReportFormat::kJson, {"t", absl::FromUnixSeconds(1796601600)}));
+  const nlohmann::json report = nlohmann::json::parse(
+      RenderReport({r}, ReportFormat::kJson, {"t", absl::FromUnixSeconds(1796601600)}));
   EXPECT_EQ(report["generated_at"], "2026-12-07T00:00:00.000Z");
 }
 

@@ -371,8 +371,7 @@ TEST_F(ApiTest, MetricsHealthAndDashboard) {
   EXPECT_THAT(metrics->body, HasSubstr("cmo_breaker_state{op=\"post.like\"} 0\n"));
   EXPECT_THAT(metrics->body, HasSubstr("# TYPE process_cpu_seconds_total counter\n"));
   EXPECT_THAT(metrics->body, HasSubstr("# TYPE process_resident_memory_bytes gauge\n"));
-  EXPECT_THAT(metrics->body,
-              HasSubstr("cmo_op_stage{op=\"post.like\",domain=\"likes\"} 3\n"));
+  EXPECT_THAT(metrics->body, HasSubstr("cmo_op_stage{op=\"post.like\",domain=\"likes\"} 3\n"));
   EXPECT_THAT(metrics->body, HasSubstr("cmo_op_stage_info{op=\"post.like\",domain=\"likes\","
                                        "stage=\"ramp\"} 1\n"));
   for (const char* path : {"/healthz", "/readyz"}) {
@@ -387,9 +386,8 @@ TEST_F(ApiTest, MetricsHealthAndDashboard) {
   EXPECT_THAT(page->body, Not(HasSubstr("https://"))) << "no external assets";
 }
 
-// SLIs reach Prometheus in base units (the budget's ppm as ratios, its ms as seconds), and JSON
-// times are RFC 3339. An SLI
-// without enough evidence exports only cmo_sli_enough_data 0.
+// SLIs reach Prometheus in base units (the budget's ppm as ratios, its ms as seconds); one
+// without enough evidence exports only cmo_sli_enough_data 0. JSON times are RFC 3339.
 TEST_F(ApiTest, SlisInBaseUnitsAndTimesInRfc3339) {
   AddLikes();
   {
@@ -397,15 +395,25 @@ TEST_F(ApiTest, SlisInBaseUnitsAndTimesInRfc3339) {
     ASSERT_TRUE(state.ok()) << state.status();
     auto breakers = BreakerStore::Open((*state)->flags->db());
     ASSERT_TRUE(breakers.ok());
-    const nlohmann::json status = {
-        {"slis",
-         {{{"name", "stale_read_ratio"}, {"unit", "ppm"}, {"enough_data", true},
-           {"short", 2500}, {"long", 1000}, {"burn_short", 0.5}, {"burn_long", 0.2},
-           {"remaining", 0.9}},
-          {{"name", "replication_lag_p99"}, {"unit", "ms"}, {"enough_data", true},
-           {"short", 1500}, {"long", 750}},
-          {{"name", "divergence_ratio"}, {"unit", "ppm"}, {"enough_data", false},
-           {"short", 0}, {"long", 0}}}}};
+    const nlohmann::json status = {{"slis",
+                                    {{{"name", "stale_read_ratio"},
+                                      {"unit", "ppm"},
+                                      {"enough_data", true},
+                                      {"short", 2500},
+                                      {"long", 1000},
+                                      {"burn_short", 0.5},
+                                      {"burn_long", 0.2},
+                                      {"remaining", 0.9}},
+                                     {{"name", "replication_lag_p99"},
+                                      {"unit", "ms"},
+                                      {"enough_data", true},
+                                      {"short", 1500},
+                                      {"long", 750}},
+                                     {{"name", "divergence_ratio"},
+                                      {"unit", "ppm"},
+                                      {"enough_data", false},
+                                      {"short", 0},
+                                      {"long", 0}}}}};
     ASSERT_TRUE((*breakers)->PutStatus("post.like", absl::Now(), status.dump()).ok());
   }
   auto metrics = http_->Get("/metrics");
@@ -415,7 +423,8 @@ TEST_F(ApiTest, SlisInBaseUnitsAndTimesInRfc3339) {
                               "0.0025\n"));
   EXPECT_THAT(body, HasSubstr("cmo_sli{op=\"post.like\",sli=\"replication_lag_p99\","
                               "window=\"long\"} 0.75\n"));
-  EXPECT_THAT(body, HasSubstr("cmo_sli_enough_data{op=\"post.like\",sli=\"divergence_ratio\"} 0\n"));
+  EXPECT_THAT(body,
+              HasSubstr("cmo_sli_enough_data{op=\"post.like\",sli=\"divergence_ratio\"} 0\n"));
   EXPECT_THAT(body, Not(HasSubstr("sli=\"divergence_ratio\",window")));
   EXPECT_THAT(body, Not(HasSubstr("unit=")));
   // Times in JSON are RFC 3339 (the epoch-ms fields stay for scripts that read them).
