@@ -1,14 +1,16 @@
-// deploy/prometheus/cmo-alerts.yaml against the real thing: every rule is well formed (alert,
-// expr, severity, summary, a runbook that exists), and every cmo series its expressions use is
-// a family that a running `cmo serve` (data path and webhooks on) declares in /metrics — a
-// renamed metric cannot leave an alert silently matching nothing. (PromQL syntax itself is
-// promtool's to check; see the note in the file's header.)
+// What deploy/ ships, against the real thing: every alert rule of
+// deploy/prometheus/cmo-alerts.yaml is well formed (alert, expr, severity, summary, a runbook
+// that exists), every panel of deploy/grafana/cmo-dashboard.json has a query, and every cmo
+// series either uses is a family that a running `cmo serve` (data path and webhooks on)
+// declares in /metrics — a renamed metric cannot leave an alert or a panel silently matching
+// nothing. (PromQL syntax itself is promtool's to check; see the rules file's header.)
 #include <httplib.h>
 #include <signal.h>
 #include <yaml-cpp/yaml.h>
 
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
 #include <string>
@@ -58,15 +60,40 @@ std::set<std::string> ServedFamilies() {
   return families;
 }
 
-TEST(AlertRules, EveryRuleIsCompleteAndEveryCmoSeriesIsServed) {
+class DeployTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() { families_ = new std::set<std::string>(ServedFamilies()); }
+  static void TearDownTestSuite() { delete families_; }
+
+  // Every cmo series of a PromQL expression is served (a histogram's _bucket/_sum/_count by
+  // its family).
+  static void ExpectServed(const std::string& expr) {
+    const std::set<std::string>& families = *families_;
+    ASSERT_GT(families.size(), 20u);
+    ASSERT_TRUE(families.count("cmo_replication_lag_seconds")) << "data path metrics missing";
+    const std::regex series(R"(\bcmo_[a-z0-9_]+)");
+    for (std::sregex_iterator it(expr.begin(), expr.end(), series), end; it != end; ++it) {
+      std::string name = (*it)[0];
+      for (const std::string s : {"_bucket", "_sum", "_count"}) {
+        if (!families.count(name) && name.size() > s.size() &&
+            name.compare(name.size() - s.size(), s.size(), s) == 0 &&
+            families.count(name.substr(0, name.size() - s.size()))) {
+          name = name.substr(0, name.size() - s.size());
+        }
+      }
+      EXPECT_TRUE(families.count(name)) << name << " is not served by cmo serve";
+    }
+  }
+
+  static std::set<std::string>* families_;
+};
+std::set<std::string>* DeployTest::families_ = nullptr;
+
+TEST_F(DeployTest, EveryAlertRuleIsCompleteAndEveryCmoSeriesIsServed) {
   YAML::Node doc = YAML::LoadFile(kRules.string());
   ASSERT_TRUE(doc["groups"].IsSequence());
-  const std::set<std::string> families = ServedFamilies();
-  ASSERT_GT(families.size(), 20u);
-  ASSERT_TRUE(families.count("cmo_replication_lag_seconds")) << "data path metrics missing";
   std::set<std::string> names;
   int rules = 0;
-  const std::regex series(R"(\bcmo_[a-z0-9_]+)");
   for (const YAML::Node& group : doc["groups"]) {
     ASSERT_TRUE(group["name"] && group["rules"].IsSequence());
     for (const YAML::Node& rule : group["rules"]) {
@@ -82,18 +109,7 @@ TEST(AlertRules, EveryRuleIsCompleteAndEveryCmoSeriesIsServed) {
       EXPECT_FALSE(rule["annotations"]["summary"].as<std::string>("").empty());
       const std::string runbook = rule["annotations"]["runbook"].as<std::string>("");
       EXPECT_TRUE(fs::exists(fs::path(CMO_SOURCE_DIR) / runbook)) << runbook;
-      for (std::sregex_iterator it(expr.begin(), expr.end(), series), end; it != end; ++it) {
-        std::string name = (*it)[0];
-        for (const char* suffix : {"_bucket", "_sum", "_count"}) {
-          const std::string s = suffix;
-          if (!families.count(name) && name.size() > s.size() &&
-              name.compare(name.size() - s.size(), s.size(), s) == 0 &&
-              families.count(name.substr(0, name.size() - s.size()))) {
-            name = name.substr(0, name.size() - s.size());
-          }
-        }
-        EXPECT_TRUE(families.count(name)) << name << " is not served by cmo serve";
-      }
+      ExpectServed(expr);
     }
   }
   EXPECT_GE(rules, 10);
@@ -102,6 +118,26 @@ TEST(AlertRules, EveryRuleIsCompleteAndEveryCmoSeriesIsServed) {
                            "CmoReplicaRegionSilent", "CmoOutboxGrowing", "CmoPlanStuck"}) {
     EXPECT_TRUE(names.count(must)) << must;
   }
+}
+
+TEST_F(DeployTest, EveryGrafanaPanelQueriesServedSeries) {
+  std::ifstream in(fs::path(CMO_SOURCE_DIR) / "deploy/grafana/cmo-dashboard.json");
+  const nlohmann::json dash = nlohmann::json::parse(in, nullptr, false);
+  ASSERT_TRUE(dash.is_object()) << "not JSON";
+  ASSERT_TRUE(dash["panels"].is_array());
+  std::set<int> ids;
+  for (const nlohmann::json& panel : dash["panels"]) {
+    SCOPED_TRACE(panel.value("title", "?"));
+    EXPECT_FALSE(panel.value("title", "").empty());
+    EXPECT_TRUE(ids.insert(panel.value("id", -1)).second) << "duplicate panel id";
+    ASSERT_TRUE(panel["targets"].is_array() && !panel["targets"].empty());
+    for (const nlohmann::json& target : panel["targets"]) {
+      const std::string expr = target.value("expr", "");
+      EXPECT_FALSE(expr.empty());
+      ExpectServed(expr);
+    }
+  }
+  EXPECT_GE(ids.size(), 10u);
 }
 
 }  // namespace
