@@ -8,14 +8,14 @@
 #include "base/strings.h"
 #include "base/time_text.h"
 #include "nlohmann/json.hpp"
+#include "reconcile/internal/report_text.h"
 
 namespace cmo::reconcile {
 namespace {
 
+using internal::Stamp;
+
 std::string Clock(absl::Time t) { return absl::FormatTime("%H:%M:%S", t, absl::UTCTimeZone()); }
-std::string Stamp(absl::Time t) {
-  return absl::FormatTime("%Y-%m-%d %H:%M:%S", t, absl::UTCTimeZone());
-}
 
 // "comments" -> "comment": what a support engineer calls one item of the domain.
 std::string Noun(const std::string& domain) {
@@ -59,33 +59,6 @@ std::string CsvCell(const std::string& s) {
   }
   return out + "\"";
 }
-
-namespace {
-
-std::string Html(const std::string& s) {
-  std::string out;
-  for (char ch : s) {
-    switch (ch) {
-      case '<':
-        out += "&lt;";
-        break;
-      case '>':
-        out += "&gt;";
-        break;
-      case '&':
-        out += "&amp;";
-        break;
-      case '"':
-        out += "&quot;";
-        break;
-      default:
-        out += ch;
-    }
-  }
-  return out;
-}
-
-}  // namespace
 
 nlohmann::json RecordToJson(const DivergenceRecord& r) {
   return {{"id", r.id},
@@ -146,50 +119,6 @@ absl::StatusOr<DivergenceRecord> RecordFromJson(const nlohmann::json& j) {
   }
 }
 
-namespace {
-
-const char* Color(const std::string& c) {
-  if (c == "lag" || c == "stale") return "#e0a800";
-  if (c == "missing") return "#d9534f";
-  if (c == "resurrected") return "#8e44ad";
-  return "#c0392b";
-}
-
-// A timeline: one dot per record at its detection time, a bar to its repair.
-std::string Timeline(const std::vector<DivergenceRecord>& records) {
-  if (records.empty()) return "<p>No divergences in this period.</p>";
-  absl::Time lo = records.front().detected_at, hi = lo;
-  for (const DivergenceRecord& r : records) {
-    lo = std::min(lo, r.detected_at);
-    hi = std::max(hi, r.healed_at.value_or(r.detected_at));
-  }
-  const double span = std::max(1.0, absl::ToDoubleSeconds(hi - lo));
-  constexpr int kWidth = 900, kRow = 14;
-  const int height = 30 + kRow * static_cast<int>(std::min<size_t>(records.size(), 200));
-  auto x = [&](absl::Time t) { return 10 + (kWidth - 20) * absl::ToDoubleSeconds(t - lo) / span; };
-  std::ostringstream svg;
-  svg << "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"" << kWidth << "\" height=\"" << height
-      << "\" role=\"img\" aria-label=\"timeline\">";
-  svg << "<text x=\"10\" y=\"14\" font-size=\"11\">" << Stamp(lo) << " UTC</text>";
-  svg << "<text x=\"" << kWidth - 10 << "\" y=\"14\" font-size=\"11\" text-anchor=\"end\">"
-      << Stamp(hi) << " UTC</text>";
-  for (size_t i = 0; i < records.size() && i < 200; ++i) {
-    const DivergenceRecord& r = records[i];
-    const int y = 28 + kRow * static_cast<int>(i);
-    const double x0 = x(r.detected_at);
-    if (r.healed_at.has_value()) {
-      svg << "<line x1=\"" << x0 << "\" y1=\"" << y << "\" x2=\"" << x(*r.healed_at) << "\" y2=\""
-          << y << "\" stroke=\"#5cb85c\" stroke-width=\"3\"/>";
-    }
-    svg << "<circle cx=\"" << x0 << "\" cy=\"" << y << "\" r=\"4\" fill=\"" << Color(r.diff_class)
-        << "\"><title>" << Html(Describe(r)) << "</title></circle>";
-  }
-  svg << "</svg>";
-  return svg.str();
-}
-
-}  // namespace
-
 absl::StatusOr<ReportFormat> ParseReportFormat(std::string_view text) {
   if (text == "table") return ReportFormat::kTable;
   if (text == "json") return ReportFormat::kJson;
@@ -242,38 +171,41 @@ std::string RenderReport(const std::vector<DivergenceRecord>& records, ReportFor
         out << "\n";
       }
       break;
-    case ReportFormat::kHtml: {
-      std::map<std::string, std::pair<int, int>> by_class;  // class -> (count, healed)
-      for (const DivergenceRecord& r : records) {
-        auto& [n, healed] = by_class[r.diff_class];
-        ++n;
-        healed += r.healed_at.has_value();
-      }
-      out << "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>"
-          << Html(ctx.title)
-          << "</title><style>body{font-family:sans-serif;margin:2em;color:#222}"
-             "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;"
-             "padding:4px 8px;text-align:left}th{background:#f4f4f4}</style></head><body>";
-      out << "<h1>" << Html(ctx.title) << "</h1><p>Generated " << Stamp(ctx.generated)
-          << " UTC by cmo. Values are never included: only versions and digests.</p>";
-      out << "<h2>Summary</h2><table><tr><th>what</th><th>count</th><th>repaired</th></tr>";
-      for (const auto& [cls, counts] : by_class) {
-        out << "<tr><td>" << Html(cls) << "</td><td>" << counts.first << "</td><td>"
-            << counts.second << "</td></tr>";
-      }
-      out << "</table><h2>Timeline</h2>" << Timeline(records);
-      out << "<h2>Items</h2><table><tr><th>detected (UTC)</th><th>user</th><th>op</th>"
-             "<th>what happened</th><th>versions (primary / replica)</th></tr>";
-      for (const DivergenceRecord& r : records) {
-        out << "<tr><td>" << Stamp(r.detected_at) << "</td><td>" << Html(r.subject) << "</td><td>"
-            << Html(r.op) << "</td><td>" << Html(Describe(r)) << "</td><td>" << r.primary_lsn
-            << " / " << r.replica_lsn << "</td></tr>";
-      }
-      out << "</table></body></html>\n";
+    case ReportFormat::kHtml:
+      out << internal::HtmlReport(records, ctx);
       break;
-    }
   }
   return out.str();
 }
 
+namespace internal {
+
+std::string Stamp(absl::Time t) {
+  return absl::FormatTime("%Y-%m-%d %H:%M:%S", t, absl::UTCTimeZone());
+}
+
+std::string Html(const std::string& s) {
+  std::string out;
+  for (char ch : s) {
+    switch (ch) {
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += ch;
+    }
+  }
+  return out;
+}
+
+}  // namespace internal
 }  // namespace cmo::reconcile

@@ -1,7 +1,8 @@
 // Divergence reports for support teams: each record of the divergence log told in plain words
 // ("comment c-123 was missing in eu-west: replication lag, caught up by itself by 10:02:11"),
-// as a table, JSON, CSV, or one self-contained HTML file (inline SVG timeline, summary tables,
-// no external assets). Values are never shown — the log does not hold them.
+// as a table, JSON, CSV, or one self-contained HTML file (no external assets: a timeline
+// histogram with a legend, groups per cause, user and hour, and items in pages), readable at
+// any count. Values are never shown — the log does not hold them.
 #ifndef CMO_RECONCILE_REPORT_H_
 #define CMO_RECONCILE_REPORT_H_
 
@@ -10,8 +11,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "nlohmann/json.hpp"
 #include "absl/time/time.h"
+#include "nlohmann/json.hpp"
 #include "reconcile/divergence_log.h"
 
 namespace cmo::reconcile {
@@ -30,8 +31,8 @@ struct ReportContext {
   absl::Time generated = absl::UnixEpoch();
 };
 
-// The JSON of one record in a report (and in GET /v1/divergence), and back; times are kept
-// to the second, as reports show them.
+// The JSON of one record in a report (and in GET /v1/divergence), and back; times in RFC 3339
+// to the millisecond.
 nlohmann::json RecordToJson(const DivergenceRecord& r);
 absl::StatusOr<DivergenceRecord> RecordFromJson(const nlohmann::json& j);
 
