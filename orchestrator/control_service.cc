@@ -46,7 +46,9 @@ absl::StatusOr<std::unique_ptr<ControlService>> ControlService::Start(const Serv
                                  .state_dir = config.state_dir,
                                  .data_path = s->data_path(),
                                  .token_file = config.api_token_file,
-                                 .webhooks = s->webhooks_.get()},
+                                 .webhooks = s->webhooks_.get(),
+                                 .tls = {config.tls_cert_file, config.tls_key_file},
+                                 .insecure = config.insecure},
                                 clock);
     if (!api.ok()) return api.status();
     s->api_ = *std::move(api);

@@ -99,6 +99,11 @@ absl::StatusOr<std::pair<std::string, int>> ParseListen(const std::string& liste
   return std::make_pair(host, port);
 }
 
+// Loopback only: 127.0.0.0/8, ::1, localhost. (An empty host or 0.0.0.0 listens everywhere.)
+bool IsLoopback(const std::string& host) {
+  return host == "localhost" || host == "::1" || host.rfind("127.", 0) == 0;
+}
+
 }  // namespace
 
 std::string TokenPath(const std::string& state_dir) { return state_dir + "/api-token"; }
@@ -405,6 +410,13 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiServerOptio
                                                             const base::Clock& clock) {
   auto listen = ParseListen(options.listen);
   if (!listen.ok()) return listen.status();
+  if (!options.tls.enabled() && !options.insecure && !IsLoopback(listen->first)) {
+    return absl::InvalidArgumentError(base::StrCat(
+        "refusing to serve the API in plain HTTP on ", options.listen,
+        ": bearer tokens would cross the network in clear text. Give a certificate and key "
+        "(tls: {cert_file, key_file} in the config, or --tls-cert/--tls-key), listen on "
+        "loopback behind your own TLS proxy, or pass --insecure to accept the risk"));
+  }
   auto impl = std::make_unique<Impl>(options, clock);
   auto state = OpenControlState(options.state_dir, /*create=*/true, clock);
   if (!state.ok()) return state.status();
@@ -445,12 +457,13 @@ absl::StatusOr<std::unique_ptr<ApiServer>> ApiServer::Start(const ApiServerOptio
     raw->http_stats.Count(req.method, r.status);
     return r;
   };
-  auto server = http::HttpServer::Start(host, port, limits, std::move(handlers));
+  auto server = http::HttpServer::Start(host, port, limits, std::move(handlers), options.tls);
   if (!server.ok()) return server.status();
   impl->http = *std::move(server);
   impl->denial_writer = std::thread([raw] { raw->WriteDenials(); });
-  impl->url = base::StrCat("http://", host.find(':') != std::string::npos ? "[" + host + "]" : host,
-                           ":", impl->http->port());
+  impl->url = base::StrCat(options.tls.enabled() ? "https://" : "http://",
+                           host.find(':') != std::string::npos ? "[" + host + "]" : host, ":",
+                           impl->http->port());
   {
     // Whole or not at all: scripts and tests wait for the file and read it at once.
     const std::string path = ApiUrlPath(options.state_dir);

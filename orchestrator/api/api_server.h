@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "base/clock.h"
+#include "orchestrator/api/http/http_server.h"
 
 namespace cmo::orchestrator {
 
@@ -32,6 +33,10 @@ struct ApiServerOptions {
   std::string token_file = "";
   // The process's webhooks, whose deliveries /metrics reports; nullptr when there are none.
   const WebhookNotifier* webhooks = nullptr;
+  // HTTPS with this certificate chain and key (PEM). Without it, an address other than
+  // loopback is refused unless `insecure`: tokens would cross the network in clear text.
+  http::TlsFiles tls = {};
+  bool insecure = false;
 };
 
 // Thread-safe: requests run on the server's thread pool; calls into the control state are
@@ -43,7 +48,7 @@ class ApiServer {
   static absl::StatusOr<std::unique_ptr<ApiServer>> Start(const ApiServerOptions& options,
                                                           const base::Clock& clock);
   ~ApiServer();  // stops
-  // "http://127.0.0.1:7070", with the port actually bound.
+  // "http://127.0.0.1:7070" (https:// with TLS), with the port actually bound.
   const std::string& url() const;
   // Role control: this instance's hold on the control state's leader lease, for
   // GET /v1/leader (set once, after Start: the lease names this API's bound address). Without

@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include <fstream>
+
 #include "base/json.h"
 #include "base/strings.h"
 
@@ -14,13 +16,13 @@ struct HttpApi::Impl {
 };
 
 absl::StatusOr<std::unique_ptr<HttpApi>> HttpApi::Create(const std::string& server,
-                                                         std::string token,
-                                                         absl::Duration timeout) {
+                                                         std::string token, absl::Duration timeout,
+                                                         const std::string& ca_file) {
   std::string url = server;
-  if (url.rfind("http://", 0) != 0) {
+  if (url.rfind("http://", 0) != 0 && url.rfind("https://", 0) != 0) {
     if (url.find("://") != std::string::npos) {
-      return absl::InvalidArgumentError(
-          base::StrCat("--server \"", server, "\": only http:// is supported; give host:port"));
+      return absl::InvalidArgumentError(base::StrCat(
+          "--server \"", server, "\": give http://HOST:PORT, https://HOST:PORT or HOST:PORT"));
     }
     url = "http://" + url;
   }
@@ -32,6 +34,16 @@ absl::StatusOr<std::unique_ptr<HttpApi>> HttpApi::Create(const std::string& serv
   if (!impl->client->is_valid()) {
     return absl::InvalidArgumentError(
         base::StrCat("--server \"", server, "\" is not a valid address; give host:port"));
+  }
+  if (url.rfind("https://", 0) == 0) {
+    impl->client->enable_server_certificate_verification(true);
+    if (!ca_file.empty()) {
+      if (!std::ifstream(ca_file)) {
+        return absl::InvalidArgumentError(
+            base::StrCat("--tls-ca-file ", ca_file, " cannot be read; give a PEM file"));
+      }
+      impl->client->set_ca_cert_path(ca_file.c_str());
+    }
   }
   const auto secs = absl::ToInt64Seconds(timeout);
   impl->client->set_connection_timeout(5);
@@ -54,6 +66,12 @@ absl::StatusOr<nlohmann::json> HttpApi::Call(const ApiCall& call) {
       call.method == "POST"
           ? impl_->client->Post(path, headers, base::JsonText(call.body), "application/json")
           : impl_->client->Get(path, headers);
+  if (!res && res.error() == httplib::Error::SSLServerVerification) {
+    return absl::FailedPreconditionError(base::StrCat(
+        "the certificate of ", impl_->server,
+        " is not trusted (or does not name that host); pass the CA that signed it with "
+        "--tls-ca-file FILE (or CMO_TLS_CA_FILE)"));
+  }
   if (!res) {
     return absl::UnavailableError(base::StrCat("control service at ", impl_->server,
                                                " is unreachable (", httplib::to_string(res.error()),
@@ -62,8 +80,9 @@ absl::StatusOr<nlohmann::json> HttpApi::Call(const ApiCall& call) {
   nlohmann::json body = nlohmann::json::parse(res->body, nullptr, /*allow_exceptions=*/false);
   if (res->status >= 200 && res->status < 300) {
     if (body.is_discarded()) {
-      return absl::InternalError(base::StrCat("control service at ", impl_->server,
-                                              " answered ", call.path, " with a body that is not "
+      return absl::InternalError(base::StrCat("control service at ", impl_->server, " answered ",
+                                              call.path,
+                                              " with a body that is not "
                                               "JSON"));
     }
     return body;

@@ -14,11 +14,13 @@ namespace cmo::orchestrator {
 // Not thread-safe: one per thread.
 class HttpApi : public ControlApi {
  public:
-  // `server`: "http://host:port" or "host:port". `token`: the bearer token for mutating calls
-  // ("" sends none: reads work, writes get 401).
+  // `server`: "http://host:port", "https://host:port" or "host:port". `token`: the bearer
+  // token ("" sends none: open reads work, the rest get 401). `ca_file`: PEM certificates to
+  // trust for https:// ("" = the system's); the server's certificate is always verified.
   static absl::StatusOr<std::unique_ptr<HttpApi>> Create(const std::string& server,
                                                          std::string token,
-                                                         absl::Duration timeout = absl::Seconds(30));
+                                                         absl::Duration timeout = absl::Seconds(30),
+                                                         const std::string& ca_file = "");
   ~HttpApi() override;
   absl::StatusOr<nlohmann::json> Call(const ApiCall& call) override;
 

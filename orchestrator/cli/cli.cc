@@ -40,6 +40,9 @@ int RunCli(int argc, char** argv) {
   app.add_option("--token-file", global.token_file,
                  "Bearer token file for mutating calls with --server (default: $CMO_TOKEN, else "
                  "STATE_DIR/api-token)");
+  app.add_option("--tls-ca-file", global.tls_ca_file,
+                 "PEM certificates to trust for an https:// --server (default: the system's)")
+      ->envname("CMO_TLS_CA_FILE");
   app.add_option("--output", global.output, "Output format: table or json")
       ->check(CLI::IsMember({"table", "json"}));
   // Hidden (no group): parse the command line and exit 0 without running anything. Used by

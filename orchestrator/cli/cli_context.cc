@@ -101,7 +101,7 @@ absl::StatusOr<std::unique_ptr<ControlApi>> OpenApi(const GlobalOptions& global)
   }
   auto token = Token(global);
   if (!token.ok()) return token.status();
-  auto api = HttpApi::Create(global.server, *token);
+  auto api = HttpApi::Create(global.server, *token, absl::Seconds(30), global.tls_ca_file);
   if (!api.ok()) return api.status();
   return std::unique_ptr<ControlApi>(*std::move(api));
 }

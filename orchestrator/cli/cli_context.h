@@ -26,6 +26,7 @@ struct GlobalOptions {
   bool state_dir_given = false;  // --state-dir or CMO_STATE_DIR (else a config file may set it)
   std::string server;            // --server / CMO_SERVER: talk to `cmo serve` over HTTP
   std::string token_file;        // --token-file; else CMO_TOKEN; else the state dir's api-token
+  std::string tls_ca_file;       // --tls-ca-file / CMO_TLS_CA_FILE: CA for https:// servers
   bool json() const { return output == "json"; }
 };
 

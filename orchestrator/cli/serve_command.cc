@@ -25,6 +25,9 @@ struct ServeOptions {
   std::string listen;
   std::vector<std::string> regions;
   std::string status_interval = "5s";
+  std::string tls_cert;
+  std::string tls_key;
+  bool insecure = false;
 };
 
 void Log(std::string_view line) {
@@ -42,6 +45,15 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
   if (global.state_dir_given || o.config.empty()) config.state_dir = global.state_dir;
   if (!o.kafka.empty()) config.kafka_brokers = o.kafka;
   if (!o.regions.empty()) config.regions = o.regions;
+  if (!o.tls_cert.empty() || !o.tls_key.empty()) {
+    if (o.tls_cert.empty() || o.tls_key.empty()) {
+      return ReportError(absl::InvalidArgumentError(
+          "--tls-cert and --tls-key go together: give the certificate chain and its key (PEM)"));
+    }
+    config.tls_cert_file = o.tls_cert;
+    config.tls_key_file = o.tls_key;
+  }
+  config.insecure = config.insecure || o.insecure;
   for (const std::string& r : config.regions) {
     if (absl::Status s = base::ValidateName("region", r, "eu-west"); !s.ok()) return ReportError(s);
   }
@@ -242,7 +254,8 @@ void SetupServeCommand(CLI::App& app, GlobalOptions& global, CommandRegistry& re
       "regions: [NAME | {name: NAME, replica: URL}], breaker: {short_window, "
       "long_window, cooldown, max_cooldown, probe_for, evaluate_every}, applier: "
       "{batch, linger, linger_when_behind}, plans: {evaluate_every}, message_key_file, "
-      "control_state: URL, advertise: http://HOST:PORT. A store URL is "
+      "control_state: URL, advertise: http://HOST:PORT, tls: {cert_file, key_file}. A store "
+      "URL is "
       "postgresql://USER@HOST:PORT/DB, or a path / sqlite:PATH (default: the state "
       "dir's SQLite files)");
   serve->add_option("--listen", o->listen,
@@ -255,6 +268,13 @@ void SetupServeCommand(CLI::App& app, GlobalOptions& global, CommandRegistry& re
       ->delimiter(',');
   serve->add_option("--status-interval", o->status_interval,
                     "How often to log a status line (default 5s)");
+  serve->add_option("--tls-cert", o->tls_cert,
+                    "Serve the API over HTTPS with this PEM certificate chain (with --tls-key; "
+                    "overrides the config's tls:)");
+  serve->add_option("--tls-key", o->tls_key, "The PEM private key of --tls-cert");
+  serve->add_flag("--insecure", o->insecure,
+                  "Allow plain HTTP on an address other than loopback (bearer tokens then cross "
+                  "the network in clear text); without it, such a --listen needs TLS");
   registry.On(serve, [o, &global] { return RunServe(*o, global); });
 }
 

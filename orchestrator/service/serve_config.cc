@@ -275,7 +275,8 @@ std::string ReplicaUrl(const ServeConfig& config, const std::string& region) {
 }
 
 std::string AdvertisedUrl(const ServeConfig& config) {
-  return config.advertise.empty() ? base::StrCat("http://", config.listen) : config.advertise;
+  if (!config.advertise.empty()) return config.advertise;
+  return base::StrCat(config.tls_cert_file.empty() ? "http://" : "https://", config.listen);
 }
 
 absl::StatusOr<ServeRole> ParseServeRole(std::string_view text) {
@@ -297,11 +298,11 @@ absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path) {
       return absl::InvalidArgumentError(
           base::StrCat(Where(path, root), "the config must be a mapping of `key: value` lines"));
     }
-    if (auto s = CheckKeys(
-            path, root,
-            {"state_dir", "listen", "kafka", "primary", "regions", "breaker", "applier", "plans",
-             "message_key_file", "control_state", "advertise", "api_token_file", "notifications"},
-            "the config");
+    if (auto s = CheckKeys(path, root,
+                           {"state_dir", "listen", "kafka", "primary", "regions", "breaker",
+                            "applier", "plans", "message_key_file", "control_state", "advertise",
+                            "api_token_file", "notifications", "tls"},
+                           "the config");
         !s.ok()) {
       return s;
     }
@@ -326,6 +327,17 @@ absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path) {
     }
     if (root["advertise"]) config.advertise = root["advertise"].as<std::string>();
     if (root["api_token_file"]) config.api_token_file = root["api_token_file"].as<std::string>();
+    if (const YAML::Node tls = root["tls"]) {
+      if (!tls.IsMap() || !tls["cert_file"] || !tls["key_file"]) {
+        return absl::InvalidArgumentError(
+            base::StrCat(Where(path, tls),
+                         "tls needs both files: {cert_file: /etc/cmo/tls.crt, key_file: "
+                         "/etc/cmo/tls.key} (PEM)"));
+      }
+      if (auto s = CheckKeys(path, tls, {"cert_file", "key_file"}, "tls"); !s.ok()) return s;
+      config.tls_cert_file = tls["cert_file"].as<std::string>();
+      config.tls_key_file = tls["key_file"].as<std::string>();
+    }
     if (root["message_key_file"]) {
       config.message_key_file = root["message_key_file"].as<std::string>();
       config.control.message_key_file = config.message_key_file;

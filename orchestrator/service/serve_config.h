@@ -56,6 +56,11 @@ struct ServeConfig {
   std::string advertise;
   // The API's bearer token file ("" = STATE_DIR/api-token), created if missing.
   std::string api_token_file;
+  // HTTPS for the API: a PEM certificate chain and its key; both or neither. Without them an
+  // address other than loopback is refused unless `insecure` (--insecure).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  bool insecure = false;
   // Extra apply delay per region, simulating a slow link (`cmo demo`); empty in production.
   std::map<std::string, absl::Duration> simulated_lag;
   // Appliers' batching (roles all and applier): `batch`, `linger` and `linger_when_behind`
@@ -96,6 +101,7 @@ struct ServeConfig {
 //                                     STATE_DIR/control.db)
 //   advertise: http://cmo-1.internal:7070      (the API as other hosts reach it)
 //   api_token_file: /etc/cmo/api-token         (default STATE_DIR/api-token)
+//   tls: {cert_file: /etc/cmo/tls.crt, key_file: /etc/cmo/tls.key}   (HTTPS for the API)
 //   notifications: {max_attempts: 8, webhooks: [{url: https://hooks.example/cmo,
 //                   events: [breaker, plan, divergence, reconcile], secret_file: /etc/cmo/hook,
 //                   format: json|slack}]}

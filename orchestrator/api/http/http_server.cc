@@ -5,6 +5,9 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <signal.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -66,8 +69,65 @@ struct Conn {
   SteadyTime since;  // idle since, or the current request's first byte, or response start
   bool request_started = false;
   size_t drained = 0;
+  SSL* ssl = nullptr;  // HTTPS only
   explicit Conn(ParserLimits limits) : parser(limits) {}
+  ~Conn() {
+    if (ssl != nullptr) SSL_free(ssl);
+  }
+  Conn(const Conn&) = delete;
+  Conn& operator=(const Conn&) = delete;
+
+  // recv()/send() as the socket or the TLS session gives them: > 0 bytes, 0 at the peer's
+  // end, -1 with errno (EAGAIN when the session waits for the socket, either way).
+  ssize_t Recv(char* buf, size_t n) {
+    if (ssl == nullptr) return ::recv(fd, buf, n, 0);
+    return Tls(SSL_read(ssl, buf, static_cast<int>(n)));
+  }
+  ssize_t SendSome(const char* data, size_t n) {
+    if (ssl == nullptr) return ::send(fd, data, n, MSG_NOSIGNAL);
+    return Tls(SSL_write(ssl, data, static_cast<int>(n)));
+  }
+  // Decrypted bytes the session holds that no socket event will announce.
+  bool Buffered() const { return ssl != nullptr && SSL_pending(ssl) > 0; }
+
+ private:
+  ssize_t Tls(int r) {
+    if (r > 0) return r;
+    const int e = SSL_get_error(ssl, r);
+    ERR_clear_error();  // the thread's error queue: never left for the next connection
+    if (e == SSL_ERROR_ZERO_RETURN) return 0;
+    errno = e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE ? EAGAIN : ECONNRESET;
+    return -1;
+  }
 };
+
+// The server's TLS context from PEM files; the message names the file that does not load.
+absl::StatusOr<SSL_CTX*> TlsContext(const TlsFiles& tls) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr) return absl::InternalError("TLS: cannot create a context");
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_mode(ctx, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+  auto fail = [&](const std::string& what) {
+    char err[256] = {0};
+    ERR_error_string_n(ERR_get_error(), err, sizeof(err));
+    ERR_clear_error();
+    SSL_CTX_free(ctx);
+    return absl::FailedPreconditionError(base::StrCat("TLS: ", what, " (", err, ")"));
+  };
+  if (SSL_CTX_use_certificate_chain_file(ctx, tls.cert_file.c_str()) != 1) {
+    return fail(base::StrCat("cannot load the certificate chain ", tls.cert_file,
+                             "; give a PEM file (tls.cert_file)"));
+  }
+  if (SSL_CTX_use_PrivateKey_file(ctx, tls.key_file.c_str(), SSL_FILETYPE_PEM) != 1) {
+    return fail(base::StrCat("cannot load the private key ", tls.key_file,
+                             "; give a PEM file (tls.key_file)"));
+  }
+  if (SSL_CTX_check_private_key(ctx) != 1) {
+    return fail(base::StrCat("the private key ", tls.key_file, " does not match the certificate ",
+                             tls.cert_file));
+  }
+  return ctx;
+}
 
 struct Job {
   uint64_t conn = 0;
@@ -96,7 +156,13 @@ struct HttpServer::Impl {
   int epoll_fd = -1;
   int wake_fd = -1;
   int port = 0;
+  SSL_CTX* ssl_ctx = nullptr;  // HTTPS only
   std::thread loop;
+
+  ~Impl() {
+    conns.clear();  // their TLS sessions before the context
+    if (ssl_ctx != nullptr) SSL_CTX_free(ssl_ctx);
+  }
   std::vector<std::thread> workers;
   std::atomic<bool> stopping{false};
 
@@ -193,6 +259,14 @@ struct HttpServer::Impl {
       c->fd = fd;
       c->remote = PeerAddress(ss);
       c->since = Now();
+      if (ssl_ctx != nullptr) {
+        c->ssl = SSL_new(ssl_ctx);
+        if (c->ssl == nullptr || SSL_set_fd(c->ssl, fd) != 1) {
+          ::close(fd);
+          continue;
+        }
+        SSL_set_accept_state(c->ssl);  // the handshake runs inside the first reads
+      }
       epoll_event ev{};
       ev.events = EPOLLIN | EPOLLRDHUP;
       ev.data.u64 = c->id;
@@ -233,15 +307,18 @@ struct HttpServer::Impl {
     if (events & (EPOLLERR | EPOLLHUP)) return Close(id);
     if ((events & EPOLLOUT) && c.state == Conn::State::kWriting) return Flush(c);
     if (c.state == Conn::State::kDraining) return Drain(c);
-    if ((events & (EPOLLIN | EPOLLRDHUP)) && c.state == Conn::State::kReading) Read(c);
+    // A TLS handshake may wait to write while reading: EPOLLOUT resumes it.
+    if ((events & (EPOLLIN | EPOLLRDHUP | EPOLLOUT)) && c.state == Conn::State::kReading) Read(c);
   }
 
   void Read(Conn& c) {
     char buf[kReadChunk];
     size_t total = 0;
     bool eof = false;
-    while (total < kMaxReadPerEvent) {
-      const ssize_t n = ::recv(c.fd, buf, sizeof(buf), 0);
+    // Past the fairness bound, bytes the TLS session already decrypted are still taken: no
+    // socket event would announce them.
+    while (total < kMaxReadPerEvent || c.Buffered()) {
+      const ssize_t n = c.Recv(buf, sizeof(buf));
       if (n > 0) {
         c.in.append(buf, static_cast<size_t>(n));
         total += static_cast<size_t>(n);
@@ -267,7 +344,7 @@ struct HttpServer::Impl {
   void Drain(Conn& c) {
     char buf[kReadChunk];
     while (true) {
-      const ssize_t n = ::recv(c.fd, buf, sizeof(buf), 0);
+      const ssize_t n = c.Recv(buf, sizeof(buf));
       if (n > 0) {
         c.drained += static_cast<size_t>(n);
         if (c.drained > kMaxDrain) return Close(c.id);
@@ -317,9 +394,7 @@ struct HttpServer::Impl {
   }
 
   // A best-effort write of an interim line (100 Continue) while still reading.
-  void Send(Conn& c, std::string_view bytes) {
-    (void)!::send(c.fd, bytes.data(), bytes.size(), MSG_NOSIGNAL);
-  }
+  void Send(Conn& c, std::string_view bytes) { (void)!c.SendSome(bytes.data(), bytes.size()); }
 
   void Dispatch(Conn& c) {
     Request& req = c.parser.request();
@@ -355,8 +430,7 @@ struct HttpServer::Impl {
 
   void Flush(Conn& c) {
     while (c.out_off < c.out.size()) {
-      const ssize_t n =
-          ::send(c.fd, c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
+      const ssize_t n = c.SendSome(c.out.data() + c.out_off, c.out.size() - c.out_off);
       if (n > 0) {
         c.out_off += static_cast<size_t>(n);
         continue;
@@ -366,6 +440,10 @@ struct HttpServer::Impl {
       return Close(c.id);
     }
     if (c.close_after) {
+      if (c.ssl != nullptr) {
+        SSL_shutdown(c.ssl);  // close_notify, best effort: the socket is shut down next
+        ERR_clear_error();
+      }
       ::shutdown(c.fd, SHUT_WR);
       c.state = Conn::State::kDraining;
       c.since = Now();
@@ -467,10 +545,19 @@ struct HttpServer::Impl {
 
 absl::StatusOr<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& host, int port,
                                                               ServerLimits limits,
-                                                              ServerHandlers handlers) {
+                                                              ServerHandlers handlers,
+                                                              const TlsFiles& tls) {
   auto impl = std::make_unique<Impl>();
   impl->limits = limits;
   impl->handlers = std::move(handlers);
+  if (tls.enabled()) {
+    // OpenSSL writes to the socket with write(), not send(MSG_NOSIGNAL): a client that hangs
+    // up mid-handshake would otherwise kill the process with SIGPIPE.
+    ::signal(SIGPIPE, SIG_IGN);
+    absl::StatusOr<SSL_CTX*> ctx = TlsContext(tls);
+    if (!ctx.ok()) return ctx.status();
+    impl->ssl_ctx = *ctx;
+  }
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;

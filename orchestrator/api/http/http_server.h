@@ -55,14 +55,24 @@ struct ServerStats {
   int64_t overloaded = 0;  // 503 because the worker queue was full
 };
 
+// HTTPS: a certificate chain and its private key, both PEM files. TLS 1.2 at least; the
+// handshake happens on the I/O thread like any read, so a slow handshake costs a buffer, not a
+// worker, and counts against the request deadline.
+struct TlsFiles {
+  std::string cert_file;
+  std::string key_file;
+  bool enabled() const { return !cert_file.empty(); }
+};
+
 // Thread-safe: Start, Stop and stats may be called from any thread; handlers run as said above.
 class HttpServer {
  public:
-  // Binds `host:port` (port 0: any free port) and starts serving. kFailedPrecondition when the
-  // address cannot be bound.
+  // Binds `host:port` (port 0: any free port) and starts serving, over TLS when `tls` names
+  // files. kFailedPrecondition when the address cannot be bound or the files do not load.
   static absl::StatusOr<std::unique_ptr<HttpServer>> Start(const std::string& host, int port,
                                                            ServerLimits limits,
-                                                           ServerHandlers handlers);
+                                                           ServerHandlers handlers,
+                                                           const TlsFiles& tls = {});
   ~HttpServer();  // stops
   int port() const;
   void Stop();

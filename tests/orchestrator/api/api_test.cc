@@ -24,6 +24,7 @@
 #include "orchestrator/service/control_state.h"
 #include "tests/fakes/cmo_cli.h"
 #include "tests/fakes/temp_dir.h"
+#include "tests/fakes/tls_cert.h"
 
 namespace cmo::orchestrator {
 namespace {
@@ -516,6 +517,57 @@ TEST(ApiServerStart, PortInUseIsAClearError) {
   auto bad =
       ApiServer::Start({.listen = "localhost", .state_dir = dir.File("c")}, base::SystemClock());
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+}
+
+// Tokens never cross a network in clear text by default: plain HTTP beyond loopback is
+// refused unless told --insecure; with a certificate the API is HTTPS end to end, and the CLI
+// verifies it (a CA it does not trust is an error that says what to pass).
+TEST(ApiTls, PlainHttpBeyondLoopbackIsRefusedAndHttpsIsVerified) {
+  testing::TempDir dir;
+  const std::string state = dir.File("state");
+  auto plain = ApiServer::Start({.listen = "0.0.0.0:0", .state_dir = state}, base::SystemClock());
+  ASSERT_FALSE(plain.ok());
+  EXPECT_EQ(plain.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(plain.status().message()), HasSubstr("--insecure"));
+  auto insecure = ApiServer::Start({.listen = "0.0.0.0:0", .state_dir = state, .insecure = true},
+                                   base::SystemClock());
+  ASSERT_TRUE(insecure.ok()) << insecure.status();
+  (*insecure)->Stop();
+  const std::string cert = dir.File("cert.pem"), key = dir.File("key.pem");
+  ASSERT_TRUE(testing::WriteSelfSignedCert(cert, key).ok());
+  auto tls = ApiServer::Start({.listen = "127.0.0.1:0", .state_dir = state, .tls = {cert, key}},
+                              base::SystemClock());
+  ASSERT_TRUE(tls.ok()) << tls.status();
+  EXPECT_EQ((*tls)->url().rfind("https://127.0.0.1:", 0), 0u) << (*tls)->url();
+  std::string token;
+  std::getline(std::ifstream(TokenPath(state)), token);
+  auto trusted = HttpApi::Create((*tls)->url(), token, absl::Seconds(10), cert);
+  ASSERT_TRUE(trusted.ok());
+  auto added = (*trusted)->Call({"POST",
+                                 "/v1/ops",
+                                 {},
+                                 {{"op", "post.like"},
+                                  {"domain", "likes"},
+                                  {"target", "eventual"},
+                                  {"reason", "over https"}}});
+  EXPECT_TRUE(added.ok()) << added.status();
+  auto untrusted = HttpApi::Create((*tls)->url(), token);
+  ASSERT_TRUE(untrusted.ok());
+  auto refused = (*untrusted)->Call({"GET", "/v1/ops"});
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("--tls-ca-file"));
+  // The CLI the same way.
+  testing::CmoCli cli;
+  const std::vector<std::string> remote = {"--server", (*tls)->url(), "--token-file",
+                                           TokenPath(state)};
+  std::vector<std::string> list = {"ops", "list", "--tls-ca-file", cert};
+  list.insert(list.end(), remote.begin(), remote.end());
+  EXPECT_THAT(cli.Ok(list), HasSubstr("post.like"));
+  std::vector<std::string> no_ca = {"ops", "list"};
+  no_ca.insert(no_ca.end(), remote.begin(), remote.end());
+  testing::RunResult r = cli.Run(no_ca);
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(r.err, HasSubstr("not trusted"));
 }
 
 }  // namespace

@@ -57,6 +57,16 @@ TEST_F(ServeConfigTest, ReadsTheHighAvailabilityKeys) {
   auto d = LoadServeConfig(Write("listen: 10.0.0.5:7070\n"));
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(AdvertisedUrl(*d), "http://10.0.0.5:7070") << "the listen address by default";
+  auto tls = LoadServeConfig(
+      Write("listen: 10.0.0.5:7070\ntls: {cert_file: /etc/cmo/tls.crt, key_file: /etc/cmo/k}\n"));
+  ASSERT_TRUE(tls.ok()) << tls.status();
+  EXPECT_EQ(tls->tls_cert_file, "/etc/cmo/tls.crt");
+  EXPECT_EQ(tls->tls_key_file, "/etc/cmo/k");
+  EXPECT_EQ(AdvertisedUrl(*tls), "https://10.0.0.5:7070");
+  EXPECT_THAT(LoadServeConfig(Write("tls: {cert_file: /etc/cmo/tls.crt}\n")),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("1:6: tls needs both files")));
+  EXPECT_THAT(LoadServeConfig(Write("tls: {cert_file: a, key_file: b, ca: c}\n")),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("ca")));
   // A shared control state is a server; a file would not be shared by anyone.
   EXPECT_THAT(LoadServeConfig(Write("control_state: /var/lib/cmo/control.db\n")),
               StatusIs(absl::StatusCode::kInvalidArgument,
