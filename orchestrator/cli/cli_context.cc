@@ -77,7 +77,7 @@ absl::StatusOr<std::string> Token(const GlobalOptions& global) {
   if (path.empty()) {
     if (const char* t = std::getenv("CMO_TOKEN"); t != nullptr && *t != '\0') return t;
     path = TokenPath(global.state_dir);              // same host as the server: its own state dir
-    if (!std::ifstream(path)) return std::string();  // reads need no token
+    if (!std::ifstream(path)) return std::string();  // open reads need none; others get 401
   }
   std::ifstream in(path);
   std::string token;
