@@ -169,6 +169,15 @@ absl::Status RenderControl(ControlState& state, Exposition& m) {
              {{"op", st.progress.op}, {"plan", st.progress.plan}, {"phase", st.progress.phase}},
              st.progress.step + 1);
   }
+  // Only ops inside an unfinished step: a finished plan is not stuck, and one waiting for an
+  // earlier phase is that phase's business.
+  m.Family("cmo_plan_step_age_seconds", "gauge",
+           "Time each plan-driven op has spent in its current, unfinished step");
+  for (const migrations::OpStatus& st : plan) {
+    if (st.progress.step < 0 || st.progress.step == st.steps - 1) continue;
+    m.Sample("cmo_plan_step_age_seconds", {{"op", st.progress.op}},
+             absl::ToDoubleSeconds(st.in_step));
+  }
   m.Family("cmo_plan_paused", "gauge", "1 when an operator paused the op's plan");
   for (const migrations::OpStatus& st : plan) {
     m.Sample("cmo_plan_paused", {{"op", st.progress.op}}, st.progress.paused ? 1 : 0);

@@ -3,7 +3,9 @@
 // that exists), every panel of deploy/grafana/cmo-dashboard.json has a query, and every cmo
 // series either uses is a family that a running `cmo serve` (data path and webhooks on)
 // declares in /metrics — a renamed metric cannot leave an alert or a panel silently matching
-// nothing. (PromQL syntax itself is promtool's to check; see the rules file's header.)
+// nothing. promtool (Prometheus's own checker) accepts the rules, passes their unit tests
+// (deploy/prometheus/cmo-alerts.test.yaml, which must cover every alert) and lints what
+// `cmo serve` exposes with an op mid-plan.
 #include <httplib.h>
 #include <signal.h>
 #include <yaml-cpp/yaml.h>
@@ -16,6 +18,7 @@
 #include <string>
 
 #include "gtest/gtest.h"
+#include "tests/fakes/cmo_cli.h"
 #include "tests/fakes/subprocess.h"
 #include "tests/fakes/temp_dir.h"
 #include "tests/fakes/wait.h"
@@ -28,47 +31,71 @@ namespace fs = std::filesystem;
 
 const fs::path kRules = fs::path(CMO_SOURCE_DIR) / "deploy/prometheus/cmo-alerts.yaml";
 
-// The metric families `cmo serve` declares (# TYPE lines) on a fresh state dir.
-std::set<std::string> ServedFamilies() {
-  testing::TempDir dir;
-  const std::string state = dir.File("state");
-  const std::string config = dir.File("serve.yaml");
+const fs::path kRuleTests = fs::path(CMO_SOURCE_DIR) / "deploy/prometheus/cmo-alerts.test.yaml";
+
+struct Served {
+  std::set<std::string> families;  // declared by # TYPE lines
+  std::string body;
+};
+
+// What `cmo serve` exposes with an op mid-plan (so the per-op and plan series have samples),
+// the data path on and a webhook configured.
+Served ServedMetrics() {
+  testing::CmoCli cli;
+  const std::string plan = cli.dir() + "/plan.yaml";
+  std::ofstream(plan) << R"(version: 1
+name: likes
+operations:
+  - {op: post.like, kind: read, domain: likes, target: eventual}
+phases:
+  - name: likes
+    ops: [post.like]
+    steps: [dual_write, shadow, {ramp: {to: 10%}}]
+)";
+  cli.Ok({"plan", "apply", plan, "--reason", "deploy test"});
+  const std::string config = cli.dir() + "/serve.yaml";
   std::ofstream(config) << "regions: [eu-west]\nnotifications:\n  webhooks:\n"
                            "    - {url: 'http://127.0.0.1:9/hook', events: [breaker]}\n";
-  testing::Child serve(
-      {CMO_BINARY, "--state-dir", state, "serve", "--config", config, "--listen", "127.0.0.1:0"});
+  testing::Child serve({CMO_BINARY, "--state-dir", cli.StateDir(), "serve", "--config", config,
+                        "--listen", "127.0.0.1:0"});
   std::string url;
   EXPECT_TRUE(testing::WaitFor(
       [&] {
         url.clear();
-        std::getline(std::ifstream(state + "/api-url"), url);
+        std::getline(std::ifstream(cli.StateDir() + "/api-url"), url);
         return !url.empty();
       },
       30s));
-  std::set<std::string> families;
+  Served served;
   httplib::Client http(url);
-  const httplib::Result r = http.Get("/metrics");
-  EXPECT_TRUE(r && r->status == 200);
-  if (r) {
-    const std::regex type(R"(# TYPE (\S+) \S+)");
-    for (std::sregex_iterator it(r->body.begin(), r->body.end(), type), end; it != end; ++it) {
-      families.insert((*it)[1]);
-    }
+  // The plan's first step has begun by the first tick.
+  EXPECT_TRUE(testing::WaitFor(
+      [&] {
+        const httplib::Result r = http.Get("/metrics");
+        if (r && r->status == 200) served.body = r->body;
+        return served.body.find("cmo_plan_step_age_seconds{") != std::string::npos;
+      },
+      30s))
+      << served.body;
+  const std::regex type(R"(# TYPE (\S+) \S+)");
+  for (std::sregex_iterator it(served.body.begin(), served.body.end(), type), end; it != end;
+       ++it) {
+    served.families.insert((*it)[1]);
   }
   serve.Kill(SIGTERM);
   serve.Wait();
-  return families;
+  return served;
 }
 
 class DeployTest : public ::testing::Test {
  protected:
-  static void SetUpTestSuite() { families_ = new std::set<std::string>(ServedFamilies()); }
-  static void TearDownTestSuite() { delete families_; }
+  static void SetUpTestSuite() { served_ = new Served(ServedMetrics()); }
+  static void TearDownTestSuite() { delete served_; }
 
   // Every cmo series of a PromQL expression is served (a histogram's _bucket/_sum/_count by
   // its family).
   static void ExpectServed(const std::string& expr) {
-    const std::set<std::string>& families = *families_;
+    const std::set<std::string>& families = served_->families;
     ASSERT_GT(families.size(), 20u);
     ASSERT_TRUE(families.count("cmo_replication_lag_seconds")) << "data path metrics missing";
     const std::regex series(R"(\bcmo_[a-z0-9_]+)");
@@ -85,9 +112,9 @@ class DeployTest : public ::testing::Test {
     }
   }
 
-  static std::set<std::string>* families_;
+  static Served* served_;
 };
-std::set<std::string>* DeployTest::families_ = nullptr;
+Served* DeployTest::served_ = nullptr;
 
 TEST_F(DeployTest, EveryAlertRuleIsCompleteAndEveryCmoSeriesIsServed) {
   YAML::Node doc = YAML::LoadFile(kRules.string());
@@ -138,6 +165,36 @@ TEST_F(DeployTest, EveryGrafanaPanelQueriesServedSeries) {
     }
   }
   EXPECT_GE(ids.size(), 10u);
+}
+
+TEST_F(DeployTest, PromtoolAcceptsTheRulesAndTheirUnitTestsCoverEveryAlert) {
+  testing::RunResult check = testing::Run({"/usr/bin/promtool", "check", "rules", kRules.string()});
+  EXPECT_EQ(check.exit_code, 0) << check.out << check.err;
+  testing::RunResult unit =
+      testing::Run({"/usr/bin/promtool", "test", "rules", kRuleTests.string()});
+  EXPECT_EQ(unit.exit_code, 0) << unit.out << unit.err;
+  std::set<std::string> tested;
+  for (const YAML::Node& test : YAML::LoadFile(kRuleTests.string())["tests"]) {
+    for (const YAML::Node& t : test["alert_rule_test"]) {
+      if (t["exp_alerts"].size() > 0) tested.insert(t["alertname"].as<std::string>());
+    }
+  }
+  for (const YAML::Node& group : YAML::LoadFile(kRules.string())["groups"]) {
+    for (const YAML::Node& rule : group["rules"]) {
+      EXPECT_TRUE(tested.count(rule["alert"].as<std::string>()))
+          << rule["alert"] << " has no unit test that makes it fire";
+    }
+  }
+}
+
+TEST_F(DeployTest, PromtoolLintsWhatCmoServesClean) {
+  ASSERT_NE(served_->body.find("cmo_op_stage_info{"), std::string::npos) << served_->body;
+  testing::TempDir dir;
+  std::ofstream(dir.File("metrics.txt")) << served_->body;
+  testing::RunResult lint = testing::Run(
+      {"/bin/sh", "-c", "/usr/bin/promtool check metrics < " + dir.File("metrics.txt")});
+  EXPECT_EQ(lint.exit_code, 0) << lint.out << lint.err;
+  EXPECT_EQ(lint.out + lint.err, "");
 }
 
 }  // namespace
