@@ -44,6 +44,8 @@ DivergenceRecord FromKeyDiff(const KeyDiff& d, const std::string& region, int32_
   DivergenceRecord r;
   r.domain = d.domain;
   r.key = d.key;
+  r.op = d.op;
+  r.subject = d.subject;
   r.diff_class = std::string(DiffClassName(d.diff_class));
   r.region = region;
   r.primary_lsn = d.primary_lsn;

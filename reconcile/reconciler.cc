@@ -66,9 +66,10 @@ class Healer {
   int64_t primary_writes() const { return primary_writes_; }
 
  private:
-  // A new version on the primary: it replicates to every region like any write.
+  // A new version on the primary: it replicates to every region like any write. Written by
+  // cmo's reconciliation, still about the subject whose row it was.
   absl::Status WritePrimary(const KeyDiff& d, const std::string& value) {
-    const store::WriteRequest w{d.domain, d.key, value, false, "cmo.reconcile", ""};
+    const store::WriteRequest w{d.domain, d.key, value, false, "cmo.reconcile", d.subject};
     CMO_RETURN_IF_ERROR(primary_.Write({&w, 1}).status());
     ++primary_writes_;
     return absl::OkStatus();
@@ -103,6 +104,10 @@ absl::Status ProcessKeys(const std::map<std::string, store::Row>& prows,
               r.has_value() ? r->kafka_offset : -1,
               false,
               ""};
+    if (const std::optional<store::Row>& writer = p.has_value() ? p : r; writer.has_value()) {
+      d.op = writer->op;
+      d.subject = writer->subject;
+    }
     // Replication may simply not have got there yet: leave it to the applier unless it has
     // been late for longer than the staleness window.
     if (Lsn(p) > Lsn(r) && Lsn(p) > o.replica_watermark &&

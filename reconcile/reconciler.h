@@ -48,9 +48,13 @@ struct KeyDiff {
   uint64_t primary_hash = 0;  // RowHash of each side's row (0: absent): digests, never values
   uint64_t replica_hash = 0;
   int64_t replica_offset = -1;  // change-topic offset of the event that wrote the replica row
-  bool in_flight = false;  // explained by replication not yet done: left alone
-  std::string heal;        // what was done: "replica <- primary", "deleted on replica",
-                           // "primary <- replica", "primary <- merge", "" (not healed)
+  bool in_flight = false;       // explained by replication not yet done: left alone
+  std::string heal;             // what was done: "replica <- primary", "deleted on replica",
+                                // "primary <- replica", "primary <- merge", "" (not healed)
+  // Who last wrote the key (the primary row's writer; the replica's when the primary has no
+  // row): what lets support find the damage by user.
+  std::string op = {};
+  std::string subject = {};
 };
 
 // Classifies two rows of one key that differ; nullopt when they do not.
@@ -60,15 +64,15 @@ std::optional<DiffClass> Classify(const std::optional<store::Row>& primary,
 struct ReconcileOptions {
   std::string domain;
   HealPolicy policy = HealPolicy::kPrimaryWins;
-  bool dry_run = false;        // find and classify, change nothing
+  bool dry_run = false;           // find and classify, change nothing
   int64_t replica_watermark = 0;  // versions above it may still be in flight
   absl::Duration staleness_window = absl::Seconds(30);
 };
 
 struct ReconcileReport {
-  int64_t buckets = 0;            // digest buckets compared
+  int64_t buckets = 0;  // digest buckets compared
   int64_t differing_buckets = 0;
-  int64_t rows_scanned = 0;       // rows read from both sides in differing buckets
+  int64_t rows_scanned = 0;  // rows read from both sides in differing buckets
   std::vector<KeyDiff> diffs;
   int64_t healed = 0;
   int64_t in_flight = 0;

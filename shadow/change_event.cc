@@ -59,8 +59,8 @@ absl::StatusOr<ChangeEvent> FromMembers(const FlatObject& j) {
     return bad("bad base64");
   e.row.tombstone = j.Find("tombstone")->boolean;
   e.row.commit_time = absl::FromUnixMillis(number("commit_ms"));
-  e.op = text("op");
-  e.subject = text("subject");
+  e.row.op = text("op");
+  e.row.subject = text("subject");
   return e;
 }
 
@@ -70,15 +70,16 @@ absl::StatusOr<ChangeEvent> FromMembers(const FlatObject& j) {
 // keys) wrote them: consumers comparing messages byte for byte see no change.
 std::string EncodeChange(const store::OutboxEntry& e) {
   std::string out;
-  out.reserve(160 + e.row.key.size() + e.row.value.size() * 4 / 3 + e.op.size() + e.subject.size());
+  out.reserve(160 + e.row.key.size() + e.row.value.size() * 4 / 3 + e.row.op.size() +
+              e.row.subject.size());
   base::StrAppend(&out, "{\"commit_ms\":", absl::ToUnixMillis(e.row.commit_time), ",\"domain\":");
   AppendJsonString(out, e.row.domain);
   out += ",\"key\":";
   AppendJsonString(out, e.row.key);
   base::StrAppend(&out, ",\"lsn\":", e.row.lsn, ",\"op\":");
-  AppendJsonString(out, e.op);
+  AppendJsonString(out, e.row.op);
   out += ",\"subject\":";
-  AppendJsonString(out, e.subject);
+  AppendJsonString(out, e.row.subject);
   base::StrAppend(&out, ",\"tombstone\":", e.row.tombstone ? "true" : "false",
                   ",\"type\":\"change\",\"v\":", kChangeEventVersion, ",\"value_b64\":\"",
                   absl::Base64Escape(base::ToAbsl(e.row.value)), "\"}");

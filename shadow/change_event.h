@@ -25,9 +25,7 @@ std::string ChangeTopic(std::string_view domain);  // "cmo.changes.<domain>"
 
 struct ChangeEvent {
   bool heartbeat = false;
-  store::Row row;  // for a heartbeat only row.lsn is set
-  std::string op;
-  std::string subject;
+  store::Row row;  // with the op and subject of the write; for a heartbeat only row.lsn is set
   absl::Time sent = absl::UnixEpoch();  // heartbeats
   // Heartbeats: the latest re-publication request (store::PrimaryStore::RequestRepublish) the
   // relay had answered when it sent this one; 0 from relays that predate requests.

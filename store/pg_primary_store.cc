@@ -66,7 +66,9 @@ absl::StatusOr<std::vector<int64_t>> PgPrimaryStore::Write(std::span<const Write
   std::vector<int64_t> out;
   out.reserve(writes.size());
   for (const WriteRequest& w : writes) {
-    const Row row{w.domain, w.key, w.tombstone ? std::string() : w.value, ++lsn, w.tombstone, now};
+    const Row row{w.domain, w.key,       w.tombstone ? std::string() : w.value,
+                  ++lsn,    w.tombstone, now,
+                  -1,       w.op,        w.subject};
     CMO_RETURN_IF_ERROR(rows.Put(row));
     lsns.Add(lsn);
     domains.Add(row.domain);
@@ -113,8 +115,8 @@ absl::StatusOr<std::vector<OutboxEntry>> PgPrimaryStore::ReadOutbox(int64_t afte
     e.row.tombstone = r.Text(i, 4) == "t";
     CMO_ASSIGN_OR_RETURN(int64_t ms, r.Int(i, 5));
     e.row.commit_time = absl::FromUnixMillis(ms);
-    e.op = std::string(r.Text(i, 6));
-    e.subject = std::string(r.Text(i, 7));
+    e.row.op = std::string(r.Text(i, 6));
+    e.row.subject = std::string(r.Text(i, 7));
     out.push_back(std::move(e));
   }
   return out;

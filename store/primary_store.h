@@ -30,9 +30,7 @@ struct WriteRequest {
 
 // A committed change waiting in the outbox until every region has applied it.
 struct OutboxEntry {
-  Row row;
-  std::string op;
-  std::string subject;
+  Row row;  // with the op and subject of the write
 };
 
 struct StoreOptions {

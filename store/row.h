@@ -24,6 +24,12 @@ struct Row {
   // (partition = PartitionOf(key)); -1 on the primary. Where a row came from, not what it is:
   // not part of RowHash or of equality.
   int64_t kafka_offset = -1;
+  // Who last wrote it: the app operation and its subject (usually a user id), kept with the row
+  // on the primary and carried by its change event to every replica, so a divergence found by
+  // comparing rows (reconciliation, long after the outbox was trimmed) still names them.
+  // Provenance too: not part of RowHash or of equality.
+  std::string op = {};
+  std::string subject = {};
 
   bool operator==(const Row& o) const {
     return domain == o.domain && key == o.key && value == o.value && lsn == o.lsn &&

@@ -61,7 +61,9 @@ absl::StatusOr<std::vector<int64_t>> SqlitePrimaryStore::Write(
       db_->Prepare("INSERT INTO outbox (lsn, domain, key, value, tombstone, commit_ms, op, "
                    "subject) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
   for (const WriteRequest& w : writes) {
-    Row row{w.domain, w.key, w.tombstone ? std::string() : w.value, ++lsn, w.tombstone, now};
+    const Row row{w.domain, w.key,       w.tombstone ? std::string() : w.value,
+                  ++lsn,    w.tombstone, now,
+                  -1,       w.op,        w.subject};
     CMO_ASSIGN_OR_RETURN(std::optional<internal::StoredVersion> old,
                          rows_->Version(w.domain, w.key));
     CMO_RETURN_IF_ERROR(rows_->Put(row, old, digests));
@@ -101,8 +103,8 @@ absl::StatusOr<std::vector<OutboxEntry>> SqlitePrimaryStore::ReadOutbox(int64_t 
     e.row.value = s->ColumnText(3);
     e.row.tombstone = s->ColumnInt(4) != 0;
     e.row.commit_time = absl::FromUnixMillis(s->ColumnInt(5));
-    e.op = s->ColumnText(6);
-    e.subject = s->ColumnText(7);
+    e.row.op = s->ColumnText(6);
+    e.row.subject = s->ColumnText(7);
     out.push_back(std::move(e));
   }));
   return out;

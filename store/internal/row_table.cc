@@ -25,17 +25,29 @@ const std::string_view kRowOffsetSchema = R"sql(
 ALTER TABLE rows ADD COLUMN kafka_offset INTEGER NOT NULL DEFAULT -1;
 )sql";
 
+// Step 3: the op and subject of the write that last wrote each row (Row::op, Row::subject).
+// Rows written before it name none ('').
+const std::string_view kRowOriginSchema = R"sql(
+ALTER TABLE rows ADD COLUMN op TEXT NOT NULL DEFAULT '';
+ALTER TABLE rows ADD COLUMN subject TEXT NOT NULL DEFAULT '';
+)sql";
+
 namespace {
 
-Row ReadRow(base::Statement::Scope& s, std::string_view domain, std::string_view key) {
+// Every row read selects these, in this order (ReadRow).
+#define CMO_ROW_COLUMNS "value, lsn, tombstone, commit_ms, kafka_offset, op, subject, key, bucket"
+
+Row ReadRow(base::Statement::Scope& s, std::string_view domain) {
   Row r;
   r.domain = std::string(domain);
-  r.key = std::string(key);
   r.value = s->ColumnText(0);
   r.lsn = s->ColumnInt(1);
   r.tombstone = s->ColumnInt(2) != 0;
   r.commit_time = absl::FromUnixMillis(s->ColumnInt(3));
   r.kafka_offset = s->ColumnInt(4);
+  r.op = s->ColumnText(5);
+  r.subject = s->ColumnText(6);
+  r.key = s->ColumnText(7);
   return r;
 }
 
@@ -48,7 +60,8 @@ absl::StatusOr<OpenedStore> OpenStore(const std::string& path, bool synchronous_
   sqlite.synchronous_full = synchronous_full;
   OpenedStore out;
   CMO_ASSIGN_OR_RETURN(out.db, base::SqliteDb::Open(path, sqlite));
-  CMO_RETURN_IF_ERROR(out.db->Migrate("rows", {kRowTableSchema, kRowOffsetSchema}));
+  CMO_RETURN_IF_ERROR(
+      out.db->Migrate("rows", {kRowTableSchema, kRowOffsetSchema, kRowOriginSchema}));
   CMO_RETURN_IF_ERROR(out.db->Migrate(component, schema));
   CMO_ASSIGN_OR_RETURN(RowTable rows, RowTable::Open(*out.db, digest_bits));
   out.rows = std::make_unique<RowTable>(std::move(rows));
@@ -78,15 +91,15 @@ absl::StatusOr<RowTable> RowTable::Open(base::SqliteDb& db, int digest_bits_if_n
 }
 
 absl::Status RowTable::PrepareHot() {
-  CMO_ASSIGN_OR_RETURN(
-      get_, db_->Prepare("SELECT value, lsn, tombstone, commit_ms, kafka_offset FROM rows WHERE "
-                         "domain = ?1 AND bucket = ?3 AND key = ?2"));
+  CMO_ASSIGN_OR_RETURN(get_,
+                       db_->Prepare("SELECT " CMO_ROW_COLUMNS
+                                    " FROM rows WHERE domain = ?1 AND bucket = ?3 AND key = ?2"));
   CMO_ASSIGN_OR_RETURN(
       upsert_,
       db_->Prepare("INSERT INTO rows (domain, key, value, lsn, tombstone, commit_ms, bucket, "
-                   "kafka_offset) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT (domain, "
-                   "bucket, key) DO UPDATE SET value = ?3, lsn = ?4, tombstone = ?5, "
-                   "commit_ms = ?6, kafka_offset = ?8"));
+                   "kafka_offset, op, subject) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
+                   "ON CONFLICT (domain, bucket, key) DO UPDATE SET value = ?3, lsn = ?4, "
+                   "tombstone = ?5, commit_ms = ?6, kafka_offset = ?8, op = ?9, subject = ?10"));
   // digest = sum of row hashes mod 2^64, kept as two 32-bit halves (lo, hi) so that SQLite
   // can add a delta in one upsert: every intermediate stays below 2^34, far from the signed
   // 64-bit overflow that would turn it into a float. In SET, lo and hi are the old values.
@@ -104,7 +117,7 @@ absl::StatusOr<std::optional<Row>> RowTable::Get(std::string_view domain, std::s
   base::Statement::Scope s(*get_);
   CMO_ASSIGN_OR_RETURN(bool row, Seek(s, domain, key));
   if (!row) return std::optional<Row>();
-  return std::optional<Row>(ReadRow(s, domain, key));
+  return std::optional<Row>(ReadRow(s, domain));
 }
 
 absl::StatusOr<std::optional<StoredVersion>> RowTable::Version(std::string_view domain,
@@ -137,7 +150,9 @@ absl::Status RowTable::Put(const Row& row, const std::optional<StoredVersion>& o
         .Bind(5, int64_t{row.tombstone})
         .Bind(6, absl::ToUnixMillis(row.commit_time))
         .Bind(7, int64_t{bucket})
-        .Bind(8, row.kafka_offset);
+        .Bind(8, row.kafka_offset)
+        .BindView(9, row.op)
+        .BindView(10, row.subject);
     CMO_RETURN_IF_ERROR(s->Run());
   }
   DigestDeltas::Delta& d = digests.At(row.domain, bucket);
@@ -219,13 +234,11 @@ absl::StatusOr<int64_t> RowTable::CollectTombstones(std::string_view domain, abs
   std::vector<Row> dead;
   {
     CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
-                         db_->Prepare("SELECT value, lsn, tombstone, commit_ms, kafka_offset, key "
-                                      "FROM rows WHERE domain = ?1 "
+                         db_->Prepare("SELECT " CMO_ROW_COLUMNS " FROM rows WHERE domain = ?1 "
                                       "AND tombstone = 1 AND commit_ms < ?2 LIMIT ?3"));
     base::Statement::Scope s(*stmt);
     s->Bind(1, domain).Bind(2, absl::ToUnixMillis(cutoff)).Bind(3, limit);
-    CMO_RETURN_IF_ERROR(
-        s->ForEachRow([&] { dead.push_back(ReadRow(s, domain, s->ColumnText(5))); }));
+    CMO_RETURN_IF_ERROR(s->ForEachRow([&] { dead.push_back(ReadRow(s, domain)); }));
   }
   int64_t max_lsn = 0;
   for (const Row& r : dead) {
@@ -263,15 +276,13 @@ absl::StatusOr<std::vector<uint64_t>> RowTable::Digests(std::string_view domain)
 }
 
 absl::StatusOr<std::vector<Row>> RowTable::RowsInBucket(std::string_view domain, uint32_t bucket) {
-  CMO_ASSIGN_OR_RETURN(
-      base::Statement * stmt,
-      db_->Prepare(
-          "SELECT value, lsn, tombstone, commit_ms, kafka_offset, key FROM rows WHERE domain = ?1 "
-          "AND bucket = ?2 ORDER BY key"));
+  CMO_ASSIGN_OR_RETURN(base::Statement * stmt,
+                       db_->Prepare("SELECT " CMO_ROW_COLUMNS
+                                    " FROM rows WHERE domain = ?1 AND bucket = ?2 ORDER BY key"));
   base::Statement::Scope s(*stmt);
   s->Bind(1, domain).Bind(2, int64_t{bucket});
   std::vector<Row> out;
-  CMO_RETURN_IF_ERROR(s->ForEachRow([&] { out.push_back(ReadRow(s, domain, s->ColumnText(5))); }));
+  CMO_RETURN_IF_ERROR(s->ForEachRow([&] { out.push_back(ReadRow(s, domain)); }));
   return out;
 }
 
@@ -279,13 +290,10 @@ absl::Status RowTable::Scan(std::string_view domain,
                             const std::function<void(uint32_t bucket, const Row& row)>& fn) {
   CMO_ASSIGN_OR_RETURN(
       base::Statement * stmt,
-      db_->Prepare(
-          "SELECT value, lsn, tombstone, commit_ms, kafka_offset, key, bucket FROM rows WHERE "
-          "domain = ?1 ORDER BY bucket, key"));
+      db_->Prepare("SELECT " CMO_ROW_COLUMNS " FROM rows WHERE domain = ?1 ORDER BY bucket, key"));
   base::Statement::Scope s(*stmt);
   s->Bind(1, domain);
-  return s->ForEachRow(
-      [&] { fn(static_cast<uint32_t>(s->ColumnInt(6)), ReadRow(s, domain, s->ColumnText(5))); });
+  return s->ForEachRow([&] { fn(static_cast<uint32_t>(s->ColumnInt(8)), ReadRow(s, domain)); });
 }
 
 absl::StatusOr<int64_t> RowTable::CountRows(std::string_view domain) {
@@ -307,3 +315,5 @@ absl::StatusOr<std::vector<std::string>> RowTable::Domains() {
 }
 
 }  // namespace cmo::store::internal
+
+#undef CMO_ROW_COLUMNS

@@ -105,8 +105,8 @@ TEST_F(ForgedMessagesTest, AChangeBeyondThePrimarysLastLsnIsRefused) {
   forged.row.value = "pwned";
   forged.row.lsn = 999999999999;
   forged.row.commit_time = absl::Now();
-  forged.op = "post.like";
-  forged.subject = "u1";
+  forged.row.op = "post.like";
+  forged.row.subject = "u1";
   const std::string topic = shadow::ChangeTopic("likes");
   Produce(topic, shadow::PartitionOf("k1", *kcat_->PartitionCount(topic, 5000)),
           shadow::EncodeChange(forged));

@@ -16,8 +16,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (fast.status() != full.status()) __builtin_trap();
     return 0;
   }
-  if (fast->heartbeat != full->heartbeat || !(fast->row == full->row) || fast->op != full->op ||
-      fast->subject != full->subject || fast->sent != full->sent) {
+  if (fast->heartbeat != full->heartbeat || !(fast->row == full->row) ||
+      fast->row.op != full->row.op || fast->row.subject != full->row.subject ||
+      fast->sent != full->sent) {
     __builtin_trap();
   }
   return 0;

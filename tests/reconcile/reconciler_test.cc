@@ -4,12 +4,12 @@
 #include "reconcile/reconciler.h"
 
 #include "base/sqlite.h"
-#include "reconcile/full_scan.h"
-
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "rapidcheck.h"
 #include "rapidcheck/gtest.h"
+#include "reconcile/divergence_log.h"
+#include "reconcile/full_scan.h"
 #include "tests/fakes/fake_clock.h"
 #include "tests/fakes/temp_dir.h"
 #include "tests/status_matchers.h"
@@ -37,8 +37,9 @@ class ReconcilerTest : public ::testing::Test {
     clock_.Advance(absl::Minutes(5));  // everything so far is old news
   }
 
-  int64_t Write(const std::string& key, const std::string& value, bool tombstone = false) {
-    const store::WriteRequest w{kDomain, key, value, tombstone, "comment.post", "u1"};
+  int64_t Write(const std::string& key, const std::string& value, bool tombstone = false,
+                const std::string& subject = "u1") {
+    const store::WriteRequest w{kDomain, key, value, tombstone, "comment.post", subject};
     auto lsns = primary_->Write({&w, 1});
     EXPECT_THAT(lsns, IsOk());
     return lsns.ok() ? lsns->at(0) : 0;
@@ -131,6 +132,36 @@ TEST_F(ReconcilerTest, EveryClassIsFoundClassifiedAndHealed) {
   Replicate();
   EXPECT_TRUE(InSync());
   EXPECT_TRUE(Run().diffs.empty());
+}
+
+// Support searches the divergence log by user: a finding names who last wrote the key (the
+// primary's writer, else the replica's), long after the outbox that carried it was trimmed.
+TEST_F(ReconcilerTest, EveryFindingNamesTheOpAndSubjectThatLastWroteTheKey) {
+  Write("c-7", "edited", false, "user-42");
+  ASSERT_THAT(primary_->SetPublishedThrough(*primary_->LastLsn()), IsOk());
+  ASSERT_THAT(primary_->TrimOutbox(*primary_->LastLsn()), IsOk());
+  clock_.Advance(absl::Minutes(5));  // never replicated: stale
+  store::Row stray = **replica_->Get(kDomain, "c-8");
+  stray.key = "orphan";  // a row the primary never had, written by someone else
+  stray.op = "comment.import";
+  stray.subject = "user-5";
+  SetReplica("orphan", stray);
+  const ReconcileReport r = Run();
+  std::map<std::string, KeyDiff> by_key;
+  for (const KeyDiff& d : r.diffs) by_key[d.key] = d;
+  ASSERT_EQ(by_key.size(), 2u);
+  EXPECT_EQ(by_key["c-7"].subject, "user-42");
+  EXPECT_EQ(by_key["c-7"].op, "comment.post");
+  EXPECT_EQ(by_key["orphan"].subject, "user-5");
+  EXPECT_EQ(by_key["orphan"].op, "comment.import");
+  const DivergenceRecord record = FromKeyDiff(by_key["c-7"], "eu-west", 3, clock_.Now());
+  EXPECT_EQ(record.subject, "user-42");
+  EXPECT_EQ(record.op, "comment.post");
+  EXPECT_EQ(record.heal_action, "replica <- primary");
+  // The healed replica row names the writer too.
+  auto healed = replica_->Get(kDomain, "c-7");
+  ASSERT_TRUE(healed.ok() && healed->has_value());
+  EXPECT_EQ((*healed)->subject, "user-42");
 }
 
 TEST_F(ReconcilerTest, FullScanFindsCorruptDigests) {
@@ -259,7 +290,7 @@ RC_GTEST_PROP(ReconcilerProperty, OnePassConvergesToThePrimary, ()) {
     auto cur = *replica->Get(kDomain, key);
     store::Row r = cur.value_or(store::Row{kDomain, key, "", 1, false, absl::UnixEpoch()});
     std::optional<store::Row> next = r;
-    if (kind == 0) next.reset();            // lost
+    if (kind == 0) next.reset();             // lost
     if (kind == 1) next->value = "garbage";  // corrupted
     if (kind == 2) next->lsn += 100;         // stray version
     if (kind == 3) next->tombstone = true;   // deleted only on the replica

@@ -20,14 +20,14 @@ TEST(ChangeEvent, RoundTripsBinaryValuesAndTombstones) {
   store::OutboxEntry e;
   e.row = {"comments", "c-1", std::string("\0\xff bytes", 8),
            42,         false, absl::FromUnixMillis(1'790'000'000'123)};
-  e.op = "comment.create";
-  e.subject = "user-7";
+  e.row.op = "comment.create";
+  e.row.subject = "user-7";
   auto d = DecodeEvent(EncodeChange(e));
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_FALSE(d->heartbeat);
   EXPECT_EQ(d->row, e.row);
-  EXPECT_EQ(d->op, "comment.create");
-  EXPECT_EQ(d->subject, "user-7");
+  EXPECT_EQ(d->row.op, "comment.create");
+  EXPECT_EQ(d->row.subject, "user-7");
   e.row.tombstone = true;
   e.row.value.clear();
   EXPECT_TRUE(DecodeEvent(EncodeChange(e))->row.tombstone);
@@ -36,7 +36,7 @@ TEST(ChangeEvent, RoundTripsBinaryValuesAndTombstones) {
 TEST(ChangeEvent, ReadableByThirdParties) {
   store::OutboxEntry e;
   e.row = {"likes", "k", "v", 7, false, absl::FromUnixMillis(5)};
-  e.op = "post.like";
+  e.row.op = "post.like";
   EXPECT_EQ(EncodeChange(e),
             R"({"commit_ms":5,"domain":"likes","key":"k","lsn":7,"op":"post.like",)"
             R"("subject":"","tombstone":false,"type":"change","v":1,"value_b64":"dg=="})");
@@ -69,23 +69,23 @@ std::string LibraryEncoding(const store::OutboxEntry& e) {
       {"v", kChangeEventVersion}, {"type", "change"},
       {"domain", e.row.domain},   {"key", e.row.key},
       {"value_b64", b64},         {"tombstone", e.row.tombstone},
-      {"lsn", e.row.lsn},         {"op", e.op},
-      {"subject", e.subject},     {"commit_ms", absl::ToUnixMillis(e.row.commit_time)}}
+      {"lsn", e.row.lsn},         {"op", e.row.op},
+      {"subject", e.row.subject}, {"commit_ms", absl::ToUnixMillis(e.row.commit_time)}}
       .dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
 TEST(ChangeEvent, EscapesWhatJsonNeedsEscapedAndReplacesInvalidUtf8) {
   store::OutboxEntry e;
   e.row = {"c\"q", "k\\\n\x01 caf\xc3\xa9 \xff", "v", -5, true, absl::FromUnixMillis(-1)};
-  e.op = "op\t";
-  e.subject = "\x7f";
+  e.row.op = "op\t";
+  e.row.subject = "\x7f";
   const std::string encoded = EncodeChange(e);
   EXPECT_EQ(encoded, LibraryEncoding(e));
   auto d = DecodeEvent(encoded);
   ASSERT_TRUE(d.ok()) << d.status();
   EXPECT_EQ(d->row.domain, "c\"q");
   EXPECT_EQ(d->row.key, "k\\\n\x01 caf\xc3\xa9 \xef\xbf\xbd");  // U+FFFD for the stray byte
-  EXPECT_EQ(d->op, "op\t");
+  EXPECT_EQ(d->row.op, "op\t");
 }
 
 RC_GTEST_PROP(ChangeEvent, EncodesAsTheLibraryDidAndRoundTrips,
@@ -93,8 +93,8 @@ RC_GTEST_PROP(ChangeEvent, EncodesAsTheLibraryDidAndRoundTrips,
                bool tombstone, int32_t commit_s)) {
   store::OutboxEntry e;
   e.row = {domain, key, value, lsn, tombstone, absl::FromUnixSeconds(commit_s)};
-  e.op = op;
-  e.subject = key + op;
+  e.row.op = op;
+  e.row.subject = key + op;
   const std::string encoded = EncodeChange(e);
   RC_ASSERT(encoded == LibraryEncoding(e));
   auto d = DecodeEvent(encoded);
@@ -115,8 +115,8 @@ void ExpectSameDecoding(const std::string& text) {
   }
   RC_ASSERT(fast->heartbeat == full->heartbeat);
   RC_ASSERT(fast->row == full->row);
-  RC_ASSERT(fast->op == full->op);
-  RC_ASSERT(fast->subject == full->subject);
+  RC_ASSERT(fast->row.op == full->row.op);
+  RC_ASSERT(fast->row.subject == full->row.subject);
   RC_ASSERT(fast->sent == full->sent);
 }
 

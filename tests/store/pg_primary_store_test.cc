@@ -75,7 +75,7 @@ TEST_F(PgPrimaryStoreTest, SameRowsOutboxAndDigestsAsTheSqlitePrimary) {
   ASSERT_EQ(out->size(), 10u);
   EXPECT_EQ(out->front().row.lsn, 91);
   EXPECT_EQ(out->front().row.value, (*(*sqlite)->ReadOutbox(90, 1))[0].row.value);
-  EXPECT_EQ(out->front().subject, "u0");
+  EXPECT_EQ(out->front().row.subject, "u0");
 }
 
 // Reads the outbox as the relay does, checking every LSN it sees is the one after the last:
@@ -134,10 +134,11 @@ TEST_F(PgPrimaryStoreTest, RowsTablesOfVersionOneAreUpgradedInPlace) {
       "SELECT count(*) FROM pg_index WHERE indrelid = 'cmo.rows'::regclass AND indisprimary AND "
       "indnatts > indnkeyatts";
   ASSERT_EQ((*db)->Exec(included)->Text(0, 0), "1") << "a new store includes the hash";
-  // Back to what version 1 created.
+  // Back to what version 1 created: no hash in the index, no op and subject columns.
   ASSERT_TRUE((*db)
                   ->ExecScript("ALTER TABLE cmo.rows DROP CONSTRAINT rows_pkey, ADD PRIMARY KEY "
-                               "(domain, bucket, key); UPDATE cmo.settings SET value = 1 WHERE "
+                               "(domain, bucket, key), DROP COLUMN op, DROP COLUMN subject; "
+                               "UPDATE cmo.settings SET value = 1 WHERE "
                                "name = 'schema_version_rows'")
                   .ok());
   ASSERT_EQ((*db)->Exec(included)->Text(0, 0), "0");
@@ -146,12 +147,20 @@ TEST_F(PgPrimaryStoreTest, RowsTablesOfVersionOneAreUpgradedInPlace) {
   EXPECT_EQ((*db)->Exec(included)->Text(0, 0), "1");
   EXPECT_EQ(
       (*db)->Exec("SELECT value FROM cmo.settings WHERE name = 'schema_version_rows'")->Text(0, 0),
-      "2");
+      "3");
   EXPECT_EQ(*store->Digests("likes"), digests);
   EXPECT_EQ(*store->LastLsn(), 40);
+  // Rows written before the upgrade name no writer; those written after do.
+  auto before = store->Get("likes", "k1");
+  ASSERT_TRUE(before.ok() && before->has_value());
+  EXPECT_EQ((*before)->op, "");
   auto lsns = store->Write(Batch(40, 1));
   ASSERT_TRUE(lsns.ok()) << lsns.status();
   EXPECT_EQ(*lsns, std::vector<int64_t>{41});
+  auto after = store->Get("likes", "k3");  // 40 % 37
+  ASSERT_TRUE(after.ok() && after->has_value());
+  EXPECT_EQ((*after)->op, "post.like");
+  EXPECT_EQ((*after)->subject, "u0");
 }
 
 TEST_F(PgPrimaryStoreTest, CommitOrderIsLsnOrderWithManyWriters) {

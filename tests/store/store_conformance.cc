@@ -60,7 +60,7 @@ TEST_P(StoreConformance, PrimaryAssignsConsecutiveLsnsAndQueuesEveryWrite) {
   ASSERT_THAT(outbox, IsOk());
   ASSERT_EQ(outbox->size(), 2u);
   EXPECT_EQ((*outbox)[0].row.lsn, 2);
-  EXPECT_EQ((*outbox)[1].op, "post.unlike");
+  EXPECT_EQ((*outbox)[1].row.op, "post.unlike");
   EXPECT_THAT(primary_->LastLsn(), IsOkAndHolds(3));
   ASSERT_THAT(primary_->SetPublishedThrough(2), IsOk());
   EXPECT_THAT(primary_->PublishedThrough(), IsOkAndHolds(2));
@@ -73,6 +73,47 @@ TEST_P(StoreConformance, RepublishRequestsAreNumberedInOrder) {
   EXPECT_THAT(primary_->RequestRepublish(), IsOkAndHolds(1));
   EXPECT_THAT(primary_->RequestRepublish(), IsOkAndHolds(2));
   EXPECT_THAT(primary_->RepublishRequests(), IsOkAndHolds(2));
+}
+
+// Who last wrote each row stays with it on the primary and, through the change event, on the
+// replica, on every read path; it is provenance, not content (digests ignore it).
+TEST_P(StoreConformance, EveryRowNamesTheOpAndSubjectThatLastWroteIt) {
+  Write({{"comments", "c-1", "hello", false, "comment.create", "user-7"},
+         {"comments", "c-2", "hi", false, "comment.create", "user-8"}});
+  Write({{"comments", "c-1", "", true, "comment.delete", "user-9"}});
+  auto expect_writers = [](RowStore& store) {
+    auto one = store.Get("comments", "c-1");
+    ASSERT_THAT(one, IsOk());
+    ASSERT_TRUE(one->has_value());
+    EXPECT_EQ((*one)->op, "comment.delete");
+    EXPECT_EQ((*one)->subject, "user-9");
+    std::map<std::string, std::string> by_key;
+    ASSERT_THAT(store.Scan("comments", [&](uint32_t, const Row& r) { by_key[r.key] = r.subject; }),
+                IsOk());
+    EXPECT_EQ(by_key, (std::map<std::string, std::string>{{"c-1", "user-9"}, {"c-2", "user-8"}}));
+    const std::vector<std::string> keys = {"c-2"};
+    auto of_keys = store.RowsOfKeys("comments", keys);
+    ASSERT_THAT(of_keys, IsOk());
+    ASSERT_EQ(of_keys->size(), 1u);
+    EXPECT_EQ((*of_keys)[0].op, "comment.create");
+    auto bucket = store.RowsInBucket("comments", DigestBucket("c-2", store.digest_bits()));
+    ASSERT_THAT(bucket, IsOk());
+    EXPECT_TRUE(std::any_of(bucket->begin(), bucket->end(),
+                            [](const Row& r) { return r.subject == "user-8"; }));
+  };
+  expect_writers(*primary_);
+  ASSERT_THAT(replica_->Apply(Outbox(), {}), IsOk());
+  expect_writers(*replica_);
+  EXPECT_EQ(*primary_->Digests("comments"), *replica_->Digests("comments"));
+  // The same rows with no writer named digest the same.
+  auto replica2_at = backend_->Fresh(6);
+  ASSERT_THAT(replica2_at, IsOk());
+  auto replica2 = ReplicaStore::Open(replica2_at->url, replica2_at->options);
+  ASSERT_THAT(replica2, IsOk());
+  std::vector<Row> anonymous = Outbox();
+  for (Row& r : anonymous) r.op = r.subject = "";
+  ASSERT_THAT((*replica2)->Apply(anonymous, {}), IsOk());
+  EXPECT_EQ(*primary_->Digests("comments"), *(*replica2)->Digests("comments"));
 }
 
 TEST_P(StoreConformance, ReplicaAppliesOnlyNewerVersions) {
