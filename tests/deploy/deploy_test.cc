@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 #include <regex>
 #include <set>
+#include <sstream>
 #include <string>
 
 #include "gtest/gtest.h"
@@ -135,7 +136,12 @@ TEST_F(DeployTest, EveryAlertRuleIsCompleteAndEveryCmoSeriesIsServed) {
       EXPECT_TRUE(severity == "page" || severity == "ticket") << severity;
       EXPECT_FALSE(rule["annotations"]["summary"].as<std::string>("").empty());
       const std::string runbook = rule["annotations"]["runbook"].as<std::string>("");
-      EXPECT_TRUE(fs::exists(fs::path(CMO_SOURCE_DIR) / runbook)) << runbook;
+      ASSERT_TRUE(fs::exists(fs::path(CMO_SOURCE_DIR) / runbook)) << runbook;
+      // And the runbook names the alert, so whoever lands there knows it is the right page.
+      std::stringstream text;
+      text << std::ifstream(fs::path(CMO_SOURCE_DIR) / runbook).rdbuf();
+      EXPECT_NE(text.str().find("`" + alert + "`"), std::string::npos)
+          << runbook << " does not name " << alert;
       ExpectServed(expr);
     }
   }
