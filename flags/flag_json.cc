@@ -62,10 +62,13 @@ absl::StatusOr<Flag> FlagFromJson(const nlohmann::json& j) {
 std::string EncodeSnapshot(const Snapshot& snapshot, absl::Time published) {
   nlohmann::json flags = nlohmann::json::array();
   for (const Flag& f : snapshot.flags()) flags.push_back(FlagToJson(f));
+  nlohmann::json overrides = nlohmann::json::array();
+  for (const Override& o : snapshot.overrides()) overrides.push_back(OverrideToSnapshotJson(o));
   return base::JsonText(nlohmann::json{{"v", 1},
                                        {"revision", snapshot.revision()},
                                        {"published_ms", absl::ToUnixMillis(published)},
-                                       {"flags", flags}});
+                                       {"flags", flags},
+                                       {"overrides", overrides}});
 }
 
 absl::StatusOr<std::shared_ptr<const Snapshot>> DecodeSnapshot(std::string_view text) {
@@ -83,13 +86,27 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> DecodeSnapshot(std::string_view 
     if (absl::Status s = ValidateFlag(*flag); !s.ok()) return s;
     flags.push_back(*std::move(flag));
   }
+  // Overrides only ever force strong, so one from a bad publisher cannot move traffic off it;
+  // publishers that predate them send none.
+  std::vector<Override> overrides;
+  if (auto it = j.find("overrides"); it != j.end()) {
+    if (!it->is_array() || it->size() > static_cast<size_t>(kMaxOverrides)) {
+      return absl::InvalidArgumentError("flag snapshot: overrides must be an array of at most " +
+                                        std::to_string(kMaxOverrides));
+    }
+    for (const nlohmann::json& o : *it) {
+      absl::StatusOr<Override> parsed = OverrideFromSnapshotJson(o);
+      if (!parsed.ok()) return parsed.status();
+      overrides.push_back(*std::move(parsed));
+    }
+  }
   int64_t revision = 0;
   try {
     revision = base::JsonInt(j["revision"]);
   } catch (const std::out_of_range&) {
     return absl::InvalidArgumentError("flag snapshot: revision out of range");
   }
-  return std::make_shared<const Snapshot>(revision, std::move(flags));
+  return std::make_shared<const Snapshot>(revision, std::move(flags), std::move(overrides));
 }
 
 }  // namespace cmo::flags

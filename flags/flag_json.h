@@ -25,7 +25,8 @@ nlohmann::json FlagToJson(const Flag& flag);
 absl::StatusOr<Flag> FlagFromJson(const nlohmann::json& j);
 
 // A whole snapshot as published on Kafka `cmo.flags` (key "snapshot"), version 1:
-//   {"v":1,"revision":42,"published_ms":...,"flags":[FlagToJson...]}
+//   {"v":1,"revision":42,"published_ms":...,"flags":[FlagToJson...],
+//    "overrides":[OverrideToSnapshotJson...]}  (overrides: absent from older publishers)
 std::string EncodeSnapshot(const Snapshot& snapshot, absl::Time published);
 absl::StatusOr<std::shared_ptr<const Snapshot>> DecodeSnapshot(std::string_view text);
 

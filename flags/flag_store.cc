@@ -6,6 +6,7 @@
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "flags/flag_json.h"
+#include "flags/override_store.h"
 
 namespace cmo::flags {
 namespace {
@@ -70,6 +71,24 @@ CREATE TRIGGER notices_append_only BEFORE UPDATE OR DELETE ON notices
   FOR EACH ROW EXECUTE FUNCTION cmo_append_only();
 )sql";
 
+// Support overrides (flags/override.h, flags/override_store.cc).
+constexpr std::string_view kSchemaV3 = R"sql(
+CREATE TABLE overrides (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, subject TEXT NOT NULL, op TEXT NOT NULL,
+  domain TEXT NOT NULL,
+  expires_ms INTEGER NOT NULL, created_ms INTEGER NOT NULL, actor TEXT NOT NULL,
+  reason TEXT NOT NULL) STRICT;
+CREATE INDEX overrides_by_expiry ON overrides (expires_ms);
+)sql";
+
+constexpr std::string_view kPgSchemaV3 = R"sql(
+CREATE TABLE overrides (
+  id BIGSERIAL PRIMARY KEY, subject TEXT NOT NULL, op TEXT NOT NULL, domain TEXT NOT NULL,
+  expires_ms BIGINT NOT NULL, created_ms BIGINT NOT NULL, actor TEXT NOT NULL,
+  reason TEXT NOT NULL);
+CREATE INDEX overrides_by_expiry ON overrides (expires_ms);
+)sql";
+
 constexpr std::string_view kSelectFlags =
     "SELECT op, domain, class, target, stage, ramp_bp, shadow_bp, salt, breaker, probe_bp, "
     "revision FROM flags";
@@ -124,7 +143,8 @@ absl::StatusOr<std::unique_ptr<FlagStore>> FlagStore::Open(const std::string& ur
                                                            const base::Clock& clock) {
   CMO_ASSIGN_OR_RETURN(auto db, base::OpenSqlDb(url));
   CMO_RETURN_IF_ERROR(
-      base::MigrateSchema(*db, "flags", {kSchemaV1, kSchemaV2}, {kPgSchemaV1, kPgSchemaV2}));
+      base::MigrateSchema(*db, "flags", {kSchemaV1, kSchemaV2, kSchemaV3},
+                          {kPgSchemaV1, kPgSchemaV2, kPgSchemaV3}));
   return std::unique_ptr<FlagStore>(new FlagStore(std::move(db), clock));
 }
 
@@ -183,7 +203,8 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> FlagStore::LoadSnapshot() {
   CMO_ASSIGN_OR_RETURN(auto txn, base::ReadTransaction::Begin(*db_));
   CMO_ASSIGN_OR_RETURN(int64_t revision, Revision());
   CMO_ASSIGN_OR_RETURN(std::vector<Flag> flags, List());
-  return std::make_shared<const Snapshot>(revision, std::move(flags));
+  CMO_ASSIGN_OR_RETURN(std::vector<Override> overrides, ActiveOverrides(*db_, clock_.Now()));
+  return std::make_shared<const Snapshot>(revision, std::move(flags), std::move(overrides));
 }
 
 absl::StatusOr<int64_t> FlagStore::Write(const std::optional<Flag>& before, Flag& after,
@@ -251,7 +272,19 @@ absl::StatusOr<Change> FlagStore::Update(std::string_view op, const ChangeContex
 absl::StatusOr<int64_t> FlagStore::RecordEvent(std::string_view op, const ChangeContext& ctx,
                                                const nlohmann::json& before,
                                                const nlohmann::json& after) {
+  return RecordEvent(op, ctx, [&](nlohmann::json& b, nlohmann::json& a) {
+    b = before;
+    a = after;
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<int64_t> FlagStore::RecordEvent(
+    std::string_view op, const ChangeContext& ctx,
+    absl::FunctionRef<absl::Status(nlohmann::json& before, nlohmann::json& after)> in_txn) {
   CMO_ASSIGN_OR_RETURN(auto txn, base::WriteTransaction::Begin(*db_));
+  nlohmann::json before, after;
+  CMO_RETURN_IF_ERROR(in_txn(before, after));
   CMO_ASSIGN_OR_RETURN(int64_t current, Revision());
   const int64_t revision = current + 1;
   CMO_RETURN_IF_ERROR(AppendAudit(revision, op, ctx, before, after));

@@ -90,6 +90,11 @@ class FlagStore {
   // new revision. `before`/`after` describe what changed.
   absl::StatusOr<int64_t> RecordEvent(std::string_view op, const ChangeContext& ctx,
                                       const nlohmann::json& before, const nlohmann::json& after);
+  // The same for state kept beside the flags (support overrides): `in_txn` runs first in the
+  // transaction and says what changed; when it fails nothing is written.
+  absl::StatusOr<int64_t> RecordEvent(
+      std::string_view op, const ChangeContext& ctx,
+      absl::FunctionRef<absl::Status(nlohmann::json& before, nlohmann::json& after)> in_txn);
 
   // Appends an audit entry that changes nothing (a refused API call) without taking a
   // revision; History() shows it among the changes in the order it happened.
@@ -99,6 +104,7 @@ class FlagStore {
   // The connection, for components that keep their tables in the same database and must
   // write in the same transactions (migrations/plan_store.h). Same thread only.
   base::SqlDb& db() { return *db_; }
+  const base::Clock& clock() const { return clock_; }
 
   // Newest first; `op` filters; at most `limit` entries.
   absl::StatusOr<std::vector<AuditEntry>> History(std::optional<std::string_view> op, int limit);

@@ -16,20 +16,63 @@
 
 namespace cmo::flags {
 
+struct OverrideIndex {
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const {
+      return static_cast<size_t>(XXH3_64bits(s.data(), s.size()));
+    }
+  };
+  struct Eq {
+    using is_transparent = void;
+    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+  };
+  // Points into the snapshot's overrides, which never change after construction.
+  absl::flat_hash_map<std::string, std::vector<const Override*>, Hash, Eq> by_subject;
+};
+
 namespace {
 std::atomic<uint64_t> next_snapshot_uid{1};
+
+const Override* FindOverride(const OverrideIndex& index, const Flag& flag,
+                             std::string_view subject, absl::Time now) {
+  auto it = index.by_subject.find(subject);
+  if (it == index.by_subject.end()) return nullptr;
+  const Override* found = nullptr;
+  for (const Override* o : it->second) {
+    if (o->expires > now && OverrideCovers(*o, flag) &&
+        (found == nullptr || o->expires < found->expires)) {
+      found = o;
+    }
+  }
+  return found;
+}
+
 }  // namespace
 
-Snapshot::Snapshot(int64_t revision, std::vector<Flag> flags)
+Snapshot::Snapshot(int64_t revision, std::vector<Flag> flags, std::vector<Override> overrides)
     : revision_(revision),
       uid_(next_snapshot_uid.fetch_add(1, std::memory_order_relaxed)),
-      flags_(std::move(flags)) {
+      flags_(std::move(flags)),
+      overrides_(std::move(overrides)) {
+  if (!overrides_.empty()) {
+    override_index_ = std::make_unique<OverrideIndex>();
+    for (const Override& o : overrides_) override_index_->by_subject[o.subject].push_back(&o);
+  }
   by_op_.reserve(flags_.size());
   for (const Flag& f : flags_) {
     const bool sampled = f.op_class != OpClass::kCritical && ShadowsInStage(f.stage);
     by_op_[f.op] = CompiledOp{SaltSeed(f.salt), EffectiveEventualBp(f),
-                              sampled ? f.shadow_bp : 0, f.stage, &f};
+                              sampled ? f.shadow_bp : 0, f.stage, &f, override_index_.get()};
   }
+}
+
+Snapshot::~Snapshot() = default;
+
+const Override* Snapshot::OverrideFor(const Flag& flag, std::string_view subject,
+                                      absl::Time now) const {
+  return override_index_ == nullptr ? nullptr
+                                    : FindOverride(*override_index_, flag, subject, now);
 }
 
 size_t Snapshot::OpHash::operator()(std::string_view op) const {
@@ -70,6 +113,13 @@ Decision Snapshot::Route(const CompiledOp* op, std::string_view subject) {
   d.bucket = BucketWithSeed(c.salt_seed, subject);
   d.path = static_cast<int32_t>(d.bucket) < c.threshold_bp ? Path::kEventual : Path::kStrong;
   d.shadow_bp = c.shadow_bp;
+  // Only a subject headed for eventual needs the lookup (and the clock, for expiry): a hit is
+  // rare, and a snapshot without overrides skips it entirely.
+  if (d.path == Path::kEventual && c.overrides != nullptr &&
+      FindOverride(*c.overrides, *c.flag, subject, absl::Now()) != nullptr) {
+    d.path = Path::kStrong;
+    d.overridden = true;
+  }
   return d;
 }
 

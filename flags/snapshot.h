@@ -11,6 +11,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "flags/flag.h"
+#include "flags/override.h"
 
 namespace cmo::flags {
 
@@ -23,11 +24,15 @@ struct Decision {
   int32_t shadow_bp = 0;        // the op's shadow sample rate in this stage
   bool shadow_sampled = false;  // also read the other path and compare, off the hot path
   bool known_op = false;        // false: op not in the snapshot, routed strong (fail safe)
+  bool overridden = false;      // a support override sent this subject strong (flags/override.h)
   // The op's flag, for the client library's guarantee checks. Points into the snapshot that
   // decided: valid until this thread's next Decide() on the same FlagEvaluator (which is when
   // the thread may release its pin), or as long as the Snapshot lives. Null for unknown ops.
   const Flag* flag = nullptr;
 };
+
+// Subjects' support overrides by subject, compiled for routing.
+struct OverrideIndex;
 
 // One op's flag compiled for routing.
 struct CompiledOp {
@@ -36,6 +41,8 @@ struct CompiledOp {
   int32_t shadow_bp;  // in its stage: 0 outside shadow and ramp, and for critical ops
   Stage stage;
   const Flag* flag;  // into its snapshot's flags, which never change after construction
+  // Its snapshot's overrides; null when it has none, so routing without overrides costs nothing.
+  const OverrideIndex* overrides;
 };
 
 // What a caller keeps between decisions for one op on one thread, so that a repeat skips the
@@ -49,17 +56,22 @@ struct OpMemo {
 // An immutable, versioned set of all flags, compiled for fast lookup. Thread-safe (immutable).
 class Snapshot {
  public:
-  Snapshot(int64_t revision, std::vector<Flag> flags);
+  Snapshot(int64_t revision, std::vector<Flag> flags, std::vector<Override> overrides = {});
+  ~Snapshot();
   // Compiled ops point into flags_: a copy would point into the original.
   Snapshot(const Snapshot&) = delete;
   Snapshot& operator=(const Snapshot&) = delete;
-  Snapshot(Snapshot&&) = default;
+  Snapshot(Snapshot&&) = delete;
 
   int64_t revision() const { return revision_; }
   // Process-unique and never reused (unlike the address): what an OpMemo is checked against.
   uint64_t uid() const { return uid_; }
   const std::vector<Flag>& flags() const { return flags_; }
+  const std::vector<Override>& overrides() const { return overrides_; }
   const Flag* Find(std::string_view op) const;
+  // The override that sends `subject` strong for `flag` at `now`, if any (the soonest to end
+  // when several do).
+  const Override* OverrideFor(const Flag& flag, std::string_view subject, absl::Time now) const;
 
   // `sample_draw` in 0..9999 decides shadow sampling (sampled iff draw < shadow rate); the
   // caller supplies it so evaluation stays pure and testable. Allocation-free.
@@ -86,6 +98,8 @@ class Snapshot {
   int64_t revision_;
   uint64_t uid_;
   std::vector<Flag> flags_;
+  std::vector<Override> overrides_;
+  std::unique_ptr<OverrideIndex> override_index_;  // null without overrides
   absl::flat_hash_map<std::string, CompiledOp, OpHash, OpEq> by_op_;
 };
 

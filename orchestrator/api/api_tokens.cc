@@ -52,7 +52,7 @@ Role RequiredRole(std::string_view method, std::string_view path) {
     const std::string_view res = p[1];
     if (res == "tokens") return Role::kAdmin;
     // Which path a user is on, what happened to a user's data, who did what.
-    if (res == "divergence" || res == "audit") return Role::kViewer;
+    if (res == "divergence" || res == "audit" || res == "overrides") return Role::kViewer;
     if (res == "ops" && p.size() == 4 && p[3] == "decide") return Role::kViewer;
     // Flag, plan, breaker, budget and replication state, and paths that do not exist (404).
     return Role::kNone;
@@ -63,6 +63,8 @@ Role RequiredRole(std::string_view method, std::string_view path) {
   if (p.size() < 2 || p[0] != "v1") return Role::kAdmin;
   const std::string_view res = p[1];
   if (res == "reconcile") return Role::kOperator;
+  // Support overrides only ever move a user to strong: support's own tool.
+  if (res == "overrides") return Role::kOperator;
   if (res == "breakers" && p.size() == 4 && p[3] == "reset") return Role::kOperator;
   if (res == "ops" && p.size() == 4) {
     for (std::string_view verb : {"advance", "ramp", "rollback", "pause", "resume"}) {

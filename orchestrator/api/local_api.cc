@@ -67,7 +67,13 @@ absl::StatusOr<nlohmann::json> LocalApi::Call(const ApiCall& call) {
     if (res == "reconcile")
       return get ? api_internal::ReconcileJobs(c) : api_internal::Reconcile(c);
     if (res == "tokens") return get ? api_internal::ListTokens(c) : api_internal::CreateToken(c);
+    if (res == "overrides") {
+      return get ? api_internal::ListOverrides(c) : api_internal::AddOverride(c);
+    }
     return NoRoute(call);
+  }
+  if (res == "overrides" && post && p.size() == 4 && p[3] == "remove") {
+    return api_internal::RemoveOverride(c, p[2]);
   }
   if (res == "tokens" && post && p.size() == 4 && p[3] == "revoke") {
     return api_internal::RevokeToken(c, p[2]);

@@ -5,6 +5,7 @@
 #include "base/json.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
+#include "base/time_text.h"
 #include "base/units.h"
 #include "flags/flag_json.h"
 #include "flags/snapshot.h"
@@ -229,7 +230,18 @@ absl::StatusOr<nlohmann::json> Decide(const Context& c, const std::string& op) {
   if (!flag.ok()) return flag.status();
   auto snapshot = c.state.flags->LoadSnapshot();
   if (!snapshot.ok()) return snapshot.status();
-  const flags::Decision d = (*snapshot)->Route(op, subject);
+  flags::Decision d = (*snapshot)->Route(op, subject);
+  std::string why = WhyPath(*flag, d);
+  nlohmann::json override_json = nullptr;
+  if (const flags::Override* o = (*snapshot)->OverrideFor(*flag, subject, c.clock.Now())) {
+    flags::Decision plain = d;
+    if (d.overridden) plain.path = flags::Path::kEventual;
+    why = base::StrCat("support override ", o->id, " (", o->reason, "; by ", o->actor, ", until ",
+                       base::Rfc3339(o->expires), ") sends this subject strong; without it: ",
+                       WhyPath(*flag, plain));
+    d.path = flags::Path::kStrong;
+    override_json = flags::OverrideToJson(*o);
+  }
   return nlohmann::json{{"op", op},
                         {"subject", subject},
                         {"path", flags::PathName(d.path)},
@@ -240,7 +252,8 @@ absl::StatusOr<nlohmann::json> Decide(const Context& c, const std::string& op) {
                         {"shadow_sample_percent", flags::BpToPercent(d.shadow_bp)},
                         {"salt", flag->salt},
                         {"revision", (*snapshot)->revision()},
-                        {"why", WhyPath(*flag, d)}};
+                        {"override", override_json},
+                        {"why", why}};
 }
 
 }  // namespace cmo::orchestrator::api_internal

@@ -59,6 +59,7 @@ int RunCli(int argc, char** argv) {
   SetupWatermarkCommands(app, global, registry);
   SetupSettingsCommands(app, global, registry);
   SetupTokenCommands(app, global, registry);
+  SetupOverrideCommands(app, global, registry);
   SetupServeCommand(app, global, registry);
   SetupBenchCommands(app, global, registry);
   SetupDemoCommand(app, global, registry);

@@ -47,6 +47,8 @@ void SetupWatermarkCommands(CLI::App& app, const GlobalOptions& global, CommandR
 
 // `token create|list|revoke`.
 void SetupTokenCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry);
+void SetupOverrideCommands(CLI::App& app, const GlobalOptions& global,
+                           CommandRegistry& registry);
 
 // `serve`.
 void SetupSettingsCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry);

@@ -38,6 +38,11 @@ int RunDecide(const DecideOptions& o, const GlobalOptions& global) {
             base::StrCat(base::FormatBp(static_cast<int32_t>(std::lround(
                              (*d)["shadow_sample_percent"].get<double>() * 100))),
                          " of reads compared")});
+  if (const nlohmann::json& ov = (*d)["override"]; ov.is_object()) {
+    t.AddRow({"override", base::StrCat("#", ov["id"].get<int64_t>(), " strong (",
+                                       ov["scope"].get<std::string>(), ") until ",
+                                       ov["expires"].get<std::string>())});
+  }
   t.AddRow({"why", (*d)["why"].get<std::string>()});
   t.Print(std::cout);
   return kExitOk;
@@ -59,6 +64,11 @@ std::string Summary(const nlohmann::json& j) {
                         j.value("manual_approved", false) ? " approved" : "");
   }
   if (j.contains("digest")) return base::StrCat("plan ", j.value("digest", "").substr(0, 8));
+  if (j.contains("scope") && j.contains("subject")) {
+    return base::StrCat("override #", j.value("id", 0), " ", j.value("subject", ""), " strong (",
+                        j.value("scope", ""), ") until ", j.value("expires", ""));
+  }
+  if (j.value("removed", false)) return "removed";
   return "-";
 }
 

@@ -54,6 +54,12 @@ absl::StatusOr<nlohmann::json> PlanStatus(const Context& c);
 absl::StatusOr<nlohmann::json> ApplyPlan(const Context& c);
 absl::StatusOr<nlohmann::json> SetPaused(const Context& c, const std::string& op, bool paused);
 
+// GET /v1/overrides, POST /v1/overrides {subject, op|domain, ttl, reason},
+// POST /v1/overrides/{id}/remove {reason}: support overrides (flags/override.h)
+absl::StatusOr<nlohmann::json> ListOverrides(const Context& c);
+absl::StatusOr<nlohmann::json> AddOverride(const Context& c);
+absl::StatusOr<nlohmann::json> RemoveOverride(const Context& c, const std::string& id);
+
 // GET /v1/settings, POST /v1/settings {name, value, reason}
 absl::StatusOr<nlohmann::json> Settings(const Context& c);
 absl::StatusOr<nlohmann::json> SetSetting(const Context& c);
