@@ -34,7 +34,8 @@ absl::StatusOr<Flag> FlagFromJson(const nlohmann::json& j) {
     absl::StatusOr<Target> target = ParseTarget(j.at("target").get<std::string>());
     absl::StatusOr<Stage> stage = ParseStage(j.at("stage").get<std::string>());
     absl::StatusOr<BreakerState> breaker = ParseBreakerState(j.at("breaker").get<std::string>());
-    for (const absl::Status& s : {cls.status(), target.status(), stage.status(), breaker.status()}) {
+    for (const absl::Status& s :
+         {cls.status(), target.status(), stage.status(), breaker.status()}) {
       if (!s.ok()) return s;
     }
     f.op_class = *cls;

@@ -3,9 +3,8 @@
 #ifndef CMO_FLAGS_FLAG_JSON_H_
 #define CMO_FLAGS_FLAG_JSON_H_
 
-#include <nlohmann/json.hpp>
-
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 

@@ -142,9 +142,8 @@ FlagStore::~FlagStore() = default;
 absl::StatusOr<std::unique_ptr<FlagStore>> FlagStore::Open(const std::string& url,
                                                            const base::Clock& clock) {
   CMO_ASSIGN_OR_RETURN(auto db, base::OpenSqlDb(url));
-  CMO_RETURN_IF_ERROR(
-      base::MigrateSchema(*db, "flags", {kSchemaV1, kSchemaV2, kSchemaV3},
-                          {kPgSchemaV1, kPgSchemaV2, kPgSchemaV3}));
+  CMO_RETURN_IF_ERROR(base::MigrateSchema(*db, "flags", {kSchemaV1, kSchemaV2, kSchemaV3},
+                                          {kPgSchemaV1, kPgSchemaV2, kPgSchemaV3}));
   return std::unique_ptr<FlagStore>(new FlagStore(std::move(db), clock));
 }
 

@@ -7,9 +7,8 @@
 #ifndef CMO_FLAGS_OVERRIDE_H_
 #define CMO_FLAGS_OVERRIDE_H_
 
-#include <nlohmann/json.hpp>
-
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <string>
 
 #include "absl/status/statusor.h"

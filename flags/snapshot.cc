@@ -34,8 +34,8 @@ struct OverrideIndex {
 namespace {
 std::atomic<uint64_t> next_snapshot_uid{1};
 
-const Override* FindOverride(const OverrideIndex& index, const Flag& flag,
-                             std::string_view subject, absl::Time now) {
+const Override* FindOverride(const OverrideIndex& index, const Flag& flag, std::string_view subject,
+                             absl::Time now) {
   auto it = index.by_subject.find(subject);
   if (it == index.by_subject.end()) return nullptr;
   const Override* found = nullptr;
@@ -62,8 +62,9 @@ Snapshot::Snapshot(int64_t revision, std::vector<Flag> flags, std::vector<Overri
   by_op_.reserve(flags_.size());
   for (const Flag& f : flags_) {
     const bool sampled = f.op_class != OpClass::kCritical && ShadowsInStage(f.stage);
-    by_op_[f.op] = CompiledOp{SaltSeed(f.salt), EffectiveEventualBp(f),
-                              sampled ? f.shadow_bp : 0, f.stage, &f, override_index_.get()};
+    by_op_[f.op] = CompiledOp{
+        SaltSeed(f.salt),     EffectiveEventualBp(f), sampled ? f.shadow_bp : 0, f.stage, &f,
+        override_index_.get()};
   }
 }
 
@@ -71,8 +72,7 @@ Snapshot::~Snapshot() = default;
 
 const Override* Snapshot::OverrideFor(const Flag& flag, std::string_view subject,
                                       absl::Time now) const {
-  return override_index_ == nullptr ? nullptr
-                                    : FindOverride(*override_index_, flag, subject, now);
+  return override_index_ == nullptr ? nullptr : FindOverride(*override_index_, flag, subject, now);
 }
 
 size_t Snapshot::OpHash::operator()(std::string_view op) const {
@@ -300,8 +300,7 @@ Decision FlagEvaluator::Decide(std::string_view op, std::string_view subject) co
   return d;
 }
 
-Decision FlagEvaluator::Decide(std::string_view op, std::string_view subject,
-                               OpMemo& memo) const {
+Decision FlagEvaluator::Decide(std::string_view op, std::string_view subject, OpMemo& memo) const {
   // The pinned snapshot is alive and its uid is never reused, so a memo with its uid points
   // into it.
   const Snapshot& snapshot = Pinned();

@@ -43,10 +43,14 @@ absl::Status Advance(Flag& f, const AdvanceOptions& o) {
   if (f.stage == Stage::kRamp && f.ramp_bp < base::kMaxBasisPoints) {
     // Never from a partial ramp straight to everyone: the next standard percent first.
     if (o.ramp_to_bp.has_value() || o.shadow_sample_bp.has_value()) {
-      return absl::InvalidArgumentError(base::StrCat(
-          "op ", f.op, " is ramping (", base::FormatBp(f.ramp_bp), "); `advance` takes it to the "
-          "next standard percent (", base::FormatBp(NextStandardBp(f.ramp_bp)), ") — drop "
-          "--to/--sample, or use `cmo ramp ", f.op, " --to PERCENT`"));
+      return absl::InvalidArgumentError(base::StrCat("op ", f.op, " is ramping (",
+                                                     base::FormatBp(f.ramp_bp),
+                                                     "); `advance` takes it to the "
+                                                     "next standard percent (",
+                                                     base::FormatBp(NextStandardBp(f.ramp_bp)),
+                                                     ") — drop "
+                                                     "--to/--sample, or use `cmo ramp ",
+                                                     f.op, " --to PERCENT`"));
     }
     f.ramp_bp = NextStandardBp(f.ramp_bp);
     return absl::OkStatus();

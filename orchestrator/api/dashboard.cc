@@ -40,6 +40,9 @@ input{padding:4px 8px;font:inherit} button{font:inherit;padding:4px 10px}
 <input id="since" value="24h" size="5" aria-label="since"> <button>Search</button></form>
 <p id="div-summary" class="muted">Where did my comment go? Enter a user id.</p>
 <table id="divergence"><thead><tr><th>detected (UTC)</th><th>what happened</th></tr></thead><tbody></tbody></table></section>
+<section style="grid-column:1/-1"><h2>Support overrides (users sent strong)</h2>
+<p id="overrides-note" class="muted"></p>
+<table id="overrides"><thead><tr><th>id</th><th>subject</th><th>scope</th><th>expires (UTC)</th><th>by</th><th>reason</th></tr></thead><tbody></tbody></table></section>
 <section style="grid-column:1/-1"><h2>Recent audit events</h2>
 <p id="audit-note" class="muted"></p>
 <table id="audit"><thead><tr><th>rev</th><th>time (UTC)</th><th>actor</th><th>op</th><th>action</th><th>reason</th></tr></thead><tbody></tbody></table></section>
@@ -106,21 +109,28 @@ async function refreshRegions() {
   }
   $("#outbox").textContent = "primary at LSN " + s.last_lsn + ", outbox lag " + s.outbox_lag + " change(s)";
 }
-async function refreshAudit() {
-  const body = $("#audit tbody");
-  // Without a token no call is made: each refused one would be an audit entry of its own.
-  if (!token()) { body.replaceChildren(); $("#audit-note").textContent = "Audit events " + NEEDS_TOKEN; return; }
+const stamp = (t) => t.replace("T", " ").replace(/\.\d+/, "").replace("+00:00", "").replace("Z", "");
+// A table of user-level data: filled from `path` with a viewer token, emptied with a note
+// without one. Without a token no call is made: each refused one would be an audit entry.
+async function tokenTable(id, what, path, fill) {
+  const body = $("#" + id + " tbody"), note = $("#" + id + "-note");
+  if (!token()) { body.replaceChildren(); note.textContent = what + " " + NEEDS_TOKEN; return; }
   let entries;
-  try { entries = await get("/v1/audit?limit=20"); }
-  catch (e) { body.replaceChildren(); $("#audit-note").textContent = e.message; return; }
-  $("#audit-note").textContent = "";
+  try { entries = await get(path); }
+  catch (e) { body.replaceChildren(); note.textContent = e.message; return; }
+  note.textContent = entries.length ? "" : "none";
   body.replaceChildren();
-  for (const e of entries) {
-    const tr = body.insertRow();
-    cell(tr, e.revision); cell(tr, e.at.replace("T", " ").replace(/\.\d+/, "").replace("+00:00", ""));
-    cell(tr, e.actor); cell(tr, e.op); cell(tr, e.action); cell(tr, e.reason);
-  }
+  for (const e of entries) fill(body.insertRow(), e);
 }
+const refreshAudit = () => tokenTable("audit", "Audit events", "/v1/audit?limit=20", (tr, e) => {
+  cell(tr, e.revision); cell(tr, stamp(e.at));
+  cell(tr, e.actor); cell(tr, e.op); cell(tr, e.action); cell(tr, e.reason);
+});
+const refreshOverrides = () => tokenTable("overrides", "Support overrides", "/v1/overrides", (tr, o) => {
+  tr.dataset.subject = o.subject;
+  cell(tr, o.id); cell(tr, o.subject); cell(tr, o.scope); cell(tr, stamp(o.expires));
+  cell(tr, o.actor); cell(tr, o.reason);
+});
 async function search(ev) {
   if (ev) ev.preventDefault();
   const user = $("#user").value.trim();
@@ -136,7 +146,7 @@ async function search(ev) {
 }
 async function refresh() {
   try {
-    await Promise.all([refreshOps(), refreshRegions(), refreshAudit()]);
+    await Promise.all([refreshOps(), refreshRegions(), refreshAudit(), refreshOverrides()]);
     $("#updated").textContent = "updated " + new Date().toLocaleTimeString();
     $("#updated").className = "";
   } catch (e) { $("#updated").textContent = "error: " + e.message; $("#updated").className = "err"; }

@@ -237,8 +237,8 @@ absl::StatusOr<nlohmann::json> Decide(const Context& c, const std::string& op) {
     flags::Decision plain = d;
     if (d.overridden) plain.path = flags::Path::kEventual;
     why = base::StrCat("support override ", o->id, " (", o->reason, "; by ", o->actor, ", until ",
-                       base::Rfc3339(o->expires), ") sends this subject strong; without it: ",
-                       WhyPath(*flag, plain));
+                       base::Rfc3339(o->expires),
+                       ") sends this subject strong; without it: ", WhyPath(*flag, plain));
     d.path = flags::Path::kStrong;
     override_json = flags::OverrideToJson(*o);
   }

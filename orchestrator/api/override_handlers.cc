@@ -55,8 +55,8 @@ absl::StatusOr<nlohmann::json> AddOverride(const Context& c) {
 absl::StatusOr<nlohmann::json> RemoveOverride(const Context& c, const std::string& id_text) {
   int64_t id = 0;
   if (!absl::SimpleAtoi(id_text, &id) || id <= 0) {
-    return absl::InvalidArgumentError(base::StrCat(
-        "override id must be a positive number (the id `cmo override list` shows)"));
+    return absl::InvalidArgumentError(
+        base::StrCat("override id must be a positive number (the id `cmo override list` shows)"));
   }
   auto ctx = c.Audit("override.remove");
   if (!ctx.ok()) return ctx.status();

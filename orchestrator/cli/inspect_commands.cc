@@ -1,7 +1,7 @@
-#include <iostream>
-#include <memory>
 #include <cmath>
+#include <iostream>
 #include <map>
+#include <memory>
 #include <optional>
 
 #include "absl/time/time.h"
@@ -20,7 +20,8 @@ struct DecideOptions {
 };
 
 int RunDecide(const DecideOptions& o, const GlobalOptions& global) {
-  auto d = CallApi(global, {"GET", base::StrCat("/v1/ops/", o.op, "/decide"), {{"subject", o.subject}}});
+  auto d =
+      CallApi(global, {"GET", base::StrCat("/v1/ops/", o.op, "/decide"), {{"subject", o.subject}}});
   if (!d.ok()) return ReportError(d.status());
   if (global.json()) {
     PrintJson(*d);
@@ -34,10 +35,9 @@ int RunDecide(const DecideOptions& o, const GlobalOptions& global) {
   t.AddRow({"threshold", base::StrCat(threshold, " (", base::FormatBp(threshold), ")")});
   t.AddRow({"stage", (*d)["stage"].get<std::string>()});
   t.AddRow({"breaker", (*d)["breaker"].get<std::string>()});
-  t.AddRow({"shadow",
-            base::StrCat(base::FormatBp(static_cast<int32_t>(std::lround(
-                             (*d)["shadow_sample_percent"].get<double>() * 100))),
-                         " of reads compared")});
+  t.AddRow({"shadow", base::StrCat(base::FormatBp(static_cast<int32_t>(std::lround(
+                                       (*d)["shadow_sample_percent"].get<double>() * 100))),
+                                   " of reads compared")});
   if (const nlohmann::json& ov = (*d)["override"]; ov.is_object()) {
     t.AddRow({"override", base::StrCat("#", ov["id"].get<int64_t>(), " strong (",
                                        ov["scope"].get<std::string>(), ") until ",

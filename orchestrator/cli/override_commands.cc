@@ -30,8 +30,8 @@ int RunAdd(const AddOptions& o, const GlobalOptions& global) {
         "--strong is required: an override sends the subject to the strong path (the primary), "
         "the only kind there is"));
   }
-  nlohmann::json body = {{"subject", o.subject}, {"strong", true}, {"ttl", o.ttl},
-                         {"reason", o.reason}};
+  nlohmann::json body = {
+      {"subject", o.subject}, {"strong", true}, {"ttl", o.ttl}, {"reason", o.reason}};
   if (!o.op.empty()) body["op"] = o.op;
   if (!o.domain.empty()) body["domain"] = o.domain;
   auto out = CallApi(global, {"POST", "/v1/overrides", {}, body});
@@ -67,8 +67,8 @@ int RunList(const GlobalOptions& global) {
 int RunRemove(const RemoveOptions& o, const GlobalOptions& global) {
   const std::string reason =
       o.reason.empty() ? base::StrCat("override ", o.id, " removed") : o.reason;
-  auto out = CallApi(global, {"POST", base::StrCat("/v1/overrides/", o.id, "/remove"), {},
-                              {{"reason", reason}}});
+  auto out = CallApi(
+      global, {"POST", base::StrCat("/v1/overrides/", o.id, "/remove"), {}, {{"reason", reason}}});
   if (!out.ok()) return ReportError(out.status());
   if (global.json()) {
     PrintJson(*out);
@@ -81,8 +81,7 @@ int RunRemove(const RemoveOptions& o, const GlobalOptions& global) {
 
 }  // namespace
 
-void SetupOverrideCommands(CLI::App& app, const GlobalOptions& global,
-                           CommandRegistry& registry) {
+void SetupOverrideCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry) {
   CLI::App* override_cmd = app.add_subcommand(
       "override",
       "Support overrides: send one subject (user) to the strong path for an op, a domain or "

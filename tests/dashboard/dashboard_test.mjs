@@ -1,7 +1,8 @@
 // The dashboard in a real browser: starts `cmo serve` on a fresh state dir, ramps an op through
 // the CLI with --server, opens the page in Debian's headless Chromium (driven by
 // playwright-core; no browser is downloaded), checks the op's row shows its percent, that
-// audit and divergence need a viewer token (created with `cmo token create`), searches
+// audit, divergence and support overrides need a viewer token (created with `cmo token
+// create`), lists an override made through the CLI, searches
 // divergences for a user, and saves a screenshot.
 //   node dashboard_test.mjs CMO_BINARY OUT_DIR
 import { chromium } from "playwright-core";
@@ -46,6 +47,12 @@ try {
   check((await page.locator("#audit").innerText()).includes("first ramp"), "audit shows the ramp's reason");
   await page.locator('#regions tr[data-region="eu-west"]').waitFor({ timeout: 10000 });
   check(true, "regions table lists eu-west");
+  // A support override made elsewhere is listed for support to see.
+  cli("override", "add", "--subject", "user-42", "--op", "post.like", "--strong", "--ttl", "2h",
+      "--reason", "ticket 8812", ...remote);
+  const ov = page.locator('#overrides tr[data-subject="user-42"]');
+  await ov.waitFor({ timeout: 10000 });
+  check((await ov.innerText()).includes("ticket 8812"), "the override is listed with its reason");
   await page.fill("#user", "user-42");
   await page.click("#search button");
   await page.locator("#div-summary").filter({ hasText: "item(s)" }).waitFor({ timeout: 10000 });

@@ -2,6 +2,7 @@
 // test decides how far it lags, and a fake clock so waiting is deterministic.
 #include "shadow/client.h"
 
+#include "flags/override_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "shadow/session_token.h"
@@ -13,9 +14,9 @@ namespace {
 
 using ::cmo::testing::IsOk;
 using ::cmo::testing::StatusIs;
-using ::testing::HasSubstr;
 using flags::Path;
 using flags::Stage;
+using ::testing::HasSubstr;
 
 class ClientTest : public ::testing::Test {
  protected:
@@ -183,6 +184,23 @@ TEST_F(ClientTest, FlagChangesAreAppliedAtTheNextPoll) {
   EXPECT_TRUE(c->stats().control_plane_reachable);
 
   EXPECT_EQ(c->stats().snapshot_revision, h_.flags().Revision().value());
+}
+
+// A support override reaches the client with the next snapshot like any flag change: that
+// subject reads strong, everyone else as before; the window counts the strong read.
+TEST_F(ClientTest, ASupportOverrideSendsOneSubjectStrongAtTheNextPoll) {
+  auto c = Open();
+  ASSERT_EQ(c->Read("like.count", "u1", "k")->path, Path::kEventual);
+  flags::Override o;
+  o.subject = "u1";
+  o.domain = "likes";
+  o.expires = clock_.Now() + absl::Hours(2);
+  ASSERT_THAT(flags::AddOverride(h_.flags(), o, {"support-1", "ticket 8812", "override", false}),
+              IsOk());
+  c->Tick();
+  EXPECT_EQ(c->Read("like.count", "u1", "k")->path, Path::kStrong);
+  EXPECT_EQ(c->Read("like.count", "u2", "k")->path, Path::kEventual);
+  EXPECT_EQ(c->Read("comment.read", "u1", "k")->path, Path::kEventual) << "other domain";
 }
 
 // Delegates to the control database until told the control plane is gone.

@@ -223,6 +223,7 @@ TEST_F(ApiTest, EachRoleMayDoWhatItIsForAndNoMore) {
   EXPECT_EQ(code("GET", "/v1/audit", ""), 401);
   EXPECT_EQ(code("GET", "/v1/ops/post.like/decide?subject=u", ""), 401);
   EXPECT_EQ(code("POST", "/v1/ops/post.like/pause", ""), 401);
+  EXPECT_EQ(code("GET", "/v1/overrides", ""), 401);
   EXPECT_EQ(code("GET", "/v1/divergence", std::string(64, 'f')), 401);
   // Viewer: user-level reads, nothing that changes.
   EXPECT_EQ(code("GET", "/v1/divergence", v), 200);
@@ -232,11 +233,14 @@ TEST_F(ApiTest, EachRoleMayDoWhatItIsForAndNoMore) {
   ASSERT_TRUE(ofrep);
   EXPECT_EQ(ofrep->status, 200);
   EXPECT_EQ(code("POST", "/v1/ops/post.like/pause", v), 403);
+  EXPECT_EQ(code("GET", "/v1/overrides", v), 200);
+  EXPECT_EQ(code("POST", "/v1/overrides", v), 403);
   EXPECT_EQ(code("GET", "/v1/tokens", v), 403);
   // Operator: operates a migration, does not define one.
   EXPECT_EQ(code("POST", "/v1/ops/post.like/pause", o), 404);  // no plan drives it: past auth
   EXPECT_EQ(code("POST", "/v1/breakers/post.like/reset", o), 200);
   EXPECT_EQ(code("POST", "/v1/ops/post.like/rollback", o), 200);
+  EXPECT_EQ(code("POST", "/v1/overrides", o), 400);  // no subject: past auth
   EXPECT_EQ(code("POST", "/v1/settings", o), 403);
   EXPECT_EQ(code("POST", "/v1/plans", o), 403);
   EXPECT_EQ(code("POST", "/v1/tokens", o), 403);
@@ -250,6 +254,21 @@ TEST_F(ApiTest, EachRoleMayDoWhatItIsForAndNoMore) {
   auto last = Api(v)->Call({"GET", "/v1/audit", {{"op", "post.like"}, {"limit", "1"}}});
   ASSERT_TRUE(last.ok()) << last.status();
   EXPECT_EQ((*last)[0]["actor"], "operator-1 (bob)");
+  // Support overrides: an operator sends a user strong, a viewer sees it in the decision.
+  auto added = Post("/v1/overrides",
+                    {{"subject", "u-9"},
+                     {"op", "post.like"},
+                     {"strong", true},
+                     {"ttl", "2h"},
+                     {"reason", "ticket 77"}},
+                    o);
+  ASSERT_TRUE(added.ok()) << added.status();
+  auto decided = Api(v)->Call({"GET", "/v1/ops/post.like/decide", {{"subject", "u-9"}}});
+  ASSERT_TRUE(decided.ok()) << decided.status();
+  EXPECT_EQ((*decided)["path"], "strong");
+  EXPECT_EQ((*decided)["override"]["id"], (*added)["id"]);
+  EXPECT_EQ((*decided)["override"]["actor"], "operator-1 (alice)");
+  EXPECT_THAT((*decided)["why"].get<std::string>(), HasSubstr("ticket 77"));
   // Listed without secrets; stored hashed.
   auto listed = Api(a)->Call({"GET", "/v1/tokens"});
   ASSERT_TRUE(listed.ok());
