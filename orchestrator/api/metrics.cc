@@ -9,6 +9,7 @@
 #include "base/process_stats.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
+#include "flags/override_store.h"
 #include "orchestrator/api/internal/http_parts.h"
 #include "orchestrator/api/internal/http_stats.h"
 #include "orchestrator/budget/breaker.h"
@@ -89,6 +90,11 @@ absl::Status RenderControl(ControlState& state, Exposition& m) {
   CMO_ASSIGN_OR_RETURN(int64_t revision, state.flags->Revision());
   m.Family("cmo_flags_revision", "gauge", "Revision of the flag store (every change bumps it)");
   m.Sample("cmo_flags_revision", {}, static_cast<double>(revision));
+  CMO_ASSIGN_OR_RETURN(std::vector<flags::Override> overrides,
+                       flags::ActiveOverrides(state.flags->db(), state.flags->clock().Now()));
+  m.Family("cmo_overrides_active", "gauge",
+           "Support overrides in force (at most 5000; each is in every flag snapshot)");
+  m.Sample("cmo_overrides_active", {}, static_cast<double>(overrides.size()));
   CMO_ASSIGN_OR_RETURN(std::vector<flags::Flag> all, state.flags->List());
   // The stage twice, as Prometheus users expect: a number to compare and graph, and an
   // info series whose label names it (never both in one series).
