@@ -72,6 +72,93 @@ absl::Status Validate(FlagStore& flags, const Override& o, absl::Time now) {
   return CheckScope(flags, o);
 }
 
+// In the audited transaction: renews the active override of the same subject and scope, or
+// inserts a new one (within the bound); says what changed.
+absl::Status RenewOrInsert(base::SqlDb& db, Override& o, absl::Time now, nlohmann::json& before,
+                           nlohmann::json& after) {
+  // The active override of the same subject and scope, if any: renewed, not doubled.
+  std::optional<Override> same;
+  {
+    CMO_ASSIGN_OR_RETURN(base::SqlStatement * find,
+                         db.Prepared(base::StrCat(kSelect,
+                                                  " WHERE subject = ?1 AND op = ?2 AND domain = ?3 "
+                                                  "AND expires_ms > ?4")));
+    base::SqlStatement::Scope s(*find);
+    s->Bind(1, o.subject).Bind(2, o.op).Bind(3, o.domain).Bind(4, absl::ToUnixMillis(now));
+    CMO_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (row) same = ReadOverride(s);
+  }
+  if (same.has_value()) {
+    before = OverrideToJson(*same);
+    o.id = same->id;
+    o.created = same->created;
+    CMO_ASSIGN_OR_RETURN(
+        base::SqlStatement * update,
+        db.Prepared("UPDATE overrides SET expires_ms = ?1, actor = ?2, reason = ?3 "
+                    "WHERE id = ?4"));
+    base::SqlStatement::Scope s(*update);
+    s->Bind(1, absl::ToUnixMillis(o.expires)).Bind(2, o.actor).Bind(3, o.reason).Bind(4, o.id);
+    CMO_RETURN_IF_ERROR(s->Run());
+    after = OverrideToJson(o);
+    return absl::OkStatus();
+  }
+  int64_t active = 0;
+  {
+    CMO_ASSIGN_OR_RETURN(base::SqlStatement * count,
+                         db.Prepared("SELECT count(*) FROM overrides WHERE expires_ms > ?1"));
+    base::SqlStatement::Scope s(*count);
+    s->Bind(1, absl::ToUnixMillis(now));
+    CMO_ASSIGN_OR_RETURN(bool row, s->Step());
+    active = row ? s->ColumnInt(0) : 0;
+  }
+  if (active >= kMaxOverrides) {
+    return absl::FailedPreconditionError(
+        base::StrCat(active,
+                     " overrides are active, the most cmo keeps (each goes to every "
+                     "client in every flag snapshot): remove those no longer needed "
+                     "(`cmo override "
+                     "list`, `cmo override remove ID`) or wait for some to expire"));
+  }
+  // Expired rows are no use to anyone (the audit log keeps their story).
+  {
+    CMO_ASSIGN_OR_RETURN(base::SqlStatement * prune,
+                         db.Prepared("DELETE FROM overrides WHERE expires_ms <= ?1"));
+    base::SqlStatement::Scope s(*prune);
+    s->Bind(1, absl::ToUnixMillis(now));
+    CMO_RETURN_IF_ERROR(s->Run());
+  }
+  CMO_ASSIGN_OR_RETURN(
+      base::SqlStatement * insert,
+      db.Prepared("INSERT INTO overrides (subject, op, domain, expires_ms, created_ms, "
+                  "actor, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id"));
+  base::SqlStatement::Scope s(*insert);
+  s->Bind(1, o.subject)
+      .Bind(2, o.op)
+      .Bind(3, o.domain)
+      .Bind(4, absl::ToUnixMillis(o.expires))
+      .Bind(5, absl::ToUnixMillis(o.created))
+      .Bind(6, o.actor)
+      .Bind(7, o.reason);
+  CMO_ASSIGN_OR_RETURN(bool row, s->Step());
+  if (!row) return absl::InternalError("insert into overrides returned no id");
+  o.id = s->ColumnInt(0);
+  before = nullptr;
+  after = OverrideToJson(o);
+  return absl::OkStatus();
+}
+
+// Deletes override `id` if it is still active (kNotFound when another call got there first).
+absl::Status DeleteActive(base::SqlDb& db, int64_t id, absl::Time now) {
+  CMO_ASSIGN_OR_RETURN(
+      base::SqlStatement * del,
+      db.Prepared("DELETE FROM overrides WHERE id = ?1 AND expires_ms > ?2 RETURNING id"));
+  base::SqlStatement::Scope s(*del);
+  s->Bind(1, id).Bind(2, absl::ToUnixMillis(now));
+  CMO_ASSIGN_OR_RETURN(bool row, s->Step());
+  if (!row) return absl::NotFoundError(base::StrCat("override ", id, " is gone already"));
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::StatusOr<std::vector<Override>> ActiveOverrides(base::SqlDb& db, absl::Time now) {
@@ -95,92 +182,10 @@ absl::StatusOr<Override> AddOverride(FlagStore& flags, Override o, const ChangeC
   o.created = now;
   CMO_RETURN_IF_ERROR(Validate(flags, o, now));
   base::SqlDb& db = flags.db();
-  ChangeContext audited = ctx;
-  CMO_RETURN_IF_ERROR(
-      flags
-          .RecordEvent(
-              AuditOp(o), audited,
-              [&](nlohmann::json& before, nlohmann::json& after) {
-                // The active override of the same subject and scope, if any: renewed, not doubled.
-                std::optional<Override> same;
-                {
-                  CMO_ASSIGN_OR_RETURN(
-                      base::SqlStatement * find,
-                      db.Prepared(base::StrCat(kSelect,
-                                               " WHERE subject = ?1 AND op = ?2 AND domain = ?3 "
-                                               "AND expires_ms > ?4")));
-                  base::SqlStatement::Scope s(*find);
-                  s->Bind(1, o.subject)
-                      .Bind(2, o.op)
-                      .Bind(3, o.domain)
-                      .Bind(4, absl::ToUnixMillis(now));
-                  CMO_ASSIGN_OR_RETURN(bool row, s->Step());
-                  if (row) same = ReadOverride(s);
-                }
-                if (same.has_value()) {
-                  before = OverrideToJson(*same);
-                  o.id = same->id;
-                  o.created = same->created;
-                  CMO_ASSIGN_OR_RETURN(
-                      base::SqlStatement * update,
-                      db.Prepared("UPDATE overrides SET expires_ms = ?1, actor = ?2, reason = ?3 "
-                                  "WHERE id = ?4"));
-                  base::SqlStatement::Scope s(*update);
-                  s->Bind(1, absl::ToUnixMillis(o.expires))
-                      .Bind(2, o.actor)
-                      .Bind(3, o.reason)
-                      .Bind(4, o.id);
-                  CMO_RETURN_IF_ERROR(s->Run());
-                  after = OverrideToJson(o);
-                  return absl::OkStatus();
-                }
-                int64_t active = 0;
-                {
-                  CMO_ASSIGN_OR_RETURN(
-                      base::SqlStatement * count,
-                      db.Prepared("SELECT count(*) FROM overrides WHERE expires_ms > ?1"));
-                  base::SqlStatement::Scope s(*count);
-                  s->Bind(1, absl::ToUnixMillis(now));
-                  CMO_ASSIGN_OR_RETURN(bool row, s->Step());
-                  active = row ? s->ColumnInt(0) : 0;
-                }
-                if (active >= kMaxOverrides) {
-                  return absl::FailedPreconditionError(
-                      base::StrCat(active,
-                                   " overrides are active, the most cmo keeps (each goes to every "
-                                   "client in every flag snapshot): remove those no longer needed "
-                                   "(`cmo override "
-                                   "list`, `cmo override remove ID`) or wait for some to expire"));
-                }
-                // Expired rows are no use to anyone (the audit log keeps their story).
-                {
-                  CMO_ASSIGN_OR_RETURN(base::SqlStatement * prune,
-                                       db.Prepared("DELETE FROM overrides WHERE expires_ms <= ?1"));
-                  base::SqlStatement::Scope s(*prune);
-                  s->Bind(1, absl::ToUnixMillis(now));
-                  CMO_RETURN_IF_ERROR(s->Run());
-                }
-                CMO_ASSIGN_OR_RETURN(
-                    base::SqlStatement * insert,
-                    db.Prepared(
-                        "INSERT INTO overrides (subject, op, domain, expires_ms, created_ms, "
-                        "actor, reason) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) RETURNING id"));
-                base::SqlStatement::Scope s(*insert);
-                s->Bind(1, o.subject)
-                    .Bind(2, o.op)
-                    .Bind(3, o.domain)
-                    .Bind(4, absl::ToUnixMillis(o.expires))
-                    .Bind(5, absl::ToUnixMillis(o.created))
-                    .Bind(6, o.actor)
-                    .Bind(7, o.reason);
-                CMO_ASSIGN_OR_RETURN(bool row, s->Step());
-                if (!row) return absl::InternalError("insert into overrides returned no id");
-                o.id = s->ColumnInt(0);
-                before = nullptr;
-                after = OverrideToJson(o);
-                return absl::OkStatus();
-              })
-          .status());
+  auto write = [&](nlohmann::json& before, nlohmann::json& after) {
+    return RenewOrInsert(db, o, now, before, after);
+  };
+  CMO_RETURN_IF_ERROR(flags.RecordEvent(AuditOp(o), ctx, write).status());
   return o;
 }
 
@@ -205,24 +210,13 @@ absl::StatusOr<Override> RemoveOverride(FlagStore& flags, int64_t id, const Chan
                                             " (expired ones end by themselves); `cmo override "
                                             "list` shows the active ones"));
   }
-  CMO_RETURN_IF_ERROR(flags
-                          .RecordEvent(AuditOp(removed), ctx,
-                                       [&](nlohmann::json& before, nlohmann::json& after) {
-                                         CMO_ASSIGN_OR_RETURN(
-                                             base::SqlStatement * del,
-                                             db.Prepared("DELETE FROM overrides WHERE id = ?1 AND "
-                                                         "expires_ms > ?2 RETURNING id"));
-                                         base::SqlStatement::Scope s(*del);
-                                         s->Bind(1, id).Bind(2, absl::ToUnixMillis(now));
-                                         CMO_ASSIGN_OR_RETURN(bool row, s->Step());
-                                         if (!row)
-                                           return absl::NotFoundError(
-                                               base::StrCat("override ", id, " is gone already"));
-                                         before = OverrideToJson(removed);
-                                         after = {{"removed", true}, {"id", id}};
-                                         return absl::OkStatus();
-                                       })
-                          .status());
+  auto remove = [&](nlohmann::json& before, nlohmann::json& after) -> absl::Status {
+    CMO_RETURN_IF_ERROR(DeleteActive(db, id, now));
+    before = OverrideToJson(removed);
+    after = {{"removed", true}, {"id", id}};
+    return absl::OkStatus();
+  };
+  CMO_RETURN_IF_ERROR(flags.RecordEvent(AuditOp(removed), ctx, remove).status());
   return removed;
 }
 
