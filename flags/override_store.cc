@@ -193,19 +193,17 @@ absl::StatusOr<Override> RemoveOverride(FlagStore& flags, int64_t id, const Chan
   const absl::Time now = flags.clock().Now();
   base::SqlDb& db = flags.db();
   Override removed;
-  bool found = false;
   // The audit entry is filed under the op, which is only known once the row is read: read it
   // first, then remove it in the audited transaction (which checks it is still there).
   {
-    CMO_ASSIGN_OR_RETURN(std::vector<Override> active, ActiveOverrides(db, now));
-    for (const Override& o : active) {
-      if (o.id == id) {
-        removed = o;
-        found = true;
-      }
-    }
+    CMO_ASSIGN_OR_RETURN(base::SqlStatement * find,
+                         db.Prepared(base::StrCat(kSelect, " WHERE id = ?1 AND expires_ms > ?2")));
+    base::SqlStatement::Scope s(*find);
+    s->Bind(1, id).Bind(2, absl::ToUnixMillis(now));
+    CMO_ASSIGN_OR_RETURN(bool row, s->Step());
+    if (row) removed = ReadOverride(s);
   }
-  if (!found) {
+  if (removed.id == 0) {
     return absl::NotFoundError(base::StrCat("no active override has id ", id,
                                             " (expired ones end by themselves); `cmo override "
                                             "list` shows the active ones"));

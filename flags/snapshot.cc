@@ -17,18 +17,10 @@
 namespace cmo::flags {
 
 struct OverrideIndex {
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const {
-      return static_cast<size_t>(XXH3_64bits(s.data(), s.size()));
-    }
-  };
-  struct Eq {
-    using is_transparent = void;
-    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
-  };
   // Points into the snapshot's overrides, which never change after construction.
-  absl::flat_hash_map<std::string, std::vector<const Override*>, Hash, Eq> by_subject;
+  absl::flat_hash_map<std::string, std::vector<const Override*>, internal::NameHash,
+                      internal::NameEq>
+      by_subject;
 };
 
 namespace {
@@ -75,8 +67,8 @@ const Override* Snapshot::OverrideFor(const Flag& flag, std::string_view subject
   return override_index_ == nullptr ? nullptr : FindOverride(*override_index_, flag, subject, now);
 }
 
-size_t Snapshot::OpHash::operator()(std::string_view op) const {
-  return static_cast<size_t>(XXH3_64bits(op.data(), op.size()));
+size_t internal::NameHash::operator()(std::string_view name) const {
+  return static_cast<size_t>(XXH3_64bits(name.data(), name.size()));
 }
 
 const Flag* Snapshot::Find(std::string_view op) const {

@@ -34,6 +34,20 @@ struct Decision {
 // Subjects' support overrides by subject, compiled for routing.
 struct OverrideIndex;
 
+namespace internal {
+// Op names and subjects are hashed by code compiled into this library (absl's string hash is a
+// call into another shared library): the lookups run on every request, between SQLite reads
+// that evict everything else from the instruction cache.
+struct NameHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view name) const;
+};
+struct NameEq {
+  using is_transparent = void;
+  bool operator()(std::string_view a, std::string_view b) const { return a == b; }
+};
+}  // namespace internal
+
 // One op's flag compiled for routing.
 struct CompiledOp {
   uint64_t salt_seed;
@@ -84,23 +98,12 @@ class Snapshot {
   static Decision Route(const CompiledOp* op, std::string_view subject);
 
  private:
-  // Op names hashed by code compiled into this library (absl's string hash is a call into
-  // another shared library): the lookup runs on every request, between SQLite reads that
-  // evict everything else from the instruction cache.
-  struct OpHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view op) const;
-  };
-  struct OpEq {
-    using is_transparent = void;
-    bool operator()(std::string_view a, std::string_view b) const { return a == b; }
-  };
   int64_t revision_;
   uint64_t uid_;
   std::vector<Flag> flags_;
   std::vector<Override> overrides_;
   std::unique_ptr<OverrideIndex> override_index_;  // null without overrides
-  absl::flat_hash_map<std::string, CompiledOp, OpHash, OpEq> by_op_;
+  absl::flat_hash_map<std::string, CompiledOp, internal::NameHash, internal::NameEq> by_op_;
 };
 
 namespace internal {
