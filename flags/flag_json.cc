@@ -65,11 +65,14 @@ std::string EncodeSnapshot(const Snapshot& snapshot, absl::Time published) {
   for (const Flag& f : snapshot.flags()) flags.push_back(FlagToJson(f));
   nlohmann::json overrides = nlohmann::json::array();
   for (const Override& o : snapshot.overrides()) overrides.push_back(OverrideToSnapshotJson(o));
+  nlohmann::json tiers = nlohmann::json::array();
+  for (const Tier& t : snapshot.tiers()) tiers.push_back(TierToJson(t));
   return base::JsonText(nlohmann::json{{"v", 1},
                                        {"revision", snapshot.revision()},
                                        {"published_ms", absl::ToUnixMillis(published)},
                                        {"flags", flags},
-                                       {"overrides", overrides}});
+                                       {"overrides", overrides},
+                                       {"tiers", tiers}});
 }
 
 absl::StatusOr<std::shared_ptr<const Snapshot>> DecodeSnapshot(std::string_view text) {
@@ -101,13 +104,28 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> DecodeSnapshot(std::string_view 
       overrides.push_back(*std::move(parsed));
     }
   }
+  // A tier moves its subjects to a model of its own, but only on ops whose flags already route
+  // eventual (or holds them strong): it cannot move a critical op, whose flag says strong.
+  std::vector<Tier> tiers;
+  if (auto it = j.find("tiers"); it != j.end()) {
+    if (!it->is_array() || it->size() > static_cast<size_t>(kMaxSnapshotTiers)) {
+      return absl::InvalidArgumentError("flag snapshot: tiers must be an array of at most " +
+                                        std::to_string(kMaxSnapshotTiers));
+    }
+    for (const nlohmann::json& t : *it) {
+      absl::StatusOr<Tier> parsed = TierFromJson(t);
+      if (!parsed.ok()) return parsed.status();
+      tiers.push_back(*std::move(parsed));
+    }
+  }
   int64_t revision = 0;
   try {
     revision = base::JsonInt(j["revision"]);
   } catch (const std::out_of_range&) {
     return absl::InvalidArgumentError("flag snapshot: revision out of range");
   }
-  return std::make_shared<const Snapshot>(revision, std::move(flags), std::move(overrides));
+  return std::make_shared<const Snapshot>(revision, std::move(flags), std::move(overrides),
+                                          std::move(tiers));
 }
 
 }  // namespace cmo::flags

@@ -7,6 +7,7 @@
 #include "base/strings.h"
 #include "flags/flag_json.h"
 #include "flags/override_store.h"
+#include "flags/tier_store.h"
 
 namespace cmo::flags {
 namespace {
@@ -89,6 +90,20 @@ CREATE TABLE overrides (
 CREATE INDEX overrides_by_expiry ON overrides (expires_ms);
 )sql";
 
+// Subject tiers (flags/tier.h, flags/tier_store.cc): one row per tier of an applied plan, its
+// definition and current heavy writers as TierToJson.
+constexpr std::string_view kSchemaV4 = R"sql(
+CREATE TABLE tiers (
+  plan TEXT NOT NULL, name TEXT NOT NULL, position INTEGER NOT NULL, definition TEXT NOT NULL,
+  PRIMARY KEY (plan, name)) STRICT;
+)sql";
+
+constexpr std::string_view kPgSchemaV4 = R"sql(
+CREATE TABLE tiers (
+  plan TEXT NOT NULL, name TEXT NOT NULL, position BIGINT NOT NULL, definition TEXT NOT NULL,
+  PRIMARY KEY (plan, name));
+)sql";
+
 constexpr std::string_view kSelectFlags =
     "SELECT op, domain, class, target, stage, ramp_bp, shadow_bp, salt, breaker, probe_bp, "
     "revision FROM flags";
@@ -142,8 +157,9 @@ FlagStore::~FlagStore() = default;
 absl::StatusOr<std::unique_ptr<FlagStore>> FlagStore::Open(const std::string& url,
                                                            const base::Clock& clock) {
   CMO_ASSIGN_OR_RETURN(auto db, base::OpenSqlDb(url));
-  CMO_RETURN_IF_ERROR(base::MigrateSchema(*db, "flags", {kSchemaV1, kSchemaV2, kSchemaV3},
-                                          {kPgSchemaV1, kPgSchemaV2, kPgSchemaV3}));
+  CMO_RETURN_IF_ERROR(base::MigrateSchema(*db, "flags",
+                                          {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4},
+                                          {kPgSchemaV1, kPgSchemaV2, kPgSchemaV3, kPgSchemaV4}));
   return std::unique_ptr<FlagStore>(new FlagStore(std::move(db), clock));
 }
 
@@ -203,7 +219,9 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> FlagStore::LoadSnapshot() {
   CMO_ASSIGN_OR_RETURN(int64_t revision, Revision());
   CMO_ASSIGN_OR_RETURN(std::vector<Flag> flags, List());
   CMO_ASSIGN_OR_RETURN(std::vector<Override> overrides, ActiveOverrides(*db_, clock_.Now()));
-  return std::make_shared<const Snapshot>(revision, std::move(flags), std::move(overrides));
+  CMO_ASSIGN_OR_RETURN(std::vector<Tier> tiers, StoredTiers(*db_));
+  return std::make_shared<const Snapshot>(revision, std::move(flags), std::move(overrides),
+                                          std::move(tiers));
 }
 
 absl::StatusOr<int64_t> FlagStore::Write(const std::optional<Flag>& before, Flag& after,

@@ -11,6 +11,7 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
+#include "absl/container/flat_hash_set.h"
 #include "base/strings.h"
 #include "flags/bucketing.h"
 
@@ -23,8 +24,68 @@ struct OverrideIndex {
       by_subject;
 };
 
+using SubjectSet = absl::flat_hash_set<std::string, internal::NameHash, internal::NameEq>;
+
+struct CompiledTier {
+  const Tier* tier;  // into its snapshot's tiers
+  SubjectSet listed;
+  SubjectSet heavy;
+  std::vector<TierRule> rules;
+};
+
+struct TierIndex {
+  std::vector<CompiledTier> tiers;
+  absl::flat_hash_map<std::string, std::vector<const CompiledTier*>> by_op;
+};
+
 namespace {
 std::atomic<uint64_t> next_snapshot_uid{1};
+
+TierVia Membership(const CompiledTier& t, std::string_view subject, EvalContext context) {
+  if (t.listed.contains(subject)) return TierVia::kList;
+  if (t.heavy.contains(subject)) return TierVia::kTopK;
+  for (const TierRule& r : t.rules) {
+    if (RuleMatches(r, context)) return TierVia::kRule;
+  }
+  return TierVia::kNone;
+}
+
+// The first tier of the op (plan order) the subject is in gives it its model; before the op
+// reaches the tier's join_at stage, or when that model is strong, it keeps the subject strong.
+ABSL_ATTRIBUTE_NOINLINE void ApplyTiers(const std::vector<const CompiledTier*>& tiers,
+                                        std::string_view subject, EvalContext context,
+                                        Decision& d) {
+  for (const CompiledTier* t : tiers) {
+    const TierVia via = Membership(*t, subject, context);
+    if (via == TierVia::kNone) continue;
+    d.tier = t->tier;
+    d.tier_via = via;
+    d.target = &t->tier->target;
+    if (d.stage < t->tier->join_at || t->tier->target.model == Model::kStrong) {
+      d.held_by_tier = d.path == Path::kEventual;
+      d.path = Path::kStrong;
+    }
+    return;
+  }
+}
+
+std::unique_ptr<TierIndex> CompileTiers(const std::vector<Tier>& tiers) {
+  auto index = std::make_unique<TierIndex>();
+  index->tiers.reserve(tiers.size());  // stable addresses for by_op
+  for (const Tier& t : tiers) {
+    CompiledTier& c = index->tiers.emplace_back();
+    c.tier = &t;
+    c.listed.insert(t.subjects.begin(), t.subjects.end());
+    c.heavy.insert(t.heavy.begin(), t.heavy.end());
+    for (const std::string& w : t.when) {
+      // Tiers are validated where they enter (plan, store, snapshot decode); a rule that does
+      // not parse matches nobody rather than everybody.
+      if (absl::StatusOr<TierRule> r = ParseTierRule(w); r.ok()) c.rules.push_back(*std::move(r));
+    }
+    for (const std::string& op : t.ops) index->by_op[op].push_back(&c);
+  }
+  return index;
+}
 
 const Override* FindOverride(const OverrideIndex& index, const Flag& flag, std::string_view subject,
                              absl::Time now) {
@@ -42,21 +103,35 @@ const Override* FindOverride(const OverrideIndex& index, const Flag& flag, std::
 
 }  // namespace
 
-Snapshot::Snapshot(int64_t revision, std::vector<Flag> flags, std::vector<Override> overrides)
+Snapshot::Snapshot(int64_t revision, std::vector<Flag> flags, std::vector<Override> overrides,
+                   std::vector<Tier> tiers)
     : revision_(revision),
       uid_(next_snapshot_uid.fetch_add(1, std::memory_order_relaxed)),
       flags_(std::move(flags)),
-      overrides_(std::move(overrides)) {
+      overrides_(std::move(overrides)),
+      tiers_(std::move(tiers)) {
   if (!overrides_.empty()) {
     override_index_ = std::make_unique<OverrideIndex>();
     for (const Override& o : overrides_) override_index_->by_subject[o.subject].push_back(&o);
   }
+  if (!tiers_.empty()) tier_index_ = CompileTiers(tiers_);
   by_op_.reserve(flags_.size());
   for (const Flag& f : flags_) {
     const bool sampled = f.op_class != OpClass::kCritical && ShadowsInStage(f.stage);
-    by_op_[f.op] = CompiledOp{
-        SaltSeed(f.salt),     EffectiveEventualBp(f), sampled ? f.shadow_bp : 0, f.stage, &f,
-        override_index_.get()};
+    const std::vector<const CompiledTier*>* op_tiers = nullptr;
+    if (tier_index_ != nullptr) {
+      if (auto it = tier_index_->by_op.find(f.op); it != tier_index_->by_op.end()) {
+        op_tiers = &it->second;
+        for (const CompiledTier* t : it->second) counts_writers_ |= t->tier->top_k > 0;
+      }
+    }
+    by_op_[f.op] = CompiledOp{SaltSeed(f.salt),
+                              EffectiveEventualBp(f),
+                              sampled ? f.shadow_bp : 0,
+                              f.stage,
+                              &f,
+                              override_index_.get(),
+                              op_tiers};
   }
 }
 
@@ -78,9 +153,9 @@ const Flag* Snapshot::Find(std::string_view op) const {
   return nullptr;
 }
 
-Decision Snapshot::Decide(std::string_view op, std::string_view subject,
-                          uint32_t sample_draw) const {
-  Decision d = Route(op, subject);
+Decision Snapshot::Decide(std::string_view op, std::string_view subject, uint32_t sample_draw,
+                          EvalContext context) const {
+  Decision d = Route(op, subject, context);
   d.shadow_sampled = static_cast<int32_t>(sample_draw) < d.shadow_bp;
   return d;
 }
@@ -90,21 +165,24 @@ const CompiledOp* Snapshot::Compiled(std::string_view op) const {
   return it == by_op_.end() ? nullptr : &it->second;
 }
 
-Decision Snapshot::Route(std::string_view op, std::string_view subject) const {
-  return Route(Compiled(op), subject);
+Decision Snapshot::Route(std::string_view op, std::string_view subject, EvalContext context) const {
+  return Route(Compiled(op), subject, context);
 }
 
-Decision Snapshot::Route(const CompiledOp* op, std::string_view subject) {
+Decision Snapshot::Route(const CompiledOp* op, std::string_view subject, EvalContext context) {
   Decision d;
   if (op == nullptr) return d;
   const CompiledOp& c = *op;
   d.known_op = true;
   d.flag = c.flag;
+  d.target = &c.flag->target;
   d.stage = c.stage;
   d.threshold_bp = c.threshold_bp;
   d.bucket = BucketWithSeed(c.salt_seed, subject);
   d.path = static_cast<int32_t>(d.bucket) < c.threshold_bp ? Path::kEventual : Path::kStrong;
   d.shadow_bp = c.shadow_bp;
+  if (c.tiers != nullptr) [[unlikely]]
+    ApplyTiers(*c.tiers, subject, context, d);
   // Only a subject headed for eventual needs the lookup (and the clock, for expiry): a hit is
   // rare, and a snapshot without overrides skips it entirely.
   if (d.path == Path::kEventual && c.overrides != nullptr &&
@@ -286,20 +364,24 @@ void FlagEvaluator::Sample(Decision& d) const {
   if (d.shadow_bp > 0) d.shadow_sampled = static_cast<int32_t>(NextSampleDraw()) < d.shadow_bp;
 }
 
-Decision FlagEvaluator::Decide(std::string_view op, std::string_view subject) const {
-  Decision d = Pinned().Route(op, subject);
+bool FlagEvaluator::CountsWriters() const { return Pinned().counts_writers(); }
+
+Decision FlagEvaluator::Decide(std::string_view op, std::string_view subject,
+                               EvalContext context) const {
+  Decision d = Pinned().Route(op, subject, context);
   Sample(d);
   return d;
 }
 
-Decision FlagEvaluator::Decide(std::string_view op, std::string_view subject, OpMemo& memo) const {
+Decision FlagEvaluator::Decide(std::string_view op, std::string_view subject, OpMemo& memo,
+                               EvalContext context) const {
   // The pinned snapshot is alive and its uid is never reused, so a memo with its uid points
   // into it.
   const Snapshot& snapshot = Pinned();
   if (memo.snapshot_uid != snapshot.uid()) [[unlikely]] {
     memo = {snapshot.uid(), snapshot.Compiled(op)};
   }
-  Decision d = Snapshot::Route(memo.op, subject);
+  Decision d = Snapshot::Route(memo.op, subject, context);
   Sample(d);
   return d;
 }

@@ -12,6 +12,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "flags/flag.h"
 #include "flags/override.h"
+#include "flags/tier.h"
 
 namespace cmo::flags {
 
@@ -25,6 +26,13 @@ struct Decision {
   bool shadow_sampled = false;  // also read the other path and compare, off the hot path
   bool known_op = false;        // false: op not in the snapshot, routed strong (fail safe)
   bool overridden = false;      // a support override sent this subject strong (flags/override.h)
+  // The subject's tier for this op (flags/tier.h), if any, and how it was found to be in it.
+  const Tier* tier = nullptr;
+  TierVia tier_via = TierVia::kNone;
+  bool held_by_tier = false;  // strong because the op has not reached the tier's join_at
+  // The model the client keeps on the eventual path: the tier's when the subject is in one,
+  // else the op's. Null for unknown ops; lives as long as `flag`.
+  const Target* target = nullptr;
   // The op's flag, for the client library's guarantee checks. Points into the snapshot that
   // decided: valid until this thread's next Decide() on the same FlagEvaluator (which is when
   // the thread may release its pin), or as long as the Snapshot lives. Null for unknown ops.
@@ -33,6 +41,9 @@ struct Decision {
 
 // Subjects' support overrides by subject, compiled for routing.
 struct OverrideIndex;
+// A tier compiled for routing (its members in a hash set, its rules parsed), and all of them.
+struct CompiledTier;
+struct TierIndex;
 
 namespace internal {
 // Op names and subjects are hashed by code compiled into this library (absl's string hash is a
@@ -57,6 +68,9 @@ struct CompiledOp {
   const Flag* flag;  // into its snapshot's flags, which never change after construction
   // Its snapshot's overrides; null when it has none, so routing without overrides costs nothing.
   const OverrideIndex* overrides;
+  // The tiers listing this op, in plan order; null when none (most ops), so routing them
+  // costs one branch.
+  const std::vector<const CompiledTier*>* tiers;
 };
 
 // What a caller keeps between decisions for one op on one thread, so that a repeat skips the
@@ -70,7 +84,8 @@ struct OpMemo {
 // An immutable, versioned set of all flags, compiled for fast lookup. Thread-safe (immutable).
 class Snapshot {
  public:
-  Snapshot(int64_t revision, std::vector<Flag> flags, std::vector<Override> overrides = {});
+  Snapshot(int64_t revision, std::vector<Flag> flags, std::vector<Override> overrides = {},
+           std::vector<Tier> tiers = {});
   ~Snapshot();
   // Compiled ops point into flags_: a copy would point into the original.
   Snapshot(const Snapshot&) = delete;
@@ -82,6 +97,10 @@ class Snapshot {
   uint64_t uid() const { return uid_; }
   const std::vector<Flag>& flags() const { return flags_; }
   const std::vector<Override>& overrides() const { return overrides_; }
+  const std::vector<Tier>& tiers() const { return tiers_; }
+  // Whether a tier picks its members from the heaviest writers: then clients count writes per
+  // subject for telemetry (shadow/top_writers.h); otherwise they spend nothing on it.
+  bool counts_writers() const { return counts_writers_; }
   const Flag* Find(std::string_view op) const;
   // The override that sends `subject` strong for `flag` at `now`, if any (the soonest to end
   // when several do).
@@ -89,13 +108,15 @@ class Snapshot {
 
   // `sample_draw` in 0..9999 decides shadow sampling (sampled iff draw < shadow rate); the
   // caller supplies it so evaluation stays pure and testable. Allocation-free.
-  Decision Decide(std::string_view op, std::string_view subject, uint32_t sample_draw) const;
+  // `context` is the request's evaluation context, for tiers defined by rules.
+  Decision Decide(std::string_view op, std::string_view subject, uint32_t sample_draw,
+                  EvalContext context = {}) const;
 
   // Decide without the sampling step (shadow_sampled stays false).
-  Decision Route(std::string_view op, std::string_view subject) const;
+  Decision Route(std::string_view op, std::string_view subject, EvalContext context = {}) const;
   // The op's compiled flag; null if the op is not in this snapshot.
   const CompiledOp* Compiled(std::string_view op) const;
-  static Decision Route(const CompiledOp* op, std::string_view subject);
+  static Decision Route(const CompiledOp* op, std::string_view subject, EvalContext context = {});
 
  private:
   int64_t revision_;
@@ -103,6 +124,9 @@ class Snapshot {
   std::vector<Flag> flags_;
   std::vector<Override> overrides_;
   std::unique_ptr<OverrideIndex> override_index_;  // null without overrides
+  std::vector<Tier> tiers_;
+  std::unique_ptr<TierIndex> tier_index_;  // null without tiers
+  bool counts_writers_ = false;
   absl::flat_hash_map<std::string, CompiledOp, internal::NameHash, internal::NameEq> by_op_;
 };
 
@@ -127,10 +151,13 @@ class FlagEvaluator {
   // Replaces the snapshot. Any thread; concurrent Install() calls serialize among themselves.
   void Install(std::shared_ptr<const Snapshot> snapshot);
 
-  Decision Decide(std::string_view op, std::string_view subject) const;
+  Decision Decide(std::string_view op, std::string_view subject, EvalContext context = {}) const;
   // The same, skipping the op-name lookup when `memo` (this thread's, for this op and this
   // evaluator) is from the current snapshot; refreshes `memo` when it is not.
-  Decision Decide(std::string_view op, std::string_view subject, OpMemo& memo) const;
+  Decision Decide(std::string_view op, std::string_view subject, OpMemo& memo,
+                  EvalContext context = {}) const;
+  // Whether the current snapshot wants writes counted per subject (Snapshot::counts_writers).
+  bool CountsWriters() const;
 
   // A reference to the current snapshot (for listing and diagnostics, not the hot path: it
   // takes the writers' mutex).

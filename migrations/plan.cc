@@ -1,5 +1,6 @@
 #include "migrations/plan.h"
 
+#include <algorithm>
 #include <array>
 
 #include "base/strings.h"
@@ -43,8 +44,8 @@ const Budget* Plan::BudgetFor(const PlanOp& op) const {
 
 namespace {
 constexpr std::array<std::string_view, 7> kMetricNames = {
-    "stale_read_ratio",   "divergence_ratio", "replication_lag_p99", "session_violations",
-    "fallback_ratio",     "shadow_samples",   "telemetry_windows"};
+    "stale_read_ratio", "divergence_ratio", "replication_lag_p99", "session_violations",
+    "fallback_ratio",   "shadow_samples",   "telemetry_windows"};
 }  // namespace
 
 std::string_view MetricName(Metric m) { return kMetricNames[static_cast<size_t>(m)]; }
@@ -120,6 +121,24 @@ std::string DescribeStep(const Step& s) {
   }
   if (s.hold > absl::ZeroDuration()) out += base::StrCat(" hold ", base::FormatDuration(s.hold));
   return out;
+}
+
+flags::Tier ToFlagsTier(const Plan& plan, const Tier& tier) {
+  flags::Tier t;
+  t.plan = plan.name;
+  t.name = tier.name;
+  t.target = tier.target;
+  t.join_at = tier.join_at;
+  for (const PlanOp& o : plan.ops) {
+    if (std::find(o.tiers.begin(), o.tiers.end(), tier.name) != o.tiers.end()) {
+      t.ops.push_back(o.op);
+    }
+  }
+  t.subjects = tier.subjects;
+  t.when = tier.when;
+  t.top_k = tier.top_k;
+  t.top_k_window = tier.top_k_window;
+  return t;
 }
 
 }  // namespace cmo::migrations

@@ -11,6 +11,7 @@
 
 #include "absl/time/time.h"
 #include "flags/flag.h"
+#include "flags/tier.h"
 
 namespace cmo::migrations {
 
@@ -102,9 +103,13 @@ struct Budget {
   Position pos;
 };
 
+// A plan's subject tier (flags/tier.h): who is in it, and what they get.
 struct Tier {
   std::string name;
   std::vector<std::string> subjects;
+  std::vector<std::string> when;  // rules over the request's evaluation context (any of)
+  int32_t top_k = 0;              // 0: no automatic heaviest-writer members
+  absl::Duration top_k_window = absl::Minutes(10);
   flags::Target target;  // what these subjects get instead of the op's target
   flags::Stage join_at = flags::Stage::kEventual;  // strong for them until their ops reach this
   Position pos;
@@ -151,6 +156,9 @@ struct Plan {
   // The budget an op answers to: its own, else its class default; nullptr if none.
   const Budget* BudgetFor(const PlanOp& op) const;
 };
+
+// The tier as the flag store keeps it: with the ops of `plan` that list it.
+flags::Tier ToFlagsTier(const Plan& plan, const Tier& tier);
 
 std::string_view MetricName(Metric m);
 MetricUnit UnitOf(Metric m);

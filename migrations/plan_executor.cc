@@ -8,6 +8,7 @@
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "base/units.h"
+#include "flags/tier_store.h"
 #include "flags/transitions.h"
 #include "migrations/plan_parser.h"
 
@@ -186,6 +187,13 @@ absl::StatusOr<ApplyResult> PlanExecutor::Apply(const Plan& plan, const std::str
       if (current.has_value() && current->step >= 0) result.replanned.push_back(op);
     }
   }
+  // Before the plan is recorded: a crash in between leaves the digest unrecorded, so applying
+  // the file again redoes this.
+  std::vector<flags::Tier> tiers;
+  for (const Tier& t : plan.tiers) tiers.push_back(ToFlagsTier(plan, t));
+  CMO_RETURN_IF_ERROR(flags::ReplaceTiers(flags_, plan.name, std::move(tiers),
+                                          PlanContext(plan.name, "plan.tiers", ctx.reason))
+                          .status());
   CMO_RETURN_IF_ERROR(plans_.PutPlan({plan.name, file, content, digest, now}));
   flags::ChangeContext event = ctx;
   event.action =

@@ -1,15 +1,15 @@
 #include "migrations/plan_parser.h"
 
-#include "absl/strings/numbers.h"
-
 #include <yaml-cpp/yaml.h>
 
 #include <fstream>
 #include <set>
 #include <sstream>
 
+#include "absl/strings/numbers.h"
 #include "base/strings.h"
 #include "base/units.h"
+#include "flags/tier.h"
 #include "migrations/gate.h"
 
 namespace cmo::migrations {
@@ -90,15 +90,16 @@ class Parser {
     }
     auto policy = [&](const YAML::Node& at, const std::string& text) {
       if (text != "primary_wins" && text != "last_writer_wins" && text != "merge") {
-        d_.Add(Pos(at), StrCat("policy \"", text,
-                               "\" is not primary_wins, last_writer_wins or merge"));
+        d_.Add(Pos(at),
+               StrCat("policy \"", text, "\" is not primary_wins, last_writer_wins or merge"));
       }
       return text;
     };
     if (auto v = Scalar(n, "policy")) r.default_policy = policy(n["policy"], *v);
     if (const YAML::Node ps = n["policies"]; ps.IsDefined() && !ps.IsNull()) {
       if (!ps.IsMap()) {
-        d_.Add(Pos(ps), "reconciliation.policies must map domains to policies, e.g. {likes: merge}");
+        d_.Add(Pos(ps),
+               "reconciliation.policies must map domains to policies, e.g. {likes: merge}");
         return r;
       }
       for (auto it = ps.begin(); it != ps.end(); ++it) {
@@ -276,12 +277,47 @@ class Parser {
   Tier ReadTier(const YAML::Node& n) {
     Tier t;
     t.pos = Pos(n);
-    if (!CheckMap(n, "a tier", {"name", "subjects", "target", "join_at"})) return t;
+    if (!CheckMap(n, "a tier", {"name", "subjects", "when", "top_k", "target", "join_at"})) {
+      return t;
+    }
     t.name = Scalar(n, "name", true).value_or("");
-    t.subjects = StringList(n, "subjects", true);
+    t.subjects = StringList(n, "subjects");
+    t.when = StringList(n, "when");
+    if (const YAML::Node w = n["when"]; w.IsSequence()) {
+      for (const YAML::Node& rule : w) {
+        if (!rule.IsScalar()) continue;  // StringList said so
+        if (auto r = flags::ParseTierRule(rule.Scalar()); !r.ok()) {
+          d_.Add(Pos(rule), StrCat("tier \"", t.name, "\": ", r.status().message()));
+        }
+      }
+    }
+    if (const YAML::Node k = n["top_k"]; k.IsDefined() && !k.IsNull()) ReadTopK(k, t);
     if (auto v = ReadTarget(n, "target")) t.target = *v;
     if (auto v = Typed<flags::Stage>(n, "join_at", flags::ParseStage)) t.join_at = *v;
     return t;
+  }
+
+  // top_k: {k: 100, window: 10m}: the K heaviest writers of the last `window`.
+  void ReadTopK(const YAML::Node& n, Tier& t) {
+    if (!CheckMap(n, "top_k", {"k", "window"})) return;
+    if (auto v = Scalar(n, "k", true)) {
+      int64_t k = 0;
+      if (!absl::SimpleAtoi(*v, &k) || k < 1 || k > flags::kMaxTopK) {
+        d_.Add(Pos(n["k"]),
+               StrCat("top_k.k: \"", *v, "\" is not a whole number from 1 to ", flags::kMaxTopK));
+      } else {
+        t.top_k = static_cast<int32_t>(k);
+      }
+    }
+    if (auto v = Typed<absl::Duration>(n, "window", base::ParseDuration)) {
+      if (*v < flags::kMinTopKWindow || *v > flags::kMaxTopKWindow) {
+        d_.Add(Pos(n["window"]),
+               StrCat("top_k.window must be ", absl::FormatDuration(flags::kMinTopKWindow), " to ",
+                      absl::FormatDuration(flags::kMaxTopKWindow)));
+      } else {
+        t.top_k_window = *v;
+      }
+    }
   }
 
   PlanOp ReadOp(const YAML::Node& n) {
@@ -304,7 +340,8 @@ class Parser {
   Phase ReadPhase(const YAML::Node& n) {
     Phase p;
     p.pos = Pos(n);
-    if (!CheckMap(n, "a phase", {"name", "ops", "regions", "steps", "rollback", "require_telemetry"})) {
+    if (!CheckMap(n, "a phase",
+                  {"name", "ops", "regions", "steps", "rollback", "require_telemetry"})) {
       return p;
     }
     if (auto text = Scalar(n, "require_telemetry")) {

@@ -1,11 +1,14 @@
 // Meaning checks on a plan: names unique and defined, critical ops left alone, steps moving
 // forward only, ramps growing. Structure and units were checked by the parser.
+#include <algorithm>
 #include <map>
 #include <set>
 
 #include "base/names.h"
 #include "base/strings.h"
 #include "base/units.h"
+#include "flags/flag_json.h"
+#include "flags/tier.h"
 #include "migrations/gate.h"
 #include "migrations/plan_parser.h"
 
@@ -100,7 +103,20 @@ void CheckTiers(const Plan& plan, Diagnostics& d) {
     if (t.join_at != flags::Stage::kRamp && t.join_at != flags::Stage::kEventual) {
       d.Add(t.pos, StrCat("tier \"", t.name, "\": join_at must be ramp or eventual, not ",
                           flags::StageName(t.join_at)));
+      continue;
     }
+    // The parser reported bad rules where they are written; the rest are the flag store's
+    // own bounds, checked once the rules are right.
+    const bool rules_parse = std::all_of(t.when.begin(), t.when.end(), [](const std::string& w) {
+      return flags::ParseTierRule(w).ok();
+    });
+    if (absl::Status s = flags::ValidateTier(ToFlagsTier(plan, t));
+        !s.ok() && rules_parse && !t.name.empty()) {
+      d.Add(t.pos, std::string(s.message()));
+    }
+  }
+  if (plan.tiers.size() > static_cast<size_t>(flags::kMaxSnapshotTiers)) {
+    d.Add(plan.tiers.back().pos, StrCat("more than ", flags::kMaxSnapshotTiers, " tiers"));
   }
 }
 

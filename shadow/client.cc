@@ -10,6 +10,7 @@
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "base/thread_name_cache.h"
+#include "flags/heavy_hitters.h"
 #include "shadow/change_event.h"
 #include "shadow/deployment_stores.h"
 #include "shadow/internal/connection_pool.h"
@@ -110,6 +111,9 @@ struct Client::Impl {
   internal::ConnectionPool<store::ReplicaStore> replicas;
   std::unique_ptr<flags::FlagEvaluator> evaluator;
   TelemetryRecorder telemetry;
+  // Writes per subject since the last telemetry cut, while a top_k tier wants them counted.
+  base::Mutex writers_mu;
+  flags::HeavyHitters top_writers ABSL_GUARDED_BY(writers_mu){4 * kMaxTopWriters};
   std::unique_ptr<ShadowComparer> comparer;
   LsnHistory lsn_history;
 
@@ -181,18 +185,20 @@ struct Client::Impl {
   // Whether the replica may answer for the op's domain (whose watermark is `watermark`) given
   // its model and the session's token; waits (polling) up to max_wait for
   // read-your-writes/monotonic/causal.
-  bool ReplicaMayServe(const flags::Flag& flag, std::atomic<int64_t>& watermark, int64_t token_lsn,
-                       bool* waited) {
-    if (flag.target.model == flags::Model::kBoundedStaleness) return FreshEnough(flag, watermark);
-    if (!NeedsToken(flag.target.model) || token_lsn <= 0) return true;
+  // `target` is the op's, or the subject's tier's.
+  bool ReplicaMayServe(const flags::Flag& flag, const flags::Target& target,
+                       std::atomic<int64_t>& watermark, int64_t token_lsn, bool* waited) {
+    if (target.model == flags::Model::kBoundedStaleness) {
+      return FreshEnough(flag, target, watermark);
+    }
+    if (!NeedsToken(target.model) || token_lsn <= 0) return true;
     if (watermark.load(std::memory_order_acquire) >= token_lsn) return true;
     return CatchUp(flag, watermark, token_lsn, waited);
   }
 
-  ABSL_ATTRIBUTE_NOINLINE bool FreshEnough(const flags::Flag& flag,
+  ABSL_ATTRIBUTE_NOINLINE bool FreshEnough(const flags::Flag& flag, const flags::Target& target,
                                            std::atomic<int64_t>& watermark) {
-    std::optional<int64_t> required =
-        lsn_history.RequiredFor(clock.Now() - flag.target.max_staleness);
+    std::optional<int64_t> required = lsn_history.RequiredFor(clock.Now() - target.max_staleness);
     if (!required.has_value()) return false;
     if (watermark.load(std::memory_order_acquire) >= *required) return true;
     absl::StatusOr<int64_t> w = RefreshWatermark(flag.domain, watermark);
@@ -222,10 +228,10 @@ struct Client::Impl {
 
   absl::StatusOr<WriteResult> Write(std::string_view op, std::string_view subject,
                                     std::string_view key, std::string_view value, bool tombstone,
-                                    std::string_view token_text) {
+                                    std::string_view token_text, flags::EvalContext context) {
     CMO_ASSIGN_OR_RETURN(SessionToken token, DecodeToken(token_text));
     OpContext& ctx = Context(op);
-    const flags::Decision d = evaluator->Decide(op, subject, ctx.route);
+    const flags::Decision d = evaluator->Decide(op, subject, ctx.route, context);
     if (d.flag == nullptr) return UnknownOp(op);
     const flags::Flag* flag = d.flag;
     const store::WriteRequest request{flag->domain, std::string(key), std::string(value),
@@ -236,21 +242,29 @@ struct Client::Impl {
       CMO_ASSIGN_OR_RETURN(lsns, primary->Write({&request, 1}));
     }
     telemetry.CountWrite(ctx.counters);
+    if (evaluator->CountsWriters()) [[unlikely]]
+      CountWriter(subject);
     return WriteResult{lsns[0], EncodeToken(Merge(token, {lsns[0]}))};
   }
 
   // The request path. Compact, with what most reads never do (time themselves, wait for the
   // replica, fall back, take a shadow sample, fail) in functions of its own: between two of an
   // app's store reads the CPU's caches keep little of it, and each line it spans is fetched.
+  ABSL_ATTRIBUTE_NOINLINE void CountWriter(std::string_view subject) {
+    base::MutexLock lock(&writers_mu);
+    top_writers.Add(subject);
+  }
+
   absl::StatusOr<ReadResult> Read(std::string_view op, std::string_view subject,
-                                  std::string_view key, std::string_view token_text) {
+                                  std::string_view key, std::string_view token_text,
+                                  flags::EvalContext context) {
     OpContext& ctx = Context(op);
     // Filled in place, and the only object returned, so that it is built in the caller's
     // return slot: no ReadResult is moved.
     absl::StatusOr<ReadResult> out(absl::in_place);
     absl::Status s = ++ctx.reads % kLatencySampleEvery == 0
-                         ? TimedServe(ctx, op, subject, key, token_text, *out)
-                         : Serve(ctx, op, subject, key, token_text, *out);
+                         ? TimedServe(ctx, op, subject, key, token_text, context, *out)
+                         : Serve(ctx, op, subject, key, token_text, context, *out);
     if (!s.ok()) [[unlikely]]
       out = std::move(s);
     return out;
@@ -258,17 +272,19 @@ struct Client::Impl {
 
   ABSL_ATTRIBUTE_NOINLINE absl::Status TimedServe(OpContext& ctx, std::string_view op,
                                                   std::string_view subject, std::string_view key,
-                                                  std::string_view token_text, ReadResult& result) {
+                                                  std::string_view token_text,
+                                                  flags::EvalContext context, ReadResult& result) {
     const absl::Time start = clock.Now();
-    CMO_RETURN_IF_ERROR(Serve(ctx, op, subject, key, token_text, result));
+    CMO_RETURN_IF_ERROR(Serve(ctx, op, subject, key, token_text, context, result));
     telemetry.RecordLatency(ctx.counters, result.path, clock.Now() - start);
     return absl::OkStatus();
   }
 
   absl::Status Serve(OpContext& ctx, std::string_view op, std::string_view subject,
-                     std::string_view key, std::string_view token_text, ReadResult& result) {
+                     std::string_view key, std::string_view token_text, flags::EvalContext context,
+                     ReadResult& result) {
     CMO_ASSIGN_OR_RETURN(SessionToken token, DecodeToken(token_text));
-    const flags::Decision d = evaluator->Decide(op, subject, ctx.route);
+    const flags::Decision d = evaluator->Decide(op, subject, ctx.route, context);
     if (d.flag == nullptr) [[unlikely]]
       return UnknownOp(op);
     const flags::Flag& flag = *d.flag;
@@ -276,7 +292,8 @@ struct Client::Impl {
       Rebind(ctx, flag);
     result.path = d.path;
     if (d.path == flags::Path::kEventual &&
-        (ReplicaResting() || !ReplicaMayServe(flag, *ctx.watermark, token.lsn, &result.waited))) {
+        (ReplicaResting() ||
+         !ReplicaMayServe(flag, *d.target, *ctx.watermark, token.lsn, &result.waited))) {
       result.path = flags::Path::kStrong;
       result.fell_back = true;
     }
@@ -294,7 +311,7 @@ struct Client::Impl {
     if (result.fell_back) [[unlikely]]
       telemetry.CountFallback(ctx.counters);
     if (d.shadow_sampled && comparer != nullptr) [[unlikely]] {
-      Offer(ctx, op, subject, key, flag, token, result.path, *row);
+      Offer(ctx, op, subject, key, flag, *d.target, token, result.path, *row);
     }
     if (row->has_value()) {
       result.lsn = (*row)->lsn;
@@ -318,13 +335,13 @@ struct Client::Impl {
 
   ABSL_ATTRIBUTE_NOINLINE void Offer(OpContext& ctx, std::string_view op, std::string_view subject,
                                      std::string_view key, const flags::Flag& flag,
-                                     const SessionToken& token, flags::Path path,
-                                     const std::optional<store::Row>& row) {
-    const bool bounded = flag.target.model == flags::Model::kBoundedStaleness;
+                                     const flags::Target& target, const SessionToken& token,
+                                     flags::Path path, const std::optional<store::Row>& row) {
+    const bool bounded = target.model == flags::Model::kBoundedStaleness;
     comparer->Offer(ShadowSample{
         ctx.counters, std::string(op), std::string(subject), flag.domain, std::string(key), path,
-        row, path == flags::Path::kEventual && NeedsToken(flag.target.model) ? token.lsn : 0,
-        bounded ? flag.target.max_staleness : config.staleness_window});
+        row, path == flags::Path::kEventual && NeedsToken(target.model) ? token.lsn : 0,
+        bounded ? target.max_staleness : config.staleness_window});
   }
 
   // Installs a newer snapshot if there is one; keeps the last good one when the control
@@ -347,6 +364,13 @@ struct Client::Impl {
     for (const OpWindow& o : w.ops) {
       samples_compared += o.samples;
       samples_dropped += o.dropped_samples;
+    }
+    {
+      base::MutexLock lock(&writers_mu);
+      for (const flags::HeavyHitters::Entry& e : top_writers.Top(kMaxTopWriters)) {
+        w.top_writers.push_back({e.item, e.count});
+      }
+      top_writers.Clear();
     }
     w.client_id = config.client_id;
     w.region = config.region;
@@ -490,18 +514,20 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Open(ClientConfig config,
 
 absl::StatusOr<WriteResult> Client::Write(std::string_view op, std::string_view subject,
                                           std::string_view key, std::string_view value,
-                                          std::string_view token) {
-  return impl_->Write(op, subject, key, value, /*tombstone=*/false, token);
+                                          std::string_view token, flags::EvalContext context) {
+  return impl_->Write(op, subject, key, value, /*tombstone=*/false, token, context);
 }
 
 absl::StatusOr<WriteResult> Client::Delete(std::string_view op, std::string_view subject,
-                                           std::string_view key, std::string_view token) {
-  return impl_->Write(op, subject, key, "", /*tombstone=*/true, token);
+                                           std::string_view key, std::string_view token,
+                                           flags::EvalContext context) {
+  return impl_->Write(op, subject, key, "", /*tombstone=*/true, token, context);
 }
 
 absl::StatusOr<ReadResult> Client::Read(std::string_view op, std::string_view subject,
-                                        std::string_view key, std::string_view token) {
-  return impl_->Read(op, subject, key, token);
+                                        std::string_view key, std::string_view token,
+                                        flags::EvalContext context) {
+  return impl_->Read(op, subject, key, token, context);
 }
 
 void Client::Tick() { impl_->Tick(); }

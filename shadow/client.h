@@ -135,14 +135,19 @@ class Client {
       ClientConfig config, const base::Clock& clock = base::SystemClock());
   ~Client();  // stops the background threads; queued comparisons are abandoned
 
+  // `context`: attributes of the request (OpenFeature's evaluation context, e.g.
+  // {{"followers", "250000"}}) that tier rules of the op's plan match on (flags/tier.h).
   absl::StatusOr<WriteResult> Write(std::string_view op, std::string_view subject,
                                     std::string_view key, std::string_view value,
-                                    std::string_view token = "");
+                                    std::string_view token = "", flags::EvalContext context = {});
   absl::StatusOr<WriteResult> Delete(std::string_view op, std::string_view subject,
-                                     std::string_view key, std::string_view token = "");
+                                     std::string_view key, std::string_view token = "",
+                                     flags::EvalContext context = {});
   // kInvalidArgument for a malformed token (the app should drop it and start a new session).
+  // A subject in one of the op's tiers gets the tier's model instead of the op's.
   absl::StatusOr<ReadResult> Read(std::string_view op, std::string_view subject,
-                                  std::string_view key, std::string_view token = "");
+                                  std::string_view key, std::string_view token = "",
+                                  flags::EvalContext context = {});
 
   // One round of background work: re-read flags if due, sample the primary's LSN, refresh
   // watermarks, cut and publish telemetry if due. The background thread calls it.

@@ -191,6 +191,13 @@ std::string EncodeTelemetry(const TelemetryWindow& w) {
             {"control_plane_reachable", w.control_plane_reachable},
             {"mismatches_dropped", w.mismatches_dropped},
             {"ops", ops}};
+  if (!w.top_writers.empty()) {
+    Json top = Json::array();
+    for (const SubjectWrites& t : w.top_writers) {
+      top.push_back({{"subject", t.subject}, {"writes", t.writes}});
+    }
+    j["top_writers"] = std::move(top);
+  }
   return base::JsonText(j);
 }
 
@@ -214,6 +221,20 @@ absl::StatusOr<TelemetryWindow> DecodeTelemetry(std::string_view text) {
     w.snapshot_revision = base::JsonInt(j.at("snapshot_revision"));
     w.control_plane_reachable = j.at("control_plane_reachable").get<bool>();
     w.mismatches_dropped = base::JsonInt(j.at("mismatches_dropped"));
+    if (auto top = j.find("top_writers"); top != j.end()) {
+      if (!top->is_array() || top->size() > static_cast<size_t>(kMaxTopWriters)) {
+        return absl::InvalidArgumentError(
+            base::StrCat("malformed telemetry window: top_writers must be an array of at most ",
+                         kMaxTopWriters));
+      }
+      for (const Json& t : *top) {
+        SubjectWrites sw{t.at("subject").get<std::string>(), base::JsonInt(t.at("writes"))};
+        if (sw.writes < 0) {
+          return absl::InvalidArgumentError("malformed telemetry window: negative writes");
+        }
+        w.top_writers.push_back(std::move(sw));
+      }
+    }
     for (const Json& o : j.at("ops")) {
       OpWindow ow;
       ow.op = o.at("op").get<std::string>();

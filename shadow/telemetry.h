@@ -46,8 +46,8 @@ struct OpWindow {
   int64_t writes = 0;
   int64_t reads_strong = 0;
   int64_t reads_eventual = 0;
-  int64_t samples = 0;          // shadow comparisons completed in the window
-  int64_t dropped_samples = 0;  // comparison queue full
+  int64_t samples = 0;                              // shadow comparisons completed in the window
+  int64_t dropped_samples = 0;                      // comparison queue full
   std::array<int64_t, kMismatchClasses> classes{};  // by MismatchClass
   int64_t waits = 0;      // eventual reads that waited for the replica to reach the token
   int64_t fallbacks = 0;  // eventual-path reads served by the primary (replica too far behind)
@@ -60,6 +60,16 @@ struct OpWindow {
   bool operator==(const OpWindow&) const = default;
 };
 
+// How many writes one subject made in a window, as the client's heavy-hitters sketch counted
+// them (an upper bound): what `top_k` tiers are found from (flags/tier.h).
+struct SubjectWrites {
+  std::string subject;
+  int64_t writes = 0;
+  bool operator==(const SubjectWrites&) const = default;
+};
+// The heaviest writers a window reports at most (only while a top_k tier exists).
+inline constexpr int kMaxTopWriters = 64;
+
 struct TelemetryWindow {
   int version = kTelemetryVersion;
   std::string client_id;
@@ -70,6 +80,7 @@ struct TelemetryWindow {
   bool control_plane_reachable = true;  // false: routing on the last good snapshot
   int64_t mismatches_dropped = 0;       // over the per-window cap
   std::vector<OpWindow> ops;
+  std::vector<SubjectWrites> top_writers;  // heaviest first
   bool operator==(const TelemetryWindow&) const = default;
 };
 

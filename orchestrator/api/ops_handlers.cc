@@ -96,6 +96,80 @@ absl::StatusOr<std::optional<int32_t>> OptionalPercent(const ApiCall& call, cons
   return std::optional<int32_t>(*bp);
 }
 
+// The evaluation context of a decide call: query parameters `context.NAME=VALUE`.
+struct RequestContext {
+  std::vector<std::pair<std::string, std::string>> owned;
+  std::vector<flags::Attribute> attributes;  // into `owned`
+  nlohmann::json json = nlohmann::json::object();
+};
+
+constexpr std::string_view kContextPrefix = "context.";
+constexpr size_t kMaxContextAttributes = 64;
+
+absl::StatusOr<RequestContext> DecideContext(const ApiCall& call) {
+  RequestContext out;
+  for (const auto& [name, value] : call.query) {
+    if (!name.starts_with(kContextPrefix)) continue;
+    if (name.size() == kContextPrefix.size()) {
+      return absl::InvalidArgumentError("context: give NAME=VALUE (query context.NAME=VALUE)");
+    }
+    out.owned.emplace_back(name.substr(kContextPrefix.size()), value);
+  }
+  if (out.owned.size() > kMaxContextAttributes) {
+    return absl::InvalidArgumentError(
+        base::StrCat("context: at most ", kMaxContextAttributes, " attributes"));
+  }
+  for (const auto& [k, v] : out.owned) {
+    out.attributes.push_back({k, v});
+    out.json[k] = v;
+  }
+  return out;
+}
+
+// The tier rule that put the subject in its tier (the first that matches).
+std::string MatchedRule(const flags::Tier& tier, flags::EvalContext context) {
+  for (const std::string& w : tier.when) {
+    absl::StatusOr<flags::TierRule> r = flags::ParseTierRule(w);
+    if (r.ok() && flags::RuleMatches(*r, context)) return w;
+  }
+  return "";
+}
+
+std::string TierWhy(const flags::Decision& d, flags::EvalContext context) {
+  const flags::Tier& t = *d.tier;
+  std::string how;
+  switch (d.tier_via) {
+    case flags::TierVia::kList:
+      how = "listed in its subjects";
+      break;
+    case flags::TierVia::kTopK:
+      how = base::StrCat("one of the ", t.top_k, " heaviest writers of the last ",
+                         base::HumanDuration(t.top_k_window));
+      break;
+    default:
+      how = base::StrCat("its rule `", MatchedRule(t, context), "` matches");
+      break;
+  }
+  std::string what = base::StrCat("gets ", flags::TargetName(t.target), " instead of ",
+                                  flags::TargetName(d.flag->target));
+  if (d.stage < t.join_at) {
+    what = base::StrCat("held strong until the op reaches ", flags::StageName(t.join_at), " (now ",
+                        flags::StageName(d.stage), "), then ", what);
+  }
+  return base::StrCat("in tier ", t.name, " of plan ", t.plan, " (", how, "): ", what);
+}
+
+nlohmann::json TierDecisionJson(const flags::Decision& d, flags::EvalContext context) {
+  const flags::Tier& t = *d.tier;
+  return {{"name", t.name},
+          {"plan", t.plan},
+          {"via", flags::TierViaName(d.tier_via)},
+          {"rule", d.tier_via == flags::TierVia::kRule ? MatchedRule(t, context) : ""},
+          {"target", flags::TargetName(t.target)},
+          {"join_at", flags::StageName(t.join_at)},
+          {"held_strong", d.stage < t.join_at}};
+}
+
 }  // namespace
 
 std::string WhyPath(const flags::Flag& f, const flags::Decision& d) {
@@ -226,25 +300,34 @@ absl::StatusOr<nlohmann::json> Rollback(const Context& c, const std::string& op)
 absl::StatusOr<nlohmann::json> Decide(const Context& c, const std::string& op) {
   const std::string subject = Query(c.call, "subject");
   if (subject.empty()) return absl::InvalidArgumentError("query parameter subject is required");
+  CMO_ASSIGN_OR_RETURN(const RequestContext context, DecideContext(c.call));
   auto flag = c.state.flags->Get(op);
   if (!flag.ok()) return flag.status();
   auto snapshot = c.state.flags->LoadSnapshot();
   if (!snapshot.ok()) return snapshot.status();
-  flags::Decision d = (*snapshot)->Route(op, subject);
-  std::string why = WhyPath(*flag, d);
+  flags::Decision d = (*snapshot)->Route(op, subject, context.attributes);
+  // Why the bucket alone sends it where it would go, then what a tier and an override change.
+  flags::Decision by_bucket = d;
+  by_bucket.path = static_cast<int32_t>(d.bucket) < d.threshold_bp ? flags::Path::kEventual
+                                                                   : flags::Path::kStrong;
+  std::string why = WhyPath(*flag, by_bucket);
+  nlohmann::json tier_json = nullptr;
+  if (d.tier != nullptr) {
+    why = base::StrCat(TierWhy(d, context.attributes), "; ", why);
+    tier_json = TierDecisionJson(d, context.attributes);
+  }
   nlohmann::json override_json = nullptr;
   if (const flags::Override* o = (*snapshot)->OverrideFor(*flag, subject, c.clock.Now())) {
-    flags::Decision plain = d;
-    if (d.overridden) plain.path = flags::Path::kEventual;
     why = base::StrCat("support override ", o->id, " (", o->reason, "; by ", o->actor, ", until ",
-                       base::Rfc3339(o->expires),
-                       ") sends this subject strong; without it: ", WhyPath(*flag, plain));
+                       base::Rfc3339(o->expires), ") sends this subject strong; without it: ", why);
     d.path = flags::Path::kStrong;
     override_json = flags::OverrideToJson(*o);
   }
   return nlohmann::json{{"op", op},
                         {"subject", subject},
+                        {"context", context.json},
                         {"path", flags::PathName(d.path)},
+                        {"target", flags::TargetName(*d.target)},
                         {"bucket", d.bucket},
                         {"threshold", d.threshold_bp},
                         {"stage", flags::StageName(d.stage)},
@@ -252,6 +335,7 @@ absl::StatusOr<nlohmann::json> Decide(const Context& c, const std::string& op) {
                         {"shadow_sample_percent", flags::BpToPercent(d.shadow_bp)},
                         {"salt", flag->salt},
                         {"revision", (*snapshot)->revision()},
+                        {"tier", tier_json},
                         {"override", override_json},
                         {"why", why}};
 }

@@ -3,6 +3,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "base/strings.h"
@@ -17,11 +18,20 @@ namespace {
 struct DecideOptions {
   std::string op;
   std::string subject;
+  std::vector<std::string> context;  // NAME=VALUE
 };
 
 int RunDecide(const DecideOptions& o, const GlobalOptions& global) {
-  auto d =
-      CallApi(global, {"GET", base::StrCat("/v1/ops/", o.op, "/decide"), {{"subject", o.subject}}});
+  std::map<std::string, std::string> query = {{"subject", o.subject}};
+  for (const std::string& kv : o.context) {
+    const size_t eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return ReportError(absl::InvalidArgumentError(base::StrCat(
+          "--context \"", kv, "\": give NAME=VALUE, e.g. --context followers=250000")));
+    }
+    query[base::StrCat("context.", kv.substr(0, eq))] = kv.substr(eq + 1);
+  }
+  auto d = CallApi(global, {"GET", base::StrCat("/v1/ops/", o.op, "/decide"), query});
   if (!d.ok()) return ReportError(d.status());
   if (global.json()) {
     PrintJson(*d);
@@ -31,6 +41,12 @@ int RunDecide(const DecideOptions& o, const GlobalOptions& global) {
   Table t({"op", o.op});
   t.AddRow({"subject", o.subject});
   t.AddRow({"path", (*d)["path"].get<std::string>()});
+  t.AddRow({"model", (*d)["target"].get<std::string>()});
+  if (const nlohmann::json& tier = (*d)["tier"]; tier.is_object()) {
+    t.AddRow({"tier", base::StrCat(tier["name"].get<std::string>(), " (plan ",
+                                   tier["plan"].get<std::string>(), ", via ",
+                                   tier["via"].get<std::string>(), ")")});
+  }
   t.AddRow({"bucket", base::StrCat((*d)["bucket"].get<int>())});
   t.AddRow({"threshold", base::StrCat(threshold, " (", base::FormatBp(threshold), ")")});
   t.AddRow({"stage", (*d)["stage"].get<std::string>()});
@@ -103,9 +119,14 @@ int RunHistory(const HistoryOptions& o, const GlobalOptions& global) {
 void SetupInspectCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry) {
   auto d = std::make_shared<DecideOptions>();
   CLI::App* decide = app.add_subcommand(
-      "decide", "Show which path a subject gets for an op, and why (bucket vs threshold)");
+      "decide",
+      "Show which path and model a subject gets for an op, and why (bucket vs threshold, tier, "
+      "support override)");
   decide->add_option("op", d->op, "Op name")->required();
   decide->add_option("subject", d->subject, "Subject (usually a user id)")->required();
+  decide->add_option("--context", d->context,
+                     "An attribute of the request, NAME=VALUE (repeatable), as the app passes it "
+                     "to the client library: tier rules match on these (e.g. followers=250000)");
   registry.On(decide, [d, &global] { return RunDecide(*d, global); });
 
   auto h = std::make_shared<HistoryOptions>();

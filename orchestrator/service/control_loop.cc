@@ -51,6 +51,7 @@ absl::StatusOr<std::unique_ptr<ControlLoop>> ControlLoop::Create(
                              // Back one step (or wait for an operator), as the phase says.
                              return self->state_->executor->AfterBreakerRecovery(op).status();
                            }));
+  loop->heavy_writers_ = std::make_unique<HeavyWriters>(*loop->state_->flags, clock);
   base::KafkaConfig consumer = kafka;
   consumer.emplace("fetch.wait.max.ms", "10");
   consumer.emplace("reconnect.backoff.max.ms", "1000");
@@ -119,6 +120,7 @@ absl::Status ControlLoop::Run() {
           continue;
         }
         controller_->Ingest(*w);
+        heavy_writers_->Ingest(*w);
         CMO_RETURN_IF_ERROR(HandleMismatches(*w));
         ++windows;
       }
@@ -139,6 +141,14 @@ absl::Status ControlLoop::Run() {
       }
       if (on_transition_) {
         for (const Transition& t : transitions) on_transition_(t);
+      }
+      // A failed refresh (the control database busy, say) is retried at the next; the tiers
+      // keep the members published last meanwhile.
+      absl::StatusOr<int> moved = heavy_writers_->Refresh();
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        metrics_.heavy_writer_updates += moved.ok() ? *moved : 0;
+        metrics_.heavy_writer_errors += moved.ok() ? 0 : 1;
       }
       CMO_RETURN_IF_ERROR(Publish(now));
     }

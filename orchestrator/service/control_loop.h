@@ -20,6 +20,7 @@
 #include "base/message_auth.h"
 #include "orchestrator/budget/budget_controller.h"
 #include "orchestrator/service/control_state.h"
+#include "orchestrator/service/heavy_writers.h"
 #include "reconcile/divergence_log.h"
 #include "shadow/telemetry.h"
 #include "store/primary_store.h"
@@ -46,6 +47,8 @@ struct ControlLoopMetrics {
   int64_t transitions = 0;
   int64_t snapshots_published = 0;
   int64_t snapshot_revision = 0;
+  int64_t heavy_writer_updates = 0;  // top_k tiers whose members changed
+  int64_t heavy_writer_errors = 0;   // refreshes that failed (retried at the next)
 };
 
 // Not thread-safe: Run() on one thread; Stop() and metrics() from any.
@@ -85,6 +88,7 @@ class ControlLoop {
   std::unique_ptr<store::PrimaryStore> primary_;
   std::map<std::string, std::unique_ptr<store::ReplicaStore>> replicas_;
   std::unique_ptr<BudgetController> controller_;
+  std::unique_ptr<HeavyWriters> heavy_writers_;
   std::unique_ptr<base::KafkaConsumer> telemetry_;
   std::unique_ptr<base::KafkaProducer> flags_out_;
   std::shared_ptr<const base::KeyRing> keys_;
