@@ -283,7 +283,7 @@ class Parser {
     t.name = Scalar(n, "name", true).value_or("");
     t.subjects = StringList(n, "subjects");
     t.when = StringList(n, "when");
-    if (const YAML::Node w = n["when"]; w.IsSequence()) {
+    if (const YAML::Node w = n["when"]; w.IsDefined() && w.IsSequence()) {
       for (const YAML::Node& rule : w) {
         if (!rule.IsScalar()) continue;  // StringList said so
         if (auto r = flags::ParseTierRule(rule.Scalar()); !r.ok()) {
@@ -305,6 +305,7 @@ class Parser {
       if (!absl::SimpleAtoi(*v, &k) || k < 1 || k > flags::kMaxTopK) {
         d_.Add(Pos(n["k"]),
                StrCat("top_k.k: \"", *v, "\" is not a whole number from 1 to ", flags::kMaxTopK));
+        t.top_k = 1;  // reported; go on as if it were right, so nothing else is said about it
       } else {
         t.top_k = static_cast<int32_t>(k);
       }

@@ -3,6 +3,7 @@
 #include "base/sql.h"
 #include "flags/flag_json.h"
 #include "flags/override_store.h"
+#include "flags/tier_store.h"
 #include "flags/transitions.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -15,6 +16,7 @@ namespace cmo::flags {
 namespace {
 
 using ::cmo::testing::IsOk;
+using ::cmo::testing::IsOkAndHolds;
 using ::cmo::testing::StatusIs;
 using ::testing::HasSubstr;
 
@@ -284,6 +286,68 @@ TEST_P(FlagStoreTest, OverridesRefuseBadInputAndStopAtTheBound) {
   EXPECT_EQ((*snap)->overrides().size(), static_cast<size_t>(kMaxOverrides));
   EXPECT_LT(EncodeSnapshot(**snap, clock_.Now()).size(), 1'000'000u)
       << "a full snapshot must fit Kafka's default message size";
+}
+
+}  // namespace
+}  // namespace cmo::flags
+
+namespace cmo::flags {
+namespace {
+
+Tier StoredTier(std::string name, int32_t top_k) {
+  Tier t;
+  t.name = std::move(name);
+  t.target = {Model::kBoundedStaleness, absl::Seconds(1)};
+  t.ops = {"post.like"};
+  t.subjects = {"celebrity-1"};
+  t.top_k = top_k;
+  return t;
+}
+
+TEST_P(FlagStoreTest, TiersAreAuditedKeepTheirHeavyWritersAndReachTheSnapshot) {
+  ASSERT_THAT(store_->Add(Op("post.like"), Ctx("add")), IsOk());
+  const int64_t r0 = *store_->Revision();
+  ASSERT_THAT(ReplaceTiers(*store_, "social", {StoredTier("super", 3)}, Ctx("plan.tiers")),
+              IsOkAndHolds(true));
+  EXPECT_EQ(*store_->Revision(), r0 + 1);
+  // The same tiers again: nothing written, no revision.
+  EXPECT_THAT(ReplaceTiers(*store_, "social", {StoredTier("super", 3)}, Ctx("plan.tiers")),
+              IsOkAndHolds(false));
+  EXPECT_EQ(*store_->Revision(), r0 + 1);
+
+  EXPECT_THAT(SetHeavyWriters(*store_, "social", "super", {"a", "b", "c", "d"}, Ctx("tier.top_k")),
+              IsOkAndHolds(true));
+  EXPECT_THAT(SetHeavyWriters(*store_, "social", "super", {"a", "b", "c"}, Ctx("tier.top_k")),
+              IsOkAndHolds(false));  // capped at K: the same three
+  EXPECT_THAT(SetHeavyWriters(*store_, "social", "nope", {"a"}, Ctx("tier.top_k")),
+              StatusIs(absl::StatusCode::kNotFound, HasSubstr("no top_k tier")));
+  auto snap = store_->LoadSnapshot();
+  ASSERT_THAT(snap, IsOk());
+  ASSERT_EQ((*snap)->tiers().size(), 1u);
+  EXPECT_EQ((*snap)->tiers()[0].plan, "social");
+  EXPECT_EQ((*snap)->tiers()[0].heavy, (std::vector<std::string>{"a", "b", "c"}));
+  EXPECT_EQ((*snap)->Route("post.like", "b").tier_via, TierVia::kTopK);
+
+  // Re-applied with a smaller K: the heavy writers found so far stay, cut to the new K.
+  ASSERT_THAT(ReplaceTiers(*store_, "social", {StoredTier("super", 2)}, Ctx("plan.tiers")),
+              IsOkAndHolds(true));
+  EXPECT_EQ(StoredTiers(store_->db())->at(0).heavy, (std::vector<std::string>{"a", "b"}));
+  // Another plan's tiers are its own.
+  ASSERT_THAT(ReplaceTiers(*store_, "other", {StoredTier("super", 0)}, Ctx("plan.tiers")),
+              IsOkAndHolds(true));
+  EXPECT_EQ(StoredTiers(store_->db())->size(), 2u);
+  auto history = store_->History("plan:social", 10);
+  ASSERT_THAT(history, IsOk());
+  ASSERT_GE(history->size(), 3u);
+  EXPECT_EQ((*history)[0].action, "plan.tiers");
+  EXPECT_EQ((*history)[1].action, "tier.top_k");
+  EXPECT_EQ((*history)[1].after["heavy"].size(), 3u);
+  // A tier that breaks the bounds is refused before anything is written.
+  Tier bad = StoredTier("bad", 0);
+  bad.when = {"followers >>= 1"};
+  EXPECT_THAT(ReplaceTiers(*store_, "social", {bad}, Ctx("plan.tiers")),
+              StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("rule")));
+  EXPECT_EQ(StoredTiers(store_->db())->size(), 2u);
 }
 
 }  // namespace

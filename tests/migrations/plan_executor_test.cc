@@ -106,6 +106,28 @@ TEST_F(PlanExecutorTest, ApplyRegistersOpsAndIsIdempotent) {
   EXPECT_FALSE(plans_->Progress("pay")->has_value());  // critical: never in a phase
 }
 
+TEST_F(PlanExecutorTest, ApplyPutsThePlansTiersInTheFlagSnapshot) {
+  std::string plan = kPlan;
+  plan.replace(plan.find("operations:"), 0,
+               "tiers:\n  - {name: vip, subjects: [u-1], when: [\"followers >= 10\"], "
+               "target: causal}\n");
+  plan.replace(plan.find("target: eventual}"), std::string("target: eventual}").size(),
+               "target: eventual, tiers: [vip]}");
+  ASSERT_THAT(Apply(plan), IsOk());
+  auto snap = flags_->LoadSnapshot();
+  ASSERT_THAT(snap, IsOk());
+  ASSERT_EQ((*snap)->tiers().size(), 1u);
+  EXPECT_EQ((*snap)->tiers()[0].plan, "fast");
+  EXPECT_EQ((*snap)->tiers()[0].ops, (std::vector<std::string>{"post.like"}));
+  const std::vector<flags::Attribute> fan = {{"followers", "12"}};
+  EXPECT_EQ((*snap)->Route("post.like", "u-9", fan).tier_via, flags::TierVia::kRule);
+  EXPECT_EQ((*snap)->Route("post.like", "u-1").tier_via, flags::TierVia::kList);
+  EXPECT_EQ((*snap)->Route("feed.read", "u-1").tier, nullptr);
+  // Re-applied without the tier: it is gone from the snapshot.
+  ASSERT_THAT(Apply(kPlan), IsOk());
+  EXPECT_TRUE((*flags_->LoadSnapshot())->tiers().empty());
+}
+
 TEST_F(PlanExecutorTest, WalksTheStepsOnlyWhenGatesHoldForTheHold) {
   ASSERT_THAT(Apply(kPlan), IsOk());
   Tick();

@@ -56,7 +56,16 @@ TEST(PlanParser, SocialNetworkReadsAsDeclared) {
   const PlanOp* like = p.FindOp("post.like");
   ASSERT_NE(like, nullptr);
   EXPECT_EQ(p.BudgetFor(*like)->name, "standard");  // the class default
-  EXPECT_EQ(p.tiers[0].target.max_staleness, absl::Milliseconds(500));
+  ASSERT_EQ(p.tiers.size(), 1u);
+  const Tier& super = p.tiers[0];
+  EXPECT_EQ(super.subjects.size(), 3u);
+  EXPECT_EQ(super.when.size(), 2u);
+  EXPECT_EQ(super.top_k, 100);
+  EXPECT_EQ(super.top_k_window, absl::Minutes(10));
+  EXPECT_EQ(super.target, (flags::Target{flags::Model::kBoundedStaleness, absl::Seconds(1)}));
+  const flags::Tier stored = ToFlagsTier(p, super);
+  EXPECT_EQ(stored.ops, (std::vector<std::string>{"feed.read", "like.count", "comment.list"}));
+  EXPECT_TRUE(flags::ValidateTier(stored).ok());
   EXPECT_EQ(p.FindOp("payment.transfer")->op_class, flags::OpClass::kCritical);
 }
 

@@ -201,6 +201,59 @@ TEST_F(CliTest, DecideExplainsThePath) {
   EXPECT_EQ(critical["why"], "critical op: always strong");
 }
 
+// A plan's tiers route: `cmo decide` says which tier applied, how the subject got in it (list,
+// rule over --context, heavy writers) and what it gets, before and after the tier's join_at.
+TEST_F(CliTest, DecideExplainsTiersWithTheRequestContext) {
+  // feed.read is in no phase, so an operator moves it by hand below.
+  const std::string plan = cli_.StateDir() + "-tiny.yaml";
+  std::ofstream(plan) << R"(
+version: 1
+name: tiny
+tiers:
+  - name: super_users
+    subjects: [celebrity-1]
+    when: ["followers >= 100000"]
+    target: bounded_staleness(1s)
+operations:
+  - {op: feed.read, kind: read, domain: feeds, target: eventual, tiers: [super_users]}
+  - {op: post.like, kind: write, domain: likes, target: eventual}
+phases:
+  - {name: likes, ops: [post.like], steps: [eventual]}
+)";
+  Ok({"plan", "apply", plan, "--reason", "r"});
+  nlohmann::json listed = Json({"decide", "feed.read", "celebrity-1"});
+  EXPECT_EQ(listed["tier"]["name"], "super_users");
+  EXPECT_EQ(listed["tier"]["via"], "list");
+  EXPECT_EQ(listed["tier"]["held_strong"], true);
+  EXPECT_EQ(listed["target"], "bounded_staleness(1s)");
+  EXPECT_EQ(listed["path"], "strong");
+  nlohmann::json plain = Json({"decide", "feed.read", "user-7"});
+  EXPECT_TRUE(plain["tier"].is_null());
+  EXPECT_EQ(plain["target"], "eventual");
+  nlohmann::json fan =
+      Json({"decide", "feed.read", "user-7", "--context", "followers=250000", "--context",
+            "country=br"});
+  EXPECT_EQ(fan["tier"]["via"], "rule");
+  EXPECT_EQ(fan["tier"]["rule"], "followers >= 100000");
+  EXPECT_EQ(fan["context"]["country"], "br");
+  const std::string text = Ok({"decide", "feed.read", "user-7", "--context", "followers=250000"});
+  EXPECT_THAT(text, HasSubstr("in tier super_users of plan tiny (its rule "
+                              "`followers >= 100000` matches): held strong until the op "
+                              "reaches eventual"));
+  EXPECT_TRUE(Json({"decide", "feed.read", "user-7", "--context", "followers=99"})["tier"]
+                  .is_null());
+  // Once the op is eventual the member reads eventual, with the tier's bound.
+  for (int i = 0; i < 9; ++i) Ok({"advance", "feed.read", "--reason", "r", "--confirm"});
+  nlohmann::json after = Json({"decide", "feed.read", "celebrity-1"});
+  EXPECT_EQ(after["stage"], "eventual");
+  EXPECT_EQ(after["path"], "eventual");
+  EXPECT_EQ(after["tier"]["held_strong"], false);
+  EXPECT_EQ(after["target"], "bounded_staleness(1s)");
+  RunResult bad = Cmo({"decide", "feed.read", "user-7", "--context", "followers"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_THAT(bad.err, HasSubstr("give NAME=VALUE"));
+}
+
 TEST_F(CliTest, DryRunShowsTheMoveAndChangesNothing) {
   Seed();
   Ok({"advance", "post.like", "--reason", "r"});
