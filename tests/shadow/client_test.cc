@@ -3,6 +3,7 @@
 #include "shadow/client.h"
 
 #include "flags/override_store.h"
+#include "flags/tier_store.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "shadow/session_token.h"
@@ -201,6 +202,59 @@ TEST_F(ClientTest, ASupportOverrideSendsOneSubjectStrongAtTheNextPoll) {
   EXPECT_EQ(c->Read("like.count", "u1", "k")->path, Path::kStrong);
   EXPECT_EQ(c->Read("like.count", "u2", "k")->path, Path::kEventual);
   EXPECT_EQ(c->Read("comment.read", "u1", "k")->path, Path::kEventual) << "other domain";
+}
+
+// A subject in a tier of like.count reads with the tier's model (bounded staleness) while
+// everyone else reads the lagging replica as it is; a rule matches on the request's context.
+// Writes are counted per subject only while a top_k tier exists, and reported in telemetry.
+TEST_F(ClientTest, ATierSubjectReadsWithTheTiersModelAndHeavyWritersAreReported) {
+  flags::Tier t;
+  t.name = "super_users";
+  t.target = {flags::Model::kBoundedStaleness, absl::Seconds(1)};
+  t.ops = {"like.count"};
+  t.subjects = {"celebrity-1"};
+  t.when = {"followers >= 100000"};
+  auto c = Open();
+  ASSERT_THAT(c->Write("like.write", "celebrity-1", "post-1", "1"), IsOk());
+  EXPECT_TRUE(c->CutTelemetryForTest().top_writers.empty()) << "no top_k tier: nothing counted";
+  ASSERT_THAT(flags::ReplaceTiers(h_.flags(), "social", {t}, {"t", "r", "plan.tiers", false}),
+              IsOk());
+  c->Tick();  // the new snapshot; samples the primary (LSN 1)
+  clock_.Advance(absl::Seconds(2));
+  c->Tick();
+  // The replica has applied nothing: older than 1 s is missing.
+  auto member = c->Read("like.count", "celebrity-1", "post-1");
+  ASSERT_THAT(member, IsOk());
+  EXPECT_EQ(member->path, Path::kStrong);
+  EXPECT_TRUE(member->fell_back);
+  EXPECT_EQ(member->value, "1");
+  const std::vector<flags::Attribute> fan = {{"followers", "250000"}};
+  auto by_rule = c->Read("like.count", "user-7", "post-1", "", fan);
+  EXPECT_TRUE(by_rule->fell_back);
+  auto plain = c->Read("like.count", "user-7", "post-1");
+  EXPECT_EQ(plain->path, Path::kEventual);
+  EXPECT_FALSE(plain->value.has_value()) << "everyone else reads the replica as it is";
+  h_.ReplicateThrough(1, {"likes"});
+  member = c->Read("like.count", "celebrity-1", "post-1");
+  EXPECT_EQ(member->path, Path::kEventual);
+  EXPECT_EQ(member->value, "1");
+
+  t.top_k = 5;
+  ASSERT_THAT(flags::ReplaceTiers(h_.flags(), "social", {t}, {"t", "r", "plan.tiers", false}),
+              IsOk());
+  clock_.Advance(absl::Seconds(1));
+  c->Tick();
+  c->CutTelemetryForTest();
+  for (int i = 0; i < 3; ++i) ASSERT_THAT(c->Write("like.write", "heavy", "k", "v"), IsOk());
+  ASSERT_THAT(c->Write("like.write", "light", "k", "v"), IsOk());
+  TelemetryWindow w = c->CutTelemetryForTest();
+  ASSERT_EQ(w.top_writers.size(), 2u);
+  EXPECT_EQ(w.top_writers[0], (SubjectWrites{"heavy", 3}));
+  EXPECT_EQ(w.top_writers[1], (SubjectWrites{"light", 1}));
+  EXPECT_TRUE(c->CutTelemetryForTest().top_writers.empty()) << "counted per window";
+  auto round = DecodeTelemetry(EncodeTelemetry(w));
+  ASSERT_THAT(round, IsOk());
+  EXPECT_EQ(*round, w);
 }
 
 // Delegates to the control database until told the control plane is gone.
