@@ -276,6 +276,13 @@ void RenderDataPath(Server& server, Exposition& m) {
     m.Family("cmo_shadow_mismatches_logged_total", "counter",
              "Shadow mismatches written to the divergence log");
     m.Sample("cmo_shadow_mismatches_logged_total", {}, static_cast<double>(c->mismatches_logged));
+    m.Family("cmo_tier_heavy_writer_updates_total", "counter",
+             "Times a top_k tier's published heaviest writers changed");
+    m.Sample("cmo_tier_heavy_writer_updates_total", {},
+             static_cast<double>(c->heavy_writer_updates));
+    m.Family("cmo_tier_heavy_writer_errors_total", "counter",
+             "Heaviest-writer refreshes that failed (retried; the members published last stay)");
+    m.Sample("cmo_tier_heavy_writer_errors_total", {}, static_cast<double>(c->heavy_writer_errors));
   }
 }
 

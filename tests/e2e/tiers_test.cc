@@ -1,0 +1,89 @@
+// Top-K tiers end to end through a running control service (`cmo serve`'s Server with its
+// embedded Kafka): an app's client writes, reports its heaviest writers in signed telemetry,
+// the control loop sums them and publishes the tier's members in the next flag snapshot, and
+// the same client then routes those subjects by the tier — without anyone naming them.
+#include "flags/tier_store.h"
+#include "gtest/gtest.h"
+#include "orchestrator/service/control_state.h"
+#include "orchestrator/service/server.h"
+#include "shadow/client.h"
+#include "tests/fakes/temp_dir.h"
+#include "tests/fakes/wait.h"
+
+namespace cmo::orchestrator {
+namespace {
+
+using ::cmo::testing::WaitFor;
+using namespace std::chrono_literals;
+
+TEST(TiersEndToEnd, TheHeaviestWritersJoinTheirTierOnEveryClient) {
+  cmo::testing::TempDir dir;
+  const std::string state_dir = dir.File("state");
+  {
+    auto state = OpenControlState(state_dir, /*create=*/true, base::SystemClock());
+    ASSERT_TRUE(state.ok()) << state.status();
+    flags::Flag f;
+    f.op = "post.like";
+    f.domain = "likes";
+    f.target.model = flags::Model::kEventual;
+    ASSERT_TRUE((*state)->flags->Add(f, {"t", "t", "ops.add", false}).ok());
+    flags::Tier t;
+    t.name = "super_users";
+    t.target = {flags::Model::kBoundedStaleness, absl::Seconds(1)};
+    t.ops = {"post.like"};
+    t.top_k = 2;
+    t.top_k_window = absl::Minutes(1);
+    ASSERT_TRUE(
+        flags::ReplaceTiers(*(*state)->flags, "social", {t}, {"t", "t", "plan.tiers", false})
+            .ok());
+  }
+  ServeConfig config;
+  config.state_dir = state_dir;
+  config.regions = {"eu-west"};
+  auto server = Server::Start(config, base::SystemClock());
+  ASSERT_TRUE(server.ok()) << server.status();
+  shadow::ClientConfig cc;
+  cc.state_dir = state_dir;
+  cc.region = "eu-west";
+  auto client = shadow::Client::Open(cc);
+  ASSERT_TRUE(client.ok()) << client.status();
+  shadow::Client& c = **client;
+  const auto via = [&](const char* subject) {
+    return c.evaluator().Decide("post.like", subject).tier_via;
+  };
+  EXPECT_EQ(via("super-1"), flags::TierVia::kNone);
+  const absl::Time start = absl::Now();
+  // Two heavy writers among many light ones, for as long as it takes (each window reports).
+  int round = 0;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        for (int i = 0; i < 20; ++i) EXPECT_TRUE(c.Write("post.like", "super-1", "k", "v").ok());
+        for (int i = 0; i < 10; ++i) EXPECT_TRUE(c.Write("post.like", "super-2", "k", "v").ok());
+        for (int i = 0; i < 5; ++i) {
+          const std::string light = "light-" + std::to_string(round * 5 + i);
+          EXPECT_TRUE(c.Write("post.like", light, "k", "v").ok());
+        }
+        ++round;
+        return via("super-1") == flags::TierVia::kTopK && via("super-2") == flags::TierVia::kTopK;
+      },
+      40s));
+  std::printf("heaviest writers in their tier on the client after %s\n",
+              absl::FormatDuration(absl::Now() - start).c_str());
+  EXPECT_EQ(via("light-0"), flags::TierVia::kNone);
+  EXPECT_GE(c.stats().telemetry_published, 1);
+  (*client).reset();
+  EXPECT_TRUE((*server)->Stop().ok());
+  // The control state says who joined, and that cmo put them there.
+  auto state = OpenControlState(state_dir, /*create=*/false, base::SystemClock());
+  ASSERT_TRUE(state.ok());
+  auto history = (*state)->flags->History("plan:social", 5);
+  ASSERT_TRUE(history.ok());
+  bool audited = false;
+  for (const flags::AuditEntry& e : *history) {
+    audited |= e.action == "tier.top_k" && e.actor == "cmo.heavy_writers";
+  }
+  EXPECT_TRUE(audited);
+}
+
+}  // namespace
+}  // namespace cmo::orchestrator
