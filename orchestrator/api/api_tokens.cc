@@ -52,7 +52,10 @@ Role RequiredRole(std::string_view method, std::string_view path) {
     const std::string_view res = p[1];
     if (res == "tokens") return Role::kAdmin;
     // Which path a user is on, what happened to a user's data, who did what.
-    if (res == "divergence" || res == "audit" || res == "overrides") return Role::kViewer;
+    // Tiers list subjects by name (their members, the heaviest writers).
+    if (res == "divergence" || res == "audit" || res == "overrides" || res == "tiers") {
+      return Role::kViewer;
+    }
     if (res == "ops" && p.size() == 4 && p[3] == "decide") return Role::kViewer;
     // Flag, plan, breaker, budget and replication state, and paths that do not exist (404).
     return Role::kNone;

@@ -70,6 +70,7 @@ absl::StatusOr<nlohmann::json> LocalApi::Call(const ApiCall& call) {
     if (res == "overrides") {
       return get ? api_internal::ListOverrides(c) : api_internal::AddOverride(c);
     }
+    if (res == "tiers" && get) return api_internal::ListTiers(c);
     return NoRoute(call);
   }
   if (res == "overrides" && post && p.size() == 4 && p[3] == "remove") {

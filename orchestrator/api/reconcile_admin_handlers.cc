@@ -39,7 +39,8 @@ absl::StatusOr<nlohmann::json> CollectTombstones(const Context& c, const std::st
   auto text = BodyString(c.call, "grace", true);
   if (!text.ok()) return text.status();
   auto grace = base::ParseDuration(*text);
-  if (!grace.ok()) return absl::InvalidArgumentError(base::StrCat("grace: ", grace.status().message()));
+  if (!grace.ok())
+    return absl::InvalidArgumentError(base::StrCat("grace: ", grace.status().message()));
   if (*grace < absl::Hours(1)) {
     return absl::InvalidArgumentError(
         "grace must be at least 1h: it must exceed the longest replica downtime you tolerate");

@@ -84,8 +84,8 @@ absl::StatusOr<ReconcileRequest> ParseRequest(const Context& c) {
   r.staleness_window = *staleness;
   if (r.regions.empty()) r.regions = shadow::ReplicaRegions(c.state_dir);
   if (r.regions.empty()) {
-    return absl::FailedPreconditionError(base::StrCat(
-        "no replica in ", c.state_dir, "; run `cmo serve` first, or name a region"));
+    return absl::FailedPreconditionError(
+        base::StrCat("no replica in ", c.state_dir, "; run `cmo serve` first, or name a region"));
   }
   return r;
 }
@@ -102,8 +102,7 @@ absl::StatusOr<nlohmann::json> ReconcileRegion(const Context& c, const Reconcile
   auto partitions = (*replica)->TopicPartitions(topic);
   if (!watermark.ok()) return watermark.status();
   if (!partitions.ok()) return partitions.status();
-  reconcile::ReconcileOptions ro{rq.domain, rq.policy, rq.dry_run, *watermark,
-                                 rq.staleness_window};
+  reconcile::ReconcileOptions ro{rq.domain, rq.policy, rq.dry_run, *watermark, rq.staleness_window};
   std::vector<reconcile::KeyDiff> found;
   reconcile::ReconcileReport report;
   if (rq.dry_run) {

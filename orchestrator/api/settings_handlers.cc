@@ -17,7 +17,8 @@ absl::Status CheckMaxStep(const std::string& value) {
   if (!bp.ok() || *bp <= 0) {
     return absl::InvalidArgumentError(
         base::StrCat("max_step must be `standard` (the next of 1/5/10/25/50/100%) or a percent "
-                     "above 0 such as 10%, not \"", value, "\""));
+                     "above 0 such as 10%, not \"",
+                     value, "\""));
   }
   return absl::OkStatus();
 }

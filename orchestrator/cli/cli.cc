@@ -60,6 +60,7 @@ int RunCli(int argc, char** argv) {
   SetupSettingsCommands(app, global, registry);
   SetupTokenCommands(app, global, registry);
   SetupOverrideCommands(app, global, registry);
+  SetupTierCommands(app, global, registry);
   SetupServeCommand(app, global, registry);
   SetupBenchCommands(app, global, registry);
   SetupDemoCommand(app, global, registry);

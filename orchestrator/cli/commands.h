@@ -49,6 +49,8 @@ void SetupWatermarkCommands(CLI::App& app, const GlobalOptions& global, CommandR
 void SetupTokenCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry);
 void SetupOverrideCommands(CLI::App& app, const GlobalOptions& global,
                            CommandRegistry& registry);
+// `tiers`.
+void SetupTierCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry);
 
 // `serve`.
 void SetupSettingsCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry);

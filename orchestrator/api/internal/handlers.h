@@ -54,6 +54,9 @@ absl::StatusOr<nlohmann::json> PlanStatus(const Context& c);
 absl::StatusOr<nlohmann::json> ApplyPlan(const Context& c);
 absl::StatusOr<nlohmann::json> SetPaused(const Context& c, const std::string& op, bool paused);
 
+// GET /v1/tiers: the plans' subject tiers and their published heaviest writers.
+absl::StatusOr<nlohmann::json> ListTiers(const Context& c);
+
 // GET /v1/overrides, POST /v1/overrides {subject, op|domain, ttl, reason},
 // POST /v1/overrides/{id}/remove {reason}: support overrides (flags/override.h)
 absl::StatusOr<nlohmann::json> ListOverrides(const Context& c);

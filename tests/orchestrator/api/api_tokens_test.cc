@@ -33,6 +33,7 @@ TEST(RequiredRole, EveryRouteOfTheApi) {
       {"GET", "/v1/divergence?user=u-1", Role::kViewer},
       {"GET", "/v1/audit", Role::kViewer},
       {"GET", "/v1/overrides", Role::kViewer},
+      {"GET", "/v1/tiers", Role::kViewer},
       {"GET", "/v1/ops/post.like/decide", Role::kViewer},
       {"GET", "/v1/ops/post.like/decide?subject=u-1", Role::kViewer},
       {"POST", "/ofrep/v1/evaluate/flags/post.like", Role::kViewer},

@@ -221,6 +221,10 @@ phases:
   - {name: likes, ops: [post.like], steps: [eventual]}
 )";
   Ok({"plan", "apply", plan, "--reason", "r"});
+  nlohmann::json tiers = Json({"tiers"});
+  ASSERT_EQ(tiers.size(), 1u);
+  EXPECT_EQ(tiers[0]["ops"], nlohmann::json::array({"feed.read"}));
+  EXPECT_THAT(Ok({"tiers"}), HasSubstr("1 listed; followers >= 100000"));
   nlohmann::json listed = Json({"decide", "feed.read", "celebrity-1"});
   EXPECT_EQ(listed["tier"]["name"], "super_users");
   EXPECT_EQ(listed["tier"]["via"], "list");
