@@ -1,6 +1,7 @@
 #include "flags/flag_json.h"
 
 #include "base/json.h"
+#include "base/strings.h"
 
 namespace cmo::flags {
 
@@ -75,6 +76,29 @@ std::string EncodeSnapshot(const Snapshot& snapshot, absl::Time published) {
                                        {"tiers", tiers}});
 }
 
+namespace {
+
+// The array `field` of a snapshot (absent: none), of at most `max` items each parsed by `parse`.
+template <typename T, typename Parse>
+absl::StatusOr<std::vector<T>> OptionalArray(const nlohmann::json& j, const char* field, int max,
+                                             Parse parse) {
+  std::vector<T> out;
+  auto it = j.find(field);
+  if (it == j.end()) return out;
+  if (!it->is_array() || it->size() > static_cast<size_t>(max)) {
+    return absl::InvalidArgumentError(base::StrCat("flag snapshot: ", field,
+                                                   " must be an array of at most ", max));
+  }
+  for (const nlohmann::json& item : *it) {
+    absl::StatusOr<T> parsed = parse(item);
+    if (!parsed.ok()) return parsed.status();
+    out.push_back(*std::move(parsed));
+  }
+  return out;
+}
+
+}  // namespace
+
 absl::StatusOr<std::shared_ptr<const Snapshot>> DecodeSnapshot(std::string_view text) {
   nlohmann::json j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
   if (j.is_discarded() || !j.is_object() || !j.contains("v") || j["v"] != 1 ||
@@ -92,40 +116,22 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> DecodeSnapshot(std::string_view 
   }
   // Overrides only ever force strong, so one from a bad publisher cannot move traffic off it;
   // publishers that predate them send none.
-  std::vector<Override> overrides;
-  if (auto it = j.find("overrides"); it != j.end()) {
-    if (!it->is_array() || it->size() > static_cast<size_t>(kMaxOverrides)) {
-      return absl::InvalidArgumentError("flag snapshot: overrides must be an array of at most " +
-                                        std::to_string(kMaxOverrides));
-    }
-    for (const nlohmann::json& o : *it) {
-      absl::StatusOr<Override> parsed = OverrideFromSnapshotJson(o);
-      if (!parsed.ok()) return parsed.status();
-      overrides.push_back(*std::move(parsed));
-    }
-  }
+  absl::StatusOr<std::vector<Override>> overrides =
+      OptionalArray<Override>(j, "overrides", kMaxOverrides, OverrideFromSnapshotJson);
+  if (!overrides.ok()) return overrides.status();
   // A tier moves its subjects to a model of its own, but only on ops whose flags already route
   // eventual (or holds them strong): it cannot move a critical op, whose flag says strong.
-  std::vector<Tier> tiers;
-  if (auto it = j.find("tiers"); it != j.end()) {
-    if (!it->is_array() || it->size() > static_cast<size_t>(kMaxSnapshotTiers)) {
-      return absl::InvalidArgumentError("flag snapshot: tiers must be an array of at most " +
-                                        std::to_string(kMaxSnapshotTiers));
-    }
-    for (const nlohmann::json& t : *it) {
-      absl::StatusOr<Tier> parsed = TierFromJson(t);
-      if (!parsed.ok()) return parsed.status();
-      tiers.push_back(*std::move(parsed));
-    }
-  }
+  absl::StatusOr<std::vector<Tier>> tiers =
+      OptionalArray<Tier>(j, "tiers", kMaxSnapshotTiers, TierFromJson);
+  if (!tiers.ok()) return tiers.status();
   int64_t revision = 0;
   try {
     revision = base::JsonInt(j["revision"]);
   } catch (const std::out_of_range&) {
     return absl::InvalidArgumentError("flag snapshot: revision out of range");
   }
-  return std::make_shared<const Snapshot>(revision, std::move(flags), std::move(overrides),
-                                          std::move(tiers));
+  return std::make_shared<const Snapshot>(revision, std::move(flags), *std::move(overrides),
+                                          *std::move(tiers));
 }
 
 }  // namespace cmo::flags
