@@ -11,7 +11,6 @@
 #define XXH_INLINE_ALL
 #include <xxhash.h>
 
-#include "absl/container/flat_hash_set.h"
 #include "base/strings.h"
 #include "flags/bucketing.h"
 
@@ -24,12 +23,10 @@ struct OverrideIndex {
       by_subject;
 };
 
-using SubjectSet = absl::flat_hash_set<std::string, internal::NameHash, internal::NameEq>;
-
 struct CompiledTier {
   const Tier* tier;  // into its snapshot's tiers
-  SubjectSet listed;
-  SubjectSet heavy;
+  // Listed subjects and heavy writers in one map: one hash and probe per request.
+  absl::flat_hash_map<std::string, TierVia, internal::NameHash, internal::NameEq> members;
   std::vector<TierRule> rules;
 };
 
@@ -42,8 +39,7 @@ namespace {
 std::atomic<uint64_t> next_snapshot_uid{1};
 
 TierVia Membership(const CompiledTier& t, std::string_view subject, EvalContext context) {
-  if (t.listed.contains(subject)) return TierVia::kList;
-  if (t.heavy.contains(subject)) return TierVia::kTopK;
+  if (auto it = t.members.find(subject); it != t.members.end()) return it->second;
   for (const TierRule& r : t.rules) {
     if (RuleMatches(r, context)) return TierVia::kRule;
   }
@@ -75,8 +71,8 @@ std::unique_ptr<TierIndex> CompileTiers(const std::vector<Tier>& tiers) {
   for (const Tier& t : tiers) {
     CompiledTier& c = index->tiers.emplace_back();
     c.tier = &t;
-    c.listed.insert(t.subjects.begin(), t.subjects.end());
-    c.heavy.insert(t.heavy.begin(), t.heavy.end());
+    for (const std::string& h : t.heavy) c.members.emplace(h, TierVia::kTopK);
+    for (const std::string& l : t.subjects) c.members[l] = TierVia::kList;  // says more
     for (const std::string& w : t.when) {
       // Tiers are validated where they enter (plan, store, snapshot decode); a rule that does
       // not parse matches nobody rather than everybody.
