@@ -12,6 +12,7 @@
 #include "base/thread_name_cache.h"
 #include "flags/heavy_hitters.h"
 #include "shadow/change_event.h"
+#include "shadow/converged.h"
 #include "shadow/deployment_stores.h"
 #include "shadow/internal/connection_pool.h"
 #include "shadow/lsn_history.h"
@@ -115,6 +116,7 @@ struct Client::Impl {
   base::Mutex writers_mu;
   flags::HeavyHitters top_writers ABSL_GUARDED_BY(writers_mu){4 * kMaxTopWriters};
   std::unique_ptr<ShadowComparer> comparer;
+  std::unique_ptr<ConvergedFollower> converged;  // null without Kafka and the key ring
   LsnHistory lsn_history;
 
   const uint64_t id = next_client_id.fetch_add(1);  // keys the per-thread op contexts
@@ -386,6 +388,7 @@ struct Client::Impl {
       RefreshFlags();
       next_flag_poll = now + config.flag_poll;
     }
+    if (converged != nullptr) converged->Poll(0).IgnoreError();  // retried at the next tick
     if (now >= next_lsn_sample) {
       absl::StatusOr<int64_t> lsn = [&]() -> absl::StatusOr<int64_t> {
         CMO_ASSIGN_OR_RETURN(auto primary, primaries.Acquire());
@@ -482,6 +485,9 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Open(ClientConfig config,
     p->evaluator = std::make_unique<flags::FlagEvaluator>(std::move(snap));
     if (!brokers.empty()) {
       CMO_ASSIGN_OR_RETURN(p->sink, KafkaTelemetrySink::Create(kafka, keys));
+      if (keys != nullptr) {
+        CMO_ASSIGN_OR_RETURN(p->converged, ConvergedFollower::Create(kafka, keys));
+      }
     }
   }
   // Fail at Open, not on the first request, when the stores cannot be opened.
@@ -530,6 +536,30 @@ absl::StatusOr<ReadResult> Client::Read(std::string_view op, std::string_view su
   return impl_->Read(op, subject, key, token, context);
 }
 
+absl::Status Client::WaitConverged(std::string_view token_text, absl::Duration timeout) {
+  Impl& p = *impl_;
+  CMO_ASSIGN_OR_RETURN(SessionToken token, DecodeToken(token_text));
+  if (p.converged == nullptr) {
+    return absl::FailedPreconditionError(
+        "converged notifications need Kafka and the deployment's key ring (kafka_brokers and "
+        "message_key_file, or a state dir `cmo serve` runs on): the marks come from cmo serve "
+        "on cmo.converged");
+  }
+  const absl::Time deadline = p.clock.Now() + timeout;
+  while (p.converged->lsn() < token.lsn) {
+    if (p.clock.Now() >= deadline) {
+      return absl::DeadlineExceededError(
+          base::StrCat("LSN ", token.lsn, " is not applied in every region after ",
+                       absl::FormatDuration(timeout), " (converged through ", p.converged->lsn(),
+                       "); a region is behind or `cmo serve` is not publishing cmo.converged"));
+    }
+    // The background thread polls too; whoever holds the consumer reads, the other sleeps.
+    CMO_RETURN_IF_ERROR(p.converged->Poll(1));
+    if (p.converged->lsn() < token.lsn) p.clock.SleepFor(p.config.poll_interval);
+  }
+  return absl::OkStatus();
+}
+
 void Client::Tick() { impl_->Tick(); }
 
 int Client::RunShadowForTest(int max) { return impl_->comparer->RunOnce(max); }
@@ -546,10 +576,15 @@ ClientStats Client::stats() {
     if (impl_->flag_source != nullptr) refused = impl_->flag_source->refused();
   }
   // Sample totals cover the windows cut so far (one every telemetry_window).
-  return {impl_->revision.load(),        impl_->reachable.load(),
-          impl_->flag_errors.load(),     impl_->published.load(),
-          impl_->publish_errors.load(),  impl_->samples_compared.load(),
-          impl_->samples_dropped.load(), refused};
+  return {impl_->revision.load(),
+          impl_->reachable.load(),
+          impl_->flag_errors.load(),
+          impl_->published.load(),
+          impl_->publish_errors.load(),
+          impl_->samples_compared.load(),
+          impl_->samples_dropped.load(),
+          refused,
+          impl_->converged != nullptr ? impl_->converged->lsn() : 0};
 }
 
 const flags::FlagEvaluator& Client::evaluator() const { return *impl_->evaluator; }

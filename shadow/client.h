@@ -127,6 +127,7 @@ struct ClientStats {
   int64_t samples_compared = 0;        // shadow comparisons settled (any class)
   int64_t samples_dropped = 0;         // shadow queue full
   int64_t flag_snapshots_refused = 0;  // unsigned, forged or implausible snapshots dropped
+  int64_t converged_lsn = 0;           // applied in every region through this LSN (0: unknown)
 };
 
 class Client {
@@ -148,6 +149,13 @@ class Client {
   absl::StatusOr<ReadResult> Read(std::string_view op, std::string_view subject,
                                   std::string_view key, std::string_view token = "",
                                   flags::EvalContext context = {});
+
+  // Blocks until the change behind `token` (a session token a Write returned) has been applied
+  // in every region, so an app can hold a notification ("X replied to you") until what it
+  // announces is visible everywhere. OK once converged; kDeadlineExceeded after `timeout`;
+  // kInvalidArgument for a malformed token; kFailedPrecondition without Kafka and the key ring
+  // (the marks come from `cmo serve` on `cmo.converged`, shadow/converged.h).
+  absl::Status WaitConverged(std::string_view token, absl::Duration timeout);
 
   // One round of background work: re-read flags if due, sample the primary's LSN, refresh
   // watermarks, cut and publish telemetry if due. The background thread calls it.

@@ -6,6 +6,7 @@
 #include "orchestrator/bench/pipeline_bench.h"
 #include "orchestrator/bench/read_bench.h"
 #include "orchestrator/bench/reconcile_bench.h"
+#include "orchestrator/bench/tiers_bench.h"
 #include "orchestrator/bench/writers_bench.h"
 #include "orchestrator/cli/commands.h"
 
@@ -116,6 +117,22 @@ void SetupBenchCommands(CLI::App& app, const GlobalOptions& global, CommandRegis
   breaker->add_option("--kafka", b->kafka,
                       "Run on this real Kafka cluster (host:port,...) instead of the embedded one");
   registry.On(breaker, [b, &global] { return PrintReport(RunBreakerBench(*b), global); });
+
+  auto t = std::make_shared<TiersBenchOptions>();
+  CLI::App* tiers = bench->add_subcommand(
+      "tiers",
+      "Super users: the converged-notification delay (a write until WaitConverged says every "
+      "region has it) under a bulk write load; priority-channel lag is not built yet (null)");
+  tiers->add_option("--regions", t->regions, "Replica regions (default 3)")
+      ->check(CLI::Range(1, 16));
+  tiers->add_option("--notifications", t->notifications, "Writes waited on (default 300)")
+      ->check(CLI::Range(1, 100000));
+  tiers
+      ->add_option("--bulk-writes-per-s", t->bulk_writes_per_s,
+                   "Other writes meanwhile (default 500)")
+      ->check(CLI::Range(0, 100000));
+  tiers->add_option("--work-dir", t->work_dir, "Where the temporary state dir goes");
+  registry.On(tiers, [t, &global] { return PrintReport(RunTiersBench(*t), global); });
 
   auto rc = std::make_shared<ReconcileBenchOptions>();
   CLI::App* rec = bench->add_subcommand(

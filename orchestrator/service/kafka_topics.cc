@@ -7,6 +7,7 @@
 #include "base/status_macros.h"
 #include "base/strings.h"
 #include "shadow/change_event.h"
+#include "shadow/converged.h"
 #include "shadow/flag_source.h"
 #include "shadow/telemetry.h"
 
@@ -38,6 +39,11 @@ absl::StatusOr<base::TopicSettings> WantedTopic(const std::string& topic, const 
   if (topic == shadow::kFlagsTopic) {
     t.partitions = 1;
     t.configs["cleanup.policy"] = "compact";
+  } else if (topic == shadow::kConvergedTopic) {
+    t.partitions = 1;  // clients follow partition 0; only the newest mark matters
+    t.configs["cleanup.policy"] = "delete";
+    t.configs["retention.ms"] =
+        std::to_string(absl::ToInt64Milliseconds(policy.telemetry_retention));
   } else if (topic == shadow::kTelemetryTopic) {
     t.partitions = policy.partitions;
     t.configs["cleanup.policy"] = "delete";
@@ -67,7 +73,7 @@ TopicProblems CheckTopic(const base::TopicSettings& want, const base::TopicSetti
         "; cmo needs ", wanted_policy, " (", why, "). Change it with: ",
         AlterConfigCommand(bootstrap, name, "cleanup.policy=" + wanted_policy)));
   }
-  if (name == shadow::kFlagsTopic && have.partitions != 1) {
+  if ((name == shadow::kFlagsTopic || name == shadow::kConvergedTopic) && have.partitions != 1) {
     p.errors.push_back(base::StrCat(
         "Kafka topic ", name, " has ", have.partitions,
         " partitions; cmo needs exactly 1 (clients read the newest snapshot of partition 0). "

@@ -9,6 +9,8 @@
 //                         snapshot, which must never age out
 //   cmo.telemetry         cleanup.policy=delete, retention kafka.telemetry_retention: windows
 //                         are read within seconds and worthless after
+//   cmo.converged         cleanup.policy=delete, exactly 1 partition, the same retention: the
+//                         LSN applied in every region, followed by clients from its newest
 // All are created with the configured replication factor (default: min(3, brokers)) and
 // min.insync.replicas 2 when that is 3 or more.
 #ifndef CMO_ORCHESTRATOR_SERVICE_KAFKA_TOPICS_H_

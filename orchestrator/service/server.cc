@@ -74,7 +74,52 @@ absl::StatusOr<int64_t> Server::MinApplied(const std::map<std::string, int>& par
     if (w.ok()) remote_watermarks_[region] = *w;
     min = std::min(min, remote_watermarks_[region]);
   }
-  return config_.regions.empty() ? 0 : min;
+  if (config_.regions.empty()) return 0;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    relay_regions_ = remote_watermarks_;
+  }
+  relay_min_applied_.store(min);
+  return min;
+}
+
+std::optional<shadow::ConvergedMark> Server::Converged() {
+  shadow::ConvergedMark m;
+  m.at = clock_.Now();
+  if (config_.role == ServeRole::kAll) {
+    if (regions_.empty()) return std::nullopt;
+    m.lsn = INT64_MAX;
+    for (const auto& r : regions_) {
+      m.regions[r->name] = r->watermark.load();
+      m.lsn = std::min(m.lsn, m.regions[r->name]);
+    }
+    return m;
+  }
+  m.lsn = relay_min_applied_.load();
+  if (m.lsn < 0) return std::nullopt;
+  std::lock_guard<std::mutex> lock(mu_);
+  m.regions = relay_regions_;
+  return m;
+}
+
+void Server::RunConvergedPublisher(std::shared_ptr<const base::KeyRing> keys) {
+  const std::string topic(shadow::kConvergedTopic);
+  int64_t published = -1;
+  absl::Time published_at = absl::InfinitePast();
+  while (!stop_.load()) {
+    std::optional<shadow::ConvergedMark> m = Converged();
+    if (m.has_value() && (m->lsn != published || m->at - published_at >= absl::Seconds(1))) {
+      // A failed produce (queue full, cluster away) is tried again at the next round.
+      if (converged_out_->Produce(topic, 0, "converged", keys->Sign(shadow::EncodeConverged(*m)), 0)
+              .ok()) {
+        published = m->lsn;
+        published_at = m->at;
+      }
+    }
+    converged_out_->Poll(0);
+    clock_.SleepFor(absl::Milliseconds(5));
+  }
+  converged_out_->Flush(2000).IgnoreError();
 }
 
 namespace {
@@ -109,6 +154,7 @@ absl::Status Server::StartKafka(
         embedded_->CreateTopic(std::string(shadow::kTelemetryTopic), config_.kafka_partitions, 3));
     // One partition: a snapshot is the whole state, and clients read only the newest.
     CMO_RETURN_IF_ERROR(embedded_->CreateTopic(std::string(shadow::kFlagsTopic), 1, 3));
+    CMO_RETURN_IF_ERROR(embedded_->CreateTopic(std::string(shadow::kConvergedTopic), 1, 3));
     CMO_RETURN_IF_ERROR(WriteBootstrapFile(dir, bootstrap_));
     base::KafkaMockCluster* cluster = embedded_.get();
     const int partitions = config_.kafka_partitions;
@@ -289,6 +335,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
     };
     CMO_ASSIGN_OR_RETURN(s->relay_, s->make_relay_());
     s->threads_.emplace_back([self] { self->RunRelay(); });
+    CMO_RETURN_IF_ERROR(ensure_topic(std::string(shadow::kConvergedTopic)).status());
+    base::KafkaConfig producer = kafka;
+    producer.emplace("linger.ms", "0");
+    CMO_ASSIGN_OR_RETURN(s->converged_out_,
+                         base::KafkaProducer::Create(producer, [](const base::DeliveryReport&) {}));
+    s->threads_.emplace_back([self, keys] { self->RunConvergedPublisher(keys); });
   }
   for (auto& r : s->regions_) {
     Region* region = r.get();

@@ -23,6 +23,7 @@
 #include "orchestrator/service/control_loop.h"
 #include "orchestrator/service/serve_config.h"
 #include "shadow/applier.h"
+#include "shadow/converged.h"
 #include "shadow/outbox_relay.h"
 #include "shadow/state_layout.h"
 #include "store/primary_store.h"
@@ -77,6 +78,11 @@ class Server {
   void RunRelay();
   void RunApplier(Region& region);
   void RunTopicCreator();
+  // Relay roles: publishes the LSN applied in every region on cmo.converged (shadow/converged.h)
+  // whenever it moves, and once a second while it does not.
+  void RunConvergedPublisher(std::shared_ptr<const base::KeyRing> keys);
+  // That LSN now, with the regions' watermarks it is the minimum of; nullopt before known.
+  std::optional<shadow::ConvergedMark> Converged();
   // Role all: reconciles every domain against every local replica as often as the applied
   // plans' `reconciliation.every` says (the shortest wins).
   void RunReconciler();
@@ -99,6 +105,10 @@ class Server {
   // Role relay: the replicas of appliers running in other processes, read for watermarks.
   std::map<std::string, std::unique_ptr<store::ReplicaStore>> remote_replicas_;
   std::map<std::string, int64_t> remote_watermarks_;  // the last each remote replica answered
+  std::unique_ptr<base::KafkaProducer> converged_out_;
+  // Role relay: the last MinApplied the relay computed (-1: none yet), and its regions'.
+  std::atomic<int64_t> relay_min_applied_{-1};
+  std::map<std::string, int64_t> relay_regions_;  // guarded by mu_
   // Per rebuilt component: the last failure logged and when (guarded by mu_).
   std::map<std::string, std::pair<std::string, absl::Time>> rebuild_log_;
   std::function<absl::StatusOr<std::unique_ptr<shadow::OutboxRelay>>()> make_relay_;

@@ -98,6 +98,21 @@ TEST(BenchSmoke, ReconcileFindsAndHealsEveryCorruptedKey) {
   EXPECT_GT(r["naive_ms"].get<double>(), 0);
 }
 
+// The notification delay is measured, and what is not built is null, not a number.
+TEST(BenchSmoke, TiersReportsTheNotifyDelayAndNullsWhatIsNotBuilt) {
+  ::cmo::testing::CmoCli cli;
+  nlohmann::json r = cli.Json({"bench", "tiers", "--notifications", "20", "--regions", "2",
+                               "--bulk-writes-per-s", "200", "--work-dir", cli.dir()});
+  ASSERT_TRUE(r.is_object());
+  EXPECT_GT(r["notify_delay_p50_ms"].get<double>(), 0);
+  EXPECT_GE(r["notify_delay_p99_ms"].get<double>(), r["notify_delay_p50_ms"].get<double>());
+  EXPECT_EQ(r["notifications"], 20);
+  EXPECT_GT(r["bulk_writes"].get<int64_t>(), 0);
+  EXPECT_TRUE(r["priority_lag_p99_ms"].is_null());
+  EXPECT_TRUE(r["bulk_lag_p99_ms"].is_null());
+  EXPECT_EQ(cli.Run({"bench", "tiers", "--regions", "0"}).exit_code, 2);
+}
+
 #endif
 
 }  // namespace

@@ -1,0 +1,92 @@
+// Converged notifications through a running `cmo serve` data path (embedded Kafka, three
+// regions): WaitConverged returns once a write is applied in every region — and only then —
+// a token from the future times out with a reason, and a forged mark (unsigned, or signed with
+// another key) never releases a notification early.
+#include "shadow/converged.h"
+
+#include "base/kafka.h"
+#include "base/message_auth.h"
+#include "gtest/gtest.h"
+#include "orchestrator/service/control_state.h"
+#include "orchestrator/service/server.h"
+#include "shadow/client.h"
+#include "shadow/session_token.h"
+#include "store/replica_store.h"
+#include "tests/fakes/temp_dir.h"
+
+namespace cmo::orchestrator {
+namespace {
+
+TEST(ConvergedEndToEnd, WaitConvergedReturnsOnceEveryRegionHasTheWrite) {
+  cmo::testing::TempDir dir;
+  const std::string state_dir = dir.File("state");
+  {
+    auto state = OpenControlState(state_dir, /*create=*/true, base::SystemClock());
+    ASSERT_TRUE(state.ok()) << state.status();
+    flags::Flag f;
+    f.op = "reply.post";
+    f.domain = "replies";
+    ASSERT_TRUE((*state)->flags->Add(f, {"t", "t", "ops.add", false}).ok());
+  }
+  ServeConfig config;
+  config.state_dir = state_dir;
+  config.regions = {"eu-west", "us-east", "ap-south"};
+  auto server = Server::Start(config, base::SystemClock());
+  ASSERT_TRUE(server.ok()) << server.status();
+  shadow::ClientConfig cc;
+  cc.state_dir = state_dir;
+  cc.region = "eu-west";
+  auto client = shadow::Client::Open(cc);
+  ASSERT_TRUE(client.ok()) << client.status();
+  shadow::Client& c = **client;
+
+  for (int i = 0; i < 20; ++i) {
+    auto w = c.Write("reply.post", "u-1", "reply-" + std::to_string(i), "hello");
+    ASSERT_TRUE(w.ok()) << w.status();
+    ASSERT_TRUE(c.WaitConverged(w->token, absl::Seconds(20)).ok());
+    // Converged means every region's replica holds it now.
+    for (const std::string& region : config.regions) {
+      auto replica = store::ReplicaStore::Open(shadow::ReplicaPath(state_dir, region));
+      ASSERT_TRUE(replica.ok()) << replica.status();
+      auto row = (*replica)->Get("replies", "reply-" + std::to_string(i));
+      ASSERT_TRUE(row.ok() && row->has_value()) << region << " lacks reply-" << i;
+      EXPECT_EQ((**row).lsn, w->lsn);
+    }
+  }
+  EXPECT_GE(c.stats().converged_lsn, 20);
+
+  // A token from the future: no region has it, so it times out saying why.
+  const std::string future = shadow::EncodeToken({1'000'000});
+  absl::Status s = c.WaitConverged(future, absl::Milliseconds(300));
+  EXPECT_TRUE(absl::IsDeadlineExceeded(s)) << s;
+  EXPECT_NE(s.message().find("not applied in every region"), std::string::npos) << s;
+  EXPECT_TRUE(absl::IsInvalidArgument(c.WaitConverged("garbage", absl::Seconds(1))));
+
+  // Forged marks claiming LSN 1,000,000: unsigned, and signed with a key not in the ring.
+  auto producer = base::KafkaProducer::Create(
+      {{"bootstrap.servers", (*server)->bootstrap_servers()}, {"log_level", "0"}},
+      [](const base::DeliveryReport&) {});
+  ASSERT_TRUE(producer.ok());
+  shadow::ConvergedMark forged{1'000'000, absl::Now(), {}};
+  const std::string topic(shadow::kConvergedTopic);
+  ASSERT_TRUE((*producer)->Produce(topic, 0, "converged", shadow::EncodeConverged(forged), 0).ok());
+  cmo::testing::TempDir other;
+  auto stranger = base::KeyRing::LoadOrCreate(other.File("key"));
+  ASSERT_TRUE(stranger.ok());
+  ASSERT_TRUE(
+      (*producer)
+          ->Produce(topic, 0, "converged", (*stranger)->Sign(shadow::EncodeConverged(forged)), 0)
+          .ok());
+  ASSERT_TRUE((*producer)->Flush(5000).ok());
+  EXPECT_TRUE(absl::IsDeadlineExceeded(c.WaitConverged(future, absl::Seconds(2))));
+  EXPECT_LT(c.stats().converged_lsn, 1'000'000);
+  // Still following the real marks: a new write converges.
+  auto w = c.Write("reply.post", "u-1", "after", "x");
+  ASSERT_TRUE(w.ok());
+  EXPECT_TRUE(c.WaitConverged(w->token, absl::Seconds(20)).ok());
+  (*client).reset();
+  EXPECT_TRUE((*server)->Stop().ok());
+}
+
+}  // namespace
+}  // namespace cmo::orchestrator
