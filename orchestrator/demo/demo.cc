@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -16,11 +17,11 @@
 #include "flags/transitions.h"
 #include "orchestrator/api/local_api.h"
 #include "orchestrator/bench/bench_util.h"
-#include "orchestrator/service/control_state.h"
+#include "orchestrator/control_service.h"
 #include "orchestrator/demo/plan_compression.h"
 #include "orchestrator/demo/workload.h"
+#include "orchestrator/service/control_state.h"
 #include "orchestrator/service/server.h"
-#include "orchestrator/control_service.h"
 #include "reconcile/divergence_log.h"
 #include "reconcile/report.h"
 #include "shadow/state_layout.h"
@@ -32,13 +33,15 @@ namespace {
 
 constexpr char kStoryOp[] = "like.count";  // the read op whose story the demo follows
 constexpr char kFaultRegion[] = "eu-west";
+constexpr char kSupportUser[] = "user-42";  // the user whose comment went missing
 
 // The plan's holds up to its 50% step add up to 7.5 h; they play out in ~30% of the run.
 constexpr double kHoldsToHalf = 7.5 * 3600;
 
 class Narrator {
  public:
-  Narrator(std::ostream& out, bool live, absl::Time start) : out_(out), live_(live), start_(start) {}
+  Narrator(std::ostream& out, bool live, absl::Time start)
+      : out_(out), live_(live), start_(start) {}
   void Say(std::string_view line) {
     if (live_) out_ << "\r\033[K";
     out_ << absl::StrFormat("[%5.1fs] ", Elapsed()) << line << "\n";
@@ -100,8 +103,8 @@ absl::StatusOr<int64_t> InjectReplicaFault(const std::string& dir, const std::st
   int64_t stray = int64_t{1} << 40;  // above any LSN the primary assigns in a demo
   CMO_RETURN_IF_ERROR(replica->Scan(domain, [&](uint32_t, const store::Row& row) {
     if (rng() % 4 != 0 || row.tombstone) return;
-    corrupt.push_back({domain, row.key, "corrupted by the injected fault", ++stray, false,
-                       absl::Now()});
+    corrupt.push_back(
+        {domain, row.key, "corrupted by the injected fault", ++stray, false, absl::Now()});
   }));
   CMO_RETURN_IF_ERROR(RetryWhileBusy([&] { return replica->Apply(corrupt, {}).status(); }));
   return static_cast<int64_t>(corrupt.size());
@@ -119,6 +122,52 @@ std::string ResolvePlan(const std::string& given) {
 }
 
 }  // namespace
+
+// The tiers and the support override in the summary, as `cmo decide` explains them: a listed
+// super user, the heaviest writers cmo found itself from the workload's telemetry, a subject
+// whose request context puts it in the tier, and the user support sent strong.
+absl::Status SuperUserStory(LocalApi& local, std::ostream& out) {
+  CMO_ASSIGN_OR_RETURN(nlohmann::json tiers, local.Call({"GET", "/v1/tiers", {}, {}, "demo"}));
+  std::vector<std::string> heavy;
+  for (const nlohmann::json& t : tiers) {
+    if (t["name"] != "super_users") continue;
+    for (const nlohmann::json& h : t["heavy"]) heavy.push_back(h.get<std::string>());
+    out << absl::StrFormat(
+        "super users (tier super_users: %s for %d ops once they are eventual):\n",
+        t["target"].get<std::string>(), t["ops"].size());
+  }
+  std::sort(heavy.begin(), heavy.end(),
+            [](const std::string& a, const std::string& b) { return UserRank(a) < UserRank(b); });
+  const size_t shown = std::min<size_t>(heavy.size(), 5);
+  out << "  heaviest writers cmo found from the clients' telemetry: " << heavy.size()
+      << (heavy.empty() ? " (none published yet: run longer)" : ", the top ranks: ")
+      << base::StrJoin(std::vector<std::string>(heavy.begin(), heavy.begin() + shown), ", ")
+      << "\n";
+  struct Ask {
+    std::string subject;
+    std::map<std::string, std::string> context;
+  };
+  std::vector<Ask> asks = {
+      {"celebrity-1", {}}, {"user-77", {{"context.followers", "250000"}}}, {kSupportUser, {}}};
+  // The heaviest writer the plan does not name: found by cmo alone.
+  for (const std::string& h : heavy) {
+    if (UserRank(h) >= 3 && h != kSupportUser) {
+      asks.insert(asks.begin() + 1, {h, {}});
+      break;
+    }
+  }
+  for (const Ask& a : asks) {
+    std::map<std::string, std::string> query = a.context;
+    query["subject"] = a.subject;
+    CMO_ASSIGN_OR_RETURN(nlohmann::json d,
+                         local.Call({"GET", "/v1/ops/feed.read/decide", query, {}, "demo"}));
+    std::string ctx;
+    for (const auto& [k, v] : a.context) ctx += base::StrCat(" --context ", k.substr(8), "=", v);
+    out << "  cmo decide feed.read " << a.subject << ctx << ": " << d["path"].get<std::string>()
+        << ", " << d["target"].get<std::string>() << " — " << d["why"].get<std::string>() << "\n";
+  }
+  return absl::OkStatus();
+}
 
 absl::Status RunDemo(const DemoOptions& o, std::ostream& out) {
   const std::string dir = o.state_dir;
@@ -178,8 +227,8 @@ absl::Status RunDemo(const DemoOptions& o, std::ostream& out) {
   {
     // One row per domain first, so every change topic exists and both replicas follow before
     // the workload starts: the seconds of topic creation would otherwise show as lag.
-    CMO_ASSIGN_OR_RETURN(auto primary, store::PrimaryStore::Open(shadow::PrimaryPath(dir),
-                                                                 base::SystemClock()));
+    CMO_ASSIGN_OR_RETURN(auto primary,
+                         store::PrimaryStore::Open(shadow::PrimaryPath(dir), base::SystemClock()));
     std::vector<store::WriteRequest> seed;
     for (const char* domain : {"likes", "feeds", "comments", "profiles", "payments", "privacy"}) {
       seed.push_back({domain, "seed", "seed", false, "demo.seed", "demo"});
@@ -195,19 +244,42 @@ absl::Status RunDemo(const DemoOptions& o, std::ostream& out) {
       }
       absl::SleepFor(absl::Milliseconds(50));
     }
-    say.Say(absl::StrFormat("change topics created; both replicas caught up in %.1fs",
-                            say.Elapsed()));
+    say.Say(
+        absl::StrFormat("change topics created; both replicas caught up in %.1fs", say.Elapsed()));
   }
   LocalApi local(dir, base::SystemClock());
   const std::string compressed_path = dir + "/social-network.compressed.yaml";
   std::ofstream(compressed_path) << compressed;
-  CMO_ASSIGN_OR_RETURN(nlohmann::json applied,
-                       local.Call({"POST", "/v1/plans", {},
-                                   {{"file", compressed_path}, {"yaml", compressed},
-                                    {"reason", "cmo demo"}}, "demo"}));
+  CMO_ASSIGN_OR_RETURN(
+      nlohmann::json applied,
+      local.Call({"POST",
+                  "/v1/plans",
+                  {},
+                  {{"file", compressed_path}, {"yaml", compressed}, {"reason", "cmo demo"}},
+                  "demo"}));
   say.Say(base::StrCat("applied plan ", applied["plan"].get<std::string>(), ": registered ",
-                       applied["registered"].size(), " ops; critical ones (payments, privacy) "
+                       applied["registered"].size(),
+                       " ops; critical ones (payments, privacy) "
                        "stay strong"));
+
+  // Support's side of the story: a user says their comment is missing; support sends them to
+  // the primary for feeds and comments while they look (every client applies it with the next
+  // flag snapshot). The summary shows `cmo decide` explaining it.
+  for (const char* domain : {"feeds", "comments"}) {
+    CMO_RETURN_IF_ERROR(local
+                            .Call({"POST",
+                                   "/v1/overrides",
+                                   {},
+                                   {{"subject", kSupportUser},
+                                    {"domain", domain},
+                                    {"strong", true},
+                                    {"ttl", "2h"},
+                                    {"reason", "ticket 8812: my comment is missing"}},
+                                   "support-1"})
+                            .status());
+  }
+  say.Say(base::StrCat("support: override for ", kSupportUser,
+                       " (feeds, comments) strong for 2h: \"ticket 8812: my comment is missing\""));
 
   // Two app instances, one per region, each with half of the users.
   std::vector<std::unique_ptr<shadow::Client>> clients;
@@ -220,12 +292,24 @@ absl::Status RunDemo(const DemoOptions& o, std::ostream& out) {
     CMO_ASSIGN_OR_RETURN(auto client, shadow::Client::Open(cc));
     clients.push_back(std::move(client));
   }
+  // A client starts from the newest snapshot on cmo.flags, which may predate the plan: the
+  // workload starts once every client routes the plan's ops (else its first requests fail).
+  const absl::Time routed_by = absl::Now() + absl::Seconds(10);
+  for (const auto& c : clients) {
+    while (!c->evaluator().Decide("feed.read", "u").known_op && absl::Now() < routed_by) {
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  }
   WorkloadCounts counts;
   std::atomic<bool> stop{false};
   std::vector<std::thread> workers;
   for (size_t i = 0; i < clients.size(); ++i) {
-    WorkloadOptions wo{o.users, 1.05, o.ops_per_s / static_cast<int>(clients.size()), o.seed,
-                       static_cast<int>(i), static_cast<int>(clients.size())};
+    WorkloadOptions wo{o.users,
+                       1.05,
+                       o.ops_per_s / static_cast<int>(clients.size()),
+                       o.seed,
+                       static_cast<int>(i),
+                       static_cast<int>(clients.size())};
     shadow::Client* c = clients[i].get();
     workers.emplace_back([c, wo, &stop, &counts] { RunWorkload(*c, wo, stop, counts); });
   }
@@ -237,8 +321,11 @@ absl::Status RunDemo(const DemoOptions& o, std::ostream& out) {
       for (std::thread& t : *workers) t.join();
     }
   } joiner{&stop, &workers};
-  say.Say(base::StrCat("workload: ", o.users, " users (power law; super users celebrity-1, "
-                       "celebrity-2, creator-99), ~", o.ops_per_s, " ops/s through the client "
+  say.Say(base::StrCat("workload: ", o.users,
+                       " users (power law; super users celebrity-1, "
+                       "celebrity-2, creator-99), ~",
+                       o.ops_per_s,
+                       " ops/s through the client "
                        "library in both regions"));
 
   {
@@ -272,7 +359,8 @@ absl::Status RunDemo(const DemoOptions& o, std::ostream& out) {
     absl::SleepFor(absl::Milliseconds(250));
     CMO_RETURN_IF_ERROR(service->error());
     const std::vector<migrations::TickEvent> events = service->TakePlanEvents();
-    for (const migrations::TickEvent& e : events) say.Say(base::StrCat("plan: ", e.op, ": ", e.what));
+    for (const migrations::TickEvent& e : events)
+      say.Say(base::StrCat("plan: ", e.op, ": ", e.what));
     CMO_ASSIGN_OR_RETURN(flags::Flag story, control->flags->Get(kStoryOp));
     if (events.empty() && last_route.has_value() &&
         flags::StagedEventualBp(story) < flags::StagedEventualBp(*last_route)) {
@@ -288,8 +376,9 @@ absl::Status RunDemo(const DemoOptions& o, std::ostream& out) {
     if (story.breaker != last_breaker) {
       say.Say(base::StrCat("breaker of ", kStoryOp, ": ", flags::BreakerStateName(last_breaker),
                            " -> ", flags::BreakerStateName(story.breaker),
-                           fault.injected ? absl::StrFormat(" (%.0f ms after the fault)", since_fault_ms)
-                                          : std::string()));
+                           fault.injected
+                               ? absl::StrFormat(" (%.0f ms after the fault)", since_fault_ms)
+                               : std::string()));
       if (fault.injected) {
         if (story.breaker == flags::BreakerState::kOpen) {
           ++fault.trips;
@@ -304,10 +393,12 @@ absl::Status RunDemo(const DemoOptions& o, std::ostream& out) {
       }
       last_breaker = story.breaker;
     }
-    if (story.stage == flags::Stage::kRamp && story.ramp_bp >= 5000 && !at_half) at_half = absl::Now();
+    if (story.stage == flags::Stage::kRamp && story.ramp_bp >= 5000 && !at_half)
+      at_half = absl::Now();
     const bool time_up = absl::Now() - start > o.duration * 0.6;
-    if (o.faults && !fault.injected && ((at_half && absl::Now() - *at_half > absl::Seconds(8)) ||
-                                        (time_up && story.stage == flags::Stage::kRamp))) {
+    if (o.faults && !fault.injected &&
+        ((at_half && absl::Now() - *at_half > absl::Seconds(8)) ||
+         (time_up && story.stage == flags::Stage::kRamp))) {
       reconcile::DivergenceQuery q;
       q.since = start;
       CMO_ASSIGN_OR_RETURN(auto seen, log->Find(q));
@@ -320,11 +411,13 @@ absl::Status RunDemo(const DemoOptions& o, std::ostream& out) {
     }
     if (fault.open_ms && !fault.reconciled) {
       // The operator's (here: the demo's) answer to a trip: reconcile the domain now.
-      CMO_ASSIGN_OR_RETURN(nlohmann::json rec,
-                           local.Call({"POST", "/v1/reconcile", {},
-                                       {{"domain", "likes"}, {"regions", {kFaultRegion}},
-                                        {"restart", true}},
-                                       "demo"}));
+      CMO_ASSIGN_OR_RETURN(
+          nlohmann::json rec,
+          local.Call({"POST",
+                      "/v1/reconcile",
+                      {},
+                      {{"domain", "likes"}, {"regions", {kFaultRegion}}, {"restart", true}},
+                      "demo"}));
       fault.reconciled = true;
       fault.reconcile_found = rec[0]["found"].get<int64_t>();
       fault.reconcile_healed = rec[0]["healed"].get<int64_t>();
@@ -346,8 +439,8 @@ absl::Status RunDemo(const DemoOptions& o, std::ostream& out) {
       }
       CMO_ASSIGN_OR_RETURN(flags::Flag feed, control->flags->Get("feed.read"));
       say.Status(absl::StrFormat(
-          "%s %s | feed.read %s | %.0f ops/s, %.1f%% of reads eventual | lag p99%s",
-          kStoryOp, FlagWords(story), FlagWords(feed), static_cast<double>(ops - last_ops) / secs,
+          "%s %s | feed.read %s | %.0f ops/s, %.1f%% of reads eventual | lag p99%s", kStoryOp,
+          FlagWords(story), FlagWords(feed), static_cast<double>(ops - last_ops) / secs,
           reads > last_reads ? 100.0 * static_cast<double>(eventual - last_eventual) /
                                    static_cast<double>(reads - last_reads)
                              : 0.0,
@@ -378,12 +471,18 @@ absl::Status RunDemo(const DemoOptions& o, std::ostream& out) {
     return s.empty() ? std::string("none") : s;
   };
   out << "\n=== summary ===\n";
-  out << absl::StrFormat("workload: %d reads, %d writes, %d errors; %d reads served eventual "
-                         "(%d fell back to the primary)\n",
-                         counts.reads.load(), counts.writes.load(), counts.errors.load(),
-                         counts.eventual_reads.load(), counts.fell_back.load());
+  out << absl::StrFormat(
+      "workload: %d reads, %d writes, %d errors; %d reads served eventual "
+      "(%d fell back to the primary)\n",
+      counts.reads.load(), counts.writes.load(), counts.errors.load(), counts.eventual_reads.load(),
+      counts.fell_back.load());
+  if (counts.errors.load() > 0) {
+    std::lock_guard<std::mutex> lock(counts.mu);
+    out << "  first error: " << counts.first_error << "\n";
+  }
   out << "shadow comparison before the fault: " << words(before_fault) << "\n";
-  for (const char* op : {"feed.read", "like.count", "post.like", "comment.list", "payment.transfer"}) {
+  for (const char* op :
+       {"feed.read", "like.count", "post.like", "comment.list", "payment.transfer"}) {
     CMO_ASSIGN_OR_RETURN(flags::Flag f, control->flags->Get(op));
     out << "  " << op << ": " << FlagWords(f) << "\n";
   }
@@ -391,8 +490,9 @@ absl::Status RunDemo(const DemoOptions& o, std::ostream& out) {
   if (o.faults) {
     if (!fault.injected) {
       verdict = absl::FailedPreconditionError(
-          base::StrCat(kStoryOp, " never reached ramp, so no fault was injected; run longer "
-                                 "(--duration)"));
+          base::StrCat(kStoryOp,
+                       " never reached ramp, so no fault was injected; run longer "
+                       "(--duration)"));
     } else {
       out << absl::StrFormat("fault: %d rows corrupted in %s\n", fault.rows, kFaultRegion);
       auto ms = [](const std::optional<double>& v) {
@@ -400,8 +500,9 @@ absl::Status RunDemo(const DemoOptions& o, std::ostream& out) {
       };
       out << "  breaker open (op back on strong, fleet-wide): " << ms(fault.open_ms)
           << " after the fault (detection waits out the 2 s staleness window that tells lag "
-             "from divergence)\n  half-open probe: " << ms(fault.half_open_ms)
-          << "\n  closed again (recovered): " << ms(fault.closed_ms) << "\n";
+             "from divergence)\n  half-open probe: "
+          << ms(fault.half_open_ms) << "\n  closed again (recovered): " << ms(fault.closed_ms)
+          << "\n";
       out << absl::StrFormat("  reconciliation: found %d, healed %d in %.0f ms\n",
                              fault.reconcile_found, fault.reconcile_healed, fault.reconcile_ms);
       if (!fault.open_ms) {
@@ -411,6 +512,7 @@ absl::Status RunDemo(const DemoOptions& o, std::ostream& out) {
       }
     }
   }
+  CMO_RETURN_IF_ERROR(SuperUserStory(local, out));
   out << "all divergences of the run: " << words(classes) << "\n";
   out << "divergence report (HTML): " << report_path << "\n";
   out << "state dir (kept; inspect with `cmo --state-dir " << dir << " history`): " << dir << "\n";

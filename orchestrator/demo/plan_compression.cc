@@ -46,9 +46,10 @@ absl::StatusOr<std::string> CompressPlan(std::string_view yaml, const Compressio
       return base::StrCat(std::max<int64_t>(1, std::llround(n / std::max(1.0, factor))));
     };
   };
-  std::string out = base::StrCat("# Compressed by `cmo demo`: holds / ", std::llround(c.time_factor),
-                                 ", shadow_samples gates / ", std::llround(c.count_factor),
-                                 ", min_samples / ", std::llround(c.min_samples_factor), ".\n");
+  std::string out =
+      base::StrCat("# Compressed by `cmo demo`: holds / ", std::llround(c.time_factor),
+                   ", shadow_samples gates / ", std::llround(c.count_factor), ", min_samples / ",
+                   std::llround(c.min_samples_factor), ".\n");
   size_t start = 0;
   while (start <= yaml.size()) {
     size_t end = yaml.find('\n', start);

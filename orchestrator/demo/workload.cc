@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 
+#include "absl/strings/numbers.h"
 #include "absl/time/clock.h"
 #include "base/strings.h"
 
@@ -21,16 +23,33 @@ ZipfPicker::ZipfPicker(int n, double s) {
 int ZipfPicker::Pick(std::mt19937_64& rng) const {
   const double u = std::uniform_real_distribution<double>(0, 1)(rng);
   const auto it = std::lower_bound(cdf_.begin(), cdf_.end(), u);
-  return static_cast<int>(std::min<size_t>(cdf_.size() - 1, static_cast<size_t>(it - cdf_.begin())));
+  return static_cast<int>(
+      std::min<size_t>(cdf_.size() - 1, static_cast<size_t>(it - cdf_.begin())));
 }
 
 std::string UserName(int rank) {
   switch (rank) {
-    case 0: return "celebrity-1";
-    case 1: return "celebrity-2";
-    case 2: return "creator-99";
-    default: return base::StrCat("user-", rank);
+    case 0:
+      return "celebrity-1";
+    case 1:
+      return "celebrity-2";
+    case 2:
+      return "creator-99";
+    default:
+      return base::StrCat("user-", rank);
   }
+}
+
+int UserRank(std::string_view name) {
+  for (int rank = 0; rank < 3; ++rank) {
+    if (name == UserName(rank)) return rank;
+  }
+  int rank = 0;
+  if (name.starts_with("user-") && absl::SimpleAtoi(base::ToAbsl(name.substr(5)), &rank) &&
+      rank >= 3) {
+    return rank;
+  }
+  return std::numeric_limits<int>::max();
 }
 
 void RunWorkload(shadow::Client& client, const WorkloadOptions& o, const std::atomic<bool>& stop,
@@ -43,7 +62,10 @@ void RunWorkload(shadow::Client& client, const WorkloadOptions& o, const std::at
   absl::Time next = absl::Now();
   auto count = [&](const auto& r, bool read) {
     if (!r.ok()) {
-      counts.errors.fetch_add(1, std::memory_order_relaxed);
+      if (counts.errors.fetch_add(1, std::memory_order_relaxed) == 0) {
+        std::lock_guard<std::mutex> lock(counts.mu);
+        counts.first_error = r.status().ToString();
+      }
       return false;
     }
     (read ? counts.reads : counts.writes).fetch_add(1, std::memory_order_relaxed);
@@ -70,7 +92,8 @@ void RunWorkload(shadow::Client& client, const WorkloadOptions& o, const std::at
       }
     } else if (dice < 65) {
       const int64_t n = ++likes[static_cast<size_t>(author)];
-      auto w = client.Write("post.like", user, post, base::StrCat(n, " likes (by ", user, ")"), token);
+      auto w =
+          client.Write("post.like", user, post, base::StrCat(n, " likes (by ", user, ")"), token);
       if (count(w, false)) token = w->token;
     } else if (dice < 82) {
       auto r = client.Read("feed.read", user, base::StrCat("feed-", user), token);

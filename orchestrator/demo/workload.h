@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <mutex>
 #include <random>
 #include <string>
 #include <vector>
@@ -28,6 +29,8 @@ class ZipfPicker {
 
 // The name of the user of rank `rank` (ranks 0-2 are the plan's super users).
 std::string UserName(int rank);
+// The inverse of UserName; INT_MAX for a name it never gives.
+int UserRank(std::string_view name);
 
 struct WorkloadCounts {
   std::atomic<int64_t> reads{0};
@@ -35,6 +38,8 @@ struct WorkloadCounts {
   std::atomic<int64_t> eventual_reads{0};  // routed eventual (replica, or fell back)
   std::atomic<int64_t> fell_back{0};
   std::atomic<int64_t> errors{0};
+  std::mutex mu;
+  std::string first_error;  // guarded by mu: what the summary shows of the errors
 };
 
 struct WorkloadOptions {

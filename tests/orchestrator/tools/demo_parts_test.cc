@@ -2,6 +2,7 @@
 // plan is the same plan with shorter holds (it still parses, keeps every step and gate), and
 // the workload's users follow a power law with the super users on top.
 #include <fstream>
+#include <limits>
 #include <random>
 #include <sstream>
 #include <vector>
@@ -71,6 +72,10 @@ TEST(Workload, UsersFollowAPowerLawWithTheSuperUsersOnTop) {
   EXPECT_EQ(UserName(0), "celebrity-1");
   EXPECT_EQ(UserName(2), "creator-99");
   EXPECT_EQ(UserName(3), "user-3");
+  for (int rank : {0, 1, 2, 3, 42, 9999}) EXPECT_EQ(UserRank(UserName(rank)), rank);
+  for (const char* other : {"user-1", "user-x", "someone", "user-"}) {
+    EXPECT_EQ(UserRank(other), std::numeric_limits<int>::max()) << other;
+  }
 }
 
 }  // namespace
