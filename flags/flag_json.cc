@@ -68,12 +68,15 @@ std::string EncodeSnapshot(const Snapshot& snapshot, absl::Time published) {
   for (const Override& o : snapshot.overrides()) overrides.push_back(OverrideToSnapshotJson(o));
   nlohmann::json tiers = nlohmann::json::array();
   for (const Tier& t : snapshot.tiers()) tiers.push_back(TierToJson(t));
+  nlohmann::json amplifiers = nlohmann::json::array();
+  for (const Amplifier& a : snapshot.amplifiers()) amplifiers.push_back(AmplifierToJson(a));
   return base::JsonText(nlohmann::json{{"v", 1},
                                        {"revision", snapshot.revision()},
                                        {"published_ms", absl::ToUnixMillis(published)},
                                        {"flags", flags},
                                        {"overrides", overrides},
-                                       {"tiers", tiers}});
+                                       {"tiers", tiers},
+                                       {"amplifiers", amplifiers}});
 }
 
 namespace {
@@ -86,8 +89,8 @@ absl::StatusOr<std::vector<T>> OptionalArray(const nlohmann::json& j, const char
   auto it = j.find(field);
   if (it == j.end()) return out;
   if (!it->is_array() || it->size() > static_cast<size_t>(max)) {
-    return absl::InvalidArgumentError(base::StrCat("flag snapshot: ", field,
-                                                   " must be an array of at most ", max));
+    return absl::InvalidArgumentError(
+        base::StrCat("flag snapshot: ", field, " must be an array of at most ", max));
   }
   for (const nlohmann::json& item : *it) {
     absl::StatusOr<T> parsed = parse(item);
@@ -124,6 +127,10 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> DecodeSnapshot(std::string_view 
   absl::StatusOr<std::vector<Tier>> tiers =
       OptionalArray<Tier>(j, "tiers", kMaxSnapshotTiers, TierFromJson);
   if (!tiers.ok()) return tiers.status();
+  // A guard only ever sends reads strong.
+  absl::StatusOr<std::vector<Amplifier>> amplifiers =
+      OptionalArray<Amplifier>(j, "amplifiers", kMaxSnapshotTiers, AmplifierFromJson);
+  if (!amplifiers.ok()) return amplifiers.status();
   int64_t revision = 0;
   try {
     revision = base::JsonInt(j["revision"]);
@@ -131,7 +138,7 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> DecodeSnapshot(std::string_view 
     return absl::InvalidArgumentError("flag snapshot: revision out of range");
   }
   return std::make_shared<const Snapshot>(revision, std::move(flags), *std::move(overrides),
-                                          *std::move(tiers));
+                                          *std::move(tiers), *std::move(amplifiers));
 }
 
 }  // namespace cmo::flags

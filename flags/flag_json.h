@@ -25,8 +25,8 @@ absl::StatusOr<Flag> FlagFromJson(const nlohmann::json& j);
 
 // A whole snapshot as published on Kafka `cmo.flags` (key "snapshot"), version 1:
 //   {"v":1,"revision":42,"published_ms":...,"flags":[FlagToJson...],
-//    "overrides":[OverrideToSnapshotJson...],"tiers":[TierToJson...]}  (overrides, tiers: absent
-//    from older publishers)
+//    "overrides":[OverrideToSnapshotJson...],"tiers":[TierToJson...],
+//    "amplifiers":[AmplifierToJson...]}  (the last three: absent from older publishers)
 inline constexpr int kMaxSnapshotTiers = 256;
 std::string EncodeSnapshot(const Snapshot& snapshot, absl::Time published);
 absl::StatusOr<std::shared_ptr<const Snapshot>> DecodeSnapshot(std::string_view text);

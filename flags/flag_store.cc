@@ -104,6 +104,19 @@ CREATE TABLE tiers (
   PRIMARY KEY (plan, name));
 )sql";
 
+// Influence amplification guards (flags/amplifier.h): one row per guarded write op of a plan.
+constexpr std::string_view kSchemaV5 = R"sql(
+CREATE TABLE amplifiers (
+  plan TEXT NOT NULL, name TEXT NOT NULL, position INTEGER NOT NULL, definition TEXT NOT NULL,
+  PRIMARY KEY (plan, name)) STRICT;
+)sql";
+
+constexpr std::string_view kPgSchemaV5 = R"sql(
+CREATE TABLE amplifiers (
+  plan TEXT NOT NULL, name TEXT NOT NULL, position BIGINT NOT NULL, definition TEXT NOT NULL,
+  PRIMARY KEY (plan, name));
+)sql";
+
 constexpr std::string_view kSelectFlags =
     "SELECT op, domain, class, target, stage, ramp_bp, shadow_bp, salt, breaker, probe_bp, "
     "revision FROM flags";
@@ -157,9 +170,9 @@ FlagStore::~FlagStore() = default;
 absl::StatusOr<std::unique_ptr<FlagStore>> FlagStore::Open(const std::string& url,
                                                            const base::Clock& clock) {
   CMO_ASSIGN_OR_RETURN(auto db, base::OpenSqlDb(url));
-  CMO_RETURN_IF_ERROR(base::MigrateSchema(*db, "flags",
-                                          {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4},
-                                          {kPgSchemaV1, kPgSchemaV2, kPgSchemaV3, kPgSchemaV4}));
+  CMO_RETURN_IF_ERROR(
+      base::MigrateSchema(*db, "flags", {kSchemaV1, kSchemaV2, kSchemaV3, kSchemaV4, kSchemaV5},
+                          {kPgSchemaV1, kPgSchemaV2, kPgSchemaV3, kPgSchemaV4, kPgSchemaV5}));
   return std::unique_ptr<FlagStore>(new FlagStore(std::move(db), clock));
 }
 
@@ -220,8 +233,9 @@ absl::StatusOr<std::shared_ptr<const Snapshot>> FlagStore::LoadSnapshot() {
   CMO_ASSIGN_OR_RETURN(std::vector<Flag> flags, List());
   CMO_ASSIGN_OR_RETURN(std::vector<Override> overrides, ActiveOverrides(*db_, clock_.Now()));
   CMO_ASSIGN_OR_RETURN(std::vector<Tier> tiers, StoredTiers(*db_));
+  CMO_ASSIGN_OR_RETURN(std::vector<Amplifier> amplifiers, StoredAmplifiers(*db_));
   return std::make_shared<const Snapshot>(revision, std::move(flags), std::move(overrides),
-                                          std::move(tiers));
+                                          std::move(tiers), std::move(amplifiers));
 }
 
 absl::StatusOr<int64_t> FlagStore::Write(const std::optional<Flag>& before, Flag& after,

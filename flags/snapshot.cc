@@ -30,6 +30,11 @@ struct CompiledTier {
   std::vector<TierRule> rules;
 };
 
+struct CompiledAmplifier {
+  TierRule rule;
+  absl::Duration window;
+};
+
 struct TierIndex {
   std::vector<CompiledTier> tiers;
   absl::flat_hash_map<std::string, std::vector<const CompiledTier*>> by_op;
@@ -100,17 +105,24 @@ const Override* FindOverride(const OverrideIndex& index, const Flag& flag, std::
 }  // namespace
 
 Snapshot::Snapshot(int64_t revision, std::vector<Flag> flags, std::vector<Override> overrides,
-                   std::vector<Tier> tiers)
+                   std::vector<Tier> tiers, std::vector<Amplifier> amplifiers)
     : revision_(revision),
       uid_(next_snapshot_uid.fetch_add(1, std::memory_order_relaxed)),
       flags_(std::move(flags)),
       overrides_(std::move(overrides)),
-      tiers_(std::move(tiers)) {
+      tiers_(std::move(tiers)),
+      amplifiers_(std::move(amplifiers)) {
   if (!overrides_.empty()) {
     override_index_ = std::make_unique<OverrideIndex>();
     for (const Override& o : overrides_) override_index_->by_subject[o.subject].push_back(&o);
   }
   if (!tiers_.empty()) tier_index_ = CompileTiers(tiers_);
+  compiled_amplifiers_.reserve(amplifiers_.size());  // stable addresses for the ops
+  for (const Amplifier& a : amplifiers_) {
+    // Validated where they enter; a rule that does not parse guards nothing.
+    absl::StatusOr<TierRule> rule = ParseTierRule(a.when);
+    compiled_amplifiers_.push_back({rule.ok() ? *std::move(rule) : TierRule{}, a.window});
+  }
   by_op_.reserve(flags_.size());
   for (const Flag& f : flags_) {
     const bool sampled = f.op_class != OpClass::kCritical && ShadowsInStage(f.stage);
@@ -121,13 +133,18 @@ Snapshot::Snapshot(int64_t revision, std::vector<Flag> flags, std::vector<Overri
         for (const CompiledTier* t : it->second) counts_writers_ |= t->tier->top_k > 0;
       }
     }
+    const CompiledAmplifier* amplifier = nullptr;
+    for (size_t i = 0; i < amplifiers_.size(); ++i) {
+      if (amplifiers_[i].op == f.op) amplifier = &compiled_amplifiers_[i];
+    }
     by_op_[f.op] = CompiledOp{SaltSeed(f.salt),
                               EffectiveEventualBp(f),
                               sampled ? f.shadow_bp : 0,
                               f.stage,
                               &f,
                               override_index_.get(),
-                              op_tiers};
+                              op_tiers,
+                              amplifier};
   }
 }
 
@@ -179,6 +196,8 @@ Decision Snapshot::Route(const CompiledOp* op, std::string_view subject, EvalCon
   d.shadow_bp = c.shadow_bp;
   if (c.tiers != nullptr) [[unlikely]]
     ApplyTiers(*c.tiers, subject, context, d);
+  if (c.amplifier != nullptr && RuleMatches(c.amplifier->rule, context)) [[unlikely]]
+    d.amplify_for = c.amplifier->window;
   // Only a subject headed for eventual needs the lookup (and the clock, for expiry): a hit is
   // rare, and a snapshot without overrides skips it entirely.
   if (d.path == Path::kEventual && c.overrides != nullptr &&

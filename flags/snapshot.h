@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
+#include "flags/amplifier.h"
 #include "flags/flag.h"
 #include "flags/override.h"
 #include "flags/tier.h"
@@ -30,6 +31,9 @@ struct Decision {
   const Tier* tier = nullptr;
   TierVia tier_via = TierVia::kNone;
   bool held_by_tier = false;  // strong because the op has not reached the tier's join_at
+  // A write of an op with an amplification guard whose rule the request's context matches: how
+  // long the written item stays hot (reads of it strong everywhere); zero otherwise.
+  absl::Duration amplify_for = absl::ZeroDuration();
   // The model the client keeps on the eventual path: the tier's when the subject is in one,
   // else the op's. Null for unknown ops; lives as long as `flag`.
   const Target* target = nullptr;
@@ -44,6 +48,8 @@ struct OverrideIndex;
 // A tier compiled for routing (its members in a hash set, its rules parsed), and all of them.
 struct CompiledTier;
 struct TierIndex;
+// An op's amplification guard compiled for routing (its rule parsed).
+struct CompiledAmplifier;
 
 namespace internal {
 // Op names and subjects are hashed by code compiled into this library (absl's string hash is a
@@ -71,6 +77,7 @@ struct CompiledOp {
   // The tiers listing this op, in plan order; null when none (most ops), so routing them
   // costs one branch.
   const std::vector<const CompiledTier*>* tiers;
+  const CompiledAmplifier* amplifier;  // null: no guard (every op but a few writes)
 };
 
 // What a caller keeps between decisions for one op on one thread, so that a repeat skips the
@@ -85,7 +92,7 @@ struct OpMemo {
 class Snapshot {
  public:
   Snapshot(int64_t revision, std::vector<Flag> flags, std::vector<Override> overrides = {},
-           std::vector<Tier> tiers = {});
+           std::vector<Tier> tiers = {}, std::vector<Amplifier> amplifiers = {});
   ~Snapshot();
   // Compiled ops point into flags_: a copy would point into the original.
   Snapshot(const Snapshot&) = delete;
@@ -98,6 +105,7 @@ class Snapshot {
   const std::vector<Flag>& flags() const { return flags_; }
   const std::vector<Override>& overrides() const { return overrides_; }
   const std::vector<Tier>& tiers() const { return tiers_; }
+  const std::vector<Amplifier>& amplifiers() const { return amplifiers_; }
   // Whether a tier picks its members from the heaviest writers: then clients count writes per
   // subject for telemetry (shadow/top_writers.h); otherwise they spend nothing on it.
   bool counts_writers() const { return counts_writers_; }
@@ -127,6 +135,8 @@ class Snapshot {
   std::vector<Tier> tiers_;
   std::unique_ptr<TierIndex> tier_index_;  // null without tiers
   bool counts_writers_ = false;
+  std::vector<Amplifier> amplifiers_;
+  std::vector<CompiledAmplifier> compiled_amplifiers_;
   absl::flat_hash_map<std::string, CompiledOp, internal::NameHash, internal::NameEq> by_op_;
 };
 

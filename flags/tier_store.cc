@@ -6,21 +6,15 @@
 #include "base/sql.h"
 #include "base/status_macros.h"
 #include "base/strings.h"
+#include "flags/internal/plan_rows.h"
 
 namespace cmo::flags {
 namespace {
 
 absl::StatusOr<std::vector<Tier>> TiersOf(base::SqlDb& db, std::optional<std::string_view> plan) {
-  CMO_ASSIGN_OR_RETURN(
-      base::SqlStatement * stmt,
-      db.Prepared(plan.has_value()
-                      ? "SELECT definition FROM tiers WHERE plan = ?1 ORDER BY position"
-                      : "SELECT definition FROM tiers ORDER BY plan, position"));
-  base::SqlStatement::Scope s(*stmt);
-  if (plan.has_value()) s->Bind(1, *plan);
+  CMO_ASSIGN_OR_RETURN(std::vector<nlohmann::json> rows, internal::ReadPlanRows(db, "tiers", plan));
   std::vector<Tier> out;
-  CMO_RETURN_IF_ERROR(s->ForEachRow([&]() -> absl::Status {
-    nlohmann::json j = nlohmann::json::parse(s->ColumnText(0), nullptr, false);
+  for (const nlohmann::json& j : rows) {
     absl::StatusOr<Tier> t = TierFromJson(j);
     if (!t.ok()) {
       return absl::DataLossError(base::StrCat(db.where(), ": a stored tier is unreadable (",
@@ -28,8 +22,7 @@ absl::StatusOr<std::vector<Tier>> TiersOf(base::SqlDb& db, std::optional<std::st
                                               "); re-apply its plan with `cmo plan apply`"));
     }
     out.push_back(*std::move(t));
-    return absl::OkStatus();
-  }));
+  }
   return out;
 }
 
@@ -41,25 +34,26 @@ nlohmann::json TiersJson(const std::vector<Tier>& tiers) {
 
 // In the audited transaction: the plan's rows replaced by `tiers`.
 absl::Status WriteTiers(base::SqlDb& db, std::string_view plan, const std::vector<Tier>& tiers) {
-  {
-    CMO_ASSIGN_OR_RETURN(base::SqlStatement * del,
-                         db.Prepared("DELETE FROM tiers WHERE plan = ?1"));
-    base::SqlStatement::Scope s(*del);
-    s->Bind(1, plan);
-    CMO_RETURN_IF_ERROR(s->Run());
+  std::vector<std::pair<std::string, nlohmann::json>> rows;
+  for (const Tier& t : tiers) rows.emplace_back(t.name, TierToJson(t));
+  return internal::WritePlanRows(db, "tiers", plan, rows);
+}
+
+absl::StatusOr<std::vector<Amplifier>> AmplifiersOf(base::SqlDb& db,
+                                                    std::optional<std::string_view> plan) {
+  CMO_ASSIGN_OR_RETURN(std::vector<nlohmann::json> rows,
+                       internal::ReadPlanRows(db, "amplifiers", plan));
+  std::vector<Amplifier> out;
+  for (const nlohmann::json& j : rows) {
+    absl::StatusOr<Amplifier> a = AmplifierFromJson(j);
+    if (!a.ok()) {
+      return absl::DataLossError(base::StrCat(db.where(),
+                                              ": a stored amplify guard is unreadable (",
+                                              a.status().message(), "); re-apply its plan"));
+    }
+    out.push_back(*std::move(a));
   }
-  CMO_ASSIGN_OR_RETURN(
-      base::SqlStatement * insert,
-      db.Prepared("INSERT INTO tiers (plan, name, position, definition) VALUES (?1, ?2, ?3, ?4)"));
-  for (size_t i = 0; i < tiers.size(); ++i) {
-    base::SqlStatement::Scope s(*insert);
-    s->Bind(1, plan)
-        .Bind(2, tiers[i].name)
-        .Bind(3, static_cast<int64_t>(i))
-        .Bind(4, base::JsonText(TierToJson(tiers[i])));
-    CMO_RETURN_IF_ERROR(s->Run());
-  }
-  return absl::OkStatus();
+  return out;
 }
 
 }  // namespace
@@ -109,6 +103,41 @@ absl::StatusOr<bool> SetHeavyWriters(FlagStore& flags, std::string_view plan, st
     CMO_RETURN_IF_ERROR(WriteTiers(db, plan, tiers));
     b = before;
     a = {{"tier", it->name}, {"heavy", it->heavy}};
+    return absl::OkStatus();
+  };
+  CMO_RETURN_IF_ERROR(flags.RecordEvent(base::StrCat("plan:", plan), ctx, write).status());
+  return true;
+}
+
+}  // namespace cmo::flags
+
+namespace cmo::flags {
+
+absl::StatusOr<std::vector<Amplifier>> StoredAmplifiers(base::SqlDb& db) {
+  return AmplifiersOf(db, std::nullopt);
+}
+
+absl::StatusOr<bool> ReplaceAmplifiers(FlagStore& flags, std::string_view plan,
+                                       std::vector<Amplifier> amplifiers,
+                                       const ChangeContext& ctx) {
+  base::SqlDb& db = flags.db();
+  CMO_ASSIGN_OR_RETURN(std::vector<Amplifier> before, AmplifiersOf(db, plan));
+  for (Amplifier& a : amplifiers) {
+    a.plan = std::string(plan);
+    CMO_RETURN_IF_ERROR(ValidateAmplifier(a));
+  }
+  if (amplifiers == before) return false;
+  auto json = [](const std::vector<Amplifier>& v) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const Amplifier& a : v) out.push_back(AmplifierToJson(a));
+    return out;
+  };
+  auto write = [&](nlohmann::json& b, nlohmann::json& a) -> absl::Status {
+    std::vector<std::pair<std::string, nlohmann::json>> rows;
+    for (const Amplifier& x : amplifiers) rows.emplace_back(x.op, AmplifierToJson(x));
+    CMO_RETURN_IF_ERROR(internal::WritePlanRows(db, "amplifiers", plan, rows));
+    b = before.empty() ? nlohmann::json() : json(before);
+    a = json(amplifiers);
     return absl::OkStatus();
   };
   CMO_RETURN_IF_ERROR(flags.RecordEvent(base::StrCat("plan:", plan), ctx, write).status());

@@ -1,4 +1,5 @@
-// Subject tiers (flags/tier.h) kept in the control state beside the flags: the tiers each
+// Subject tiers (flags/tier.h) and amplification guards (flags/amplifier.h) kept in the
+// control state beside the flags: the tiers each
 // applied plan declares, and the heaviest writers the control service last found for the
 // top_k ones. Each change is one audited transaction with a new flag revision, so the next
 // snapshot carries it to every client.
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "flags/amplifier.h"
 #include "flags/flag_store.h"
 #include "flags/tier.h"
 
@@ -32,6 +34,11 @@ absl::StatusOr<bool> ReplaceTiers(FlagStore& flags, std::string_view plan, std::
 // unknown tier; returns whether the set changed (audited only then).
 absl::StatusOr<bool> SetHeavyWriters(FlagStore& flags, std::string_view plan, std::string_view tier,
                                      std::vector<std::string> heavy, const ChangeContext& ctx);
+
+// The same for a plan's amplification guards (flags/amplifier.h).
+absl::StatusOr<std::vector<Amplifier>> StoredAmplifiers(base::SqlDb& db);
+absl::StatusOr<bool> ReplaceAmplifiers(FlagStore& flags, std::string_view plan,
+                                       std::vector<Amplifier> amplifiers, const ChangeContext& ctx);
 
 }  // namespace cmo::flags
 

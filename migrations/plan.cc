@@ -141,4 +141,12 @@ flags::Tier ToFlagsTier(const Plan& plan, const Tier& tier) {
   return t;
 }
 
+std::vector<flags::Amplifier> FlagsAmplifiers(const Plan& plan) {
+  std::vector<flags::Amplifier> out;
+  for (const PlanOp& o : plan.ops) {
+    if (!o.amplify_when.empty()) out.push_back({plan.name, o.op, o.amplify_when, o.amplify_window});
+  }
+  return out;
+}
+
 }  // namespace cmo::migrations

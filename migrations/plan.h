@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "flags/amplifier.h"
 #include "flags/flag.h"
 #include "flags/tier.h"
 
@@ -123,6 +124,10 @@ struct PlanOp {
   flags::Target target;
   std::string budget;  // empty: the class default budget
   std::vector<std::string> tiers;
+  // A write op's amplification guard (flags/amplifier.h): `when` empty = none.
+  std::string amplify_when;
+  absl::Duration amplify_window = absl::Seconds(30);
+  Position amplify_pos;
   Position pos;
 };
 
@@ -159,6 +164,8 @@ struct Plan {
 
 // The tier as the flag store keeps it: with the ops of `plan` that list it.
 flags::Tier ToFlagsTier(const Plan& plan, const Tier& tier);
+// The plan's amplification guards as the flag store keeps them.
+std::vector<flags::Amplifier> FlagsAmplifiers(const Plan& plan);
 
 std::string_view MetricName(Metric m);
 MetricUnit UnitOf(Metric m);

@@ -194,6 +194,9 @@ absl::StatusOr<ApplyResult> PlanExecutor::Apply(const Plan& plan, const std::str
   CMO_RETURN_IF_ERROR(flags::ReplaceTiers(flags_, plan.name, std::move(tiers),
                                           PlanContext(plan.name, "plan.tiers", ctx.reason))
                           .status());
+  CMO_RETURN_IF_ERROR(flags::ReplaceAmplifiers(flags_, plan.name, FlagsAmplifiers(plan),
+                                               PlanContext(plan.name, "plan.amplify", ctx.reason))
+                          .status());
   CMO_RETURN_IF_ERROR(plans_.PutPlan({plan.name, file, content, digest, now}));
   flags::ChangeContext event = ctx;
   event.action =

@@ -325,7 +325,7 @@ class Parser {
     PlanOp o;
     o.pos = Pos(n);
     if (!CheckMap(n, "an operation",
-                  {"op", "kind", "domain", "class", "target", "budget", "tiers"})) {
+                  {"op", "kind", "domain", "class", "target", "budget", "tiers", "amplify"})) {
       return o;
     }
     o.op = Scalar(n, "op", true).value_or("");
@@ -335,7 +335,28 @@ class Parser {
     if (auto v = ReadTarget(n, "target")) o.target = *v;
     o.budget = Scalar(n, "budget").value_or("");
     o.tiers = StringList(n, "tiers");
+    if (const YAML::Node a = n["amplify"]; a.IsDefined() && !a.IsNull()) ReadAmplify(a, o);
     return o;
+  }
+
+  // amplify: {when: "reach > 100000", window: 30s}
+  void ReadAmplify(const YAML::Node& n, PlanOp& o) {
+    o.amplify_pos = Pos(n);
+    if (!CheckMap(n, "amplify", {"when", "window"})) return;
+    if (auto w = Scalar(n, "when", true)) {
+      o.amplify_when = *w;
+      if (auto r = flags::ParseTierRule(*w); !r.ok()) {
+        d_.Add(Pos(n["when"]), StrCat("amplify.when: ", r.status().message()));
+      }
+    }
+    if (auto v = Typed<absl::Duration>(n, "window", base::ParseDuration)) {
+      if (*v <= absl::ZeroDuration() || *v > flags::kMaxAmplifyWindow) {
+        d_.Add(Pos(n["window"]), StrCat("amplify.window must be more than 0 and at most ",
+                                        absl::FormatDuration(flags::kMaxAmplifyWindow)));
+      } else {
+        o.amplify_window = *v;
+      }
+    }
   }
 
   Phase ReadPhase(const YAML::Node& n) {

@@ -75,6 +75,12 @@ void CheckOps(const Plan& plan, Diagnostics& d) {
     }
     if (!o.budget.empty()) CheckReference(o.budget, budgets, "budget", "budgets", o.pos, d);
     for (const std::string& t : o.tiers) CheckReference(t, tiers, "tier", "tiers", o.pos, d);
+    if (!o.amplify_when.empty() && o.kind != OpKind::kWrite) {
+      d.Add(o.amplify_pos, StrCat("op ", o.op,
+                                  ": amplify guards writes (the item a viral write "
+                                  "makes hot); put it on the write op of domain ",
+                                  o.domain));
+    }
   }
 }
 

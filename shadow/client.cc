@@ -14,6 +14,7 @@
 #include "shadow/change_event.h"
 #include "shadow/converged.h"
 #include "shadow/deployment_stores.h"
+#include "shadow/hot_items.h"
 #include "shadow/internal/connection_pool.h"
 #include "shadow/lsn_history.h"
 #include "shadow/session_token.h"
@@ -117,6 +118,13 @@ struct Client::Impl {
   flags::HeavyHitters top_writers ABSL_GUARDED_BY(writers_mu){4 * kMaxTopWriters};
   std::unique_ptr<ShadowComparer> comparer;
   std::unique_ptr<ConvergedFollower> converged;  // null without Kafka and the key ring
+  // Amplification guards: the items hot now, and how they travel between clients (null
+  // without Kafka and the key ring: then only this client's own writes make items hot).
+  HotItems hot;
+  std::shared_ptr<const base::KeyRing> keys;
+  std::unique_ptr<SignedFollower> amplified_in;
+  std::unique_ptr<base::KafkaProducer> amplified_out;
+  std::atomic<int64_t> hot_dropped{0};  // marks refused: kMaxHotItems were hot
   LsnHistory lsn_history;
 
   const uint64_t id = next_client_id.fetch_add(1);  // keys the per-thread op contexts
@@ -246,12 +254,57 @@ struct Client::Impl {
     telemetry.CountWrite(ctx.counters);
     if (evaluator->CountsWriters()) [[unlikely]]
       CountWriter(subject);
+    if (d.amplify_for > absl::ZeroDuration()) [[unlikely]]
+      Amplify(ctx, op, flag->domain, key, d.amplify_for);
     return WriteResult{lsns[0], EncodeToken(Merge(token, {lsns[0]}))};
   }
 
   // The request path. Compact, with what most reads never do (time themselves, wait for the
   // replica, fall back, take a shadow sample, fail) in functions of its own: between two of an
   // app's store reads the CPU's caches keep little of it, and each line it spans is fetched.
+  // A write its guard judged viral: its item reads strong here at once, and everywhere as soon
+  // as the other clients read the announcement.
+  ABSL_ATTRIBUTE_NOINLINE void Amplify(OpContext& ctx, std::string_view op,
+                                       const std::string& domain, std::string_view key,
+                                       absl::Duration window) {
+    const absl::Time now = clock.Now();
+    const HotItem item{domain, std::string(key), now + window, std::string(op)};
+    if (!hot.Mark(item.domain, item.key, item.until, now)) ++hot_dropped;
+    telemetry.CountAmplifiedWrite(ctx.counters);
+    if (amplified_out != nullptr) {
+      // Fire and forget: a lost announcement leaves the item eventual elsewhere, as it was.
+      amplified_out
+          ->Produce(std::string(kAmplifiedTopic), 0, "hot", keys->Sign(EncodeHotItem(item)), 0)
+          .IgnoreError();
+      amplified_out->Poll(0);
+    }
+  }
+
+  ABSL_ATTRIBUTE_NOINLINE bool HotRead(OpContext& ctx, const std::string& domain,
+                                       std::string_view key) {
+    if (!hot.Hot(domain, key, clock.Now())) return false;
+    telemetry.CountAmplifiedRead(ctx.counters);
+    return true;
+  }
+
+  void FollowHotItems() {
+    const absl::Time now = clock.Now();
+    if (amplified_in != nullptr) {
+      amplified_in
+          ->Poll(0,
+                 [&](std::string_view text) {
+                   absl::StatusOr<HotItem> h = DecodeHotItem(text);
+                   if (!h.ok() || h->until <= now) return;
+                   // Never longer than the longest guard: a key holder's bug cannot pin an
+                   // item to the primary for good.
+                   const absl::Time until = std::min(h->until, now + flags::kMaxAmplifyWindow);
+                   if (!hot.Mark(h->domain, h->key, until, now)) ++hot_dropped;
+                 })
+          .IgnoreError();  // retried at the next tick
+    }
+    hot.Prune(now);
+  }
+
   ABSL_ATTRIBUTE_NOINLINE void CountWriter(std::string_view subject) {
     base::MutexLock lock(&writers_mu);
     top_writers.Add(subject);
@@ -293,7 +346,10 @@ struct Client::Impl {
     if (ctx.watermark_uid != ctx.route.snapshot_uid) [[unlikely]]
       Rebind(ctx, flag);
     result.path = d.path;
-    if (d.path == flags::Path::kEventual &&
+    if (hot.size() > 0 && d.path == flags::Path::kEventual) [[unlikely]] {
+      if (HotRead(ctx, flag.domain, key)) result.path = flags::Path::kStrong;
+    }
+    if (result.path == flags::Path::kEventual &&
         (ReplicaResting() ||
          !ReplicaMayServe(flag, *d.target, *ctx.watermark, token.lsn, &result.waited))) {
       result.path = flags::Path::kStrong;
@@ -389,6 +445,7 @@ struct Client::Impl {
       next_flag_poll = now + config.flag_poll;
     }
     if (converged != nullptr) converged->Poll(0).IgnoreError();  // retried at the next tick
+    FollowHotItems();
     if (now >= next_lsn_sample) {
       absl::StatusOr<int64_t> lsn = [&]() -> absl::StatusOr<int64_t> {
         CMO_ASSIGN_OR_RETURN(auto primary, primaries.Acquire());
@@ -487,6 +544,13 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Open(ClientConfig config,
       CMO_ASSIGN_OR_RETURN(p->sink, KafkaTelemetrySink::Create(kafka, keys));
       if (keys != nullptr) {
         CMO_ASSIGN_OR_RETURN(p->converged, ConvergedFollower::Create(kafka, keys));
+        CMO_ASSIGN_OR_RETURN(p->amplified_in,
+                             SignedFollower::Create(kafka, keys, std::string(kAmplifiedTopic)));
+        base::KafkaConfig producer = kafka;
+        producer.emplace("linger.ms", "0");
+        CMO_ASSIGN_OR_RETURN(p->amplified_out, base::KafkaProducer::Create(
+                                                   producer, [](const base::DeliveryReport&) {}));
+        p->keys = keys;
       }
     }
   }
@@ -584,7 +648,9 @@ ClientStats Client::stats() {
           impl_->samples_compared.load(),
           impl_->samples_dropped.load(),
           refused,
-          impl_->converged != nullptr ? impl_->converged->lsn() : 0};
+          impl_->converged != nullptr ? impl_->converged->lsn() : 0,
+          impl_->hot.size(),
+          impl_->hot_dropped.load()};
 }
 
 const flags::FlagEvaluator& Client::evaluator() const { return *impl_->evaluator; }

@@ -128,6 +128,8 @@ struct ClientStats {
   int64_t samples_dropped = 0;         // shadow queue full
   int64_t flag_snapshots_refused = 0;  // unsigned, forged or implausible snapshots dropped
   int64_t converged_lsn = 0;           // applied in every region through this LSN (0: unknown)
+  int64_t hot_items = 0;               // items an amplification guard keeps strong right now
+  int64_t hot_items_dropped = 0;       // marks refused: kMaxHotItems were hot already
 };
 
 class Client {

@@ -37,39 +37,20 @@ absl::StatusOr<ConvergedMark> DecodeConverged(std::string_view text) {
 
 absl::StatusOr<std::unique_ptr<ConvergedFollower>> ConvergedFollower::Create(
     const base::KafkaConfig& kafka, std::shared_ptr<const base::KeyRing> keys) {
-  base::KafkaConfig config = kafka;
-  config.emplace("fetch.wait.max.ms", "5");
-  CMO_ASSIGN_OR_RETURN(auto consumer, base::KafkaConsumer::Create(config));
-  return std::unique_ptr<ConvergedFollower>(
-      new ConvergedFollower(std::move(consumer), std::move(keys)));
+  CMO_ASSIGN_OR_RETURN(
+      auto f, SignedFollower::Create(kafka, std::move(keys), std::string(kConvergedTopic)));
+  return std::unique_ptr<ConvergedFollower>(new ConvergedFollower(std::move(f)));
 }
 
 absl::Status ConvergedFollower::Poll(int timeout_ms) {
-  std::unique_lock<std::mutex> lock(mu_, std::try_to_lock);
-  if (!lock.owns_lock()) return absl::OkStatus();  // another thread is reading it right now
-  const std::string topic(kConvergedTopic);
-  if (!assigned_) {
-    // From the newest mark on: marks only grow, older ones say nothing new.
-    CMO_ASSIGN_OR_RETURN(auto marks, consumer_->Watermarks(topic, 0, 2000));
-    const int64_t start = marks.second > marks.first ? marks.second - 1 : base::kOffsetBeginning;
-    CMO_RETURN_IF_ERROR(consumer_->Assign({{topic, 0, start}}));
-    assigned_ = true;
-  }
-  CMO_ASSIGN_OR_RETURN(std::vector<base::KafkaMessage> messages, consumer_->Poll(1000, timeout_ms));
-  for (const base::KafkaMessage& m : messages) {
-    absl::StatusOr<std::string> text = keys_->Verify(m.value);
-    if (!text.ok()) {  // unsigned or forged: a forged mark would release notifications early
-      ++refused_;
-      continue;
-    }
-    absl::StatusOr<ConvergedMark> mark = DecodeConverged(*text);
-    if (!mark.ok()) continue;
+  return follower_->Poll(timeout_ms, [this](std::string_view text) {
+    absl::StatusOr<ConvergedMark> mark = DecodeConverged(text);
+    if (!mark.ok()) return;
     int64_t cur = lsn_.load(std::memory_order_relaxed);
     while (cur < mark->lsn &&
            !lsn_.compare_exchange_weak(cur, mark->lsn, std::memory_order_acq_rel)) {
     }
-  }
-  return absl::OkStatus();
+  });
 }
 
 }  // namespace cmo::shadow

@@ -16,7 +16,6 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <string_view>
 
@@ -24,6 +23,7 @@
 #include "absl/time/time.h"
 #include "base/kafka.h"
 #include "base/message_auth.h"
+#include "shadow/signed_follower.h"
 
 namespace cmo::shadow {
 
@@ -40,30 +40,22 @@ std::string EncodeConverged(const ConvergedMark& m);
 // kInvalidArgument for anything that is not a version-1 mark (never throws).
 absl::StatusOr<ConvergedMark> DecodeConverged(std::string_view text);
 
-// Follows `cmo.converged` for a client. Thread-safe: Poll() from any thread (one at a time
-// reads the consumer, the others return at once); lsn() never blocks.
+// Follows `cmo.converged` for a client (a forged mark would release notifications early: only
+// signed ones count). Thread-safe; lsn() never blocks.
 class ConvergedFollower {
  public:
-  // Only marks signed with a key of `keys` are taken.
   static absl::StatusOr<std::unique_ptr<ConvergedFollower>> Create(
       const base::KafkaConfig& kafka, std::shared_ptr<const base::KeyRing> keys);
 
   // Takes the marks that arrived (waits up to `timeout_ms` for the first).
   absl::Status Poll(int timeout_ms);
   int64_t lsn() const { return lsn_.load(std::memory_order_acquire); }
-  int64_t refused() const { return refused_.load(); }
+  int64_t refused() const { return follower_->refused(); }
 
  private:
-  ConvergedFollower(std::unique_ptr<base::KafkaConsumer> consumer,
-                    std::shared_ptr<const base::KeyRing> keys)
-      : consumer_(std::move(consumer)), keys_(std::move(keys)) {}
-
-  std::mutex mu_;  // the consumer, assigned_
-  std::unique_ptr<base::KafkaConsumer> consumer_;
-  const std::shared_ptr<const base::KeyRing> keys_;
-  bool assigned_ = false;
+  explicit ConvergedFollower(std::unique_ptr<SignedFollower> f) : follower_(std::move(f)) {}
+  std::unique_ptr<SignedFollower> follower_;
   std::atomic<int64_t> lsn_{0};
-  std::atomic<int64_t> refused_{0};
 };
 
 }  // namespace cmo::shadow

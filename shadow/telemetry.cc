@@ -15,7 +15,8 @@ using Json = nlohmann::json;
 struct TelemetryRecorder::Counters {
   std::string op;
   std::atomic<int64_t> writes{0}, reads_strong{0}, reads_eventual{0}, samples{0},
-      dropped_samples{0}, waits{0}, fallbacks{0}, violations{0};
+      dropped_samples{0}, waits{0}, fallbacks{0}, violations{0}, amplified_writes{0},
+      amplified_reads{0};
   std::array<std::atomic<int64_t>, kMismatchClasses> classes{};
   std::array<std::atomic<int64_t>, kLatencyBuckets> latency_strong{};
   std::array<std::atomic<int64_t>, kLatencyBuckets> latency_eventual{};
@@ -95,6 +96,8 @@ void TelemetryRecorder::CountWait(Counters* c) { Bump(c->waits); }
 void TelemetryRecorder::CountFallback(Counters* c) { Bump(c->fallbacks); }
 void TelemetryRecorder::CountDroppedSample(Counters* c) { Bump(c->dropped_samples); }
 void TelemetryRecorder::CountViolation(Counters* c) { Bump(c->violations); }
+void TelemetryRecorder::CountAmplifiedWrite(Counters* c) { Bump(c->amplified_writes); }
+void TelemetryRecorder::CountAmplifiedRead(Counters* c) { Bump(c->amplified_reads); }
 void TelemetryRecorder::CountSample(Counters* c, MismatchClass cls) {
   Bump(c->samples);
   Bump(c->classes[static_cast<size_t>(cls)]);
@@ -131,6 +134,8 @@ TelemetryWindow TelemetryRecorder::Cut(absl::Time start, absl::Time end) {
     o.waits = Take(c->waits);
     o.fallbacks = Take(c->fallbacks);
     o.guarantee_violations = Take(c->violations);
+    o.amplified_writes = Take(c->amplified_writes);
+    o.amplified_reads = Take(c->amplified_reads);
     for (size_t i = 0; i < o.classes.size(); ++i) o.classes[i] = Take(c->classes[i]);
     for (size_t i = 0; i < kLatencyBuckets; ++i) {
       o.latency_strong[i] = Take(c->latency_strong[i]);
@@ -181,6 +186,10 @@ std::string EncodeTelemetry(const TelemetryWindow& w) {
                    {"latency_strong_us_log2", o.latency_strong},
                    {"latency_eventual_us_log2", o.latency_eventual},
                    {"mismatches", mismatches}});
+    if (o.amplified_writes != 0 || o.amplified_reads != 0) {
+      ops.back()["amplified_writes"] = o.amplified_writes;
+      ops.back()["amplified_reads"] = o.amplified_reads;
+    }
   }
   Json j = {{"v", w.version},
             {"client", w.client_id},
@@ -250,6 +259,9 @@ absl::StatusOr<TelemetryWindow> DecodeTelemetry(std::string_view text) {
       ow.waits = base::JsonInt(o.at("waits"));
       ow.fallbacks = base::JsonInt(o.at("fallbacks"));
       ow.guarantee_violations = base::JsonInt(o.at("guarantee_violations"));
+      if (o.contains("amplified_writes"))
+        ow.amplified_writes = base::JsonInt(o["amplified_writes"]);
+      if (o.contains("amplified_reads")) ow.amplified_reads = base::JsonInt(o["amplified_reads"]);
       for (auto [name, hist] : {std::pair{"latency_strong_us_log2", &ow.latency_strong},
                                 std::pair{"latency_eventual_us_log2", &ow.latency_eventual}}) {
         const Json& a = o.at(name);

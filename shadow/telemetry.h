@@ -52,6 +52,10 @@ struct OpWindow {
   int64_t waits = 0;      // eventual reads that waited for the replica to reach the token
   int64_t fallbacks = 0;  // eventual-path reads served by the primary (replica too far behind)
   int64_t guarantee_violations = 0;  // a served replica read missed what the token promised
+  // Amplification guards (flags/amplifier.h): writes that made their item hot, and eventual
+  // reads sent strong because their item was hot. Encoded only when not zero.
+  int64_t amplified_writes = 0;
+  int64_t amplified_reads = 0;
   // A 1-in-kLatencySampleEvery sample of reads (timing every read would cost more than the
   // routing decision itself).
   LatencyHistogram latency_strong{};
@@ -108,6 +112,8 @@ class TelemetryRecorder {
   void CountFallback(Counters* c);
   void CountDroppedSample(Counters* c);
   void CountViolation(Counters* c);
+  void CountAmplifiedWrite(Counters* c);
+  void CountAmplifiedRead(Counters* c);
   void CountSample(Counters* c, MismatchClass cls);
   void RecordMismatch(const Mismatch& m);
 

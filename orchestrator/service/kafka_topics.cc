@@ -9,6 +9,7 @@
 #include "shadow/change_event.h"
 #include "shadow/converged.h"
 #include "shadow/flag_source.h"
+#include "shadow/hot_items.h"
 #include "shadow/telemetry.h"
 
 namespace cmo::orchestrator {
@@ -39,7 +40,7 @@ absl::StatusOr<base::TopicSettings> WantedTopic(const std::string& topic, const 
   if (topic == shadow::kFlagsTopic) {
     t.partitions = 1;
     t.configs["cleanup.policy"] = "compact";
-  } else if (topic == shadow::kConvergedTopic) {
+  } else if (topic == shadow::kConvergedTopic || topic == shadow::kAmplifiedTopic) {
     t.partitions = 1;  // clients follow partition 0; only the newest mark matters
     t.configs["cleanup.policy"] = "delete";
     t.configs["retention.ms"] =
@@ -73,7 +74,9 @@ TopicProblems CheckTopic(const base::TopicSettings& want, const base::TopicSetti
         "; cmo needs ", wanted_policy, " (", why, "). Change it with: ",
         AlterConfigCommand(bootstrap, name, "cleanup.policy=" + wanted_policy)));
   }
-  if ((name == shadow::kFlagsTopic || name == shadow::kConvergedTopic) && have.partitions != 1) {
+  if ((name == shadow::kFlagsTopic || name == shadow::kConvergedTopic ||
+       name == shadow::kAmplifiedTopic) &&
+      have.partitions != 1) {
     p.errors.push_back(base::StrCat(
         "Kafka topic ", name, " has ", have.partitions,
         " partitions; cmo needs exactly 1 (clients read the newest snapshot of partition 0). "

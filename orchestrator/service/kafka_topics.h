@@ -11,6 +11,7 @@
 //                         are read within seconds and worthless after
 //   cmo.converged         cleanup.policy=delete, exactly 1 partition, the same retention: the
 //                         LSN applied in every region, followed by clients from its newest
+//   cmo.amplified         the same: items amplification guards made hot, announced by clients
 // All are created with the configured replication factor (default: min(3, brokers)) and
 // min.insync.replicas 2 when that is 3 or more.
 #ifndef CMO_ORCHESTRATOR_SERVICE_KAFKA_TOPICS_H_

@@ -17,6 +17,7 @@
 #include "shadow/change_event.h"
 #include "shadow/deployment_stores.h"
 #include "shadow/flag_source.h"
+#include "shadow/hot_items.h"
 #include "shadow/telemetry.h"
 #include "store/store_url.h"
 
@@ -155,6 +156,7 @@ absl::Status Server::StartKafka(
     // One partition: a snapshot is the whole state, and clients read only the newest.
     CMO_RETURN_IF_ERROR(embedded_->CreateTopic(std::string(shadow::kFlagsTopic), 1, 3));
     CMO_RETURN_IF_ERROR(embedded_->CreateTopic(std::string(shadow::kConvergedTopic), 1, 3));
+    CMO_RETURN_IF_ERROR(embedded_->CreateTopic(std::string(shadow::kAmplifiedTopic), 1, 3));
     CMO_RETURN_IF_ERROR(WriteBootstrapFile(dir, bootstrap_));
     base::KafkaMockCluster* cluster = embedded_.get();
     const int partitions = config_.kafka_partitions;
@@ -180,7 +182,8 @@ absl::Status Server::StartKafka(
                                               }));
     if (config_.role == ServeRole::kAll || config_.role == ServeRole::kControl) {
       // Clients publish telemetry and read flags from the start.
-      for (std::string_view t : {shadow::kFlagsTopic, shadow::kTelemetryTopic}) {
+      for (std::string_view t :
+           {shadow::kFlagsTopic, shadow::kTelemetryTopic, shadow::kAmplifiedTopic}) {
         CMO_RETURN_IF_ERROR(topics->Ensure(std::string(t)).status());
       }
       CMO_RETURN_IF_ERROR(WriteBootstrapFile(dir, bootstrap_));

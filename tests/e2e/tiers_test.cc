@@ -34,8 +34,7 @@ TEST(TiersEndToEnd, TheHeaviestWritersJoinTheirTierOnEveryClient) {
     t.top_k = 2;
     t.top_k_window = absl::Minutes(1);
     ASSERT_TRUE(
-        flags::ReplaceTiers(*(*state)->flags, "social", {t}, {"t", "t", "plan.tiers", false})
-            .ok());
+        flags::ReplaceTiers(*(*state)->flags, "social", {t}, {"t", "t", "plan.tiers", false}).ok());
   }
   ServeConfig config;
   config.state_dir = state_dir;
@@ -83,6 +82,86 @@ TEST(TiersEndToEnd, TheHeaviestWritersJoinTheirTierOnEveryClient) {
     audited |= e.action == "tier.top_k" && e.actor == "cmo.heavy_writers";
   }
   EXPECT_TRUE(audited);
+}
+
+// An amplification guard across app servers: a viral write on one client makes its item read
+// strong on another client (another region) within milliseconds, through cmo.amplified.
+TEST(TiersEndToEnd, AViralWriteReadsStrongOnEveryClient) {
+  cmo::testing::TempDir dir;
+  const std::string state_dir = dir.File("state");
+  {
+    auto state = OpenControlState(state_dir, /*create=*/true, base::SystemClock());
+    ASSERT_TRUE(state.ok()) << state.status();
+    for (const char* op : {"comment.create", "comment.list"}) {
+      flags::Flag f;
+      f.op = op;
+      f.domain = "comments";
+      f.target.model = flags::Model::kEventual;
+      ASSERT_TRUE((*state)->flags->Add(f, {"t", "t", "ops.add", false}).ok());
+      ASSERT_TRUE((*state)
+                      ->flags
+                      ->Update(op, {"t", "t", "advance", false},
+                               [](flags::Flag& g) {
+                                 g.stage = flags::Stage::kEventual;
+                                 g.ramp_bp = 10'000;
+                                 return absl::OkStatus();
+                               })
+                      .ok());
+    }
+    ASSERT_TRUE(flags::ReplaceAmplifiers(
+                    *(*state)->flags, "social",
+                    {{"social", "comment.create", "reach > 100000", absl::Seconds(30)}},
+                    {"t", "t", "plan.amplify", false})
+                    .ok());
+  }
+  ServeConfig config;
+  config.state_dir = state_dir;
+  config.regions = {"eu-west", "us-east"};
+  auto server = Server::Start(config, base::SystemClock());
+  ASSERT_TRUE(server.ok()) << server.status();
+  std::vector<std::unique_ptr<shadow::Client>> clients;
+  for (const std::string& region : config.regions) {
+    shadow::ClientConfig cc;
+    cc.state_dir = state_dir;
+    cc.region = region;
+    auto c = shadow::Client::Open(cc);
+    ASSERT_TRUE(c.ok()) << c.status();
+    clients.push_back(*std::move(c));
+  }
+  shadow::Client& writer = *clients[0];
+  shadow::Client& reader = *clients[1];
+  ASSERT_TRUE(WaitFor(
+      [&] { return reader.evaluator().Decide("comment.list", "u").path == flags::Path::kEventual; },
+      20s));
+  EXPECT_EQ(reader.Read("comment.list", "fan-1", "viral-1")->path, flags::Path::kEventual);
+  const std::vector<flags::Attribute> viral = {{"reach", "2500000"}};
+  const absl::Time wrote = absl::Now();
+  ASSERT_TRUE(writer.Write("comment.create", "celebrity-1", "viral-1", "first!", "", viral).ok());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto r = reader.Read("comment.list", "fan-1", "viral-1");
+        return r.ok() && r->path == flags::Path::kStrong && r->value == "first!";
+      },
+      10s));
+  std::printf("a viral write read strong on the other region's client after %s\n",
+              absl::FormatDuration(absl::Now() - wrote).c_str());
+  EXPECT_EQ(reader.stats().hot_items, 1);
+  // Warm (producer and follower connected): how long the next one takes.
+  const absl::Time again = absl::Now();
+  ASSERT_TRUE(writer.Write("comment.create", "celebrity-1", "viral-2", "again", "", viral).ok());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto r = reader.Read("comment.list", "fan-1", "viral-2");
+        return r.ok() && r->path == flags::Path::kStrong;
+      },
+      10s));
+  std::printf("the next one after %s\n", absl::FormatDuration(absl::Now() - again).c_str());
+  EXPECT_EQ(reader.stats().hot_items, 2);
+  ASSERT_TRUE(
+      writer.Write("comment.create", "user-7", "quiet-1", "hi", "", {{{"reach", "3"}}}).ok());
+  EXPECT_EQ(reader.Read("comment.list", "fan-1", "quiet-1")->path, flags::Path::kEventual);
+  clients.clear();
+  EXPECT_TRUE((*server)->Stop().ok());
 }
 
 }  // namespace

@@ -1,6 +1,8 @@
 // Subject tiers on the request path: who is in a tier (list, context rule, heavy writers), what
 // they get (the tier's model; strong before join_at), that everyone else routes exactly as
 // without tiers, and that the snapshot JSON carries tiers to clients intact.
+#include "flags/tier.h"
+
 #include <map>
 #include <memory>
 #include <string>
@@ -9,9 +11,8 @@
 #include "flags/flag_json.h"
 #include "flags/heavy_hitters.h"
 #include "flags/snapshot.h"
-#include "flags/tier.h"
 #include "gtest/gtest.h"
-
+// After gtest.h, which it needs.
 #include <rapidcheck/gtest.h>
 
 namespace cmo::flags {
@@ -82,9 +83,10 @@ TEST(TierRule, MatchesOnlyWhatTheContextSays) {
 }
 
 TEST(Tier, MembersGetTheTierModelOnceTheOpReachesJoinAt) {
-  Snapshot s(1, {OpAt("feed.read", Stage::kEventual, 10'000), OpAt("like.count", Stage::kEventual,
-                                                                   10'000)},
-             {}, {SuperUsers()});
+  Snapshot s(
+      1,
+      {OpAt("feed.read", Stage::kEventual, 10'000), OpAt("like.count", Stage::kEventual, 10'000)},
+      {}, {SuperUsers()});
   const auto fans = Ctx({{"followers", "250000"}});
   struct Case {
     const char* subject;
@@ -265,6 +267,35 @@ RC_GTEST_PROP(HeavyHittersProperty, SpaceSavingBounds, ()) {
       RC_ASSERT(it->second.count - w <= n / capacity);
     }
   }
+}
+
+}  // namespace
+}  // namespace cmo::flags
+
+namespace cmo::flags {
+namespace {
+
+TEST(Amplifier, AWriteWhoseContextMatchesGetsTheWindow) {
+  Flag write = OpAt("comment.create", Stage::kEventual, 10'000);
+  Amplifier a{"social", "comment.create", "reach > 100000", absl::Seconds(30)};
+  Snapshot s(3, {write, OpAt("comment.list", Stage::kEventual, 10'000)}, {}, {}, {a});
+  const std::vector<Attribute> viral = {{"reach", "250000"}};
+  const std::vector<Attribute> quiet = {{"reach", "12"}};
+  EXPECT_EQ(s.Route("comment.create", "u-1", viral).amplify_for, absl::Seconds(30));
+  EXPECT_EQ(s.Route("comment.create", "u-1", quiet).amplify_for, absl::ZeroDuration());
+  EXPECT_EQ(s.Route("comment.create", "u-1").amplify_for, absl::ZeroDuration());
+  EXPECT_EQ(s.Route("comment.list", "u-1", viral).amplify_for, absl::ZeroDuration());
+  auto decoded = DecodeSnapshot(EncodeSnapshot(s, absl::Now()));
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  ASSERT_EQ((*decoded)->amplifiers().size(), 1u);
+  EXPECT_EQ((*decoded)->amplifiers()[0], a);
+  EXPECT_EQ((*decoded)->Route("comment.create", "u-1", viral).amplify_for, absl::Seconds(30));
+  Amplifier bad = a;
+  bad.window = absl::Hours(1);
+  EXPECT_NE(ValidateAmplifier(bad).message().find("window"), std::string::npos);
+  bad = a;
+  bad.when = "reach >";
+  EXPECT_FALSE(ValidateAmplifier(bad).ok());
 }
 
 }  // namespace

@@ -112,8 +112,12 @@ TEST_F(PlanExecutorTest, ApplyPutsThePlansTiersInTheFlagSnapshot) {
                "tiers:\n  - {name: vip, subjects: [u-1], when: [\"followers >= 10\"], "
                "target: causal}\n");
   plan.replace(plan.find("target: eventual}"), std::string("target: eventual}").size(),
-               "target: eventual, tiers: [vip]}");
+               "target: eventual, tiers: [vip], amplify: {when: \"reach > 100\", window: 20s}}");
   ASSERT_THAT(Apply(plan), IsOk());
+  ASSERT_EQ((*flags_->LoadSnapshot())->amplifiers().size(), 1u);
+  EXPECT_EQ((*flags_->LoadSnapshot())->amplifiers()[0],
+            (flags::Amplifier{"fast", "post.like", "reach > 100", absl::Seconds(20)}));
+  EXPECT_EQ(flags_->History("plan:fast", 10)->size(), 3u);  // tiers, amplify, the plan
   auto snap = flags_->LoadSnapshot();
   ASSERT_THAT(snap, IsOk());
   ASSERT_EQ((*snap)->tiers().size(), 1u);
@@ -126,6 +130,7 @@ TEST_F(PlanExecutorTest, ApplyPutsThePlansTiersInTheFlagSnapshot) {
   // Re-applied without the tier: it is gone from the snapshot.
   ASSERT_THAT(Apply(kPlan), IsOk());
   EXPECT_TRUE((*flags_->LoadSnapshot())->tiers().empty());
+  EXPECT_TRUE((*flags_->LoadSnapshot())->amplifiers().empty());
 }
 
 TEST_F(PlanExecutorTest, WalksTheStepsOnlyWhenGatesHoldForTheHold) {

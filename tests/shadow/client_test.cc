@@ -2,6 +2,8 @@
 // test decides how far it lags, and a fake clock so waiting is deterministic.
 #include "shadow/client.h"
 
+#include <map>
+
 #include "flags/override_store.h"
 #include "flags/tier_store.h"
 #include "gmock/gmock.h"
@@ -255,6 +257,41 @@ TEST_F(ClientTest, ATierSubjectReadsWithTheTiersModelAndHeavyWritersAreReported)
   auto round = DecodeTelemetry(EncodeTelemetry(w));
   ASSERT_THAT(round, IsOk());
   EXPECT_EQ(*round, w);
+}
+
+// A write whose context its op's amplification guard judges viral makes its item read strong
+// for the guard's window (here, on this client; other clients hear it on cmo.amplified, see
+// tests/e2e/tiers_test.cc); other items and other writes change nothing; telemetry counts both.
+TEST_F(ClientTest, AViralWriteReadsStrongForTheGuardsWindow) {
+  h_.SetOp("like.write", "likes", "eventual", Stage::kEventual);
+  ASSERT_THAT(
+      flags::ReplaceAmplifiers(h_.flags(), "social",
+                               {{"social", "like.write", "reach > 100000", absl::Seconds(30)}},
+                               {"t", "r", "plan.amplify", false}),
+      IsOk());
+  auto c = Open();
+  const std::vector<flags::Attribute> viral = {{"reach", "250000"}};
+  ASSERT_THAT(c->Write("like.write", "celebrity-1", "post-1", "1", "", viral), IsOk());
+  ASSERT_THAT(c->Write("like.write", "user-7", "post-2", "1", "", {{{"reach", "40"}}}), IsOk());
+  EXPECT_EQ(c->stats().hot_items, 1);
+  auto hot = c->Read("like.count", "user-9", "post-1");
+  ASSERT_THAT(hot, IsOk());
+  EXPECT_EQ(hot->path, Path::kStrong);
+  EXPECT_EQ(hot->value, "1") << "the replica has nothing yet; the primary has it";
+  EXPECT_EQ(c->Read("like.count", "user-9", "post-2")->path, Path::kEventual);
+  const TelemetryWindow w = c->CutTelemetryForTest();
+  auto round = DecodeTelemetry(EncodeTelemetry(w));
+  ASSERT_THAT(round, IsOk());
+  EXPECT_EQ(*round, w);
+  std::map<std::string, OpWindow> by_op;
+  for (const OpWindow& o : w.ops) by_op[o.op] = o;
+  EXPECT_EQ(by_op["like.write"].amplified_writes, 1);
+  EXPECT_EQ(by_op["like.count"].amplified_reads, 1);
+  clock_.Advance(absl::Seconds(31));
+  c->Tick();
+  EXPECT_EQ(c->stats().hot_items, 0);
+  EXPECT_EQ(c->Read("like.count", "user-9", "post-1")->path, Path::kEventual);
+  EXPECT_EQ(WindowOf(*c, "like.count").amplified_reads, 0);
 }
 
 // Delegates to the control database until told the control plane is gone.
