@@ -12,41 +12,25 @@
 #include "shadow/client.h"
 #include "shadow/session_token.h"
 #include "store/replica_store.h"
+#include "tests/e2e/in_process_serve.h"
 #include "tests/fakes/temp_dir.h"
 
 namespace cmo::orchestrator {
 namespace {
 
 TEST(ConvergedEndToEnd, WaitConvergedReturnsOnceEveryRegionHasTheWrite) {
-  cmo::testing::TempDir dir;
-  const std::string state_dir = dir.File("state");
-  {
-    auto state = OpenControlState(state_dir, /*create=*/true, base::SystemClock());
-    ASSERT_TRUE(state.ok()) << state.status();
-    flags::Flag f;
-    f.op = "reply.post";
-    f.domain = "replies";
-    ASSERT_TRUE((*state)->flags->Add(f, {"t", "t", "ops.add", false}).ok());
-  }
-  ServeConfig config;
-  config.state_dir = state_dir;
-  config.regions = {"eu-west", "us-east", "ap-south"};
-  auto server = Server::Start(config, base::SystemClock());
-  ASSERT_TRUE(server.ok()) << server.status();
-  shadow::ClientConfig cc;
-  cc.state_dir = state_dir;
-  cc.region = "eu-west";
-  auto client = shadow::Client::Open(cc);
-  ASSERT_TRUE(client.ok()) << client.status();
-  shadow::Client& c = **client;
+  const std::vector<std::string> regions = {"eu-west", "us-east", "ap-south"};
+  cmo::testing::InProcessServe serve({"reply.post"}, "replies", flags::Stage::kStrong, regions);
+  ASSERT_TRUE(serve.started());
+  shadow::Client& c = serve.Client("eu-west");
 
   for (int i = 0; i < 20; ++i) {
     auto w = c.Write("reply.post", "u-1", "reply-" + std::to_string(i), "hello");
     ASSERT_TRUE(w.ok()) << w.status();
     ASSERT_TRUE(c.WaitConverged(w->token, absl::Seconds(20)).ok());
     // Converged means every region's replica holds it now.
-    for (const std::string& region : config.regions) {
-      auto replica = store::ReplicaStore::Open(shadow::ReplicaPath(state_dir, region));
+    for (const std::string& region : regions) {
+      auto replica = store::ReplicaStore::Open(shadow::ReplicaPath(serve.state_dir(), region));
       ASSERT_TRUE(replica.ok()) << replica.status();
       auto row = (*replica)->Get("replies", "reply-" + std::to_string(i));
       ASSERT_TRUE(row.ok() && row->has_value()) << region << " lacks reply-" << i;
@@ -64,7 +48,7 @@ TEST(ConvergedEndToEnd, WaitConvergedReturnsOnceEveryRegionHasTheWrite) {
 
   // Forged marks claiming LSN 1,000,000: unsigned, and signed with a key not in the ring.
   auto producer = base::KafkaProducer::Create(
-      {{"bootstrap.servers", (*server)->bootstrap_servers()}, {"log_level", "0"}},
+      {{"bootstrap.servers", serve.server().bootstrap_servers()}, {"log_level", "0"}},
       [](const base::DeliveryReport&) {});
   ASSERT_TRUE(producer.ok());
   shadow::ConvergedMark forged{1'000'000, absl::Now(), {}};
@@ -84,8 +68,6 @@ TEST(ConvergedEndToEnd, WaitConvergedReturnsOnceEveryRegionHasTheWrite) {
   auto w = c.Write("reply.post", "u-1", "after", "x");
   ASSERT_TRUE(w.ok());
   EXPECT_TRUE(c.WaitConverged(w->token, absl::Seconds(20)).ok());
-  (*client).reset();
-  EXPECT_TRUE((*server)->Stop().ok());
 }
 
 }  // namespace

@@ -7,7 +7,7 @@
 #include "orchestrator/service/control_state.h"
 #include "orchestrator/service/server.h"
 #include "shadow/client.h"
-#include "tests/fakes/temp_dir.h"
+#include "tests/e2e/in_process_serve.h"
 #include "tests/fakes/wait.h"
 
 namespace cmo::orchestrator {
@@ -17,36 +17,19 @@ using ::cmo::testing::WaitFor;
 using namespace std::chrono_literals;
 
 TEST(TiersEndToEnd, TheHeaviestWritersJoinTheirTierOnEveryClient) {
-  cmo::testing::TempDir dir;
-  const std::string state_dir = dir.File("state");
-  {
-    auto state = OpenControlState(state_dir, /*create=*/true, base::SystemClock());
-    ASSERT_TRUE(state.ok()) << state.status();
-    flags::Flag f;
-    f.op = "post.like";
-    f.domain = "likes";
-    f.target.model = flags::Model::kEventual;
-    ASSERT_TRUE((*state)->flags->Add(f, {"t", "t", "ops.add", false}).ok());
-    flags::Tier t;
-    t.name = "super_users";
-    t.target = {flags::Model::kBoundedStaleness, absl::Seconds(1)};
-    t.ops = {"post.like"};
-    t.top_k = 2;
-    t.top_k_window = absl::Minutes(1);
-    ASSERT_TRUE(
-        flags::ReplaceTiers(*(*state)->flags, "social", {t}, {"t", "t", "plan.tiers", false}).ok());
-  }
-  ServeConfig config;
-  config.state_dir = state_dir;
-  config.regions = {"eu-west"};
-  auto server = Server::Start(config, base::SystemClock());
-  ASSERT_TRUE(server.ok()) << server.status();
-  shadow::ClientConfig cc;
-  cc.state_dir = state_dir;
-  cc.region = "eu-west";
-  auto client = shadow::Client::Open(cc);
-  ASSERT_TRUE(client.ok()) << client.status();
-  shadow::Client& c = **client;
+  cmo::testing::InProcessServe serve(
+      {"post.like"}, "likes", flags::Stage::kStrong, {"eu-west"}, [](flags::FlagStore& store) {
+        flags::Tier t;
+        t.name = "super_users";
+        t.target = {flags::Model::kBoundedStaleness, absl::Seconds(1)};
+        t.ops = {"post.like"};
+        t.top_k = 2;
+        t.top_k_window = absl::Minutes(1);
+        ASSERT_TRUE(
+            flags::ReplaceTiers(store, "social", {t}, {"t", "t", "plan.tiers", false}).ok());
+      });
+  ASSERT_TRUE(serve.started());
+  shadow::Client& c = serve.Client("eu-west");
   const auto via = [&](const char* subject) {
     return c.evaluator().Decide("post.like", subject).tier_via;
   };
@@ -70,10 +53,8 @@ TEST(TiersEndToEnd, TheHeaviestWritersJoinTheirTierOnEveryClient) {
               absl::FormatDuration(absl::Now() - start).c_str());
   EXPECT_EQ(via("light-0"), flags::TierVia::kNone);
   EXPECT_GE(c.stats().telemetry_published, 1);
-  (*client).reset();
-  EXPECT_TRUE((*server)->Stop().ok());
   // The control state says who joined, and that cmo put them there.
-  auto state = OpenControlState(state_dir, /*create=*/false, base::SystemClock());
+  auto state = OpenControlState(serve.state_dir(), /*create=*/false, base::SystemClock());
   ASSERT_TRUE(state.ok());
   auto history = (*state)->flags->History("plan:social", 5);
   ASSERT_TRUE(history.ok());
@@ -87,49 +68,18 @@ TEST(TiersEndToEnd, TheHeaviestWritersJoinTheirTierOnEveryClient) {
 // An amplification guard across app servers: a viral write on one client makes its item read
 // strong on another client (another region) within milliseconds, through cmo.amplified.
 TEST(TiersEndToEnd, AViralWriteReadsStrongOnEveryClient) {
-  cmo::testing::TempDir dir;
-  const std::string state_dir = dir.File("state");
-  {
-    auto state = OpenControlState(state_dir, /*create=*/true, base::SystemClock());
-    ASSERT_TRUE(state.ok()) << state.status();
-    for (const char* op : {"comment.create", "comment.list"}) {
-      flags::Flag f;
-      f.op = op;
-      f.domain = "comments";
-      f.target.model = flags::Model::kEventual;
-      ASSERT_TRUE((*state)->flags->Add(f, {"t", "t", "ops.add", false}).ok());
-      ASSERT_TRUE((*state)
-                      ->flags
-                      ->Update(op, {"t", "t", "advance", false},
-                               [](flags::Flag& g) {
-                                 g.stage = flags::Stage::kEventual;
-                                 g.ramp_bp = 10'000;
-                                 return absl::OkStatus();
-                               })
-                      .ok());
-    }
-    ASSERT_TRUE(flags::ReplaceAmplifiers(
-                    *(*state)->flags, "social",
-                    {{"social", "comment.create", "reach > 100000", absl::Seconds(30)}},
-                    {"t", "t", "plan.amplify", false})
-                    .ok());
-  }
-  ServeConfig config;
-  config.state_dir = state_dir;
-  config.regions = {"eu-west", "us-east"};
-  auto server = Server::Start(config, base::SystemClock());
-  ASSERT_TRUE(server.ok()) << server.status();
-  std::vector<std::unique_ptr<shadow::Client>> clients;
-  for (const std::string& region : config.regions) {
-    shadow::ClientConfig cc;
-    cc.state_dir = state_dir;
-    cc.region = region;
-    auto c = shadow::Client::Open(cc);
-    ASSERT_TRUE(c.ok()) << c.status();
-    clients.push_back(*std::move(c));
-  }
-  shadow::Client& writer = *clients[0];
-  shadow::Client& reader = *clients[1];
+  cmo::testing::InProcessServe serve(
+      {"comment.create", "comment.list"}, "comments", flags::Stage::kEventual,
+      {"eu-west", "us-east"}, [](flags::FlagStore& store) {
+        ASSERT_TRUE(flags::ReplaceAmplifiers(
+                        store, "social",
+                        {{"social", "comment.create", "reach > 100000", absl::Seconds(30)}},
+                        {"t", "t", "plan.amplify", false})
+                        .ok());
+      });
+  ASSERT_TRUE(serve.started());
+  shadow::Client& writer = serve.Client("eu-west");
+  shadow::Client& reader = serve.Client("us-east");
   ASSERT_TRUE(WaitFor(
       [&] { return reader.evaluator().Decide("comment.list", "u").path == flags::Path::kEventual; },
       20s));
@@ -160,8 +110,6 @@ TEST(TiersEndToEnd, AViralWriteReadsStrongOnEveryClient) {
   ASSERT_TRUE(
       writer.Write("comment.create", "user-7", "quiet-1", "hi", "", {{{"reach", "3"}}}).ok());
   EXPECT_EQ(reader.Read("comment.list", "fan-1", "quiet-1")->path, flags::Path::kEventual);
-  clients.clear();
-  EXPECT_TRUE((*server)->Stop().ok());
 }
 
 }  // namespace
