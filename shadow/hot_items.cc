@@ -33,7 +33,10 @@ absl::StatusOr<HotItem> DecodeHotItem(std::string_view text) {
     h.key = j.at("key").get<std::string>();
     h.until = absl::FromUnixMillis(base::JsonInt(j.at("until_ms")));
     h.op = j.value("op", "");
-    if (h.domain.empty()) return absl::InvalidArgumentError("hot item: empty domain");
+    // Bounded, as every client keeps up to kMaxHotItems of them.
+    if (h.domain.empty() || h.domain.size() > 128 || h.key.size() > 1024) {
+      return absl::InvalidArgumentError("hot item: domain 1-128 bytes, key at most 1024");
+    }
     return h;
   } catch (const std::exception& e) {
     return absl::InvalidArgumentError(base::StrCat("malformed hot item: ", e.what()));

@@ -238,8 +238,10 @@ absl::StatusOr<TelemetryWindow> DecodeTelemetry(std::string_view text) {
       }
       for (const Json& t : *top) {
         SubjectWrites sw{t.at("subject").get<std::string>(), base::JsonInt(t.at("writes"))};
-        if (sw.writes < 0) {
-          return absl::InvalidArgumentError("malformed telemetry window: negative writes");
+        if (sw.writes < 0 || sw.subject.empty() || sw.subject.size() > 256) {
+          return absl::InvalidArgumentError(
+              "malformed telemetry window: top_writers need a subject of 1-256 bytes and "
+              "writes >= 0");
         }
         w.top_writers.push_back(std::move(sw));
       }
