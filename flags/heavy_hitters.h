@@ -31,6 +31,8 @@ class HeavyHitters {
   void Add(std::string_view item, int64_t weight = 1);
   // The k heaviest by count (ties by item), heaviest first.
   std::vector<Entry> Top(int k) const;
+  // Every kept item, in no order (for merging one sketch into another).
+  const std::vector<Entry>& entries() const { return entries_; }
   int64_t total() const { return total_; }
   size_t size() const { return entries_.size(); }
   void Clear();

@@ -144,7 +144,12 @@ Snapshot::Snapshot(int64_t revision, std::vector<Flag> flags, std::vector<Overri
                               &f,
                               override_index_.get(),
                               op_tiers,
-                              amplifier};
+                              amplifier,
+                              false};
+  }
+  // Known only once every op is compiled; a write reads it from its decision.
+  if (counts_writers_) {
+    for (auto& [name, c] : by_op_) c.counts_writers = true;
   }
 }
 
@@ -194,6 +199,7 @@ Decision Snapshot::Route(const CompiledOp* op, std::string_view subject, EvalCon
   d.bucket = BucketWithSeed(c.salt_seed, subject);
   d.path = static_cast<int32_t>(d.bucket) < c.threshold_bp ? Path::kEventual : Path::kStrong;
   d.shadow_bp = c.shadow_bp;
+  d.count_writer = c.counts_writers;
   if (c.tiers != nullptr) [[unlikely]]
     ApplyTiers(*c.tiers, subject, context, d);
   if (c.amplifier != nullptr && RuleMatches(c.amplifier->rule, context)) [[unlikely]]
@@ -378,8 +384,6 @@ void FlagEvaluator::Sample(Decision& d) const {
   // The draw is cheap, but skip it for ops that cannot be sampled (most requests).
   if (d.shadow_bp > 0) d.shadow_sampled = static_cast<int32_t>(NextSampleDraw()) < d.shadow_bp;
 }
-
-bool FlagEvaluator::CountsWriters() const { return Pinned().counts_writers(); }
 
 Decision FlagEvaluator::Decide(std::string_view op, std::string_view subject,
                                EvalContext context) const {

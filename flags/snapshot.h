@@ -31,6 +31,8 @@ struct Decision {
   const Tier* tier = nullptr;
   TierVia tier_via = TierVia::kNone;
   bool held_by_tier = false;  // strong because the op has not reached the tier's join_at
+  // A top_k tier of the snapshot wants writes counted per subject (Snapshot::counts_writers).
+  bool count_writer = false;
   // A write of an op with an amplification guard whose rule the request's context matches: how
   // long the written item stays hot (reads of it strong everywhere); zero otherwise.
   absl::Duration amplify_for = absl::ZeroDuration();
@@ -78,6 +80,7 @@ struct CompiledOp {
   // costs one branch.
   const std::vector<const CompiledTier*>* tiers;
   const CompiledAmplifier* amplifier;  // null: no guard (every op but a few writes)
+  bool counts_writers;                 // its snapshot's counts_writers()
 };
 
 // What a caller keeps between decisions for one op on one thread, so that a repeat skips the
@@ -166,8 +169,6 @@ class FlagEvaluator {
   // evaluator) is from the current snapshot; refreshes `memo` when it is not.
   Decision Decide(std::string_view op, std::string_view subject, OpMemo& memo,
                   EvalContext context = {}) const;
-  // Whether the current snapshot wants writes counted per subject (Snapshot::counts_writers).
-  bool CountsWriters() const;
 
   // A reference to the current snapshot (for listing and diagnostics, not the hot path: it
   // takes the writers' mutex).

@@ -252,7 +252,7 @@ struct Client::Impl {
       CMO_ASSIGN_OR_RETURN(lsns, primary->Write({&request, 1}));
     }
     telemetry.CountWrite(ctx.counters);
-    if (evaluator->CountsWriters()) [[unlikely]]
+    if (d.count_writer) [[unlikely]]
       CountWriter(subject);
     if (d.amplify_for > absl::ZeroDuration()) [[unlikely]]
       Amplify(ctx, op, flag->domain, key, d.amplify_for);

@@ -64,9 +64,7 @@ absl::StatusOr<int> HeavyWriters::Refresh() {
     flags::HeavyHitters sum(capacity_);
     for (const Bucket& b : buckets_) {
       if (b.start + bucket_ < now - t.top_k_window) continue;
-      for (const flags::HeavyHitters::Entry& e : b.writers.Top(capacity_)) {
-        sum.Add(e.item, e.count);
-      }
+      for (const flags::HeavyHitters::Entry& e : b.writers.entries()) sum.Add(e.item, e.count);
     }
     if (sum.total() == 0) continue;  // no reports: keep what was published
     std::vector<std::string> heavy;
