@@ -13,8 +13,9 @@ namespace {
 
 constexpr std::array<std::string_view, 5> kStageNames = {"strong", "dual_write", "shadow", "ramp",
                                                          "eventual"};
-constexpr std::array<std::string_view, 6> kModelNames = {
-    "strong", "bounded_staleness", "read_your_writes", "monotonic_reads", "causal", "eventual"};
+constexpr std::array<std::string_view, 7> kModelNames = {
+    "strong", "bounded_staleness", "read_your_writes", "monotonic_reads",
+    "causal", "consistent_prefix", "eventual"};
 constexpr std::array<std::string_view, 3> kBreakerNames = {"closed", "open", "half_open"};
 
 template <typename Enum, size_t N>

@@ -27,6 +27,9 @@ enum class Model {
   kReadYourWrites,
   kMonotonicReads,
   kCausal,
+  // Monotonic reads, and a row that names a causal predecessor (store::Row::depends_on) is
+  // served by a replica only once that replica holds every change up to it (shadow/README.md).
+  kConsistentPrefix,
   kEventual,
 };
 

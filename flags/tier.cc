@@ -241,7 +241,8 @@ nlohmann::json TierToJson(const Tier& t) {
           {"when", t.when},
           {"top_k", t.top_k},
           {"window_ms", absl::ToInt64Milliseconds(t.top_k_window)},
-          {"heavy", t.heavy}};
+          {"heavy", t.heavy},
+          {"priority", t.priority}};
 }
 
 absl::StatusOr<Tier> TierFromJson(const nlohmann::json& j) {
@@ -281,6 +282,10 @@ absl::StatusOr<Tier> TierFromJson(const nlohmann::json& j) {
     if (kv < 0 || kv > kMaxTopK) return absl::InvalidArgumentError("tier: top_k out of range");
     t.top_k = static_cast<int32_t>(kv);
     t.top_k_window = absl::Milliseconds(window->get<int64_t>());
+  }
+  if (auto p = j.find("priority"); p != j.end()) {  // absent in snapshots of older services
+    if (!p->is_boolean()) return absl::InvalidArgumentError("tier: priority must be a boolean");
+    t.priority = p->get<bool>();
   }
   if (absl::Status s = ValidateTier(t); !s.ok()) return s;
   return t;

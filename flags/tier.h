@@ -75,6 +75,9 @@ struct Tier {
   int32_t top_k = 0;                  // 0: no automatic members
   absl::Duration top_k_window = absl::Minutes(10);
   std::vector<std::string> heavy;  // the current top-K, published by the control service
+  // Members' writes (of the tier's ops) replicate through the priority channel: their own
+  // change topics and applier consumers, never queued behind the bulk (shadow/README.md).
+  bool priority = false;
   bool operator==(const Tier&) const = default;
 };
 
@@ -87,7 +90,7 @@ std::string_view TierViaName(TierVia via);
 absl::Status ValidateTier(const Tier& tier);
 
 // Both the snapshot's and the API's shape: {"plan","name","target","join_at","ops","subjects",
-// "when","top_k","window_ms","heavy"}.
+// "when","top_k","window_ms","heavy","priority"}.
 nlohmann::json TierToJson(const Tier& tier);
 absl::StatusOr<Tier> TierFromJson(const nlohmann::json& j);
 

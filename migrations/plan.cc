@@ -138,6 +138,7 @@ flags::Tier ToFlagsTier(const Plan& plan, const Tier& tier) {
   t.when = tier.when;
   t.top_k = tier.top_k;
   t.top_k_window = tier.top_k_window;
+  t.priority = tier.priority;
   return t;
 }
 

@@ -113,6 +113,7 @@ struct Tier {
   absl::Duration top_k_window = absl::Minutes(10);
   flags::Target target;  // what these subjects get instead of the op's target
   flags::Stage join_at = flags::Stage::kEventual;  // strong for them until their ops reach this
+  bool priority = false;  // their writes take the priority replication channel
   Position pos;
 };
 

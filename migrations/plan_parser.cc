@@ -277,7 +277,8 @@ class Parser {
   Tier ReadTier(const YAML::Node& n) {
     Tier t;
     t.pos = Pos(n);
-    if (!CheckMap(n, "a tier", {"name", "subjects", "when", "top_k", "target", "join_at"})) {
+    if (!CheckMap(n, "a tier",
+                  {"name", "subjects", "when", "top_k", "target", "join_at", "priority"})) {
       return t;
     }
     t.name = Scalar(n, "name", true).value_or("");
@@ -294,6 +295,14 @@ class Parser {
     if (const YAML::Node k = n["top_k"]; k.IsDefined() && !k.IsNull()) ReadTopK(k, t);
     if (auto v = ReadTarget(n, "target")) t.target = *v;
     if (auto v = Typed<flags::Stage>(n, "join_at", flags::ParseStage)) t.join_at = *v;
+    if (auto text = Scalar(n, "priority")) {
+      if (*text == "true") {
+        t.priority = true;
+      } else if (*text != "false") {
+        d_.Add(Pos(n["priority"]),
+               StrCat("tier \"", t.name, "\": priority: \"", *text, "\" is not true or false"));
+      }
+    }
     return t;
   }
 

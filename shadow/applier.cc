@@ -23,9 +23,17 @@ absl::StatusOr<std::unique_ptr<Applier>> Applier::Create(store::ReplicaStore& re
                                                          OnLogLoss on_log_loss) {
   std::unique_ptr<Applier> a(
       new Applier(replica, clock, std::move(options), std::move(on_log_loss)));
-  base::KafkaConfig config = kafka;
+  a->kafka_ = kafka;
+  CMO_ASSIGN_OR_RETURN(a->bulk_.consumer, a->NewConsumer(/*priority=*/false));
+  CMO_RETURN_IF_ERROR(a->RefreshTopics());
+  return a;
+}
+
+absl::StatusOr<std::unique_ptr<base::KafkaConsumer>> Applier::NewConsumer(bool priority) {
+  base::KafkaConfig config = kafka_;
   // Positions live in the replica (committed with the rows), not in Kafka's group offsets.
-  config.emplace("group.id", base::StrCat("cmo-applier-", a->options_.region));
+  config.emplace("group.id",
+                 base::StrCat("cmo-applier-", options_.region, priority ? "-priority" : ""));
   config.emplace("enable.auto.commit", "false");
   config.emplace("enable.auto.offset.store", "false");
   config.emplace("reconnect.backoff.max.ms", "200");
@@ -33,7 +41,7 @@ absl::StatusOr<std::unique_ptr<Applier>> Applier::Create(store::ReplicaStore& re
   // A transactional relay's aborted batches (shadow/outbox_relay.h) are never applied; with an
   // idempotent relay every message is committed and this changes nothing.
   config.emplace("isolation.level", "read_committed");
-  if (a->options_.consumer_group) {
+  if (options_.consumer_group) {
     // A member that dies (kill -9, host down) gives its partitions back after this, not after
     // the broker default (45 s): its region's lag grows meanwhile.
     config.emplace("session.timeout.ms", "6000");
@@ -42,56 +50,78 @@ absl::StatusOr<std::unique_ptr<Applier>> Applier::Create(store::ReplicaStore& re
   // Never jump silently: a position outside the log (retention deleted changes not yet
   // applied) must be seen, so that what is missing is re-published from the outbox.
   config.emplace("auto.offset.reset", "error");
-  CMO_ASSIGN_OR_RETURN(a->consumer_, base::KafkaConsumer::Create(config));
-  CMO_RETURN_IF_ERROR(a->RefreshTopics());
-  return a;
+  return base::KafkaConsumer::Create(config);
 }
 
 absl::Status Applier::RefreshTopics() {
   last_refresh_ = clock_.Now();
-  auto listed = consumer_->ListTopics("cmo.changes.", 2000);
+  auto listed = bulk_.consumer->ListTopics("cmo.", 2000);
   if (!listed.ok()) return absl::OkStatus();  // broker unreachable: keep what we have
+  std::optional<std::vector<std::string>> domains;
   if (options_.domains) {
     const absl::Time asked = clock_.Now();
-    absl::StatusOr<std::vector<std::string>> domains = options_.domains();
-    if (!domains.ok()) return absl::OkStatus();  // primary unreachable: keep what we have
+    absl::StatusOr<std::vector<std::string>> got = options_.domains();
+    if (!got.ok()) return absl::OkStatus();  // primary unreachable: keep what we have
     // A primary with no domain has no change yet, so the replica has them all. The relay has
     // no topic to send heartbeats on, so without this an idle new deployment would look
     // behind since its start and trip the first op ramped before anything is written.
-    if (domains->empty() && (!metrics_.caught_up_to || *metrics_.caught_up_to < asked)) {
+    if (got->empty() && (!metrics_.caught_up_to || *metrics_.caught_up_to < asked)) {
       metrics_.caught_up_to = asked;
     }
-    std::map<std::string, int> ours;
-    for (const std::string& d : *domains) {
-      auto it = listed->find(ChangeTopic(d));
-      if (it != listed->end()) ours.insert(*it);
-    }
-    *listed = std::move(ours);
+    domains = *std::move(got);
   }
-  if (*listed == topics_) return absl::OkStatus();
+  std::map<std::string, int> bulk, priority;
+  for (const auto& [topic, n] : *listed) {
+    const bool is_bulk = topic.starts_with(ChangeTopic("")) && topic != ChangeTopic("");
+    const bool is_priority =
+        topic.starts_with(kPriorityTopicPrefix) && topic.size() > kPriorityTopicPrefix.size();
+    if (!is_bulk && !is_priority) continue;
+    if (domains.has_value()) {
+      const std::string domain =
+          topic.substr(is_bulk ? ChangeTopic("").size() : kPriorityTopicPrefix.size());
+      if (std::find(domains->begin(), domains->end(), domain) == domains->end()) continue;
+    }
+    (is_bulk ? bulk : priority).emplace(topic, n);
+  }
+  // The priority channel's topics are recorded first: a replica that records a change topic
+  // has its priority topic recorded already, or there was none (DomainWatermark).
+  if (!priority.empty() && priority_.consumer == nullptr) {
+    CMO_ASSIGN_OR_RETURN(priority_.consumer, NewConsumer(/*priority=*/true));
+  }
+  if (priority_.consumer != nullptr) CMO_RETURN_IF_ERROR(AssignChannel(priority_, priority));
+  CMO_RETURN_IF_ERROR(AssignChannel(bulk_, bulk));
+  topics_ = bulk_.topics;
+  topics_.insert(priority_.topics.begin(), priority_.topics.end());
+  return absl::OkStatus();
+}
+
+absl::Status Applier::AssignChannel(Channel& channel, const std::map<std::string, int>& topics) {
+  if (topics == channel.topics) return absl::OkStatus();
+  base::KafkaConsumer& consumer = *channel.consumer;
   if (options_.consumer_group) {
     // The group decides which partitions are ours; PositionsFor says where to read them.
     std::vector<std::string> names;
-    for (const auto& [topic, n] : *listed) names.push_back(topic);
-    CMO_RETURN_IF_ERROR(
-        consumer_->Subscribe(names, [this](const std::vector<base::TopicPartitionOffset>& given) {
-          return PositionsFor(given);
+    for (const auto& [topic, n] : topics) names.push_back(topic);
+    CMO_RETURN_IF_ERROR(consumer.Subscribe(
+        names, [this, &consumer](const std::vector<base::TopicPartitionOffset>& given) {
+          return PositionsFor(consumer, given);
         }));
   } else {
     std::vector<base::TopicPartitionOffset> all;
-    for (const auto& [topic, partitions] : *listed) {
+    for (const auto& [topic, partitions] : topics) {
       for (int32_t p = 0; p < partitions; ++p) all.push_back({topic, p, base::kOffsetBeginning});
     }
-    CMO_ASSIGN_OR_RETURN(std::vector<base::TopicPartitionOffset> assignment, PositionsFor(all));
-    CMO_RETURN_IF_ERROR(consumer_->Assign(assignment));
+    CMO_ASSIGN_OR_RETURN(std::vector<base::TopicPartitionOffset> assignment,
+                         PositionsFor(consumer, all));
+    CMO_RETURN_IF_ERROR(consumer.Assign(assignment));
   }
-  CMO_RETURN_IF_ERROR(replica_.SetTopicPartitions(*listed));
-  topics_ = *listed;
+  CMO_RETURN_IF_ERROR(replica_.SetTopicPartitions(topics));
+  channel.topics = topics;
   return absl::OkStatus();
 }
 
 absl::StatusOr<std::vector<base::TopicPartitionOffset>> Applier::PositionsFor(
-    const std::vector<base::TopicPartitionOffset>& partitions) {
+    base::KafkaConsumer& consumer, const std::vector<base::TopicPartitionOffset>& partitions) {
   CMO_ASSIGN_OR_RETURN(std::vector<store::PartitionProgress> stored, replica_.Progress());
   std::vector<base::TopicPartitionOffset> out;
   std::vector<std::pair<std::string, int32_t>> lost;
@@ -106,7 +136,7 @@ absl::StatusOr<std::vector<base::TopicPartitionOffset>> Applier::PositionsFor(
         awaiting_[tp] = s.awaiting_republish;
       }
     }
-    auto marks = consumer_->Watermarks(given.topic, given.partition, 2000);
+    auto marks = consumer.Watermarks(given.topic, given.partition, 2000);
     // Our position is past the end (the log restarted empty) or before the start (retention,
     // or the capped log, dropped records we never read); or we never read this partition and
     // its log no longer starts at its beginning. Read what is there, have the relay
@@ -128,27 +158,29 @@ absl::StatusOr<std::vector<base::TopicPartitionOffset>> Applier::PositionsFor(
   return out;
 }
 
-absl::Status Applier::Reassign() {
+absl::Status Applier::Reassign(Channel& channel) {
   // Nothing of this batch was applied; the positions in the replica are still the truth.
   // Reading each partition again from there checks it against its log (PositionsFor).
-  CMO_ASSIGN_OR_RETURN(std::vector<base::TopicPartitionOffset> current, consumer_->Assignment());
-  CMO_ASSIGN_OR_RETURN(std::vector<base::TopicPartitionOffset> positions, PositionsFor(current));
-  return consumer_->Assign(positions);
+  CMO_ASSIGN_OR_RETURN(std::vector<base::TopicPartitionOffset> current,
+                       channel.consumer->Assignment());
+  CMO_ASSIGN_OR_RETURN(std::vector<base::TopicPartitionOffset> positions,
+                       PositionsFor(*channel.consumer, current));
+  return channel.consumer->Assign(positions);
 }
 
-void Applier::RecordLag(absl::Time now, absl::Duration lag) {
+void Applier::RecordLag(absl::Time now, absl::Duration lag, bool priority) {
   const double seconds = absl::ToDoubleSeconds(lag);
   for (size_t b = 0; b < kLagBucketsSeconds.size(); ++b) {
     if (seconds <= kLagBucketsSeconds[b]) ++metrics_.lag_buckets[b];
   }
   ++metrics_.lag_count;
   metrics_.lag_sum_seconds += seconds;
-  lag_ms_.emplace_back(now, absl::ToDoubleMilliseconds(lag));
+  lag_ms_.push_back({now, absl::ToDoubleMilliseconds(lag), priority});
   while (lag_ms_.size() > static_cast<size_t>(options_.lag_samples)) lag_ms_.pop_front();
 }
 
 void Applier::PruneLag(absl::Time now) {
-  while (!lag_ms_.empty() && lag_ms_.front().first < now - options_.lag_window) {
+  while (!lag_ms_.empty() && lag_ms_.front().at < now - options_.lag_window) {
     lag_ms_.pop_front();
   }
 }
@@ -160,25 +192,55 @@ absl::Duration LingerFor(const ApplierOptions& options, int polled) {
 absl::Status Applier::Step(int timeout_ms) {
   if (clock_.Now() - last_refresh_ >= options_.topic_refresh) CMO_RETURN_IF_ERROR(RefreshTopics());
   if (topics_.empty()) return absl::OkStatus();
+  if (!priority_.topics.empty()) {
+    // Whatever the bulk holds, priority changes go first; and the bulk poll below waits only a
+    // little, so that one arriving meanwhile waits for at most one bulk batch.
+    CMO_RETURN_IF_ERROR(PollAndApply(priority_, 0));
+    timeout_ms = std::min(timeout_ms, 5);
+  }
+  if (bulk_.topics.empty()) return absl::OkStatus();
+  return PollAndApply(bulk_, timeout_ms);
+}
+
+absl::Status Applier::ServePriorityUntil(absl::Time until) {
+  while (clock_.Now() < until) {
+    if (priority_.topics.empty()) {
+      clock_.SleepFor(until - clock_.Now());
+      return absl::OkStatus();
+    }
+    const int ms = static_cast<int>(
+        std::clamp<int64_t>(absl::ToInt64Milliseconds(until - clock_.Now()), 0, 5));
+    CMO_RETURN_IF_ERROR(PollAndApply(priority_, ms));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Applier::PollAndApply(Channel& channel, int timeout_ms) {
   absl::StatusOr<std::vector<base::KafkaMessage>> polled =
-      consumer_->Poll(options_.batch, timeout_ms);
-  if (absl::IsOutOfRange(polled.status())) return Reassign();
+      channel.consumer->Poll(options_.batch, timeout_ms);
+  if (absl::IsOutOfRange(polled.status())) return Reassign(channel);
   CMO_RETURN_IF_ERROR(polled.status());
   std::vector<base::KafkaMessage> messages = *std::move(polled);
   if (messages.empty()) return absl::OkStatus();
   // Linger to fill the batch: every apply is one transaction (one fsync, one write of each page
   // it touches), so many small batches would cap throughput. A few ms is small next to the lag
   // budget; an applier that is behind waits longer, for a batch that shares more pages.
+  // Priority batches do not linger: they are few, and waiting is what they exist to avoid.
   const absl::Time linger_until =
-      clock_.Now() + LingerFor(options_, static_cast<int>(messages.size()));
+      clock_.Now() + (channel.priority ? absl::ZeroDuration()
+                                       : LingerFor(options_, static_cast<int>(messages.size())));
   while (static_cast<int>(messages.size()) < options_.batch && clock_.Now() < linger_until) {
     absl::StatusOr<std::vector<base::KafkaMessage>> more =
-        consumer_->Poll(options_.batch - static_cast<int>(messages.size()), 1);
-    if (absl::IsOutOfRange(more.status())) return Reassign();
+        channel.consumer->Poll(options_.batch - static_cast<int>(messages.size()), 1);
+    if (absl::IsOutOfRange(more.status())) return Reassign(channel);
     CMO_RETURN_IF_ERROR(more.status());
     if (more->empty()) continue;
     for (base::KafkaMessage& m : *more) messages.push_back(std::move(m));
   }
+  return Apply(channel, std::move(messages));
+}
+
+absl::Status Applier::Apply(Channel& channel, std::vector<base::KafkaMessage> messages) {
   std::vector<store::Row> rows;
   // Per row: first delivered now (its LSN above what its partition had applied before this
   // batch). Only those are lag; a redelivery (the relay re-publishing after a lost log,
@@ -234,18 +296,26 @@ absl::Status Applier::Step(int timeout_ms) {
       rows.push_back(std::move(e->row));
     }
   }
-  if (options_.simulated_delay > absl::ZeroDuration() && !rows.empty()) {
+  const absl::Duration delay =
+      options_.simulated_delay +
+      (channel.priority ? absl::ZeroDuration() : options_.simulated_bulk_delay);
+  if (delay > absl::ZeroDuration() && !rows.empty()) {
     // Waits for the oldest change only: what arrives meanwhile is the next batch, already
     // delayed, so throughput is not capped by the delay (a long link, not a narrow one).
     absl::Time oldest = rows.front().commit_time;
     for (const store::Row& r : rows) oldest = std::min(oldest, r.commit_time);
-    const absl::Duration wait = oldest + options_.simulated_delay - clock_.Now();
-    if (wait > absl::ZeroDuration()) clock_.SleepFor(wait);
+    const absl::Time until = oldest + delay;
+    if (channel.priority) {
+      clock_.SleepFor(until - clock_.Now());
+    } else {
+      CMO_RETURN_IF_ERROR(ServePriorityUntil(until));
+    }
   }
   std::vector<store::PartitionProgress> positions;
   for (const auto& [tp, part] : partitions) positions.push_back(part.progress);
   CMO_ASSIGN_OR_RETURN(store::ApplyStats stats, replica_.Apply(rows, positions));
   metrics_.applied += stats.applied;
+  if (channel.priority) metrics_.priority_applied += stats.applied;
   metrics_.transactions += stats.applied > 0 ? 1 : 0;
   metrics_.stale += stats.stale;
   const absl::Time now = clock_.Now();
@@ -258,7 +328,7 @@ absl::Status Applier::Step(int timeout_ms) {
     // A backlog drained at start is lag since the start, not since its commit: the windows
     // start afresh with the process (what happened while no one measured is not an
     // observation, and a ten-minute-old commit must not pin the p99 for the next minute).
-    RecordLag(now, now - std::max(rows[i].commit_time, started_));
+    RecordLag(now, now - std::max(rows[i].commit_time, started_), channel.priority);
     prove(rows[i].commit_time);
   }
   for (absl::Time sent : heartbeats_sent) prove(sent);
@@ -298,23 +368,35 @@ ApplierMetrics Applier::metrics() {
   metrics_.awaiting_republish = static_cast<int64_t>(std::count_if(
       awaiting_.begin(), awaiting_.end(), [](const auto& a) { return a.second > 0; }));
   metrics_.lag_p50_ms = metrics_.lag_p95_ms = metrics_.lag_p99_ms = 0;
-  if (!lag_ms_.empty()) {
-    // Three selections instead of a sort: this runs on every status read (the control loop
-    // reads it ten times a second), over up to lag_samples values. Ascending quantiles, so
-    // each selection only searches what lies above the one before.
-    std::vector<double> v;
-    v.reserve(lag_ms_.size());
-    for (const auto& [at, ms] : lag_ms_) v.push_back(ms);
-    auto at = [&, from = v.begin()](double q) mutable {
+  metrics_.bulk_lag_p50_ms = metrics_.bulk_lag_p99_ms = 0;
+  metrics_.priority_lag_p50_ms = metrics_.priority_lag_p99_ms = 0;
+  // Three selections instead of a sort: this runs on every status read (the control loop
+  // reads it ten times a second), over up to lag_samples values. Ascending quantiles, so
+  // each selection only searches what lies above the one before.
+  auto quantiles = [](std::vector<double>& v,
+                      std::initializer_list<std::pair<double, double*>> qs) {
+    if (v.empty()) return;
+    auto from = v.begin();
+    for (const auto& [q, out] : qs) {
       auto nth = v.begin() + static_cast<std::ptrdiff_t>(q * static_cast<double>(v.size() - 1));
       std::nth_element(from, nth, v.end());
       from = nth;
-      return *nth;
-    };
-    metrics_.lag_p50_ms = at(0.50);
-    metrics_.lag_p95_ms = at(0.95);
-    metrics_.lag_p99_ms = at(0.99);
+      *out = *nth;
+    }
+  };
+  std::vector<double> all, bulk, priority;
+  all.reserve(lag_ms_.size());
+  for (const LagSample& s : lag_ms_) {
+    all.push_back(s.ms);
+    (s.priority ? priority : bulk).push_back(s.ms);
   }
+  metrics_.priority_lag_samples = static_cast<int64_t>(priority.size());
+  quantiles(
+      all,
+      {{0.50, &metrics_.lag_p50_ms}, {0.95, &metrics_.lag_p95_ms}, {0.99, &metrics_.lag_p99_ms}});
+  quantiles(bulk, {{0.50, &metrics_.bulk_lag_p50_ms}, {0.99, &metrics_.bulk_lag_p99_ms}});
+  quantiles(priority,
+            {{0.50, &metrics_.priority_lag_p50_ms}, {0.99, &metrics_.priority_lag_p99_ms}});
   return metrics_;
 }
 

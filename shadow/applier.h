@@ -1,4 +1,7 @@
-// Applies change events from Kafka to one region's replica store: each change only if newer
+// Applies change events from Kafka to one region's replica store, from the change topics and,
+// with a consumer of their own polled before every bulk batch, the priority topics
+// (PriorityTopic): a bulk backlog never delays a priority change by more than one batch.
+// Each change is applied each change only if newer
 // than the row's version, positions and watermark progress in the same transaction. Detects a
 // lost or truncated change log (stored position beyond the log) and asks for re-publication.
 //
@@ -50,6 +53,9 @@ struct ApplierOptions {
   // Holds each batch until its oldest change is this old: a long inter-region link, for
   // demos and lag tests. Zero in production.
   absl::Duration simulated_delay = absl::ZeroDuration();
+  // The same for bulk batches only, priority ones going on meanwhile: a bulk backlog seconds
+  // deep, for demos, tests and `cmo bench tiers`. Zero in production.
+  absl::Duration simulated_bulk_delay = absl::ZeroDuration();
   // When set, heartbeats must be signed with one of these keys (unsigned ones are refused).
   std::shared_ptr<const base::KeyRing> keys = nullptr;
   // The primary's last committed LSN. When set, an event with a higher LSN is refused: the relay
@@ -86,6 +92,11 @@ struct ApplierMetrics {
   // again (already applied) are not lag.
   double lag_p50_ms = 0, lag_p95_ms = 0, lag_p99_ms = 0;
   int64_t lag_samples = 0;
+  // The same, per channel: changes from the change topics (bulk) and the priority topics.
+  double bulk_lag_p50_ms = 0, bulk_lag_p99_ms = 0;
+  double priority_lag_p50_ms = 0, priority_lag_p99_ms = 0;
+  int64_t priority_lag_samples = 0;
+  int64_t priority_applied = 0;  // rows written from the priority topics
   // The newest moment the replica is known to have caught up to: the commit time of the newest
   // change or the send time of the newest heartbeat applied. The relay sends a heartbeat even
   // when idle, so how far this falls behind the clock is the lag when nothing is written.
@@ -125,27 +136,47 @@ class Applier {
  private:
   Applier(store::ReplicaStore& replica, const base::Clock& clock, ApplierOptions options,
           OnLogLoss on_log_loss);
+  // A consumer and the topics it reads: the bulk change topics, or the priority topics.
+  struct Channel {
+    bool priority = false;
+    std::unique_ptr<base::KafkaConsumer> consumer = nullptr;  // priority: with its first topic
+    std::map<std::string, int> topics = {};                   // assigned topics -> partitions
+  };
   absl::Status RefreshTopics();
+  absl::Status AssignChannel(Channel& channel, const std::map<std::string, int>& topics);
+  absl::StatusOr<std::unique_ptr<base::KafkaConsumer>> NewConsumer(bool priority);
+  // Polls `channel` (up to `timeout_ms` for the first message) and applies what came.
+  absl::Status PollAndApply(Channel& channel, int timeout_ms);
+  absl::Status Apply(Channel& channel, std::vector<base::KafkaMessage> messages);
+  // Applies priority batches until `until` (a bulk batch held by simulated_bulk_delay).
+  absl::Status ServePriorityUntil(absl::Time until);
   // After a position fell outside its log: assign every partition again from the replica.
-  absl::Status Reassign();
+  absl::Status Reassign(Channel& channel);
   // Where to read each of `partitions` from: the replica's position, or the start of the log
   // when that position is outside it (counted in log_resets; on_log_loss is called).
   absl::StatusOr<std::vector<base::TopicPartitionOffset>> PositionsFor(
-      const std::vector<base::TopicPartitionOffset>& partitions);
-  void RecordLag(absl::Time now, absl::Duration lag);
+      base::KafkaConsumer& consumer, const std::vector<base::TopicPartitionOffset>& partitions);
+  void RecordLag(absl::Time now, absl::Duration lag, bool priority);
   void PruneLag(absl::Time now);
   // Whether an event of `lsn` (`signed_ok`: a heartbeat's signature held) may be applied.
   absl::StatusOr<bool> Plausible(bool heartbeat, bool signed_ok, int64_t lsn);
 
   store::ReplicaStore& replica_;
-  std::unique_ptr<base::KafkaConsumer> consumer_;
   const base::Clock& clock_;
   ApplierOptions options_;
   OnLogLoss on_log_loss_;
-  std::map<std::string, int> topics_;  // assigned change topics -> partitions
+  base::KafkaConfig kafka_;
+  Channel bulk_;
+  Channel priority_{.priority = true};
+  std::map<std::string, int> topics_;  // every assigned topic (both channels) -> partitions
   absl::Time last_refresh_ = absl::InfinitePast();
-  std::deque<std::pair<absl::Time, double>> lag_ms_;  // (applied at, lag), oldest first
-  absl::Time started_;                                // lag counts from here at the earliest
+  struct LagSample {
+    absl::Time at;  // applied at
+    double ms;
+    bool priority;
+  };
+  std::deque<LagSample> lag_ms_;  // oldest first
+  absl::Time started_;            // lag counts from here at the earliest
   // Per partition: the highest LSN applied (from the replica at assignment, then as applied).
   // A change at or below it is a redelivery, whose commit time says nothing about lag now.
   std::map<std::pair<std::string, int32_t>, int64_t> applied_lsn_;

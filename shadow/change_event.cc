@@ -8,12 +8,26 @@
 #include <optional>
 
 #include "absl/strings/escaping.h"
+#include "base/status_macros.h"
 #include "base/strings.h"
 #include "shadow/internal/flat_json.h"
 
 namespace cmo::shadow {
 
 std::string ChangeTopic(std::string_view domain) { return base::StrCat("cmo.changes.", domain); }
+
+std::string PriorityTopic(std::string_view domain) {
+  return base::StrCat(kPriorityTopicPrefix, domain);
+}
+
+absl::StatusOr<int64_t> DomainWatermark(store::ReplicaStore& replica, std::string_view domain) {
+  CMO_ASSIGN_OR_RETURN(const int64_t bulk, replica.TopicWatermark(ChangeTopic(domain)));
+  const std::string priority = PriorityTopic(domain);
+  CMO_ASSIGN_OR_RETURN(const int partitions, replica.TopicPartitions(priority));
+  if (partitions == 0) return bulk;
+  CMO_ASSIGN_OR_RETURN(const int64_t fast, replica.TopicWatermark(priority));
+  return std::min(bulk, fast);
+}
 
 namespace {
 
@@ -61,6 +75,12 @@ absl::StatusOr<ChangeEvent> FromMembers(const FlatObject& j) {
   e.row.commit_time = absl::FromUnixMillis(number("commit_ms"));
   e.row.op = text("op");
   e.row.subject = text("subject");
+  if (const FlatMember* d = j.Find("depends_on"); d != nullptr) {
+    if (d->kind != FlatMember::Kind::kInt || d->number < 0 || d->number >= e.row.lsn) {
+      return bad("depends_on is not an LSN below the change's own");
+    }
+    e.row.depends_on = d->number;
+  }
   return e;
 }
 
@@ -72,7 +92,10 @@ std::string EncodeChange(const store::OutboxEntry& e) {
   std::string out;
   out.reserve(160 + e.row.key.size() + e.row.value.size() * 4 / 3 + e.row.op.size() +
               e.row.subject.size());
-  base::StrAppend(&out, "{\"commit_ms\":", absl::ToUnixMillis(e.row.commit_time), ",\"domain\":");
+  base::StrAppend(&out, "{\"commit_ms\":", absl::ToUnixMillis(e.row.commit_time));
+  // Only when set: a change without one is byte for byte what it was before the field existed.
+  if (e.row.depends_on != 0) base::StrAppend(&out, ",\"depends_on\":", e.row.depends_on);
+  out += ",\"domain\":";
   AppendJsonString(out, e.row.domain);
   out += ",\"key\":";
   AppendJsonString(out, e.row.key);
@@ -119,9 +142,9 @@ absl::StatusOr<ChangeEvent> DecodeEventInFull(std::string_view value) {
       m.kind = v.is_null() ? FlatMember::Kind::kNull : FlatMember::Kind::kOther;
     }
     // Only the format's own members are looked up, so a message with many others still fits.
-    static constexpr std::string_view kKnown[] = {"v",       "type",      "lsn",       "sent_ms",
-                                                  "domain",  "key",       "value_b64", "op",
-                                                  "subject", "tombstone", "commit_ms"};
+    static constexpr std::string_view kKnown[] = {
+        "v",  "type",    "lsn",       "sent_ms",   "republish", "domain",    "key",
+        "op", "subject", "tombstone", "commit_ms", "value_b64", "depends_on"};
     if (std::find(std::begin(kKnown), std::end(kKnown), m.name) != std::end(kKnown)) {
       members.Add(m);
     }

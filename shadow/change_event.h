@@ -2,7 +2,8 @@
 // contract (shadow/README.md): third-party consumers such as kcat read it, so fields are only
 // ever added. Message key: the data key (per-key order); value: one JSON object.
 //   change:    {"v":1,"type":"change","domain","key","value_b64","tombstone","lsn","op",
-//               "subject","commit_ms"}
+//               "subject","commit_ms"[,"depends_on"]} — depends_on (added later, only when
+//               set): the LSN the change causally follows (store::Row::depends_on), below lsn
 //   heartbeat: {"v":1,"type":"heartbeat","lsn","sent_ms"} — sent to every partition once every
 //              change with LSN <= lsn has been acknowledged, so watermark = min over partitions.
 #ifndef CMO_SHADOW_CHANGE_EVENT_H_
@@ -15,6 +16,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "store/primary_store.h"
+#include "store/replica_store.h"
 #include "store/row.h"
 
 namespace cmo::shadow {
@@ -22,6 +24,18 @@ namespace cmo::shadow {
 inline constexpr int kChangeEventVersion = 1;
 
 std::string ChangeTopic(std::string_view domain);  // "cmo.changes.<domain>"
+
+// The priority channel of a domain: the changes of subjects in a `priority: true` tier
+// (flags/tier.h), in the same format, on a topic of their own that appliers read with a
+// consumer of its own, so they never queue behind a bulk backlog. Heartbeats reach it too.
+inline constexpr std::string_view kPriorityTopicPrefix = "cmo.priority.";
+std::string PriorityTopic(std::string_view domain);  // "cmo.priority.<domain>"
+
+// What a replica holds of `domain`: every change with an LSN at or below the result is applied.
+// The minimum of the watermarks of its change topic and, once an applier recorded it, its
+// priority topic (a relay creates the priority topic before the change topic, so an applier
+// that records the change topic records the priority topic with it).
+absl::StatusOr<int64_t> DomainWatermark(store::ReplicaStore& replica, std::string_view domain);
 
 struct ChangeEvent {
   bool heartbeat = false;

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 
 #include "absl/base/attributes.h"
@@ -45,7 +46,7 @@ using OpContexts = base::ThreadNameCache<OpContextTag, OpContext>;
 
 bool NeedsToken(flags::Model m) {
   return m == flags::Model::kReadYourWrites || m == flags::Model::kMonotonicReads ||
-         m == flags::Model::kCausal;
+         m == flags::Model::kCausal || m == flags::Model::kConsistentPrefix;
 }
 
 ABSL_ATTRIBUTE_NOINLINE absl::Status UnknownOp(std::string_view op) {
@@ -132,6 +133,10 @@ struct Client::Impl {
   // Per domain; entries are never removed, so the atomics' addresses are stable.
   absl::flat_hash_map<std::string, std::unique_ptr<std::atomic<int64_t>>> watermarks
       ABSL_GUARDED_BY(watermark_mu);
+  // AllDomainSlots' answer and the snapshot it was built from.
+  using DomainSlots = std::vector<std::pair<std::string, std::atomic<int64_t>*>>;
+  std::shared_ptr<const flags::Snapshot> slots_of ABSL_GUARDED_BY(watermark_mu);
+  std::shared_ptr<const DomainSlots> domain_slots ABSL_GUARDED_BY(watermark_mu);
 
   // Background state: touched by Tick() only, which runs on one thread at a time.
   base::Mutex tick_mu;
@@ -184,7 +189,7 @@ struct Client::Impl {
 
   // Reads the replica's watermark for `domain` into its slot (watermarks only grow).
   absl::StatusOr<int64_t> RefreshWatermark(const std::string& domain, std::atomic<int64_t>& slot) {
-    const auto read = [&](store::ReplicaStore& r) { return r.TopicWatermark(ChangeTopic(domain)); };
+    const auto read = [&](store::ReplicaStore& r) { return DomainWatermark(r, domain); };
     CMO_ASSIGN_OR_RETURN(const int64_t w, replicas.With(read));
     int64_t cached = slot.load(std::memory_order_acquire);
     while (cached < w && !slot.compare_exchange_weak(cached, w, std::memory_order_acq_rel)) {
@@ -215,6 +220,50 @@ struct Client::Impl {
     return w.ok() && *w >= *required;
   }
 
+  // Whether the replica holds every change up to `lsn` of every domain the snapshot names:
+  // what a consistent-prefix read needs before it shows a row that depends on `lsn` (the
+  // dependency's domain is not recorded with it). Waits (polling) up to max_wait.
+  ABSL_ATTRIBUTE_NOINLINE bool PrefixVisible(int64_t lsn, bool* waited) {
+    const std::shared_ptr<const DomainSlots> slots = AllDomainSlots();
+    const absl::Time deadline = clock.Now() + config.max_wait;
+    while (true) {
+      bool all = true;
+      for (const auto& [domain, slot] : *slots) {
+        if (slot->load(std::memory_order_acquire) >= lsn) continue;
+        absl::StatusOr<int64_t> w = RefreshWatermark(domain, *slot);
+        if (!w.ok()) return false;
+        if (*w < lsn) {
+          all = false;
+          break;
+        }
+      }
+      if (all) return true;
+      if (clock.Now() >= deadline) return false;
+      *waited = true;
+      clock.SleepFor(config.poll_interval);
+    }
+  }
+
+  // The watermark slot of every domain of the current snapshot's ops (built once per snapshot).
+  std::shared_ptr<const DomainSlots> AllDomainSlots() {
+    std::shared_ptr<const flags::Snapshot> snapshot = evaluator->Current();
+    base::MutexLock lock(&watermark_mu);
+    if (slots_of == snapshot && domain_slots != nullptr) return domain_slots;
+    auto slots = std::make_shared<DomainSlots>();
+    for (const flags::Flag& f : snapshot->flags()) {
+      if (std::any_of(slots->begin(), slots->end(),
+                      [&](const auto& s) { return s.first == f.domain; })) {
+        continue;
+      }
+      std::unique_ptr<std::atomic<int64_t>>& p = watermarks[f.domain];
+      if (p == nullptr) p = std::make_unique<std::atomic<int64_t>>(0);
+      slots->emplace_back(f.domain, p.get());
+    }
+    slots_of = std::move(snapshot);
+    domain_slots = std::move(slots);
+    return domain_slots;
+  }
+
   // Waits up to max_wait for the replica to reach the token.
   ABSL_ATTRIBUTE_NOINLINE bool CatchUp(const flags::Flag& flag, std::atomic<int64_t>& watermark,
                                        int64_t token_lsn, bool* waited) {
@@ -238,14 +287,21 @@ struct Client::Impl {
 
   absl::StatusOr<WriteResult> Write(std::string_view op, std::string_view subject,
                                     std::string_view key, std::string_view value, bool tombstone,
-                                    std::string_view token_text, flags::EvalContext context) {
+                                    std::string_view token_text, flags::EvalContext context,
+                                    int64_t depends_on) {
     CMO_ASSIGN_OR_RETURN(SessionToken token, DecodeToken(token_text));
     OpContext& ctx = Context(op);
     const flags::Decision d = evaluator->Decide(op, subject, ctx.route, context);
     if (d.flag == nullptr) return UnknownOp(op);
     const flags::Flag* flag = d.flag;
-    const store::WriteRequest request{flag->domain, std::string(key), std::string(value),
-                                      tombstone,    std::string(op),  std::string(subject)};
+    const store::WriteRequest request{flag->domain,
+                                      std::string(key),
+                                      std::string(value),
+                                      tombstone,
+                                      std::string(op),
+                                      std::string(subject),
+                                      depends_on,
+                                      /*priority=*/d.tier != nullptr && d.tier->priority};
     std::vector<int64_t> lsns;
     {
       CMO_ASSIGN_OR_RETURN(auto primary, primaries.Acquire());
@@ -364,6 +420,15 @@ struct Client::Impl {
       row = Get(result.path, flag.domain, key);
     }
     if (!row.ok()) return row.status();
+    if (result.path == flags::Path::kEventual && row->has_value() && (*row)->depends_on > 0 &&
+        d.target->model == flags::Model::kConsistentPrefix) [[unlikely]] {
+      if (!PrefixVisible((*row)->depends_on, &result.waited)) {
+        result.path = flags::Path::kStrong;
+        result.fell_back = true;
+        row = Get(result.path, flag.domain, key);
+        if (!row.ok()) return row.status();
+      }
+    }
     if (result.waited) [[unlikely]]
       telemetry.CountWait(ctx.counters);
     if (result.fell_back) [[unlikely]]
@@ -584,14 +649,15 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Open(ClientConfig config,
 
 absl::StatusOr<WriteResult> Client::Write(std::string_view op, std::string_view subject,
                                           std::string_view key, std::string_view value,
-                                          std::string_view token, flags::EvalContext context) {
-  return impl_->Write(op, subject, key, value, /*tombstone=*/false, token, context);
+                                          std::string_view token, flags::EvalContext context,
+                                          int64_t depends_on) {
+  return impl_->Write(op, subject, key, value, /*tombstone=*/false, token, context, depends_on);
 }
 
 absl::StatusOr<WriteResult> Client::Delete(std::string_view op, std::string_view subject,
                                            std::string_view key, std::string_view token,
                                            flags::EvalContext context) {
-  return impl_->Write(op, subject, key, "", /*tombstone=*/true, token, context);
+  return impl_->Write(op, subject, key, "", /*tombstone=*/true, token, context, 0);
 }
 
 absl::StatusOr<ReadResult> Client::Read(std::string_view op, std::string_view subject,

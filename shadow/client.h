@@ -11,6 +11,10 @@
 //   read_your_writes, monotonic_reads, causal  the replica serves only once its watermark for
 //       the op's domain reaches the token's LSN (waiting up to `max_wait`, then the primary
 //       serves: counted as a fallback). One LSN from the single primary covers all three.
+//   consistent_prefix  monotonic reads as above; and a row written with `depends_on` (a reply
+//       naming the post it answers) is served by the replica only once the replica's watermark
+//       of every domain reaches that LSN, else (after up to `max_wait`) the primary serves it:
+//       a reader never sees a reply whose post it cannot see.
 //   bounded_staleness(max)  the replica serves only if it holds every write committed more
 //       than `max` ago (primary LSN samples against the replica watermark), else the primary.
 //   eventual  the replica as it is.
@@ -140,9 +144,14 @@ class Client {
 
   // `context`: attributes of the request (OpenFeature's evaluation context, e.g.
   // {{"followers", "250000"}}) that tier rules of the op's plan match on (flags/tier.h).
+  // `depends_on`: the version (an LSN: WriteResult::lsn, ReadResult::lsn, or a token's through
+  // DecodeToken) of what this write causally follows, e.g. the post a reply answers; 0 for
+  // nothing. Consistent-prefix reads keep the order (above). kInvalidArgument, nothing written,
+  // for a version the primary never committed.
   absl::StatusOr<WriteResult> Write(std::string_view op, std::string_view subject,
                                     std::string_view key, std::string_view value,
-                                    std::string_view token = "", flags::EvalContext context = {});
+                                    std::string_view token = "", flags::EvalContext context = {},
+                                    int64_t depends_on = 0);
   absl::StatusOr<WriteResult> Delete(std::string_view op, std::string_view subject,
                                      std::string_view key, std::string_view token = "",
                                      flags::EvalContext context = {});

@@ -102,6 +102,11 @@ absl::Status OutboxRelay::CheckRequests(absl::Time now) {
 absl::StatusOr<int> OutboxRelay::Partitions(const std::string& topic) {
   auto it = partitions_.find(topic);
   if (it != partitions_.end()) return it->second;
+  if (options_.priority_channel && topic.starts_with(ChangeTopic(""))) {
+    // The priority topic first: an applier that finds the change topic finds it too, so the
+    // replica never records a domain's change topic without it (DomainWatermark).
+    CMO_RETURN_IF_ERROR(Partitions(PriorityTopic(topic.substr(ChangeTopic("").size()))).status());
+  }
   CMO_ASSIGN_OR_RETURN(int n, ensure_topic_(topic));
   if (n <= 0) return absl::InternalError(base::StrCat("topic ", topic, " has no partitions"));
   partitions_[topic] = n;
@@ -185,7 +190,9 @@ absl::Status OutboxRelay::Step(int timeout_ms) {
     CMO_ASSIGN_OR_RETURN(std::vector<store::OutboxEntry> entries,
                          primary_.ReadOutbox(last_sent_, std::min(room, options_.batch)));
     for (const store::OutboxEntry& e : entries) {
-      const std::string topic = ChangeTopic(e.row.domain);
+      const std::string topic = e.priority && options_.priority_channel
+                                    ? PriorityTopic(e.row.domain)
+                                    : ChangeTopic(e.row.domain);
       CMO_ASSIGN_OR_RETURN(int partitions, Partitions(topic));
       absl::Status s =
           Send(topic, PartitionOf(e.row.key, partitions), e.row.key, EncodeChange(e),

@@ -48,6 +48,10 @@ struct RelayOptions {
   // changes and heartbeats commit together; appliers read committed only, so a batch a crashed
   // or aborted relay left half-sent is never applied. Empty: the idempotent producer alone.
   std::string transactional_id = {};
+  // Sends the changes of priority writes (store::OutboxEntry::priority) to their domain's
+  // priority topic (PriorityTopic), created before the change topic, and heartbeats to both.
+  // Off: every change goes to the change topic (priority writes replicate as bulk).
+  bool priority_channel = false;
 };
 
 struct RelayMetrics {

@@ -12,12 +12,16 @@ namespace {
 
 using internal::PgArray;
 
-constexpr internal::PgSchemaPart kPrimaryPart{"primary", 1, R"sql(
+constexpr internal::PgSchemaPart kPrimaryPart{"primary", 3, R"sql(
 CREATE TABLE IF NOT EXISTS outbox (
   lsn BIGINT PRIMARY KEY, domain TEXT NOT NULL, key BYTEA NOT NULL, value BYTEA NOT NULL,
   tombstone BOOLEAN NOT NULL, commit_ms BIGINT NOT NULL, op TEXT NOT NULL, subject TEXT NOT NULL);
 INSERT INTO settings VALUES ('last_lsn', 0), ('published_through', 0)
   ON CONFLICT (name) DO NOTHING;
+-- Version 2: what each change causally follows (Row::depends_on), carried to the replicas.
+ALTER TABLE outbox ADD COLUMN IF NOT EXISTS depends_on BIGINT NOT NULL DEFAULT 0;
+-- Version 3: whether the relay sends the change through the priority channel.
+ALTER TABLE outbox ADD COLUMN IF NOT EXISTS priority BOOLEAN NOT NULL DEFAULT false;
 )sql",
                                               "replica"};
 
@@ -60,15 +64,17 @@ absl::StatusOr<std::vector<int64_t>> PgPrimaryStore::Write(std::span<const Write
   CMO_ASSIGN_OR_RETURN(int64_t last, (*got)[1].Int(0, 0));
   if (got->size() > 2) CMO_RETURN_IF_ERROR(rows.TakePrefetched((*got)[2]));
   int64_t lsn = last - static_cast<int64_t>(writes.size());
+  CMO_RETURN_IF_ERROR(CheckDependencies(writes, lsn + 1));
   const absl::Time now = clock_.Now();
 
-  PgArray lsns, domains, names, values, tombstones, ops, subjects;
+  PgArray lsns, domains, names, values, tombstones, ops, subjects, depends_on, priority;
   std::vector<int64_t> out;
   out.reserve(writes.size());
   for (const WriteRequest& w : writes) {
-    const Row row{w.domain, w.key,       w.tombstone ? std::string() : w.value,
-                  ++lsn,    w.tombstone, now,
-                  -1,       w.op,        w.subject};
+    const Row row{w.domain,    w.key,       w.tombstone ? std::string() : w.value,
+                  ++lsn,       w.tombstone, now,
+                  -1,          w.op,        w.subject,
+                  w.depends_on};
     CMO_RETURN_IF_ERROR(rows.Put(row));
     lsns.Add(lsn);
     domains.Add(row.domain);
@@ -77,15 +83,19 @@ absl::StatusOr<std::vector<int64_t>> PgPrimaryStore::Write(std::span<const Write
     tombstones.Add(row.tombstone);
     ops.Add(w.op);
     subjects.Add(w.subject);
+    depends_on.Add(w.depends_on);
+    priority.Add(w.priority);
     out.push_back(lsn);
   }
   std::vector<base::PgStatement> second = {
-      {"INSERT INTO outbox (lsn, domain, key, value, tombstone, commit_ms, op, subject) "
-       "SELECT l, d, k, v, t, $8, o, s FROM unnest($1::bigint[], $2::text[], $3::bytea[], "
-       "$4::bytea[], $5::bool[], $6::text[], $7::text[]) AS u(l, d, k, v, t, o, s)",
+      {"INSERT INTO outbox (lsn, domain, key, value, tombstone, commit_ms, op, subject, "
+       "depends_on, priority) SELECT l, d, k, v, t, $8, o, s, p, q FROM unnest($1::bigint[], "
+       "$2::text[], $3::bytea[], $4::bytea[], $5::bool[], $6::text[], $7::text[], "
+       "$9::bigint[], $10::bool[]) AS u(l, d, k, v, t, o, s, p, q)",
        {std::move(lsns).Done(), std::move(domains).Done(), std::move(names).Done(),
         std::move(values).Done(), std::move(tombstones).Done(), std::move(ops).Done(),
-        std::move(subjects).Done(), std::to_string(absl::ToUnixMillis(now))}}};
+        std::move(subjects).Done(), std::to_string(absl::ToUnixMillis(now)),
+        std::move(depends_on).Done(), std::move(priority).Done()}}};
   for (base::PgStatement& st : rows.FlushStatements()) second.push_back(std::move(st));
   second.push_back(internal::PgTxn::CommitStatement());
   CMO_RETURN_IF_ERROR(db->ExecPipeline(second).status());
@@ -101,8 +111,8 @@ absl::StatusOr<std::vector<OutboxEntry>> PgPrimaryStore::ReadOutbox(int64_t afte
   CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
   CMO_ASSIGN_OR_RETURN(
       base::PgResult r,
-      db->Exec("SELECT lsn, domain, key, value, tombstone, commit_ms, op, subject FROM outbox "
-               "WHERE lsn > $1 ORDER BY lsn LIMIT $2",
+      db->Exec("SELECT lsn, domain, key, value, tombstone, commit_ms, op, subject, depends_on, "
+               "priority FROM outbox WHERE lsn > $1 ORDER BY lsn LIMIT $2",
                {std::to_string(after_lsn), std::to_string(limit)}));
   std::vector<OutboxEntry> out;
   out.reserve(static_cast<size_t>(r.rows()));
@@ -117,6 +127,8 @@ absl::StatusOr<std::vector<OutboxEntry>> PgPrimaryStore::ReadOutbox(int64_t afte
     e.row.commit_time = absl::FromUnixMillis(ms);
     e.row.op = std::string(r.Text(i, 6));
     e.row.subject = std::string(r.Text(i, 7));
+    CMO_ASSIGN_OR_RETURN(e.row.depends_on, r.Int(i, 8));
+    e.priority = r.Text(i, 9) == "t";
     out.push_back(std::move(e));
   }
   return out;

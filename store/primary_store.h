@@ -26,18 +26,28 @@ struct WriteRequest {
   bool tombstone = false;  // a delete
   std::string op;          // the app operation that wrote it (for tracing divergence)
   std::string subject;
+  // The LSN this write causally follows (Row::depends_on); 0 for none. Must be below the LSN
+  // the write gets: a larger one was never committed, and Write refuses it (kInvalidArgument).
+  int64_t depends_on = 0;
+  // Replicate through the priority channel (shadow/README.md): kept with the outbox row only.
+  bool priority = false;
 };
 
 // A committed change waiting in the outbox until every region has applied it.
 struct OutboxEntry {
-  Row row;  // with the op and subject of the write
+  Row row;                // with the op and subject of the write
+  bool priority = false;  // WriteRequest::priority: the relay sends it on the priority topic
 };
 
 struct StoreOptions {
-  int digest_bits = 12;  // 4096 digest buckets per domain; fixed when the store is created
+  int digest_bits = 12;           // 4096 digest buckets per domain; fixed when the store is created
   bool synchronous_full = true;   // SQLite: fsync on every commit
   std::string pg_schema = "cmo";  // PostgreSQL: the schema cmo's tables live in
 };
+
+// kInvalidArgument when a write depends on an LSN that is negative or not below its own (the
+// writes get first_lsn, first_lsn + 1, ...): a backend calls it once it knows its LSNs.
+absl::Status CheckDependencies(std::span<const WriteRequest> writes, int64_t first_lsn);
 
 // The primary side of a store: SQLite (SqlitePrimaryStore) or PostgreSQL (PgPrimaryStore),
 // chosen by the URL given to Open. Not thread-safe: one PrimaryStore per thread (the pool in
@@ -52,7 +62,8 @@ class PrimaryStore : public RowStore {
                                                             const StoreOptions& options = {});
   ~PrimaryStore() override = default;
 
-  // Commits the writes in one transaction with consecutive LSNs; returns them in order. On
+  // Commits the writes in one transaction with consecutive LSNs; returns them in order
+  // (kInvalidArgument, nothing written, when a write depends on an LSN not below its own). On
   // every backend, a transaction holding LSN n commits before any transaction holding a larger
   // LSN becomes visible (store/README.md): the outbox never shows a gap that fills in later.
   virtual absl::StatusOr<std::vector<int64_t>> Write(std::span<const WriteRequest> writes) = 0;

@@ -30,6 +30,11 @@ struct Row {
   // Provenance too: not part of RowHash or of equality.
   std::string op = {};
   std::string subject = {};
+  // The LSN this version causally follows (0: none): the parent a reply answers, named by the
+  // writer (WriteRequest::depends_on). A consistent-prefix read serves the row from a replica
+  // only once the replica holds every change up to it (shadow/README.md). Carried like the
+  // provenance: not part of RowHash or of equality.
+  int64_t depends_on = 0;
 
   bool operator==(const Row& o) const {
     return domain == o.domain && key == o.key && value == o.value && lsn == o.lsn &&

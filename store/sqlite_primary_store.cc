@@ -16,6 +16,16 @@ CREATE TABLE primary_state (name TEXT PRIMARY KEY, value INTEGER NOT NULL) STRIC
 INSERT INTO primary_state VALUES ('last_lsn', 0), ('published_through', 0);
 )sql";
 
+// Step 2: what each change causally follows (Row::depends_on), carried to the replicas.
+constexpr std::string_view kOutboxDependsOnSchema = R"sql(
+ALTER TABLE outbox ADD COLUMN depends_on INTEGER NOT NULL DEFAULT 0;
+)sql";
+
+// Step 3: whether the relay sends the change through the priority channel.
+constexpr std::string_view kOutboxPrioritySchema = R"sql(
+ALTER TABLE outbox ADD COLUMN priority INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 }  // namespace
 
 SqlitePrimaryStore::SqlitePrimaryStore(internal::OpenedStore opened, const base::Clock& clock)
@@ -25,9 +35,10 @@ SqlitePrimaryStore::~SqlitePrimaryStore() = default;
 
 absl::StatusOr<std::unique_ptr<SqlitePrimaryStore>> SqlitePrimaryStore::Open(
     const std::string& path, const base::Clock& clock, const StoreOptions& options) {
-  CMO_ASSIGN_OR_RETURN(internal::OpenedStore opened,
-                       internal::OpenStore(path, options.synchronous_full, options.digest_bits,
-                                           "primary", {kPrimarySchema}));
+  CMO_ASSIGN_OR_RETURN(
+      internal::OpenedStore opened,
+      internal::OpenStore(path, options.synchronous_full, options.digest_bits, "primary",
+                          {kPrimarySchema, kOutboxDependsOnSchema, kOutboxPrioritySchema}));
   return std::unique_ptr<SqlitePrimaryStore>(new SqlitePrimaryStore(std::move(opened), clock));
 }
 
@@ -53,17 +64,20 @@ absl::StatusOr<std::vector<int64_t>> SqlitePrimaryStore::Write(
   CMO_ASSIGN_OR_RETURN(auto txn, base::WriteTransaction::Begin(*db_));
   internal::DigestDeltas digests;
   CMO_ASSIGN_OR_RETURN(int64_t lsn, Setting("last_lsn"));
+  CMO_RETURN_IF_ERROR(CheckDependencies(writes, lsn + 1));
   const absl::Time now = clock_.Now();
   std::vector<int64_t> lsns;
   lsns.reserve(writes.size());
   CMO_ASSIGN_OR_RETURN(
       base::Statement * outbox,
       db_->Prepare("INSERT INTO outbox (lsn, domain, key, value, tombstone, commit_ms, op, "
-                   "subject) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"));
+                   "subject, depends_on, priority) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+                   "?10)"));
   for (const WriteRequest& w : writes) {
-    const Row row{w.domain, w.key,       w.tombstone ? std::string() : w.value,
-                  ++lsn,    w.tombstone, now,
-                  -1,       w.op,        w.subject};
+    const Row row{w.domain,    w.key,       w.tombstone ? std::string() : w.value,
+                  ++lsn,       w.tombstone, now,
+                  -1,          w.op,        w.subject,
+                  w.depends_on};
     CMO_ASSIGN_OR_RETURN(std::optional<internal::StoredVersion> old,
                          rows_->Version(w.domain, w.key));
     CMO_RETURN_IF_ERROR(rows_->Put(row, old, digests));
@@ -75,7 +89,9 @@ absl::StatusOr<std::vector<int64_t>> SqlitePrimaryStore::Write(
         .Bind(5, int64_t{row.tombstone})
         .Bind(6, absl::ToUnixMillis(now))
         .BindView(7, w.op)
-        .BindView(8, w.subject);
+        .BindView(8, w.subject)
+        .Bind(9, w.depends_on)
+        .Bind(10, int64_t{w.priority});
     CMO_RETURN_IF_ERROR(s->Run());
     lsns.push_back(row.lsn);
   }
@@ -90,8 +106,8 @@ absl::StatusOr<std::vector<OutboxEntry>> SqlitePrimaryStore::ReadOutbox(int64_t 
                                                                         int limit) {
   CMO_ASSIGN_OR_RETURN(
       base::Statement * stmt,
-      db_->Prepare("SELECT lsn, domain, key, value, tombstone, commit_ms, op, subject FROM "
-                   "outbox WHERE lsn > ?1 ORDER BY lsn LIMIT ?2"));
+      db_->Prepare("SELECT lsn, domain, key, value, tombstone, commit_ms, op, subject, "
+                   "depends_on, priority FROM outbox WHERE lsn > ?1 ORDER BY lsn LIMIT ?2"));
   base::Statement::Scope s(*stmt);
   s->Bind(1, after_lsn).Bind(2, int64_t{limit});
   std::vector<OutboxEntry> out;
@@ -105,6 +121,8 @@ absl::StatusOr<std::vector<OutboxEntry>> SqlitePrimaryStore::ReadOutbox(int64_t 
     e.row.commit_time = absl::FromUnixMillis(s->ColumnInt(5));
     e.row.op = s->ColumnText(6);
     e.row.subject = s->ColumnText(7);
+    e.row.depends_on = s->ColumnInt(8);
+    e.priority = s->ColumnInt(9) != 0;
     out.push_back(std::move(e));
   }));
   return out;

@@ -98,7 +98,7 @@ absl::StatusOr<nlohmann::json> ReconcileRegion(const Context& c, const Reconcile
   auto replica = shadow::OpenReplica(c.state_dir, region);
   if (!replica.ok()) return replica.status();
   const std::string topic = shadow::ChangeTopic(rq.domain);
-  auto watermark = (*replica)->TopicWatermark(topic);
+  auto watermark = shadow::DomainWatermark(**replica, rq.domain);
   auto partitions = (*replica)->TopicPartitions(topic);
   if (!watermark.ok()) return watermark.status();
   if (!partitions.ok()) return partitions.status();
@@ -121,9 +121,9 @@ absl::StatusOr<nlohmann::json> ReconcileRegion(const Context& c, const Reconcile
     jo.max_lag_lsn = rq.max_lag;
     store::PrimaryStore* p = &primary;
     store::ReplicaStore* rep = replica->get();
-    jo.replica_lag = [p, rep, topic]() -> absl::StatusOr<int64_t> {
+    jo.replica_lag = [p, rep, domain = rq.domain]() -> absl::StatusOr<int64_t> {
       absl::StatusOr<int64_t> last = p->LastLsn();
-      absl::StatusOr<int64_t> w = rep->TopicWatermark(topic);
+      absl::StatusOr<int64_t> w = shadow::DomainWatermark(*rep, domain);
       if (!last.ok()) return last.status();
       if (!w.ok()) return w.status();
       return *last - *w;

@@ -2,6 +2,7 @@
 #include <memory>
 
 #include "base/json.h"
+#include "base/units.h"
 #include "orchestrator/bench/breaker_bench.h"
 #include "orchestrator/bench/pipeline_bench.h"
 #include "orchestrator/bench/read_bench.h"
@@ -121,8 +122,8 @@ void SetupBenchCommands(CLI::App& app, const GlobalOptions& global, CommandRegis
   auto t = std::make_shared<TiersBenchOptions>();
   CLI::App* tiers = bench->add_subcommand(
       "tiers",
-      "Super users: the converged-notification delay (a write until WaitConverged says every "
-      "region has it) under a bulk write load; priority-channel lag is not built yet (null)");
+      "Super users: priority-channel lag against a bulk backlog, and the converged-notification "
+      "delay (a write until WaitConverged says every region has it) under a bulk write load");
   tiers->add_option("--regions", t->regions, "Replica regions (default 3)")
       ->check(CLI::Range(1, 16));
   tiers->add_option("--notifications", t->notifications, "Writes waited on (default 300)")
@@ -131,6 +132,20 @@ void SetupBenchCommands(CLI::App& app, const GlobalOptions& global, CommandRegis
       ->add_option("--bulk-writes-per-s", t->bulk_writes_per_s,
                    "Other writes meanwhile (default 500)")
       ->check(CLI::Range(0, 100000));
+  tiers
+      ->add_option("--priority-writes", t->priority_writes,
+                   "Priority tier writes, 20 ms apart (default 200)")
+      ->check(CLI::Range(1, 100000));
+  tiers->add_option_function<std::string>(
+      "--backlog",
+      [t](const std::string& v) {
+        absl::StatusOr<absl::Duration> d = base::ParseDuration(v);
+        if (!d.ok() || *d < absl::ZeroDuration() || *d > absl::Minutes(5)) {
+          throw CLI::ValidationError("--backlog", "a duration from 0s to 5m, e.g. 3s");
+        }
+        t->backlog = *d;
+      },
+      "How far behind each region's bulk channel is held (default 3s)");
   tiers->add_option("--work-dir", t->work_dir, "Where the temporary state dir goes");
   registry.On(tiers, [t, &global] { return PrintReport(RunTiersBench(*t), global); });
 

@@ -58,8 +58,9 @@ int RunOpsAdd(const OpsAddOptions& o, const GlobalOptions& global) {
   auto after = flags::FlagFromJson((*out)["after"]);
   if (!after.ok()) return ReportError(after.status());
   std::cout << "registered " << after->op << " (domain " << after->domain << ", "
-            << flags::OpClassName(after->op_class) << ", target " << flags::TargetName(after->target)
-            << ") at stage strong, revision " << (*out)["revision"].get<int64_t>() << "\n";
+            << flags::OpClassName(after->op_class) << ", target "
+            << flags::TargetName(after->target) << ") at stage strong, revision "
+            << (*out)["revision"].get<int64_t>() << "\n";
   return kExitOk;
 }
 
@@ -81,7 +82,7 @@ void SetupOpsCommands(CLI::App& app, const GlobalOptions& global, CommandRegistr
       ->check(CLI::IsMember({"critical", "standard"}));
   add->add_option("--target", o->target,
                   "Target model: strong, bounded_staleness(2s), read_your_writes, "
-                  "monotonic_reads, causal or eventual")
+                  "monotonic_reads, causal, consistent_prefix or eventual")
       ->required();
   add->add_option("--salt", o->salt,
                   "Bucketing salt (default: the domain, so ops of one "

@@ -205,8 +205,7 @@ absl::Status ControlLoop::HandleMismatches(const shadow::TelemetryWindow& w) {
     if (primary_ == nullptr) {
       CMO_ASSIGN_OR_RETURN(primary_, shadow::OpenPrimary(state_dir_, clock_));
     }
-    CMO_ASSIGN_OR_RETURN(int64_t watermark,
-                         (*replica)->TopicWatermark(shadow::ChangeTopic(domain)));
+    CMO_ASSIGN_OR_RETURN(int64_t watermark, shadow::DomainWatermark(**replica, domain));
     reconcile::ReconcileOptions ro;
     ro.domain = domain;
     ro.replica_watermark = watermark;

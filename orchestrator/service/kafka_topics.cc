@@ -50,7 +50,9 @@ absl::StatusOr<base::TopicSettings> WantedTopic(const std::string& topic, const 
     t.configs["cleanup.policy"] = "delete";
     t.configs["retention.ms"] =
         std::to_string(absl::ToInt64Milliseconds(policy.telemetry_retention));
-  } else if (topic.starts_with(shadow::ChangeTopic("")) && topic != shadow::ChangeTopic("")) {
+  } else if ((topic.starts_with(shadow::ChangeTopic("")) && topic != shadow::ChangeTopic("")) ||
+             (topic.starts_with(shadow::kPriorityTopicPrefix) &&
+              topic.size() > shadow::kPriorityTopicPrefix.size())) {
     t.partitions = policy.partitions;
     t.configs["cleanup.policy"] = "delete";
   } else {
@@ -81,7 +83,9 @@ TopicProblems CheckTopic(const base::TopicSettings& want, const base::TopicSetti
         "Kafka topic ", name, " has ", have.partitions,
         " partitions; cmo needs exactly 1 (clients read the newest snapshot of partition 0). "
         "Delete it while cmo serve is stopped; cmo serve creates it again with 1"));
-  } else if (name.starts_with(shadow::ChangeTopic("")) && have.partitions < want.partitions) {
+  } else if ((name.starts_with(shadow::ChangeTopic("")) ||
+              name.starts_with(shadow::kPriorityTopicPrefix)) &&
+             have.partitions < want.partitions) {
     p.errors.push_back(base::StrCat(
         "Kafka topic ", name, " has ", have.partitions,
         " partitions, fewer than kafka.partitions (", want.partitions,

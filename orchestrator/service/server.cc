@@ -329,12 +329,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
   if (relay) {
     CMO_ASSIGN_OR_RETURN(s->primary_, store::PrimaryStore::Open(PrimaryUrl(config), clock));
     s->make_relay_ = [self, kafka, ensure_topic, keys, &clock] {
-      return shadow::OutboxRelay::Create(
-          *self->primary_, kafka, ensure_topic,
-          [self](const std::map<std::string, int>& partitions) {
-            return self->MinApplied(partitions);
-          },
-          clock, {.keys = keys, .transactional_id = self->config_.kafka_transactional_id});
+      return shadow::OutboxRelay::Create(*self->primary_, kafka, ensure_topic,
+                                         [self](const std::map<std::string, int>& partitions) {
+                                           return self->MinApplied(partitions);
+                                         },
+                                         clock,
+                                         {.keys = keys,
+                                          .transactional_id = self->config_.kafka_transactional_id,
+                                          .priority_channel = true});
     };
     CMO_ASSIGN_OR_RETURN(s->relay_, s->make_relay_());
     s->threads_.emplace_back([self] { self->RunRelay(); });
@@ -374,7 +376,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
 }
 
 void Server::RunTopicCreator() {
-  // Role kafka: one change topic per domain the primary has seen, as soon as it appears.
+  // Role kafka: one change topic per domain the primary has seen, as soon as it appears, and
+  // its priority topic before it (shadow::DomainWatermark).
   while (!stop_.load()) {
     auto domains = primary_->Domains();
     if (!domains.ok()) {
@@ -382,6 +385,7 @@ void Server::RunTopicCreator() {
       return;
     }
     for (const std::string& d : *domains) {
+      embedded_->CreateTopic(shadow::PriorityTopic(d), config_.kafka_partitions, 3).IgnoreError();
       embedded_->CreateTopic(shadow::ChangeTopic(d), config_.kafka_partitions, 3).IgnoreError();
     }
     ::usleep(200'000);
@@ -518,7 +522,7 @@ void Server::RunReconciler() {
         CMO_ASSIGN_OR_RETURN(auto replica, store::ReplicaStore::Open(path));
         for (const std::string& domain : domains) {
           const std::string topic = shadow::ChangeTopic(domain);
-          CMO_ASSIGN_OR_RETURN(int64_t watermark, replica->TopicWatermark(topic));
+          CMO_ASSIGN_OR_RETURN(int64_t watermark, shadow::DomainWatermark(*replica, domain));
           CMO_ASSIGN_OR_RETURN(int partitions, replica->TopicPartitions(topic));
           auto it = schedule->policies.find(domain);
           CMO_ASSIGN_OR_RETURN(reconcile::HealPolicy policy,

@@ -9,7 +9,7 @@ namespace {
 constexpr char kHex[] = "0123456789abcdef";
 constexpr int kScanPage = 10'000;
 constexpr std::string_view kRowColumns =
-    "value, lsn, tombstone, commit_ms, kafka_offset, key, bucket, op, subject";
+    "value, lsn, tombstone, commit_ms, kafka_offset, key, bucket, op, subject, depends_on";
 
 // A digest sum is a uint64 mod 2^64; PostgreSQL has no unsigned type, so a row's hash is
 // stored as the BIGINT with the same bits.
@@ -28,6 +28,7 @@ absl::StatusOr<Row> ReadRow(const base::PgResult& r, int i, std::string_view dom
   CMO_ASSIGN_OR_RETURN(row.key, ByteaValue(r.Text(i, 5)));
   row.op = std::string(r.Text(i, 7));
   row.subject = std::string(r.Text(i, 8));
+  CMO_ASSIGN_OR_RETURN(row.depends_on, r.Int(i, 9));
   return row;
 }
 
@@ -244,7 +245,7 @@ std::vector<base::PgStatement> PgRowWriter::FlushStatements() {
   std::vector<base::PgStatement> out;
   PgArray del_domains, del_buckets, del_keys;
   PgArray domains, buckets, keys, values, lsns, tombstones, commit_ms, offsets, hashes, ops,
-      subjects;
+      subjects, depends_on;
   int deletes = 0, puts = 0;
   for (auto& [key, row] : pending_) {
     if (!row.has_value()) {
@@ -265,6 +266,7 @@ std::vector<base::PgStatement> PgRowWriter::FlushStatements() {
     hashes.Add(AsStored(RowHash(*row)));
     ops.Add(row->op);
     subjects.Add(row->subject);
+    depends_on.Add(row->depends_on);
     ++puts;
   }
   pending_.clear();
@@ -279,16 +281,17 @@ std::vector<base::PgStatement> PgRowWriter::FlushStatements() {
   if (puts > 0) {
     out.push_back(
         {"INSERT INTO rows (domain, bucket, key, value, lsn, tombstone, commit_ms, kafka_offset, "
-         "hash, op, subject) SELECT * FROM unnest($1::text[], $2::int[], $3::bytea[], "
-         "$4::bytea[], $5::bigint[], $6::bool[], $7::bigint[], $8::bigint[], $9::bigint[], "
-         "$10::text[], $11::text[]) ON CONFLICT (domain, bucket, key) DO UPDATE SET value = "
-         "EXCLUDED.value, lsn = EXCLUDED.lsn, tombstone = EXCLUDED.tombstone, commit_ms = "
-         "EXCLUDED.commit_ms, kafka_offset = EXCLUDED.kafka_offset, hash = EXCLUDED.hash, op = "
-         "EXCLUDED.op, subject = EXCLUDED.subject",
+         "hash, op, subject, depends_on) SELECT * FROM unnest($1::text[], $2::int[], "
+         "$3::bytea[], $4::bytea[], $5::bigint[], $6::bool[], $7::bigint[], $8::bigint[], "
+         "$9::bigint[], $10::text[], $11::text[], $12::bigint[]) ON CONFLICT (domain, bucket, "
+         "key) DO UPDATE SET value = EXCLUDED.value, lsn = EXCLUDED.lsn, tombstone = "
+         "EXCLUDED.tombstone, commit_ms = EXCLUDED.commit_ms, kafka_offset = "
+         "EXCLUDED.kafka_offset, hash = EXCLUDED.hash, op = EXCLUDED.op, subject = "
+         "EXCLUDED.subject, depends_on = EXCLUDED.depends_on",
          {std::move(domains).Done(), std::move(buckets).Done(), std::move(keys).Done(),
           std::move(values).Done(), std::move(lsns).Done(), std::move(tombstones).Done(),
           std::move(commit_ms).Done(), std::move(offsets).Done(), std::move(hashes).Done(),
-          std::move(ops).Done(), std::move(subjects).Done()}});
+          std::move(ops).Done(), std::move(subjects).Done(), std::move(depends_on).Done()}});
   }
   AddDigestStatement(out);
   return out;

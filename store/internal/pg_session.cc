@@ -17,7 +17,7 @@ namespace {
 // entries cost the write path 8 bytes, not an extra index.
 // digests keep sum mod 2^64 as two 32-bit halves so an upsert can add a delta in BIGINT
 // arithmetic without overflow (PostgreSQL has no unsigned or wrapping integer type).
-constexpr PgSchemaPart kRowsPart{"rows", 3, R"sql(
+constexpr PgSchemaPart kRowsPart{"rows", 4, R"sql(
 CREATE TABLE IF NOT EXISTS rows (
   domain TEXT NOT NULL, bucket INT NOT NULL, key BYTEA NOT NULL, value BYTEA NOT NULL,
   lsn BIGINT NOT NULL, tombstone BOOLEAN NOT NULL, commit_ms BIGINT NOT NULL,
@@ -39,6 +39,8 @@ END $$;
 -- rows written before name none. A default on a new column rewrites no row.
 ALTER TABLE rows ADD COLUMN IF NOT EXISTS op TEXT NOT NULL DEFAULT '',
   ADD COLUMN IF NOT EXISTS subject TEXT NOT NULL DEFAULT '';
+-- Version 4: the LSN each row causally follows (Row::depends_on); 0 for rows written before.
+ALTER TABLE rows ADD COLUMN IF NOT EXISTS depends_on BIGINT NOT NULL DEFAULT 0;
 )sql",
                                  ""};
 

@@ -32,10 +32,16 @@ ALTER TABLE rows ADD COLUMN op TEXT NOT NULL DEFAULT '';
 ALTER TABLE rows ADD COLUMN subject TEXT NOT NULL DEFAULT '';
 )sql";
 
+// Step 4: the LSN each row causally follows (Row::depends_on); 0 for rows written before.
+const std::string_view kRowDependsOnSchema = R"sql(
+ALTER TABLE rows ADD COLUMN depends_on INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 namespace {
 
 // Every row read selects these, in this order (ReadRow).
-#define CMO_ROW_COLUMNS "value, lsn, tombstone, commit_ms, kafka_offset, op, subject, key, bucket"
+#define CMO_ROW_COLUMNS \
+  "value, lsn, tombstone, commit_ms, kafka_offset, op, subject, key, bucket, depends_on"
 
 Row ReadRow(base::Statement::Scope& s, std::string_view domain) {
   Row r;
@@ -48,6 +54,7 @@ Row ReadRow(base::Statement::Scope& s, std::string_view domain) {
   r.op = s->ColumnText(5);
   r.subject = s->ColumnText(6);
   r.key = s->ColumnText(7);
+  r.depends_on = s->ColumnInt(9);
   return r;
 }
 
@@ -60,8 +67,8 @@ absl::StatusOr<OpenedStore> OpenStore(const std::string& path, bool synchronous_
   sqlite.synchronous_full = synchronous_full;
   OpenedStore out;
   CMO_ASSIGN_OR_RETURN(out.db, base::SqliteDb::Open(path, sqlite));
-  CMO_RETURN_IF_ERROR(
-      out.db->Migrate("rows", {kRowTableSchema, kRowOffsetSchema, kRowOriginSchema}));
+  CMO_RETURN_IF_ERROR(out.db->Migrate(
+      "rows", {kRowTableSchema, kRowOffsetSchema, kRowOriginSchema, kRowDependsOnSchema}));
   CMO_RETURN_IF_ERROR(out.db->Migrate(component, schema));
   CMO_ASSIGN_OR_RETURN(RowTable rows, RowTable::Open(*out.db, digest_bits));
   out.rows = std::make_unique<RowTable>(std::move(rows));
@@ -96,10 +103,12 @@ absl::Status RowTable::PrepareHot() {
                                     " FROM rows WHERE domain = ?1 AND bucket = ?3 AND key = ?2"));
   CMO_ASSIGN_OR_RETURN(
       upsert_,
-      db_->Prepare("INSERT INTO rows (domain, key, value, lsn, tombstone, commit_ms, bucket, "
-                   "kafka_offset, op, subject) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10) "
-                   "ON CONFLICT (domain, bucket, key) DO UPDATE SET value = ?3, lsn = ?4, "
-                   "tombstone = ?5, commit_ms = ?6, kafka_offset = ?8, op = ?9, subject = ?10"));
+      db_->Prepare(
+          "INSERT INTO rows (domain, key, value, lsn, tombstone, commit_ms, bucket, "
+          "kafka_offset, op, subject, depends_on) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, "
+          "?10, ?11) ON CONFLICT (domain, bucket, key) DO UPDATE SET value = ?3, "
+          "lsn = ?4, tombstone = ?5, commit_ms = ?6, kafka_offset = ?8, op = ?9, "
+          "subject = ?10, depends_on = ?11"));
   // digest = sum of row hashes mod 2^64, kept as two 32-bit halves (lo, hi) so that SQLite
   // can add a delta in one upsert: every intermediate stays below 2^34, far from the signed
   // 64-bit overflow that would turn it into a float. In SET, lo and hi are the old values.
@@ -152,7 +161,8 @@ absl::Status RowTable::Put(const Row& row, const std::optional<StoredVersion>& o
         .Bind(7, int64_t{bucket})
         .Bind(8, row.kafka_offset)
         .BindView(9, row.op)
-        .BindView(10, row.subject);
+        .BindView(10, row.subject)
+        .Bind(11, row.depends_on);
     CMO_RETURN_IF_ERROR(s->Run());
   }
   DigestDeltas::Delta& d = digests.At(row.domain, bucket);

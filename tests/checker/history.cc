@@ -9,11 +9,10 @@
 namespace cmo::checker {
 
 std::string ToJsonLine(const HistoryOp& op) {
-  return nlohmann::json{{"process", op.process},
-                        {"type", op.type},
-                        {"f", op.f},
-                        {"value", {{"key", op.key}, {"value", op.value}, {"lsn", op.lsn}}},
-                        {"time", op.time}}
+  nlohmann::json value = {{"key", op.key}, {"value", op.value}, {"lsn", op.lsn}};
+  if (!op.dep_key.empty()) value["depends_on"] = {{"key", op.dep_key}, {"lsn", op.dep_lsn}};
+  return nlohmann::json{
+      {"process", op.process}, {"type", op.type}, {"f", op.f}, {"value", value}, {"time", op.time}}
       .dump();
 }
 
@@ -43,6 +42,10 @@ absl::StatusOr<std::vector<HistoryOp>> ParseHistory(std::string_view jsonl) {
     op.key = v.value("key", "");
     op.value = v.value("value", "");
     op.lsn = v.value("lsn", int64_t{0});
+    if (v.contains("depends_on") && v["depends_on"].is_object()) {
+      op.dep_key = v["depends_on"].value("key", "");
+      op.dep_lsn = v["depends_on"].value("lsn", int64_t{0});
+    }
     op.time = j.value("time", int64_t{0});
     out.push_back(std::move(op));
   }
@@ -57,11 +60,20 @@ std::vector<Violation> CheckHistory(const std::vector<HistoryOp>& history, const
     if (op.type == "ok" && op.f == "write") writes[op.key].push_back(op.lsn);
   }
   for (auto& [k, lsns] : writes) std::sort(lsns.begin(), lsns.end());
+  // (key, lsn) of a completed write -> the version it follows.
+  std::map<std::pair<std::string, int64_t>, std::pair<std::string, int64_t>> deps;
+  for (const HistoryOp& op : history) {
+    if (op.type == "ok" && op.f == "write" && !op.dep_key.empty()) {
+      deps[{op.key, op.lsn}] = {op.dep_key, op.dep_lsn};
+    }
+  }
 
   struct Session {
     std::map<std::string, int64_t> own_write;  // key -> highest LSN this session wrote
     std::map<std::string, int64_t> last_read;  // key -> version last read
     int64_t observed = 0;                      // highest LSN seen or written
+    // key -> (the lowest version the session may still see, the read that promised it)
+    std::map<std::string, std::pair<int64_t, std::string>> owed;
   };
   std::map<int, Session> sessions;
   std::vector<Violation> out;
@@ -96,6 +108,19 @@ std::vector<Violation> CheckHistory(const std::vector<HistoryOp>& history, const
                base::StrCat(who, " but had observed lsn ", s.observed, ", after which version ",
                             *std::prev(up), " of the key was visible")});
         }
+      }
+    }
+    if (g.consistent_prefix) {
+      const auto owed = s.owed.find(op.key);
+      if (owed != s.owed.end() && op.lsn < owed->second.first) {
+        out.push_back({"consistent-prefix", i,
+                       base::StrCat(who, " after ", owed->second.second, ", which follows version ",
+                                    owed->second.first, " of it")});
+      }
+      const auto dep = deps.find({op.key, op.lsn});
+      if (dep != deps.end() && dep->second.second > s.owed[dep->second.first].first) {
+        s.owed[dep->second.first] = {dep->second.second,
+                                     base::StrCat("reading ", op.key, " at lsn ", op.lsn)};
       }
     }
     s.last_read[op.key] = std::max(s.last_read[op.key], op.lsn);

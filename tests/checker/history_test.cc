@@ -52,6 +52,27 @@ TEST(HistoryChecker, CatchesCausalViolationsAcrossKeys) {
   EXPECT_THAT(v[0].message, HasSubstr("version 8"));
 }
 
+TEST(HistoryChecker, CatchesAReplyBeforeItsPost) {
+  // P1 posts p@4; P2 replies r@6 naming p@4. P3 sees the reply, then the post missing.
+  HistoryOp reply = W(2, "r", 6);
+  reply.dep_key = "p";
+  reply.dep_lsn = 4;
+  const std::vector<HistoryOp> h = {W(1, "p", 4), reply, R(3, "r", 6), R(3, "p", 0)};
+  const Guarantees prefix = {.consistent_prefix = true};
+  const auto v = CheckHistory(h, prefix);
+  ASSERT_THAT(v, SizeIs(1));
+  EXPECT_EQ(v[0].guarantee, "consistent-prefix");
+  EXPECT_EQ(v[0].index, 3u);
+  EXPECT_THAT(v[0].message, HasSubstr("after reading r at lsn 6, which follows version 4"));
+  // Seeing the post (or a newer version of it) is fine, and so is the post missing before the
+  // reply was seen, or in another session.
+  EXPECT_THAT(CheckHistory({W(1, "p", 4), reply, R(3, "r", 6), R(3, "p", 4)}, prefix), IsEmpty());
+  EXPECT_THAT(CheckHistory({W(1, "p", 4), reply, R(3, "p", 0), R(3, "r", 6)}, prefix), IsEmpty());
+  EXPECT_THAT(CheckHistory({W(1, "p", 4), reply, R(3, "r", 6), R(4, "p", 0)}, prefix), IsEmpty());
+  // A read of an older version of the reply owes nothing.
+  EXPECT_THAT(CheckHistory({W(1, "p", 4), reply, R(3, "r", 0), R(3, "p", 0)}, prefix), IsEmpty());
+}
+
 TEST(HistoryChecker, OnlyCompletedOperationsCount) {
   std::vector<HistoryOp> h = {W(1, "k", 5), R(1, "k", 3)};
   h[0].type = "info";  // the write's outcome is unknown: it may not have happened
@@ -59,7 +80,9 @@ TEST(HistoryChecker, OnlyCompletedOperationsCount) {
 }
 
 TEST(HistoryChecker, JsonLinesRoundTripAndBadLinesAreNamed) {
-  const std::vector<HistoryOp> h = {W(1, "k", 5), R(1, "k", 5)};
+  std::vector<HistoryOp> h = {W(1, "k", 5), R(1, "k", 5)};
+  h[0].dep_key = "p";
+  h[0].dep_lsn = 3;
   std::string text;
   for (const HistoryOp& op : h) text += ToJsonLine(op) + "\n";
   auto parsed = ParseHistory(text);
@@ -67,6 +90,9 @@ TEST(HistoryChecker, JsonLinesRoundTripAndBadLinesAreNamed) {
   ASSERT_EQ(parsed->size(), 2u);
   EXPECT_EQ((*parsed)[1].lsn, 5);
   EXPECT_EQ((*parsed)[1].f, "read");
+  EXPECT_EQ((*parsed)[0].dep_key, "p");
+  EXPECT_EQ((*parsed)[0].dep_lsn, 3);
+  EXPECT_EQ((*parsed)[1].dep_key, "");
   auto bad = ParseHistory(text + "{\"process\": 1}\n");
   EXPECT_FALSE(bad.ok());
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("line 3"));

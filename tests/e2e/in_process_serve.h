@@ -21,10 +21,12 @@ namespace cmo::testing {
 class InProcessServe {
  public:
   // Registers `ops` of `domain` (target eventual) at `stage` (eventual: ramp 100%), lets
-  // `more` add to the control state (tiers, guards), then starts the server for `regions`.
+  // `more` add to the control state (tiers, guards), then starts the server for `regions`
+  // (with what `configure` changes in its config).
   InProcessServe(const std::vector<std::string>& ops, const std::string& domain, flags::Stage stage,
                  const std::vector<std::string>& regions,
-                 const std::function<void(flags::FlagStore&)>& more = nullptr) {
+                 const std::function<void(flags::FlagStore&)>& more = nullptr,
+                 const std::function<void(orchestrator::ServeConfig&)>& configure = nullptr) {
     {
       auto state = orchestrator::OpenControlState(state_dir_, /*create=*/true, base::SystemClock());
       EXPECT_TRUE(state.ok()) << state.status();
@@ -50,6 +52,7 @@ class InProcessServe {
     orchestrator::ServeConfig config;
     config.state_dir = state_dir_;
     config.regions = regions;
+    if (configure) configure(config);
     auto server = orchestrator::Server::Start(config, base::SystemClock());
     EXPECT_TRUE(server.ok()) << server.status();
     if (server.ok()) server_ = *std::move(server);

@@ -41,6 +41,7 @@ Tier SuperUsers(Stage join_at = Stage::kEventual) {
   t.when = {"followers >= 100000", "regions_reached >= 3 and followers >= 10000"};
   t.top_k = 10;
   t.heavy = {"heavy-writer-9"};
+  t.priority = true;
   return t;
 }
 
@@ -182,6 +183,14 @@ TEST(Tier, TheSnapshotCarriesTiersToClients) {
   const std::string good = "\"join_at\":\"eventual\"";
   text.replace(text.find(good), good.size(), "\"join_at\":\"strong\"");
   EXPECT_FALSE(DecodeSnapshot(text).ok());
+  // A snapshot of a service that predates the priority channel: no priority field.
+  text = EncodeSnapshot(s, absl::Now());
+  const std::string priority = ",\"priority\":true";
+  ASSERT_NE(text.find(priority), std::string::npos);
+  text.erase(text.find(priority), priority.size());
+  decoded = DecodeSnapshot(text);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_FALSE((*decoded)->tiers()[0].priority);
 }
 
 // Whatever the tiers, a subject in none of them routes exactly as without tiers, and a member

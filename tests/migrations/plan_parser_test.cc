@@ -62,10 +62,12 @@ TEST(PlanParser, SocialNetworkReadsAsDeclared) {
   EXPECT_EQ(super.when.size(), 2u);
   EXPECT_EQ(super.top_k, 100);
   EXPECT_EQ(super.top_k_window, absl::Minutes(10));
+  EXPECT_TRUE(super.priority);
   EXPECT_EQ(super.target, (flags::Target{flags::Model::kBoundedStaleness, absl::Seconds(1)}));
   const flags::Tier stored = ToFlagsTier(p, super);
   EXPECT_EQ(stored.ops, (std::vector<std::string>{"feed.read", "like.count", "comment.list"}));
   EXPECT_TRUE(flags::ValidateTier(stored).ok());
+  EXPECT_TRUE(stored.priority);
   EXPECT_EQ(p.FindOp("payment.transfer")->op_class, flags::OpClass::kCritical);
 }
 

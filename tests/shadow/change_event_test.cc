@@ -44,6 +44,31 @@ TEST(ChangeEvent, ReadableByThirdParties) {
             R"({"lsn":9,"republish":4,"sent_ms":10,"type":"heartbeat","v":1})");
 }
 
+TEST(ChangeEvent, ADependencyIsCarriedOnlyWhenSetAndMustPrecedeTheChange) {
+  store::OutboxEntry e;
+  e.row = {"comments", "r-1", "a reply", 9, false, absl::FromUnixMillis(5)};
+  const std::string plain = EncodeChange(e);
+  EXPECT_THAT(plain, ::testing::Not(HasSubstr("depends_on")));
+  e.row.depends_on = 4;
+  const std::string with = EncodeChange(e);
+  EXPECT_THAT(with, HasSubstr(R"("commit_ms":5,"depends_on":4,"domain")"));
+  EXPECT_EQ(DecodeEvent(with)->row.depends_on, 4);
+  EXPECT_EQ(DecodeEventInFull(with)->row.depends_on, 4);
+  EXPECT_EQ(DecodeEvent(plain)->row.depends_on, 0);
+  // A dependency at or after the change itself, or not a number, is not a cmo change event.
+  for (const std::string bad :
+       {R"("depends_on":9,)", R"("depends_on":-1,)", R"("depends_on":"4",)"}) {
+    std::string text = plain;
+    text.insert(text.find("\"domain\""), bad);
+    EXPECT_THAT(DecodeEvent(text),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("depends_on")))
+        << text;
+    EXPECT_THAT(DecodeEventInFull(text),
+                StatusIs(absl::StatusCode::kInvalidArgument, HasSubstr("depends_on")))
+        << text;
+  }
+}
+
 TEST(ChangeEvent, AHeartbeatSaysWhichRepublicationItAnswers) {
   EXPECT_EQ(DecodeEvent(EncodeHeartbeat(9, absl::FromUnixMillis(10), 4))->republish, 4);
   // A relay of the version before requests existed answers none.
@@ -118,6 +143,8 @@ void ExpectSameDecoding(const std::string& text) {
   RC_ASSERT(fast->row.op == full->row.op);
   RC_ASSERT(fast->row.subject == full->row.subject);
   RC_ASSERT(fast->sent == full->sent);
+  RC_ASSERT(fast->republish == full->republish);
+  RC_ASSERT(fast->row.depends_on == full->row.depends_on);
 }
 
 RC_GTEST_PROP(ChangeEvent, FastDecodingAgreesWithTheGeneralParser, ()) {
@@ -161,7 +188,9 @@ RC_GTEST_PROP(ChangeEvent, FastDecodingAgreesWithTheGeneralParser, ()) {
                                                    "\"op\":\"o\"",
                                                    "\"subject\":\"s\"",
                                                    "\"tombstone\":",
-                                                   "\"commit_ms\":"};
+                                                   "\"commit_ms\":",
+                                                   "\"depends_on\":",
+                                                   "\"republish\":"};
   const auto pieces = *rc::gen::container<std::vector<std::string>>(rc::gen::elementOf(kPieces));
   std::string text;
   for (const std::string& p : pieces) text += p;

@@ -16,6 +16,7 @@ namespace cmo::shadow {
 namespace {
 
 using ::cmo::testing::IsOk;
+using ::cmo::testing::IsOkAndHolds;
 using ::cmo::testing::StatusIs;
 using flags::Path;
 using flags::Stage;
@@ -119,6 +120,56 @@ TEST_F(ClientTest, ReadYourWritesFallsBackToThePrimaryAfterTheWaitBound) {
   EXPECT_EQ(win.reads_eventual, 2);
 }
 
+TEST_F(ClientTest, AConsistentPrefixReadShowsAReplyOnlyWhereItsPostIsVisible) {
+  h_.SetOp("post.create", "posts", "read_your_writes", Stage::kStrong);
+  h_.SetOp("reply.read", "comments", "consistent_prefix", Stage::kEventual);
+  h_.SetOp("reply.peek", "comments", "eventual", Stage::kEventual);
+  ClientConfig config = h_.Config();
+  config.max_wait = absl::Milliseconds(30);
+  auto c = Open(config);
+  auto post = c->Write("post.create", "u1", "p-1", "a post");
+  ASSERT_THAT(post, IsOk());
+  auto reply = c->Write("comment.post", "u2", "r-1", "a reply", "", {}, post->lsn);
+  ASSERT_THAT(reply, IsOk());
+  // The reply reached the replica, its post did not (the posts topic lags).
+  auto row = h_.primary().Get("comments", "r-1");
+  ASSERT_THAT(row, IsOk());
+  ASSERT_EQ((*row)->depends_on, post->lsn);
+  h_.PutReplicaRow(**row);
+
+  auto peek = c->Read("reply.peek", "u3", "r-1");
+  ASSERT_THAT(peek, IsOk());
+  EXPECT_EQ(peek->path, Path::kEventual);
+  EXPECT_EQ(peek->value, "a reply") << "plain eventual shows the reply without its post";
+
+  auto r = c->Read("reply.read", "u3", "r-1");
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->value, "a reply");
+  EXPECT_EQ(r->path, Path::kStrong) << "the replica cannot show the post: the primary serves";
+  EXPECT_TRUE(r->fell_back);
+  EXPECT_TRUE(r->waited);
+  // The token it hands back holds the page's next read (the post) to the reply's version.
+  auto token = DecodeToken(r->token);
+  ASSERT_THAT(token, IsOk());
+  EXPECT_EQ(token->lsn, reply->lsn);
+
+  // Once every domain holds the post, the replica serves the reply.
+  h_.ReplicateThrough(reply->lsn, {"comments", "likes", "payments", "posts"});
+  r = c->Read("reply.read", "u3", "r-1");
+  ASSERT_THAT(r, IsOk());
+  EXPECT_EQ(r->path, Path::kEventual);
+  EXPECT_FALSE(r->fell_back);
+  EXPECT_EQ(r->value, "a reply");
+  OpWindow win = WindowOf(*c, "reply.read");
+  EXPECT_EQ(win.fallbacks, 1);
+  EXPECT_EQ(win.reads_eventual, 1);
+
+  // A dependency the primary never committed is refused, and nothing is written.
+  auto ahead = c->Write("comment.post", "u2", "r-2", "early", "", {}, reply->lsn + 5);
+  EXPECT_EQ(ahead.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(h_.primary().LastLsn(), IsOkAndHolds(reply->lsn));
+}
+
 TEST_F(ClientTest, TokensCarryTheHighestLsnSeenAcrossReadsAndWrites) {
   auto c = Open();
   auto w1 = c->Write("comment.post", "u1", "c-1", "a");
@@ -209,6 +260,28 @@ TEST_F(ClientTest, ASupportOverrideSendsOneSubjectStrongAtTheNextPoll) {
 // A subject in a tier of like.count reads with the tier's model (bounded staleness) while
 // everyone else reads the lagging replica as it is; a rule matches on the request's context.
 // Writes are counted per subject only while a top_k tier exists, and reported in telemetry.
+TEST_F(ClientTest, APriorityTiersMembersWritesAreMarkedForThePriorityChannel) {
+  flags::Tier t;
+  t.name = "super_users";
+  t.target = {flags::Model::kBoundedStaleness, absl::Seconds(1)};
+  t.ops = {"like.write"};
+  t.subjects = {"celebrity-1"};
+  t.priority = true;
+  ASSERT_THAT(flags::ReplaceTiers(h_.flags(), "social", {t}, {"t", "r", "plan.tiers", false}),
+              IsOk());
+  auto c = Open();
+  // At stage strong too: replication speed is not a routing decision.
+  ASSERT_THAT(c->Write("like.write", "celebrity-1", "post-1", "1"), IsOk());
+  ASSERT_THAT(c->Write("like.write", "user-7", "post-1", "2"), IsOk());
+  ASSERT_THAT(c->Write("comment.post", "celebrity-1", "c-1", "x"), IsOk());  // not the tier's op
+  auto outbox = h_.primary().ReadOutbox(0, 10);
+  ASSERT_THAT(outbox, IsOk());
+  ASSERT_EQ(outbox->size(), 3u);
+  EXPECT_TRUE((*outbox)[0].priority);
+  EXPECT_FALSE((*outbox)[1].priority);
+  EXPECT_FALSE((*outbox)[2].priority);
+}
+
 TEST_F(ClientTest, ATierSubjectReadsWithTheTiersModelAndHeavyWritersAreReported) {
   flags::Tier t;
   t.name = "super_users";

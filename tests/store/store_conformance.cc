@@ -116,6 +116,59 @@ TEST_P(StoreConformance, EveryRowNamesTheOpAndSubjectThatLastWroteIt) {
   EXPECT_EQ(*primary_->Digests("comments"), *(*replica2)->Digests("comments"));
 }
 
+TEST_P(StoreConformance, ADependencyTravelsWithItsRowAndMustBeCommittedAlready) {
+  const int64_t post = Write({{"posts", "p-1", "a post", false, "post.create", "u1"}}).at(0);
+  WriteRequest reply{"comments", "r-1", "a reply", false, "comment.create", "u2"};
+  reply.depends_on = post;
+  EXPECT_EQ(Write({reply}), (std::vector<int64_t>{post + 1}));
+  auto expect_dependency = [&](RowStore& store) {
+    auto row = store.Get("comments", "r-1");
+    ASSERT_THAT(row, IsOk());
+    ASSERT_TRUE(row->has_value());
+    EXPECT_EQ((*row)->depends_on, post);
+    auto scanned = store.RowsOfKeys("comments", std::vector<std::string>{"r-1"});
+    ASSERT_THAT(scanned, IsOk());
+    ASSERT_EQ(scanned->size(), 1u);
+    EXPECT_EQ((*scanned)[0].depends_on, post);
+    auto first = store.Get("posts", "p-1");
+    ASSERT_THAT(first, IsOk());
+    EXPECT_EQ((*first)->depends_on, 0);
+  };
+  expect_dependency(*primary_);
+  const std::vector<Row> outbox = Outbox();
+  ASSERT_EQ(outbox.size(), 2u);
+  EXPECT_EQ(outbox[1].depends_on, post);
+  ASSERT_THAT(replica_->Apply(outbox, {}), IsOk());
+  expect_dependency(*replica_);
+  // It is not part of the version: the digests agree with or without it.
+  EXPECT_EQ(*primary_->Digests("comments"), *replica_->Digests("comments"));
+
+  // A version the primary has not committed (its own LSN, a later one, a negative one) is
+  // refused, and the batch with it writes nothing. (post + 2 would be the batch's first write,
+  // which the second may follow.)
+  for (const int64_t bad : {post + 3, post + 50, int64_t{-1}}) {
+    WriteRequest ahead{"comments", "r-2", "too early", false, "comment.create", "u2"};
+    ahead.depends_on = bad;
+    const std::vector<WriteRequest> batch = {{"comments", "r-3", "fine", false, "c", "u"}, ahead};
+    auto refused = primary_->Write(batch);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << bad;
+    EXPECT_THAT(refused.status().message(), ::testing::HasSubstr("has not committed"));
+  }
+  EXPECT_THAT(primary_->LastLsn(), IsOkAndHolds(post + 1));
+  EXPECT_THAT(primary_->Get("comments", "r-3"), IsOkAndHolds(std::nullopt));
+}
+
+TEST_P(StoreConformance, TheOutboxSaysWhichChangesTakeThePriorityChannel) {
+  WriteRequest fast{"posts", "p-1", "v", false, "post.create", "celebrity"};
+  fast.priority = true;
+  Write({fast, {"posts", "p-2", "v", false, "post.create", "user-1"}});
+  auto outbox = primary_->ReadOutbox(0, 10);
+  ASSERT_THAT(outbox, IsOk());
+  ASSERT_EQ(outbox->size(), 2u);
+  EXPECT_TRUE((*outbox)[0].priority);
+  EXPECT_FALSE((*outbox)[1].priority);
+}
+
 TEST_P(StoreConformance, ReplicaAppliesOnlyNewerVersions) {
   Write({{"likes", "k", "a", false, "op", "s"}});
   Write({{"likes", "k", "b", false, "op", "s"}});

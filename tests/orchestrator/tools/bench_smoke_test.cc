@@ -98,18 +98,29 @@ TEST(BenchSmoke, ReconcileFindsAndHealsEveryCorruptedKey) {
   EXPECT_GT(r["naive_ms"].get<double>(), 0);
 }
 
-// The notification delay is measured, and what is not built is null, not a number.
-TEST(BenchSmoke, TiersReportsTheNotifyDelayAndNullsWhatIsNotBuilt) {
+// Both figures are measured: the priority channel overtakes a bulk backlog, and the
+// notification delay is a number.
+TEST(BenchSmoke, TiersReportsPriorityLagUnderABacklogAndTheNotifyDelay) {
   ::cmo::testing::CmoCli cli;
-  nlohmann::json r = cli.Json({"bench", "tiers", "--notifications", "20", "--regions", "2",
-                               "--bulk-writes-per-s", "200", "--work-dir", cli.dir()});
+  nlohmann::json r =
+      cli.Json({"bench", "tiers", "--notifications", "20", "--regions", "2", "--bulk-writes-per-s",
+                "200", "--priority-writes", "30", "--backlog", "2s", "--work-dir", cli.dir()});
   ASSERT_TRUE(r.is_object());
   EXPECT_GT(r["notify_delay_p50_ms"].get<double>(), 0);
   EXPECT_GE(r["notify_delay_p99_ms"].get<double>(), r["notify_delay_p50_ms"].get<double>());
   EXPECT_EQ(r["notifications"], 20);
   EXPECT_GT(r["bulk_writes"].get<int64_t>(), 0);
-  EXPECT_TRUE(r["priority_lag_p99_ms"].is_null());
-  EXPECT_TRUE(r["bulk_lag_p99_ms"].is_null());
+  EXPECT_GE(r["priority_lag_samples_min"].get<int64_t>(), 30);
+  EXPECT_GT(r["priority_lag_p99_ms"].get<double>(), 0);
+  EXPECT_GE(r["bulk_lag_p99_ms"].get<double>(), 1500) << "the backlog was held";
+  EXPECT_LT(r["priority_lag_p99_ms"].get<double>(), r["bulk_lag_p99_ms"].get<double>());
+  // Followers: the replies overtook their posts, which plain eventual shows and
+  // consistent_prefix never does.
+  EXPECT_GT(r["follower_pages_eventual"].get<int64_t>(), 0);
+  EXPECT_GT(r["replies_before_posts_eventual"].get<int64_t>(), 0);
+  EXPECT_GT(r["follower_pages_consistent_prefix"].get<int64_t>(), 0);
+  EXPECT_EQ(r["replies_before_posts_consistent_prefix"].get<int64_t>(), 0);
+  EXPECT_EQ(cli.Run({"bench", "tiers", "--backlog", "soon"}).exit_code, 2);
   EXPECT_EQ(cli.Run({"bench", "tiers", "--regions", "0"}).exit_code, 2);
 }
 
