@@ -16,6 +16,11 @@ Applier::Applier(store::ReplicaStore& replica, const base::Clock& clock, Applier
       on_log_loss_(std::move(on_log_loss)),
       started_(clock.Now()) {}
 
+Applier::~Applier() {
+  priority_.consumer.reset();
+  bulk_.consumer.reset();
+}
+
 absl::StatusOr<std::unique_ptr<Applier>> Applier::Create(store::ReplicaStore& replica,
                                                          const base::KafkaConfig& kafka,
                                                          const base::Clock& clock,
@@ -192,14 +197,19 @@ absl::Duration LingerFor(const ApplierOptions& options, int polled) {
 absl::Status Applier::Step(int timeout_ms) {
   if (clock_.Now() - last_refresh_ >= options_.topic_refresh) CMO_RETURN_IF_ERROR(RefreshTopics());
   if (topics_.empty()) return absl::OkStatus();
+  std::vector<base::KafkaMessage> fast;
   if (!priority_.topics.empty()) {
     // Whatever the bulk holds, priority changes go first; and the bulk poll below waits only a
     // little, so that one arriving meanwhile waits for at most one bulk batch.
-    CMO_RETURN_IF_ERROR(PollAndApply(priority_, 0));
+    absl::StatusOr<std::vector<base::KafkaMessage>> polled =
+        priority_.consumer->Poll(options_.batch, 0);
+    if (absl::IsOutOfRange(polled.status())) return Reassign(priority_);
+    CMO_RETURN_IF_ERROR(polled.status());
+    fast = *std::move(polled);
     timeout_ms = std::min(timeout_ms, 5);
   }
-  if (bulk_.topics.empty()) return absl::OkStatus();
-  return PollAndApply(bulk_, timeout_ms);
+  if (bulk_.topics.empty()) return Apply(std::move(fast));
+  return PollAndApply(bulk_, timeout_ms, std::move(fast));
 }
 
 absl::Status Applier::ServePriorityUntil(absl::Time until) {
@@ -210,18 +220,25 @@ absl::Status Applier::ServePriorityUntil(absl::Time until) {
     }
     const int ms = static_cast<int>(
         std::clamp<int64_t>(absl::ToInt64Milliseconds(until - clock_.Now()), 0, 5));
-    CMO_RETURN_IF_ERROR(PollAndApply(priority_, ms));
+    CMO_RETURN_IF_ERROR(PollAndApply(priority_, ms, {}));
   }
   return absl::OkStatus();
 }
 
-absl::Status Applier::PollAndApply(Channel& channel, int timeout_ms) {
+absl::Status Applier::PollAndApply(Channel& channel, int timeout_ms,
+                                   std::vector<base::KafkaMessage> fast) {
+  // `fast` left the priority consumer: it is applied whatever happens here, or this applier
+  // fails and a new one reads it again from the replica's positions.
+  const auto reassign = [&]() -> absl::Status {
+    CMO_RETURN_IF_ERROR(Apply(std::move(fast)));
+    return Reassign(channel);
+  };
   absl::StatusOr<std::vector<base::KafkaMessage>> polled =
       channel.consumer->Poll(options_.batch, timeout_ms);
-  if (absl::IsOutOfRange(polled.status())) return Reassign(channel);
+  if (absl::IsOutOfRange(polled.status())) return reassign();
   CMO_RETURN_IF_ERROR(polled.status());
   std::vector<base::KafkaMessage> messages = *std::move(polled);
-  if (messages.empty()) return absl::OkStatus();
+  if (messages.empty()) return Apply(std::move(fast));
   // Linger to fill the batch: every apply is one transaction (one fsync, one write of each page
   // it touches), so many small batches would cap throughput. A few ms is small next to the lag
   // budget; an applier that is behind waits longer, for a batch that shares more pages.
@@ -232,21 +249,30 @@ absl::Status Applier::PollAndApply(Channel& channel, int timeout_ms) {
   while (static_cast<int>(messages.size()) < options_.batch && clock_.Now() < linger_until) {
     absl::StatusOr<std::vector<base::KafkaMessage>> more =
         channel.consumer->Poll(options_.batch - static_cast<int>(messages.size()), 1);
-    if (absl::IsOutOfRange(more.status())) return Reassign(channel);
+    if (absl::IsOutOfRange(more.status())) return reassign();
     CMO_RETURN_IF_ERROR(more.status());
     if (more->empty()) continue;
     for (base::KafkaMessage& m : *more) messages.push_back(std::move(m));
   }
-  return Apply(channel, std::move(messages));
+  if (options_.simulated_bulk_delay > absl::ZeroDuration()) {
+    // The bulk batch will be held: the priority one must not wait with it.
+    CMO_RETURN_IF_ERROR(Apply(std::move(fast)));
+  } else {
+    // One transaction for both: an fsync per step, not two.
+    for (base::KafkaMessage& m : fast) messages.push_back(std::move(m));
+  }
+  return Apply(std::move(messages));
 }
 
-absl::Status Applier::Apply(Channel& channel, std::vector<base::KafkaMessage> messages) {
+absl::Status Applier::Apply(std::vector<base::KafkaMessage> messages) {
+  if (messages.empty()) return absl::OkStatus();
   std::vector<store::Row> rows;
   // Per row: first delivered now (its LSN above what its partition had applied before this
   // batch). Only those are lag; a redelivery (the relay re-publishing after a lost log,
   // at-least-once delivery) carries a commit time from long ago. Nor are the rows of a
   // partition awaiting re-publication: what came before them may be missing.
   std::vector<char> first_delivery;
+  std::vector<char> priority;  // per row: it came through the priority channel
   std::vector<absl::Time> heartbeats_sent;  // of the heartbeats that prove a catch-up
   struct Partition {
     store::PartitionProgress progress;  // max_lsn: raised by this batch only (0: not raised)
@@ -293,29 +319,29 @@ absl::Status Applier::Apply(Channel& channel, std::vector<base::KafkaMessage> me
     } else {
       e->row.kafka_offset = m.offset;
       first_delivery.push_back(proves && e->row.lsn > part.applied_before);
+      priority.push_back(m.topic.starts_with(kPriorityTopicPrefix));
       rows.push_back(std::move(e->row));
     }
   }
+  const bool bulk = std::find(priority.begin(), priority.end(), 0) != priority.end();
   const absl::Duration delay =
-      options_.simulated_delay +
-      (channel.priority ? absl::ZeroDuration() : options_.simulated_bulk_delay);
+      options_.simulated_delay + (bulk ? options_.simulated_bulk_delay : absl::ZeroDuration());
   if (delay > absl::ZeroDuration() && !rows.empty()) {
     // Waits for the oldest change only: what arrives meanwhile is the next batch, already
     // delayed, so throughput is not capped by the delay (a long link, not a narrow one).
     absl::Time oldest = rows.front().commit_time;
     for (const store::Row& r : rows) oldest = std::min(oldest, r.commit_time);
     const absl::Time until = oldest + delay;
-    if (channel.priority) {
-      clock_.SleepFor(until - clock_.Now());
-    } else {
+    if (bulk && options_.simulated_bulk_delay > absl::ZeroDuration()) {
       CMO_RETURN_IF_ERROR(ServePriorityUntil(until));
+    } else {
+      clock_.SleepFor(until - clock_.Now());
     }
   }
   std::vector<store::PartitionProgress> positions;
   for (const auto& [tp, part] : partitions) positions.push_back(part.progress);
   CMO_ASSIGN_OR_RETURN(store::ApplyStats stats, replica_.Apply(rows, positions));
   metrics_.applied += stats.applied;
-  if (channel.priority) metrics_.priority_applied += stats.applied;
   metrics_.transactions += stats.applied > 0 ? 1 : 0;
   metrics_.stale += stats.stale;
   const absl::Time now = clock_.Now();
@@ -328,7 +354,8 @@ absl::Status Applier::Apply(Channel& channel, std::vector<base::KafkaMessage> me
     // A backlog drained at start is lag since the start, not since its commit: the windows
     // start afresh with the process (what happened while no one measured is not an
     // observation, and a ten-minute-old commit must not pin the p99 for the next minute).
-    RecordLag(now, now - std::max(rows[i].commit_time, started_), channel.priority);
+    RecordLag(now, now - std::max(rows[i].commit_time, started_), priority[i] != 0);
+    metrics_.priority_applied += priority[i];
     prove(rows[i].commit_time);
   }
   for (absl::Time sent : heartbeats_sent) prove(sent);

@@ -96,7 +96,7 @@ struct ApplierMetrics {
   double bulk_lag_p50_ms = 0, bulk_lag_p99_ms = 0;
   double priority_lag_p50_ms = 0, priority_lag_p99_ms = 0;
   int64_t priority_lag_samples = 0;
-  int64_t priority_applied = 0;  // rows written from the priority topics
+  int64_t priority_applied = 0;  // changes first delivered through the priority topics
   // The newest moment the replica is known to have caught up to: the commit time of the newest
   // change or the send time of the newest heartbeat applied. The relay sends a heartbeat even
   // when idle, so how far this falls behind the clock is the lag when nothing is written.
@@ -125,6 +125,10 @@ class Applier {
                                                          ApplierOptions options,
                                                          OnLogLoss on_log_loss = nullptr);
 
+  // Closes the consumers first: closing may serve a pending rebalance, whose callback reads
+  // this applier's positions (PositionsFor), so everything it reads must still be alive.
+  ~Applier();
+
   // Discovers new change topics when due, consumes up to a batch (waiting at most
   // `timeout_ms`) and applies it in one transaction.
   absl::Status Step(int timeout_ms);
@@ -145,9 +149,12 @@ class Applier {
   absl::Status RefreshTopics();
   absl::Status AssignChannel(Channel& channel, const std::map<std::string, int>& topics);
   absl::StatusOr<std::unique_ptr<base::KafkaConsumer>> NewConsumer(bool priority);
-  // Polls `channel` (up to `timeout_ms` for the first message) and applies what came.
-  absl::Status PollAndApply(Channel& channel, int timeout_ms);
-  absl::Status Apply(Channel& channel, std::vector<base::KafkaMessage> messages);
+  // Polls `channel` (up to `timeout_ms` for the first message) and applies what came, with
+  // `fast` (priority messages already polled) in the same transaction unless the bulk is held.
+  absl::Status PollAndApply(Channel& channel, int timeout_ms,
+                            std::vector<base::KafkaMessage> fast);
+  // Applies messages of either channel (the topic says which) in one replica transaction.
+  absl::Status Apply(std::vector<base::KafkaMessage> messages);
   // Applies priority batches until `until` (a bulk batch held by simulated_bulk_delay).
   absl::Status ServePriorityUntil(absl::Time until);
   // After a position fell outside its log: assign every partition again from the replica.

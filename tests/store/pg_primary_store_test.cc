@@ -134,10 +134,11 @@ TEST_F(PgPrimaryStoreTest, RowsTablesOfVersionOneAreUpgradedInPlace) {
       "SELECT count(*) FROM pg_index WHERE indrelid = 'cmo.rows'::regclass AND indisprimary AND "
       "indnatts > indnkeyatts";
   ASSERT_EQ((*db)->Exec(included)->Text(0, 0), "1") << "a new store includes the hash";
-  // Back to what version 1 created: no hash in the index, no op and subject columns.
+  // Back to what version 1 created: no hash in the index, no op, subject or depends_on columns.
   ASSERT_TRUE((*db)
                   ->ExecScript("ALTER TABLE cmo.rows DROP CONSTRAINT rows_pkey, ADD PRIMARY KEY "
-                               "(domain, bucket, key), DROP COLUMN op, DROP COLUMN subject; "
+                               "(domain, bucket, key), DROP COLUMN op, DROP COLUMN subject, "
+                               "DROP COLUMN depends_on; "
                                "UPDATE cmo.settings SET value = 1 WHERE "
                                "name = 'schema_version_rows'")
                   .ok());
@@ -147,13 +148,14 @@ TEST_F(PgPrimaryStoreTest, RowsTablesOfVersionOneAreUpgradedInPlace) {
   EXPECT_EQ((*db)->Exec(included)->Text(0, 0), "1");
   EXPECT_EQ(
       (*db)->Exec("SELECT value FROM cmo.settings WHERE name = 'schema_version_rows'")->Text(0, 0),
-      "3");
+      "4");
   EXPECT_EQ(*store->Digests("likes"), digests);
   EXPECT_EQ(*store->LastLsn(), 40);
   // Rows written before the upgrade name no writer; those written after do.
   auto before = store->Get("likes", "k1");
   ASSERT_TRUE(before.ok() && before->has_value());
   EXPECT_EQ((*before)->op, "");
+  EXPECT_EQ((*before)->depends_on, 0);
   auto lsns = store->Write(Batch(40, 1));
   ASSERT_TRUE(lsns.ok()) << lsns.status();
   EXPECT_EQ(*lsns, std::vector<int64_t>{41});
