@@ -4,9 +4,21 @@
 #include <map>
 #include <nlohmann/json.hpp>
 
+#include "absl/time/clock.h"
 #include "base/strings.h"
 
 namespace cmo::checker {
+
+void HistoryRecorder::Add(HistoryOp op) {
+  std::lock_guard<std::mutex> lock(mu_);
+  op.time = absl::ToUnixNanos(absl::Now());
+  ops_.push_back(std::move(op));
+}
+
+std::vector<HistoryOp> HistoryRecorder::ops() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ops_;
+}
 
 std::string ToJsonLine(const HistoryOp& op) {
   nlohmann::json value = {{"key", op.key}, {"value", op.value}, {"lsn", op.lsn}};

@@ -10,6 +10,7 @@
 #define CMO_TESTS_CHECKER_HISTORY_H_
 
 #include <cstdint>
+#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -30,6 +31,17 @@ struct HistoryOp {
   // dep_key is empty.
   std::string dep_key = {};
   int64_t dep_lsn = 0;
+};
+
+// Collects the ops of many threads, each stamped with the time it was added.
+class HistoryRecorder {
+ public:
+  void Add(HistoryOp op);
+  std::vector<HistoryOp> ops() const;
+
+ private:
+  mutable std::mutex mu_;
+  std::vector<HistoryOp> ops_;
 };
 
 std::string ToJsonLine(const HistoryOp& op);

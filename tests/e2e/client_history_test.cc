@@ -29,23 +29,6 @@ constexpr int kSessions = 4;
 constexpr int kKeys = 16;
 constexpr absl::Duration kRun = absl::Seconds(3);
 
-class History {
- public:
-  void Add(checker::HistoryOp op) {
-    std::lock_guard<std::mutex> lock(mu_);
-    op.time = absl::ToUnixNanos(absl::Now());
-    ops_.push_back(std::move(op));
-  }
-  std::vector<checker::HistoryOp> ops() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return ops_;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<checker::HistoryOp> ops_;
-};
-
 void RegisterOps(const std::string& state_dir, const std::string& read_target) {
   auto flags = flags::FlagStore::Open(shadow::ControlDbPath(state_dir), base::SystemClock());
   ASSERT_TRUE(flags.ok()) << flags.status();
@@ -134,7 +117,7 @@ TEST_P(ClientHistoryTest, SessionGuaranteesHoldWhileTheApplierIsPausedAtRandom) 
   auto client = shadow::Client::Open(config);
   ASSERT_TRUE(client.ok()) << client.status();
 
-  History history;
+  checker::HistoryRecorder history;
   std::atomic<int64_t> eventual{0}, fallbacks{0}, failures{0};
   std::vector<std::thread> sessions;
   const absl::Time end = absl::Now() + kRun;

@@ -31,23 +31,6 @@ constexpr int kPartitions = 4;
 constexpr int kReaders = 3;
 constexpr absl::Duration kRun = absl::Seconds(4);
 
-class History {
- public:
-  void Add(checker::HistoryOp op) {
-    std::lock_guard<std::mutex> lock(mu_);
-    op.time = absl::ToUnixNanos(absl::Now());
-    ops_.push_back(std::move(op));
-  }
-  std::vector<checker::HistoryOp> ops() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return ops_;
-  }
-
- private:
-  std::mutex mu_;
-  std::vector<checker::HistoryOp> ops_;
-};
-
 // The newest few items written, for the next writer or reader to pick from.
 class Recent {
  public:
@@ -183,7 +166,7 @@ TEST_P(ConsistentPrefixTest, NoReplyIsSeenBeforeItsPostWhileDomainsLagApart) {
   auto client = shadow::Client::Open(config);
   ASSERT_TRUE(client.ok()) << client.status();
 
-  History history;
+  checker::HistoryRecorder history;
   Recent posts, replies;
   std::atomic<int64_t> failures{0}, replies_seen{0}, replies_from_replica{0};
   const absl::Time end = absl::Now() + kRun;
