@@ -18,7 +18,7 @@ int RunTiers(const GlobalOptions& global) {
     PrintJson(*out);
     return kExitOk;
   }
-  Table t({"plan", "tier", "ops", "model", "join_at", "members"});
+  Table t({"plan", "tier", "ops", "model", "join_at", "writes", "members"});
   for (const nlohmann::json& tier : *out) {
     std::vector<std::string> members;
     if (!tier["subjects"].empty())
@@ -34,7 +34,9 @@ int RunTiers(const GlobalOptions& global) {
     for (const nlohmann::json& o : tier["ops"]) ops.push_back(o.get<std::string>());
     t.AddRow({tier["plan"].get<std::string>(), tier["name"].get<std::string>(),
               base::StrJoin(ops, ","), tier["target"].get<std::string>(),
-              tier["join_at"].get<std::string>(), base::StrJoin(members, "; ")});
+              tier["join_at"].get<std::string>(),
+              tier.value("priority", false) ? "priority channel" : "bulk",
+              base::StrJoin(members, "; ")});
   }
   t.Print(std::cout);
   return kExitOk;

@@ -214,6 +214,7 @@ tiers:
     subjects: [celebrity-1]
     when: ["followers >= 100000"]
     target: bounded_staleness(1s)
+    priority: true
 operations:
   - {op: feed.read, kind: read, domain: feeds, target: eventual, tiers: [super_users]}
   - {op: post.like, kind: write, domain: likes, target: eventual}
@@ -224,7 +225,8 @@ phases:
   nlohmann::json tiers = Json({"tiers"});
   ASSERT_EQ(tiers.size(), 1u);
   EXPECT_EQ(tiers[0]["ops"], nlohmann::json::array({"feed.read"}));
-  EXPECT_THAT(Ok({"tiers"}), HasSubstr("1 listed; followers >= 100000"));
+  EXPECT_THAT(Ok({"tiers"}), HasSubstr("priority channel  1 listed; followers >= 100000"));
+  EXPECT_EQ(tiers[0]["priority"], true);
   nlohmann::json listed = Json({"decide", "feed.read", "celebrity-1"});
   EXPECT_EQ(listed["tier"]["name"], "super_users");
   EXPECT_EQ(listed["tier"]["via"], "list");
