@@ -262,6 +262,19 @@ void RenderDataPath(Server& server, Exposition& m) {
   per_region("cmo_applier_log_resets_total", "counter",
              "Times a region's applier found its change log lost (retention, an emptied cluster)",
              &shadow::ApplierMetrics::log_resets);
+  per_region("cmo_applier_priority_applied_total", "counter",
+             "Changes of priority tiers' writes applied per region through the priority channel",
+             &shadow::ApplierMetrics::priority_applied);
+  // The priority channel's own lag, which the replication-lag histogram mixes with the bulk's:
+  // what a priority tier's members are promised (p99 over the applier's lag window; absent
+  // without priority changes in it, as a stale figure is not an observation).
+  m.Family("cmo_applier_priority_lag_p99_seconds", "gauge",
+           "p99 of commit-to-applied lag of priority-channel changes in the last lag window");
+  for (const auto& r : regions) {
+    if (r.applier.priority_lag_samples == 0) continue;
+    m.Sample("cmo_applier_priority_lag_p99_seconds", {{"region", r.region}},
+             r.applier.priority_lag_p99_ms / 1000);
+  }
   per_region("cmo_applier_awaiting_republish", "gauge",
              "Partitions whose log was lost and whose watermark waits for the relay to re-publish",
              &shadow::ApplierMetrics::awaiting_republish);
@@ -383,6 +396,9 @@ nlohmann::json DataPathJson(Server* data_path) {
                        {"lag_lsn", std::max<int64_t>(0, relay.last_lsn - r.watermark)},
                        {"lag_p50_ms", r.applier.lag_p50_ms},
                        {"lag_p99_ms", r.applier.lag_p99_ms},
+                       {"bulk_lag_p99_ms", r.applier.bulk_lag_p99_ms},
+                       {"priority_lag_p99_ms", r.applier.priority_lag_p99_ms},
+                       {"priority_applied", r.applier.priority_applied},
                        {"applied", r.applier.applied},
                        {"refused", r.applier.refused},
                        {"log_resets", r.applier.log_resets},
