@@ -56,8 +56,7 @@ TEST(ChangeEvent, ADependencyIsCarriedOnlyWhenSetAndMustPrecedeTheChange) {
   EXPECT_EQ(DecodeEventInFull(with)->row.depends_on, 4);
   EXPECT_EQ(DecodeEvent(plain)->row.depends_on, 0);
   // A dependency at or after the change itself, or not a number, is not a cmo change event.
-  for (const std::string bad :
-       {R"("depends_on":9,)", R"("depends_on":-1,)", R"("depends_on":"4",)"}) {
+  for (const char* bad : {R"("depends_on":9,)", R"("depends_on":-1,)", R"("depends_on":"4",)"}) {
     std::string text = plain;
     text.insert(text.find("\"domain\""), bad);
     EXPECT_THAT(DecodeEvent(text),
