@@ -6,32 +6,11 @@
 #include <charconv>
 #include <cstdlib>
 
+#include "base/internal/pg_connection_impl.h"
+#include "base/status_macros.h"
 #include "base/strings.h"
 
 namespace cmo::base {
-namespace {
-
-// SQLSTATE classes (PostgreSQL Appendix A) to what the caller should do next.
-absl::StatusCode CodeFor(std::string_view sqlstate) {
-  if (sqlstate.substr(0, 2) == "08" || sqlstate == "57P01" || sqlstate == "57P02" ||
-      sqlstate == "57P03" || sqlstate == "53300") {
-    return absl::StatusCode::kUnavailable;  // connection lost, shutdown, too many connections
-  }
-  if (sqlstate == "40001" || sqlstate == "40P01") return absl::StatusCode::kAborted;
-  if (sqlstate == "23505") return absl::StatusCode::kAlreadyExists;
-  // RAISE EXCEPTION in a trigger: a refusal by the schema (the append-only audit log).
-  if (sqlstate == "P0001") return absl::StatusCode::kFailedPrecondition;
-  return absl::StatusCode::kInternal;
-}
-
-std::string Trimmed(const char* message) {
-  std::string m = message == nullptr ? "" : message;
-  while (!m.empty() && (m.back() == '\n' || m.back() == ' ')) m.pop_back();
-  return m;
-}
-
-}  // namespace
-
 std::string RedactPgUri(std::string_view uri) {
   std::string out(uri);
   // user:PASSWORD@host
@@ -79,30 +58,24 @@ absl::StatusOr<int64_t> PgResult::Int(int row, int col) const {
   return v;
 }
 
+std::string_view PgResult::ColumnName(int col) const { return PQfname(impl_->res, col); }
+uint32_t PgResult::ColumnType(int col) const { return PQftype(impl_->res, col); }
+
 int64_t PgResult::affected() const {
   const char* n = PQcmdTuples(impl_->res);
   return n == nullptr || *n == '\0' ? 0 : std::strtoll(n, nullptr, 10);
 }
 
-struct PgConnection::Impl {
-  PGconn* conn = nullptr;
-  std::string where;  // the redacted URI, for messages
-  ~Impl() { PQfinish(conn); }
-
-  absl::Status ResultError(PGresult* res, std::string_view sql) {
-    const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
-    // No SQLSTATE: the connection itself failed (the server went away mid-statement).
-    const absl::StatusCode code =
-        state == nullptr ? absl::StatusCode::kUnavailable : CodeFor(state);
-    return absl::Status(code, StrCat(where, ": ", Trimmed(PQresultErrorMessage(res)),
-                                     " (in: ", sql.substr(0, 120), ")"));
-  }
-};
-
 PgConnection::PgConnection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 PgConnection::~PgConnection() = default;
 
 absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& uri) {
+  CMO_ASSIGN_OR_RETURN(std::unique_ptr<Impl> impl, Impl::Open(uri, /*replication=*/false));
+  return std::unique_ptr<PgConnection>(new PgConnection(std::move(impl)));
+}
+
+absl::StatusOr<std::unique_ptr<PgConnection::Impl>> PgConnection::Impl::Open(
+    const std::string& uri, bool replication) {
   auto impl = std::make_unique<Impl>();
   impl->where = RedactPgUri(uri);
   char* error = nullptr;
@@ -119,6 +92,8 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::s
   // TCP keepalives plus a user timeout, so a peer that vanished behind a partition surfaces as
   // kUnavailable in seconds instead of a query hanging until the kernel gives up (~15 min).
   // Keywords are applied in order, so whatever the URI itself says wins.
+  // A replication connection (`replication=database`) speaks the walsender protocol to the
+  // database the URI names (base/pg_replication.h).
   const char* const keywords[] = {"connect_timeout",
                                   "keepalives_idle",
                                   "keepalives_interval",
@@ -126,8 +101,10 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::s
                                   "tcp_user_timeout",
                                   "application_name",
                                   "dbname",
+                                  replication ? "replication" : nullptr,
                                   nullptr};
-  const char* const values[] = {"5", "10", "3", "3", "15000", "cmo", uri.c_str(), nullptr};
+  const char* const values[] = {"5",   "10",        "3", "3", "15000", "cmo", uri.c_str(),
+                                "database", nullptr};
   impl->conn = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
   if (PQstatus(impl->conn) != CONNECTION_OK) {
     return absl::UnavailableError(StrCat("cannot connect to ", impl->where, ": ",
@@ -138,7 +115,7 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::s
   // stderr by default; errors come back as Status, notices are dropped.
   PQsetNoticeProcessor(
       impl->conn, [](void*, const char*) {}, nullptr);
-  return std::unique_ptr<PgConnection>(new PgConnection(std::move(impl)));
+  return impl;
 }
 
 absl::StatusOr<PgResult> PgConnection::Exec(std::string_view sql,

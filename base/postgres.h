@@ -31,6 +31,8 @@ class PgResult {
   std::string_view Text(int row, int col) const;
   // The value as an integer; kInternal naming the column when it is not one.
   absl::StatusOr<int64_t> Int(int row, int col) const;
+  std::string_view ColumnName(int col) const;
+  uint32_t ColumnType(int col) const;  // the column's type OID (pg_type)
   // Rows changed by an INSERT/UPDATE/DELETE.
   int64_t affected() const;
 
@@ -73,6 +75,7 @@ class PgConnection {
   bool ok() const;
 
  private:
+  friend class PgReplicationStream;
   struct Impl;
   explicit PgConnection(std::unique_ptr<Impl> impl);
   std::unique_ptr<Impl> impl_;

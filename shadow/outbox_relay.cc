@@ -22,6 +22,16 @@ constexpr uint64_t kRewindMask = (uint64_t{1} << (63 - kLsnBits)) - 1;
 
 }  // namespace
 
+base::KafkaConfig DataPathProducerConfig(base::KafkaConfig config) {
+  config.emplace("enable.idempotence", "true");
+  config.emplace("acks", "all");
+  config.emplace("message.timeout.ms", "0");
+  config.emplace("reconnect.backoff.max.ms", "200");
+  config.emplace("linger.ms", "2");
+  config.emplace("queue.buffering.max.messages", "1000000");
+  return config;
+}
+
 OutboxRelay::OutboxRelay(store::PrimaryStore& primary, EnsureTopic ensure_topic,
                          MinApplied min_applied, const base::Clock& clock, RelayOptions options)
     : primary_(primary),
@@ -43,19 +53,12 @@ absl::StatusOr<std::unique_ptr<OutboxRelay>> OutboxRelay::Create(
     config.emplace("transaction.timeout.ms", "60000");
     config.emplace("message.timeout.ms", config["transaction.timeout.ms"]);
   }
-  // Idempotent, fully acknowledged, retried forever in order: a broker outage delays changes,
-  // never reorders or drops them. Reconnect quickly (the mock keeps leadership on a down
-  // broker, so recovery is paced by the reconnect backoff).
-  config.emplace("enable.idempotence", "true");
-  config.emplace("acks", "all");
-  config.emplace("message.timeout.ms", "0");
-  config.emplace("reconnect.backoff.max.ms", "200");
-  config.emplace("linger.ms", "2");
-  config.emplace("queue.buffering.max.messages", "1000000");
   OutboxRelay* self = relay.get();
   CMO_ASSIGN_OR_RETURN(relay->producer_,
-                       base::KafkaProducer::Create(
-                           config, [self](const base::DeliveryReport& r) { self->OnDelivery(r); }));
+                       base::KafkaProducer::Create(DataPathProducerConfig(std::move(config)),
+                                                   [self](const base::DeliveryReport& r) {
+                                                     self->OnDelivery(r);
+                                                   }));
   if (relay->transactional()) {
     // Fences an earlier relay of this transactional.id and aborts what it left open.
     CMO_RETURN_IF_ERROR(relay->producer_->InitTransactions(30'000));

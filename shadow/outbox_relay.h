@@ -66,6 +66,12 @@ struct RelayMetrics {
   int64_t aborted_transactions = 0;
 };
 
+// The producer settings of every relay of changes: idempotent, fully acknowledged, retried
+// forever in order, so a broker outage delays changes, never reorders or drops them; quick to
+// reconnect (the mock keeps leadership on a down broker, so recovery is paced by the reconnect
+// backoff). What `kafka` sets itself wins.
+base::KafkaConfig DataPathProducerConfig(base::KafkaConfig kafka);
+
 // Not thread-safe: Step() from one thread (it owns the producer's delivery callbacks).
 class OutboxRelay {
  public:

@@ -1,0 +1,140 @@
+#include "shadow/cdc_tables.h"
+
+#include <algorithm>
+
+#include "base/status_macros.h"
+#include "base/strings.h"
+
+namespace cmo::shadow {
+namespace {
+
+std::pair<std::string, std::string> SplitName(std::string_view name) {
+  const size_t dot = name.find('.');
+  if (dot == std::string_view::npos) return {"public", std::string(name)};
+  return {std::string(name.substr(0, dot)), std::string(name.substr(dot + 1))};
+}
+
+}  // namespace
+
+std::string QuoteIdent(std::string_view id) {
+  std::string out = "\"";
+  for (char c : id) out += c == '"' ? std::string("\"\"") : std::string(1, c);
+  return out + "\"";
+}
+
+std::string QuoteTableName(std::string_view schema_dot_name) {
+  const auto [schema, name] = SplitName(schema_dot_name);
+  return base::StrCat(QuoteIdent(schema), ".", QuoteIdent(name));
+}
+
+absl::StatusOr<CdcTableInfo> DescribeCdcTable(base::PgConnection& db, const CdcTable& table) {
+  CdcTableInfo info;
+  info.table = table;
+  info.quoted_name = QuoteTableName(table.table);
+  const auto [schema, name] = SplitName(table.table);
+  auto refuse = [&](std::string_view why) {
+    return absl::FailedPreconditionError(
+        base::StrCat("domain ", table.domain, ": table ", table.table, " ", why));
+  };
+  CMO_ASSIGN_OR_RETURN(
+      base::PgResult rel,
+      db.Exec("SELECT c.oid, c.relreplident FROM pg_class c JOIN pg_namespace n "
+              "ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 "
+              "AND c.relkind IN ('r', 'p')",
+              {schema, name}));
+  if (rel.rows() == 0) return refuse("does not exist (name it as schema.table)");
+  const std::string oid(rel.Text(0, 0));
+  const std::string identity(rel.Text(0, 1));
+  // pgoutput leaves out generated columns: so does the snapshot.
+  CMO_ASSIGN_OR_RETURN(
+      base::PgResult cols,
+      db.Exec("SELECT attname, atttypid FROM pg_attribute WHERE attrelid = $1::oid AND "
+              "attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
+              {oid}));
+  for (int r = 0; r < cols.rows(); ++r) {
+    CMO_ASSIGN_OR_RETURN(int64_t type, cols.Int(r, 1));
+    info.columns.push_back({std::string(cols.Text(r, 0)), static_cast<uint32_t>(type)});
+    if (r > 0) info.select_list += ", ";
+    info.select_list += QuoteIdent(cols.Text(r, 0));
+  }
+  auto position = [&](const std::string& column) {
+    for (size_t i = 0; i < info.columns.size(); ++i) {
+      if (info.columns[i].name == column) return static_cast<int>(i);
+    }
+    return -1;
+  };
+  if (table.key.empty()) return refuse("has no key in the plan (source: {table, key: [id]})");
+  for (const std::string& k : table.key) {
+    const int p = position(k);
+    if (p < 0) return refuse(base::StrCat("has no column \"", k, "\" (named in key)"));
+    info.key.push_back(p);
+  }
+  if (!table.subject.empty()) {
+    info.subject = position(table.subject);
+    if (info.subject < 0) {
+      return refuse(base::StrCat("has no column \"", table.subject, "\" (named as subject)"));
+    }
+  }
+  if (identity == "n") {
+    return refuse(base::StrCat(
+        "has REPLICA IDENTITY NOTHING: its deletes carry no key, so replicas could not follow "
+        "them. Run: ALTER TABLE ", info.quoted_name, " REPLICA IDENTITY DEFAULT"));
+  }
+  if (identity == "f") return info;  // deletes carry the whole old row, key included
+  // DEFAULT: the primary key; INDEX: the index named by ALTER TABLE ... REPLICA IDENTITY.
+  CMO_ASSIGN_OR_RETURN(
+      base::PgResult idx,
+      db.Exec(base::StrCat("SELECT a.attname FROM pg_index i JOIN pg_attribute a ON "
+                           "a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) WHERE "
+                           "i.indrelid = $1::oid AND i.",
+                           identity == "i" ? "indisreplident" : "indisprimary"),
+              {oid}));
+  std::vector<std::string> want = table.key, have;
+  for (int r = 0; r < idx.rows(); ++r) have.emplace_back(idx.Text(r, 0));
+  std::sort(want.begin(), want.end());
+  std::sort(have.begin(), have.end());
+  if (have.empty()) {
+    return refuse(base::StrCat(
+        "has no primary key, so its deletes carry no key. Add one, or run: ALTER TABLE ",
+        info.quoted_name, " REPLICA IDENTITY FULL"));
+  }
+  if (want != have) {
+    return refuse(base::StrCat("is keyed in the plan by [", base::StrJoin(table.key, ", "),
+                               "] but its replica identity is [", base::StrJoin(have, ", "),
+                               "]: name those columns as its key"));
+  }
+  return info;
+}
+
+absl::Status CheckPublication(base::PgConnection& db, const std::string& publication,
+                              const std::vector<CdcTable>& tables) {
+  std::string create;
+  for (const CdcTable& t : tables) {
+    base::StrAppend(&create, create.empty() ? "" : ", ", QuoteTableName(t.table));
+  }
+  CMO_ASSIGN_OR_RETURN(base::PgResult pub,
+                       db.Exec("SELECT 1 FROM pg_publication WHERE pubname = $1", {publication}));
+  if (pub.rows() == 0) {
+    return absl::FailedPreconditionError(
+        base::StrCat("publication ", publication, " does not exist on the source; run: CREATE ",
+                     "PUBLICATION ", QuoteIdent(publication), " FOR TABLE ", create));
+  }
+  CMO_ASSIGN_OR_RETURN(base::PgResult has,
+                       db.Exec("SELECT schemaname || '.' || tablename FROM pg_publication_tables "
+                               "WHERE pubname = $1",
+                               {publication}));
+  for (const CdcTable& t : tables) {
+    const std::string want = t.table.find('.') == std::string::npos ? "public." + t.table : t.table;
+    bool found = false;
+    for (int r = 0; r < has.rows() && !found; ++r) found = has.Text(r, 0) == want;
+    if (!found) {
+      return absl::FailedPreconditionError(base::StrCat(
+          "publication ", publication, " does not include ", want, " (domain ", t.domain,
+          "); run: ALTER PUBLICATION ", QuoteIdent(publication), " ADD TABLE ",
+          QuoteTableName(t.table)));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace cmo::shadow
