@@ -137,6 +137,21 @@ struct Region {
   Position pos;
 };
 
+// A domain a plan describes; with `source`, the app's own table that change data capture
+// follows (shadow/cdc_relay.h): `domains: [{name: comments, source: {table: public.comments,
+// key: [id], subject: author_id}}]`.
+struct DomainSource {
+  std::string table;             // schema.table
+  std::vector<std::string> key;  // its primary key (replica identity) columns
+  std::string subject;           // optional: the column naming the row's user
+};
+struct Domain {
+  std::string name;
+  bool has_source = false;
+  DomainSource source;
+  Position pos;
+};
+
 // When `cmo serve` reconciles every domain against every local replica, and how it heals.
 struct Reconciliation {
   absl::Duration every = absl::ZeroDuration();  // zero: not scheduled (run it by hand)
@@ -153,6 +168,7 @@ struct Plan {
   std::vector<Region> regions;
   std::vector<Budget> budgets;
   std::vector<Tier> tiers;
+  std::vector<Domain> domains;
   std::vector<PlanOp> ops;
   std::vector<Phase> phases;
   Reconciliation reconciliation;

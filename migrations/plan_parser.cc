@@ -45,8 +45,8 @@ class Parser {
   Plan Root(const YAML::Node& root) {
     Plan plan;
     if (!CheckMap(root, "the plan",
-                  {"version", "name", "description", "regions", "budgets", "tiers", "operations",
-                   "phases", "reconciliation"})) {
+                  {"version", "name", "description", "regions", "budgets", "tiers", "domains",
+                   "operations", "phases", "reconciliation"})) {
       return plan;
     }
     if (auto v = Scalar(root, "version")) {
@@ -60,6 +60,7 @@ class Parser {
     ForEach(root, "regions", [&](const YAML::Node& n) { plan.regions.push_back(ReadRegion(n)); });
     ForEach(root, "budgets", [&](const YAML::Node& n) { plan.budgets.push_back(ReadBudget(n)); });
     ForEach(root, "tiers", [&](const YAML::Node& n) { plan.tiers.push_back(ReadTier(n)); });
+    ForEach(root, "domains", [&](const YAML::Node& n) { plan.domains.push_back(ReadDomain(n)); });
     ForEach(
         root, "operations", [&](const YAML::Node& n) { plan.ops.push_back(ReadOp(n)); },
         /*required=*/true);
@@ -243,6 +244,31 @@ class Parser {
       r.name = Scalar(n, "name", true).value_or("");
     }
     return r;
+  }
+
+  // {name: comments, source: {table: public.comments, key: [id], subject: author_id}}
+  Domain ReadDomain(const YAML::Node& n) {
+    Domain d;
+    d.pos = Pos(n);
+    if (!CheckMap(n, "a domain", {"name", "source"})) return d;
+    d.name = Scalar(n, "name", true).value_or("");
+    const YAML::Node src = n["source"];
+    if (!src.IsDefined() || src.IsNull()) return d;
+    d.has_source = true;
+    if (!CheckMap(src, "source", {"table", "key", "subject"})) return d;
+    d.source.table = Scalar(src, "table", true).value_or("");
+    if (!d.source.table.empty() && (d.source.table.find('.') == std::string::npos ||
+                                    d.source.table.front() == '.' ||
+                                    d.source.table.back() == '.')) {
+      d_.Add(Pos(src["table"]), StrCat("source.table: name the table with its schema, e.g. "
+                                       "public.", d.source.table));
+    }
+    d.source.key = StringList(src, "key");
+    if (d.source.key.empty()) {
+      d_.Add(Pos(src), "source.key: list the table's primary key columns, e.g. key: [id]");
+    }
+    d.source.subject = Scalar(src, "subject").value_or("");
+    return d;
   }
 
   Budget ReadBudget(const YAML::Node& n) {

@@ -205,6 +205,8 @@ void ValidatePlan(const Plan& plan, Diagnostics& d) {
       plan.ops, [](const PlanOp& o) -> const std::string& { return o.op; }, "op", d);
   CheckUnique(
       plan.phases, [](const Phase& p) -> const std::string& { return p.name; }, "phase", d);
+  CheckUnique(
+      plan.domains, [](const Domain& x) -> const std::string& { return x.name; }, "domain", d);
   CheckOps(plan, d);
   CheckBudgets(plan, d);
   CheckTiers(plan, d);

@@ -20,7 +20,7 @@ case "${1:-}" in
       as_pg "$bin/initdb" -D "$dir/data" -U cmo --auth=trust -E UTF8 --locale=C --no-sync >/dev/null
     fi
     as_pg "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w \
-      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200" start >/dev/null
+      -o "-p $port -k $dir -c listen_addresses=127.0.0.1 -c max_connections=200 -c wal_level=logical" start >/dev/null
     echo "postgresql://cmo@127.0.0.1:$port/postgres"
     ;;
   stop)

@@ -218,6 +218,23 @@ void RenderDataPath(Server& server, Exposition& m) {
   m.Sample("cmo_relay_published_total", {}, static_cast<double>(relay.published));
   m.Family("cmo_relay_delivery_failures_total", "counter", "Failed deliveries (retried)");
   m.Sample("cmo_relay_delivery_failures_total", {}, static_cast<double>(relay.delivery_failures));
+  if (const auto cdc = server.cdc_metrics(); cdc.has_value()) {
+    m.Family("cmo_cdc_retained_wal_bytes", "gauge",
+             "WAL the replication slot holds back on the source database");
+    m.Sample("cmo_cdc_retained_wal_bytes", {}, static_cast<double>(cdc->retained_wal_bytes));
+    m.Family("cmo_cdc_retained_wal_exceeded", "gauge",
+             "1 while the slot holds back more WAL than cdc.max_retained_wal");
+    m.Sample("cmo_cdc_retained_wal_exceeded", {}, cdc->retention_exceeded ? 1 : 0);
+    m.Family("cmo_cdc_changes_total", "counter", "Row changes acked by Kafka since start");
+    m.Sample("cmo_cdc_changes_total", {}, static_cast<double>(cdc->changes));
+    m.Family("cmo_cdc_snapshot_done", "gauge", "1 once every followed table was snapshot");
+    m.Sample("cmo_cdc_snapshot_done", {}, cdc->snapshot_done ? 1 : 0);
+    m.Family("cmo_cdc_truncates_total", "counter",
+             "TRUNCATEs of followed tables (not replicated: reconcile the domain)");
+    m.Sample("cmo_cdc_truncates_total", {}, static_cast<double>(cdc->truncates));
+    m.Family("cmo_cdc_stream_reconnects_total", "counter", "Replication stream reconnections");
+    m.Sample("cmo_cdc_stream_reconnects_total", {}, static_cast<double>(cdc->reconnects));
+  }
   const auto regions = server.regions();
   m.Family("cmo_replica_watermark", "gauge", "Highest LSN each region has applied in order");
   for (const auto& r : regions) {

@@ -4,6 +4,8 @@
 #include <memory>
 #include <sstream>
 
+#include "base/postgres.h"
+#include "base/status_macros.h"
 #include "base/strings.h"
 #include "base/units.h"
 #include "migrations/plan_executor.h"
@@ -11,7 +13,9 @@
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/cli/table.h"
 #include "orchestrator/service/executor_lock.h"
+#include "orchestrator/service/serve_config.h"
 #include "orchestrator/service/stop_signals.h"
+#include "shadow/cdc_tables.h"
 
 namespace cmo::orchestrator {
 namespace {
@@ -68,7 +72,32 @@ nlohmann::json PlanJson(const std::string& file, const migrations::Plan& plan) {
 
 struct ValidateOptions {
   std::vector<std::string> files;
+  std::string live;  // the source database: check the plan's followed tables against it
+  std::string publication = "cmo_cdc";
 };
+
+// The plan's followed tables against the live database: a diagnostic per table it could not
+// follow, at the domain's line. kUnavailable when the database cannot be reached.
+absl::StatusOr<std::vector<migrations::Diagnostic>> CheckLive(const migrations::Plan& plan,
+                                                              const ValidateOptions& o) {
+  std::vector<migrations::Diagnostic> out;
+  const std::vector<shadow::CdcTable> tables = CdcTables(plan);
+  if (tables.empty()) return out;
+  CMO_ASSIGN_OR_RETURN(std::unique_ptr<base::PgConnection> db,
+                       base::PgConnection::Connect(o.live));
+  for (const migrations::Domain& d : plan.domains) {
+    if (!d.has_source) continue;
+    const shadow::CdcTable t = {d.name, d.source.table, d.source.key, d.source.subject};
+    absl::StatusOr<shadow::CdcTableInfo> info = shadow::DescribeCdcTable(*db, t);
+    if (absl::IsUnavailable(info.status())) return info.status();
+    if (!info.ok()) out.push_back({d.pos, std::string(info.status().message())});
+  }
+  if (absl::Status s = shadow::CheckPublication(*db, o.publication, tables); !s.ok()) {
+    if (absl::IsUnavailable(s)) return s;
+    out.push_back({plan.domains.front().pos, std::string(s.message())});
+  }
+  return out;
+}
 
 int RunValidate(const ValidateOptions& o, const GlobalOptions& global) {
   int exit_code = kExitOk;
@@ -83,6 +112,14 @@ int RunValidate(const ValidateOptions& o, const GlobalOptions& global) {
       continue;
     }
     migrations::ParseResult r = migrations::ParsePlan(*text);
+    if (r.ok() && !o.live.empty()) {
+      absl::StatusOr<std::vector<migrations::Diagnostic>> live = CheckLive(r.plan, o);
+      if (!live.ok()) {
+        std::cerr << file << ": --live: " << live.status().message() << "\n";
+        return kExitFailed;
+      }
+      r.errors = *std::move(live);
+    }
     if (r.ok()) {
       if (global.json()) {
         results.push_back(PlanJson(file, r.plan));
@@ -263,6 +300,12 @@ void SetupPlanCommands(CLI::App& app, const GlobalOptions& global, CommandRegist
   CLI::App* validate = plan->add_subcommand(
       "validate", "Check plan files; print every error as FILE:LINE:COL (exit 2) or a summary");
   validate->add_option("files", v->files, "Plan files (YAML)")->required();
+  validate->add_option("--live", v->live,
+                       "The source database (postgresql://...): check the tables the plan's "
+                       "domains follow (exist, key = replica identity, in the publication)");
+  validate->add_option("--publication", v->publication,
+                       "With --live: the publication the relay follows")
+      ->capture_default_str();
   registry.On(validate, [v, &global] { return RunValidate(*v, global); });
 
   auto a = std::make_shared<ApplyOptions>();

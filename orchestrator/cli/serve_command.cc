@@ -6,6 +6,7 @@
 #include "absl/time/clock.h"
 #include "base/db_url.h"
 #include "base/names.h"
+#include "base/pg_replication.h"
 #include "base/strings.h"
 #include "base/units.h"
 #include "orchestrator/api/api_server.h"
@@ -217,8 +218,17 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
         hooks = base::StrCat(", webhooks delivered ", w.delivered, " failed ", w.failed, " queued ",
                              w.queued);
       }
-      Log(base::StrCat("last lsn ", m.last_lsn, ", published ", m.published_through,
-                       ", outbox lag ", m.outbox_lag, ", watermarks", regions, control, hooks));
+      std::string source = base::StrCat("last lsn ", m.last_lsn, ", published ",
+                                        m.published_through, ", outbox lag ", m.outbox_lag);
+      if (auto c = server->cdc_metrics(); c.has_value()) {
+        source = c->snapshot_done
+                     ? base::StrCat("cdc: received ", base::FormatPgLsn(c->received_lsn),
+                                    ", published through ", c->published_through,
+                                    ", slot confirmed ", base::FormatPgLsn(c->confirmed_lsn),
+                                    ", retained WAL ", c->retained_wal_bytes, " bytes")
+                     : base::StrCat("cdc: snapshot ", c->snapshot_rows, " rows so far");
+      }
+      Log(base::StrCat(source, ", watermarks", regions, control, hooks));
     }
   }
   // API first, then the executor between two ticks, then the data path drains.

@@ -9,7 +9,9 @@
 #include "base/kafka.h"
 #include "base/names.h"
 #include "base/strings.h"
+#include "absl/strings/numbers.h"
 #include "base/units.h"
+#include "migrations/plan_parser.h"
 #include "shadow/state_layout.h"
 #include "store/store_url.h"
 
@@ -48,6 +50,95 @@ absl::Status ReadDurations(const std::string& path, const YAML::Node& section,
           zero_ok ? "duration (0 or more)" : "positive duration", " such as 500ms, 30s or 5m"));
     }
     *field = *d;
+  }
+  return absl::OkStatus();
+}
+
+// "4GiB", "512MiB", "1000000" (bytes).
+std::optional<int64_t> ParseBytes(std::string text) {
+  static const std::pair<const char*, int64_t> kUnits[] = {
+      {"GiB", int64_t{1} << 30}, {"MiB", int64_t{1} << 20}, {"KiB", int64_t{1} << 10},
+      {"GB", 1'000'000'000}, {"MB", 1'000'000}, {"KB", 1'000}, {"B", 1}};
+  int64_t unit = 1;
+  for (const auto& [suffix, bytes] : kUnits) {
+    if (text.ends_with(suffix)) {
+      text.resize(text.size() - std::string_view(suffix).size());
+      unit = bytes;
+      break;
+    }
+  }
+  int64_t n = 0;
+  if (text.empty() || !absl::SimpleAtoi(text, &n) || n <= 0 || n > INT64_MAX / unit) {
+    return std::nullopt;
+  }
+  return n * unit;
+}
+
+// cdc: {source, plan, slot, publication, snapshot_rows_per_s, max_retained_wal}
+absl::Status ReadCdc(const std::string& path, const YAML::Node& c, CdcConfig& out) {
+  auto bad = [&](const YAML::Node& n, std::string_view what) {
+    return absl::InvalidArgumentError(base::StrCat(Where(path, n), what));
+  };
+  if (!c.IsMap()) {
+    return bad(c, "cdc must be a mapping, e.g. {source: postgresql://cmo@leader/app, plan: "
+                  "migrations/comments.yaml}");
+  }
+  if (auto s = CheckKeys(path, c,
+                         {"source", "plan", "slot", "publication", "snapshot_rows_per_s",
+                          "max_retained_wal"},
+                         "cdc");
+      !s.ok()) {
+    return s;
+  }
+  if (!c["source"] || !c["plan"]) {
+    return bad(c, "cdc needs `source` (the app's database, postgresql://...) and `plan` (the "
+                  "plan whose domains name the tables to follow)");
+  }
+  out.source = c["source"].as<std::string>();
+  if (!out.source.starts_with("postgresql://") && !out.source.starts_with("postgres://")) {
+    return bad(c["source"], "cdc.source must be a PostgreSQL URI (postgresql://USER@HOST/DB)");
+  }
+  out.plan_file = c["plan"].as<std::string>();
+  if (!out.plan_file.starts_with("/")) {  // relative to the config file
+    const size_t slash = path.rfind('/');
+    if (slash != std::string::npos) out.plan_file = path.substr(0, slash + 1) + out.plan_file;
+  }
+  absl::StatusOr<std::string> text = migrations::ReadPlanText(out.plan_file);
+  if (!text.ok()) return bad(c["plan"], base::StrCat("cdc.plan: ", text.status().message()));
+  migrations::ParseResult plan = migrations::ParsePlan(*text);
+  if (!plan.ok()) {
+    return bad(c["plan"], base::StrCat("cdc.plan is not a valid plan: ",
+                                       migrations::FormatDiagnostic(out.plan_file,
+                                                                    plan.errors.front()),
+                                       " (cmo plan validate ", out.plan_file, ")"));
+  }
+  out.options.tables = CdcTables(plan.plan);
+  if (out.options.tables.empty()) {
+    return bad(c["plan"], base::StrCat("cdc.plan ", out.plan_file, " names no table to follow: "
+                                       "add domains: [{name: comments, source: {table: "
+                                       "public.comments, key: [id]}}]"));
+  }
+  for (const shadow::CdcTable& t : out.options.tables) out.domains.push_back(t.domain);
+  for (const char* name : {"slot", "publication"}) {
+    if (!c[name]) continue;
+    const std::string v = c[name].as<std::string>();
+    if (v.empty() || v.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") !=
+                         std::string::npos) {
+      return bad(c[name], base::StrCat("cdc.", name, " must be lower-case letters, digits and _"));
+    }
+    (std::string_view(name) == "slot" ? out.options.slot : out.options.publication) = v;
+  }
+  if (const YAML::Node r = c["snapshot_rows_per_s"]) {
+    double v = 0;
+    if (!absl::SimpleAtod(r.as<std::string>(), &v) || v < 0) {
+      return bad(r, "cdc.snapshot_rows_per_s must be a number of rows per second (0: no limit)");
+    }
+    out.options.snapshot_rows_per_s = v;
+  }
+  if (const YAML::Node m = c["max_retained_wal"]) {
+    std::optional<int64_t> v = ParseBytes(m.as<std::string>());
+    if (!v.has_value()) return bad(m, "cdc.max_retained_wal must be a size such as 4GiB or 512MiB");
+    out.options.max_retained_wal_bytes = *v;
   }
   return absl::OkStatus();
 }
@@ -258,6 +349,14 @@ absl::Status ReadNotifications(const std::string& path, const YAML::Node& n, Ser
 
 }  // namespace
 
+std::vector<shadow::CdcTable> CdcTables(const migrations::Plan& plan) {
+  std::vector<shadow::CdcTable> out;
+  for (const migrations::Domain& d : plan.domains) {
+    if (d.has_source) out.push_back({d.name, d.source.table, d.source.key, d.source.subject});
+  }
+  return out;
+}
+
 base::KafkaConfig KafkaClientConfig(const ServeConfig& config, const std::string& bootstrap) {
   base::KafkaConfig out(config.kafka_properties.begin(), config.kafka_properties.end());
   out["bootstrap.servers"] = bootstrap;
@@ -301,7 +400,7 @@ absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path) {
     if (auto s = CheckKeys(path, root,
                            {"state_dir", "listen", "kafka", "primary", "regions", "breaker",
                             "applier", "plans", "message_key_file", "control_state", "advertise",
-                            "api_token_file", "notifications", "tls"},
+                            "api_token_file", "notifications", "tls", "cdc"},
                            "the config");
         !s.ok()) {
       return s;
@@ -314,6 +413,9 @@ absl::StatusOr<ServeConfig> LoadServeConfig(const std::string& path) {
     if (root["primary"]) {
       config.primary = root["primary"].as<std::string>();
       if (absl::Status s = CheckStoreUrl(path, root["primary"], "primary"); !s.ok()) return s;
+    }
+    if (const YAML::Node c = root["cdc"]) {
+      if (absl::Status s = ReadCdc(path, c, config.cdc); !s.ok()) return s;
     }
     if (const YAML::Node c = root["control_state"]) {
       config.control_state = c.as<std::string>();

@@ -8,9 +8,11 @@
 
 #include "absl/status/statusor.h"
 #include "base/kafka.h"
+#include "migrations/plan.h"
 #include "orchestrator/service/control_loop.h"
 #include "orchestrator/service/webhooks.h"
 #include "shadow/applier.h"
+#include "shadow/cdc_relay.h"
 
 namespace cmo::orchestrator {
 
@@ -23,6 +25,15 @@ namespace cmo::orchestrator {
 enum class ServeRole { kAll, kKafka, kRelay, kApplier, kControl };
 
 absl::StatusOr<ServeRole> ParseServeRole(std::string_view text);
+
+// Change data capture (shadow/cdc_relay.h): the relay follows the app's own tables instead of
+// cmo's outbox. `source` "" = off.
+struct CdcConfig {
+  std::string source;     // the app's database: postgresql://...
+  std::string plan_file;  // the plan whose `domains: [{name, source: ...}]` are followed
+  std::vector<std::string> domains;  // theirs (what appliers apply)
+  shadow::CdcOptions options;        // slot, publication, tables, throttle, WAL limit
+};
 
 struct ServeConfig {
   ServeRole role = ServeRole::kAll;
@@ -78,7 +89,11 @@ struct ServeConfig {
   // Where breaker, plan, divergence and reconciliation events are POSTed (webhooks.h).
   std::vector<WebhookConfig> webhooks;
   WebhookOptions webhook_options;
+  CdcConfig cdc;
 };
+
+// The tables a plan's domains follow (those with a `source`).
+std::vector<shadow::CdcTable> CdcTables(const migrations::Plan& plan);
 
 // Reads `path`. Unknown keys and bad values are kInvalidArgument with FILE:LINE:COL.
 //   state_dir: ./cmo-state
@@ -102,6 +117,9 @@ struct ServeConfig {
 //   advertise: http://cmo-1.internal:7070      (the API as other hosts reach it)
 //   api_token_file: /etc/cmo/api-token         (default STATE_DIR/api-token)
 //   tls: {cert_file: /etc/cmo/tls.crt, key_file: /etc/cmo/tls.key}   (HTTPS for the API)
+//   cdc: {source: postgresql://cmo@leader:5432/app, plan: migrations/comments.yaml,
+//        slot: cmo_cdc, publication: cmo_cdc, snapshot_rows_per_s: 20000,
+//        max_retained_wal: 4GiB}        (follow the app's tables instead of cmo's outbox)
 //   notifications: {max_attempts: 8, webhooks: [{url: https://hooks.example/cmo,
 //                   events: [breaker, plan, divergence, reconcile], secret_file: /etc/cmo/hook,
 //                   format: json|slack}]}

@@ -249,9 +249,19 @@ shadow::ApplierOptions ApplierOptionsFor(const ServeConfig& config, const std::s
   shadow::ApplierOptions o = config.applier;
   o.region = region;
   o.keys = std::move(keys);
+  auto lag = config.simulated_lag.find(region);
+  o.simulated_delay = lag == config.simulated_lag.end() ? absl::ZeroDuration() : lag->second;
   // On a real cluster several appliers of a region share its partitions (and take over from
   // each other); the embedded cluster is one process's, with one applier per region.
   o.consumer_group = config.kafka_brokers != "embedded";
+  if (!config.cdc.source.empty()) {
+    // The changes come from the app's tables: the plan names the domains, and versions are the
+    // source's WAL positions, which cmo's primary knows nothing of.
+    o.domains = [domains = config.cdc.domains]() -> absl::StatusOr<std::vector<std::string>> {
+      return domains;
+    };
+    return o;
+  }
   // The primary's last LSN bounds what an applier accepts, and its domains say which change
   // topics are this deployment's; its own connection, opened on first use, on the applier's
   // thread.
@@ -263,8 +273,6 @@ shadow::ApplierOptions ApplierOptionsFor(const ServeConfig& config, const std::s
     return primary->Call<std::vector<std::string>>(
         [](store::PrimaryStore& p) { return p.Domains(); });
   };
-  auto lag = config.simulated_lag.find(region);
-  o.simulated_delay = lag == config.simulated_lag.end() ? absl::ZeroDuration() : lag->second;
   return o;
 }
 
@@ -310,6 +318,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
       CMO_ASSIGN_OR_RETURN(region->replica, store::ReplicaStore::Open(ReplicaUrl(config, name)));
       Region* r = region.get();
       region->make_applier = [self, r, kafka, keys, &clock] {
+        if (!self->config_.cdc.source.empty()) {
+          // A lost change log is not re-published from a slot: see runbooks/cdc-slot.md.
+          return shadow::Applier::Create(*r->replica, kafka, clock,
+                                         ApplierOptionsFor(self->config_, r->name, keys, clock));
+        }
         // Filed in the primary, which the relay reads wherever it runs.
         auto primary = std::make_shared<LazyPrimary>(PrimaryUrl(self->config_), clock);
         return shadow::Applier::Create(*r->replica, kafka, clock,
@@ -326,7 +339,19 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
       s->regions_.push_back(std::move(region));
     }
   }
-  if (relay) {
+  if (relay && !config.cdc.source.empty()) {
+    s->make_cdc_relay_ = [self, kafka, ensure_topic, keys, &clock] {
+      shadow::CdcOptions o = self->config_.cdc.options;
+      o.keys = keys;
+      return shadow::CdcRelay::Create(self->config_.cdc.source, kafka, ensure_topic, clock, o);
+    };
+    absl::StatusOr<std::unique_ptr<shadow::CdcRelay>> made = s->make_cdc_relay_();
+    // A source that is away now is waited for (the relay thread retries); anything else is a
+    // configuration to fix, said now.
+    if (!made.ok() && !absl::IsUnavailable(made.status())) return made.status();
+    if (made.ok()) s->cdc_relay_ = *std::move(made);
+    s->threads_.emplace_back([self] { self->RunCdcRelay(); });
+  } else if (relay) {
     CMO_ASSIGN_OR_RETURN(s->primary_, store::PrimaryStore::Open(PrimaryUrl(config), clock));
     s->make_relay_ = [self, kafka, ensure_topic, keys, &clock] {
       return shadow::OutboxRelay::Create(*self->primary_, kafka, ensure_topic,
@@ -384,6 +409,7 @@ void Server::RunTopicCreator() {
       Fail(domains.status());
       return;
     }
+    domains->insert(domains->end(), config_.cdc.domains.begin(), config_.cdc.domains.end());
     for (const std::string& d : *domains) {
       embedded_->CreateTopic(shadow::PriorityTopic(d), config_.kafka_partitions, 3).IgnoreError();
       embedded_->CreateTopic(shadow::ChangeTopic(d), config_.kafka_partitions, 3).IgnoreError();
@@ -450,6 +476,34 @@ void Server::RunRelay() {
     relay_metrics_ = relay_->metrics();
   }
   if (absl::Status st = relay_->Flush(5000); !st.ok()) Fail(st);
+}
+
+void Server::RunCdcRelay() {
+  while (!stop_.load()) {
+    absl::Status st = cdc_relay_ == nullptr
+                          ? absl::UnavailableError("the CDC source was away at start")
+                          : cdc_relay_->Step(10);
+    if (absl::IsUnavailable(st)) {
+      // The source is away or the stream was cut: what was not acknowledged is streamed again
+      // from the slot once it answers.
+      st = Rebuild("cdc relay", st, make_cdc_relay_, cdc_relay_);
+      if (st.ok() && cdc_relay_ == nullptr) return;  // stopped while the source was away
+    }
+    if (!st.ok()) {
+      Fail(st);
+      return;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    cdc_metrics_ = cdc_relay_->metrics();
+  }
+  if (cdc_relay_ != nullptr) {
+    if (absl::Status st = cdc_relay_->Flush(5000); !st.ok()) Fail(st);
+  }
+}
+
+std::optional<shadow::CdcMetrics> Server::cdc_metrics() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return cdc_metrics_;
 }
 
 void Server::RunApplier(Region& region) {

@@ -24,6 +24,7 @@
 #include "orchestrator/service/serve_config.h"
 #include "shadow/applier.h"
 #include "shadow/converged.h"
+#include "shadow/cdc_relay.h"
 #include "shadow/outbox_relay.h"
 #include "shadow/state_layout.h"
 #include "store/primary_store.h"
@@ -51,6 +52,8 @@ class Server {
   absl::Status error();
   const std::string& bootstrap_servers() const { return bootstrap_; }
   shadow::RelayMetrics relay_metrics();
+  // Change data capture (config `cdc`): nullopt when this process does not run its relay.
+  std::optional<shadow::CdcMetrics> cdc_metrics();
   std::vector<RegionStatus> regions();
   // Budgets and breakers (role all); nullopt when this process does not run them.
   std::optional<ControlLoopMetrics> control_metrics();
@@ -76,6 +79,7 @@ class Server {
   void Fail(absl::Status s);
   absl::Status StartKafka(std::function<absl::StatusOr<int>(const std::string&)>& ensure_topic);
   void RunRelay();
+  void RunCdcRelay();
   void RunApplier(Region& region);
   void RunTopicCreator();
   // Relay roles: publishes the LSN applied in every region on cmo.converged (shadow/converged.h)
@@ -112,6 +116,9 @@ class Server {
   // Per rebuilt component: the last failure logged and when (guarded by mu_).
   std::map<std::string, std::pair<std::string, absl::Time>> rebuild_log_;
   std::function<absl::StatusOr<std::unique_ptr<shadow::OutboxRelay>>()> make_relay_;
+  std::unique_ptr<shadow::CdcRelay> cdc_relay_;
+  std::function<absl::StatusOr<std::unique_ptr<shadow::CdcRelay>>()> make_cdc_relay_;
+  std::optional<shadow::CdcMetrics> cdc_metrics_;  // guarded by mu_
   std::vector<std::thread> threads_;
   std::atomic<bool> stop_{false};
 
