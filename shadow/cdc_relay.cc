@@ -37,6 +37,7 @@ struct InFlight {
 struct CdcRelay::Impl {
   std::string source;
   OutboxRelay::EnsureTopic ensure_topic;
+  OutboxRelay::MinApplied min_applied;
   const base::Clock& clock;
   CdcOptions options;
   CdcMetrics* metrics = nullptr;
@@ -62,6 +63,7 @@ struct CdcRelay::Impl {
   int in_flight_changes = 0;
   int64_t received_below = 0;  // every commit below was received
   int64_t confirmed = 0;       // the last confirmed position sent to the slot
+  int64_t applied = -1;        // min_applied's last answer (-1: none yet)
   int64_t heartbeat_lsn = -1;
   absl::Time last_heartbeat = absl::InfinitePast();
   absl::Time last_status = absl::InfinitePast();
@@ -77,8 +79,13 @@ struct CdcRelay::Impl {
   absl::Time throttle_from = absl::InfinitePast();
   double throttle_rows = 0;
 
-  Impl(std::string src, OutboxRelay::EnsureTopic ensure, const base::Clock& c, CdcOptions o)
-      : source(std::move(src)), ensure_topic(std::move(ensure)), clock(c), options(std::move(o)) {}
+  Impl(std::string src, OutboxRelay::EnsureTopic ensure, OutboxRelay::MinApplied applied,
+       const base::Clock& c, CdcOptions o)
+      : source(std::move(src)),
+        ensure_topic(std::move(ensure)),
+        min_applied(std::move(applied)),
+        clock(c),
+        options(std::move(o)) {}
 
   std::string StateTable() const { return QuoteIdent(options.state_schema) + ".cdc_snapshot"; }
 
@@ -197,6 +204,28 @@ absl::Status CdcRelay::Impl::LoadOrCreateSlot() {
     CMO_RETURN_IF_ERROR(state->ExecPipeline(reset).status());
   }
   snapshot_done = std::all_of(table_done.begin(), table_done.end(), [](bool d) { return d; });
+  if (snapshot_done && min_applied != nullptr) {
+    CMO_ASSIGN_OR_RETURN(applied, min_applied(partitions));
+    if (applied < snapshot_lsn - 1) {
+      // A region never got through the snapshot (new, or its log was lost): snapshot again,
+      // at the slot's start version, which is still right since the slot has not moved past
+      // what that region applied.
+      std::fprintf(stderr,
+                   "cmo relay: a region has applied only up to %lld, short of the snapshot "
+                   "(%lld): snapshotting the followed tables again\n",
+                   static_cast<long long>(applied), static_cast<long long>(snapshot_lsn - 1));
+      ++metrics->resnapshots;
+      CMO_RETURN_IF_ERROR(
+          state
+              ->Exec(base::StrCat("UPDATE ", StateTable(),
+                                  " SET after_key = NULL, done = false WHERE slot = $1"),
+                     {options.slot})
+              .status());
+      snapshot_after.assign(tables.size(), std::nullopt);
+      table_done.assign(tables.size(), false);
+      snapshot_done = false;
+    }
+  }
   received_below = confirmed;
   metrics->snapshot_lsn = snapshot_lsn;
   metrics->snapshot_done = snapshot_done;
@@ -524,7 +553,11 @@ absl::Status CdcRelay::Impl::Status(absl::Time now, bool force) {
     return absl::OkStatus();
   }
   last_status = now;
-  if (snapshot_done) confirmed = std::max(confirmed, Claim() + 1);
+  if (snapshot_done) {
+    int64_t safe = Claim() + 1;
+    if (min_applied != nullptr) safe = std::min(safe, applied + 1);
+    confirmed = std::max(confirmed, safe);
+  }
   // Asks for the server's position too: while the tables are idle, its keepalive is what
   // moves received_below, hence heartbeats and watermarks.
   return stream->SendStatus(received_below, confirmed, /*reply_requested=*/true);
@@ -553,6 +586,10 @@ absl::Status CdcRelay::Impl::Heartbeats(absl::Time now) {
 absl::Status CdcRelay::Impl::CheckRetention(absl::Time now) {
   if (now - last_retention < options.retention_check_interval) return absl::OkStatus();
   last_retention = now;
+  if (min_applied != nullptr) {
+    CMO_ASSIGN_OR_RETURN(applied, min_applied(partitions));
+    metrics->min_applied = applied;
+  }
   CMO_ASSIGN_OR_RETURN(base::PgResult r,
                        state->Exec("SELECT COALESCE(pg_wal_lsn_diff(pg_current_wal_lsn(), "
                                    "restart_lsn), 0)::bigint FROM pg_replication_slots WHERE "
@@ -603,12 +640,14 @@ CdcRelay::~CdcRelay() = default;
 absl::StatusOr<std::unique_ptr<CdcRelay>> CdcRelay::Create(const std::string& source,
                                                            const base::KafkaConfig& kafka,
                                                            OutboxRelay::EnsureTopic ensure_topic,
+                                                           OutboxRelay::MinApplied min_applied,
                                                            const base::Clock& clock,
                                                            CdcOptions options) {
   if (options.tables.empty()) {
     return absl::InvalidArgumentError("change data capture needs at least one table to follow");
   }
-  auto impl = std::make_unique<Impl>(source, std::move(ensure_topic), clock, std::move(options));
+  auto impl = std::make_unique<Impl>(source, std::move(ensure_topic), std::move(min_applied),
+                                     clock, std::move(options));
   Impl* self = impl.get();
   std::unique_ptr<CdcRelay> relay(new CdcRelay(std::move(impl)));
   CMO_RETURN_IF_ERROR(self->Connect());

@@ -8,7 +8,14 @@
 //   then:         stream from the slot; each committed transaction, whole, in commit order:
 //                 its last change per key, versioned by its commit LSN ──► Kafka
 //                 heartbeats: every commit below the stream's position is acknowledged
-//                 slot confirmed ◄── only what Kafka acknowledged (a crash re-sends, never skips)
+//                 slot confirmed ◄── only what Kafka acknowledged and every region applied
+//
+// The slot is the outbox here: like the outbox relay, which trims only what every region
+// applied, the relay confirms to the slot only what every region applied, so a change log lost
+// with Kafka (the embedded cluster restarts empty) is streamed again from the slot. The cost is
+// the outbox's too: the source keeps WAL while a region is down (max_retained_wal_bytes says
+// when to act). Likewise a region that has not applied the snapshot (a new region, or a log
+// lost before it got there) makes the next start snapshot again.
 //
 // Resumable: a kill -9 during the snapshot resumes after the last key Kafka acknowledged, at a
 // new snapshot. That is still right: the slot has not moved past P, so every change committed
@@ -55,7 +62,7 @@ struct CdcOptions {
   absl::Duration status_interval = absl::Milliseconds(100);
   absl::Duration heartbeat_interval = absl::Milliseconds(50);
   absl::Duration idle_heartbeat_interval = absl::Seconds(1);
-  absl::Duration retention_check_interval = absl::Seconds(1);
+  absl::Duration retention_check_interval = absl::Seconds(1);  // and min_applied's
   // WAL the slot may hold back on the source before the relay reports it (metrics, the log):
   // a stalled relay makes the leader keep every WAL segment since, until its disk is full.
   int64_t max_retained_wal_bytes = int64_t{4} << 30;
@@ -69,6 +76,8 @@ struct CdcMetrics {
   int64_t received_lsn = 0;      // every commit below this has been received from the slot
   int64_t published_through = 0;  // what heartbeats claim
   int64_t confirmed_lsn = 0;     // sent to the slot
+  int64_t min_applied = -1;      // every region's watermark, the last read (-1: not asked)
+  int64_t resnapshots = 0;       // starts that found a region short of the snapshot
   int64_t in_flight = 0;
   int64_t transactions = 0;
   int64_t changes = 0;           // published, re-sends included
@@ -85,9 +94,12 @@ class CdcRelay {
   // `source` is the app's database (postgresql://...). kFailedPrecondition, saying what to do,
   // when the publication is missing or lacks a table, a table has no usable key, or the
   // server is not set up for logical replication.
+  // `min_applied` (the lowest watermark of every region; nullptr: trust Kafka's
+  // acknowledgement alone) bounds what the slot is told.
   static absl::StatusOr<std::unique_ptr<CdcRelay>> Create(const std::string& source,
                                                           const base::KafkaConfig& kafka,
                                                           OutboxRelay::EnsureTopic ensure_topic,
+                                                          OutboxRelay::MinApplied min_applied,
                                                           const base::Clock& clock,
                                                           CdcOptions options);
   ~CdcRelay();

@@ -343,7 +343,11 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
     s->make_cdc_relay_ = [self, kafka, ensure_topic, keys, &clock] {
       shadow::CdcOptions o = self->config_.cdc.options;
       o.keys = keys;
-      return shadow::CdcRelay::Create(self->config_.cdc.source, kafka, ensure_topic, clock, o);
+      return shadow::CdcRelay::Create(self->config_.cdc.source, kafka, ensure_topic,
+                                      [self](const std::map<std::string, int>& partitions) {
+                                        return self->MinApplied(partitions);
+                                      },
+                                      clock, o);
     };
     absl::StatusOr<std::unique_ptr<shadow::CdcRelay>> made = s->make_cdc_relay_();
     // A source that is away now is waited for (the relay thread retries); anything else is a
@@ -365,6 +369,8 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
     };
     CMO_ASSIGN_OR_RETURN(s->relay_, s->make_relay_());
     s->threads_.emplace_back([self] { self->RunRelay(); });
+  }
+  if (relay) {
     CMO_RETURN_IF_ERROR(ensure_topic(std::string(shadow::kConvergedTopic)).status());
     base::KafkaConfig producer = kafka;
     producer.emplace("linger.ms", "0");

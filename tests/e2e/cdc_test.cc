@@ -64,6 +64,11 @@ class CdcTest : public ::testing::Test {
           if (!s.ok() && !absl::IsAlreadyExists(s)) return s;
           return kPartitions;
         },
+        [this](const std::map<std::string, int>&) -> absl::StatusOr<int64_t> {
+          int64_t min = INT64_MAX;
+          for (auto& a : appliers_) min = std::min(min, a->Watermark().value_or(0));
+          return min;
+        },
         base::SystemClock(), options_);
     if (!relay.ok()) return relay.status();
     relay_ = *std::move(relay);
