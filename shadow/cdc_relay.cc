@@ -32,6 +32,12 @@ struct InFlight {
   int remaining = 0;
 };
 
+std::string CreateRequestsTable(const std::string& schema) {
+  return base::StrCat("CREATE SCHEMA IF NOT EXISTS ", QuoteIdent(schema),
+                      "; CREATE TABLE IF NOT EXISTS ", QuoteIdent(schema),
+                      ".cdc_requests (slot text PRIMARY KEY, requested bigint NOT NULL); ");
+}
+
 }  // namespace
 
 struct CdcRelay::Impl {
@@ -58,7 +64,8 @@ struct CdcRelay::Impl {
   std::map<std::string, size_t> txn_index;  // domain \0 key -> position in txn (last wins)
 
   uint64_t next_id = 1;                    // delivery-report tags; 0 is a heartbeat
-  bool restart = false;                    // a delivery failed: stream again from the slot
+  bool restart = false;          // stream again from the slot (a delivery failed, a request)
+  bool snapshot_failed = false;  // a snapshot row was not delivered: read its chunk again
   std::map<uint64_t, InFlight> in_flight;  // by id: in commit order
   int in_flight_changes = 0;
   int64_t received_below = 0;  // every commit below was received
@@ -88,6 +95,8 @@ struct CdcRelay::Impl {
         options(std::move(o)) {}
 
   std::string StateTable() const { return QuoteIdent(options.state_schema) + ".cdc_snapshot"; }
+  int64_t answered = 0;  // the latest re-publication request answered (heartbeats carry it)
+  absl::Time last_request_check = absl::InfinitePast();
 
   absl::StatusOr<int> Partitions(const std::string& topic) {
     auto it = partitions.find(topic);
@@ -100,6 +109,8 @@ struct CdcRelay::Impl {
 
   absl::Status Connect();
   absl::Status LoadOrCreateSlot();
+  absl::Status ResetSnapshot();
+  absl::Status CheckRequests(absl::Time now);
   absl::Status StartStream();
   absl::Status SnapshotStep(int timeout_ms);
   absl::Status StreamStep(int timeout_ms);
@@ -136,9 +147,16 @@ absl::Status CdcRelay::Impl::Connect() {
 
 absl::Status CdcRelay::Impl::LoadOrCreateSlot() {
   CMO_RETURN_IF_ERROR(state->ExecScript(base::StrCat(
-      "CREATE SCHEMA IF NOT EXISTS ", QuoteIdent(options.state_schema), "; CREATE TABLE IF NOT ",
-      "EXISTS ", StateTable(), " (slot text NOT NULL, table_name text NOT NULL, snapshot_lsn ",
-      "bigint NOT NULL, after_key text, done boolean NOT NULL, PRIMARY KEY (slot, table_name))")));
+      CreateRequestsTable(options.state_schema), "CREATE TABLE IF NOT EXISTS ", StateTable(),
+      " (slot text NOT NULL, table_name text NOT NULL, snapshot_lsn bigint NOT NULL, after_key ",
+      "text, done boolean NOT NULL, PRIMARY KEY (slot, table_name))")));
+  // A (re)start streams from the slot, which answers every request filed so far.
+  CMO_ASSIGN_OR_RETURN(base::PgResult req,
+                       state->Exec(base::StrCat("SELECT COALESCE(max(requested), 0) FROM ",
+                                                QuoteIdent(options.state_schema),
+                                                ".cdc_requests WHERE slot = $1"),
+                                   {options.slot}));
+  CMO_ASSIGN_OR_RETURN(answered, req.Int(0, 0));
   CMO_ASSIGN_OR_RETURN(base::PgResult slot,
                        state->Exec("SELECT confirmed_flush_lsn::text FROM pg_replication_slots "
                                    "WHERE slot_name = $1",
@@ -214,21 +232,53 @@ absl::Status CdcRelay::Impl::LoadOrCreateSlot() {
                    "cmo relay: a region has applied only up to %lld, short of the snapshot "
                    "(%lld): snapshotting the followed tables again\n",
                    static_cast<long long>(applied), static_cast<long long>(snapshot_lsn - 1));
-      ++metrics->resnapshots;
-      CMO_RETURN_IF_ERROR(
-          state
-              ->Exec(base::StrCat("UPDATE ", StateTable(),
-                                  " SET after_key = NULL, done = false WHERE slot = $1"),
-                     {options.slot})
-              .status());
-      snapshot_after.assign(tables.size(), std::nullopt);
-      table_done.assign(tables.size(), false);
-      snapshot_done = false;
+      CMO_RETURN_IF_ERROR(ResetSnapshot());
     }
   }
   received_below = confirmed;
   metrics->snapshot_lsn = snapshot_lsn;
   metrics->snapshot_done = snapshot_done;
+  return absl::OkStatus();
+}
+
+absl::Status CdcRelay::Impl::ResetSnapshot() {
+  ++metrics->resnapshots;
+  CMO_RETURN_IF_ERROR(state
+                          ->Exec(base::StrCat("UPDATE ", StateTable(),
+                                              " SET after_key = NULL, done = false WHERE slot = $1"),
+                                 {options.slot})
+                          .status());
+  snapshot_after.assign(tables.size(), std::nullopt);
+  table_done.assign(tables.size(), false);
+  snapshot_done = false;
+  metrics->snapshot_done = false;
+  snapshot.reset();  // a new transaction: the slot has not moved past what the regions applied
+  DropStream();      // streamed again once the snapshot is through
+  return absl::OkStatus();
+}
+
+absl::Status CdcRelay::Impl::CheckRequests(absl::Time now) {
+  if (now - last_request_check < options.request_check_interval) return absl::OkStatus();
+  last_request_check = now;
+  CMO_ASSIGN_OR_RETURN(base::PgResult req,
+                       state->Exec(base::StrCat("SELECT COALESCE(max(requested), 0) FROM ",
+                                                QuoteIdent(options.state_schema),
+                                                ".cdc_requests WHERE slot = $1"),
+                                   {options.slot}));
+  CMO_ASSIGN_OR_RETURN(int64_t requested, req.Int(0, 0));
+  if (requested <= answered) return absl::OkStatus();
+  // A region lost part of its change log. Everything after what every region applied is in
+  // the slot still (confirmed no further): stream it again. Snapshot rows are not: if a region
+  // is short of them, or the snapshot is under way, snapshot again.
+  ++metrics->republications;
+  if (min_applied != nullptr) {
+    CMO_ASSIGN_OR_RETURN(applied, min_applied(partitions));
+  }
+  if (!snapshot_done || (min_applied != nullptr && applied < snapshot_lsn - 1)) {
+    CMO_RETURN_IF_ERROR(ResetSnapshot());
+  }
+  answered = requested;
+  restart = true;
   return absl::OkStatus();
 }
 
@@ -250,7 +300,7 @@ void CdcRelay::Impl::OnDelivery(const base::DeliveryReport& r) {
     // message: send it again from the slot.
     std::fprintf(stderr, "cmo relay: a change was not delivered (%s); sending it again\n",
                  std::string(r.status.message()).c_str());
-    restart = true;
+    (snapshot_done ? restart : snapshot_failed) = true;
     return;
   }
   ++metrics->changes;
@@ -361,11 +411,11 @@ absl::Status CdcRelay::Impl::SnapshotStep(int timeout_ms) {
   CMO_RETURN_IF_ERROR(Publish(std::move(entries), snapshot_lsn - 1));
   // Progress is recorded only once Kafka has the rows: a kill -9 resends, never skips.
   CMO_RETURN_IF_ERROR(producer->Flush(std::max(timeout_ms, 30'000)));
-  if (!in_flight.empty() || restart) {
+  if (!in_flight.empty() || snapshot_failed) {
     // Not all acknowledged: read the chunk again (its progress was not recorded).
     in_flight.clear();
     in_flight_changes = 0;
-    restart = false;
+    snapshot_failed = false;
     return absl::UnavailableError("snapshot rows were not acknowledged by Kafka; sending again");
   }
   const bool done = rows.rows() < chunk;
@@ -572,7 +622,7 @@ absl::Status CdcRelay::Impl::Heartbeats(absl::Time now) {
   last_heartbeat = now;
   heartbeat_lsn = claim;
   metrics->published_through = claim;
-  std::string hb = EncodeHeartbeat(claim, now);
+  std::string hb = EncodeHeartbeat(claim, now, answered);
   if (options.keys != nullptr) hb = options.keys->Sign(hb);
   for (const auto& [topic, n] : partitions) {
     for (int32_t p = 0; p < n; ++p) {
@@ -674,6 +724,7 @@ absl::Status CdcRelay::Step(int timeout_ms) {
   Impl& s = *impl_;
   s.producer->Poll(0);
   CMO_RETURN_IF_ERROR(s.Connect());
+  CMO_RETURN_IF_ERROR(s.CheckRequests(s.clock.Now()));
   if (!s.snapshot_done) {
     CMO_RETURN_IF_ERROR(s.SnapshotStep(timeout_ms));
   } else {
@@ -687,6 +738,19 @@ absl::Status CdcRelay::Step(int timeout_ms) {
   metrics_.confirmed_lsn = s.confirmed;
   metrics_.in_flight = s.in_flight_changes;
   return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> CdcRelay::RequestRepublish(const std::string& source,
+                                                   const CdcOptions& options) {
+  CMO_ASSIGN_OR_RETURN(auto db, base::PgConnection::Connect(source));
+  CMO_RETURN_IF_ERROR(db->ExecScript(CreateRequestsTable(options.state_schema)));
+  CMO_ASSIGN_OR_RETURN(
+      base::PgResult r,
+      db->Exec(base::StrCat("INSERT INTO ", QuoteIdent(options.state_schema),
+                            ".cdc_requests VALUES ($1, 1) ON CONFLICT (slot) DO UPDATE SET "
+                            "requested = cdc_requests.requested + 1 RETURNING requested"),
+               {options.slot}));
+  return r.Int(0, 0);
 }
 
 absl::Status CdcRelay::Flush(int timeout_ms) {

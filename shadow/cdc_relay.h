@@ -63,6 +63,7 @@ struct CdcOptions {
   absl::Duration heartbeat_interval = absl::Milliseconds(50);
   absl::Duration idle_heartbeat_interval = absl::Seconds(1);
   absl::Duration retention_check_interval = absl::Seconds(1);  // and min_applied's
+  absl::Duration request_check_interval = absl::Milliseconds(100);
   // WAL the slot may hold back on the source before the relay reports it (metrics, the log):
   // a stalled relay makes the leader keep every WAL segment since, until its disk is full.
   int64_t max_retained_wal_bytes = int64_t{4} << 30;
@@ -77,7 +78,8 @@ struct CdcMetrics {
   int64_t published_through = 0;  // what heartbeats claim
   int64_t confirmed_lsn = 0;     // sent to the slot
   int64_t min_applied = -1;      // every region's watermark, the last read (-1: not asked)
-  int64_t resnapshots = 0;       // starts that found a region short of the snapshot
+  int64_t resnapshots = 0;       // times a region was found short of the snapshot
+  int64_t republications = 0;    // re-publication requests answered
   int64_t in_flight = 0;
   int64_t transactions = 0;
   int64_t changes = 0;           // published, re-sends included
@@ -110,6 +112,13 @@ class CdcRelay {
   absl::Status Step(int timeout_ms);
   absl::Status Flush(int timeout_ms);
   CdcMetrics metrics() const { return metrics_; }
+
+  // What an applier that found its change log lost calls (Applier::OnLogLoss): files a
+  // re-publication request in the source's state schema and returns its number. The relay
+  // answers by streaming again from the slot (confirmed only to what every region applied),
+  // snapshotting again first if a region had not applied the snapshot.
+  static absl::StatusOr<int64_t> RequestRepublish(const std::string& source,
+                                                  const CdcOptions& options);
 
  private:
   struct Impl;

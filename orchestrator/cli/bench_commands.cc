@@ -4,6 +4,7 @@
 #include "base/json.h"
 #include "base/units.h"
 #include "orchestrator/bench/breaker_bench.h"
+#include "orchestrator/bench/cdc_bench.h"
 #include "orchestrator/bench/pipeline_bench.h"
 #include "orchestrator/bench/read_bench.h"
 #include "orchestrator/bench/reconcile_bench.h"
@@ -170,6 +171,26 @@ void SetupBenchCommands(CLI::App& app, const GlobalOptions& global, CommandRegis
   registry.On(rec, [rc, &global] { return PrintReport(RunReconcileBench(*rc), global); });
 
   auto w = std::make_shared<WritersBenchOptions>();
+  auto cdc = std::make_shared<CdcBenchOptions>();
+  CLI::App* cdc_cmd = bench->add_subcommand(
+      "cdc",
+      "Change data capture end to end (slot -> relay -> Kafka -> applier -> replica) against "
+      "the raw decode rate of the same WAL, measured in the same run");
+  cdc_cmd->add_option("--primary", cdc->primary_url,
+                      "The source database, wal_level=logical (postgresql://...)")
+      ->required();
+  cdc_cmd->add_option("--replica", cdc->replica_url,
+                      "The replica store (postgresql://... or an SQLite file)")
+      ->required();
+  cdc_cmd->add_option("--changes", cdc->changes, "Row changes in the backlog (default 200000)")
+      ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
+  cdc_cmd->add_option("--rows-per-transaction", cdc->rows_per_transaction,
+                      "Rows per app transaction (default 100)")
+      ->check(CLI::Range(1, 1'000'000));
+  cdc_cmd->add_option("--value-bytes", cdc->value_bytes, "Bytes per row value (default 100)")
+      ->check(CLI::Range(0, 1'000'000));
+  registry.On(cdc_cmd, [cdc, &global] { return PrintReport(RunCdcBench(*cdc), global); });
+
   CLI::App* writers = bench->add_subcommand(
       "writers",
       "Several app processes writing one PostgreSQL primary at once: acknowledged writes/s and "

@@ -319,9 +319,14 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
       Region* r = region.get();
       region->make_applier = [self, r, kafka, keys, &clock] {
         if (!self->config_.cdc.source.empty()) {
-          // A lost change log is not re-published from a slot: see runbooks/cdc-slot.md.
-          return shadow::Applier::Create(*r->replica, kafka, clock,
-                                         ApplierOptionsFor(self->config_, r->name, keys, clock));
+          // A lost change log is streamed again from the slot: the request is filed on the
+          // source, where the CDC relay reads it.
+          return shadow::Applier::Create(
+              *r->replica, kafka, clock, ApplierOptionsFor(self->config_, r->name, keys, clock),
+              [self] {
+                return shadow::CdcRelay::RequestRepublish(self->config_.cdc.source,
+                                                          self->config_.cdc.options);
+              });
         }
         // Filed in the primary, which the relay reads wherever it runs.
         auto primary = std::make_shared<LazyPrimary>(PrimaryUrl(self->config_), clock);
