@@ -385,12 +385,8 @@ absl::Status CdcRelay::Impl::SnapshotStep(int timeout_ms) {
   std::vector<std::string> last;
   const absl::Time now = clock.Now();
   for (int r = 0; r < rows.rows(); ++r) {
-    std::vector<CdcColumnValue> all, key;
-    for (size_t c = 0; c < info.columns.size(); ++c) {
-      std::optional<std::string_view> text;
-      if (!rows.IsNull(r, static_cast<int>(c))) text = rows.Text(r, static_cast<int>(c));
-      all.push_back({info.columns[c].name, info.columns[c].type, text});
-    }
+    const std::vector<CdcColumnValue> all = CdcRowValues(rows, r, 0, info.columns);
+    std::vector<CdcColumnValue> key;
     last.clear();
     for (int k : info.key) {
       key.push_back(all[k]);
@@ -455,13 +451,7 @@ absl::Status CdcRelay::Impl::Refetch(PendingChange& change) {
     change.entry.row.tombstone = true;
     return absl::OkStatus();
   }
-  std::vector<CdcColumnValue> all;
-  for (size_t c = 0; c < info.columns.size(); ++c) {
-    std::optional<std::string_view> text;
-    if (!r.IsNull(0, static_cast<int>(c))) text = r.Text(0, static_cast<int>(c));
-    all.push_back({info.columns[c].name, info.columns[c].type, text});
-  }
-  change.entry.row.value = CdcRowJson(all);
+  change.entry.row.value = CdcRowJson(CdcRowValues(r, 0, 0, info.columns));
   return absl::OkStatus();
 }
 

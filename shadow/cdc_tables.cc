@@ -16,6 +16,19 @@ std::pair<std::string, std::string> SplitName(std::string_view name) {
 
 }  // namespace
 
+std::vector<CdcColumnValue> CdcRowValues(const base::PgResult& r, int row, int first,
+                                         const std::vector<CdcColumn>& columns) {
+  std::vector<CdcColumnValue> out;
+  out.reserve(columns.size());
+  for (size_t c = 0; c < columns.size(); ++c) {
+    const int at = first + static_cast<int>(c);
+    std::optional<std::string_view> text;
+    if (!r.IsNull(row, at)) text = r.Text(row, at);
+    out.push_back({columns[c].name, columns[c].type, text});
+  }
+  return out;
+}
+
 std::string QuoteIdent(std::string_view id) {
   std::string out = "\"";
   for (char c : id) out += c == '"' ? std::string("\"\"") : std::string(1, c);

@@ -12,6 +12,7 @@
 #include "absl/status/statusor.h"
 #include "base/postgres.h"
 #include "shadow/cdc_relay.h"
+#include "shadow/cdc_row.h"
 
 namespace cmo::shadow {
 
@@ -34,6 +35,11 @@ absl::StatusOr<CdcTableInfo> DescribeCdcTable(base::PgConnection& db, const CdcT
 // kFailedPrecondition when `publication` does not exist or lacks one of the tables.
 absl::Status CheckPublication(base::PgConnection& db, const std::string& publication,
                               const std::vector<CdcTable>& tables);
+
+// Row `row` of `r`, whose columns from `first` on are `columns`, as cdc_row.h encodes them.
+// The values view `r`'s memory.
+std::vector<CdcColumnValue> CdcRowValues(const base::PgResult& r, int row, int first,
+                                         const std::vector<CdcColumn>& columns);
 
 // An identifier quoted for SQL ("a""b"); a schema-qualified name quoted part by part.
 std::string QuoteIdent(std::string_view id);

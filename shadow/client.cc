@@ -12,6 +12,7 @@
 #include "base/strings.h"
 #include "base/thread_name_cache.h"
 #include "flags/heavy_hitters.h"
+#include "shadow/cdc_source_reader.h"
 #include "shadow/change_event.h"
 #include "shadow/converged.h"
 #include "shadow/deployment_stores.h"
@@ -112,6 +113,7 @@ struct Client::Impl {
   const base::Clock& clock;
   internal::ConnectionPool<store::PrimaryStore> primaries;
   internal::ConnectionPool<store::ReplicaStore> replicas;
+  std::unique_ptr<CdcSourceReader> cdc;  // null without cdc_source
   std::unique_ptr<flags::FlagEvaluator> evaluator;
   TelemetryRecorder telemetry;
   // Writes per subject since the last telemetry cut, while a top_k tier wants them counted.
@@ -280,6 +282,8 @@ struct Client::Impl {
   absl::StatusOr<std::optional<store::Row>> Get(flags::Path path, const std::string& domain,
                                                 std::string_view key) {
     if (path == flags::Path::kStrong) {
+      if (cdc != nullptr && cdc->Follows(domain)) [[unlikely]]
+        return cdc->Get(domain, key);
       return primaries.With([&](store::PrimaryStore& p) { return p.Get(domain, key); });
     }
     return replicas.With([&](store::ReplicaStore& r) { return r.Get(domain, key); });
@@ -294,6 +298,12 @@ struct Client::Impl {
     const flags::Decision d = evaluator->Decide(op, subject, ctx.route, context);
     if (d.flag == nullptr) return UnknownOp(op);
     const flags::Flag* flag = d.flag;
+    if (cdc != nullptr && cdc->Follows(flag->domain)) [[unlikely]] {
+      return absl::FailedPreconditionError(base::StrCat(
+          "domain ", flag->domain, " is followed from the app's own table by change data "
+          "capture: write it with the app's SQL, then make the session token with "
+          "TokenAfterCommit(token, pg_current_wal_lsn() read on that connection)"));
+    }
     const store::WriteRequest request{flag->domain,
                                       std::string(key),
                                       std::string(value),
@@ -618,6 +628,9 @@ absl::StatusOr<std::unique_ptr<Client>> Client::Open(ClientConfig config,
         p->keys = keys;
       }
     }
+  }
+  if (!p->config.cdc_source.empty()) {
+    p->cdc = std::make_unique<CdcSourceReader>(p->config.cdc_source, p->config.cdc_tables);
   }
   // Fail at Open, not on the first request, when the stores cannot be opened.
   { CMO_ASSIGN_OR_RETURN(auto primary, p->primaries.Acquire()); }

@@ -50,6 +50,7 @@
 #include "base/clock.h"
 #include "flags/snapshot.h"
 #include "shadow/comparator.h"
+#include "shadow/cdc_relay.h"
 #include "shadow/flag_source.h"
 #include "shadow/telemetry.h"
 
@@ -102,6 +103,12 @@ struct ClientConfig {
   // the primary for this long before the replica is tried again, so a dead replica costs
   // reads neither errors nor a connect timeout each. Counted as fallbacks in telemetry.
   absl::Duration replica_retry_after = absl::Seconds(1);
+  // Change data capture: the app's database and the tables a plan's domains follow
+  // (`cmo serve` config `cdc`). Strong reads of those domains go to the app's table by key
+  // (shadow/cdc_source_reader.h); writes to them are the app's own SQL (Write refuses them),
+  // and TokenAfterCommit (session_token.h) makes the session token of such a write.
+  std::string cdc_source;
+  std::vector<CdcTable> cdc_tables;
 };
 
 struct WriteResult {

@@ -11,6 +11,8 @@
 #include <utility>
 
 #include "absl/base/attributes.h"
+#include "base/pg_replication.h"
+#include "base/status_macros.h"
 #include "base/strings.h"
 
 namespace cmo::shadow {
@@ -153,6 +155,14 @@ absl::StatusOr<SessionToken> DecodeToken(std::string_view text) {
 
 SessionToken Merge(const SessionToken& a, const SessionToken& b) {
   return SessionToken{std::max(a.lsn, b.lsn)};
+}
+
+absl::StatusOr<std::string> TokenAfterCommit(std::string_view token,
+                                             std::string_view wal_position) {
+  CMO_ASSIGN_OR_RETURN(SessionToken t, DecodeToken(token));
+  CMO_ASSIGN_OR_RETURN(int64_t position, base::ParsePgLsn(wal_position));
+  // Every commit below the position: the app's own commit record ends at or before it.
+  return EncodeToken(Merge(t, {std::max<int64_t>(0, position - 1)}));
 }
 
 }  // namespace cmo::shadow

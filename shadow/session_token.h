@@ -30,6 +30,13 @@ absl::StatusOr<SessionToken> DecodeToken(std::string_view text);
 // What a session has observed after seeing both.
 SessionToken Merge(const SessionToken& a, const SessionToken& b);
 
+// Change data capture (shadow/cdc_relay.h): the session's token after the app's own
+// transaction on the source database committed, from the WAL position read on the same
+// connection right after the commit (`SELECT pg_current_wal_lsn()`, e.g. "16/B374D848"). CDC
+// versions are commit positions, so a replica reaches the result once it holds that commit and
+// everything before it. kInvalidArgument for a malformed token or position.
+absl::StatusOr<std::string> TokenAfterCommit(std::string_view token, std::string_view wal_position);
+
 }  // namespace cmo::shadow
 
 #endif  // CMO_SHADOW_SESSION_TOKEN_H_

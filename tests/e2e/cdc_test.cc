@@ -14,7 +14,10 @@
 #include "shadow/applier.h"
 #include "shadow/cdc_relay.h"
 #include "shadow/change_event.h"
+#include "shadow/client.h"
+#include "shadow/session_token.h"
 #include "store/replica_store.h"
+#include "tests/shadow/client_harness.h"
 #include "tests/e2e/cdc_app.h"
 #include "tests/fakes/pg_server.h"
 #include "tests/fakes/temp_dir.h"
@@ -175,6 +178,60 @@ TEST_F(CdcTest, AReadYourWritesTokenFromTheAppsCommitIsHonouredByTheReplica) {
     }
   }
   EXPECT_TRUE(reached);
+}
+
+// The client library on a CDC-fed domain: the app writes its own table with SQL, turns the
+// commit position into its session token, and reads through the client: the replica serves
+// once it holds the write, the app's table (the strong path) until then; never an older value.
+TEST_F(CdcTest, TheClientReadsItsOwnSqlWritesWithTokensMadeFromTheCommitPosition) {
+  ASSERT_TRUE(::cmo::testing::CreateCdcApp(*app_, 100).ok());
+  ASSERT_TRUE(StartRelay().ok());
+  ASSERT_TRUE(Converge(std::chrono::seconds(30)));
+  ::cmo::testing::ClientHarness h(base::SystemClock());
+  h.SetOp("comment.read", "comments", "read_your_writes", flags::Stage::kEventual);
+  ClientConfig config = h.Config();
+  config.replica_url = pg_->Uri("replica");
+  config.cdc_source = pg_->Uri("app");
+  config.cdc_tables = options_.tables;
+  config.max_wait = absl::Milliseconds(5);
+  auto client = Client::Open(config);
+  ASSERT_TRUE(client.ok()) << client.status();
+  (*client)->Tick();
+  std::string token;
+  int eventual = 0, strong = 0;
+  for (int i = 0; i < 40; ++i) {
+    const std::string body = absl::StrCat("edit-", i);
+    ASSERT_TRUE(app_->ExecScript(absl::StrCat("UPDATE app.comments SET body = '", body,
+                                              "' WHERE id = 7"))
+                    .ok());
+    auto position = app_->Exec("SELECT pg_current_wal_lsn()::text");
+    ASSERT_TRUE(position.ok());
+    auto t = TokenAfterCommit(token, position->Text(0, 0));
+    ASSERT_TRUE(t.ok()) << t.status();
+    token = *t;
+    if (i % 2 == 1) {  // every other write, the replica catches up before the read
+      ASSERT_TRUE(cmo::testing::WaitFor(
+          [&] {
+            Step();
+            return DomainWatermark(*replicas_[0], "comments").value_or(0) >=
+                   DecodeToken(token)->lsn;
+          },
+          std::chrono::seconds(30), std::chrono::milliseconds(0)));
+    }
+    auto r = (*client)->Read("comment.read", "user-7", "7", token);
+    ASSERT_TRUE(r.ok()) << r.status();
+    ASSERT_TRUE(r->value.has_value());
+    EXPECT_NE(r->value->find("\"" + body + "\""), std::string::npos) << *r->value;
+    (r->path == flags::Path::kEventual ? eventual : strong)++;
+    token = r->token;
+  }
+  EXPECT_GT(eventual, 10);  // served locally once the replica held the write
+  EXPECT_GT(strong, 10);    // from the app's table while it did not
+  auto missing = (*client)->Read("comment.read", "user-7", "999999", "");
+  ASSERT_TRUE(missing.ok()) << missing.status();
+  EXPECT_FALSE(missing->value.has_value());
+  auto write = (*client)->Write("comment.read", "user-7", "7", "x");
+  EXPECT_TRUE(absl::IsFailedPrecondition(write.status())) << write.status();
 }
 
 TEST_F(CdcTest, IdleTablesStillMoveTheWatermark) {
