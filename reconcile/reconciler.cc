@@ -173,6 +173,17 @@ std::vector<std::string> DifferingKeys(const std::vector<store::RowSummary>& pri
 }  // namespace
 
 absl::Status CheckTombstoneHorizon(store::PrimaryStore& primary, const ReconcileOptions& o) {
+  // A domain cmo's primary never held would make every replica row look resurrected, and
+  // healing would delete them all: a typo, or a domain fed by change data capture, whose
+  // source of truth is the app's own table.
+  CMO_ASSIGN_OR_RETURN(std::vector<std::string> domains, primary.Domains());
+  if (std::find(domains.begin(), domains.end(), o.domain) == domains.end()) {
+    return absl::FailedPreconditionError(base::StrCat(
+        "the primary has never held domain ", o.domain,
+        ": there is nothing to reconcile against, and healing would delete the replica's rows. "
+        "Check the name; a domain followed by change data capture lives in the app's own table "
+        "(runbooks/cdc-slot.md). Nothing was changed"));
+  }
   CMO_ASSIGN_OR_RETURN(int64_t collected, primary.CollectedThroughLsn());
   if (collected > o.replica_watermark) {
     return absl::FailedPreconditionError(base::StrCat(

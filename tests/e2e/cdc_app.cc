@@ -8,6 +8,13 @@
 
 namespace cmo::testing {
 
+absl::StatusOr<std::unique_ptr<PgServer>> StartCdcServer() {
+  CMO_ASSIGN_OR_RETURN(std::unique_ptr<PgServer> pg, PgServer::Start());
+  CMO_RETURN_IF_ERROR(pg->CreateDatabase("app"));
+  CMO_RETURN_IF_ERROR(pg->CreateDatabase("replica"));
+  return pg;
+}
+
 std::vector<shadow::CdcTable> CdcAppTables() {
   return {{"comments", "app.comments", {"id"}, "author"},
           {"follows", "app.follows", {"follower", "followee"}, ""}};

@@ -15,8 +15,13 @@
 #include "base/postgres.h"
 #include "shadow/cdc_relay.h"
 #include "store/row_store.h"
+#include "tests/fakes/pg_server.h"
 
 namespace cmo::testing {
+
+// A throwaway server (wal_level=logical) with the databases `app` (the app's, the source) and
+// `replica` (a region's replica store).
+absl::StatusOr<std::unique_ptr<PgServer>> StartCdcServer();
 
 // The tables as a plan names them (domains comments and follows).
 std::vector<shadow::CdcTable> CdcAppTables();

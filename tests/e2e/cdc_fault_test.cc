@@ -31,11 +31,9 @@ using ::cmo::testing::WaitFor;
 class CdcFaultTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto pg = ::cmo::testing::PgServer::Start();
+    auto pg = ::cmo::testing::StartCdcServer();
     ASSERT_TRUE(pg.ok()) << pg.status();
     pg_ = *std::move(pg);
-    ASSERT_TRUE(pg_->CreateDatabase("app").ok());
-    ASSERT_TRUE(pg_->CreateDatabase("replica").ok());
     auto app = base::PgConnection::Connect(pg_->Uri("app"));
     ASSERT_TRUE(app.ok()) << app.status();
     ASSERT_TRUE(::cmo::testing::CreateCdcApp(**app, 5000).ok());

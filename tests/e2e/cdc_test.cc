@@ -32,11 +32,9 @@ constexpr int kPartitions = 4;
 class CdcTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    auto pg = ::cmo::testing::PgServer::Start();
+    auto pg = ::cmo::testing::StartCdcServer();
     ASSERT_TRUE(pg.ok()) << pg.status();
     pg_ = *std::move(pg);
-    ASSERT_TRUE(pg_->CreateDatabase("app").ok());
-    ASSERT_TRUE(pg_->CreateDatabase("replica").ok());
     auto app = base::PgConnection::Connect(pg_->Uri("app"));
     ASSERT_TRUE(app.ok()) << app.status();
     app_ = *std::move(app);

@@ -215,6 +215,23 @@ TEST_F(ReconcilerTest, AReplicaBehindTheTombstoneHorizonIsRefusedForAFullResync)
               StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("resync this replica")));
 }
 
+// A domain cmo's primary never held (a typo, or one fed by change data capture from the app's
+// own table) is refused: against an empty primary, healing would delete every replica row.
+TEST_F(ReconcilerTest, ADomainThePrimaryNeverHeldIsRefusedAndTheReplicaKeepsItsRows) {
+  const store::Row cdc{"cdc_comments", "7", "{\"id\":7}", 1234, false, clock_.Now()};
+  ASSERT_THAT(replica_->Apply({&cdc, 1}, {}), IsOk());
+  ReconcileOptions o;
+  o.domain = "cdc_comments";
+  o.replica_watermark = 1234;
+  EXPECT_THAT(Reconcile(*primary_, *replica_, o, clock_),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("never held")));
+  EXPECT_THAT(ReconcileKeys(*primary_, *replica_, {"7"}, o, clock_),
+              StatusIs(absl::StatusCode::kFailedPrecondition, HasSubstr("never held")));
+  auto row = replica_->Get("cdc_comments", "7");
+  ASSERT_TRUE(row.ok() && row->has_value());
+  EXPECT_FALSE((*row)->tombstone);
+}
+
 TEST_F(ReconcilerTest, DryRunChangesNothing) {
   SetReplica("c-1", std::nullopt);
   ReconcileOptions o;
