@@ -507,10 +507,7 @@ absl::Status CdcRelay::Impl::OnRowChange(const pgoutput::Message& m) {
   if (m.type == pgoutput::Message::Type::kDelete) return absl::OkStatus();
   bool toast = false;
   const std::vector<CdcColumnValue> now = values(m.new_tuple, &toast);
-  if (now.size() < info.columns.size()) {
-    return absl::FailedPreconditionError(base::StrCat(
-        "table ", info.table.table, " changed shape (a column was added?): restart the relay"));
-  }
+  if (now.size() < info.columns.size()) return absl::InternalError("short new tuple");
   PendingChange put;
   put.entry.row.key = key_of(now);
   for (int k : info.key) put.key_texts.emplace_back(now[k].text.value_or(""));
@@ -565,11 +562,12 @@ absl::Status CdcRelay::Impl::OnMessage(const base::PgStreamMessage& sm) {
           index = static_cast<int>(t);
         }
       }
-      if (index >= 0 && m.relation.columns.size() != tables[index].columns.size()) {
-        return absl::FailedPreconditionError(base::StrCat(
-            "table ", tables[index].table.table, " has ", m.relation.columns.size(),
-            " columns now, not ", tables[index].columns.size(),
-            " as when the relay started: restart the relay to follow its new shape"));
+      if (index >= 0) {
+        // The table's shape at this point of the stream (sent again after ALTER TABLE):
+        // changes from here on are encoded with it, as a snapshot read now would be.
+        std::vector<CdcColumn> columns;
+        for (const pgoutput::Column& c : m.relation.columns) columns.push_back({c.name, c.type});
+        CMO_RETURN_IF_ERROR(ReshapeCdcTable(tables[index], std::move(columns)));
       }
       relations[m.relation.oid] = index;
       return absl::OkStatus();

@@ -64,30 +64,13 @@ absl::StatusOr<CdcTableInfo> DescribeCdcTable(base::PgConnection& db, const CdcT
       db.Exec("SELECT attname, atttypid FROM pg_attribute WHERE attrelid = $1::oid AND "
               "attnum > 0 AND NOT attisdropped AND attgenerated = '' ORDER BY attnum",
               {oid}));
+  std::vector<CdcColumn> columns;
   for (int r = 0; r < cols.rows(); ++r) {
     CMO_ASSIGN_OR_RETURN(int64_t type, cols.Int(r, 1));
-    info.columns.push_back({std::string(cols.Text(r, 0)), static_cast<uint32_t>(type)});
-    if (r > 0) info.select_list += ", ";
-    info.select_list += QuoteIdent(cols.Text(r, 0));
+    columns.push_back({std::string(cols.Text(r, 0)), static_cast<uint32_t>(type)});
   }
-  auto position = [&](const std::string& column) {
-    for (size_t i = 0; i < info.columns.size(); ++i) {
-      if (info.columns[i].name == column) return static_cast<int>(i);
-    }
-    return -1;
-  };
   if (table.key.empty()) return refuse("has no key in the plan (source: {table, key: [id]})");
-  for (const std::string& k : table.key) {
-    const int p = position(k);
-    if (p < 0) return refuse(base::StrCat("has no column \"", k, "\" (named in key)"));
-    info.key.push_back(p);
-  }
-  if (!table.subject.empty()) {
-    info.subject = position(table.subject);
-    if (info.subject < 0) {
-      return refuse(base::StrCat("has no column \"", table.subject, "\" (named as subject)"));
-    }
-  }
+  CMO_RETURN_IF_ERROR(ReshapeCdcTable(info, std::move(columns)));
   if (identity == "n") {
     return refuse(base::StrCat(
         "has REPLICA IDENTITY NOTHING: its deletes carry no key, so replicas could not follow "
@@ -117,6 +100,38 @@ absl::StatusOr<CdcTableInfo> DescribeCdcTable(base::PgConnection& db, const CdcT
                                "]: name those columns as its key"));
   }
   return info;
+}
+
+absl::Status ReshapeCdcTable(CdcTableInfo& info, std::vector<CdcColumn> columns) {
+  auto position = [&](const std::string& column) {
+    for (size_t i = 0; i < columns.size(); ++i) {
+      if (columns[i].name == column) return static_cast<int>(i);
+    }
+    return -1;
+  };
+  auto refuse = [&](const std::string& column, std::string_view as) {
+    return absl::FailedPreconditionError(base::StrCat("domain ", info.table.domain, ": table ",
+                                                      info.table.table, " has no column \"",
+                                                      column, "\" (named ", as, ")"));
+  };
+  std::vector<int> key;
+  for (const std::string& k : info.table.key) {
+    key.push_back(position(k));
+    if (key.back() < 0) return refuse(k, "in key");
+  }
+  int subject = -1;
+  if (!info.table.subject.empty()) {
+    subject = position(info.table.subject);
+    if (subject < 0) return refuse(info.table.subject, "as subject");
+  }
+  info.select_list.clear();
+  for (const CdcColumn& c : columns) {
+    base::StrAppend(&info.select_list, info.select_list.empty() ? "" : ", ", QuoteIdent(c.name));
+  }
+  info.columns = std::move(columns);
+  info.key = std::move(key);
+  info.subject = subject;
+  return absl::OkStatus();
 }
 
 absl::Status CheckPublication(base::PgConnection& db, const std::string& publication,

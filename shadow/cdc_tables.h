@@ -32,6 +32,11 @@ struct CdcTableInfo {
 
 // kFailedPrecondition (what is wrong, what to run) for a table that cannot be followed.
 absl::StatusOr<CdcTableInfo> DescribeCdcTable(base::PgConnection& db, const CdcTable& table);
+// The table with `columns` (as a pgoutput Relation message describes it after ALTER TABLE):
+// key and subject positions and the select list follow. kFailedPrecondition when a key or
+// subject column is gone.
+absl::Status ReshapeCdcTable(CdcTableInfo& info, std::vector<CdcColumn> columns);
+
 // kFailedPrecondition when `publication` does not exist or lacks one of the tables.
 absl::Status CheckPublication(base::PgConnection& db, const std::string& publication,
                               const std::vector<CdcTable>& tables);
