@@ -44,6 +44,11 @@ absl::Status CommandError(absl::Status s, PGresult* res) {
         "restart) and a role with the REPLICATION attribute"));
   }
   if (code == "42710") return absl::AlreadyExistsError(s.message());  // duplicate object
+  if (code == "55006") {  // object in use: a slot another connection still holds
+    return absl::UnavailableError(base::StrCat(
+        s.message(), "; a relay that just let go of it, or another relay on the same slot: "
+                     "retrying"));
+  }
   return s;
 }
 

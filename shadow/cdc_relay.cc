@@ -32,10 +32,18 @@ struct InFlight {
   int remaining = 0;
 };
 
-std::string CreateRequestsTable(const std::string& schema) {
-  return base::StrCat("CREATE SCHEMA IF NOT EXISTS ", QuoteIdent(schema),
-                      "; CREATE TABLE IF NOT EXISTS ", QuoteIdent(schema),
-                      ".cdc_requests (slot text PRIMARY KEY, requested bigint NOT NULL); ");
+// cmo's tables on the source, created by the relay and by appliers filing requests, maybe at
+// once: CREATE ... IF NOT EXISTS races with itself (a unique violation in the catalog), so the
+// creators take turns under an advisory lock.
+std::string CreateStateTables(const std::string& schema) {
+  const std::string s = QuoteIdent(schema);
+  return base::StrCat(
+      "BEGIN; SELECT pg_advisory_xact_lock(hashtext('cmo.cdc_state')); CREATE SCHEMA IF NOT "
+      "EXISTS ", s, "; CREATE TABLE IF NOT EXISTS ", s,
+      ".cdc_requests (slot text PRIMARY KEY, requested bigint NOT NULL); CREATE TABLE IF NOT "
+      "EXISTS ", s, ".cdc_snapshot (slot text NOT NULL, table_name text NOT NULL, snapshot_lsn "
+      "bigint NOT NULL, after_key text, done boolean NOT NULL, PRIMARY KEY (slot, table_name)); "
+      "COMMIT");
 }
 
 }  // namespace
@@ -66,6 +74,7 @@ struct CdcRelay::Impl {
   uint64_t next_id = 1;                    // delivery-report tags; 0 is a heartbeat
   bool restart = false;          // stream again from the slot (a delivery failed, a request)
   bool snapshot_failed = false;  // a snapshot row was not delivered: read its chunk again
+  bool streaming = false;        // START_REPLICATION was sent on `stream`
   std::map<uint64_t, InFlight> in_flight;  // by id: in commit order
   int in_flight_changes = 0;
   int64_t received_below = 0;  // every commit below was received
@@ -129,6 +138,11 @@ struct CdcRelay::Impl {
   absl::Status CheckRetention(absl::Time now);
   void DropStream() {
     stream.reset();
+    ResetStreamState();
+  }
+  // What a new START_REPLICATION starts from: the slot's confirmed position.
+  void ResetStreamState() {
+    streaming = false;
     restart = false;
     in_flight.clear();  // what they held is streamed again from the slot
     in_flight_changes = 0;
@@ -146,10 +160,7 @@ absl::Status CdcRelay::Impl::Connect() {
 }
 
 absl::Status CdcRelay::Impl::LoadOrCreateSlot() {
-  CMO_RETURN_IF_ERROR(state->ExecScript(base::StrCat(
-      CreateRequestsTable(options.state_schema), "CREATE TABLE IF NOT EXISTS ", StateTable(),
-      " (slot text NOT NULL, table_name text NOT NULL, snapshot_lsn bigint NOT NULL, after_key ",
-      "text, done boolean NOT NULL, PRIMARY KEY (slot, table_name))")));
+  CMO_RETURN_IF_ERROR(state->ExecScript(CreateStateTables(options.state_schema)));
   // A (re)start streams from the slot, which answers every request filed so far.
   CMO_ASSIGN_OR_RETURN(base::PgResult req,
                        state->Exec(base::StrCat("SELECT COALESCE(max(requested), 0) FROM ",
@@ -283,12 +294,20 @@ absl::Status CdcRelay::Impl::CheckRequests(absl::Time now) {
 }
 
 absl::Status CdcRelay::Impl::StartStream() {
-  if (stream != nullptr) ++metrics->reconnects;
-  DropStream();
-  CMO_ASSIGN_OR_RETURN(stream, base::PgReplicationStream::Connect(source));
+  if (stream != nullptr && stream->ok() && !streaming && !restart) {
+    // The connection that created the slot, idle since: the slot is still its own, so it
+    // streams (a new connection would find the slot active until this one's backend exits).
+    ResetStreamState();
+  } else {
+    if (stream != nullptr) ++metrics->reconnects;
+    DropStream();
+    CMO_ASSIGN_OR_RETURN(stream, base::PgReplicationStream::Connect(source));
+  }
   // From 0: the server starts at the slot's confirmed position, which is what was acknowledged.
-  return stream->StartLogical(options.slot, 0,
-                              {{"proto_version", "1"}, {"publication_names", options.publication}});
+  CMO_RETURN_IF_ERROR(stream->StartLogical(
+      options.slot, 0, {{"proto_version", "1"}, {"publication_names", options.publication}}));
+  streaming = true;
+  return absl::OkStatus();
 }
 
 void CdcRelay::Impl::OnDelivery(const base::DeliveryReport& r) {
@@ -352,8 +371,7 @@ absl::Status CdcRelay::Impl::SnapshotStep(int timeout_ms) {
     snapshot.reset();
     snapshot_done = true;
     metrics->snapshot_done = true;
-    stream.reset();  // the exporting connection: streaming starts on a new one
-    return absl::OkStatus();
+    return absl::OkStatus();  // streaming starts on `stream`, the slot's own, if still open
   }
   const CdcTableInfo& info = tables[t];
   int chunk = options.snapshot_chunk;
@@ -587,7 +605,7 @@ absl::Status CdcRelay::Impl::OnMessage(const base::PgStreamMessage& sm) {
 }
 
 absl::Status CdcRelay::Impl::Status(absl::Time now, bool force) {
-  if (stream == nullptr || (!force && now - last_status < options.status_interval)) {
+  if (stream == nullptr || !streaming || (!force && now - last_status < options.status_interval)) {
     return absl::OkStatus();
   }
   last_status = now;
@@ -652,7 +670,9 @@ absl::Status CdcRelay::Impl::CheckRetention(absl::Time now) {
 }
 
 absl::Status CdcRelay::Impl::StreamStep(int timeout_ms) {
-  if (restart || stream == nullptr || !stream->ok()) CMO_RETURN_IF_ERROR(StartStream());
+  if (restart || stream == nullptr || !stream->ok() || !streaming) {
+    CMO_RETURN_IF_ERROR(StartStream());
+  }
   const absl::Time deadline = clock.Now() + absl::Milliseconds(timeout_ms);
   while (in_flight_changes < options.max_in_flight && !restart) {
     const int left = static_cast<int>(absl::ToInt64Milliseconds(deadline - clock.Now()));
@@ -731,7 +751,7 @@ absl::Status CdcRelay::Step(int timeout_ms) {
 absl::StatusOr<int64_t> CdcRelay::RequestRepublish(const std::string& source,
                                                    const CdcOptions& options) {
   CMO_ASSIGN_OR_RETURN(auto db, base::PgConnection::Connect(source));
-  CMO_RETURN_IF_ERROR(db->ExecScript(CreateRequestsTable(options.state_schema)));
+  CMO_RETURN_IF_ERROR(db->ExecScript(CreateStateTables(options.state_schema)));
   CMO_ASSIGN_OR_RETURN(
       base::PgResult r,
       db->Exec(base::StrCat("INSERT INTO ", QuoteIdent(options.state_schema),

@@ -1,6 +1,7 @@
 #include "orchestrator/bench/cdc_bench.h"
 
 #include <atomic>
+#include <filesystem>
 #include <thread>
 
 #include "base/kafka.h"
@@ -58,6 +59,38 @@ absl::StatusOr<double> RawDecodeSeconds(base::PgReplicationStream& stream, int64
   return Seconds(BenchClock::now() - start);
 }
 
+// What the replica store alone accepts: the rows the replica now holds, applied again to a fresh
+// store of the same kind in the applier's batches, with no Kafka and no decoding.
+absl::StatusOr<double> ReplicaApplyPerSecond(const CdcBenchOptions& o,
+                                             store::ReplicaStore& filled) {
+  std::vector<store::Row> rows;
+  CMO_RETURN_IF_ERROR(filled.Scan("items", [&](uint32_t, const store::Row& r) {
+    rows.push_back(r);
+  }));
+  std::optional<ScopedTempDir> dir;
+  std::string url = o.replica_url;
+  if (!url.starts_with("postgres")) {
+    CMO_ASSIGN_OR_RETURN(ScopedTempDir d, ScopedTempDir::Make("/tmp"));
+    dir.emplace(std::move(d));
+    url = dir->path() + "/limit.db";
+  }
+  DropSchemas drop{{}, std::string(kReplicaSchema) + "_limit"};
+  if (url.starts_with("postgres")) drop.urls = {url};
+  CMO_ASSIGN_OR_RETURN(auto fresh, store::ReplicaStore::Open(
+                                       url, {.synchronous_full = false,
+                                             .pg_schema = std::string(kReplicaSchema) + "_limit"}));
+  // The same number of row writes as the pipeline made: each key twice, at two versions.
+  const auto start = BenchClock::now();
+  for (int pass = 0; pass < 2; ++pass) {
+    for (store::Row& r : rows) r.lsn += pass;
+    for (size_t at = 0; at < rows.size(); at += 10'000) {
+      const size_t n = std::min<size_t>(10'000, rows.size() - at);
+      CMO_RETURN_IF_ERROR(fresh->Apply({rows.data() + at, n}, {}).status());
+    }
+  }
+  return static_cast<double>(2 * rows.size()) / Seconds(BenchClock::now() - start);
+}
+
 }  // namespace
 
 absl::StatusOr<nlohmann::json> RunCdcBench(const CdcBenchOptions& o) {
@@ -67,7 +100,17 @@ absl::StatusOr<nlohmann::json> RunCdcBench(const CdcBenchOptions& o) {
   CMO_ASSIGN_OR_RETURN(auto db, base::PgConnection::Connect(o.primary_url));
   CMO_RETURN_IF_ERROR(DropLeftovers(*db));
   DropSchemas drop_replica{{}, kReplicaSchema};
-  if (o.replica_url.starts_with("postgres")) drop_replica.urls = {o.replica_url};
+  if (o.replica_url.starts_with("postgres")) {
+    drop_replica.urls = {o.replica_url};
+    // A run killed before its cleanup left its replica behind: its positions are of another
+    // change log.
+    CMO_ASSIGN_OR_RETURN(auto r, base::PgConnection::Connect(o.replica_url));
+    CMO_RETURN_IF_ERROR(
+        r->ExecScript(base::StrCat("DROP SCHEMA IF EXISTS ", kReplicaSchema, " CASCADE")));
+  } else if (std::filesystem::exists(o.replica_url)) {
+    return absl::InvalidArgumentError(base::StrCat(
+        "--replica ", o.replica_url, " exists: name a new file (the bench fills it from empty)"));
+  }
   struct Cleanup {
     base::PgConnection& db;
     ~Cleanup() { (void)DropLeftovers(db); }
@@ -86,6 +129,7 @@ absl::StatusOr<nlohmann::json> RunCdcBench(const CdcBenchOptions& o) {
       auto replica,
       store::ReplicaStore::Open(o.replica_url, {.synchronous_full = false,
                                                 .pg_schema = kReplicaSchema}));
+  std::atomic<int64_t> applied{0};  // the applier's watermark, for the relay
   shadow::CdcOptions options;
   options.slot = kSlot;
   options.publication = kPublication;
@@ -108,7 +152,10 @@ absl::StatusOr<nlohmann::json> RunCdcBench(const CdcBenchOptions& o) {
             if (!s.ok() && !absl::IsAlreadyExists(s)) return s;
             return kPartitions;
           },
-          [&](const std::map<std::string, int>&) { return applier->Watermark(); },
+          // The applier's thread publishes its watermark: its store is not the relay's to use.
+          [&](const std::map<std::string, int>&) -> absl::StatusOr<int64_t> {
+            return applied.load();
+          },
           base::SystemClock(), options));
   while (!relay->metrics().snapshot_done) CMO_RETURN_IF_ERROR(relay->Step(10));
 
@@ -142,13 +189,19 @@ absl::StatusOr<nlohmann::json> RunCdcBench(const CdcBenchOptions& o) {
 
   // End to end: the relay and the applier on threads of their own, as in `cmo serve`.
   std::atomic<bool> stop{false};
-  absl::Status relay_error, applier_error;
+  std::atomic<bool> relay_failed{false};
+  absl::Status relay_error;
   double relay_s = 0;
   const auto start = BenchClock::now();
   std::thread relay_thread([&] {
     while (!stop.load()) {
       if (absl::Status s = relay->Step(10); !s.ok()) {
+        if (absl::IsUnavailable(s)) {  // the stream was cut: it resumes from the slot
+          std::this_thread::sleep_for(std::chrono::milliseconds(20));
+          continue;
+        }
         relay_error = s;
+        relay_failed = true;
         return;
       }
       if (relay_s == 0 && relay->metrics().published_through >= end_lsn - 1) {
@@ -158,11 +211,12 @@ absl::StatusOr<nlohmann::json> RunCdcBench(const CdcBenchOptions& o) {
   });
   absl::Status waited;
   double e2e_s = 0;
-  while (true) {
+  while (!relay_failed.load()) {
     if (absl::Status s = applier->Step(50); !s.ok()) {
       waited = s;
       break;
     }
+    if (absl::StatusOr<int64_t> all = applier->Watermark(); all.ok()) applied = *all;
     absl::StatusOr<int64_t> w = shadow::DomainWatermark(*replica, "items");
     if (w.ok() && *w >= end_lsn - 1) {
       e2e_s = Seconds(BenchClock::now() - start);
@@ -182,6 +236,7 @@ absl::StatusOr<nlohmann::json> RunCdcBench(const CdcBenchOptions& o) {
     return absl::InternalError(
         base::StrCat("the replica holds ", rows, " rows of items, the source ", keys));
   }
+  CMO_ASSIGN_OR_RETURN(double replica_apply, ReplicaApplyPerSecond(o, *replica));
   const double raw_rate = static_cast<double>(o.changes) / raw_s;
   const double e2e_rate = static_cast<double>(o.changes) / e2e_s;
   const shadow::ApplierMetrics am = applier->metrics();
@@ -196,7 +251,10 @@ absl::StatusOr<nlohmann::json> RunCdcBench(const CdcBenchOptions& o) {
       {"changes_per_s", e2e_rate},
       {"ratio", e2e_rate / raw_rate},
       {"target_ratio", 0.6},
+      {"replica_apply_per_s", replica_apply},
+      {"ratio_to_replica_apply", e2e_rate / replica_apply},
       {"republications", relay->metrics().republications},
+      {"stream_reconnects", relay->metrics().reconnects},
       {"applier_log_resets", am.log_resets},
       {"applier_mean_batch",
        am.transactions > 0 ? static_cast<double>(am.applied) / am.transactions : 0.0},
