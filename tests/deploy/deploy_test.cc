@@ -109,6 +109,8 @@ class DeployTest : public ::testing::Test {
           name = name.substr(0, name.size() - s.size());
         }
       }
+      // Change data capture's series need a source database: e2e_cdc_fault_test checks them.
+      if (name.starts_with("cmo_cdc_")) continue;
       EXPECT_TRUE(families.count(name)) << name << " is not served by cmo serve";
     }
   }

@@ -48,7 +48,7 @@ phases:
   - {name: p1, ops: [comment.list], steps: [dual_write, shadow, eventual]}
 )";
     std::ofstream(dir_.File("cmo.yaml"))
-        << "state_dir: " << dir_.File("state") << "\nlisten: \"\"\n"
+        << "state_dir: " << dir_.File("state") << "\nlisten: 127.0.0.1:0\n"
         << "regions: [{name: eu-west, replica: " << pg_->Uri("replica")
         << "}, {name: us-east, replica: " << dir_.File("us-east.db") << "}]\n"
         << "cdc: {source: " << pg_->Uri("app") << ", plan: plan.yaml}\n";
@@ -167,6 +167,16 @@ TEST_F(CdcFaultTest, NothingIsLostThroughKillsCutsAndARestartOfTheDatabase) {
         return lag.ok() && lag->rows() == 1 && lag->Int(0, 0).value_or(INT64_MAX) < (16 << 20);
       },
       30s, 250ms));
+  // What the CDC alerts (deploy/prometheus/cmo-alerts.yaml) read is served, and says the slot
+  // is within its limit.
+  std::string url;
+  std::getline(std::ifstream(dir_.File("state") + "/api-url"), url);
+  const ::cmo::testing::RunResult metrics = ::cmo::testing::Run({"/usr/bin/curl", "-sf", url + "/metrics"});
+  ASSERT_EQ(metrics.exit_code, 0) << url;
+  for (const char* family : {"cmo_cdc_retained_wal_exceeded 0", "cmo_cdc_truncates_total 0",
+                             "cmo_cdc_retained_wal_bytes ", "cmo_cdc_snapshot_done 1"}) {
+    EXPECT_NE(metrics.out.find(std::string("\n") + family), std::string::npos) << family;
+  }
   serve->Kill(SIGTERM);
   EXPECT_EQ(serve->Wait(), 0);
   std::printf("app transactions committed: %lld\n", static_cast<long long>(committed_.load()));
