@@ -420,9 +420,13 @@ void Server::RunTopicCreator() {
       Fail(domains.status());
       return;
     }
-    domains->insert(domains->end(), config_.cdc.domains.begin(), config_.cdc.domains.end());
     for (const std::string& d : *domains) {
       embedded_->CreateTopic(shadow::PriorityTopic(d), config_.kafka_partitions, 3).IgnoreError();
+      embedded_->CreateTopic(shadow::ChangeTopic(d), config_.kafka_partitions, 3).IgnoreError();
+    }
+    // CDC-fed domains have no priority channel: a priority topic nobody heartbeats would hold
+    // their watermark at 0 (shadow::DomainWatermark).
+    for (const std::string& d : config_.cdc.domains) {
       embedded_->CreateTopic(shadow::ChangeTopic(d), config_.kafka_partitions, 3).IgnoreError();
     }
     ::usleep(200'000);
