@@ -35,6 +35,11 @@ void PrintSummary(const std::string& file, const migrations::Plan& plan) {
             << "plan " << plan.name << ": " << plan.ops.size() << " ops (" << critical
             << " critical, staying strong), regions: " << plan.regions.size()
             << ", tiers: " << plan.tiers.size() << ", phases: " << plan.phases.size() << "\n";
+  for (const migrations::Domain& d : plan.domains) {
+    if (!d.has_source) continue;
+    std::cout << "  domain " << d.name << " follows table " << d.source.table << " (key "
+              << base::StrJoin(d.source.key, ", ") << ") by change data capture\n";
+  }
   for (const migrations::Phase& p : plan.phases) {
     std::cout << "  phase " << p.name << ": " << base::StrJoin(p.ops, ", ") << "\n"
               << "    at best " << base::HumanDuration(p.ExpectedDuration()) << "; on breach "
@@ -67,7 +72,17 @@ nlohmann::json PlanJson(const std::string& file, const migrations::Plan& plan) {
     }
     phases.push_back({{"name", p.name}, {"ops", p.ops}, {"steps", steps}});
   }
-  return {{"file", file}, {"valid", true}, {"plan", plan.name}, {"phases", phases}};
+  nlohmann::json domains = nlohmann::json::array();
+  for (const migrations::Domain& d : plan.domains) {
+    nlohmann::json j = {{"name", d.name}};
+    if (d.has_source) {
+      j["source"] = {{"table", d.source.table}, {"key", d.source.key}};
+      if (!d.source.subject.empty()) j["source"]["subject"] = d.source.subject;
+    }
+    domains.push_back(std::move(j));
+  }
+  return {{"file", file},     {"valid", true},       {"plan", plan.name},
+          {"phases", phases}, {"domains", domains}};
 }
 
 struct ValidateOptions {

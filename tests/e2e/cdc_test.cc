@@ -4,6 +4,7 @@
 // test ends with each replica equal to the source tables row by row, judged by the server's
 // row_to_json.
 #include <atomic>
+#include <fstream>
 #include <chrono>
 #include <thread>
 
@@ -20,6 +21,7 @@
 #include "tests/shadow/client_harness.h"
 #include "tests/e2e/cdc_app.h"
 #include "tests/fakes/pg_server.h"
+#include "tests/fakes/subprocess.h"
 #include "tests/fakes/temp_dir.h"
 #include "tests/fakes/wait.h"
 #include "tests/status_matchers.h"
@@ -310,6 +312,35 @@ TEST_F(CdcTest, RefusesTablesItCannotFollowSayingWhatToRun) {
   options_.tables = {{"comments", "app.missing", {"id"}, ""}};
   s = StartRelay();
   EXPECT_NE(s.message().find("does not exist"), std::string::npos) << s;
+}
+
+// `cmo plan validate --live`: each followed table checked against the database, refusals at
+// the domain's line with what to run (exit 2); a valid plan names what it follows (exit 0).
+TEST_F(CdcTest, PlanValidateLiveChecksTheTablesAgainstTheDatabase) {
+  ASSERT_TRUE(::cmo::testing::CreateCdcApp(*app_, 10).ok());
+  ASSERT_TRUE(app_->ExecScript("CREATE TABLE app.nokey (a int)").ok());
+  const std::string plan = dir_.File("plan.yaml");
+  auto write = [&](const std::string& domains) {
+    std::ofstream(plan) << "version: 1\nname: p\ndomains:\n" << domains
+                        << "operations:\n  - {op: c.read, kind: read, domain: comments, class: "
+                           "standard, target: eventual}\nphases:\n  - {name: p1, ops: [c.read], "
+                           "steps: [dual_write, eventual]}\n";
+  };
+  write("  - {name: comments, source: {table: app.comments, key: [id]}}\n"
+        "  - {name: nokey, source: {table: app.nokey, key: [a]}}\n");
+  auto bad = ::cmo::testing::Run({CMO_BINARY, "plan", "validate", plan, "--live", pg_->Uri("app")});
+  EXPECT_EQ(bad.exit_code, 2) << bad.err;
+  EXPECT_NE(bad.err.find(plan + ":5:5: domain nokey: table app.nokey has no primary key"),
+            std::string::npos)
+      << bad.err;
+  EXPECT_NE(bad.err.find("ALTER PUBLICATION \"cmo_cdc\" ADD TABLE \"app\".\"nokey\""),
+            std::string::npos)
+      << bad.err;
+  write("  - {name: comments, source: {table: app.comments, key: [id]}}\n");
+  auto good = ::cmo::testing::Run({CMO_BINARY, "plan", "validate", plan, "--live", pg_->Uri("app")});
+  EXPECT_EQ(good.exit_code, 0) << good.err;
+  EXPECT_NE(good.out.find("domain comments follows table app.comments"), std::string::npos)
+      << good.out;
 }
 
 }  // namespace
