@@ -181,8 +181,8 @@ absl::Status CheckTombstoneHorizon(store::PrimaryStore& primary, const Reconcile
     return absl::FailedPreconditionError(base::StrCat(
         "the primary has never held domain ", o.domain,
         ": there is nothing to reconcile against, and healing would delete the replica's rows. "
-        "Check the name; a domain followed by change data capture lives in the app's own table "
-        "(runbooks/cdc-slot.md). Nothing was changed"));
+        "Check the name; a domain followed by change data capture lives in the app's own table: "
+        "reconcile it with `cmo reconcile cdc`. Nothing was changed"));
   }
   CMO_ASSIGN_OR_RETURN(int64_t collected, primary.CollectedThroughLsn());
   if (collected > o.replica_watermark) {

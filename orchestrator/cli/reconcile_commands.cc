@@ -7,10 +7,13 @@
 
 #include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
+#include "base/clock.h"
 #include "base/strings.h"
 #include "base/units.h"
 #include "orchestrator/cli/commands.h"
 #include "orchestrator/cli/table.h"
+#include "orchestrator/service/cdc_reconcile.h"
+#include "orchestrator/service/serve_config.h"
 #include "reconcile/divergence_log.h"
 #include "reconcile/full_scan.h"
 #include "reconcile/reconcile_job.h"
@@ -22,6 +25,76 @@
 
 namespace cmo::orchestrator {
 namespace {
+
+struct CdcOptions {
+  std::string config;
+  std::string domain;
+  std::vector<std::string> regions;
+  bool dry_run = false;
+  double max_rows_per_s = 0;
+};
+
+// `cmo reconcile cdc`: a domain followed by change data capture, against the app's table.
+int RunCdcReconcile(const CdcOptions& o, const GlobalOptions& global) {
+  absl::StatusOr<ServeConfig> config = LoadServeConfig(o.config);
+  if (!config.ok()) return ReportError(config.status());
+  const shadow::CdcTable* table = nullptr;
+  for (const shadow::CdcTable& t : config->cdc.options.tables) {
+    if (t.domain == o.domain) table = &t;
+  }
+  if (config->cdc.source.empty() || table == nullptr) {
+    return ReportError(absl::InvalidArgumentError(
+        base::StrCat(o.config, ": domain ", o.domain, " is not followed by change data capture ",
+                     "(no cdc: section, or its plan has no source for it); for domains written ",
+                     "through cmo use `cmo reconcile run`")));
+  }
+  const std::vector<std::string> regions = o.regions.empty() ? config->regions : o.regions;
+  nlohmann::json out = nlohmann::json::array();
+  int exit_code = kExitOk;
+  for (const std::string& region : regions) {
+    absl::StatusOr<std::unique_ptr<store::ReplicaStore>> replica =
+        store::ReplicaStore::Open(ReplicaUrl(*config, region));
+    absl::StatusOr<CdcReconcileReport> r =
+        replica.ok() ? ReconcileCdcDomain(**replica,
+                                          {.source = config->cdc.source,
+                                           .table = *table,
+                                           .max_rows_per_s = o.max_rows_per_s,
+                                           .dry_run = o.dry_run},
+                                          base::SystemClock())
+                     : absl::StatusOr<CdcReconcileReport>(replica.status());
+    if (!r.ok()) {
+      std::cerr << region << ": " << r.status().message() << "\n";
+      exit_code = kExitFailed;
+      continue;
+    }
+    nlohmann::json j = {{"region", region},
+                        {"domain", o.domain},
+                        {"source_rows", r->source_rows},
+                        {"replica_rows", r->replica_rows},
+                        {"differing_buckets", r->differing_buckets},
+                        {"missing", r->missing},
+                        {"resurrected", r->resurrected},
+                        {"divergent", r->divergent},
+                        {"settled", r->settled},
+                        {"healed", r->healed},
+                        {"dry_run", o.dry_run},
+                        {"sample", r->sample},
+                        {"seconds", r->seconds}};
+    if (!global.json()) {
+      std::cout << region << " " << o.domain << ": " << r->source_rows << " rows in "
+                << table->table << ", " << r->replica_rows << " live on the replica; "
+                << r->differing_buckets << " of " << r->buckets << " buckets differ: "
+                << r->missing << " missing, " << r->resurrected << " resurrected, "
+                << r->divergent << " divergent (" << r->settled << " were only behind); "
+                << (o.dry_run ? "dry run, nothing healed" : base::StrCat(r->healed, " healed"))
+                << "\n";
+      for (const std::string& k : r->sample) std::cout << "  " << k << "\n";
+    }
+    out.push_back(std::move(j));
+  }
+  if (global.json()) PrintJson(out);
+  return exit_code;
+}
 
 struct RunOptions {
   std::string domain;
@@ -290,6 +363,21 @@ void SetupReconcileCommands(CLI::App& app, const GlobalOptions& global,
       ->required()
       ->check(CLI::Range(int64_t{0}, int64_t{1'000'000'000}));
   registry.On(throttle, [st, &global] { return RunThrottle(*st, global); });
+
+  auto c = std::make_shared<CdcOptions>();
+  CLI::App* cdc = rec->add_subcommand(
+      "cdc", "A domain followed by change data capture against the app's own table: value "
+             "digests of both sides by scanning (throttled), rows compared in differing buckets "
+             "only, healed from the table once the replica caught up with the read");
+  cdc->add_option("--config", c->config, "The cmo serve config with the cdc: section")->required();
+  cdc->add_option("--domain", c->domain, "The followed domain")->required();
+  cdc->add_option("--region", c->regions, "Replica region(s) (default: every region of the config)")
+      ->delimiter(',');
+  cdc->add_flag("--dry-run", c->dry_run, "Find and classify; change nothing");
+  cdc->add_option("--max-rows-per-s", c->max_rows_per_s,
+                  "Throttle: rows of the app's table read per second (0 = unthrottled)")
+      ->check(CLI::Range(0.0, 1e9));
+  registry.On(cdc, [c, &global] { return RunCdcReconcile(*c, global); });
 
   auto v = std::make_shared<VerifyOptions>();
   CLI::App* verify = rec->add_subcommand(

@@ -15,6 +15,7 @@
 #include "shadow/applier.h"
 #include "shadow/cdc_relay.h"
 #include "shadow/change_event.h"
+#include "orchestrator/service/cdc_reconcile.h"
 #include "shadow/client.h"
 #include "shadow/session_token.h"
 #include "store/replica_store.h"
@@ -312,6 +313,55 @@ TEST_F(CdcTest, RefusesTablesItCannotFollowSayingWhatToRun) {
   options_.tables = {{"comments", "app.missing", {"id"}, ""}};
   s = StartRelay();
   EXPECT_NE(s.message().find("does not exist"), std::string::npos) << s;
+}
+
+// Reconciliation against the app's table: a row missing on a replica, one with another value
+// and one the table no longer has are found (value digests, then the differing buckets) and,
+// unless a dry run, healed from the table while the relay and appliers keep running.
+TEST_F(CdcTest, ReconciliationAgainstTheAppsTableFindsAndHealsEveryClass) {
+  ASSERT_TRUE(::cmo::testing::CreateCdcApp(*app_, 500).ok());
+  ASSERT_TRUE(StartRelay().ok());
+  ASSERT_TRUE(Converge(std::chrono::seconds(30)));
+  auto own = store::ReplicaStore::Open(pg_->Uri("replica"), {8, false});  // not the applier's
+  ASSERT_TRUE(own.ok()) << own.status();
+  store::ReplicaStore& replica = **own;
+  auto six = replica.Get("comments", "6");
+  ASSERT_TRUE(six.ok() && six->has_value());
+  store::Row junk = **six;
+  junk.value = "{\"id\":6,\"body\":\"junk\"}";
+  store::Row ghost = junk;
+  ghost.key = "999999";
+  const std::vector<store::ReplicaStore::Fix> damage = {
+      {"comments", "5", replica.Get("comments", "5")->value().lsn, std::nullopt},
+      {"comments", "6", junk.lsn, junk},
+      {"comments", "999999", 0, ghost}};
+  ASSERT_THAT(replica.Repair(damage), ::cmo::testing::IsOkAndHolds(3));
+  ASSERT_NE(::cmo::testing::CdcDiff(*app_, replica), "");
+
+  std::atomic<bool> stop{false};
+  std::thread pipeline([&] {
+    while (!stop.load()) Step();
+  });
+  orchestrator::CdcReconcileOptions o{.source = pg_->Uri("app"), .table = options_.tables[0]};
+  o.dry_run = true;
+  auto dry = orchestrator::ReconcileCdcDomain(replica, o, base::SystemClock());
+  o.dry_run = false;
+  auto healed = orchestrator::ReconcileCdcDomain(replica, o, base::SystemClock());
+  stop = true;
+  pipeline.join();
+  ASSERT_TRUE(dry.ok()) << dry.status();
+  EXPECT_EQ(dry->missing, 1);
+  EXPECT_EQ(dry->divergent, 1);
+  EXPECT_EQ(dry->resurrected, 1);
+  EXPECT_EQ(dry->healed, 0);
+  EXPECT_EQ(dry->source_rows, 500);
+  ASSERT_TRUE(healed.ok()) << healed.status();
+  EXPECT_EQ(healed->healed, 3);
+  EXPECT_EQ(::cmo::testing::CdcDiff(*app_, replica), "");
+  // And it stays healed: a later change of a healed key still reaches the replica.
+  ASSERT_TRUE(app_->ExecScript("UPDATE app.comments SET body = 'after' WHERE id = 6").ok());
+  ASSERT_TRUE(Converge(std::chrono::seconds(30)));
+  EXPECT_EQ(::cmo::testing::CdcDiff(*app_, replica), "");
 }
 
 // `cmo plan validate --live`: each followed table checked against the database, refusals at
