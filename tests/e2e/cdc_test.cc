@@ -17,6 +17,8 @@
 #include "shadow/change_event.h"
 #include "orchestrator/service/cdc_reconcile.h"
 #include "shadow/client.h"
+#include "shadow/mismatch.h"
+#include "shadow/telemetry.h"
 #include "shadow/session_token.h"
 #include "store/replica_store.h"
 #include "tests/shadow/client_harness.h"
@@ -238,6 +240,54 @@ TEST_F(CdcTest, TheClientReadsItsOwnSqlWritesWithTokensMadeFromTheCommitPosition
 // ALTER TABLE under a running relay: pgoutput describes the table again before its next
 // change, and changes from there on carry the new column (rows not changed since keep their
 // old shape on replicas: shadow/README.md).
+// Shadow reads of a CDC-fed domain: the app's table (the strong path) against the replica,
+// classified as for any domain: a replica row equal to the table matches; one that still
+// differs after the staleness window, with the replica holding every commit before the read,
+// is a divergence.
+TEST_F(CdcTest, ShadowReadsCompareTheAppsTableWithTheReplica) {
+  ASSERT_TRUE(::cmo::testing::CreateCdcApp(*app_, 20).ok());
+  ASSERT_TRUE(StartRelay().ok());
+  ASSERT_TRUE(Converge(std::chrono::seconds(30)));
+  ::cmo::testing::ClientHarness h(base::SystemClock());
+  h.SetOp("comment.read", "comments", "eventual", flags::Stage::kShadow, 0, 10000);
+  ClientConfig config = h.Config();
+  config.replica_url = pg_->Uri("replica");
+  config.cdc_source = pg_->Uri("app");
+  config.cdc_tables = options_.tables;
+  config.staleness_window = absl::Milliseconds(50);
+  config.comparators = {{"comments", "json"}};
+  auto client = Client::Open(config);
+  ASSERT_TRUE(client.ok()) << client.status();
+  (*client)->Tick();
+  auto own = store::ReplicaStore::Open(pg_->Uri("replica"), {8, false});
+  ASSERT_TRUE(own.ok());
+  auto eight = (*own)->Get("comments", "8");
+  ASSERT_TRUE(eight.ok() && eight->has_value());
+  store::Row junk = **eight;
+  junk.value = "{\"id\":8,\"body\":\"not what the app wrote\"}";
+  const store::ReplicaStore::Fix fix{"comments", "8", junk.lsn, junk};
+  ASSERT_THAT((*own)->Repair({&fix, 1}), ::cmo::testing::IsOkAndHolds(1));
+  for (const char* key : {"7", "8"}) {
+    auto r = (*client)->Read("comment.read", "user-1", key);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->path, flags::Path::kStrong);  // shadow: the app's table answers
+    EXPECT_NE(r->value->find("\"comment "), std::string::npos) << *r->value;
+  }
+  std::array<int64_t, kMismatchClasses> classes{};
+  ASSERT_TRUE(::cmo::testing::WaitFor(
+      [&] {
+        Step();
+        (*client)->RunShadowForTest(10);
+        for (const OpWindow& w : (*client)->CutTelemetryForTest().ops) {
+          for (size_t c = 0; c < classes.size(); ++c) classes[c] += w.classes[c];
+        }
+        return classes[static_cast<int>(MismatchClass::kDivergence)] >= 1;
+      },
+      std::chrono::seconds(20), std::chrono::milliseconds(20)));
+  EXPECT_EQ(classes[static_cast<int>(MismatchClass::kMatch)], 1);       // key 7
+  EXPECT_EQ(classes[static_cast<int>(MismatchClass::kDivergence)], 1);  // key 8
+}
+
 TEST_F(CdcTest, AColumnAddedUnderTheRelayIsFollowed) {
   ASSERT_TRUE(::cmo::testing::CreateCdcApp(*app_, 10).ok());
   ASSERT_TRUE(StartRelay().ok());
