@@ -20,6 +20,12 @@ class Reader {
         base::StrCat("pgoutput message truncated at byte ", at_, " of ", b_.size()));
     return false;
   }
+  // A WAL position: below 2^63 - 1, so that one past it is still an LSN.
+  int64_t Lsn() {
+    const uint64_t v = Int(8);
+    if (v >= static_cast<uint64_t>(INT64_MAX)) Fail("WAL position out of range");
+    return static_cast<int64_t>(v);
+  }
   uint64_t Int(int bytes) {
     if (!Need(static_cast<size_t>(bytes))) return 0;
     uint64_t v = 0;
@@ -77,7 +83,8 @@ class Reader {
 };
 
 int64_t UnixMicros(uint64_t pg_micros) {
-  return static_cast<int64_t>(pg_micros) + kPgEpochUnixMicros;
+  // Wraps (defined for unsigned) rather than overflow on a corrupt time.
+  return static_cast<int64_t>(pg_micros + static_cast<uint64_t>(kPgEpochUnixMicros));
 }
 
 }  // namespace
@@ -89,15 +96,15 @@ absl::StatusOr<Message> Decode(std::string_view bytes) {
   switch (tag) {
     case 'B':
       m.type = Message::Type::kBegin;
-      m.lsn = static_cast<int64_t>(r.Int(8));
+      m.lsn = r.Lsn();
       m.commit_unix_us = UnixMicros(r.Int(8));
       m.xid = static_cast<uint32_t>(r.Int(4));
       break;
     case 'C':
       m.type = Message::Type::kCommit;
       r.Int(1);  // flags, unused
-      m.lsn = static_cast<int64_t>(r.Int(8));
-      m.end_lsn = static_cast<int64_t>(r.Int(8));
+      m.lsn = r.Lsn();
+      m.end_lsn = r.Lsn();
       m.commit_unix_us = UnixMicros(r.Int(8));
       break;
     case 'R': {

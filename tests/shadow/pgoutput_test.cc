@@ -91,6 +91,9 @@ TEST(PgoutputTest, RefusesEveryTruncationOfAMessageWithoutReadingPastIt) {
   }
   EXPECT_FALSE(pgoutput::Decode(ins.b + "x").ok());  // trailing bytes
   EXPECT_FALSE(pgoutput::Decode("Z").ok());           // unknown type
+  Bytes huge;  // a WAL position no server writes (found by the fuzzer: it overflowed)
+  huge.Byte('B').Int(0xFFFFFFFFFFFFFFFF, 8).Int(0x7FFFFFFFFFFFFFFF, 8).Int(1, 4);
+  EXPECT_FALSE(pgoutput::Decode(huge.b).ok());
 }
 
 TEST(CdcRowTest, TypedColumnsBecomeJsonOfTheirKind) {
