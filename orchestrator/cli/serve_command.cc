@@ -246,7 +246,9 @@ void SetupServeCommand(CLI::App& app, GlobalOptions& global, CommandRegistry& re
   auto o = std::make_shared<ServeOptions>();
   CLI::App* serve = app.add_subcommand(
       "serve",
-      "Run the control plane: the data path (outbox relay to Kafka, one applier per region) and, "
+      "Run the control plane: the data path (outbox relay to Kafka, or with `cdc:` in the config "
+      "the change-data-capture relay following the app's own PostgreSQL tables; one applier per "
+      "region) and, "
       "with role all, the control loop (telemetry intake, budgets and breakers, flag snapshots on "
       "cmo.flags), the plan executor (applied plans move while it runs), scheduled "
       "reconciliation and the HTTP API");
