@@ -29,8 +29,7 @@ void AppendInt64(std::string* out, int64_t value) {
 
 int64_t PgNowMicros() {
   const auto now = std::chrono::system_clock::now().time_since_epoch();
-  return std::chrono::duration_cast<std::chrono::microseconds>(now).count() -
-         kPgEpochUnixMicros;
+  return std::chrono::duration_cast<std::chrono::microseconds>(now).count() - kPgEpochUnixMicros;
 }
 
 // A command's error, said the way an operator acts on it where we know how.
@@ -38,15 +37,16 @@ absl::Status CommandError(absl::Status s, PGresult* res) {
   const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
   const std::string_view code = state == nullptr ? "" : state;
   if (code == "55000" || code == "42501") {  // wal_level too low; no REPLICATION privilege
-    return absl::FailedPreconditionError(StrCat(
-        s.message(),
-        "; logical replication needs wal_level=logical on the server (postgresql.conf, then "
-        "restart) and a role with the REPLICATION attribute"));
+    return absl::FailedPreconditionError(
+        StrCat(s.message(),
+               "; logical replication needs wal_level=logical on the server (postgresql.conf, then "
+               "restart) and a role with the REPLICATION attribute"));
   }
   if (code == "42710") return absl::AlreadyExistsError(s.message());  // duplicate object
   if (code == "55006") {  // object in use: a slot another connection still holds
-    return absl::UnavailableError(base::StrCat(
-        s.message(), "; a relay that just let go of it, or another relay on the same slot: "
+    return absl::UnavailableError(
+        base::StrCat(s.message(),
+                     "; a relay that just let go of it, or another relay on the same slot: "
                      "retrying"));
   }
   return s;
@@ -95,8 +95,8 @@ absl::StatusOr<PgReplicationStream::Slot> PgReplicationStream::CreateLogicalSlot
     std::string_view name, std::string_view plugin) {
   // Replication commands take identifiers, not parameters: allow only what needs no quoting.
   for (std::string_view id : {name, plugin}) {
-    if (id.empty() || id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") !=
-                          std::string_view::npos) {
+    if (id.empty() ||
+        id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string_view::npos) {
       return absl::InvalidArgumentError(StrCat(
           "\"", id, "\" is not a valid slot or plugin name (lower-case letters, digits, _)"));
     }
@@ -139,7 +139,8 @@ absl::Status PgReplicationStream::StartLogical(
   }
   PGresult* res = PQexec(impl_->conn, command.c_str());
   const ExecStatusType st = PQresultStatus(res);
-  absl::Status s = st == PGRES_COPY_BOTH ? absl::OkStatus() : CommandError(impl_->ResultError(res, command), res);
+  absl::Status s = st == PGRES_COPY_BOTH ? absl::OkStatus()
+                                         : CommandError(impl_->ResultError(res, command), res);
   PQclear(res);
   return s;
 }
@@ -173,15 +174,15 @@ absl::StatusOr<std::optional<PgStreamMessage>> PgReplicationStream::Read(int tim
     }
     if (n == -1) {  // the server ended the stream
       PGresult* res = PQgetResult(conn);
-      absl::Status s = absl::UnavailableError(
-          StrCat(impl_->where, ": the replication stream ended: ",
-                 res == nullptr ? "" : Trimmed(PQresultErrorMessage(res))));
+      absl::Status s =
+          absl::UnavailableError(StrCat(impl_->where, ": the replication stream ended: ",
+                                        res == nullptr ? "" : Trimmed(PQresultErrorMessage(res))));
       PQclear(res);
       return s;
     }
     if (n == -2) {
-      return absl::UnavailableError(StrCat(impl_->where, ": replication connection lost: ",
-                                           Trimmed(PQerrorMessage(conn))));
+      return absl::UnavailableError(
+          StrCat(impl_->where, ": replication connection lost: ", Trimmed(PQerrorMessage(conn))));
     }
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
                           deadline - std::chrono::steady_clock::now())
@@ -192,8 +193,8 @@ absl::StatusOr<std::optional<PgStreamMessage>> PgReplicationStream::Read(int tim
       return absl::UnavailableError(StrCat(impl_->where, ": poll failed"));
     }
     if (PQconsumeInput(conn) != 1) {
-      return absl::UnavailableError(StrCat(impl_->where, ": replication connection lost: ",
-                                           Trimmed(PQerrorMessage(conn))));
+      return absl::UnavailableError(
+          StrCat(impl_->where, ": replication connection lost: ", Trimmed(PQerrorMessage(conn))));
     }
   }
 }
@@ -208,8 +209,8 @@ absl::Status PgReplicationStream::SendStatus(int64_t written, int64_t flushed,
   msg.push_back(reply_requested ? 1 : 0);
   if (PQputCopyData(impl_->conn, msg.data(), static_cast<int>(msg.size())) != 1 ||
       PQflush(impl_->conn) != 0) {
-    return absl::UnavailableError(StrCat(impl_->where, ": cannot send a status update: ",
-                                         Trimmed(PQerrorMessage(impl_->conn))));
+    return absl::UnavailableError(StrCat(
+        impl_->where, ": cannot send a status update: ", Trimmed(PQerrorMessage(impl_->conn))));
   }
   return absl::OkStatus();
 }

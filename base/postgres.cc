@@ -74,8 +74,8 @@ absl::StatusOr<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::s
   return std::unique_ptr<PgConnection>(new PgConnection(std::move(impl)));
 }
 
-absl::StatusOr<std::unique_ptr<PgConnection::Impl>> PgConnection::Impl::Open(
-    const std::string& uri, bool replication) {
+absl::StatusOr<std::unique_ptr<PgConnection::Impl>> PgConnection::Impl::Open(const std::string& uri,
+                                                                             bool replication) {
   auto impl = std::make_unique<Impl>();
   impl->where = RedactPgUri(uri);
   char* error = nullptr;
@@ -103,8 +103,8 @@ absl::StatusOr<std::unique_ptr<PgConnection::Impl>> PgConnection::Impl::Open(
                                   "dbname",
                                   replication ? "replication" : nullptr,
                                   nullptr};
-  const char* const values[] = {"5",   "10",        "3", "3", "15000", "cmo", uri.c_str(),
-                                "database", nullptr};
+  const char* const values[] = {"5",   "10",        "3",        "3",    "15000",
+                                "cmo", uri.c_str(), "database", nullptr};
   impl->conn = PQconnectdbParams(keywords, values, /*expand_dbname=*/1);
   if (PQstatus(impl->conn) != CONNECTION_OK) {
     return absl::UnavailableError(StrCat("cannot connect to ", impl->where, ": ",

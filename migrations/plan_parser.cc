@@ -257,11 +257,12 @@ class Parser {
     d.has_source = true;
     if (!CheckMap(src, "source", {"table", "key", "subject"})) return d;
     d.source.table = Scalar(src, "table", true).value_or("");
-    if (!d.source.table.empty() && (d.source.table.find('.') == std::string::npos ||
-                                    d.source.table.front() == '.' ||
-                                    d.source.table.back() == '.')) {
+    if (!d.source.table.empty() &&
+        (d.source.table.find('.') == std::string::npos || d.source.table.front() == '.' ||
+         d.source.table.back() == '.')) {
       d_.Add(Pos(src["table"]), StrCat("source.table: name the table with its schema, e.g. "
-                                       "public.", d.source.table));
+                                       "public.",
+                                       d.source.table));
     }
     d.source.key = StringList(src, "key");
     if (d.source.key.empty()) {

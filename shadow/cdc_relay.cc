@@ -2,9 +2,8 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <optional>
-
 #include <nlohmann/json.hpp>
+#include <optional>
 
 #include "base/json.h"
 #include "base/status_macros.h"
@@ -39,9 +38,12 @@ std::string CreateStateTables(const std::string& schema) {
   const std::string s = QuoteIdent(schema);
   return base::StrCat(
       "BEGIN; SELECT pg_advisory_xact_lock(hashtext('cmo.cdc_state')); CREATE SCHEMA IF NOT "
-      "EXISTS ", s, "; CREATE TABLE IF NOT EXISTS ", s,
+      "EXISTS ",
+      s, "; CREATE TABLE IF NOT EXISTS ", s,
       ".cdc_requests (slot text PRIMARY KEY, requested bigint NOT NULL); CREATE TABLE IF NOT "
-      "EXISTS ", s, ".cdc_snapshot (slot text NOT NULL, table_name text NOT NULL, snapshot_lsn "
+      "EXISTS ",
+      s,
+      ".cdc_snapshot (slot text NOT NULL, table_name text NOT NULL, snapshot_lsn "
       "bigint NOT NULL, after_key text, done boolean NOT NULL, PRIMARY KEY (slot, table_name)); "
       "COMMIT");
 }
@@ -71,7 +73,7 @@ struct CdcRelay::Impl {
   std::vector<PendingChange> txn;
   std::map<std::string, size_t> txn_index;  // domain \0 key -> position in txn (last wins)
 
-  uint64_t next_id = 1;                    // delivery-report tags; 0 is a heartbeat
+  uint64_t next_id = 1;          // delivery-report tags; 0 is a heartbeat
   bool restart = false;          // stream again from the slot (a delivery failed, a request)
   bool snapshot_failed = false;  // a snapshot row was not delivered: read its chunk again
   bool streaming = false;        // START_REPLICATION was sent on `stream`
@@ -162,11 +164,11 @@ absl::Status CdcRelay::Impl::Connect() {
 absl::Status CdcRelay::Impl::LoadOrCreateSlot() {
   CMO_RETURN_IF_ERROR(state->ExecScript(CreateStateTables(options.state_schema)));
   // A (re)start streams from the slot, which answers every request filed so far.
-  CMO_ASSIGN_OR_RETURN(base::PgResult req,
-                       state->Exec(base::StrCat("SELECT COALESCE(max(requested), 0) FROM ",
-                                                QuoteIdent(options.state_schema),
-                                                ".cdc_requests WHERE slot = $1"),
-                                   {options.slot}));
+  CMO_ASSIGN_OR_RETURN(
+      base::PgResult req,
+      state->Exec(base::StrCat("SELECT COALESCE(max(requested), 0) FROM ",
+                               QuoteIdent(options.state_schema), ".cdc_requests WHERE slot = $1"),
+                  {options.slot}));
   CMO_ASSIGN_OR_RETURN(answered, req.Int(0, 0));
   CMO_ASSIGN_OR_RETURN(base::PgResult slot,
                        state->Exec("SELECT confirmed_flush_lsn::text FROM pg_replication_slots "
@@ -174,7 +176,8 @@ absl::Status CdcRelay::Impl::LoadOrCreateSlot() {
                                    {options.slot}));
   CMO_ASSIGN_OR_RETURN(base::PgResult rows,
                        state->Exec(base::StrCat("SELECT table_name, snapshot_lsn, after_key, done "
-                                                "FROM ", StateTable(), " WHERE slot = $1"),
+                                                "FROM ",
+                                                StateTable(), " WHERE slot = $1"),
                                    {options.slot}));
   snapshot_after.assign(tables.size(), std::nullopt);
   table_done.assign(tables.size(), false);
@@ -183,7 +186,8 @@ absl::Status CdcRelay::Impl::LoadOrCreateSlot() {
       return absl::FailedPreconditionError(base::StrCat(
           "replication slot ", options.slot, " exists but cmo has no record of its snapshot: ",
           "it belongs to something else, or its state was removed. Name another slot, or drop "
-          "it (SELECT pg_drop_replication_slot('", options.slot, "')) to snapshot again"));
+          "it (SELECT pg_drop_replication_slot('",
+          options.slot, "')) to snapshot again"));
     }
     CMO_ASSIGN_OR_RETURN(confirmed, base::ParsePgLsn(slot.Text(0, 0)));
     for (size_t t = 0; t < tables.size(); ++t) {
@@ -195,7 +199,9 @@ absl::Status CdcRelay::Impl::LoadOrCreateSlot() {
         return absl::FailedPreconditionError(base::StrCat(
             "table ", tables[t].table.table, " is new to replication slot ", options.slot,
             ": a table added to a running slot cannot be snapshot consistently. Drop the slot "
-            "(SELECT pg_drop_replication_slot('", options.slot, "')) to snapshot every table "
+            "(SELECT pg_drop_replication_slot('",
+            options.slot,
+            "')) to snapshot every table "
             "again, or follow it with a slot of its own"));
       }
       CMO_ASSIGN_OR_RETURN(snapshot_lsn, rows.Int(found, 1));
@@ -226,9 +232,9 @@ absl::Status CdcRelay::Impl::LoadOrCreateSlot() {
     std::vector<base::PgStatement> reset = {
         {base::StrCat("DELETE FROM ", StateTable(), " WHERE slot = $1"), {options.slot}}};
     for (const CdcTableInfo& t : tables) {
-      reset.push_back({base::StrCat("INSERT INTO ", StateTable(),
-                                    " VALUES ($1, $2, $3, NULL, false)"),
-                       {options.slot, t.table.table, base::StrCat(snapshot_lsn)}});
+      reset.push_back(
+          {base::StrCat("INSERT INTO ", StateTable(), " VALUES ($1, $2, $3, NULL, false)"),
+           {options.slot, t.table.table, base::StrCat(snapshot_lsn)}});
     }
     CMO_RETURN_IF_ERROR(state->ExecPipeline(reset).status());
   }
@@ -254,11 +260,12 @@ absl::Status CdcRelay::Impl::LoadOrCreateSlot() {
 
 absl::Status CdcRelay::Impl::ResetSnapshot() {
   ++metrics->resnapshots;
-  CMO_RETURN_IF_ERROR(state
-                          ->Exec(base::StrCat("UPDATE ", StateTable(),
-                                              " SET after_key = NULL, done = false WHERE slot = $1"),
-                                 {options.slot})
-                          .status());
+  CMO_RETURN_IF_ERROR(
+      state
+          ->Exec(base::StrCat("UPDATE ", StateTable(),
+                              " SET after_key = NULL, done = false WHERE slot = $1"),
+                 {options.slot})
+          .status());
   snapshot_after.assign(tables.size(), std::nullopt);
   table_done.assign(tables.size(), false);
   snapshot_done = false;
@@ -271,11 +278,11 @@ absl::Status CdcRelay::Impl::ResetSnapshot() {
 absl::Status CdcRelay::Impl::CheckRequests(absl::Time now) {
   if (now - last_request_check < options.request_check_interval) return absl::OkStatus();
   last_request_check = now;
-  CMO_ASSIGN_OR_RETURN(base::PgResult req,
-                       state->Exec(base::StrCat("SELECT COALESCE(max(requested), 0) FROM ",
-                                                QuoteIdent(options.state_schema),
-                                                ".cdc_requests WHERE slot = $1"),
-                                   {options.slot}));
+  CMO_ASSIGN_OR_RETURN(
+      base::PgResult req,
+      state->Exec(base::StrCat("SELECT COALESCE(max(requested), 0) FROM ",
+                               QuoteIdent(options.state_schema), ".cdc_requests WHERE slot = $1"),
+                  {options.slot}));
   CMO_ASSIGN_OR_RETURN(int64_t requested, req.Int(0, 0));
   if (requested <= answered) return absl::OkStatus();
   // A region lost part of its change log. Everything after what every region applied is in
@@ -338,8 +345,8 @@ absl::Status CdcRelay::Impl::Publish(std::vector<store::OutboxEntry> entries, in
     CMO_ASSIGN_OR_RETURN(int n, Partitions(topic));
     const std::string value = EncodeChange(e);
     for (;;) {
-      const absl::Status s = producer->Produce(topic, PartitionOf(e.row.key, n), e.row.key,
-                                               value, id);
+      const absl::Status s =
+          producer->Produce(topic, PartitionOf(e.row.key, n), e.row.key, value, id);
       if (!absl::IsUnavailable(s)) {
         CMO_RETURN_IF_ERROR(s);
         break;
@@ -460,10 +467,10 @@ absl::Status CdcRelay::Impl::Refetch(PendingChange& change) {
                     " = $", k + 1);
     params.push_back(change.key_texts[k]);
   }
-  CMO_ASSIGN_OR_RETURN(base::PgResult r, state->Exec(base::StrCat("SELECT ", info.select_list,
-                                                                  " FROM ", info.quoted_name,
-                                                                  " WHERE ", where),
-                                                     params));
+  CMO_ASSIGN_OR_RETURN(base::PgResult r,
+                       state->Exec(base::StrCat("SELECT ", info.select_list, " FROM ",
+                                                info.quoted_name, " WHERE ", where),
+                                   params));
   if (r.rows() == 0) {  // deleted since: its delete follows
     change.entry.row.value.clear();
     change.entry.row.tombstone = true;
@@ -503,8 +510,8 @@ absl::Status CdcRelay::Impl::OnRowChange(const pgoutput::Message& m) {
     c.entry.row.lsn = txn_lsn;
     c.entry.row.commit_time = txn_time;
     c.entry.row.op = info.table.table;
-    const std::string id = base::StrCat(c.entry.row.domain, std::string_view("\0", 1),
-                                        c.entry.row.key);
+    const std::string id =
+        base::StrCat(c.entry.row.domain, std::string_view("\0", 1), c.entry.row.key);
     auto [it, fresh] = txn_index.emplace(id, txn.size());
     if (fresh) {
       txn.push_back(std::move(c));
@@ -590,7 +597,9 @@ absl::Status CdcRelay::Impl::OnMessage(const base::PgStreamMessage& sm) {
       relations[m.relation.oid] = index;
       return absl::OkStatus();
     }
-    case Type::kInsert: case Type::kUpdate: case Type::kDelete:
+    case Type::kInsert:
+    case Type::kUpdate:
+    case Type::kDelete:
       return OnRowChange(m);
     case Type::kTruncate:
       ++metrics->truncates;
@@ -704,8 +713,8 @@ absl::StatusOr<std::unique_ptr<CdcRelay>> CdcRelay::Create(const std::string& so
   if (options.tables.empty()) {
     return absl::InvalidArgumentError("change data capture needs at least one table to follow");
   }
-  auto impl = std::make_unique<Impl>(source, std::move(ensure_topic), std::move(min_applied),
-                                     clock, std::move(options));
+  auto impl = std::make_unique<Impl>(source, std::move(ensure_topic), std::move(min_applied), clock,
+                                     std::move(options));
   Impl* self = impl.get();
   std::unique_ptr<CdcRelay> relay(new CdcRelay(std::move(impl)));
   CMO_RETURN_IF_ERROR(self->Connect());
@@ -713,13 +722,12 @@ absl::StatusOr<std::unique_ptr<CdcRelay>> CdcRelay::Create(const std::string& so
     CMO_ASSIGN_OR_RETURN(CdcTableInfo info, DescribeCdcTable(*self->state, t));
     self->tables.push_back(std::move(info));
   }
-  CMO_RETURN_IF_ERROR(CheckPublication(*self->state, self->options.publication,
-                                       self->options.tables));
-  CMO_ASSIGN_OR_RETURN(self->producer,
-                       base::KafkaProducer::Create(DataPathProducerConfig(kafka),
-                                                   [self](const base::DeliveryReport& r) {
-                                                     self->OnDelivery(r);
-                                                   }));
+  CMO_RETURN_IF_ERROR(
+      CheckPublication(*self->state, self->options.publication, self->options.tables));
+  CMO_ASSIGN_OR_RETURN(
+      self->producer,
+      base::KafkaProducer::Create(DataPathProducerConfig(kafka),
+                                  [self](const base::DeliveryReport& r) { self->OnDelivery(r); }));
   // Every domain's topic now: heartbeats reach idle tables' partitions too.
   for (const CdcTableInfo& t : self->tables) {
     CMO_RETURN_IF_ERROR(self->Partitions(ChangeTopic(t.table.domain)).status());

@@ -72,20 +72,20 @@ struct CdcOptions {
 
 struct CdcMetrics {
   bool snapshot_done = false;
-  int64_t snapshot_rows = 0;     // published by the snapshot since start
-  int64_t snapshot_lsn = 0;      // the slot's start: snapshot rows carry this minus one
-  int64_t received_lsn = 0;      // every commit below this has been received from the slot
+  int64_t snapshot_rows = 0;      // published by the snapshot since start
+  int64_t snapshot_lsn = 0;       // the slot's start: snapshot rows carry this minus one
+  int64_t received_lsn = 0;       // every commit below this has been received from the slot
   int64_t published_through = 0;  // what heartbeats claim
-  int64_t confirmed_lsn = 0;     // sent to the slot
-  int64_t min_applied = -1;      // every region's watermark, the last read (-1: not asked)
-  int64_t resnapshots = 0;       // times a region was found short of the snapshot
-  int64_t republications = 0;    // re-publication requests answered
+  int64_t confirmed_lsn = 0;      // sent to the slot
+  int64_t min_applied = -1;       // every region's watermark, the last read (-1: not asked)
+  int64_t resnapshots = 0;        // times a region was found short of the snapshot
+  int64_t republications = 0;     // re-publication requests answered
   int64_t in_flight = 0;
   int64_t transactions = 0;
-  int64_t changes = 0;           // published, re-sends included
-  int64_t refetches = 0;         // rows read again for a TOASTed value pgoutput left out
-  int64_t truncates = 0;         // TRUNCATEs seen (not replicated: see shadow/README.md)
-  int64_t reconnects = 0;        // of the replication stream
+  int64_t changes = 0;     // published, re-sends included
+  int64_t refetches = 0;   // rows read again for a TOASTed value pgoutput left out
+  int64_t truncates = 0;   // TRUNCATEs seen (not replicated: see shadow/README.md)
+  int64_t reconnects = 0;  // of the replication stream
   int64_t retained_wal_bytes = 0;
   bool retention_exceeded = false;
 };

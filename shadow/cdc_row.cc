@@ -43,10 +43,17 @@ std::string CdcJsonValue(uint32_t type, std::optional<std::string_view> text) {
   switch (type) {
     case kBool:
       return *text == "t" ? "true" : "false";
-    case kInt2: case kInt4: case kInt8: case kOid: case kFloat4: case kFloat8: case kNumeric:
+    case kInt2:
+    case kInt4:
+    case kInt8:
+    case kOid:
+    case kFloat4:
+    case kFloat8:
+    case kNumeric:
       if (IsJsonNumber(*text)) return std::string(*text);
       break;  // NaN, Infinity
-    case kJson: case kJsonb:
+    case kJson:
+    case kJsonb:
       return std::string(*text);  // the server only stores valid JSON
     default:
       break;

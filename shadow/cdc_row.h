@@ -22,7 +22,7 @@ namespace cmo::shadow {
 
 struct CdcColumnValue {
   std::string_view name;
-  uint32_t type = 0;                    // pg_type OID
+  uint32_t type = 0;                     // pg_type OID
   std::optional<std::string_view> text;  // nullopt: NULL
 };
 

@@ -12,8 +12,8 @@ absl::StatusOr<std::vector<std::string>> CdcKeyTexts(std::string_view key, size_
   if (columns == 1) return std::vector<std::string>{std::string(key)};
   const nlohmann::json j = nlohmann::json::parse(key, nullptr, /*allow_exceptions=*/false);
   if (!j.is_array() || j.size() != columns) {
-    return absl::InvalidArgumentError(base::StrCat(
-        "key ", key, " does not name the table's ", columns, " key columns (a JSON array)"));
+    return absl::InvalidArgumentError(base::StrCat("key ", key, " does not name the table's ",
+                                                   columns, " key columns (a JSON array)"));
   }
   std::vector<std::string> out;
   for (const nlohmann::json& v : j) {
@@ -54,8 +54,8 @@ absl::StatusOr<const CdcSourceReader::Table*> CdcSourceReader::Describe(base::Pg
   // statement, so after its snapshot: every commit the row reflects is below it.
   table->sql = base::StrCat(
       "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint, t.* FROM (SELECT) one "
-      "LEFT JOIN (SELECT ", info.select_list, " FROM ", info.quoted_name, " WHERE ", where,
-      ") t ON true");
+      "LEFT JOIN (SELECT ",
+      info.select_list, " FROM ", info.quoted_name, " WHERE ", where, ") t ON true");
   table->info = std::move(info);
   const Table* out = table.get();
   described_[t.domain] = std::move(table);

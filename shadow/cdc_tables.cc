@@ -49,12 +49,11 @@ absl::StatusOr<CdcTableInfo> DescribeCdcTable(base::PgConnection& db, const CdcT
     return absl::FailedPreconditionError(
         base::StrCat("domain ", table.domain, ": table ", table.table, " ", why));
   };
-  CMO_ASSIGN_OR_RETURN(
-      base::PgResult rel,
-      db.Exec("SELECT c.oid, c.relreplident FROM pg_class c JOIN pg_namespace n "
-              "ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 "
-              "AND c.relkind IN ('r', 'p')",
-              {schema, name}));
+  CMO_ASSIGN_OR_RETURN(base::PgResult rel,
+                       db.Exec("SELECT c.oid, c.relreplident FROM pg_class c JOIN pg_namespace n "
+                               "ON n.oid = c.relnamespace WHERE n.nspname = $1 AND c.relname = $2 "
+                               "AND c.relkind IN ('r', 'p')",
+                               {schema, name}));
   if (rel.rows() == 0) return refuse("does not exist (name it as schema.table)");
   const std::string oid(rel.Text(0, 0));
   const std::string identity(rel.Text(0, 1));
@@ -74,7 +73,8 @@ absl::StatusOr<CdcTableInfo> DescribeCdcTable(base::PgConnection& db, const CdcT
   if (identity == "n") {
     return refuse(base::StrCat(
         "has REPLICA IDENTITY NOTHING: its deletes carry no key, so replicas could not follow "
-        "them. Run: ALTER TABLE ", info.quoted_name, " REPLICA IDENTITY DEFAULT"));
+        "them. Run: ALTER TABLE ",
+        info.quoted_name, " REPLICA IDENTITY DEFAULT"));
   }
   if (identity == "f") return info;  // deletes carry the whole old row, key included
   // DEFAULT: the primary key; INDEX: the index named by ALTER TABLE ... REPLICA IDENTITY.
@@ -111,8 +111,8 @@ absl::Status ReshapeCdcTable(CdcTableInfo& info, std::vector<CdcColumn> columns)
   };
   auto refuse = [&](const std::string& column, std::string_view as) {
     return absl::FailedPreconditionError(base::StrCat("domain ", info.table.domain, ": table ",
-                                                      info.table.table, " has no column \"",
-                                                      column, "\" (named ", as, ")"));
+                                                      info.table.table, " has no column \"", column,
+                                                      "\" (named ", as, ")"));
   };
   std::vector<int> key;
   for (const std::string& k : info.table.key) {
@@ -156,10 +156,10 @@ absl::Status CheckPublication(base::PgConnection& db, const std::string& publica
     bool found = false;
     for (int r = 0; r < has.rows() && !found; ++r) found = has.Text(r, 0) == want;
     if (!found) {
-      return absl::FailedPreconditionError(base::StrCat(
-          "publication ", publication, " does not include ", want, " (domain ", t.domain,
-          "); run: ALTER PUBLICATION ", QuoteIdent(publication), " ADD TABLE ",
-          QuoteTableName(t.table)));
+      return absl::FailedPreconditionError(
+          base::StrCat("publication ", publication, " does not include ", want, " (domain ",
+                       t.domain, "); run: ALTER PUBLICATION ", QuoteIdent(publication),
+                       " ADD TABLE ", QuoteTableName(t.table)));
     }
   }
   return absl::OkStatus();

@@ -299,10 +299,11 @@ struct Client::Impl {
     if (d.flag == nullptr) return UnknownOp(op);
     const flags::Flag* flag = d.flag;
     if (cdc != nullptr && cdc->Follows(flag->domain)) [[unlikely]] {
-      return absl::FailedPreconditionError(base::StrCat(
-          "domain ", flag->domain, " is followed from the app's own table by change data "
-          "capture: write it with the app's SQL, then make the session token with "
-          "TokenAfterCommit(token, pg_current_wal_lsn() read on that connection)"));
+      return absl::FailedPreconditionError(
+          base::StrCat("domain ", flag->domain,
+                       " is followed from the app's own table by change data "
+                       "capture: write it with the app's SQL, then make the session token with "
+                       "TokenAfterCommit(token, pg_current_wal_lsn() read on that connection)"));
     }
     const store::WriteRequest request{flag->domain,
                                       std::string(key),

@@ -49,8 +49,8 @@
 #include "absl/time/time.h"
 #include "base/clock.h"
 #include "flags/snapshot.h"
-#include "shadow/comparator.h"
 #include "shadow/cdc_relay.h"
+#include "shadow/comparator.h"
 #include "shadow/flag_source.h"
 #include "shadow/telemetry.h"
 

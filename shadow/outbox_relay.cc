@@ -54,11 +54,10 @@ absl::StatusOr<std::unique_ptr<OutboxRelay>> OutboxRelay::Create(
     config.emplace("message.timeout.ms", config["transaction.timeout.ms"]);
   }
   OutboxRelay* self = relay.get();
-  CMO_ASSIGN_OR_RETURN(relay->producer_,
-                       base::KafkaProducer::Create(DataPathProducerConfig(std::move(config)),
-                                                   [self](const base::DeliveryReport& r) {
-                                                     self->OnDelivery(r);
-                                                   }));
+  CMO_ASSIGN_OR_RETURN(
+      relay->producer_,
+      base::KafkaProducer::Create(DataPathProducerConfig(std::move(config)),
+                                  [self](const base::DeliveryReport& r) { self->OnDelivery(r); }));
   if (relay->transactional()) {
     // Fences an earlier relay of this transactional.id and aborts what it left open.
     CMO_RETURN_IF_ERROR(relay->producer_->InitTransactions(30'000));

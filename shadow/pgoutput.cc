@@ -56,8 +56,12 @@ class Reader {
     for (int i = 0; i < n && error_.ok(); ++i) {
       Value v;
       switch (Byte()) {
-        case 'n': v.kind = Value::Kind::kNull; break;
-        case 'u': v.kind = Value::Kind::kUnchangedToast; break;
+        case 'n':
+          v.kind = Value::Kind::kNull;
+          break;
+        case 'u':
+          v.kind = Value::Kind::kUnchangedToast;
+          break;
         case 't': {
           v.kind = Value::Kind::kText;
           v.text = Bytes(static_cast<uint32_t>(Int(4)));
@@ -158,7 +162,9 @@ absl::StatusOr<Message> Decode(std::string_view bytes) {
       for (uint32_t i = 0; i < n; ++i) m.truncated.push_back(static_cast<uint32_t>(r.Int(4)));
       break;
     }
-    case 'O': case 'Y': case 'M':
+    case 'O':
+    case 'Y':
+    case 'M':
       return m;  // kOther: origin, type and logical messages carry no row change
     default:
       r.Fail(base::StrCat("unknown message type '", std::string(1, tag), "'"));

@@ -44,11 +44,11 @@ struct Message {
   Type type = Type::kOther;
   // kBegin: the transaction's commit LSN (final_lsn); kCommit: the commit record's LSN.
   int64_t lsn = 0;
-  int64_t end_lsn = 0;          // kCommit: the end of the commit record
-  int64_t commit_unix_us = 0;   // kBegin, kCommit
-  uint32_t xid = 0;             // kBegin
-  Relation relation;            // kRelation
-  uint32_t relation_oid = 0;    // kInsert, kUpdate, kDelete
+  int64_t end_lsn = 0;         // kCommit: the end of the commit record
+  int64_t commit_unix_us = 0;  // kBegin, kCommit
+  uint32_t xid = 0;            // kBegin
+  Relation relation;           // kRelation
+  uint32_t relation_oid = 0;   // kInsert, kUpdate, kDelete
   // kUpdate (when the key changed, or REPLICA IDENTITY FULL) and kDelete: the old row's key
   // ('K': replica identity columns only, others null) or whole row ('O'); 0 when absent.
   char old_kind = 0;

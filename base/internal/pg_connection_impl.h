@@ -52,7 +52,6 @@ struct PgConnection::Impl {
   }
 };
 
-
 }  // namespace cmo::base
 
 #endif  // CMO_BASE_INTERNAL_PG_CONNECTION_IMPL_H_

@@ -64,9 +64,8 @@ absl::StatusOr<double> RawDecodeSeconds(base::PgReplicationStream& stream, int64
 absl::StatusOr<double> ReplicaApplyPerSecond(const CdcBenchOptions& o,
                                              store::ReplicaStore& filled) {
   std::vector<store::Row> rows;
-  CMO_RETURN_IF_ERROR(filled.Scan("items", [&](uint32_t, const store::Row& r) {
-    rows.push_back(r);
-  }));
+  CMO_RETURN_IF_ERROR(
+      filled.Scan("items", [&](uint32_t, const store::Row& r) { rows.push_back(r); }));
   std::optional<ScopedTempDir> dir;
   std::string url = o.replica_url;
   if (!url.starts_with("postgres")) {
@@ -126,9 +125,8 @@ absl::StatusOr<nlohmann::json> RunCdcBench(const CdcBenchOptions& o) {
   const base::KafkaConfig kafka = {{"bootstrap.servers", cluster->bootstrap_servers()},
                                    {"log_level", "0"}};
   CMO_ASSIGN_OR_RETURN(
-      auto replica,
-      store::ReplicaStore::Open(o.replica_url, {.synchronous_full = false,
-                                                .pg_schema = kReplicaSchema}));
+      auto replica, store::ReplicaStore::Open(
+                        o.replica_url, {.synchronous_full = false, .pg_schema = kReplicaSchema}));
   std::atomic<int64_t> applied{0};  // the applier's watermark, for the relay
   shadow::CdcOptions options;
   options.slot = kSlot;
@@ -137,12 +135,11 @@ absl::StatusOr<nlohmann::json> RunCdcBench(const CdcBenchOptions& o) {
   options.tables = {{"items", base::StrCat(kSchema, ".items"), {"id"}, ""}};
   // The embedded cluster keeps ~5 MiB per partition: an applier that falls further behind
   // loses its place and asks the relay to stream again from the slot (counted below).
-  CMO_ASSIGN_OR_RETURN(auto applier, shadow::Applier::Create(
-                                         *replica, kafka, base::SystemClock(), {.region = "bench"},
-                                         [&] {
-                                           return shadow::CdcRelay::RequestRepublish(
-                                               o.primary_url, options);
-                                         }));
+  CMO_ASSIGN_OR_RETURN(
+      auto applier,
+      shadow::Applier::Create(*replica, kafka, base::SystemClock(), {.region = "bench"}, [&] {
+        return shadow::CdcRelay::RequestRepublish(o.primary_url, options);
+      }));
   CMO_ASSIGN_OR_RETURN(
       auto relay,
       shadow::CdcRelay::Create(
@@ -168,7 +165,8 @@ absl::StatusOr<nlohmann::json> RunCdcBench(const CdcBenchOptions& o) {
     const int64_t to = std::min(from + o.rows_per_transaction, keys + 1) - 1;
     const int64_t rows = std::min<int64_t>(to - from + 1, o.changes - done);
     CMO_RETURN_IF_ERROR(
-        db->Exec(base::StrCat("INSERT INTO ", kSchema, ".items SELECT g, $1, 0 FROM "
+        db->Exec(base::StrCat("INSERT INTO ", kSchema,
+                              ".items SELECT g, $1, 0 FROM "
                               "generate_series($2::bigint, $3::bigint) g ON CONFLICT (id) DO "
                               "UPDATE SET n = items.n + 1"),
                  {value, base::StrCat(from), base::StrCat(from + rows - 1)})
@@ -179,10 +177,11 @@ absl::StatusOr<nlohmann::json> RunCdcBench(const CdcBenchOptions& o) {
   CMO_ASSIGN_OR_RETURN(base::PgResult end,
                        db->Exec("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint"));
   CMO_ASSIGN_OR_RETURN(int64_t end_lsn, end.Int(0, 0));
-  CMO_ASSIGN_OR_RETURN(base::PgResult size, db->Exec(base::StrCat(
-                                                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), "
-                                                "restart_lsn)::bigint FROM pg_replication_slots "
-                                                "WHERE slot_name = '", kRawSlot, "'")));
+  CMO_ASSIGN_OR_RETURN(base::PgResult size,
+                       db->Exec(base::StrCat("SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), "
+                                             "restart_lsn)::bigint FROM pg_replication_slots "
+                                             "WHERE slot_name = '",
+                                             kRawSlot, "'")));
   CMO_ASSIGN_OR_RETURN(int64_t wal_bytes, size.Int(0, 0));
 
   CMO_ASSIGN_OR_RETURN(double raw_s, RawDecodeSeconds(*raw, o.changes));

@@ -176,16 +176,19 @@ void SetupBenchCommands(CLI::App& app, const GlobalOptions& global, CommandRegis
       "cdc",
       "Change data capture end to end (slot -> relay -> Kafka -> applier -> replica) against "
       "the raw decode rate of the same WAL, measured in the same run");
-  cdc_cmd->add_option("--primary", cdc->primary_url,
-                      "The source database, wal_level=logical (postgresql://...)")
+  cdc_cmd
+      ->add_option("--primary", cdc->primary_url,
+                   "The source database, wal_level=logical (postgresql://...)")
       ->required();
-  cdc_cmd->add_option("--replica", cdc->replica_url,
-                      "The replica store (postgresql://... or an SQLite file)")
+  cdc_cmd
+      ->add_option("--replica", cdc->replica_url,
+                   "The replica store (postgresql://... or an SQLite file)")
       ->required();
   cdc_cmd->add_option("--changes", cdc->changes, "Row changes in the backlog (default 200000)")
       ->check(CLI::Range(int64_t{1}, int64_t{100'000'000}));
-  cdc_cmd->add_option("--rows-per-transaction", cdc->rows_per_transaction,
-                      "Rows per app transaction (default 100)")
+  cdc_cmd
+      ->add_option("--rows-per-transaction", cdc->rows_per_transaction,
+                   "Rows per app transaction (default 100)")
       ->check(CLI::Range(1, 1'000'000));
   cdc_cmd->add_option("--value-bytes", cdc->value_bytes, "Bytes per row value (default 100)")
       ->check(CLI::Range(0, 1'000'000));

@@ -81,8 +81,11 @@ nlohmann::json PlanJson(const std::string& file, const migrations::Plan& plan) {
     }
     domains.push_back(std::move(j));
   }
-  return {{"file", file},     {"valid", true},       {"plan", plan.name},
-          {"phases", phases}, {"domains", domains}};
+  return {{"file", file},
+          {"valid", true},
+          {"plan", plan.name},
+          {"phases", phases},
+          {"domains", domains}};
 }
 
 struct ValidateOptions {
@@ -98,8 +101,7 @@ absl::StatusOr<std::vector<migrations::Diagnostic>> CheckLive(const migrations::
   std::vector<migrations::Diagnostic> out;
   const std::vector<shadow::CdcTable> tables = CdcTables(plan);
   if (tables.empty()) return out;
-  CMO_ASSIGN_OR_RETURN(std::unique_ptr<base::PgConnection> db,
-                       base::PgConnection::Connect(o.live));
+  CMO_ASSIGN_OR_RETURN(std::unique_ptr<base::PgConnection> db, base::PgConnection::Connect(o.live));
   for (const migrations::Domain& d : plan.domains) {
     if (!d.has_source) continue;
     const shadow::CdcTable t = {d.name, d.source.table, d.source.key, d.source.subject};
@@ -210,9 +212,9 @@ int RunStatus(const GlobalOptions& global) {
                         : StrCat(step, "/", steps, " ", st["step_description"].get<std::string>()),
               st["stage"],
               base::FormatBp(static_cast<int32_t>(std::lround(st["percent"].get<double>() * 100))),
-              step <= 0 ? "-"
-                        : base::HumanDuration(
-                              absl::Seconds(st["time_in_step_ms"].get<int64_t>() / 1000)),
+              step <= 0
+                  ? "-"
+                  : base::HumanDuration(absl::Seconds(st["time_in_step_ms"].get<int64_t>() / 1000)),
               st["state"]});
   }
   t.Print(std::cout);
@@ -318,8 +320,9 @@ void SetupPlanCommands(CLI::App& app, const GlobalOptions& global, CommandRegist
   validate->add_option("--live", v->live,
                        "The source database (postgresql://...): check the tables the plan's "
                        "domains follow (exist, key = replica identity, in the publication)");
-  validate->add_option("--publication", v->publication,
-                       "With --live: the publication the relay follows")
+  validate
+      ->add_option("--publication", v->publication,
+                   "With --live: the publication the relay follows")
       ->capture_default_str();
   registry.On(validate, [v, &global] { return RunValidate(*v, global); });
 

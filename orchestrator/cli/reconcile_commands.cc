@@ -83,9 +83,9 @@ int RunCdcReconcile(const CdcOptions& o, const GlobalOptions& global) {
     if (!global.json()) {
       std::cout << region << " " << o.domain << ": " << r->source_rows << " rows in "
                 << table->table << ", " << r->replica_rows << " live on the replica; "
-                << r->differing_buckets << " of " << r->buckets << " buckets differ: "
-                << r->missing << " missing, " << r->resurrected << " resurrected, "
-                << r->divergent << " divergent (" << r->settled << " were only behind); "
+                << r->differing_buckets << " of " << r->buckets << " buckets differ: " << r->missing
+                << " missing, " << r->resurrected << " resurrected, " << r->divergent
+                << " divergent (" << r->settled << " were only behind); "
                 << (o.dry_run ? "dry run, nothing healed" : base::StrCat(r->healed, " healed"))
                 << "\n";
       for (const std::string& k : r->sample) std::cout << "  " << k << "\n";
@@ -155,19 +155,21 @@ int RunStatus(const GlobalOptions& global) {
            "waiting"});
   for (const nlohmann::json& j : *out) {
     const std::string waiting = j["waiting"];
-    t.AddRow({j["domain"], j["region"], j["state"],
-              base::StrCat(j["buckets_done"].get<int64_t>(), "/", j["buckets_total"].get<int64_t>()),
-              base::StrCat(j["rows_scanned"].get<int64_t>()),
-              base::StrCat(std::llround(j["rows_per_s"].get<double>())),
-              base::StrCat(j["found"].get<int64_t>()), base::StrCat(j["healed"].get<int64_t>()),
-              j["eta"], waiting.empty() ? "-" : waiting});
+    t.AddRow(
+        {j["domain"], j["region"], j["state"],
+         base::StrCat(j["buckets_done"].get<int64_t>(), "/", j["buckets_total"].get<int64_t>()),
+         base::StrCat(j["rows_scanned"].get<int64_t>()),
+         base::StrCat(std::llround(j["rows_per_s"].get<double>())),
+         base::StrCat(j["found"].get<int64_t>()), base::StrCat(j["healed"].get<int64_t>()),
+         j["eta"], waiting.empty() ? "-" : waiting});
   }
   t.Print(std::cout);
   return kExitOk;
 }
 
 int RunSetState(const JobOptions& o, const std::string& verb, const GlobalOptions& global) {
-  auto out = CallApi(global, {"POST", base::StrCat("/v1/reconcile/", o.domain, "/", o.region, "/", verb)});
+  auto out =
+      CallApi(global, {"POST", base::StrCat("/v1/reconcile/", o.domain, "/", o.region, "/", verb)});
   if (!out.ok()) return ReportError(out.status());
   if (global.json()) {
     PrintJson(*out);
@@ -257,8 +259,8 @@ struct GcOptions {
 };
 
 int RunGc(const GcOptions& o, const GlobalOptions& global) {
-  auto out = CallApi(global, {"POST", base::StrCat("/v1/reconcile/", o.domain, "/gc"), {},
-                              {{"grace", o.grace}}});
+  auto out = CallApi(
+      global, {"POST", base::StrCat("/v1/reconcile/", o.domain, "/gc"), {}, {{"grace", o.grace}}});
   if (!out.ok()) return ReportError(out.status());
   if (global.json()) {
     PrintJson(*out);
@@ -314,8 +316,7 @@ int RunReport(const ReportOptions& o, const GlobalOptions& global) {
 
 }  // namespace
 
-void SetupReconcileCommands(CLI::App& app, const GlobalOptions& global,
-                            CommandRegistry& registry) {
+void SetupReconcileCommands(CLI::App& app, const GlobalOptions& global, CommandRegistry& registry) {
   CLI::App* rec = app.add_subcommand(
       "reconcile", "Find rows where replicas disagree with the primary, and repair them");
   rec->require_subcommand(1);
@@ -345,12 +346,13 @@ void SetupReconcileCommands(CLI::App& app, const GlobalOptions& global,
   registry.On(run, [r, &global] { return RunReconcile(*r, global); });
 
   auto st = std::make_shared<JobOptions>();
-  CLI::App* status = rec->add_subcommand("status", "Every reconciliation job: progress, rows/s, ETA");
+  CLI::App* status =
+      rec->add_subcommand("status", "Every reconciliation job: progress, rows/s, ETA");
   registry.On(status, [&global] { return RunStatus(global); });
   for (const char* verb : {"pause", "resume"}) {
-    CLI::App* c = rec->add_subcommand(
-        verb, std::string(verb) == "pause" ? "Pause a running job (it waits, checkpointed)"
-                                           : "Resume a paused job");
+    CLI::App* c = rec->add_subcommand(verb, std::string(verb) == "pause"
+                                                ? "Pause a running job (it waits, checkpointed)"
+                                                : "Resume a paused job");
     c->add_option("--domain", st->domain, "The job's domain")->required();
     c->add_option("--region", st->region, "The job's region")->required();
     const std::string v = verb;
@@ -366,9 +368,10 @@ void SetupReconcileCommands(CLI::App& app, const GlobalOptions& global,
 
   auto c = std::make_shared<CdcOptions>();
   CLI::App* cdc = rec->add_subcommand(
-      "cdc", "A domain followed by change data capture against the app's own table: value "
-             "digests of both sides by scanning (throttled), rows compared in differing buckets "
-             "only, healed from the table once the replica caught up with the read");
+      "cdc",
+      "A domain followed by change data capture against the app's own table: value "
+      "digests of both sides by scanning (throttled), rows compared in differing buckets "
+      "only, healed from the table once the replica caught up with the read");
   cdc->add_option("--config", c->config, "The cmo serve config with the cdc: section")->required();
   cdc->add_option("--domain", c->domain, "The followed domain")->required();
   cdc->add_option("--region", c->regions, "Replica region(s) (default: every region of the config)")
@@ -381,8 +384,9 @@ void SetupReconcileCommands(CLI::App& app, const GlobalOptions& global,
 
   auto v = std::make_shared<VerifyOptions>();
   CLI::App* verify = rec->add_subcommand(
-      "verify", "Full scan: recompute every bucket digest from the rows (primary and replicas) "
-                "and report digest corruption (exit 1)");
+      "verify",
+      "Full scan: recompute every bucket digest from the rows (primary and replicas) "
+      "and report digest corruption (exit 1)");
   verify->add_option("--domain", v->domain, "The domain")->required();
   registry.On(verify, [v, &global] { return RunVerify(*v, global); });
 

@@ -77,10 +77,11 @@ absl::StatusOr<CdcReconcileReport> ReconcileCdcDomain(store::ReplicaStore& repli
   report.buckets = int64_t{1} << bits;
   std::vector<uint64_t> source_sums(static_cast<size_t>(report.buckets), 0);
   std::vector<uint64_t> replica_sums(source_sums.size(), 0);
-  CMO_RETURN_IF_ERROR(ScanTable(*db, info, o, clock, [&](const std::string& k, const std::string& v) {
-    source_sums[store::DigestBucket(k, bits)] += ValueHash(k, v);
-    ++report.source_rows;
-  }));
+  CMO_RETURN_IF_ERROR(
+      ScanTable(*db, info, o, clock, [&](const std::string& k, const std::string& v) {
+        source_sums[store::DigestBucket(k, bits)] += ValueHash(k, v);
+        ++report.source_rows;
+      }));
   CMO_RETURN_IF_ERROR(replica.Scan(domain, [&](uint32_t bucket, const store::Row& row) {
     if (row.tombstone) return;
     replica_sums[bucket] += ValueHash(row.key, row.value);
@@ -130,10 +131,10 @@ absl::StatusOr<CdcReconcileReport> ReconcileCdcDomain(store::ReplicaStore& repli
         clock.SleepFor(absl::Milliseconds(50));
       }
       if (watermark < now->lsn) {
-        return absl::DeadlineExceededError(base::StrCat(
-            "the replica of ", domain, " did not reach the source's position ", now->lsn,
-            " within ", absl::FormatDuration(o.max_wait), " (watermark ", watermark,
-            "): is its applier running? Nothing more was repaired"));
+        return absl::DeadlineExceededError(
+            base::StrCat("the replica of ", domain, " did not reach the source's position ",
+                         now->lsn, " within ", absl::FormatDuration(o.max_wait), " (watermark ",
+                         watermark, "): is its applier running? Nothing more was repaired"));
       }
       CMO_ASSIGN_OR_RETURN(std::optional<store::Row> current, replica.Get(domain, key));
       const bool live = current.has_value() && !current->tombstone;

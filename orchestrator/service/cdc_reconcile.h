@@ -26,9 +26,9 @@
 namespace cmo::orchestrator {
 
 struct CdcReconcileOptions {
-  std::string source;      // the app's database
-  shadow::CdcTable table;  // the followed table of the domain
-  int chunk = 5'000;       // rows per SQL query
+  std::string source;         // the app's database
+  shadow::CdcTable table;     // the followed table of the domain
+  int chunk = 5'000;          // rows per SQL query
   double max_rows_per_s = 0;  // 0: unthrottled (source rows read)
   bool dry_run = false;
   // How long a key's repair waits for the replica to hold every commit below its read position.

@@ -6,10 +6,10 @@
 #include <set>
 #include <span>
 
+#include "absl/strings/numbers.h"
 #include "base/kafka.h"
 #include "base/names.h"
 #include "base/strings.h"
-#include "absl/strings/numbers.h"
 #include "base/units.h"
 #include "migrations/plan_parser.h"
 #include "shadow/state_layout.h"
@@ -56,9 +56,13 @@ absl::Status ReadDurations(const std::string& path, const YAML::Node& section,
 
 // "4GiB", "512MiB", "1000000" (bytes).
 std::optional<int64_t> ParseBytes(std::string text) {
-  static const std::pair<const char*, int64_t> kUnits[] = {
-      {"GiB", int64_t{1} << 30}, {"MiB", int64_t{1} << 20}, {"KiB", int64_t{1} << 10},
-      {"GB", 1'000'000'000}, {"MB", 1'000'000}, {"KB", 1'000}, {"B", 1}};
+  static const std::pair<const char*, int64_t> kUnits[] = {{"GiB", int64_t{1} << 30},
+                                                           {"MiB", int64_t{1} << 20},
+                                                           {"KiB", int64_t{1} << 10},
+                                                           {"GB", 1'000'000'000},
+                                                           {"MB", 1'000'000},
+                                                           {"KB", 1'000},
+                                                           {"B", 1}};
   int64_t unit = 1;
   for (const auto& [suffix, bytes] : kUnits) {
     if (text.ends_with(suffix)) {
@@ -80,19 +84,21 @@ absl::Status ReadCdc(const std::string& path, const YAML::Node& c, CdcConfig& ou
     return absl::InvalidArgumentError(base::StrCat(Where(path, n), what));
   };
   if (!c.IsMap()) {
-    return bad(c, "cdc must be a mapping, e.g. {source: postgresql://cmo@leader/app, plan: "
-                  "migrations/comments.yaml}");
+    return bad(c,
+               "cdc must be a mapping, e.g. {source: postgresql://cmo@leader/app, plan: "
+               "migrations/comments.yaml}");
   }
-  if (auto s = CheckKeys(path, c,
-                         {"source", "plan", "slot", "publication", "snapshot_rows_per_s",
-                          "max_retained_wal"},
-                         "cdc");
+  if (auto s = CheckKeys(
+          path, c,
+          {"source", "plan", "slot", "publication", "snapshot_rows_per_s", "max_retained_wal"},
+          "cdc");
       !s.ok()) {
     return s;
   }
   if (!c["source"] || !c["plan"]) {
-    return bad(c, "cdc needs `source` (the app's database, postgresql://...) and `plan` (the "
-                  "plan whose domains name the tables to follow)");
+    return bad(c,
+               "cdc needs `source` (the app's database, postgresql://...) and `plan` (the "
+               "plan whose domains name the tables to follow)");
   }
   out.source = c["source"].as<std::string>();
   if (!out.source.starts_with("postgresql://") && !out.source.starts_with("postgres://")) {
@@ -107,14 +113,15 @@ absl::Status ReadCdc(const std::string& path, const YAML::Node& c, CdcConfig& ou
   if (!text.ok()) return bad(c["plan"], base::StrCat("cdc.plan: ", text.status().message()));
   migrations::ParseResult plan = migrations::ParsePlan(*text);
   if (!plan.ok()) {
-    return bad(c["plan"], base::StrCat("cdc.plan is not a valid plan: ",
-                                       migrations::FormatDiagnostic(out.plan_file,
-                                                                    plan.errors.front()),
-                                       " (cmo plan validate ", out.plan_file, ")"));
+    return bad(c["plan"],
+               base::StrCat("cdc.plan is not a valid plan: ",
+                            migrations::FormatDiagnostic(out.plan_file, plan.errors.front()),
+                            " (cmo plan validate ", out.plan_file, ")"));
   }
   out.options.tables = CdcTables(plan.plan);
   if (out.options.tables.empty()) {
-    return bad(c["plan"], base::StrCat("cdc.plan ", out.plan_file, " names no table to follow: "
+    return bad(c["plan"], base::StrCat("cdc.plan ", out.plan_file,
+                                       " names no table to follow: "
                                        "add domains: [{name: comments, source: {table: "
                                        "public.comments, key: [id]}}]"));
   }
@@ -122,8 +129,8 @@ absl::Status ReadCdc(const std::string& path, const YAML::Node& c, CdcConfig& ou
   for (const char* name : {"slot", "publication"}) {
     if (!c[name]) continue;
     const std::string v = c[name].as<std::string>();
-    if (v.empty() || v.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") !=
-                         std::string::npos) {
+    if (v.empty() ||
+        v.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_") != std::string::npos) {
       return bad(c[name], base::StrCat("cdc.", name, " must be lower-case letters, digits and _"));
     }
     (std::string_view(name) == "slot" ? out.options.slot : out.options.publication) = v;

@@ -29,8 +29,8 @@ absl::StatusOr<ServeRole> ParseServeRole(std::string_view text);
 // Change data capture (shadow/cdc_relay.h): the relay follows the app's own tables instead of
 // cmo's outbox. `source` "" = off.
 struct CdcConfig {
-  std::string source;     // the app's database: postgresql://...
-  std::string plan_file;  // the plan whose `domains: [{name, source: ...}]` are followed
+  std::string source;                // the app's database: postgresql://...
+  std::string plan_file;             // the plan whose `domains: [{name, source: ...}]` are followed
   std::vector<std::string> domains;  // theirs (what appliers apply)
   shadow::CdcOptions options;        // slot, publication, tables, throttle, WAL limit
 };

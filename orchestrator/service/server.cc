@@ -321,12 +321,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
         if (!self->config_.cdc.source.empty()) {
           // A lost change log is streamed again from the slot: the request is filed on the
           // source, where the CDC relay reads it.
-          return shadow::Applier::Create(
-              *r->replica, kafka, clock, ApplierOptionsFor(self->config_, r->name, keys, clock),
-              [self] {
-                return shadow::CdcRelay::RequestRepublish(self->config_.cdc.source,
-                                                          self->config_.cdc.options);
-              });
+          return shadow::Applier::Create(*r->replica, kafka, clock,
+                                         ApplierOptionsFor(self->config_, r->name, keys, clock),
+                                         [self] {
+                                           return shadow::CdcRelay::RequestRepublish(
+                                               self->config_.cdc.source, self->config_.cdc.options);
+                                         });
         }
         // Filed in the primary, which the relay reads wherever it runs.
         auto primary = std::make_shared<LazyPrimary>(PrimaryUrl(self->config_), clock);
@@ -348,11 +348,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
     s->make_cdc_relay_ = [self, kafka, ensure_topic, keys, &clock] {
       shadow::CdcOptions o = self->config_.cdc.options;
       o.keys = keys;
-      return shadow::CdcRelay::Create(self->config_.cdc.source, kafka, ensure_topic,
-                                      [self](const std::map<std::string, int>& partitions) {
-                                        return self->MinApplied(partitions);
-                                      },
-                                      clock, o);
+      return shadow::CdcRelay::Create(
+          self->config_.cdc.source, kafka, ensure_topic,
+          [self](const std::map<std::string, int>& partitions) {
+            return self->MinApplied(partitions);
+          },
+          clock, o);
     };
     absl::StatusOr<std::unique_ptr<shadow::CdcRelay>> made = s->make_cdc_relay_();
     // A source that is away now is waited for (the relay thread retries); anything else is a

@@ -61,9 +61,9 @@ phases:
   // One part of the data path, as its own process on the same config (role kafka, relay or
   // applier).
   std::unique_ptr<Child> StartRole(const std::string& role) {
-    return std::make_unique<Child>(std::vector<std::string>{
-        CMO_BINARY, "serve", "--config", dir_.File("cmo.yaml"), "--role", role,
-        "--status-interval", "1s"});
+    return std::make_unique<Child>(std::vector<std::string>{CMO_BINARY, "serve", "--config",
+                                                            dir_.File("cmo.yaml"), "--role", role,
+                                                            "--status-interval", "1s"});
   }
 
   std::unique_ptr<Child> StartServe() {
@@ -203,7 +203,8 @@ TEST_F(CdcFaultTest, NothingIsLostThroughKillsCutsAndARestartOfTheDatabase) {
   // is within its limit.
   std::string url;
   std::getline(std::ifstream(dir_.File("state") + "/api-url"), url);
-  const ::cmo::testing::RunResult metrics = ::cmo::testing::Run({"/usr/bin/curl", "-sf", url + "/metrics"});
+  const ::cmo::testing::RunResult metrics =
+      ::cmo::testing::Run({"/usr/bin/curl", "-sf", url + "/metrics"});
   ASSERT_EQ(metrics.exit_code, 0) << url;
   for (const char* family : {"cmo_cdc_retained_wal_exceeded 0", "cmo_cdc_truncates_total 0",
                              "cmo_cdc_retained_wal_bytes ", "cmo_cdc_snapshot_done 1"}) {

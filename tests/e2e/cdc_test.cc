@@ -4,29 +4,29 @@
 // test ends with each replica equal to the source tables row by row, judged by the server's
 // row_to_json.
 #include <atomic>
-#include <fstream>
 #include <chrono>
+#include <fstream>
 #include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "base/kafka.h"
 #include "base/pg_replication.h"
 #include "gtest/gtest.h"
+#include "orchestrator/service/cdc_reconcile.h"
 #include "shadow/applier.h"
 #include "shadow/cdc_relay.h"
 #include "shadow/change_event.h"
-#include "orchestrator/service/cdc_reconcile.h"
 #include "shadow/client.h"
 #include "shadow/mismatch.h"
-#include "shadow/telemetry.h"
 #include "shadow/session_token.h"
+#include "shadow/telemetry.h"
 #include "store/replica_store.h"
-#include "tests/shadow/client_harness.h"
 #include "tests/e2e/cdc_app.h"
 #include "tests/fakes/pg_server.h"
 #include "tests/fakes/subprocess.h"
 #include "tests/fakes/temp_dir.h"
 #include "tests/fakes/wait.h"
+#include "tests/shadow/client_harness.h"
 #include "tests/status_matchers.h"
 
 namespace cmo::shadow {
@@ -54,10 +54,9 @@ class CdcTest : public ::testing::Test {
     ASSERT_TRUE(us.ok()) << us.status();
     replicas_.push_back(*std::move(us));
     for (size_t i = 0; i < replicas_.size(); ++i) {
-      auto a = Applier::Create(*replicas_[i], kafka_, base::SystemClock(),
-                               {.region = i == 0 ? "eu-west" : "us-east"}, [this] {
-                                 return CdcRelay::RequestRepublish(pg_->Uri("app"), options_);
-                               });
+      auto a = Applier::Create(
+          *replicas_[i], kafka_, base::SystemClock(), {.region = i == 0 ? "eu-west" : "us-east"},
+          [this] { return CdcRelay::RequestRepublish(pg_->Uri("app"), options_); });
       ASSERT_TRUE(a.ok()) << a.status();
       appliers_.push_back(*std::move(a));
     }
@@ -204,9 +203,9 @@ TEST_F(CdcTest, TheClientReadsItsOwnSqlWritesWithTokensMadeFromTheCommitPosition
   int eventual = 0, strong = 0;
   for (int i = 0; i < 40; ++i) {
     const std::string body = absl::StrCat("edit-", i);
-    ASSERT_TRUE(app_->ExecScript(absl::StrCat("UPDATE app.comments SET body = '", body,
-                                              "' WHERE id = 7"))
-                    .ok());
+    ASSERT_TRUE(
+        app_->ExecScript(absl::StrCat("UPDATE app.comments SET body = '", body, "' WHERE id = 7"))
+            .ok());
     auto position = app_->Exec("SELECT pg_current_wal_lsn()::text");
     ASSERT_TRUE(position.ok());
     auto t = TokenAfterCommit(token, position->Text(0, 0));
@@ -292,10 +291,11 @@ TEST_F(CdcTest, AColumnAddedUnderTheRelayIsFollowed) {
   ASSERT_TRUE(::cmo::testing::CreateCdcApp(*app_, 10).ok());
   ASSERT_TRUE(StartRelay().ok());
   ASSERT_TRUE(Converge(std::chrono::seconds(30)));
-  ASSERT_TRUE(app_->ExecScript("ALTER TABLE app.comments ADD COLUMN mood text; "
-                               "UPDATE app.comments SET mood = 'happy' WHERE id = 3; "
-                               "INSERT INTO app.comments (id, author, mood) VALUES (77, 'u', 'new')")
-                  .ok());
+  ASSERT_TRUE(
+      app_->ExecScript("ALTER TABLE app.comments ADD COLUMN mood text; "
+                       "UPDATE app.comments SET mood = 'happy' WHERE id = 3; "
+                       "INSERT INTO app.comments (id, author, mood) VALUES (77, 'u', 'new')")
+          .ok());
   ASSERT_TRUE(Converge(std::chrono::seconds(30)));
   for (const char* key : {"3", "77"}) {
     auto row = replicas_[0]->Get("comments", key);
@@ -310,8 +310,8 @@ TEST_F(CdcTest, IdleTablesStillMoveTheWatermark) {
   ASSERT_TRUE(StartRelay().ok());
   ASSERT_TRUE(Converge(std::chrono::seconds(30)));
   // WAL moves for reasons of its own (another table, here): followed tables' watermarks follow.
-  ASSERT_TRUE(app_->ExecScript("CREATE TABLE app.other (x int); INSERT INTO app.other VALUES (1)")
-                  .ok());
+  ASSERT_TRUE(
+      app_->ExecScript("CREATE TABLE app.other (x int); INSERT INTO app.other VALUES (1)").ok());
   ASSERT_TRUE(Converge(std::chrono::seconds(30)));
 }
 
@@ -326,21 +326,25 @@ TEST_F(CdcTest, AChangeLogLostUnderARunningRelayIsStreamedAgainFromTheSlot) {
   ASSERT_TRUE(Converge(std::chrono::seconds(30)));
   // ~48 MB of changes (2 KB each) while us-east is stopped: far past what the log keeps.
   for (int round = 0; round < 6; ++round) {
-    ASSERT_TRUE(app_->ExecScript(absl::StrCat(
-                    "INSERT INTO app.comments SELECT g, 'bulk', repeat('x', 2000) || ", round,
-                    ", ", round, ", NULL, NULL, NULL FROM generate_series(10000, 14000) g ON "
-                    "CONFLICT (id) DO UPDATE SET body = excluded.body, likes = excluded.likes"))
+    ASSERT_TRUE(app_
+                    ->ExecScript(absl::StrCat(
+                        "INSERT INTO app.comments SELECT g, 'bulk', repeat('x', 2000) || ", round,
+                        ", ", round,
+                        ", NULL, NULL, NULL FROM generate_series(10000, 14000) g ON "
+                        "CONFLICT (id) DO UPDATE SET body = excluded.body, likes = excluded.likes"))
                     .ok());
     for (int i = 0; i < 200; ++i) Step(/*us_east=*/false);
   }
   appliers_[1].reset();  // us-east comes back: a new applier process reads its positions
-  auto a = Applier::Create(*replicas_[1], kafka_, base::SystemClock(), {.region = "us-east"},
-                           [this] { return CdcRelay::RequestRepublish(pg_->Uri("app"), options_); });
+  auto a =
+      Applier::Create(*replicas_[1], kafka_, base::SystemClock(), {.region = "us-east"},
+                      [this] { return CdcRelay::RequestRepublish(pg_->Uri("app"), options_); });
   ASSERT_TRUE(a.ok()) << a.status();
   appliers_[1] = *std::move(a);
   ASSERT_TRUE(Converge(std::chrono::seconds(120)));
   ExpectReplicasEqualSource();
-  EXPECT_GT(appliers_[1]->metrics().log_resets, 0) << "the log was not lost: the test proves nothing";
+  EXPECT_GT(appliers_[1]->metrics().log_resets, 0)
+      << "the log was not lost: the test proves nothing";
   EXPECT_GT(relay_->metrics().republications, 0);
 }
 
@@ -421,13 +425,15 @@ TEST_F(CdcTest, PlanValidateLiveChecksTheTablesAgainstTheDatabase) {
   ASSERT_TRUE(app_->ExecScript("CREATE TABLE app.nokey (a int)").ok());
   const std::string plan = dir_.File("plan.yaml");
   auto write = [&](const std::string& domains) {
-    std::ofstream(plan) << "version: 1\nname: p\ndomains:\n" << domains
+    std::ofstream(plan) << "version: 1\nname: p\ndomains:\n"
+                        << domains
                         << "operations:\n  - {op: c.read, kind: read, domain: comments, class: "
                            "standard, target: eventual}\nphases:\n  - {name: p1, ops: [c.read], "
                            "steps: [dual_write, eventual]}\n";
   };
-  write("  - {name: comments, source: {table: app.comments, key: [id]}}\n"
-        "  - {name: nokey, source: {table: app.nokey, key: [a]}}\n");
+  write(
+      "  - {name: comments, source: {table: app.comments, key: [id]}}\n"
+      "  - {name: nokey, source: {table: app.nokey, key: [a]}}\n");
   auto bad = ::cmo::testing::Run({CMO_BINARY, "plan", "validate", plan, "--live", pg_->Uri("app")});
   EXPECT_EQ(bad.exit_code, 2) << bad.err;
   EXPECT_NE(bad.err.find(plan + ":5:5: domain nokey: table app.nokey has no primary key"),
@@ -437,7 +443,8 @@ TEST_F(CdcTest, PlanValidateLiveChecksTheTablesAgainstTheDatabase) {
             std::string::npos)
       << bad.err;
   write("  - {name: comments, source: {table: app.comments, key: [id]}}\n");
-  auto good = ::cmo::testing::Run({CMO_BINARY, "plan", "validate", plan, "--live", pg_->Uri("app")});
+  auto good =
+      ::cmo::testing::Run({CMO_BINARY, "plan", "validate", plan, "--live", pg_->Uri("app")});
   EXPECT_EQ(good.exit_code, 0) << good.err;
   EXPECT_NE(good.out.find("domain comments follows table app.comments"), std::string::npos)
       << good.out;

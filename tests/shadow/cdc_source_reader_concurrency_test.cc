@@ -18,13 +18,14 @@ TEST(CdcSourceReaderConcurrencyTest, RequestThreadsShareOneReader) {
   ASSERT_TRUE(pg.ok()) << pg.status();
   auto db = base::PgConnection::Connect((*pg)->Uri());
   ASSERT_TRUE(db.ok()) << db.status();
-  ASSERT_TRUE((*db)->ExecScript("CREATE TABLE t (id int PRIMARY KEY, n int NOT NULL, tag text);"
-                                "CREATE TABLE f (a int, b int, PRIMARY KEY (a, b));"
-                                "INSERT INTO t SELECT g, 0, 'x' FROM generate_series(1, 50) g;"
-                                "INSERT INTO f VALUES (1, 2)")
+  ASSERT_TRUE((*db)
+                  ->ExecScript("CREATE TABLE t (id int PRIMARY KEY, n int NOT NULL, tag text);"
+                               "CREATE TABLE f (a int, b int, PRIMARY KEY (a, b));"
+                               "INSERT INTO t SELECT g, 0, 'x' FROM generate_series(1, 50) g;"
+                               "INSERT INTO f VALUES (1, 2)")
                   .ok());
   CdcSourceReader reader((*pg)->Uri(), {{"things", "public.t", {"id"}, "tag"},
-                                         {"follows", "public.f", {"a", "b"}, ""}});
+                                        {"follows", "public.f", {"a", "b"}, ""}});
   std::atomic<bool> stop{false};
   std::thread app([&] {
     for (int i = 0; !stop.load(); ++i) {

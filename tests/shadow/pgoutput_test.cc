@@ -17,13 +17,25 @@ using ::cmo::testing::IsOkAndHolds;
 // Big-endian fields, as the server sends them.
 struct Bytes {
   std::string b;
-  Bytes& Byte(char c) { b.push_back(c); return *this; }
+  Bytes& Byte(char c) {
+    b.push_back(c);
+    return *this;
+  }
   Bytes& Int(uint64_t v, int n) {
     for (int i = n - 1; i >= 0; --i) b.push_back(static_cast<char>(v >> (8 * i)));
     return *this;
   }
-  Bytes& Str(const std::string& s) { b += s; b.push_back('\0'); return *this; }
-  Bytes& Text(const std::string& s) { Byte('t'); Int(s.size(), 4); b += s; return *this; }
+  Bytes& Str(const std::string& s) {
+    b += s;
+    b.push_back('\0');
+    return *this;
+  }
+  Bytes& Text(const std::string& s) {
+    Byte('t');
+    Int(s.size(), 4);
+    b += s;
+    return *this;
+  }
 };
 
 TEST(PgLsnTest, ParsesAndFormatsPostgresTextForm) {
@@ -90,17 +102,21 @@ TEST(PgoutputTest, RefusesEveryTruncationOfAMessageWithoutReadingPastIt) {
     EXPECT_FALSE(pgoutput::Decode(ins.b.substr(0, n)).ok()) << n;
   }
   EXPECT_FALSE(pgoutput::Decode(ins.b + "x").ok());  // trailing bytes
-  EXPECT_FALSE(pgoutput::Decode("Z").ok());           // unknown type
+  EXPECT_FALSE(pgoutput::Decode("Z").ok());          // unknown type
   Bytes huge;  // a WAL position no server writes (found by the fuzzer: it overflowed)
   huge.Byte('B').Int(0xFFFFFFFFFFFFFFFF, 8).Int(0x7FFFFFFFFFFFFFFF, 8).Int(1, 4);
   EXPECT_FALSE(pgoutput::Decode(huge.b).ok());
 }
 
 TEST(CdcRowTest, TypedColumnsBecomeJsonOfTheirKind) {
-  const std::vector<CdcColumnValue> row = {
-      {"id", 20, "42"},         {"price", 1700, "12.50"}, {"big", 1700, "123456789012345678901"},
-      {"ratio", 701, "NaN"},    {"ok", 16, "t"},          {"meta", 3802, R"({"a": [1, 2]})"},
-      {"body", 25, "say \"hi\"\n"}, {"gone", 25, std::nullopt}};
+  const std::vector<CdcColumnValue> row = {{"id", 20, "42"},
+                                           {"price", 1700, "12.50"},
+                                           {"big", 1700, "123456789012345678901"},
+                                           {"ratio", 701, "NaN"},
+                                           {"ok", 16, "t"},
+                                           {"meta", 3802, R"({"a": [1, 2]})"},
+                                           {"body", 25, "say \"hi\"\n"},
+                                           {"gone", 25, std::nullopt}};
   EXPECT_EQ(CdcRowJson(row),
             R"({"id":42,"price":12.50,"big":123456789012345678901,"ratio":"NaN","ok":true,)"
             R"("meta":{"a": [1, 2]},"body":"say \"hi\"\n","gone":null})");
