@@ -311,6 +311,15 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
     s->threads_.emplace_back([self] { self->RunTopicCreator(); });
     return s;
   }
+  if (appliers && s->embedded_ != nullptr) {
+    // The embedded cluster starts empty: the followed domains' topics exist before the appliers
+    // do, so each applier checks its stored positions against the empty log (and finds them
+    // lost) before the relay publishes. Created later, a new log already longer than a stored
+    // position would pass for the old one, and the applier would skip its start.
+    for (const std::string& d : config.cdc.domains) {
+      CMO_RETURN_IF_ERROR(ensure_topic(shadow::ChangeTopic(d)).status());
+    }
+  }
   if (appliers) {
     for (const std::string& name : config.regions) {
       auto region = std::make_unique<Region>();
