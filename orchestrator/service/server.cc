@@ -312,12 +312,22 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(const ServeConfig& config,
     return s;
   }
   if (appliers && s->embedded_ != nullptr) {
-    // The embedded cluster starts empty: the followed domains' topics exist before the appliers
-    // do, so each applier checks its stored positions against the empty log (and finds them
-    // lost) before the relay publishes. Created later, a new log already longer than a stored
+    // The embedded cluster starts empty: the domains' topics exist before the appliers do, so
+    // each applier checks its stored positions against the empty log (and finds them lost)
+    // before the relay publishes. Created later, a new log already longer than a stored
     // position would pass for the old one, and the applier would skip its start.
     for (const std::string& d : config.cdc.domains) {
       CMO_RETURN_IF_ERROR(ensure_topic(shadow::ChangeTopic(d)).status());
+    }
+    if (relay && config.cdc.source.empty()) {
+      // The same for the outbox's domains, each priority topic before its change topic, as the
+      // relay makes them (shadow::DomainWatermark).
+      CMO_ASSIGN_OR_RETURN(auto primary, store::PrimaryStore::Open(PrimaryUrl(config), clock));
+      CMO_ASSIGN_OR_RETURN(std::vector<std::string> domains, primary->Domains());
+      for (const std::string& d : domains) {
+        CMO_RETURN_IF_ERROR(ensure_topic(shadow::PriorityTopic(d)).status());
+        CMO_RETURN_IF_ERROR(ensure_topic(shadow::ChangeTopic(d)).status());
+      }
     }
   }
   if (appliers) {
