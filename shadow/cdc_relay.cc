@@ -393,42 +393,29 @@ absl::Status CdcRelay::Impl::SnapshotStep(int timeout_ms) {
       return absl::OkStatus();
     }
   }
-  std::string sql = base::StrCat("SELECT ", info.select_list, " FROM ", info.quoted_name);
-  std::string order;
-  std::string after;
-  std::vector<base::PgParam> params;
-  for (size_t k = 0; k < info.key.size(); ++k) {
-    const std::string col = QuoteIdent(info.columns[info.key[k]].name);
-    base::StrAppend(&order, k == 0 ? "" : ", ", col);
-    base::StrAppend(&after, k == 0 ? "" : ", ", "$", k + 1);
-    if (snapshot_after[t].has_value()) params.push_back((*snapshot_after[t])[k]);
-  }
-  if (snapshot_after[t].has_value()) base::StrAppend(&sql, " WHERE (", order, ") > (", after, ")");
-  base::StrAppend(&sql, " ORDER BY ", order, " LIMIT ", chunk);
-  CMO_ASSIGN_OR_RETURN(base::PgResult rows, snapshot->Exec(sql, params));
   std::vector<store::OutboxEntry> entries;
-  std::vector<std::string> last;
   const absl::Time now = clock.Now();
-  for (int r = 0; r < rows.rows(); ++r) {
-    const std::vector<CdcColumnValue> all = CdcRowValues(rows, r, 0, info.columns);
-    std::vector<CdcColumnValue> key;
-    last.clear();
-    for (int k : info.key) {
-      key.push_back(all[k]);
-      last.emplace_back(all[k].text.value_or(""));
-    }
-    store::OutboxEntry e;
-    e.row.domain = info.table.domain;
-    e.row.key = CdcKey(key);
-    e.row.value = CdcRowJson(all);
-    e.row.lsn = snapshot_lsn - 1;  // below every change the slot streams
-    e.row.commit_time = now;
-    e.row.op = info.table.table;
-    if (info.subject >= 0) e.row.subject = std::string(all[info.subject].text.value_or(""));
-    entries.push_back(std::move(e));
-  }
-  throttle_rows += rows.rows();
-  metrics->snapshot_rows += rows.rows();
+  CMO_ASSIGN_OR_RETURN(
+      std::optional<std::vector<std::string>> last,
+      ReadCdcChunk(*snapshot, info, snapshot_after[t], chunk,
+                   [&](const std::vector<CdcColumnValue>& all) {
+                     std::vector<CdcColumnValue> key;
+                     for (int k : info.key) key.push_back(all[k]);
+                     store::OutboxEntry e;
+                     e.row.domain = info.table.domain;
+                     e.row.key = CdcKey(key);
+                     e.row.value = CdcRowJson(all);
+                     e.row.lsn = snapshot_lsn - 1;  // below every change the slot streams
+                     e.row.commit_time = now;
+                     e.row.op = info.table.table;
+                     if (info.subject >= 0) {
+                       e.row.subject = std::string(all[info.subject].text.value_or(""));
+                     }
+                     entries.push_back(std::move(e));
+                   }));
+  const int read = static_cast<int>(entries.size());
+  throttle_rows += read;
+  metrics->snapshot_rows += read;
   CMO_RETURN_IF_ERROR(Publish(std::move(entries), snapshot_lsn - 1));
   // Progress is recorded only once Kafka has the rows: a kill -9 resends, never skips.
   CMO_RETURN_IF_ERROR(producer->Flush(std::max(timeout_ms, 30'000)));
@@ -439,8 +426,8 @@ absl::Status CdcRelay::Impl::SnapshotStep(int timeout_ms) {
     snapshot_failed = false;
     return absl::UnavailableError("snapshot rows were not acknowledged by Kafka; sending again");
   }
-  const bool done = rows.rows() < chunk;
-  if (!last.empty()) snapshot_after[t] = last;
+  const bool done = read < chunk;
+  if (last.has_value()) snapshot_after[t] = std::move(last);
   table_done[t] = done;
   CMO_RETURN_IF_ERROR(
       state

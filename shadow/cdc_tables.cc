@@ -29,6 +29,35 @@ std::vector<CdcColumnValue> CdcRowValues(const base::PgResult& r, int row, int f
   return out;
 }
 
+absl::StatusOr<std::optional<std::vector<std::string>>> ReadCdcChunk(
+    base::PgConnection& db, const CdcTableInfo& info,
+    const std::optional<std::vector<std::string>>& after, int limit,
+    const std::function<void(const std::vector<CdcColumnValue>&)>& fn) {
+  std::string order, placeholders;
+  for (size_t k = 0; k < info.key.size(); ++k) {
+    base::StrAppend(&order, k == 0 ? "" : ", ", QuoteIdent(info.columns[info.key[k]].name));
+    base::StrAppend(&placeholders, k == 0 ? "" : ", ", "$", k + 1);
+  }
+  std::string sql = base::StrCat("SELECT ", info.select_list, " FROM ", info.quoted_name);
+  std::vector<base::PgParam> params;
+  if (after.has_value()) {
+    base::StrAppend(&sql, " WHERE (", order, ") > (", placeholders, ")");
+    params.assign(after->begin(), after->end());
+  }
+  base::StrAppend(&sql, " ORDER BY ", order, " LIMIT ", limit);
+  CMO_ASSIGN_OR_RETURN(base::PgResult rows, db.Exec(sql, params));
+  std::optional<std::vector<std::string>> last;
+  for (int r = 0; r < rows.rows(); ++r) {
+    const std::vector<CdcColumnValue> values = CdcRowValues(rows, r, 0, info.columns);
+    fn(values);
+    if (r + 1 == rows.rows()) {
+      last.emplace();
+      for (int k : info.key) last->emplace_back(values[k].text.value_or(""));
+    }
+  }
+  return last;
+}
+
 std::string QuoteIdent(std::string_view id) {
   std::string out = "\"";
   for (char c : id) out += c == '"' ? std::string("\"\"") : std::string(1, c);

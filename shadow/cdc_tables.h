@@ -6,6 +6,8 @@
 #define CMO_SHADOW_CDC_TABLES_H_
 
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -45,6 +47,15 @@ absl::Status CheckPublication(base::PgConnection& db, const std::string& publica
 // The values view `r`'s memory.
 std::vector<CdcColumnValue> CdcRowValues(const base::PgResult& r, int row, int first,
                                          const std::vector<CdcColumn>& columns);
+
+// One chunk of the table in key order: at most `limit` rows after the key `after` (its columns'
+// texts; nullopt: from the first row), fn(values) for each. Returns the key texts of the last
+// row read (nullopt when there was none): where the next chunk starts. The snapshot and
+// reconciliation read tables this way, so neither holds a long scan open.
+absl::StatusOr<std::optional<std::vector<std::string>>> ReadCdcChunk(
+    base::PgConnection& db, const CdcTableInfo& info,
+    const std::optional<std::vector<std::string>>& after, int limit,
+    const std::function<void(const std::vector<CdcColumnValue>&)>& fn);
 
 // An identifier quoted for SQL ("a""b"); a schema-qualified name quoted part by part.
 std::string QuoteIdent(std::string_view id);

@@ -24,12 +24,7 @@ uint64_t ValueHash(std::string_view key, std::string_view value) {
 absl::Status ScanTable(base::PgConnection& db, const shadow::CdcTableInfo& info,
                        const CdcReconcileOptions& o, const base::Clock& clock,
                        const std::function<void(const std::string&, const std::string&)>& fn) {
-  std::string order, after;
-  for (size_t k = 0; k < info.key.size(); ++k) {
-    base::StrAppend(&order, k == 0 ? "" : ", ", shadow::QuoteIdent(info.columns[info.key[k]].name));
-    base::StrAppend(&after, k == 0 ? "" : ", ", "$", k + 1);
-  }
-  std::optional<std::vector<std::string>> last;
+  std::optional<std::vector<std::string>> after;
   const absl::Time start = clock.Now();
   int64_t read = 0;
   for (;;) {
@@ -38,28 +33,17 @@ absl::Status ScanTable(base::PgConnection& db, const shadow::CdcTableInfo& info,
           absl::Seconds(static_cast<double>(read) / o.max_rows_per_s) - (clock.Now() - start);
       if (due > absl::ZeroDuration()) clock.SleepFor(due);
     }
-    std::string sql = base::StrCat("SELECT ", info.select_list, " FROM ", info.quoted_name);
-    std::vector<base::PgParam> params;
-    if (last.has_value()) {
-      base::StrAppend(&sql, " WHERE (", order, ") > (", after, ")");
-      params.assign(last->begin(), last->end());
-    }
-    base::StrAppend(&sql, " ORDER BY ", order, " LIMIT ", o.chunk);
-    CMO_ASSIGN_OR_RETURN(base::PgResult rows, db.Exec(sql, params));
-    for (int r = 0; r < rows.rows(); ++r) {
-      const std::vector<shadow::CdcColumnValue> all =
-          shadow::CdcRowValues(rows, r, 0, info.columns);
-      std::vector<shadow::CdcColumnValue> key;
-      std::vector<std::string> texts;
-      for (int k : info.key) {
-        key.push_back(all[k]);
-        texts.emplace_back(all[k].text.value_or(""));
-      }
-      fn(shadow::CdcKey(key), shadow::CdcRowJson(all));
-      last = std::move(texts);
-    }
-    read += rows.rows();
-    if (rows.rows() < o.chunk) return absl::OkStatus();
+    int rows = 0;
+    CMO_ASSIGN_OR_RETURN(after,
+                         shadow::ReadCdcChunk(db, info, after, o.chunk,
+                                              [&](const std::vector<shadow::CdcColumnValue>& all) {
+                                                std::vector<shadow::CdcColumnValue> key;
+                                                for (int k : info.key) key.push_back(all[k]);
+                                                fn(shadow::CdcKey(key), shadow::CdcRowJson(all));
+                                                ++rows;
+                                              }));
+    read += rows;
+    if (rows < o.chunk) return absl::OkStatus();
   }
 }
 
