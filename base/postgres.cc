@@ -31,6 +31,30 @@ std::string RedactPgUri(std::string_view uri) {
   return out;
 }
 
+namespace {
+
+// A statement's parameters the way libpq takes them.
+struct BoundParams {
+  explicit BoundParams(const PgStatement& st) {
+    values.reserve(st.params.size());
+    for (const PgParam& p : st.params) values.push_back(p.has_value() ? p->c_str() : nullptr);
+    if (st.binary.empty()) return;
+    for (size_t i = 0; i < st.params.size(); ++i) {
+      const bool binary = i < st.binary.size() && st.binary[i];
+      formats.push_back(binary ? 1 : 0);
+      lengths.push_back(st.params[i].has_value() ? static_cast<int>(st.params[i]->size()) : 0);
+    }
+  }
+  int count() const { return static_cast<int>(values.size()); }
+  const int* length_data() const { return lengths.empty() ? nullptr : lengths.data(); }
+  const int* format_data() const { return formats.empty() ? nullptr : formats.data(); }
+
+  std::vector<const char*> values;
+  std::vector<int> lengths, formats;  // empty: all text (libpq then needs no lengths)
+};
+
+}  // namespace
+
 struct PgResult::Impl {
   PGresult* res = nullptr;
   ~Impl() { PQclear(res); }
@@ -121,21 +145,29 @@ absl::StatusOr<std::unique_ptr<PgConnection::Impl>> PgConnection::Impl::Open(con
 absl::StatusOr<PgResult> PgConnection::Exec(std::string_view sql,
                                             const std::vector<PgParam>& params,
                                             const std::vector<uint32_t>& types) {
+  return ExecTyped(PgStatement{std::string(sql), params}, types);
+}
+
+absl::StatusOr<PgResult> PgConnection::Exec(const PgStatement& statement) {
+  return ExecTyped(statement, {});
+}
+
+absl::StatusOr<PgResult> PgConnection::ExecTyped(const PgStatement& statement,
+                                                 const std::vector<uint32_t>& types) {
   if (impl_->conn == nullptr)
     return absl::UnavailableError(StrCat(impl_->where, ": connection lost"));
-  std::vector<const char*> values;
-  values.reserve(params.size());
-  for (const PgParam& p : params) values.push_back(p.has_value() ? p->c_str() : nullptr);
-  const std::string text(sql);
-  auto result = std::make_unique<PgResult::Impl>();
+  const BoundParams bound(statement);
   static_assert(sizeof(Oid) == sizeof(uint32_t));
-  result->res = PQexecParams(
-      impl_->conn, text.c_str(), static_cast<int>(values.size()),
-      types.size() == values.size() ? reinterpret_cast<const Oid*>(types.data()) : nullptr,
-      values.data(), nullptr, nullptr, /*resultFormat=*/0);
+  const Oid* oids = types.size() == bound.values.size() && !types.empty()
+                        ? reinterpret_cast<const Oid*>(types.data())
+                        : nullptr;
+  auto result = std::make_unique<PgResult::Impl>();
+  result->res = PQexecParams(impl_->conn, statement.sql.c_str(), bound.count(), oids,
+                             bound.values.data(), bound.length_data(), bound.format_data(),
+                             /*resultFormat=*/0);
   const ExecStatusType st = PQresultStatus(result->res);
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-    return impl_->ResultError(result->res, sql);
+    return impl_->ResultError(result->res, statement.sql);
   }
   return PgResult(std::move(result));
 }
@@ -152,11 +184,9 @@ absl::StatusOr<std::vector<PgResult>> PgConnection::ExecPipeline(
   };
   if (conn == nullptr || PQenterPipelineMode(conn) != 1) return broken("cannot start a pipeline");
   for (const PgStatement& st : statements) {
-    std::vector<const char*> values;
-    values.reserve(st.params.size());
-    for (const PgParam& p : st.params) values.push_back(p.has_value() ? p->c_str() : nullptr);
-    if (PQsendQueryParams(conn, st.sql.c_str(), static_cast<int>(values.size()), nullptr,
-                          values.data(), nullptr, nullptr, /*resultFormat=*/0) != 1) {
+    const BoundParams bound(st);
+    if (PQsendQueryParams(conn, st.sql.c_str(), bound.count(), nullptr, bound.values.data(),
+                          bound.length_data(), bound.format_data(), /*resultFormat=*/0) != 1) {
       return broken(Trimmed(PQerrorMessage(conn)));
     }
   }

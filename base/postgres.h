@@ -46,10 +46,14 @@ class PgResult {
 // A parameter: text, or NULL.
 using PgParam = std::optional<std::string>;
 
-// One statement of a pipeline.
+// One statement (of a pipeline, or alone).
 struct PgStatement {
   std::string sql;
   std::vector<PgParam> params;
+  // Per parameter: sent in PostgreSQL's binary format rather than as text (empty: all text).
+  // Whole columns of a batch bound as one array parameter are sent so: no hex or escaping to
+  // build and parse, and a bytea crosses the wire at its own size, not twice it.
+  std::vector<bool> binary = {};
 };
 
 // Not thread-safe: one connection per thread (as with SqliteDb).
@@ -64,6 +68,7 @@ class PgConnection {
   // let the server infer) lets a parameter the statement does not use still be sent.
   absl::StatusOr<PgResult> Exec(std::string_view sql, const std::vector<PgParam>& params = {},
                                 const std::vector<uint32_t>& types = {});
+  absl::StatusOr<PgResult> Exec(const PgStatement& statement);
   // Sends every statement before reading any result (libpq pipeline mode): one network round
   // trip for all of them, which is what makes a transaction across a long link affordable.
   // Results in order; on the first failing statement, its error (the server skips the rest;
@@ -78,6 +83,8 @@ class PgConnection {
   friend class PgReplicationStream;
   struct Impl;
   explicit PgConnection(std::unique_ptr<Impl> impl);
+  absl::StatusOr<PgResult> ExecTyped(const PgStatement& statement,
+                                     const std::vector<uint32_t>& types);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -341,6 +341,7 @@ absl::Status Applier::Apply(std::vector<base::KafkaMessage> messages) {
   std::vector<store::PartitionProgress> positions;
   for (const auto& [tp, part] : partitions) positions.push_back(part.progress);
   CMO_ASSIGN_OR_RETURN(store::ApplyStats stats, replica_.Apply(rows, positions));
+  ++commits_;
   metrics_.applied += stats.applied;
   metrics_.transactions += stats.applied > 0 ? 1 : 0;
   metrics_.stale += stats.stale;

@@ -133,8 +133,11 @@ class Applier {
   // `timeout_ms`) and applies it in one transaction.
   absl::Status Step(int timeout_ms);
 
-  // min over every known partition of the highest LSN seen there.
+  // min over every known partition of the highest LSN seen there (a read of the replica).
   absl::StatusOr<int64_t> Watermark();
+  // Replica transactions this applier committed (changes, heartbeats or positions): while it
+  // stands still, only another process sharing the replica can move the watermark.
+  int64_t commits() const { return commits_; }
   ApplierMetrics metrics();
 
  private:
@@ -172,6 +175,7 @@ class Applier {
   const base::Clock& clock_;
   ApplierOptions options_;
   OnLogLoss on_log_loss_;
+  int64_t commits_ = 0;
   base::KafkaConfig kafka_;
   Channel bulk_;
   Channel priority_{.priority = true};

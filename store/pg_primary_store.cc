@@ -67,7 +67,10 @@ absl::StatusOr<std::vector<int64_t>> PgPrimaryStore::Write(std::span<const Write
   CMO_RETURN_IF_ERROR(CheckDependencies(writes, lsn + 1));
   const absl::Time now = clock_.Now();
 
-  PgArray lsns, domains, names, values, tombstones, ops, subjects, depends_on, priority;
+  using T = PgArray::Type;
+  PgArray lsns(T::kInt8), domains(T::kText), names(T::kBytea), values(T::kBytea),
+      tombstones(T::kBool), ops(T::kText), subjects(T::kText), depends_on(T::kInt8),
+      priority(T::kBool);
   std::vector<int64_t> out;
   out.reserve(writes.size());
   for (const WriteRequest& w : writes) {
@@ -78,8 +81,8 @@ absl::StatusOr<std::vector<int64_t>> PgPrimaryStore::Write(std::span<const Write
     CMO_RETURN_IF_ERROR(rows.Put(row));
     lsns.Add(lsn);
     domains.Add(row.domain);
-    names.AddBytea(row.key);
-    values.AddBytea(row.value);
+    names.Add(row.key);
+    values.Add(row.value);
     tombstones.Add(row.tombstone);
     ops.Add(w.op);
     subjects.Add(w.subject);
@@ -87,15 +90,15 @@ absl::StatusOr<std::vector<int64_t>> PgPrimaryStore::Write(std::span<const Write
     priority.Add(w.priority);
     out.push_back(lsn);
   }
-  std::vector<base::PgStatement> second = {
-      {"INSERT INTO outbox (lsn, domain, key, value, tombstone, commit_ms, op, subject, "
+  std::vector<base::PgStatement> second = {internal::PgStatementOf(
+      "INSERT INTO outbox (lsn, domain, key, value, tombstone, commit_ms, op, subject, "
        "depends_on, priority) SELECT l, d, k, v, t, $8, o, s, p, q FROM unnest($1::bigint[], "
        "$2::text[], $3::bytea[], $4::bytea[], $5::bool[], $6::text[], $7::text[], "
        "$9::bigint[], $10::bool[]) AS u(l, d, k, v, t, o, s, p, q)",
        {std::move(lsns).Done(), std::move(domains).Done(), std::move(names).Done(),
         std::move(values).Done(), std::move(tombstones).Done(), std::move(ops).Done(),
         std::move(subjects).Done(), std::to_string(absl::ToUnixMillis(now)),
-        std::move(depends_on).Done(), std::move(priority).Done()}}};
+        std::move(depends_on).Done(), std::move(priority).Done()})};
   for (base::PgStatement& st : rows.FlushStatements()) second.push_back(std::move(st));
   second.push_back(internal::PgTxn::CommitStatement());
   CMO_RETURN_IF_ERROR(db->ExecPipeline(second).status());
@@ -161,7 +164,15 @@ absl::StatusOr<int64_t> PgPrimaryStore::RepublishRequests() {
 
 absl::Status PgPrimaryStore::TrimOutbox(int64_t lsn) {
   CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
-  return db->Exec("DELETE FROM outbox WHERE lsn <= $1", {std::to_string(lsn)}).status();
+  const int64_t from = trimmed_through_.load();
+  if (lsn <= from) return absl::OkStatus();
+  CMO_RETURN_IF_ERROR(db->Exec("DELETE FROM outbox WHERE lsn > $1 AND lsn <= $2",
+                               {std::to_string(from), std::to_string(lsn)})
+                          .status());
+  int64_t seen = from;  // a concurrent trim may have gone further meanwhile: keep the larger
+  while (seen < lsn && !trimmed_through_.compare_exchange_weak(seen, lsn)) {
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<int64_t> PgPrimaryStore::OutboxSize() {

@@ -80,7 +80,9 @@ absl::StatusOr<ApplyStats> PgReplicaStore::Apply(std::span<const Row> rows,
   }
   std::vector<base::PgStatement> second;
   if (!progress.empty()) {
-    PgArray topics, partitions, offsets, lsns, seqs;
+    using T = PgArray::Type;
+    PgArray topics(T::kText), partitions(T::kInt4), offsets(T::kInt8), lsns(T::kInt8),
+        seqs(T::kInt8);
     for (const PartitionProgress& p : progress) {
       topics.Add(p.topic);
       partitions.Add(int64_t{p.partition});
@@ -88,14 +90,14 @@ absl::StatusOr<ApplyStats> PgReplicaStore::Apply(std::span<const Row> rows,
       lsns.Add(p.max_lsn);
       seqs.Add(p.awaiting_republish);
     }
-    second.push_back(
-        {"INSERT INTO partition_progress (topic, partition, next_offset, max_lsn, last_seq) "
+    second.push_back(internal::PgStatementOf(
+        "INSERT INTO partition_progress (topic, partition, next_offset, max_lsn, last_seq) "
          "SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[], $5::bigint[]) "
          "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset, "
          "max_lsn = GREATEST(partition_progress.max_lsn, EXCLUDED.max_lsn), "
          "last_seq = EXCLUDED.last_seq",
          {std::move(topics).Done(), std::move(partitions).Done(), std::move(offsets).Done(),
-          std::move(lsns).Done(), std::move(seqs).Done()}});
+         std::move(lsns).Done(), std::move(seqs).Done()}));
   }
   for (base::PgStatement& st : writer.FlushStatements()) second.push_back(std::move(st));
   second.push_back(internal::PgTxn::CommitStatement());
@@ -153,16 +155,16 @@ absl::StatusOr<std::vector<PartitionProgress>> PgReplicaStore::Progress() {
 absl::Status PgReplicaStore::SetTopicPartitions(const std::map<std::string, int>& topics) {
   if (topics.empty()) return absl::OkStatus();
   CMO_ASSIGN_OR_RETURN(base::PgConnection * db, session_->Db());
-  PgArray names, counts;
+  PgArray names(PgArray::Type::kText), counts(PgArray::Type::kInt4);
   for (const auto& [topic, n] : topics) {
     names.Add(topic);
     counts.Add(int64_t{n});
   }
   return db
-      ->Exec(
+      ->Exec(internal::PgStatementOf(
           "INSERT INTO topic_partitions (topic, partitions) SELECT * FROM unnest($1::text[], "
           "$2::int[]) ON CONFLICT (topic) DO UPDATE SET partitions = EXCLUDED.partitions",
-          {std::move(names).Done(), std::move(counts).Done()})
+          {std::move(names).Done(), std::move(counts).Done()}))
       .status();
 }
 

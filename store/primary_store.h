@@ -83,7 +83,8 @@ class PrimaryStore : public RowStore {
   virtual absl::StatusOr<int64_t> RequestRepublish() = 0;
   // The number of the latest request (0: none yet).
   virtual absl::StatusOr<int64_t> RepublishRequests() = 0;
-  // Deletes entries with LSN <= lsn: call only once every region has applied them.
+  // Deletes entries with LSN <= lsn: call only once every region has applied them (so never
+  // with an LSN not yet committed).
   virtual absl::Status TrimOutbox(int64_t lsn) = 0;
   virtual absl::StatusOr<int64_t> OutboxSize() = 0;
 };

@@ -139,20 +139,23 @@ absl::StatusOr<std::pair<double, int>> PgLimit(const PipelineBenchOptions& o) {
     const auto end = window.start() + std::chrono::seconds(o.seconds);
     while (Clock::now() < end) {
       window.Step([&] { return rows; });
-      store::internal::PgArray keys, values, lsns;
+      using store::internal::PgArray;
+      PgArray keys(PgArray::Type::kBytea), values(PgArray::Type::kBytea),
+          lsns(PgArray::Type::kInt8);
       for (int i = 0; i < batch; ++i) {
-        keys.AddBytea(w.Key());
-        values.AddBytea(w.Value());
+        keys.Add(w.Key());
+        values.Add(w.Value());
         lsns.Add(++rows);
       }
       // Keys repeat within a batch at small key spaces: keep each key's last version, as the
       // stores do (ON CONFLICT cannot touch a row twice in one statement).
       CMO_RETURN_IF_ERROR(
-          db->Exec("INSERT INTO cmo_bench_limit SELECT DISTINCT ON (k) k, v, l FROM "
-                   "unnest($1::bytea[], $2::bytea[], $3::bigint[]) AS u(k, v, l) ORDER BY k, l "
-                   "DESC ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, lsn = "
-                   "EXCLUDED.lsn",
-                   {std::move(keys).Done(), std::move(values).Done(), std::move(lsns).Done()})
+          db->Exec(store::internal::PgStatementOf(
+                       "INSERT INTO cmo_bench_limit SELECT DISTINCT ON (k) k, v, l FROM "
+                       "unnest($1::bytea[], $2::bytea[], $3::bigint[]) AS u(k, v, l) ORDER BY "
+                       "k, l DESC ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value, lsn = "
+                       "EXCLUDED.lsn",
+                       {std::move(keys).Done(), std::move(values).Done(), std::move(lsns).Done()}))
               .status());
     }
     const double rate = window.Rate(rows);

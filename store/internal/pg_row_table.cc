@@ -1,5 +1,8 @@
 #include "store/internal/pg_row_table.h"
 
+#include <cassert>
+#include <cstdint>
+
 #include "base/status_macros.h"
 #include "base/strings.h"
 
@@ -76,39 +79,80 @@ absl::StatusOr<std::string> ByteaValue(std::string_view text) {
   return out;
 }
 
-void PgArray::Add(std::string_view text) {
-  if (out_.size() > 1) out_.push_back(',');
-  out_.push_back('"');
-  for (char c : text) {
-    if (c == '"' || c == '\\') out_.push_back('\\');
-    out_.push_back(c);
+namespace {
+
+uint32_t ElementOid(PgArray::Type type) {  // pg_type OIDs, fixed since PostgreSQL 7
+  switch (type) {
+    case PgArray::Type::kText:
+      return 25;
+    case PgArray::Type::kBytea:
+      return 17;
+    case PgArray::Type::kInt8:
+      return 20;
+    case PgArray::Type::kInt4:
+      return 23;
+    case PgArray::Type::kBool:
+      return 16;
   }
-  out_.push_back('"');
+  return 0;
 }
 
-void PgArray::AddBytea(std::string_view bytes) {
-  if (out_.size() > 1) out_.push_back(',');
-  out_.append("\"\\\\x");  // the element's own backslash, escaped inside the quoted element
-  for (unsigned char c : bytes) {
-    out_.push_back(kHex[c >> 4]);
-    out_.push_back(kHex[c & 15]);
-  }
-  out_.push_back('"');
+// Network byte order, as every integer of the binary format.
+void PutBigEndian(std::string& out, uint64_t v, int bytes) {
+  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+}
+
+}  // namespace
+
+void PgArray::Add(std::string_view bytes) {
+  assert(type_ == Type::kText || type_ == Type::kBytea);
+  PutBigEndian(elements_, bytes.size(), 4);
+  elements_.append(bytes);
+  ++count_;
 }
 
 void PgArray::Add(int64_t v) {
-  if (out_.size() > 1) out_.push_back(',');
-  out_.append(std::to_string(v));
+  assert(type_ == Type::kInt8 || (type_ == Type::kInt4 && v >= INT32_MIN && v <= INT32_MAX));
+  const int bytes = type_ == Type::kInt8 ? 8 : 4;
+  PutBigEndian(elements_, static_cast<uint32_t>(bytes), 4);
+  PutBigEndian(elements_, static_cast<uint64_t>(v), bytes);
+  ++count_;
 }
 
 void PgArray::Add(bool v) {
-  if (out_.size() > 1) out_.push_back(',');
-  out_.push_back(v ? 't' : 'f');
+  assert(type_ == Type::kBool);
+  PutBigEndian(elements_, 1, 4);
+  elements_.push_back(v ? 1 : 0);
+  ++count_;
 }
 
-std::string PgArray::Done() && {
-  out_.push_back('}');
-  return std::move(out_);
+// Header: dimensions, has-nulls flag, element type, then per dimension its size and lower
+// bound; an empty array has no dimension.
+PgBinary PgArray::Done() && {
+  std::string out;
+  out.reserve(20 + elements_.size());
+  PutBigEndian(out, count_ > 0 ? 1 : 0, 4);
+  PutBigEndian(out, 0, 4);
+  PutBigEndian(out, ElementOid(type_), 4);
+  if (count_ > 0) {
+    PutBigEndian(out, static_cast<uint32_t>(count_), 4);
+    PutBigEndian(out, 1, 4);
+  }
+  out.append(elements_);
+  return PgBinary{std::move(out)};
+}
+
+base::PgStatement PgStatementOf(std::string sql, std::vector<PgArg> args) {
+  base::PgStatement st{std::move(sql), {}};
+  st.params.reserve(args.size());
+  st.binary.reserve(args.size());
+  for (PgArg& arg : args) {
+    const bool binary = std::holds_alternative<PgBinary>(arg);
+    st.params.emplace_back(binary ? std::move(std::get<PgBinary>(arg).bytes)
+                                  : std::move(std::get<std::string>(arg)));
+    st.binary.push_back(binary);
+  }
+  return st;
 }
 
 PgTxn::~PgTxn() {
@@ -162,22 +206,23 @@ absl::Status PgSetSetting(base::PgConnection& db, std::string_view name, int64_t
 // 200+ ms and growing with the table).
 std::optional<base::PgStatement> PgRowWriter::PrefetchStatement(
     std::span<const std::pair<std::string_view, std::string_view>> keys) {
-  PgArray domains, buckets, names;
+  PgArray domains(PgArray::Type::kText), buckets(PgArray::Type::kInt4),
+      names(PgArray::Type::kBytea);
   int n = 0;
   for (const auto& [domain, key] : keys) {
     auto [it, inserted] = current_.try_emplace(Key(domain, key), std::nullopt);
     if (!inserted) continue;
     domains.Add(domain);
     buckets.Add(int64_t{DigestBucket(key, bits_)});
-    names.AddBytea(key);
+    names.Add(key);
     ++n;
   }
   if (n == 0) return std::nullopt;
-  return base::PgStatement{
+  return PgStatementOf(
       "SELECT k.domain, k.key, r.lsn, r.hash FROM unnest($1::text[], $2::int[], $3::bytea[]) "
       "AS k(domain, bucket, key) CROSS JOIN LATERAL (SELECT lsn, hash FROM rows WHERE "
       "rows.domain = k.domain AND rows.bucket = k.bucket AND rows.key = k.key LIMIT 1) r",
-      {std::move(domains).Done(), std::move(buckets).Done(), std::move(names).Done()}};
+      {std::move(domains).Done(), std::move(buckets).Done(), std::move(names).Done()});
 }
 
 absl::Status PgRowWriter::TakePrefetched(const base::PgResult& r) {
@@ -196,7 +241,7 @@ absl::Status PgRowWriter::Prefetch(
     std::span<const std::pair<std::string_view, std::string_view>> keys) {
   std::optional<base::PgStatement> st = PrefetchStatement(keys);
   if (!st.has_value()) return absl::OkStatus();
-  CMO_ASSIGN_OR_RETURN(base::PgResult r, db_.Exec(st->sql, st->params));
+  CMO_ASSIGN_OR_RETURN(base::PgResult r, db_.Exec(*st));
   return TakePrefetched(r);
 }
 
@@ -243,22 +288,24 @@ absl::Status PgRowWriter::Flush() {
 
 std::vector<base::PgStatement> PgRowWriter::FlushStatements() {
   std::vector<base::PgStatement> out;
-  PgArray del_domains, del_buckets, del_keys;
-  PgArray domains, buckets, keys, values, lsns, tombstones, commit_ms, offsets, hashes, ops,
-      subjects, depends_on;
+  using T = PgArray::Type;
+  PgArray del_domains(T::kText), del_buckets(T::kInt4), del_keys(T::kBytea);
+  PgArray domains(T::kText), buckets(T::kInt4), keys(T::kBytea), values(T::kBytea),
+      lsns(T::kInt8), tombstones(T::kBool), commit_ms(T::kInt8), offsets(T::kInt8),
+      hashes(T::kInt8), ops(T::kText), subjects(T::kText), depends_on(T::kInt8);
   int deletes = 0, puts = 0;
   for (auto& [key, row] : pending_) {
     if (!row.has_value()) {
       del_domains.Add(key.first);
       del_buckets.Add(int64_t{DigestBucket(key.second, bits_)});
-      del_keys.AddBytea(key.second);
+      del_keys.Add(key.second);
       ++deletes;
       continue;
     }
     domains.Add(row->domain);
     buckets.Add(int64_t{DigestBucket(row->key, bits_)});
-    keys.AddBytea(row->key);
-    values.AddBytea(row->value);
+    keys.Add(row->key);
+    values.Add(row->value);
     lsns.Add(row->lsn);
     tombstones.Add(row->tombstone);
     commit_ms.Add(absl::ToUnixMillis(row->commit_time));
@@ -271,16 +318,16 @@ std::vector<base::PgStatement> PgRowWriter::FlushStatements() {
   }
   pending_.clear();
   if (deletes > 0) {
-    out.push_back(
-        {"DELETE FROM rows r USING unnest($1::text[], $2::int[], $3::bytea[]) AS "
+    out.push_back(PgStatementOf(
+        "DELETE FROM rows r USING unnest($1::text[], $2::int[], $3::bytea[]) AS "
          "k(domain, bucket, key) WHERE r.domain = k.domain AND r.bucket = k.bucket AND "
          "r.key = k.key",
-         {std::move(del_domains).Done(), std::move(del_buckets).Done(),
-          std::move(del_keys).Done()}});
+        {std::move(del_domains).Done(), std::move(del_buckets).Done(),
+         std::move(del_keys).Done()}));
   }
   if (puts > 0) {
-    out.push_back(
-        {"INSERT INTO rows (domain, bucket, key, value, lsn, tombstone, commit_ms, kafka_offset, "
+    out.push_back(PgStatementOf(
+        "INSERT INTO rows (domain, bucket, key, value, lsn, tombstone, commit_ms, kafka_offset, "
          "hash, op, subject, depends_on) SELECT * FROM unnest($1::text[], $2::int[], "
          "$3::bytea[], $4::bytea[], $5::bigint[], $6::bool[], $7::bigint[], $8::bigint[], "
          "$9::bigint[], $10::text[], $11::text[], $12::bigint[]) ON CONFLICT (domain, bucket, "
@@ -291,7 +338,7 @@ std::vector<base::PgStatement> PgRowWriter::FlushStatements() {
          {std::move(domains).Done(), std::move(buckets).Done(), std::move(keys).Done(),
           std::move(values).Done(), std::move(lsns).Done(), std::move(tombstones).Done(),
           std::move(commit_ms).Done(), std::move(offsets).Done(), std::move(hashes).Done(),
-          std::move(ops).Done(), std::move(subjects).Done(), std::move(depends_on).Done()}});
+          std::move(ops).Done(), std::move(subjects).Done(), std::move(depends_on).Done()}));
   }
   AddDigestStatement(out);
   return out;
@@ -299,7 +346,8 @@ std::vector<base::PgStatement> PgRowWriter::FlushStatements() {
 
 void PgRowWriter::AddDigestStatement(std::vector<base::PgStatement>& out) {
   if (digests_.empty()) return;
-  PgArray domains, buckets, los, his, rows;
+  using T = PgArray::Type;
+  PgArray domains(T::kText), buckets(T::kInt4), los(T::kInt8), his(T::kInt8), rows(T::kInt8);
   for (const auto& [where, d] : digests_) {
     domains.Add(where.first);
     buckets.Add(int64_t{where.second});
@@ -309,14 +357,14 @@ void PgRowWriter::AddDigestStatement(std::vector<base::PgStatement>& out) {
   }
   digests_.clear();
   // sum mod 2^64 in two 32-bit halves: every intermediate stays below 2^34 (see the schema).
-  out.push_back(
-      {"INSERT INTO digests (domain, bucket, lo, hi, rows) SELECT * FROM unnest($1::text[], "
+  out.push_back(PgStatementOf(
+      "INSERT INTO digests (domain, bucket, lo, hi, rows) SELECT * FROM unnest($1::text[], "
        "$2::int[], $3::bigint[], $4::bigint[], $5::bigint[]) ON CONFLICT (domain, bucket) DO "
        "UPDATE SET lo = (digests.lo + EXCLUDED.lo) % 4294967296, hi = (digests.hi + EXCLUDED.hi + "
        "(digests.lo + EXCLUDED.lo) / 4294967296) % 4294967296, rows = digests.rows + "
        "EXCLUDED.rows",
        {std::move(domains).Done(), std::move(buckets).Done(), std::move(los).Done(),
-        std::move(his).Done(), std::move(rows).Done()}});
+        std::move(his).Done(), std::move(rows).Done()}));
 }
 
 absl::StatusOr<std::optional<Row>> PgGetRow(base::PgConnection& db, int bits,
@@ -353,26 +401,27 @@ absl::StatusOr<std::vector<uint64_t>> PgDigests(base::PgConnection& db, std::str
 
 absl::StatusOr<std::vector<Row>> PgRowsInBuckets(base::PgConnection& db, std::string_view domain,
                                                  std::span<const uint32_t> buckets) {
-  PgArray list;
+  PgArray list(PgArray::Type::kInt4);
   for (uint32_t b : buckets) list.Add(int64_t{b});
   CMO_ASSIGN_OR_RETURN(
       base::PgResult r,
-      db.Exec(base::StrCat("SELECT ", kRowColumns,
-                           " FROM rows WHERE domain = $1 AND bucket = ANY($2::int[]) ORDER BY "
-                           "bucket, key"),
-              {std::string(domain), std::move(list).Done()}));
+      db.Exec(PgStatementOf(base::StrCat("SELECT ", kRowColumns,
+                                         " FROM rows WHERE domain = $1 AND bucket = "
+                                         "ANY($2::int[]) ORDER BY bucket, key"),
+                            {std::string(domain), std::move(list).Done()})));
   return ReadRows(r, domain);
 }
 
 absl::StatusOr<std::vector<RowSummary>> PgSummariesInBuckets(base::PgConnection& db,
                                                              std::string_view domain,
                                                              std::span<const uint32_t> buckets) {
-  PgArray list;
+  PgArray list(PgArray::Type::kInt4);
   for (uint32_t b : buckets) list.Add(int64_t{b});
   CMO_ASSIGN_OR_RETURN(
       base::PgResult r,
-      db.Exec("SELECT key, hash FROM rows WHERE domain = $1 AND bucket = ANY($2::int[])",
-              {std::string(domain), std::move(list).Done()}));
+      db.Exec(PgStatementOf("SELECT key, hash FROM rows WHERE domain = $1 AND bucket = "
+                            "ANY($2::int[])",
+                            {std::string(domain), std::move(list).Done()})));
   std::vector<RowSummary> out(static_cast<size_t>(r.rows()));
   for (int i = 0; i < r.rows(); ++i) {
     RowSummary& s = out[static_cast<size_t>(i)];
@@ -386,19 +435,19 @@ absl::StatusOr<std::vector<RowSummary>> PgSummariesInBuckets(base::PgConnection&
 absl::StatusOr<std::vector<Row>> PgRowsOfKeys(base::PgConnection& db, int bits,
                                               std::string_view domain,
                                               std::span<const std::string> keys) {
-  PgArray buckets, names;
+  PgArray buckets(PgArray::Type::kInt4), names(PgArray::Type::kBytea);
   for (const std::string& key : keys) {
     buckets.Add(int64_t{DigestBucket(key, bits)});
-    names.AddBytea(key);
+    names.Add(key);
   }
   CMO_ASSIGN_OR_RETURN(
       base::PgResult r,
-      db.Exec(
+      db.Exec(PgStatementOf(
           base::StrCat(
               "SELECT ", kRowColumns,
               " FROM unnest($2::int[], $3::bytea[]) AS k(b, n) CROSS JOIN LATERAL "
               "(SELECT * FROM rows WHERE domain = $1 AND bucket = k.b AND key = k.n LIMIT 1) r"),
-          {std::string(domain), std::move(buckets).Done(), std::move(names).Done()}));
+          {std::string(domain), std::move(buckets).Done(), std::move(names).Done()})));
   return ReadRows(r, domain);
 }
 

@@ -10,6 +10,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -24,18 +25,33 @@ namespace cmo::store::internal {
 std::string ByteaParam(std::string_view bytes);
 absl::StatusOr<std::string> ByteaValue(std::string_view text);
 
-// A PostgreSQL array literal, for binding a whole column of a batch as one parameter.
+// A parameter of PgStatementOf (below): text, or a PgArray's binary bytes.
+struct PgBinary {
+  std::string bytes;
+};
+
+// A whole column of a batch, bound as one array parameter in PostgreSQL's binary array format
+// (array_recv): no quoting or hex to build, none for the server to parse, and bytea at its own
+// size on the wire. The element type must match the statement's cast ($1::bytea[] for kBytea,
+// $2::int[] for kInt4, ...): the server refuses an array of another element type.
 class PgArray {
  public:
-  void Add(std::string_view text);
-  void AddBytea(std::string_view bytes);
-  void Add(int64_t v);
-  void Add(bool v);
-  std::string Done() &&;
+  enum class Type { kText, kBytea, kInt8, kInt4, kBool };
+  explicit PgArray(Type type) : type_(type) {}
+  void Add(std::string_view bytes);  // kText, kBytea
+  void Add(int64_t v);               // kInt8, kInt4 (which must fit)
+  void Add(bool v);                  // kBool
+  PgBinary Done() &&;
 
  private:
-  std::string out_ = "{";
+  Type type_;
+  int32_t count_ = 0;
+  std::string elements_;
 };
+
+using PgArg = std::variant<std::string, PgBinary>;
+// The statement with each argument bound in its own format.
+base::PgStatement PgStatementOf(std::string sql, std::vector<PgArg> args);
 
 // BEGIN now, ROLLBACK on destruction unless committed.
 class PgTxn {
