@@ -92,13 +92,13 @@ absl::StatusOr<std::vector<int64_t>> PgPrimaryStore::Write(std::span<const Write
   }
   std::vector<base::PgStatement> second = {internal::PgStatementOf(
       "INSERT INTO outbox (lsn, domain, key, value, tombstone, commit_ms, op, subject, "
-       "depends_on, priority) SELECT l, d, k, v, t, $8, o, s, p, q FROM unnest($1::bigint[], "
-       "$2::text[], $3::bytea[], $4::bytea[], $5::bool[], $6::text[], $7::text[], "
-       "$9::bigint[], $10::bool[]) AS u(l, d, k, v, t, o, s, p, q)",
-       {std::move(lsns).Done(), std::move(domains).Done(), std::move(names).Done(),
-        std::move(values).Done(), std::move(tombstones).Done(), std::move(ops).Done(),
-        std::move(subjects).Done(), std::to_string(absl::ToUnixMillis(now)),
-        std::move(depends_on).Done(), std::move(priority).Done()})};
+      "depends_on, priority) SELECT l, d, k, v, t, $8, o, s, p, q FROM unnest($1::bigint[], "
+      "$2::text[], $3::bytea[], $4::bytea[], $5::bool[], $6::text[], $7::text[], "
+      "$9::bigint[], $10::bool[]) AS u(l, d, k, v, t, o, s, p, q)",
+      {std::move(lsns).Done(), std::move(domains).Done(), std::move(names).Done(),
+       std::move(values).Done(), std::move(tombstones).Done(), std::move(ops).Done(),
+       std::move(subjects).Done(), std::to_string(absl::ToUnixMillis(now)),
+       std::move(depends_on).Done(), std::move(priority).Done()})};
   for (base::PgStatement& st : rows.FlushStatements()) second.push_back(std::move(st));
   second.push_back(internal::PgTxn::CommitStatement());
   CMO_RETURN_IF_ERROR(db->ExecPipeline(second).status());

@@ -92,11 +92,11 @@ absl::StatusOr<ApplyStats> PgReplicaStore::Apply(std::span<const Row> rows,
     }
     second.push_back(internal::PgStatementOf(
         "INSERT INTO partition_progress (topic, partition, next_offset, max_lsn, last_seq) "
-         "SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[], $5::bigint[]) "
-         "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset, "
-         "max_lsn = GREATEST(partition_progress.max_lsn, EXCLUDED.max_lsn), "
-         "last_seq = EXCLUDED.last_seq",
-         {std::move(topics).Done(), std::move(partitions).Done(), std::move(offsets).Done(),
+        "SELECT * FROM unnest($1::text[], $2::int[], $3::bigint[], $4::bigint[], $5::bigint[]) "
+        "ON CONFLICT (topic, partition) DO UPDATE SET next_offset = EXCLUDED.next_offset, "
+        "max_lsn = GREATEST(partition_progress.max_lsn, EXCLUDED.max_lsn), "
+        "last_seq = EXCLUDED.last_seq",
+        {std::move(topics).Done(), std::move(partitions).Done(), std::move(offsets).Done(),
          std::move(lsns).Done(), std::move(seqs).Done()}));
   }
   for (base::PgStatement& st : writer.FlushStatements()) second.push_back(std::move(st));

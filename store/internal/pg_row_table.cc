@@ -290,9 +290,9 @@ std::vector<base::PgStatement> PgRowWriter::FlushStatements() {
   std::vector<base::PgStatement> out;
   using T = PgArray::Type;
   PgArray del_domains(T::kText), del_buckets(T::kInt4), del_keys(T::kBytea);
-  PgArray domains(T::kText), buckets(T::kInt4), keys(T::kBytea), values(T::kBytea),
-      lsns(T::kInt8), tombstones(T::kBool), commit_ms(T::kInt8), offsets(T::kInt8),
-      hashes(T::kInt8), ops(T::kText), subjects(T::kText), depends_on(T::kInt8);
+  PgArray domains(T::kText), buckets(T::kInt4), keys(T::kBytea), values(T::kBytea), lsns(T::kInt8),
+      tombstones(T::kBool), commit_ms(T::kInt8), offsets(T::kInt8), hashes(T::kInt8), ops(T::kText),
+      subjects(T::kText), depends_on(T::kInt8);
   int deletes = 0, puts = 0;
   for (auto& [key, row] : pending_) {
     if (!row.has_value()) {
@@ -320,25 +320,25 @@ std::vector<base::PgStatement> PgRowWriter::FlushStatements() {
   if (deletes > 0) {
     out.push_back(PgStatementOf(
         "DELETE FROM rows r USING unnest($1::text[], $2::int[], $3::bytea[]) AS "
-         "k(domain, bucket, key) WHERE r.domain = k.domain AND r.bucket = k.bucket AND "
-         "r.key = k.key",
+        "k(domain, bucket, key) WHERE r.domain = k.domain AND r.bucket = k.bucket AND "
+        "r.key = k.key",
         {std::move(del_domains).Done(), std::move(del_buckets).Done(),
          std::move(del_keys).Done()}));
   }
   if (puts > 0) {
     out.push_back(PgStatementOf(
         "INSERT INTO rows (domain, bucket, key, value, lsn, tombstone, commit_ms, kafka_offset, "
-         "hash, op, subject, depends_on) SELECT * FROM unnest($1::text[], $2::int[], "
-         "$3::bytea[], $4::bytea[], $5::bigint[], $6::bool[], $7::bigint[], $8::bigint[], "
-         "$9::bigint[], $10::text[], $11::text[], $12::bigint[]) ON CONFLICT (domain, bucket, "
-         "key) DO UPDATE SET value = EXCLUDED.value, lsn = EXCLUDED.lsn, tombstone = "
-         "EXCLUDED.tombstone, commit_ms = EXCLUDED.commit_ms, kafka_offset = "
-         "EXCLUDED.kafka_offset, hash = EXCLUDED.hash, op = EXCLUDED.op, subject = "
-         "EXCLUDED.subject, depends_on = EXCLUDED.depends_on",
-         {std::move(domains).Done(), std::move(buckets).Done(), std::move(keys).Done(),
-          std::move(values).Done(), std::move(lsns).Done(), std::move(tombstones).Done(),
-          std::move(commit_ms).Done(), std::move(offsets).Done(), std::move(hashes).Done(),
-          std::move(ops).Done(), std::move(subjects).Done(), std::move(depends_on).Done()}));
+        "hash, op, subject, depends_on) SELECT * FROM unnest($1::text[], $2::int[], "
+        "$3::bytea[], $4::bytea[], $5::bigint[], $6::bool[], $7::bigint[], $8::bigint[], "
+        "$9::bigint[], $10::text[], $11::text[], $12::bigint[]) ON CONFLICT (domain, bucket, "
+        "key) DO UPDATE SET value = EXCLUDED.value, lsn = EXCLUDED.lsn, tombstone = "
+        "EXCLUDED.tombstone, commit_ms = EXCLUDED.commit_ms, kafka_offset = "
+        "EXCLUDED.kafka_offset, hash = EXCLUDED.hash, op = EXCLUDED.op, subject = "
+        "EXCLUDED.subject, depends_on = EXCLUDED.depends_on",
+        {std::move(domains).Done(), std::move(buckets).Done(), std::move(keys).Done(),
+         std::move(values).Done(), std::move(lsns).Done(), std::move(tombstones).Done(),
+         std::move(commit_ms).Done(), std::move(offsets).Done(), std::move(hashes).Done(),
+         std::move(ops).Done(), std::move(subjects).Done(), std::move(depends_on).Done()}));
   }
   AddDigestStatement(out);
   return out;
@@ -359,12 +359,12 @@ void PgRowWriter::AddDigestStatement(std::vector<base::PgStatement>& out) {
   // sum mod 2^64 in two 32-bit halves: every intermediate stays below 2^34 (see the schema).
   out.push_back(PgStatementOf(
       "INSERT INTO digests (domain, bucket, lo, hi, rows) SELECT * FROM unnest($1::text[], "
-       "$2::int[], $3::bigint[], $4::bigint[], $5::bigint[]) ON CONFLICT (domain, bucket) DO "
-       "UPDATE SET lo = (digests.lo + EXCLUDED.lo) % 4294967296, hi = (digests.hi + EXCLUDED.hi + "
-       "(digests.lo + EXCLUDED.lo) / 4294967296) % 4294967296, rows = digests.rows + "
-       "EXCLUDED.rows",
-       {std::move(domains).Done(), std::move(buckets).Done(), std::move(los).Done(),
-        std::move(his).Done(), std::move(rows).Done()}));
+      "$2::int[], $3::bigint[], $4::bigint[], $5::bigint[]) ON CONFLICT (domain, bucket) DO "
+      "UPDATE SET lo = (digests.lo + EXCLUDED.lo) % 4294967296, hi = (digests.hi + EXCLUDED.hi + "
+      "(digests.lo + EXCLUDED.lo) / 4294967296) % 4294967296, rows = digests.rows + "
+      "EXCLUDED.rows",
+      {std::move(domains).Done(), std::move(buckets).Done(), std::move(los).Done(),
+       std::move(his).Done(), std::move(rows).Done()}));
 }
 
 absl::StatusOr<std::optional<Row>> PgGetRow(base::PgConnection& db, int bits,
