@@ -97,9 +97,12 @@ uint32_t ElementOid(PgArray::Type type) {  // pg_type OIDs, fixed since PostgreS
   return 0;
 }
 
-// Network byte order, as every integer of the binary format.
+// Network byte order, as every integer of the binary format; one append, not one per byte (this
+// runs for every element of every batch).
 void PutBigEndian(std::string& out, uint64_t v, int bytes) {
-  for (int i = bytes - 1; i >= 0; --i) out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+  char buf[8];
+  for (int i = bytes - 1; i >= 0; --i, v >>= 8) buf[i] = static_cast<char>(v & 0xff);
+  out.append(buf, static_cast<size_t>(bytes));
 }
 
 }  // namespace
