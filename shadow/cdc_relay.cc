@@ -756,6 +756,18 @@ absl::StatusOr<int64_t> CdcRelay::RequestRepublish(const std::string& source,
   return r.Int(0, 0);
 }
 
+std::function<absl::StatusOr<int64_t>()> CdcRelay::LsnCeiling(const std::string& source) {
+  auto db = std::make_shared<std::unique_ptr<base::PgConnection>>();
+  return [source, db]() -> absl::StatusOr<int64_t> {
+    if (*db == nullptr || !(*db)->ok()) {
+      CMO_ASSIGN_OR_RETURN(*db, base::PgConnection::Connect(source));
+    }
+    CMO_ASSIGN_OR_RETURN(base::PgResult r,
+                         (*db)->Exec("SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn"));
+    return r.Int(0, 0);
+  };
+}
+
 absl::Status CdcRelay::Flush(int timeout_ms) {
   CMO_RETURN_IF_ERROR(impl_->producer->Flush(timeout_ms));
   if (impl_->snapshot_done) return impl_->Status(impl_->clock.Now(), /*force=*/true);

@@ -24,6 +24,7 @@
 #define CMO_SHADOW_CDC_RELAY_H_
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <string>
@@ -119,6 +120,12 @@ class CdcRelay {
   // snapshotting again first if a region had not applied the snapshot.
   static absl::StatusOr<int64_t> RequestRepublish(const std::string& source,
                                                   const CdcOptions& options);
+
+  // For ApplierOptions::lsn_ceiling: the source's current WAL insert position. Every version
+  // the relay sends (commit positions, the snapshot's, heartbeats' claims) is below it, so an
+  // event above it is forged or corrupt — stored, it would outrank every real change to come.
+  // Its own connection, opened on first use and again after it broke; call from one thread.
+  static std::function<absl::StatusOr<int64_t>()> LsnCeiling(const std::string& source);
 
  private:
   struct Impl;

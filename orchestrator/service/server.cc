@@ -256,10 +256,11 @@ shadow::ApplierOptions ApplierOptionsFor(const ServeConfig& config, const std::s
   o.consumer_group = config.kafka_brokers != "embedded";
   if (!config.cdc.source.empty()) {
     // The changes come from the app's tables: the plan names the domains, and versions are the
-    // source's WAL positions, which cmo's primary knows nothing of.
+    // source's WAL positions, which cmo's primary knows nothing of: the source bounds them.
     o.domains = [domains = config.cdc.domains]() -> absl::StatusOr<std::vector<std::string>> {
       return domains;
     };
+    o.lsn_ceiling = shadow::CdcRelay::LsnCeiling(config.cdc.source);
     return o;
   }
   // The primary's last LSN bounds what an applier accepts, and its domains say which change

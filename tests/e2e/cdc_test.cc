@@ -54,13 +54,20 @@ class CdcTest : public ::testing::Test {
     ASSERT_TRUE(us.ok()) << us.status();
     replicas_.push_back(*std::move(us));
     for (size_t i = 0; i < replicas_.size(); ++i) {
-      auto a = Applier::Create(
-          *replicas_[i], kafka_, base::SystemClock(), {.region = i == 0 ? "eu-west" : "us-east"},
-          [this] { return CdcRelay::RequestRepublish(pg_->Uri("app"), options_); });
+      auto a = Applier::Create(*replicas_[i], kafka_, base::SystemClock(),
+                               ApplierOptionsFor(i == 0 ? "eu-west" : "us-east"), [this] {
+                                 return CdcRelay::RequestRepublish(pg_->Uri("app"), options_);
+                               });
       ASSERT_TRUE(a.ok()) << a.status();
       appliers_.push_back(*std::move(a));
     }
     options_.tables = ::cmo::testing::CdcAppTables();
+  }
+
+  // As `cmo serve` configures them: every test then also shows the LSN ceiling refusing no
+  // real change.
+  ApplierOptions ApplierOptionsFor(const std::string& region) {
+    return {.region = region, .lsn_ceiling = CdcRelay::LsnCeiling(pg_->Uri("app"))};
   }
 
   absl::Status StartRelay() {
@@ -337,7 +344,7 @@ TEST_F(CdcTest, AChangeLogLostUnderARunningRelayIsStreamedAgainFromTheSlot) {
   }
   appliers_[1].reset();  // us-east comes back: a new applier process reads its positions
   auto a =
-      Applier::Create(*replicas_[1], kafka_, base::SystemClock(), {.region = "us-east"},
+      Applier::Create(*replicas_[1], kafka_, base::SystemClock(), ApplierOptionsFor("us-east"),
                       [this] { return CdcRelay::RequestRepublish(pg_->Uri("app"), options_); });
   ASSERT_TRUE(a.ok()) << a.status();
   appliers_[1] = *std::move(a);
@@ -346,6 +353,46 @@ TEST_F(CdcTest, AChangeLogLostUnderARunningRelayIsStreamedAgainFromTheSlot) {
   EXPECT_GT(appliers_[1]->metrics().log_resets, 0)
       << "the log was not lost: the test proves nothing";
   EXPECT_GT(relay_->metrics().republications, 0);
+}
+
+// A change versioned above the source's WAL position cannot have come from the relay: stored,
+// it would outrank every real change to its row (newer-only), which would then never follow
+// the table again. Both regions refuse it, and the row keeps following.
+TEST_F(CdcTest, AForgedChangeAboveTheSourcesPositionIsRefused) {
+  ASSERT_TRUE(::cmo::testing::CreateCdcApp(*app_, 20).ok());
+  ASSERT_TRUE(StartRelay().ok());
+  ASSERT_TRUE(Converge(std::chrono::seconds(30)));
+  auto before = replicas_[0]->Get("comments", "7");
+  ASSERT_TRUE(before.ok() && before->has_value()) << "the snapshot should hold comment 7";
+
+  store::OutboxEntry forged;
+  forged.row = **before;
+  forged.row.value = R"({"id":7,"body":"forged"})";
+  forged.row.lsn = int64_t{1} << 60;  // far past any WAL position this server will reach
+  forged.row.commit_time = absl::Now();
+  auto producer = base::KafkaProducer::Create(kafka_, nullptr);
+  ASSERT_TRUE(producer.ok()) << producer.status();
+  ASSERT_THAT((*producer)->Produce(ChangeTopic("comments"), PartitionOf("7", kPartitions), "7",
+                                   EncodeChange(forged), 0),
+              ::cmo::testing::IsOk());
+  ASSERT_THAT((*producer)->Flush(5000), ::cmo::testing::IsOk());
+  ASSERT_TRUE(::cmo::testing::WaitFor(
+      [&] {
+        Step();
+        return appliers_[0]->metrics().refused >= 1 && appliers_[1]->metrics().refused >= 1;
+      },
+      std::chrono::seconds(20)))
+      << "refused: " << appliers_[0]->metrics().refused << ", " << appliers_[1]->metrics().refused;
+
+  ASSERT_TRUE(app_->ExecScript("UPDATE app.comments SET body = 'edited' WHERE id = 7").ok());
+  ASSERT_TRUE(Converge(std::chrono::seconds(30)));
+  ExpectReplicasEqualSource();
+  for (auto& r : replicas_) {
+    auto row = r->Get("comments", "7");
+    ASSERT_TRUE(row.ok() && row->has_value());
+    EXPECT_LT((*row)->lsn, forged.row.lsn);
+    EXPECT_NE((*row)->value.find("edited"), std::string::npos) << (*row)->value;
+  }
 }
 
 TEST_F(CdcTest, RefusesTablesItCannotFollowSayingWhatToRun) {
