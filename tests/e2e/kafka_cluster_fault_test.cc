@@ -82,13 +82,22 @@ class LagProbe {
 
  private:
   void Run() {
-    auto primary = store::PrimaryStore::Open(state_ + "/primary.db", base::SystemClock());
+    // The stores are opened while `cmo serve` and the writer may still be creating them (a
+    // busy schema): retried until they open. Giving up silently left the lag at -1 and the test
+    // failing with "never reached a normal lag" (seen once in a full run).
+    absl::StatusOr<std::unique_ptr<store::PrimaryStore>> primary;
     std::vector<std::unique_ptr<store::ReplicaStore>> replicas;
-    for (const std::string& r : kRegions) {
-      auto replica = store::ReplicaStore::Open(state_ + "/replica-" + r + ".db");
-      if (!primary.ok() || !replica.ok()) return;
-      replicas.push_back(*std::move(replica));
+    while (!stop_) {
+      primary = store::PrimaryStore::Open(state_ + "/primary.db", base::SystemClock());
+      replicas.clear();
+      for (const std::string& r : kRegions) {
+        auto replica = store::ReplicaStore::Open(state_ + "/replica-" + r + ".db");
+        if (replica.ok()) replicas.push_back(*std::move(replica));
+      }
+      if (primary.ok() && replicas.size() == std::size(kRegions)) break;
+      std::this_thread::sleep_for(100ms);
     }
+    if (stop_) return;
     std::vector<std::pair<SteadyClock::time_point, int64_t>> history;  // primary's last LSN
     while (!stop_) {
       const auto now = SteadyClock::now();
