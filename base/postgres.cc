@@ -35,14 +35,13 @@ namespace {
 
 // A statement's parameters the way libpq takes them.
 struct BoundParams {
-  explicit BoundParams(const PgStatement& st) {
-    values.reserve(st.params.size());
-    for (const PgParam& p : st.params) values.push_back(p.has_value() ? p->c_str() : nullptr);
-    if (st.binary.empty()) return;
-    for (size_t i = 0; i < st.params.size(); ++i) {
-      const bool binary = i < st.binary.size() && st.binary[i];
-      formats.push_back(binary ? 1 : 0);
-      lengths.push_back(st.params[i].has_value() ? static_cast<int>(st.params[i]->size()) : 0);
+  BoundParams(const std::vector<PgParam>& params, const std::vector<bool>& binary) {
+    values.reserve(params.size());
+    for (const PgParam& p : params) values.push_back(p.has_value() ? p->c_str() : nullptr);
+    if (binary.empty()) return;
+    for (size_t i = 0; i < params.size(); ++i) {
+      formats.push_back(i < binary.size() && binary[i] ? 1 : 0);
+      lengths.push_back(params[i].has_value() ? static_cast<int>(params[i]->size()) : 0);
     }
   }
   int count() const { return static_cast<int>(values.size()); }
@@ -145,29 +144,32 @@ absl::StatusOr<std::unique_ptr<PgConnection::Impl>> PgConnection::Impl::Open(con
 absl::StatusOr<PgResult> PgConnection::Exec(std::string_view sql,
                                             const std::vector<PgParam>& params,
                                             const std::vector<uint32_t>& types) {
-  return ExecTyped(PgStatement{std::string(sql), params}, types);
+  const std::string text(sql);
+  return ExecBound(text, params, {}, types);
 }
 
 absl::StatusOr<PgResult> PgConnection::Exec(const PgStatement& statement) {
-  return ExecTyped(statement, {});
+  return ExecBound(statement.sql, statement.params, statement.binary, {});
 }
 
-absl::StatusOr<PgResult> PgConnection::ExecTyped(const PgStatement& statement,
+absl::StatusOr<PgResult> PgConnection::ExecBound(const std::string& sql,
+                                                 const std::vector<PgParam>& params,
+                                                 const std::vector<bool>& binary,
                                                  const std::vector<uint32_t>& types) {
   if (impl_->conn == nullptr)
     return absl::UnavailableError(StrCat(impl_->where, ": connection lost"));
-  const BoundParams bound(statement);
+  const BoundParams bound(params, binary);
   static_assert(sizeof(Oid) == sizeof(uint32_t));
   const Oid* oids = types.size() == bound.values.size() && !types.empty()
                         ? reinterpret_cast<const Oid*>(types.data())
                         : nullptr;
   auto result = std::make_unique<PgResult::Impl>();
-  result->res = PQexecParams(impl_->conn, statement.sql.c_str(), bound.count(), oids,
-                             bound.values.data(), bound.length_data(), bound.format_data(),
+  result->res = PQexecParams(impl_->conn, sql.c_str(), bound.count(), oids, bound.values.data(),
+                             bound.length_data(), bound.format_data(),
                              /*resultFormat=*/0);
   const ExecStatusType st = PQresultStatus(result->res);
   if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-    return impl_->ResultError(result->res, statement.sql);
+    return impl_->ResultError(result->res, sql);
   }
   return PgResult(std::move(result));
 }
@@ -184,7 +186,7 @@ absl::StatusOr<std::vector<PgResult>> PgConnection::ExecPipeline(
   };
   if (conn == nullptr || PQenterPipelineMode(conn) != 1) return broken("cannot start a pipeline");
   for (const PgStatement& st : statements) {
-    const BoundParams bound(st);
+    const BoundParams bound(st.params, st.binary);
     if (PQsendQueryParams(conn, st.sql.c_str(), bound.count(), nullptr, bound.values.data(),
                           bound.length_data(), bound.format_data(), /*resultFormat=*/0) != 1) {
       return broken(Trimmed(PQerrorMessage(conn)));

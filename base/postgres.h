@@ -83,7 +83,9 @@ class PgConnection {
   friend class PgReplicationStream;
   struct Impl;
   explicit PgConnection(std::unique_ptr<Impl> impl);
-  absl::StatusOr<PgResult> ExecTyped(const PgStatement& statement,
+  // Both Exec()s, without copying the parameters into a statement.
+  absl::StatusOr<PgResult> ExecBound(const std::string& sql, const std::vector<PgParam>& params,
+                                     const std::vector<bool>& binary,
                                      const std::vector<uint32_t>& types);
   std::unique_ptr<Impl> impl_;
 };
