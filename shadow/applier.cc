@@ -14,7 +14,9 @@ Applier::Applier(store::ReplicaStore& replica, const base::Clock& clock, Applier
       clock_(clock),
       options_(std::move(options)),
       on_log_loss_(std::move(on_log_loss)),
-      started_(clock.Now()) {}
+      started_(clock.Now()) {
+  bulk_.stalled = priority_.stalled = StalledPartitions(options_.stall_after);
+}
 
 Applier::~Applier() {
   priority_.consumer.reset();
@@ -104,13 +106,7 @@ absl::Status Applier::AssignChannel(Channel& channel, const std::map<std::string
   if (topics == channel.topics) return absl::OkStatus();
   base::KafkaConsumer& consumer = *channel.consumer;
   if (options_.consumer_group) {
-    // The group decides which partitions are ours; PositionsFor says where to read them.
-    std::vector<std::string> names;
-    for (const auto& [topic, n] : topics) names.push_back(topic);
-    CMO_RETURN_IF_ERROR(consumer.Subscribe(
-        names, [this, &consumer](const std::vector<base::TopicPartitionOffset>& given) {
-          return PositionsFor(consumer, given);
-        }));
+    CMO_RETURN_IF_ERROR(Subscribe(channel, topics));
   } else {
     std::vector<base::TopicPartitionOffset> all;
     for (const auto& [topic, partitions] : topics) {
@@ -122,6 +118,45 @@ absl::Status Applier::AssignChannel(Channel& channel, const std::map<std::string
   }
   CMO_RETURN_IF_ERROR(replica_.SetTopicPartitions(topics));
   channel.topics = topics;
+  return absl::OkStatus();
+}
+
+absl::Status Applier::Subscribe(Channel& channel, const std::map<std::string, int>& topics) {
+  // The group decides which partitions are ours; PositionsFor says where to read them.
+  std::vector<std::string> names;
+  for (const auto& [topic, n] : topics) names.push_back(topic);
+  base::KafkaConsumer& consumer = *channel.consumer;
+  CMO_RETURN_IF_ERROR(consumer.Subscribe(
+      names, [this, &consumer](const std::vector<base::TopicPartitionOffset>& given) {
+        return PositionsFor(consumer, given);
+      }));
+  channel.stalled.Watch(topics, clock_.Now());
+  return absl::OkStatus();
+}
+
+absl::Status Applier::RejoinIfStalled() {
+  last_stall_check_ = clock_.Now();
+  CMO_ASSIGN_OR_RETURN(std::vector<store::PartitionProgress> progress, replica_.Progress());
+  for (Channel* channel : {&bulk_, &priority_}) {
+    if (channel->topics.empty()) continue;
+    std::vector<StalledPartitions::Partition> stalled =
+        channel->stalled.Observe(progress, clock_.Now());
+    if (stalled.empty()) continue;
+    // One of ours standing still is not a rebalance's to fix (its relay may be the one down,
+    // e.g. a CDC source's while the outbox relay runs); only one nobody here was given is.
+    CMO_ASSIGN_OR_RETURN(std::vector<base::TopicPartitionOffset> ours,
+                         channel->consumer->Assignment());
+    const bool left_out = std::any_of(stalled.begin(), stalled.end(), [&](const auto& p) {
+      return std::none_of(ours.begin(), ours.end(), [&](const base::TopicPartitionOffset& o) {
+        return o.topic == p.first && o.partition == p.second;
+      });
+    });
+    if (!left_out) continue;
+    // Subscribing again to the same topics makes the group rebalance, and the assignor then
+    // reads fresh metadata.
+    ++metrics_.rejoins;
+    CMO_RETURN_IF_ERROR(Subscribe(*channel, channel->topics));
+  }
   return absl::OkStatus();
 }
 
@@ -197,6 +232,9 @@ absl::Duration LingerFor(const ApplierOptions& options, int polled) {
 absl::Status Applier::Step(int timeout_ms) {
   if (clock_.Now() - last_refresh_ >= options_.topic_refresh) CMO_RETURN_IF_ERROR(RefreshTopics());
   if (topics_.empty()) return absl::OkStatus();
+  if (options_.consumer_group && clock_.Now() - last_stall_check_ >= options_.stall_check) {
+    CMO_RETURN_IF_ERROR(RejoinIfStalled());
+  }
   std::vector<base::KafkaMessage> fast;
   if (!priority_.topics.empty()) {
     // Whatever the bulk holds, priority changes go first; and the bulk poll below waits only a

@@ -29,6 +29,7 @@
 #include "base/clock.h"
 #include "base/kafka.h"
 #include "base/message_auth.h"
+#include "shadow/stalled_partitions.h"
 #include "store/replica_store.h"
 
 namespace cmo::shadow {
@@ -45,6 +46,10 @@ struct ApplierOptions {
   // backlog's lag is far above this anyway. A caught-up applier lingers only `linger`.
   absl::Duration linger_when_behind = absl::Milliseconds(50);
   absl::Duration topic_refresh = absl::Seconds(1);
+  // Group mode: a partition of a subscribed topic that stands still this long while others move
+  // makes the applier rejoin its group (StalledPartitions); checked every stall_check.
+  absl::Duration stall_after = absl::Seconds(30);
+  absl::Duration stall_check = absl::Seconds(2);
   // Replication-lag percentiles are over the changes applied in the last `lag_window`, at most
   // `lag_samples` of them: an older measurement describes a state that is over (a restart must
   // not judge the present on the lag of a backlog drained minutes ago).
@@ -83,6 +88,7 @@ struct ApplierMetrics {
   int64_t heartbeats = 0;
   int64_t undecodable = 0;  // messages that are not cmo change events, skipped
   int64_t log_resets = 0;   // times the stored position was past the log (log lost)
+  int64_t rejoins = 0;      // group rejoins for a partition nobody read (StalledPartitions)
   int64_t refused = 0;      // forged or implausible events (unsigned heartbeat, LSN > primary's)
   // Partitions whose log was lost and whose watermark waits for the relay's re-publication.
   int64_t awaiting_republish = 0;
@@ -148,9 +154,14 @@ class Applier {
     bool priority = false;
     std::unique_ptr<base::KafkaConsumer> consumer = nullptr;  // priority: with its first topic
     std::map<std::string, int> topics = {};                   // assigned topics -> partitions
+    StalledPartitions stalled{ApplierOptions().stall_after};  // group mode
   };
   absl::Status RefreshTopics();
   absl::Status AssignChannel(Channel& channel, const std::map<std::string, int>& topics);
+  // Group mode: (re)subscribes `channel` to `topics`, which makes the group rebalance.
+  absl::Status Subscribe(Channel& channel, const std::map<std::string, int>& topics);
+  // Group mode: rejoins the group of a channel with a partition nobody reads.
+  absl::Status RejoinIfStalled();
   absl::StatusOr<std::unique_ptr<base::KafkaConsumer>> NewConsumer(bool priority);
   // Polls `channel` (up to `timeout_ms` for the first message) and applies what came, with
   // `fast` (priority messages already polled) in the same transaction unless the bulk is held.
@@ -181,6 +192,7 @@ class Applier {
   Channel priority_{.priority = true};
   std::map<std::string, int> topics_;  // every assigned topic (both channels) -> partitions
   absl::Time last_refresh_ = absl::InfinitePast();
+  absl::Time last_stall_check_ = absl::InfinitePast();
   struct LagSample {
     absl::Time at;  // applied at
     double ms;

@@ -279,6 +279,10 @@ void RenderDataPath(Server& server, Exposition& m) {
   per_region("cmo_applier_log_resets_total", "counter",
              "Times a region's applier found its change log lost (retention, an emptied cluster)",
              &shadow::ApplierMetrics::log_resets);
+  per_region("cmo_applier_rejoins_total", "counter",
+             "Times a region's applier rejoined its consumer group because a partition of its "
+             "topics stood still while the others moved (left out of the group's assignment)",
+             &shadow::ApplierMetrics::rejoins);
   per_region("cmo_applier_priority_applied_total", "counter",
              "Changes of priority tiers' writes applied per region through the priority channel",
              &shadow::ApplierMetrics::priority_applied);
@@ -419,6 +423,7 @@ nlohmann::json DataPathJson(Server* data_path) {
                        {"applied", r.applier.applied},
                        {"refused", r.applier.refused},
                        {"log_resets", r.applier.log_resets},
+                       {"rejoins", r.applier.rejoins},
                        {"awaiting_republish", r.applier.awaiting_republish},
                        {"caught_up_age_ms", CaughtUpAgeMs(r.applier, now)}});
   }

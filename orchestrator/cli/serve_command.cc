@@ -204,6 +204,10 @@ int RunServe(const ServeOptions& o, const GlobalOptions& global) {
                                     ? base::StrCat(", ", r.applier.awaiting_republish,
                                                    " partitions awaiting re-publication")
                                     : "",
+                                r.applier.rejoins > 0
+                                    ? base::StrCat(", ", r.applier.rejoins,
+                                                   " rejoins for an unread partition")
+                                    : "",
                                 ")");
       }
       std::string control;

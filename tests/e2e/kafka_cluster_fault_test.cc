@@ -10,12 +10,14 @@
 
 #include <atomic>
 #include <cstdio>
+#include <deque>
 #include <filesystem>
 #include <mutex>
 #include <regex>
 #include <thread>
 
 #include "base/clock.h"
+#include "base/strings.h"
 #include "gtest/gtest.h"
 #include "shadow/change_event.h"
 #include "store/primary_store.h"
@@ -63,6 +65,14 @@ class LagProbe {
     }
     return max;
   }
+  // What the probe saw last, for a failure message: whether the stores opened, the primary's
+  // last LSN and each replica's watermark per domain.
+  std::string Describe() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return base::StrCat("probe: ", opened_ ? "stores open" : "stores NOT open", ", ", lags_.size(),
+                        " samples, lag now ", lag_ms_,
+                        " ms, last sample: ", last_sample_.empty() ? "none" : last_sample_);
+  }
   // Waits until the lag has been normal for 2 s in a row; returns when that stretch began.
   std::optional<SteadyClock::time_point> AwaitNormal(std::chrono::seconds timeout) {
     const auto deadline = SteadyClock::now() + timeout;
@@ -98,16 +108,40 @@ class LagProbe {
       std::this_thread::sleep_for(100ms);
     }
     if (stop_) return;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      opened_ = true;
+    }
     std::vector<std::pair<SteadyClock::time_point, int64_t>> history;  // primary's last LSN
     while (!stop_) {
       const auto now = SteadyClock::now();
       absl::StatusOr<int64_t> last = (*primary)->LastLsn();
       int64_t min = INT64_MAX;
-      for (auto& replica : replicas) {
+      std::string sample = last.ok() ? base::StrCat("primary ", *last)
+                                     : base::StrCat("primary: ", last.status().ToString());
+      for (size_t r = 0; r < replicas.size(); ++r) {
         for (const std::string& d : kDomains) {
-          absl::StatusOr<int64_t> w = replica->TopicWatermark(shadow::ChangeTopic(d));
+          absl::StatusOr<int64_t> w = replicas[r]->TopicWatermark(shadow::ChangeTopic(d));
           min = std::min(min, w.ok() ? *w : 0);
+          base::StrAppend(&sample, ", ", kRegions[r], "/", d, " ",
+                          w.ok() ? std::to_string(*w) : w.status().ToString());
+          if (w.ok() && *w == 0) {
+            // Held at 0: how many partitions the replica records for the topic, how many of
+            // them it has applied anything from.
+            absl::StatusOr<int> n = replicas[r]->TopicPartitions(shadow::ChangeTopic(d));
+            absl::StatusOr<std::vector<store::PartitionProgress>> seen = replicas[r]->Progress();
+            base::StrAppend(&sample, " (", n.ok() ? *n : -1, " partitions recorded, seen:");
+            for (const store::PartitionProgress& p :
+                 seen.value_or(std::vector<store::PartitionProgress>{})) {
+              if (p.topic == shadow::ChangeTopic(d)) base::StrAppend(&sample, " ", p.partition);
+            }
+            sample += ")";
+          }
         }
+      }
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        last_sample_ = std::move(sample);
       }
       if (last.ok()) {
         history.emplace_back(now, *last);
@@ -131,29 +165,80 @@ class LagProbe {
   std::atomic<bool> stop_{false};
   std::mutex mu_;
   int64_t lag_ms_ = -1;
+  bool opened_ = false;
+  std::string last_sample_;
   std::vector<std::pair<SteadyClock::time_point, int64_t>> lags_;
   std::thread thread_;
+};
+
+// A `cmo serve` whose output is read on a thread as it comes: unread, its status lines would
+// fill the pipe after a few minutes and block the process. Keeps the last lines for failure
+// messages and how many changes its eu-west applier has applied.
+class ServeProcess {
+ public:
+  explicit ServeProcess(const std::vector<std::string>& argv)
+      : child_(std::make_unique<Child>(argv)) {
+    reader_ = std::thread([this] {
+      static const std::regex kApplied("eu-west=\\d+ \\(applied (\\d+)");
+      std::optional<std::string> line;
+      std::smatch m;
+      while ((line = child_->ReadLine()).has_value()) {
+        if (std::regex_search(*line, m, kApplied)) applied_ = std::stoll(m[1]);
+        std::lock_guard<std::mutex> lock(mu_);
+        tail_.push_back(*line);
+        if (tail_.size() > 8) tail_.pop_front();
+      }
+    });
+  }
+  ~ServeProcess() {
+    if (reader_.joinable()) Stop(SIGKILL);
+  }
+  // Sends `signal`; returns how the process ended.
+  int Stop(int signal) {
+    child_->Kill(signal);
+    const int code = child_->Wait();
+    reader_.join();
+    return code;
+  }
+  int64_t applied() const { return applied_; }
+  // Its last lines of output, one per line, for a failure message.
+  std::string Tail() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return base::StrCat("last lines of cmo serve:\n  ", base::StrJoin(tail_, "\n  "));
+  }
+
+ private:
+  std::unique_ptr<Child> child_;
+  std::atomic<int64_t> applied_{0};
+  std::mutex mu_;
+  std::deque<std::string> tail_;
+  std::thread reader_;
 };
 
 class KafkaClusterFaultTest : public ::testing::Test {
  protected:
   std::string State() const { return dir_.File("state"); }
 
-  std::unique_ptr<Child> Serve(const std::vector<std::string>& extra) {
+  std::vector<std::string> ServeArgv(const std::vector<std::string>& extra) const {
     std::vector<std::string> argv = {
         CMO_BINARY,          "--state-dir", State(), "serve", "--kafka", cluster_->bootstrap(),
         "--status-interval", "1s"};
     argv.insert(argv.end(), extra.begin(), extra.end());
-    return std::make_unique<Child>(argv);
+    return argv;
+  }
+
+  // The cluster's metadata of `topic`, as kcat lists it.
+  std::string Metadata(const std::string& topic) {
+    return ::cmo::testing::Run({"/usr/bin/kcat", "-b", cluster_->bootstrap(), "-L", "-t", topic})
+        .out;
   }
 
   // The broker (1-based node) leading partition 0 of the likes change topic, from kcat.
   int LeaderOfLikes() {
-    const ::cmo::testing::RunResult r = ::cmo::testing::Run(
-        {"/usr/bin/kcat", "-b", cluster_->bootstrap(), "-L", "-t", shadow::ChangeTopic("likes")});
+    const std::string metadata = Metadata(shadow::ChangeTopic("likes"));
     std::smatch m;
     static const std::regex kLeader("partition 0, leader (\\d+)");
-    return std::regex_search(r.out, m, kLeader) ? std::stoi(m[1]) : 0;
+    return std::regex_search(metadata, m, kLeader) ? std::stoi(m[1]) : 0;
   }
 
   // Reports one fault, which began at `began` and whose last action (a restart, a leave)
@@ -162,7 +247,9 @@ class KafkaClusterFaultTest : public ::testing::Test {
   void Report(const std::string& fault, SteadyClock::time_point began, LagProbe& probe) {
     const auto ended = SteadyClock::now();
     const std::optional<SteadyClock::time_point> normal = probe.AwaitNormal(120s);
-    ASSERT_TRUE(normal.has_value()) << fault << ": lag not back to normal within 120 s";
+    ASSERT_TRUE(normal.has_value()) << fault << ": lag not back to normal within 120 s\n"
+                                    << probe.Describe() << "\n"
+                                    << serve_->Tail();
     const auto ms = [](SteadyClock::duration d) {
       return static_cast<long long>(
           std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(d).count()));
@@ -178,37 +265,14 @@ class KafkaClusterFaultTest : public ::testing::Test {
     RecordProperty(fault + "_max_lag_ms", std::to_string(max_lag));
   }
 
-  // A second `cmo serve --role applier` of eu-west, in the first one's consumer group; how
-  // many changes it applied, from its status lines.
-  struct SecondApplier {
-    explicit SecondApplier(KafkaClusterFaultTest& test)
-        : child(test.Serve({"--role", "applier", "--regions", "eu-west"})) {
-      status = std::thread([this] {
-        static const std::regex kApplied("eu-west=\\d+ \\(applied (\\d+)\\)");
-        std::optional<std::string> line;
-        std::smatch m;
-        while ((line = child->ReadLine()).has_value()) {
-          if (std::regex_search(*line, m, kApplied)) applied = std::stoll(m[1]);
-        }
-      });
-    }
-    ~SecondApplier() {
-      if (status.joinable()) Stop(SIGKILL);
-    }
-    // Sends `signal`; returns how the process ended.
-    int Stop(int signal) {
-      child->Kill(signal);
-      const int code = child->Wait();
-      status.join();
-      return code;
-    }
-    std::unique_ptr<Child> child;
-    std::atomic<int64_t> applied{0};
-    std::thread status;
-  };
+  // A second `cmo serve --role applier` of eu-west, in the first one's consumer group.
+  std::unique_ptr<ServeProcess> SecondApplier() {
+    return std::make_unique<ServeProcess>(ServeArgv({"--role", "applier", "--regions", "eu-west"}));
+  }
 
   ::cmo::testing::TempDir dir_;
   std::unique_ptr<::cmo::testing::KafkaCluster> cluster_;
+  std::unique_ptr<ServeProcess> serve_;  // the one running everything
 };
 
 TEST_F(KafkaClusterFaultTest, BrokerFaultsAndRebalancesUnderLoadLoseNothing) {
@@ -216,7 +280,7 @@ TEST_F(KafkaClusterFaultTest, BrokerFaultsAndRebalancesUnderLoadLoseNothing) {
   ASSERT_TRUE(cluster.ok()) << cluster.status();
   cluster_ = *std::move(cluster);
   std::filesystem::create_directories(State());
-  auto serve = Serve({"--listen", "off"});
+  serve_ = std::make_unique<ServeProcess>(ServeArgv({"--listen", "off"}));
   ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(State() + "/kafka.bootstrap"); }, 60s));
   // 2,000 changes/s until the faults are over; its "W <lsn>" lines drained on a thread.
   Child writer({CMO_WRITER, State() + "/primary.db", "100000000", "50", "40", "5000"});
@@ -236,7 +300,10 @@ TEST_F(KafkaClusterFaultTest, BrokerFaultsAndRebalancesUnderLoadLoseNothing) {
   ASSERT_TRUE(
       WaitFor([&] { return std::filesystem::exists(State() + "/replica-us-east.db"); }, 60s));
   LagProbe probe(State());
-  ASSERT_TRUE(probe.AwaitNormal(120s).has_value()) << "never reached a normal lag before faults";
+  ASSERT_TRUE(probe.AwaitNormal(120s).has_value()) << "never reached a normal lag before faults\n"
+                                                   << probe.Describe() << "\n"
+                                                   << serve_->Tail() << "\n"
+                                                   << Metadata(shadow::ChangeTopic("likes"));
   const int rf_leader = LeaderOfLikes();
   ASSERT_GE(rf_leader, 1) << "no leader found for cmo.changes.likes";
 
@@ -267,10 +334,10 @@ TEST_F(KafkaClusterFaultTest, BrokerFaultsAndRebalancesUnderLoadLoseNothing) {
   // 4. A second applier of eu-west joins its consumer group mid-load (measured over the 10 s
   // after its start, the rebalance included), applies its share, then leaves.
   began = SteadyClock::now();
-  auto second = std::make_unique<SecondApplier>(*this);
+  auto second = SecondApplier();
   std::this_thread::sleep_for(10s);
   Report("applier_joins", began, probe);
-  EXPECT_TRUE(WaitFor([&] { return second->applied.load() > 0; }, 30s))
+  EXPECT_TRUE(WaitFor([&] { return second->applied() > 0; }, 30s))
       << "the second applier was given no partitions of eu-west";
   began = SteadyClock::now();
   EXPECT_EQ(second->Stop(SIGTERM), 0);
@@ -279,8 +346,8 @@ TEST_F(KafkaClusterFaultTest, BrokerFaultsAndRebalancesUnderLoadLoseNothing) {
   // 5. A second applier again, killed with SIGKILL mid-batch once it applies: the group gives
   // its partitions back only after the session timeout (6 s), and what it had not committed is
   // read again from the positions the replica holds.
-  second = std::make_unique<SecondApplier>(*this);
-  ASSERT_TRUE(WaitFor([&] { return second->applied.load() > 0; }, 30s))
+  second = SecondApplier();
+  ASSERT_TRUE(WaitFor([&] { return second->applied() > 0; }, 30s))
       << "the second applier was given no partitions of eu-west";
   began = SteadyClock::now();
   EXPECT_EQ(second->Stop(SIGKILL), -SIGKILL);
@@ -291,8 +358,7 @@ TEST_F(KafkaClusterFaultTest, BrokerFaultsAndRebalancesUnderLoadLoseNothing) {
   ASSERT_TRUE(
       WaitFor([&] { return ::cmo::testing::Converged(State(), kRegions, kDomains); }, 120s, 250ms))
       << "replicas did not converge";
-  serve->Kill(SIGTERM);
-  EXPECT_EQ(serve->Wait(), 0);
+  EXPECT_EQ(serve_->Stop(SIGTERM), 0);
   ::cmo::testing::ExpectRowByRowEqual(State(), kRegions, kDomains);
 }
 
